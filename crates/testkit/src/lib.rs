@@ -1,0 +1,27 @@
+//! Test harness for Tern: starts real XMPP servers (Prosody, ejabberd,
+//! coturn) as child processes on 127.0.0.1, plus a certificate authority and
+//! a TCP proxy for fault injection.
+//!
+//! Every server runs in a fresh temporary directory on freshly picked ports,
+//! so many test processes can run in parallel. Servers are stopped when
+//! their handle is dropped; if the test process dies (panic, SIGKILL), the
+//! kernel kills them via `PR_SET_PDEATHSIG`. Linux only.
+
+#![warn(missing_docs)]
+// Process control (prctl, kill, flock) needs libc calls; the unsafe blocks
+// are confined to this crate, which is only used by tests.
+#![allow(unsafe_code)]
+
+mod ca;
+mod coturn;
+mod install;
+mod process;
+mod prosody;
+
+pub use ca::{Leaf, TestCa};
+pub use install::ensure_installed;
+pub use process::{closed_port, pid_is_alive};
+pub use prosody::{Prosody, ProsodyOptions};
+
+/// Result type of this crate.
+pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;

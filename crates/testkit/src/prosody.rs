@@ -1,0 +1,471 @@
+//! Prosody (with coturn) as a child process.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tempfile::TempDir;
+
+use crate::ca::{Leaf, TestCa};
+use crate::coturn::Coturn;
+use crate::install::{ensure_packages, which, PROSODY_PACKAGES};
+use crate::process::{
+    is_root, random_secret, reserve_ports, run_with_timeout, unique_name, wait_until_listening,
+    ManagedChild, STOP_GRACE,
+};
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+const START_ATTEMPTS: usize = 3;
+const PORT_CONFLICT: &str = "Failed to open server port";
+
+/// Options for [`Prosody::start_with`].
+#[derive(Clone, Debug)]
+pub struct ProsodyOptions {
+    /// The XMPP domain of the virtual host. Default `"localhost"`.
+    pub domain: String,
+    /// Whether XEP-0077 in-band registration is allowed. Default `true`.
+    pub allow_registration: bool,
+}
+
+impl Default for ProsodyOptions {
+    fn default() -> Self {
+        Self {
+            domain: "localhost".into(),
+            allow_registration: true,
+        }
+    }
+}
+
+/// The ports a Prosody instance listens on (all on 127.0.0.1).
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    c2s: u16,
+    direct_tls: u16,
+    s2s: u16,
+    http: u16,
+    https: u16,
+    turn: u16,
+}
+
+/// A Prosody 0.12 server running as a child process on 127.0.0.1, with its
+/// own data directory, a certificate from [`TestCa::global`] and a coturn
+/// server for XEP-0215.
+///
+/// Dropping it stops Prosody and coturn and deletes the data directory.
+#[derive(Debug)]
+pub struct Prosody {
+    opts: ProsodyOptions,
+    ports: Ports,
+    leaf: Leaf,
+    turn_secret: String,
+    config: PathBuf,
+    child: Option<ManagedChild>,
+    turn: Option<Coturn>,
+    // Dropped last: the processes above must be gone before the directory.
+    dir: TempDir,
+}
+
+impl Prosody {
+    /// Starts Prosody with default options (domain `localhost`, in-band
+    /// registration allowed).
+    pub fn start() -> Result<Prosody> {
+        Self::start_with(ProsodyOptions::default())
+    }
+
+    /// Starts Prosody with the given options. Installs the packages first if
+    /// they are missing (see [`crate::ensure_installed`]).
+    pub fn start_with(opts: ProsodyOptions) -> Result<Prosody> {
+        ensure_packages(PROSODY_PACKAGES)?;
+        let mut last_err = anyhow!("Prosody was not started");
+        for attempt in 1..=START_ATTEMPTS {
+            match Self::try_start(opts.clone()) {
+                Ok(p) => return Ok(p),
+                Err(err) if format!("{err:#}").contains(PORT_CONFLICT) => {
+                    tracing::warn!(attempt, "port conflict while starting Prosody, retrying");
+                    last_err = err;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_err)
+    }
+
+    fn try_start(opts: ProsodyOptions) -> Result<Prosody> {
+        let started = Instant::now();
+        let dir = tempfile::Builder::new()
+            .prefix("tern-prosody-")
+            .tempdir()
+            .context("creating a temporary directory")?;
+        fs::create_dir_all(dir.path().join("data"))?;
+        fs::create_dir_all(dir.path().join("certs"))?;
+        let domain = opts.domain.clone();
+        let leaf = issue_for(&domain)?;
+        write_leaf(dir.path(), &domain, &leaf)?;
+
+        let mut reserved = reserve_ports(6)?;
+        let ports = Ports {
+            c2s: reserved[0].0,
+            direct_tls: reserved[1].0,
+            s2s: reserved[2].0,
+            http: reserved[3].0,
+            https: reserved[4].0,
+            turn: reserved[5].0,
+        };
+        let turn_secret = random_secret(24);
+        let config = dir.path().join("prosody.cfg.lua");
+        fs::write(
+            &config,
+            render_config(dir.path(), &opts, &ports, &turn_secret),
+        )?;
+
+        // Release the TURN port and start coturn; a failure is not fatal.
+        drop(reserved.pop());
+        let turn = match Coturn::start(dir.path(), ports.turn, &turn_secret) {
+            Ok(t) => Some(t),
+            Err(err) => {
+                tracing::warn!("coturn did not start, TURN is unavailable: {err:#}");
+                None
+            }
+        };
+
+        drop(reserved);
+        let mut prosody = Prosody {
+            opts,
+            ports,
+            leaf,
+            turn_secret,
+            config,
+            child: None,
+            turn,
+            dir,
+        };
+        prosody.spawn_and_wait()?;
+        tracing::info!(
+            elapsed = ?started.elapsed(),
+            c2s = ports.c2s,
+            "Prosody started"
+        );
+        Ok(prosody)
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<()> {
+        let bin = which("prosody").context("prosody not found")?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("-F")
+            .current_dir(self.dir.path());
+        let out = self.dir.path().join("prosody.out");
+        let mut child = ManagedChild::spawn(cmd, "prosody", &out)?;
+        let ports = [
+            self.ports.c2s,
+            self.ports.direct_tls,
+            self.ports.s2s,
+            self.ports.http,
+            self.ports.https,
+        ];
+        let logs = [self.dir.path().join("prosody.log"), out];
+        let fatal = |log: &str| {
+            log.lines()
+                .find(|l| l.contains(PORT_CONFLICT))
+                .map(str::to_owned)
+        };
+        wait_until_listening(&mut child, &ports, START_TIMEOUT, &logs, &fatal)?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// The XMPP domain.
+    pub fn domain(&self) -> &str {
+        &self.opts.domain
+    }
+
+    /// The client-to-server port (STARTTLS, RFC 6120).
+    pub fn c2s_port(&self) -> u16 {
+        self.ports.c2s
+    }
+
+    /// The client-to-server port with direct TLS (XEP-0368).
+    pub fn direct_tls_port(&self) -> u16 {
+        self.ports.direct_tls
+    }
+
+    /// The server-to-server port (for federation tests).
+    pub fn s2s_port(&self) -> u16 {
+        self.ports.s2s
+    }
+
+    /// The plain HTTP port.
+    pub fn http_port(&self) -> u16 {
+        self.ports.http
+    }
+
+    /// The HTTPS port (HTTP file upload is served here, as `localhost`).
+    pub fn https_port(&self) -> u16 {
+        self.ports.https
+    }
+
+    /// The MUC component's domain, `conference.<domain>`.
+    pub fn muc_domain(&self) -> String {
+        format!("conference.{}", self.opts.domain)
+    }
+
+    /// The HTTP file upload component's domain, `upload.<domain>`.
+    pub fn upload_domain(&self) -> String {
+        format!("upload.{}", self.opts.domain)
+    }
+
+    /// The certificate Prosody currently serves.
+    pub fn leaf(&self) -> &Leaf {
+        &self.leaf
+    }
+
+    /// The process id of the running Prosody, if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ManagedChild::pid)
+    }
+
+    /// The process id of coturn, if it runs.
+    pub fn turn_pid(&self) -> Option<u32> {
+        self.turn.as_ref().map(Coturn::pid)
+    }
+
+    /// The directory holding configuration, data and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Prosody's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
+    }
+
+    /// The shared secret Prosody and coturn use for TURN credentials
+    /// (`turn_external_secret`).
+    pub fn turn_secret(&self) -> &str {
+        &self.turn_secret
+    }
+
+    /// The TURN/STUN port of coturn (UDP and TCP, no TLS).
+    pub fn turn_port(&self) -> u16 {
+        self.ports.turn
+    }
+
+    /// Whether coturn is running (TURN is optional: sign-in works without it).
+    pub fn turn_running(&mut self) -> bool {
+        self.turn.as_mut().is_some_and(Coturn::is_running)
+    }
+
+    /// Registers a fresh, unique user offline (`prosodyctl register`) and
+    /// returns `(localpart, password)`.
+    pub fn create_user(&self) -> Result<(String, String)> {
+        let user = unique_name("u");
+        let password = random_secret(16);
+        self.create_user_named(&user, &password)?;
+        Ok((user, password))
+    }
+
+    /// Registers `name` with `password` offline (`prosodyctl register`).
+    pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
+        let out = self.prosodyctl(&["register", name, &self.opts.domain, password])?;
+        if !out.status.success() {
+            bail!(
+                "prosodyctl register {name} failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `prosodyctl --config <this config> ARGS`.
+    pub fn prosodyctl(&self, args: &[&str]) -> Result<std::process::Output> {
+        let bin = which("prosodyctl").context("prosodyctl not found")?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(self.dir.path());
+        run_with_timeout(cmd, Duration::from_secs(30))
+    }
+
+    /// Stops Prosody (SIGTERM; SIGKILL after 5 s) and starts it again on the
+    /// same ports with the same data, waiting until the ports accept
+    /// connections. coturn keeps running.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.spawn_and_wait()
+    }
+
+    /// Issues a new leaf certificate (new key) from the same CA and restarts
+    /// Prosody so that it presents it.
+    pub fn restart_with_new_certificate(&mut self) -> Result<()> {
+        let leaf = issue_for(&self.opts.domain)?;
+        self.stop();
+        write_leaf(self.dir.path(), &self.opts.domain, &leaf)?;
+        self.leaf = leaf;
+        self.spawn_and_wait()
+    }
+
+    /// Stops Prosody (not coturn). [`Prosody::restart`] starts it again.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.stop(STOP_GRACE);
+        }
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        self.stop();
+        // coturn is stopped by its own Drop; the directory is removed after.
+        self.turn = None;
+    }
+}
+
+/// The names the leaf must cover: the host, its components, and `localhost`
+/// (the HTTP host of the upload service).
+pub(crate) fn leaf_names(domain: &str) -> Vec<String> {
+    let mut names = vec![
+        domain.to_owned(),
+        format!("conference.{domain}"),
+        format!("upload.{domain}"),
+        "localhost".to_owned(),
+    ];
+    names.dedup();
+    names
+}
+
+/// Issues a leaf for `domain` from the global CA.
+pub(crate) fn issue_for(domain: &str) -> Result<Leaf> {
+    let names = leaf_names(domain);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    Ok(TestCa::global().try_issue_leaf(&names)?)
+}
+
+fn write_leaf(dir: &Path, domain: &str, leaf: &Leaf) -> Result<()> {
+    let certs = dir.join("certs");
+    // Prosody serves any certificate it finds in this folder by SNI: keep
+    // only the current one.
+    for entry in fs::read_dir(&certs)?.flatten() {
+        fs::remove_file(entry.path())?;
+    }
+    let ca = TestCa::global().ca_cert_pem();
+    fs::write(
+        certs.join(format!("{domain}.crt")),
+        format!("{}{}", leaf.cert_pem, ca),
+    )?;
+    fs::write(certs.join(format!("{domain}.key")), &leaf.key_pem)?;
+    Ok(())
+}
+
+/// A Lua string literal.
+fn lua(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn render_config(dir: &Path, opts: &ProsodyOptions, p: &Ports, turn_secret: &str) -> String {
+    let path = |name: &str| lua(&dir.join(name).to_string_lossy());
+    let domain = &opts.domain;
+    let cert = path(&format!("certs/{domain}.crt"));
+    let key = path(&format!("certs/{domain}.key"));
+    let run_as_root = if is_root() {
+        "run_as_root = true\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"-- Generated by tern-testkit.
+{run_as_root}pidfile = {pidfile}
+data_path = {data}
+log = {{ info = {log} }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+http_interfaces = {{ "127.0.0.1" }}
+https_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_direct_tls_ports = {{ {direct_tls} }}
+s2s_ports = {{ {s2s} }}
+http_ports = {{ {http} }}
+https_ports = {{ {https} }}
+component_ports = {{ }}
+
+modules_enabled = {{
+    "roster"; "saslauth"; "tls"; "disco"; "carbons"; "mam"; "pep";
+    "vcard4"; "vcard_legacy"; "blocklist"; "smacks"; "csi_simple"; "ping";
+    "register"; "private"; "bookmarks"; "version"; "posix"; "http";
+    "turn_external"; "uptime"; "time";
+}}
+
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = false
+allow_registration = {allow_registration}
+registration_whitelist = {{ "127.0.0.1" }}
+authentication = "internal_hashed"
+storage = "sql"
+sql = {{ driver = "SQLite3", database = {sqlite} }}
+archive_expires_after = "never"
+
+certificates = {certs}
+ssl = {{ certificate = {cert}, key = {key} }}
+https_ssl = {{ certificate = {cert}, key = {key} }}
+
+smacks_hibernation_time = 300
+
+turn_external_secret = {secret}
+turn_external_host = "127.0.0.1"
+turn_external_port = {turn}
+
+VirtualHost {domain_lua}
+
+Component {muc} "muc"
+    modules_enabled = {{ "muc_mam" }}
+
+Component {upload} "http_file_share"
+    http_host = "localhost"
+    http_external_url = {upload_url}
+"#,
+        pidfile = path("prosody.pid"),
+        data = path("data"),
+        log = path("prosody.log"),
+        c2s = p.c2s,
+        direct_tls = p.direct_tls,
+        s2s = p.s2s,
+        http = p.http,
+        https = p.https,
+        allow_registration = opts.allow_registration,
+        sqlite = path("data/prosody.sqlite"),
+        certs = path("certs"),
+        secret = lua(turn_secret),
+        turn = p.turn,
+        domain_lua = lua(domain),
+        muc = lua(&format!("conference.{domain}")),
+        upload = lua(&format!("upload.{domain}")),
+        upload_url = lua(&format!("https://localhost:{}/", p.https)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lua_escapes_quotes() {
+        assert_eq!(lua(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}
