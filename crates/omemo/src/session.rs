@@ -1,0 +1,747 @@
+//! libsignal's session layer: X3DH (with the 0xFF discontinuity bytes and the "WhisperText"
+//! KDF) and the Double Ratchet, bit-compatible with libsignal-protocol-java/-c version 3.
+//!
+//! A [`SessionRecord`] is everything one device keeps about its session with one peer device:
+//! the current ratchet state and up to [`MAX_ARCHIVED_STATES`] older states (a peer that
+//! rebuilt the session may still have messages in flight for an older one).
+
+use std::collections::VecDeque;
+
+use prost::Message as _;
+use rand::{CryptoRng, RngCore};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::crypto::{aes256_cbc_decrypt, aes256_cbc_encrypt, hkdf_sha256, hmac_sha256};
+use crate::error::{Error, Result};
+use crate::keys::{KeyPair, PrivateKey, PublicKey};
+use crate::message::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
+
+/// How many messages a peer may skip in one chain before we refuse (libsignal's limit).
+pub const MAX_SKIP: u32 = 2000;
+/// How many skipped message keys one session state keeps at most (oldest dropped first).
+pub const MAX_SKIPPED_KEYS: usize = 2000;
+/// How many receiving chains one state keeps (libsignal keeps 5).
+pub const MAX_RECEIVER_CHAINS: usize = 5;
+/// How many superseded states a record keeps (libsignal keeps 40).
+pub const MAX_ARCHIVED_STATES: usize = 40;
+/// The largest plaintext [`SessionRecord::encrypt`] accepts.
+pub const MAX_PLAINTEXT_LEN: usize = 32 * 1024;
+
+const MESSAGE_KEY_SEED: [u8; 1] = [0x01];
+const CHAIN_KEY_SEED: [u8; 1] = [0x02];
+const RECORD_FORMAT: u8 = 1;
+
+/// A peer device's published keys, enough to start a session with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreKeyBundle {
+    /// The peer's libsignal registration id (OMEMO bundles do not carry it; use 0).
+    pub registration_id: u32,
+    /// A one-time pre-key (id, key), if the bundle offered one.
+    pub pre_key: Option<(u32, PublicKey)>,
+    /// Id of the signed pre-key.
+    pub signed_pre_key_id: u32,
+    /// The signed pre-key.
+    pub signed_pre_key: PublicKey,
+    /// XEdDSA signature of the 0x05-prefixed signed pre-key by the identity key.
+    pub signed_pre_key_signature: Vec<u8>,
+    /// The peer's identity key.
+    pub identity_key: PublicKey,
+}
+
+/// Our own keys a pre-key message refers to, looked up by the caller before decrypting.
+#[derive(Clone, Copy, Debug)]
+pub struct ResponderKeys<'a> {
+    /// Our identity key pair.
+    pub identity: &'a KeyPair,
+    /// Our libsignal registration id.
+    pub registration_id: u32,
+    /// The signed pre-key the message names.
+    pub signed_pre_key: &'a KeyPair,
+    /// The one-time pre-key the message names (`None` if it names none).
+    pub one_time_pre_key: Option<&'a KeyPair>,
+}
+
+/// What decrypting a pre-key message did.
+#[derive(Debug)]
+pub struct PreKeyDecryption {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// Whether a new session state was built (false when the message belongs to a session
+    /// already built from the same base key).
+    pub new_session: bool,
+    /// The one-time pre-key that was consumed and must now be deleted.
+    pub used_pre_key: Option<u32>,
+}
+
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct ChainKey {
+    key: [u8; 32],
+    index: u32,
+}
+
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct MessageKeys {
+    cipher_key: [u8; 32],
+    mac_key: [u8; 32],
+    iv: [u8; 16],
+    counter: u32,
+}
+
+impl ChainKey {
+    fn next(&self) -> Result<ChainKey> {
+        let index = self
+            .index
+            .checked_add(1)
+            .ok_or(Error::InvalidMessage("chain exhausted"))?;
+        Ok(ChainKey {
+            key: hmac_sha256(&self.key, &[&CHAIN_KEY_SEED]),
+            index,
+        })
+    }
+
+    fn message_keys(&self) -> MessageKeys {
+        let mut seed = hmac_sha256(&self.key, &[&MESSAGE_KEY_SEED]);
+        let mut okm: [u8; 80] = hkdf_sha256(None, &seed, b"WhisperMessageKeys");
+        let mut keys = MessageKeys {
+            cipher_key: [0; 32],
+            mac_key: [0; 32],
+            iv: [0; 16],
+            counter: self.index,
+        };
+        keys.cipher_key.copy_from_slice(&okm[..32]);
+        keys.mac_key.copy_from_slice(&okm[32..64]);
+        keys.iv.copy_from_slice(&okm[64..]);
+        seed.zeroize();
+        okm.zeroize();
+        keys
+    }
+}
+
+fn split64(mut okm: [u8; 64]) -> ([u8; 32], ChainKey) {
+    let mut root = [0u8; 32];
+    let mut chain = [0u8; 32];
+    root.copy_from_slice(&okm[..32]);
+    chain.copy_from_slice(&okm[32..]);
+    okm.zeroize();
+    (
+        root,
+        ChainKey {
+            key: chain,
+            index: 0,
+        },
+    )
+}
+
+/// RootKey.createChain: a DH ratchet step.
+fn create_chain(root: &[u8; 32], their: &PublicKey, ours: &PrivateKey) -> ([u8; 32], ChainKey) {
+    let mut shared = ours.agree(their);
+    let okm: [u8; 64] = hkdf_sha256(Some(root), &shared, b"WhisperRatchet");
+    shared.zeroize();
+    split64(okm)
+}
+
+fn x3dh(parts: &[[u8; 32]]) -> ([u8; 32], ChainKey) {
+    let mut secrets = Vec::with_capacity(32 * (parts.len() + 1));
+    secrets.extend_from_slice(&[0xff; 32]);
+    for p in parts {
+        secrets.extend_from_slice(p);
+    }
+    let okm: [u8; 64] = hkdf_sha256(None, &secrets, b"WhisperText");
+    secrets.zeroize();
+    split64(okm)
+}
+
+#[derive(Clone)]
+struct ReceiverChain {
+    ratchet_key: PublicKey,
+    chain_key: ChainKey,
+}
+
+#[derive(Clone)]
+struct PendingPreKey {
+    pre_key_id: Option<u32>,
+    signed_pre_key_id: u32,
+    base_key: PublicKey,
+}
+
+#[derive(Clone)]
+struct SessionState {
+    local_identity: PublicKey,
+    remote_identity: PublicKey,
+    root_key: [u8; 32],
+    previous_counter: u32,
+    sender_ratchet: KeyPair,
+    sender_chain: ChainKey,
+    receiver_chains: VecDeque<ReceiverChain>,
+    skipped: VecDeque<(PublicKey, MessageKeys)>,
+    pending_pre_key: Option<PendingPreKey>,
+    local_registration_id: u32,
+    remote_registration_id: u32,
+    alice_base_key: PublicKey,
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        self.root_key.zeroize();
+    }
+}
+
+impl SessionState {
+    fn receiver_chain_mut(&mut self, ratchet_key: &PublicKey) -> Option<&mut ReceiverChain> {
+        self.receiver_chains
+            .iter_mut()
+            .find(|c| &c.ratchet_key == ratchet_key)
+    }
+
+    fn add_receiver_chain(&mut self, ratchet_key: PublicKey, chain_key: ChainKey) {
+        self.receiver_chains.push_back(ReceiverChain {
+            ratchet_key,
+            chain_key,
+        });
+        while self.receiver_chains.len() > MAX_RECEIVER_CHAINS {
+            if let Some(old) = self.receiver_chains.pop_front() {
+                self.skipped.retain(|(k, _)| k != &old.ratchet_key);
+            }
+        }
+    }
+
+    fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
+        let keys = self.sender_chain.message_keys();
+        let next = self.sender_chain.next()?;
+        let body = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
+        let message = SignalMessage::new(
+            &keys.mac_key,
+            self.sender_ratchet.public,
+            keys.counter,
+            self.previous_counter,
+            body,
+            &self.local_identity,
+            &self.remote_identity,
+        );
+        self.sender_chain = next;
+        Ok(match &self.pending_pre_key {
+            Some(p) => CiphertextMessage::PreKey(PreKeySignalMessage::new(
+                self.local_registration_id,
+                p.pre_key_id,
+                p.signed_pre_key_id,
+                p.base_key,
+                self.local_identity,
+                message,
+            )),
+            None => CiphertextMessage::Signal(message),
+        })
+    }
+
+    fn decrypt<R: RngCore + CryptoRng>(
+        &mut self,
+        message: &SignalMessage,
+        rng: &mut R,
+    ) -> Result<Vec<u8>> {
+        let keys = self.message_keys_for(&message.ratchet_key, message.counter, rng)?;
+        message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity)?;
+        let plaintext = aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, &message.ciphertext)?;
+        self.pending_pre_key = None;
+        Ok(plaintext)
+    }
+
+    fn message_keys_for<R: RngCore + CryptoRng>(
+        &mut self,
+        their_ratchet: &PublicKey,
+        counter: u32,
+        rng: &mut R,
+    ) -> Result<MessageKeys> {
+        if self.receiver_chain_mut(their_ratchet).is_none() {
+            // DH ratchet step.
+            let (root, receiving) =
+                create_chain(&self.root_key, their_ratchet, &self.sender_ratchet.private);
+            let new_ratchet = KeyPair::generate(rng);
+            let (root, sending) = create_chain(&root, their_ratchet, &new_ratchet.private);
+            self.root_key = root;
+            self.add_receiver_chain(*their_ratchet, receiving);
+            self.previous_counter = self.sender_chain.index.saturating_sub(1);
+            self.sender_ratchet = new_ratchet;
+            self.sender_chain = sending;
+        }
+        let Some(chain) = self
+            .receiver_chains
+            .iter()
+            .find(|c| &c.ratchet_key == their_ratchet)
+        else {
+            return Err(Error::InvalidMessage("no receiving chain"));
+        };
+        let mut chain_key = chain.chain_key.clone();
+        if chain_key.index > counter {
+            let pos = self
+                .skipped
+                .iter()
+                .position(|(k, m)| k == their_ratchet && m.counter == counter)
+                .ok_or(Error::DuplicateMessage { counter })?;
+            return self
+                .skipped
+                .remove(pos)
+                .map(|(_, m)| m)
+                .ok_or(Error::DuplicateMessage { counter });
+        }
+        if counter - chain_key.index > MAX_SKIP {
+            return Err(Error::TooFarInFuture {
+                counter,
+                expected: chain_key.index,
+            });
+        }
+        while chain_key.index < counter {
+            self.skipped
+                .push_back((*their_ratchet, chain_key.message_keys()));
+            if self.skipped.len() > MAX_SKIPPED_KEYS {
+                self.skipped.pop_front();
+            }
+            chain_key = chain_key.next()?;
+        }
+        let keys = chain_key.message_keys();
+        let next = chain_key.next()?;
+        if let Some(chain) = self.receiver_chain_mut(their_ratchet) {
+            chain.chain_key = next;
+        }
+        Ok(keys)
+    }
+}
+
+/// All states of the session with one peer device. Serialise it with
+/// [`SessionRecord::to_bytes`] to keep it across restarts.
+#[derive(Clone, Default)]
+pub struct SessionRecord {
+    current: Option<SessionState>,
+    previous: VecDeque<SessionState>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("has_current", &self.current.is_some())
+            .field("archived", &self.previous.len())
+            .finish()
+    }
+}
+
+impl SessionRecord {
+    /// An empty record (no session yet).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the record holds a usable session.
+    pub fn has_current_state(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// The peer's identity key in the current state.
+    pub fn remote_identity(&self) -> Option<PublicKey> {
+        self.current.as_ref().map(|s| s.remote_identity)
+    }
+
+    /// Whether the current state still wraps outgoing messages in pre-key messages (no reply
+    /// received yet).
+    pub fn has_unacknowledged_pre_key(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|s| s.pending_pre_key.is_some())
+    }
+
+    /// Whether any state was built from this base key (a repeated pre-key message).
+    pub fn has_state_for_base_key(&self, base_key: &PublicKey) -> bool {
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .any(|s| &s.alice_base_key == base_key)
+    }
+
+    fn promote(&mut self, state: SessionState) {
+        if let Some(old) = self.current.replace(state) {
+            self.previous.push_front(old);
+            self.previous.truncate(MAX_ARCHIVED_STATES);
+        }
+    }
+
+    /// Starts a session from a peer's bundle (X3DH as initiator). The current state, if any, is
+    /// archived. Fails with [`Error::BadSignature`] if the signed pre-key's signature is bad.
+    pub fn process_bundle<R: RngCore + CryptoRng>(
+        &mut self,
+        bundle: &PreKeyBundle,
+        identity: &KeyPair,
+        registration_id: u32,
+        rng: &mut R,
+    ) -> Result<()> {
+        bundle.identity_key.verify(
+            &bundle.signed_pre_key.serialize(),
+            &bundle.signed_pre_key_signature,
+        )?;
+        let base = KeyPair::generate(rng);
+        let sending_ratchet = KeyPair::generate(rng);
+        let mut parts = vec![
+            identity.private.agree(&bundle.signed_pre_key),
+            base.private.agree(&bundle.identity_key),
+            base.private.agree(&bundle.signed_pre_key),
+        ];
+        if let Some((_, one_time)) = &bundle.pre_key {
+            parts.push(base.private.agree(one_time));
+        }
+        let (root, receiving) = x3dh(&parts);
+        parts.zeroize();
+        let (root, sending) = create_chain(&root, &bundle.signed_pre_key, &sending_ratchet.private);
+        let mut receiver_chains = VecDeque::new();
+        receiver_chains.push_back(ReceiverChain {
+            ratchet_key: bundle.signed_pre_key,
+            chain_key: receiving,
+        });
+        self.promote(SessionState {
+            local_identity: identity.public,
+            remote_identity: bundle.identity_key,
+            root_key: root,
+            previous_counter: 0,
+            sender_ratchet: sending_ratchet,
+            sender_chain: sending,
+            receiver_chains,
+            skipped: VecDeque::new(),
+            pending_pre_key: Some(PendingPreKey {
+                pre_key_id: bundle.pre_key.map(|(id, _)| id),
+                signed_pre_key_id: bundle.signed_pre_key_id,
+                base_key: base.public,
+            }),
+            local_registration_id: registration_id,
+            remote_registration_id: bundle.registration_id,
+            alice_base_key: base.public,
+        });
+        Ok(())
+    }
+
+    /// Encrypts with the current state. Until the peer has answered, the result is a pre-key
+    /// message.
+    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<CiphertextMessage> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(Error::TooLarge {
+                what: "plaintext",
+                len: plaintext.len(),
+                limit: MAX_PLAINTEXT_LEN,
+            });
+        }
+        let state = self
+            .current
+            .as_mut()
+            .ok_or(Error::InvalidMessage("no session state"))?;
+        state.encrypt(plaintext)
+    }
+
+    /// Decrypts a ratchet message with the current state or, failing that, an archived one
+    /// (which then becomes current). Nothing changes unless decryption succeeds.
+    pub fn decrypt<R: RngCore + CryptoRng>(
+        &mut self,
+        message: &SignalMessage,
+        rng: &mut R,
+    ) -> Result<Vec<u8>> {
+        let first_error = match &self.current {
+            None => Error::InvalidMessage("no session state"),
+            Some(current) => {
+                let mut state = current.clone();
+                match state.decrypt(message, rng) {
+                    Ok(plaintext) => {
+                        self.current = Some(state);
+                        return Ok(plaintext);
+                    }
+                    Err(e @ Error::DuplicateMessage { .. }) => return Err(e),
+                    Err(e) => e,
+                }
+            }
+        };
+        for i in 0..self.previous.len() {
+            let mut state = self.previous[i].clone();
+            match state.decrypt(message, rng) {
+                Ok(plaintext) => {
+                    self.previous.remove(i);
+                    self.promote(state);
+                    return Ok(plaintext);
+                }
+                Err(e @ Error::DuplicateMessage { .. }) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Err(first_error)
+    }
+
+    /// Decrypts a pre-key message: uses the state already built from its base key if there is
+    /// one, otherwise runs X3DH as responder with `keys` and makes the new state current.
+    /// Nothing changes unless decryption succeeds.
+    pub fn decrypt_pre_key<R: RngCore + CryptoRng>(
+        &mut self,
+        message: &PreKeySignalMessage,
+        keys: Option<ResponderKeys<'_>>,
+        rng: &mut R,
+    ) -> Result<PreKeyDecryption> {
+        if self.has_state_for_base_key(&message.base_key) {
+            let mut record = self.clone();
+            if record
+                .current
+                .as_ref()
+                .is_some_and(|s| s.alice_base_key != message.base_key)
+            {
+                if let Some(i) = record
+                    .previous
+                    .iter()
+                    .position(|s| s.alice_base_key == message.base_key)
+                {
+                    if let Some(state) = record.previous.remove(i) {
+                        record.promote(state);
+                    }
+                }
+            }
+            let plaintext = record.decrypt(&message.message, rng)?;
+            *self = record;
+            return Ok(PreKeyDecryption {
+                plaintext,
+                new_session: false,
+                used_pre_key: None,
+            });
+        }
+        let keys = keys.ok_or(Error::UnknownSignedPreKey(message.signed_pre_key_id))?;
+        if message.pre_key_id.is_some() != keys.one_time_pre_key.is_some() {
+            return Err(Error::UnknownPreKey(message.pre_key_id.unwrap_or(0)));
+        }
+        let mut parts = vec![
+            keys.signed_pre_key.private.agree(&message.identity_key),
+            keys.identity.private.agree(&message.base_key),
+            keys.signed_pre_key.private.agree(&message.base_key),
+        ];
+        if let Some(one_time) = keys.one_time_pre_key {
+            parts.push(one_time.private.agree(&message.base_key));
+        }
+        let (root, sending) = x3dh(&parts);
+        parts.zeroize();
+        let mut state = SessionState {
+            local_identity: keys.identity.public,
+            remote_identity: message.identity_key,
+            root_key: root,
+            previous_counter: 0,
+            sender_ratchet: keys.signed_pre_key.clone(),
+            sender_chain: sending,
+            receiver_chains: VecDeque::new(),
+            skipped: VecDeque::new(),
+            pending_pre_key: None,
+            local_registration_id: keys.registration_id,
+            remote_registration_id: message.registration_id,
+            alice_base_key: message.base_key,
+        };
+        let plaintext = state.decrypt(&message.message, rng)?;
+        self.promote(state);
+        Ok(PreKeyDecryption {
+            plaintext,
+            new_session: true,
+            used_pre_key: message.pre_key_id,
+        })
+    }
+
+    /// Serialises the record (format byte, then a protobuf).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let proto = RecordProto {
+            current: self.current.as_ref().map(state_to_proto),
+            previous: self.previous.iter().map(state_to_proto).collect(),
+        };
+        let mut out = vec![RECORD_FORMAT];
+        out.extend_from_slice(&proto.encode_to_vec());
+        out
+    }
+
+    /// Restores a record written by [`SessionRecord::to_bytes`].
+    pub fn from_bytes(data: &[u8]) -> Result<Self> {
+        match data.split_first() {
+            Some((&RECORD_FORMAT, body)) => {
+                let proto =
+                    RecordProto::decode(body).map_err(|_| Error::Malformed("session record"))?;
+                if proto.previous.len() > MAX_ARCHIVED_STATES {
+                    return Err(Error::Malformed("session record"));
+                }
+                Ok(SessionRecord {
+                    current: proto.current.map(state_from_proto).transpose()?,
+                    previous: proto
+                        .previous
+                        .into_iter()
+                        .map(state_from_proto)
+                        .collect::<Result<_>>()?,
+                })
+            }
+            _ => Err(Error::Malformed("session record")),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RecordProto {
+    #[prost(message, optional, tag = "1")]
+    current: Option<StateProto>,
+    #[prost(message, repeated, tag = "2")]
+    previous: Vec<StateProto>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ChainProto {
+    #[prost(bytes = "vec", tag = "1")]
+    ratchet_key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    key: Vec<u8>,
+    #[prost(uint32, tag = "3")]
+    index: u32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SkippedProto {
+    #[prost(bytes = "vec", tag = "1")]
+    ratchet_key: Vec<u8>,
+    #[prost(uint32, tag = "2")]
+    counter: u32,
+    #[prost(bytes = "vec", tag = "3")]
+    cipher_key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    mac_key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    iv: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StateProto {
+    #[prost(bytes = "vec", tag = "1")]
+    local_identity: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    remote_identity: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    root_key: Vec<u8>,
+    #[prost(uint32, tag = "4")]
+    previous_counter: u32,
+    #[prost(bytes = "vec", tag = "5")]
+    sender_ratchet_private: Vec<u8>,
+    #[prost(bytes = "vec", tag = "6")]
+    sender_chain_key: Vec<u8>,
+    #[prost(uint32, tag = "7")]
+    sender_chain_index: u32,
+    #[prost(message, repeated, tag = "8")]
+    receiver_chains: Vec<ChainProto>,
+    #[prost(message, repeated, tag = "9")]
+    skipped: Vec<SkippedProto>,
+    #[prost(uint32, optional, tag = "10")]
+    pending_signed_pre_key_id: Option<u32>,
+    #[prost(uint32, optional, tag = "11")]
+    pending_pre_key_id: Option<u32>,
+    #[prost(bytes = "vec", optional, tag = "12")]
+    pending_base_key: Option<Vec<u8>>,
+    #[prost(uint32, tag = "13")]
+    local_registration_id: u32,
+    #[prost(uint32, tag = "14")]
+    remote_registration_id: u32,
+    #[prost(bytes = "vec", tag = "15")]
+    alice_base_key: Vec<u8>,
+}
+
+fn state_to_proto(s: &SessionState) -> StateProto {
+    StateProto {
+        local_identity: s.local_identity.as_bytes().to_vec(),
+        remote_identity: s.remote_identity.as_bytes().to_vec(),
+        root_key: s.root_key.to_vec(),
+        previous_counter: s.previous_counter,
+        sender_ratchet_private: s.sender_ratchet.private.to_bytes().to_vec(),
+        sender_chain_key: s.sender_chain.key.to_vec(),
+        sender_chain_index: s.sender_chain.index,
+        receiver_chains: s
+            .receiver_chains
+            .iter()
+            .map(|c| ChainProto {
+                ratchet_key: c.ratchet_key.as_bytes().to_vec(),
+                key: c.chain_key.key.to_vec(),
+                index: c.chain_key.index,
+            })
+            .collect(),
+        skipped: s
+            .skipped
+            .iter()
+            .map(|(k, m)| SkippedProto {
+                ratchet_key: k.as_bytes().to_vec(),
+                counter: m.counter,
+                cipher_key: m.cipher_key.to_vec(),
+                mac_key: m.mac_key.to_vec(),
+                iv: m.iv.to_vec(),
+            })
+            .collect(),
+        pending_signed_pre_key_id: s.pending_pre_key.as_ref().map(|p| p.signed_pre_key_id),
+        pending_pre_key_id: s.pending_pre_key.as_ref().and_then(|p| p.pre_key_id),
+        pending_base_key: s
+            .pending_pre_key
+            .as_ref()
+            .map(|p| p.base_key.as_bytes().to_vec()),
+        local_registration_id: s.local_registration_id,
+        remote_registration_id: s.remote_registration_id,
+        alice_base_key: s.alice_base_key.as_bytes().to_vec(),
+    }
+}
+
+fn arr<const N: usize>(v: &[u8]) -> Result<[u8; N]> {
+    v.try_into().map_err(|_| Error::Malformed("session record"))
+}
+
+fn key(v: &[u8]) -> Result<PublicKey> {
+    arr::<32>(v).map(PublicKey::from_bytes)
+}
+
+fn state_from_proto(p: StateProto) -> Result<SessionState> {
+    if p.receiver_chains.len() > MAX_RECEIVER_CHAINS || p.skipped.len() > MAX_SKIPPED_KEYS {
+        return Err(Error::Malformed("session record"));
+    }
+    let pending_pre_key = match (p.pending_signed_pre_key_id, &p.pending_base_key) {
+        (Some(signed_pre_key_id), Some(base)) => Some(PendingPreKey {
+            pre_key_id: p.pending_pre_key_id,
+            signed_pre_key_id,
+            base_key: key(base)?,
+        }),
+        (None, None) => None,
+        _ => return Err(Error::Malformed("session record")),
+    };
+    Ok(SessionState {
+        local_identity: key(&p.local_identity)?,
+        remote_identity: key(&p.remote_identity)?,
+        root_key: arr(&p.root_key)?,
+        previous_counter: p.previous_counter,
+        sender_ratchet: KeyPair::from_private(PrivateKey::from_bytes(arr(
+            &p.sender_ratchet_private
+        )?)),
+        sender_chain: ChainKey {
+            key: arr(&p.sender_chain_key)?,
+            index: p.sender_chain_index,
+        },
+        receiver_chains: p
+            .receiver_chains
+            .iter()
+            .map(|c| {
+                Ok(ReceiverChain {
+                    ratchet_key: key(&c.ratchet_key)?,
+                    chain_key: ChainKey {
+                        key: arr(&c.key)?,
+                        index: c.index,
+                    },
+                })
+            })
+            .collect::<Result<_>>()?,
+        skipped: p
+            .skipped
+            .iter()
+            .map(|s| {
+                Ok((
+                    key(&s.ratchet_key)?,
+                    MessageKeys {
+                        cipher_key: arr(&s.cipher_key)?,
+                        mac_key: arr(&s.mac_key)?,
+                        iv: arr(&s.iv)?,
+                        counter: s.counter,
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?,
+        pending_pre_key,
+        local_registration_id: p.local_registration_id,
+        remote_registration_id: p.remote_registration_id,
+        alice_base_key: key(&p.alice_base_key)?,
+    })
+}
