@@ -745,3 +745,312 @@ fn state_from_proto(p: StateProto) -> Result<SessionState> {
         alice_base_key: key(&p.alice_base_key)?,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    struct Device {
+        identity: KeyPair,
+        signed: KeyPair,
+        one_time: KeyPair,
+    }
+
+    impl Device {
+        fn new() -> Self {
+            Device {
+                identity: KeyPair::generate(&mut OsRng),
+                signed: KeyPair::generate(&mut OsRng),
+                one_time: KeyPair::generate(&mut OsRng),
+            }
+        }
+
+        fn bundle(&self, with_one_time: bool) -> PreKeyBundle {
+            PreKeyBundle {
+                registration_id: 7,
+                pre_key: with_one_time.then_some((31, self.one_time.public)),
+                signed_pre_key_id: 3,
+                signed_pre_key: self.signed.public,
+                signed_pre_key_signature: self
+                    .identity
+                    .private
+                    .sign(&self.signed.public.serialize(), &mut OsRng)
+                    .to_vec(),
+                identity_key: self.identity.public,
+            }
+        }
+
+        fn keys(&self, with_one_time: bool) -> ResponderKeys<'_> {
+            ResponderKeys {
+                identity: &self.identity,
+                registration_id: 9,
+                signed_pre_key: &self.signed,
+                one_time_pre_key: with_one_time.then_some(&self.one_time),
+            }
+        }
+    }
+
+    fn pre_key(m: CiphertextMessage) -> PreKeySignalMessage {
+        match m {
+            CiphertextMessage::PreKey(m) => m,
+            CiphertextMessage::Signal(_) => panic!("expected a pre-key message"),
+        }
+    }
+
+    fn signal(m: CiphertextMessage) -> SignalMessage {
+        match m {
+            CiphertextMessage::Signal(m) => m,
+            CiphertextMessage::PreKey(_) => panic!("expected a signal message"),
+        }
+    }
+
+    /// Alice starts, Bob answers: returns both records after one round trip.
+    fn established(with_one_time: bool) -> (SessionRecord, SessionRecord, Device, Device) {
+        let alice = Device::new();
+        let bob = Device::new();
+        let mut a = SessionRecord::new();
+        a.process_bundle(&bob.bundle(with_one_time), &alice.identity, 1, &mut OsRng)
+            .unwrap();
+        let m = pre_key(a.encrypt(b"hi bob").unwrap());
+        assert_eq!(m.pre_key_id, with_one_time.then_some(31));
+        let mut b = SessionRecord::new();
+        let out = b
+            .decrypt_pre_key(&m, Some(bob.keys(with_one_time)), &mut OsRng)
+            .unwrap();
+        assert_eq!(out.plaintext, b"hi bob");
+        assert!(out.new_session);
+        let reply = signal(b.encrypt(b"hi alice").unwrap());
+        assert_eq!(a.decrypt(&reply, &mut OsRng).unwrap(), b"hi alice");
+        assert!(!a.has_unacknowledged_pre_key());
+        (a, b, alice, bob)
+    }
+
+    #[test]
+    fn x3dh_with_and_without_one_time_pre_key() {
+        established(true);
+        established(false);
+    }
+
+    #[test]
+    fn pre_key_messages_repeat_until_answered_and_reuse_the_state() {
+        let alice = Device::new();
+        let bob = Device::new();
+        let mut a = SessionRecord::new();
+        a.process_bundle(&bob.bundle(true), &alice.identity, 1, &mut OsRng)
+            .unwrap();
+        let m1 = pre_key(a.encrypt(b"one").unwrap());
+        let m2 = pre_key(a.encrypt(b"two").unwrap());
+        assert_eq!(m1.base_key, m2.base_key);
+        let mut b = SessionRecord::new();
+        // The second arrives first; the one-time key is then gone for the first.
+        let out = b
+            .decrypt_pre_key(&m2, Some(bob.keys(true)), &mut OsRng)
+            .unwrap();
+        assert_eq!(
+            (out.plaintext.as_slice(), out.new_session),
+            (&b"two"[..], true)
+        );
+        assert!(b.has_state_for_base_key(&m1.base_key));
+        let out = b.decrypt_pre_key(&m1, None, &mut OsRng).unwrap();
+        assert_eq!(
+            (out.plaintext.as_slice(), out.new_session),
+            (&b"one"[..], false)
+        );
+        assert_eq!(out.used_pre_key, None);
+        // Replaying a pre-key message is a duplicate.
+        assert!(matches!(
+            b.decrypt_pre_key(&m1, None, &mut OsRng),
+            Err(Error::DuplicateMessage { counter: 0 })
+        ));
+    }
+
+    #[test]
+    fn ratchet_steps_over_many_round_trips() {
+        let (mut a, mut b, ..) = established(true);
+        for round in 0..10u32 {
+            for i in 0..=round % 3 {
+                let text = format!("a{round}.{i}");
+                let m = signal(a.encrypt(text.as_bytes()).unwrap());
+                assert_eq!(b.decrypt(&m, &mut OsRng).unwrap(), text.as_bytes());
+            }
+            let text = format!("b{round}");
+            let m = signal(b.encrypt(text.as_bytes()).unwrap());
+            assert_eq!(a.decrypt(&m, &mut OsRng).unwrap(), text.as_bytes());
+        }
+    }
+
+    #[test]
+    fn out_of_order_across_chains() {
+        let (mut a, mut b, ..) = established(true);
+        let early: Vec<_> = (0..3).map(|i| signal(a.encrypt(&[i]).unwrap())).collect();
+        // Bob answers after seeing only the last one; Alice ratchets; older ones arrive later.
+        assert_eq!(b.decrypt(&early[2], &mut OsRng).unwrap(), [2]);
+        let r = signal(b.encrypt(b"r").unwrap());
+        a.decrypt(&r, &mut OsRng).unwrap();
+        let late = signal(a.encrypt(b"late").unwrap());
+        assert_eq!(b.decrypt(&late, &mut OsRng).unwrap(), b"late");
+        assert_eq!(b.decrypt(&early[0], &mut OsRng).unwrap(), [0]);
+        assert_eq!(b.decrypt(&early[1], &mut OsRng).unwrap(), [1]);
+        assert!(matches!(
+            b.decrypt(&early[1], &mut OsRng),
+            Err(Error::DuplicateMessage { counter: 1 })
+        ));
+    }
+
+    #[test]
+    fn refuses_to_skip_too_far() {
+        let (mut a, mut b, ..) = established(true);
+        let mut last = None;
+        for _ in 0..=MAX_SKIP + 1 {
+            last = Some(signal(a.encrypt(b"x").unwrap()));
+        }
+        let last = last.unwrap();
+        assert!(matches!(
+            b.decrypt(&last, &mut OsRng),
+            Err(Error::TooFarInFuture { .. })
+        ));
+        // Exactly MAX_SKIP ahead is fine.
+        let (mut a, mut b, ..) = established(true);
+        for _ in 0..MAX_SKIP {
+            a.encrypt(b"x").unwrap();
+        }
+        let m = signal(a.encrypt(b"ok").unwrap());
+        assert_eq!(b.decrypt(&m, &mut OsRng).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn bad_mac_leaves_the_session_untouched() {
+        let (mut a, mut b, ..) = established(true);
+        let m = signal(a.encrypt(b"secret").unwrap());
+        let mut bytes = m.serialized().to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let forged = SignalMessage::decode(&bytes).unwrap();
+        let before = b.to_bytes();
+        assert!(matches!(b.decrypt(&forged, &mut OsRng), Err(Error::BadMac)));
+        assert_eq!(b.to_bytes(), before);
+        assert_eq!(b.decrypt(&m, &mut OsRng).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn wrong_identity_in_mac_fails() {
+        let (mut a, _b, _alice, bob) = established(true);
+        let m = signal(a.encrypt(b"x").unwrap());
+        // A third party with a session state of its own cannot authenticate it.
+        let (_, mut c, ..) = established(true);
+        assert!(c.decrypt(&m, &mut OsRng).is_err());
+        let _ = bob;
+    }
+
+    #[test]
+    fn bundle_with_bad_signature_is_rejected() {
+        let alice = Device::new();
+        let bob = Device::new();
+        let mut bundle = bob.bundle(true);
+        bundle.signed_pre_key_signature[0] ^= 1;
+        let mut a = SessionRecord::new();
+        assert!(matches!(
+            a.process_bundle(&bundle, &alice.identity, 1, &mut OsRng),
+            Err(Error::BadSignature)
+        ));
+        assert!(!a.has_current_state());
+    }
+
+    #[test]
+    fn pre_key_message_needs_the_named_keys() {
+        let alice = Device::new();
+        let bob = Device::new();
+        let mut a = SessionRecord::new();
+        a.process_bundle(&bob.bundle(true), &alice.identity, 1, &mut OsRng)
+            .unwrap();
+        let m = pre_key(a.encrypt(b"x").unwrap());
+        let mut b = SessionRecord::new();
+        assert!(matches!(
+            b.decrypt_pre_key(&m, Some(bob.keys(false)), &mut OsRng),
+            Err(Error::UnknownPreKey(31))
+        ));
+        assert!(matches!(
+            b.decrypt_pre_key(&m, None, &mut OsRng),
+            Err(Error::UnknownSignedPreKey(3))
+        ));
+        // Wrong signed pre-key: the MAC fails and nothing is stored.
+        let other = Device::new();
+        let keys = ResponderKeys {
+            signed_pre_key: &other.signed,
+            ..bob.keys(true)
+        };
+        assert!(matches!(
+            b.decrypt_pre_key(&m, Some(keys), &mut OsRng),
+            Err(Error::BadMac)
+        ));
+        assert!(!b.has_current_state());
+    }
+
+    #[test]
+    fn no_state_errors() {
+        let mut r = SessionRecord::new();
+        assert!(r.encrypt(b"x").is_err());
+        let (mut a, ..) = established(true);
+        let m = signal(a.encrypt(b"x").unwrap());
+        assert!(matches!(
+            r.decrypt(&m, &mut OsRng),
+            Err(Error::InvalidMessage(_))
+        ));
+        assert!(matches!(
+            r.encrypt(&vec![0; MAX_PLAINTEXT_LEN + 1]),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn rebuilt_session_archives_the_old_state() {
+        let (mut a, mut b, alice, bob) = established(true);
+        let in_flight = signal(b.encrypt(b"old session").unwrap());
+        // Alice rebuilds from a fresh bundle (as after a broken session).
+        a.process_bundle(&bob.bundle(false), &alice.identity, 1, &mut OsRng)
+            .unwrap();
+        let m = pre_key(a.encrypt(b"new").unwrap());
+        let out = b
+            .decrypt_pre_key(&m, Some(bob.keys(false)), &mut OsRng)
+            .unwrap();
+        assert!(out.new_session);
+        // Alice still decrypts what Bob sent on the old session.
+        assert_eq!(a.decrypt(&in_flight, &mut OsRng).unwrap(), b"old session");
+    }
+
+    #[test]
+    fn serialized_session_keeps_decrypting() {
+        let (mut a, b, ..) = established(true);
+        let skipped = signal(a.encrypt(b"skipped").unwrap());
+        let next = signal(a.encrypt(b"next").unwrap());
+        let mut b = SessionRecord::from_bytes(&b.to_bytes()).unwrap();
+        assert_eq!(b.decrypt(&next, &mut OsRng).unwrap(), b"next");
+        let bytes = b.to_bytes();
+        drop(b);
+        let mut b = SessionRecord::from_bytes(&bytes).unwrap();
+        assert_eq!(b.decrypt(&skipped, &mut OsRng).unwrap(), b"skipped");
+        let reply = signal(b.encrypt(b"reply").unwrap());
+        let mut a = SessionRecord::from_bytes(&a.to_bytes()).unwrap();
+        assert_eq!(a.decrypt(&reply, &mut OsRng).unwrap(), b"reply");
+    }
+
+    #[test]
+    fn corrupt_records_are_errors() {
+        let (a, ..) = established(true);
+        let bytes = a.to_bytes();
+        assert!(SessionRecord::from_bytes(&[]).is_err());
+        assert!(SessionRecord::from_bytes(&[9]).is_err());
+        for cut in [5, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                SessionRecord::from_bytes(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        assert!(SessionRecord::from_bytes(&[1])
+            .unwrap()
+            .encrypt(b"x")
+            .is_err());
+    }
+}
