@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use sha2::{Digest, Sha256};
 
@@ -64,6 +64,7 @@ impl TestCa {
         params
             .distinguished_name
             .push(DnType::OrganizationName, "Tern tests");
+        set_validity(&mut params);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -117,6 +118,7 @@ impl TestCa {
             DnType::CommonName,
             dns_names.first().copied().unwrap_or("localhost"),
         );
+        set_validity(&mut params);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -131,4 +133,11 @@ impl TestCa {
             cert_der: cert.der().to_vec(),
         })
     }
+}
+
+/// Validity 2020–2099. rcgen's default (until the year 4096) crashes
+/// ejabberd, which arms an Erlang timer for the expiry date.
+fn set_validity(params: &mut CertificateParams) {
+    params.not_before = date_time_ymd(2020, 1, 1);
+    params.not_after = date_time_ymd(2099, 1, 1);
 }

@@ -42,7 +42,10 @@ impl Coturn {
             .arg("--no-dtls")
             .arg("--no-cli")
             .arg("--allow-loopback-peers")
-            .arg(format!("--pidfile={}", dir.join("turnserver.pid").display()))
+            .arg(format!(
+                "--pidfile={}",
+                dir.join("turnserver.pid").display()
+            ))
             .arg(format!("--userdb={}", dir.join("turndb").display()))
             .arg(format!("--log-file={}", log.display()))
             .arg("--simple-log")

@@ -12,7 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::process::{is_root, run_with_timeout};
 
 /// The Debian packages Prosody (with coturn) needs.
-pub(crate) const PROSODY_PACKAGES: &[&str] = &["prosody", "lua-dbi-sqlite3", "lua-unbound", "coturn"];
+pub(crate) const PROSODY_PACKAGES: &[&str] =
+    &["prosody", "lua-dbi-sqlite3", "lua-unbound", "coturn"];
 /// The Debian packages ejabberd needs.
 pub(crate) const EJABBERD_PACKAGES: &[&str] = &["ejabberd"];
 
@@ -140,7 +141,8 @@ fn privileged(argv: &[&str]) -> Result<Command> {
         Ok(cmd)
     } else if which("sudo").is_some() {
         let mut cmd = Command::new("sudo");
-        cmd.args(["-n", "--preserve-env=DEBIAN_FRONTEND"]).args(argv);
+        cmd.args(["-n", "--preserve-env=DEBIAN_FRONTEND"])
+            .args(argv);
         Ok(cmd)
     } else {
         bail!("installing packages needs root or sudo")

@@ -14,14 +14,18 @@
 
 mod ca;
 mod coturn;
+mod ejabberd;
 mod install;
 mod process;
 mod prosody;
+mod proxy;
 
 pub use ca::{Leaf, TestCa};
+pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use install::ensure_installed;
 pub use process::{closed_port, pid_is_alive};
 pub use prosody::{Prosody, ProsodyOptions};
+pub use proxy::TcpProxy;
 
 /// Result type of this crate.
 pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;

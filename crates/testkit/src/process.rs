@@ -52,7 +52,14 @@ fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     // async-signal-safe functions (prctl, getppid); it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died before prctl took effect.
@@ -168,7 +175,11 @@ fn descendants_of(root: u32) -> Vec<(u32, u64)> {
     let mut parent_of: HashMap<u32, (u32, u64)> = HashMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some((ppid, start)) = stat_ppid_start(pid) {
@@ -349,7 +360,11 @@ pub(crate) fn wait_until_listening(
             bail!("{} failed to start: {msg}{}", child.name, log_tails(logs));
         }
         if Instant::now() >= deadline {
-            let missing: Vec<u16> = ports.iter().filter(|p| !owned.contains(p)).copied().collect();
+            let missing: Vec<u16> = ports
+                .iter()
+                .filter(|p| !owned.contains(p))
+                .copied()
+                .collect();
             bail!(
                 "{} did not listen on ports {missing:?} within {timeout:?}{}",
                 child.name,

@@ -333,6 +333,7 @@ pub(crate) fn leaf_names(domain: &str) -> Vec<String> {
         domain.to_owned(),
         format!("conference.{domain}"),
         format!("upload.{domain}"),
+        format!("pubsub.{domain}"),
         "localhost".to_owned(),
     ];
     names.dedup();

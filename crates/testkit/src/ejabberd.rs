@@ -1,0 +1,476 @@
+//! ejabberd as a child process.
+//!
+//! The Erlang VM is started directly (the same command line `ejabberdctl
+//! foreground` builds) rather than through Debian's `ejabberdctl`, which
+//! switches to the `ejabberd` user with `su`. Going through `su` would put the
+//! VM in another session and drop `PR_SET_PDEATHSIG`, so a crashed test could
+//! leave the VM behind. Erlang distribution uses a fixed port per instance
+//! (`-erl_epmd_port`) instead of epmd, so instances share nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tempfile::TempDir;
+
+use crate::ca::{Leaf, TestCa};
+use crate::install::{ejabberd_paths, ensure_packages, EjabberdPaths, EJABBERD_PACKAGES};
+use crate::process::{
+    random_secret, reserve_ports, run_with_timeout, unique_name, wait_until_listening,
+    ManagedChild, STOP_GRACE,
+};
+use crate::prosody::issue_for;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const START_ATTEMPTS: usize = 3;
+const CTL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Options for [`Ejabberd::start_with`].
+#[derive(Clone, Debug)]
+pub struct EjabberdOptions {
+    /// The XMPP domain of the virtual host. Default `"localhost"`.
+    pub domain: String,
+    /// Whether XEP-0077 in-band registration is allowed. Default `true`.
+    pub allow_registration: bool,
+}
+
+impl Default for EjabberdOptions {
+    fn default() -> Self {
+        Self {
+            domain: "localhost".into(),
+            allow_registration: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    c2s: u16,
+    direct_tls: u16,
+    s2s: u16,
+    https: u16,
+    dist: u16,
+}
+
+/// An ejabberd server running as a child process on 127.0.0.1, with its own
+/// Mnesia spool, a certificate from [`TestCa::global`], and a unique Erlang
+/// node name.
+///
+/// Dropping it stops the VM and deletes the spool directory.
+#[derive(Debug)]
+pub struct Ejabberd {
+    opts: EjabberdOptions,
+    ports: Ports,
+    leaf: Leaf,
+    node: String,
+    cookie: String,
+    paths: EjabberdPaths,
+    child: Option<ManagedChild>,
+    // Dropped last: the VM must be gone before its directory.
+    dir: TempDir,
+}
+
+impl Ejabberd {
+    /// Starts ejabberd with default options (domain `localhost`, in-band
+    /// registration allowed).
+    pub fn start() -> Result<Ejabberd> {
+        Self::start_with(EjabberdOptions::default())
+    }
+
+    /// Starts ejabberd with the given options. Installs the package first if
+    /// it is missing (see [`crate::ensure_installed`]).
+    pub fn start_with(opts: EjabberdOptions) -> Result<Ejabberd> {
+        ensure_packages(EJABBERD_PACKAGES)?;
+        let mut last_err = anyhow!("ejabberd was not started");
+        for attempt in 1..=START_ATTEMPTS {
+            match Self::try_start(opts.clone()) {
+                Ok(e) => return Ok(e),
+                Err(err) if is_port_conflict(&format!("{err:#}")) => {
+                    tracing::warn!(attempt, "port conflict while starting ejabberd, retrying");
+                    last_err = err;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_err)
+    }
+
+    fn try_start(opts: EjabberdOptions) -> Result<Ejabberd> {
+        let started = Instant::now();
+        let paths = ejabberd_paths().context("ejabberd is not installed")?;
+        let dir = tempfile::Builder::new()
+            .prefix("tern-ejabberd-")
+            .tempdir()
+            .context("creating a temporary directory")?;
+        for sub in ["logs", "spool", "certs", "upload"] {
+            fs::create_dir_all(dir.path().join(sub))?;
+        }
+        let leaf = issue_for(&opts.domain)?;
+        write_leaf(dir.path(), &leaf)?;
+        let reserved = reserve_ports(5)?;
+        let ports = Ports {
+            c2s: reserved[0].0,
+            direct_tls: reserved[1].0,
+            s2s: reserved[2].0,
+            https: reserved[3].0,
+            dist: reserved[4].0,
+        };
+        fs::write(
+            dir.path().join("ejabberd.yml"),
+            render_config(dir.path(), &opts, &ports),
+        )?;
+        drop(reserved);
+        let mut ejabberd = Ejabberd {
+            opts,
+            ports,
+            leaf,
+            node: format!("{}@localhost", unique_name("tern")),
+            cookie: random_secret(32),
+            paths,
+            child: None,
+            dir,
+        };
+        ejabberd.spawn_and_wait()?;
+        tracing::info!(elapsed = ?started.elapsed(), c2s = ports.c2s, "ejabberd started");
+        Ok(ejabberd)
+    }
+
+    fn erl_command(&self) -> Command {
+        let dir = self.dir.path();
+        let mut cmd = Command::new(&self.paths.erl);
+        cmd.current_dir(dir)
+            .env("HOME", dir)
+            .env("ERL_LIBS", &self.paths.erl_libs)
+            .env("EJABBERD_CONFIG_PATH", dir.join("ejabberd.yml"))
+            .env("EJABBERD_LOG_PATH", dir.join("logs/ejabberd.log"))
+            .env("EJABBERD_PID_PATH", dir.join("ejabberd.pid"))
+            .env("CONTRIB_MODULES_PATH", dir.join("contrib"))
+            .env("ERL_CRASH_DUMP", dir.join("logs/erl_crash.dump"))
+            .env_remove("ERL_FLAGS")
+            .env_remove("ERL_AFLAGS")
+            .env_remove("ERL_ZFLAGS")
+            .arg("-setcookie")
+            .arg(&self.cookie)
+            .arg("-erl_epmd_port")
+            .arg(self.ports.dist.to_string())
+            .arg("-start_epmd")
+            .arg("false")
+            .args(["-kernel", "inet_dist_use_interface", "{127,0,0,1}"]);
+        cmd
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<()> {
+        let spool = self.dir.path().join("spool");
+        let mut cmd = self.erl_command();
+        cmd.arg("-sname")
+            .arg(&self.node)
+            .args(["+K", "true", "+P", "250000"])
+            .args(["-env", "ERL_CRASH_DUMP_BYTES", "0"])
+            .arg("-mnesia")
+            .arg("dir")
+            .arg(format!("\"{}\"", spool.display()))
+            .args(["-s", "ejabberd", "-noinput"]);
+        let out = self.dir.path().join("logs/erl.out");
+        let mut child = ManagedChild::spawn(cmd, "ejabberd", &out)?;
+        let ports = [
+            self.ports.c2s,
+            self.ports.direct_tls,
+            self.ports.s2s,
+            self.ports.https,
+            self.ports.dist,
+        ];
+        let logs = [self.dir.path().join("logs/ejabberd.log"), out];
+        let fatal = |log: &str| {
+            log.lines()
+                .find(|l| l.contains("[critical]") || l.contains("[emergency]"))
+                .map(str::to_owned)
+        };
+        wait_until_listening(&mut child, &ports, START_TIMEOUT, &logs, &fatal)?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Runs an `ejabberdctl` command (e.g. `["registered_users", "localhost"]`)
+    /// against this node.
+    pub fn ctl(&self, args: &[&str]) -> Result<std::process::Output> {
+        let mut cmd = self.erl_command();
+        cmd.arg("-sname")
+            .arg(format!("{}@localhost", unique_name("ternctl")))
+            .args(["-dist_listen", "false", "-hidden", "-noinput"])
+            .args(["-s", "ejabberd_ctl", "-extra"])
+            .arg(&self.node)
+            .args(args);
+        run_with_timeout(cmd, CTL_TIMEOUT)
+    }
+
+    /// The XMPP domain.
+    pub fn domain(&self) -> &str {
+        &self.opts.domain
+    }
+
+    /// The client-to-server port (STARTTLS required).
+    pub fn c2s_port(&self) -> u16 {
+        self.ports.c2s
+    }
+
+    /// The client-to-server port with direct TLS (XEP-0368).
+    pub fn direct_tls_port(&self) -> u16 {
+        self.ports.direct_tls
+    }
+
+    /// The server-to-server port.
+    pub fn s2s_port(&self) -> u16 {
+        self.ports.s2s
+    }
+
+    /// The HTTPS port (HTTP file upload under `/upload`).
+    pub fn https_port(&self) -> u16 {
+        self.ports.https
+    }
+
+    /// The MUC service's domain, `conference.<domain>`.
+    pub fn muc_domain(&self) -> String {
+        format!("conference.{}", self.opts.domain)
+    }
+
+    /// The HTTP file upload service's domain, `upload.<domain>`.
+    pub fn upload_domain(&self) -> String {
+        format!("upload.{}", self.opts.domain)
+    }
+
+    /// The certificate ejabberd currently serves.
+    pub fn leaf(&self) -> &Leaf {
+        &self.leaf
+    }
+
+    /// The Erlang node name (`name@localhost`).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The process id of the Erlang VM, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ManagedChild::pid)
+    }
+
+    /// The directory holding configuration, spool and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// ejabberd's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("logs/ejabberd.log")).unwrap_or_default()
+    }
+
+    /// Registers a fresh, unique user and returns `(localpart, password)`.
+    pub fn create_user(&self) -> Result<(String, String)> {
+        let user = unique_name("u");
+        let password = random_secret(16);
+        self.create_user_named(&user, &password)?;
+        Ok((user, password))
+    }
+
+    /// Registers `name` with `password` (`ejabberdctl register`) on the
+    /// running node.
+    pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
+        let out = self.ctl(&["register", name, &self.opts.domain, password])?;
+        if !out.status.success() {
+            bail!(
+                "ejabberdctl register {name} failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the VM (SIGTERM; SIGKILL after 5 s) and starts it again on the
+    /// same ports with the same spool, waiting until the ports accept
+    /// connections.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.spawn_and_wait()
+    }
+
+    /// Issues a new leaf certificate (new key) from the same CA and restarts
+    /// ejabberd so that it presents it.
+    pub fn restart_with_new_certificate(&mut self) -> Result<()> {
+        let leaf = issue_for(&self.opts.domain)?;
+        self.stop();
+        write_leaf(self.dir.path(), &leaf)?;
+        self.leaf = leaf;
+        self.spawn_and_wait()
+    }
+
+    /// Stops the VM. [`Ejabberd::restart`] starts it again.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.stop(STOP_GRACE);
+        }
+    }
+}
+
+impl Drop for Ejabberd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_port_conflict(text: &str) -> bool {
+    text.contains("eaddrinuse") || text.contains("address already in use")
+}
+
+fn write_leaf(dir: &Path, leaf: &Leaf) -> Result<()> {
+    let pem = format!(
+        "{}{}{}",
+        leaf.cert_pem,
+        TestCa::global().ca_cert_pem(),
+        leaf.key_pem
+    );
+    fs::write(cert_path(dir), pem)?;
+    Ok(())
+}
+
+fn cert_path(dir: &Path) -> PathBuf {
+    dir.join("certs/server.pem")
+}
+
+/// A YAML double-quoted string.
+fn yaml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn render_config(dir: &Path, opts: &EjabberdOptions, p: &Ports) -> String {
+    let register_access = if opts.allow_registration {
+        "all"
+    } else {
+        "none"
+    };
+    format!(
+        r#"# Generated by tern-testkit.
+loglevel: info
+log_rotate_count: 0
+hosts:
+  - {domain}
+certfiles:
+  - {cert}
+auth_method: internal
+auth_password_format: scram
+registration_timeout: infinity
+s2s_use_starttls: optional
+listen:
+  -
+    port: {c2s}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 1048576
+    starttls_required: true
+  -
+    port: {direct_tls}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 1048576
+    tls: true
+  -
+    port: {s2s}
+    ip: "127.0.0.1"
+    module: ejabberd_s2s_in
+  -
+    port: {https}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    tls: true
+    request_handlers:
+      /upload: mod_http_upload
+acl:
+  local:
+    user_regexp: ""
+  loopback:
+    ip:
+      - 127.0.0.0/8
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  register:
+    allow: {register_access}
+  muc_create:
+    allow: local
+  pubsub_createnode:
+    allow: local
+  trusted_network:
+    allow: loopback
+api_permissions:
+  "console commands":
+    from:
+      - ejabberd_ctl
+    who: all
+    what: "*"
+shaper_rules:
+  max_user_sessions: 100
+modules:
+  mod_adhoc: {{}}
+  mod_blocking: {{}}
+  mod_caps: {{}}
+  mod_carboncopy: {{}}
+  mod_client_state: {{}}
+  mod_disco: {{}}
+  mod_http_upload:
+    put_url: {put_url}
+    docroot: {docroot}
+  mod_last: {{}}
+  mod_mam:
+    assume_mam_usage: true
+    default: always
+  mod_muc:
+    access_create: muc_create
+    default_room_options:
+      mam: true
+  mod_offline: {{}}
+  mod_ping: {{}}
+  mod_privacy: {{}}
+  mod_private: {{}}
+  mod_pubsub:
+    access_createnode: pubsub_createnode
+    plugins:
+      - flat
+      - pep
+  mod_register:
+    access: register
+    ip_access: all
+  mod_roster:
+    versioning: true
+  mod_stream_mgmt:
+    resend_on_timeout: if_offline
+    resume_timeout: 300
+  mod_time: {{}}
+  mod_vcard: {{}}
+  mod_version:
+    show_os: false
+"#,
+        domain = yaml(&opts.domain),
+        cert = yaml(&cert_path(dir).to_string_lossy()),
+        c2s = p.c2s,
+        direct_tls = p.direct_tls,
+        s2s = p.s2s,
+        https = p.https,
+        put_url = yaml(&format!("https://localhost:{}/upload", p.https)),
+        docroot = yaml(&dir.join("upload").to_string_lossy()),
+    )
+}
