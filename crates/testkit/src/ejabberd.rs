@@ -18,7 +18,7 @@ use tempfile::TempDir;
 use crate::ca::{Leaf, TestCa};
 use crate::install::{ejabberd_paths, ensure_packages, EjabberdPaths, EJABBERD_PACKAGES};
 use crate::process::{
-    random_secret, reserve_ports, run_with_timeout, unique_name, wait_until_listening,
+    random_secret, reserve_ports, run_with_timeout, server_dir, unique_name, wait_until_listening,
     ManagedChild, STOP_GRACE,
 };
 use crate::prosody::issue_for;
@@ -100,10 +100,7 @@ impl Ejabberd {
     fn try_start(opts: EjabberdOptions) -> Result<Ejabberd> {
         let started = Instant::now();
         let paths = ejabberd_paths().context("ejabberd is not installed")?;
-        let dir = tempfile::Builder::new()
-            .prefix("tern-ejabberd-")
-            .tempdir()
-            .context("creating a temporary directory")?;
+        let dir = server_dir("tern-ejabberd-")?;
         for sub in ["logs", "spool", "certs", "upload"] {
             fs::create_dir_all(dir.path().join(sub))?;
         }

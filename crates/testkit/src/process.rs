@@ -335,6 +335,11 @@ pub(crate) fn wait_until_listening(
     fatal: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     let deadline = Instant::now() + timeout;
+    // Only what this start wrote counts (logs accumulate across restarts).
+    let offsets: Vec<u64> = logs
+        .iter()
+        .map(|l| fs::metadata(l).map(|m| m.len()).unwrap_or(0))
+        .collect();
     loop {
         if let Some(status) = child.exited() {
             bail!(
@@ -355,7 +360,11 @@ pub(crate) fn wait_until_listening(
         {
             return Ok(());
         }
-        let text: String = logs.iter().map(|l| read_tail(l, 64 * 1024)).collect();
+        let text: String = logs
+            .iter()
+            .zip(&offsets)
+            .map(|(l, off)| read_from(l, *off))
+            .collect();
         if let Some(msg) = fatal(&text) {
             bail!("{} failed to start: {msg}{}", child.name, log_tails(logs));
         }
@@ -373,6 +382,19 @@ pub(crate) fn wait_until_listening(
         }
         thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// A file's content from `offset` on (lossy UTF-8), empty if unreadable.
+fn read_from(path: &Path, offset: u64) -> String {
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The last `max` bytes of a file (lossy UTF-8), empty if unreadable.
@@ -479,4 +501,55 @@ pub(crate) fn random_secret(len: usize) -> String {
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+const OWNER_FILE: &str = "owner";
+const DIR_PREFIXES: [&str; 2] = ["tern-prosody-", "tern-ejabberd-"];
+
+/// Creates a server's temporary directory and records the owning process,
+/// so that directories left behind by a killed test process can be removed
+/// by a later one.
+pub(crate) fn server_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    debug_assert!(DIR_PREFIXES.contains(&prefix));
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_stale_dirs);
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let me = std::process::id();
+    let start = stat_ppid_start(me).map_or(0, |(_, s)| s);
+    fs::write(dir.path().join(OWNER_FILE), format!("{me} {start}"))?;
+    Ok(dir)
+}
+
+/// Removes server directories whose owning process is gone (its servers
+/// died with it through `PR_SET_PDEATHSIG`).
+fn sweep_stale_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !DIR_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        // No owner file: being created right now, or not ours.
+        let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else {
+            continue;
+        };
+        let mut parts = owner.split_whitespace().map(str::parse::<u64>);
+        let (Some(Ok(pid)), Some(Ok(start))) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let alive = u32::try_from(pid)
+            .ok()
+            .and_then(stat_ppid_start)
+            .is_some_and(|(_, s)| s == start);
+        if !alive {
+            tracing::debug!(dir = %entry.path().display(), "removing stale server directory");
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }

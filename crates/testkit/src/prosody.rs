@@ -12,8 +12,8 @@ use crate::ca::{Leaf, TestCa};
 use crate::coturn::Coturn;
 use crate::install::{ensure_packages, which, PROSODY_PACKAGES};
 use crate::process::{
-    is_root, random_secret, reserve_ports, run_with_timeout, unique_name, wait_until_listening,
-    ManagedChild, STOP_GRACE,
+    is_root, random_secret, reserve_ports, run_with_timeout, server_dir, unique_name,
+    wait_until_listening, ManagedChild, STOP_GRACE,
 };
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -94,10 +94,7 @@ impl Prosody {
 
     fn try_start(opts: ProsodyOptions) -> Result<Prosody> {
         let started = Instant::now();
-        let dir = tempfile::Builder::new()
-            .prefix("tern-prosody-")
-            .tempdir()
-            .context("creating a temporary directory")?;
+        let dir = server_dir("tern-prosody-")?;
         fs::create_dir_all(dir.path().join("data"))?;
         fs::create_dir_all(dir.path().join("certs"))?;
         let domain = opts.domain.clone();

@@ -1,7 +1,8 @@
 //! Integration tests of the harness against real servers.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -339,5 +340,88 @@ fn ensure_installed_is_a_noop_when_present() -> Result<()> {
     let t = Instant::now();
     ensure_installed()?;
     eprintln!("ensure_installed took {:?}", t.elapsed());
+    Ok(())
+}
+
+const HOLD_ENV: &str = "TERN_TESTKIT_HOLD_SERVERS";
+
+/// Started as a separate process by `servers_die_with_a_killed_test_process`.
+#[test]
+#[ignore = "helper process for servers_die_with_a_killed_test_process"]
+fn hold_servers_until_killed() -> Result<()> {
+    if std::env::var_os(HOLD_ENV).is_none() {
+        return Ok(());
+    }
+    // Start from a short-lived thread: the servers must survive its exit.
+    let (prosody, ejabberd) =
+        thread::spawn(|| -> Result<_> { Ok((Prosody::start()?, Ejabberd::start()?)) })
+            .join()
+            .expect("start thread")?;
+    thread::sleep(Duration::from_millis(500));
+    let pids = [
+        prosody.pid().expect("prosody pid"),
+        prosody.turn_pid().expect("coturn pid"),
+        ejabberd.pid().expect("ejabberd pid"),
+    ];
+    for pid in pids {
+        assert!(
+            pid_is_alive(pid),
+            "server {pid} died with its starting thread"
+        );
+    }
+    println!(
+        "HOLDING {} {} {} {} {}",
+        pids[0],
+        pids[1],
+        pids[2],
+        prosody.dir().display(),
+        ejabberd.dir().display()
+    );
+    std::io::stdout().flush()?;
+    thread::sleep(Duration::from_secs(120));
+    Ok(())
+}
+
+#[test]
+fn servers_die_with_a_killed_test_process() -> Result<()> {
+    let mut helper = Command::new(std::env::current_exe()?)
+        .args([
+            "--exact",
+            "hold_servers_until_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(HOLD_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = helper.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(|l| l.ok())
+        .find(|l| l.starts_with("HOLDING "));
+    // SIGKILL: no destructor runs in the helper.
+    helper.kill()?;
+    helper.wait()?;
+    let line = line.expect("helper did not start its servers");
+    let fields: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let pids: Vec<u32> = fields[..3]
+        .iter()
+        .map(|p| p.parse().expect("pid"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| pid_is_alive(*p)) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    for pid in &pids {
+        assert!(
+            !pid_is_alive(*pid),
+            "server {pid} outlived the killed test process"
+        );
+    }
+    for dir in &fields[3..] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
 }
