@@ -66,11 +66,6 @@ impl Coturn {
     pub(crate) fn pid(&self) -> u32 {
         self.child.pid()
     }
-
-    /// Whether the process is still running.
-    pub(crate) fn is_running(&mut self) -> bool {
-        self.child.exited().is_none()
-    }
 }
 
 /// Picks a block of relay ports, preferring one whose first port is free.

@@ -5,7 +5,30 @@
 //! Every server runs in a fresh temporary directory on freshly picked ports,
 //! so many test processes can run in parallel. Servers are stopped when
 //! their handle is dropped; if the test process dies (panic, SIGKILL), the
-//! kernel kills them via `PR_SET_PDEATHSIG`. Linux only.
+//! kernel kills them via `PR_SET_PDEATHSIG` (children are forked from one
+//! long-lived thread, so a server outlives the test thread that started it).
+//! Directories left behind by a killed test process are removed by the next
+//! process that starts a server. Linux only.
+//!
+//! Servers present a leaf certificate issued by [`TestCa::global`]; clients
+//! under test should trust [`TestCa::ca_cert_der`] (or pin
+//! [`Leaf::sha256_fingerprint`]).
+//!
+//! ```no_run
+//! use tern_testkit::{Prosody, TcpProxy, TestCa};
+//! # fn main() -> tern_testkit::Result<()> {
+//! let server = Prosody::start()?;
+//! let (user, password) = server.create_user()?;
+//! let jid = format!("{user}@{}", server.domain());
+//! let ca = TestCa::global().ca_cert_der();
+//! // Connect the client through a proxy to inject network faults.
+//! let proxy = TcpProxy::start(([127, 0, 0, 1], server.c2s_port()).into())?;
+//! // ... sign in as `jid` with `password` via 127.0.0.1:proxy.port() ...
+//! proxy.cut_all();
+//! # let _ = (jid, password, ca);
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 // Process control (prctl, kill, flock) needs libc calls; the unsafe blocks

@@ -12,7 +12,7 @@ use crate::ca::{Leaf, TestCa};
 use crate::coturn::Coturn;
 use crate::install::{ensure_packages, which, PROSODY_PACKAGES};
 use crate::process::{
-    is_root, random_secret, reserve_ports, run_with_timeout, server_dir, unique_name,
+    is_root, pid_is_alive, random_secret, reserve_ports, run_with_timeout, server_dir, unique_name,
     wait_until_listening, ManagedChild, STOP_GRACE,
 };
 
@@ -251,8 +251,8 @@ impl Prosody {
     }
 
     /// Whether coturn is running (TURN is optional: sign-in works without it).
-    pub fn turn_running(&mut self) -> bool {
-        self.turn.as_mut().is_some_and(Coturn::is_running)
+    pub fn turn_running(&self) -> bool {
+        self.turn.as_ref().is_some_and(|t| pid_is_alive(t.pid()))
     }
 
     /// Registers a fresh, unique user offline (`prosodyctl register`) and

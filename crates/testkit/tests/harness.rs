@@ -129,6 +129,12 @@ fn prosody_serves_xmpp_and_restarts() -> Result<()> {
     // TURN runs next to it.
     assert!(server.turn_running(), "coturn is not running");
     let turn_pid = server.turn_pid().expect("turn pid");
+    let check = server.prosodyctl(&["check", "turn"])?;
+    assert!(
+        check.status.success(),
+        "prosodyctl check turn: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 
     // Restart on the same ports.
     let t = Instant::now();
