@@ -3,6 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -19,6 +21,7 @@ use crate::process::{
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 const PORT_CONFLICT: &str = "Failed to open server port";
+const REGISTER_ATTEMPTS: usize = 20;
 
 /// Options for [`Prosody::start_with`].
 #[derive(Clone, Debug)]
@@ -63,6 +66,7 @@ pub struct Prosody {
     config: PathBuf,
     child: Option<ManagedChild>,
     turn: Option<Coturn>,
+    register_lock: Mutex<()>,
     // Dropped last: the processes above must be gone before the directory.
     dir: TempDir,
 }
@@ -136,6 +140,7 @@ impl Prosody {
             config,
             child: None,
             turn,
+            register_lock: Mutex::new(()),
             dir,
         };
         prosody.spawn_and_wait()?;
@@ -265,17 +270,34 @@ impl Prosody {
     }
 
     /// Registers `name` with `password` offline (`prosodyctl register`).
+    ///
+    /// Calls are serialised per instance, and retried while SQLite reports
+    /// the database as locked (the running server may be writing to it).
     pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
-        let out = self.prosodyctl(&["register", name, &self.opts.domain, password])?;
-        if !out.status.success() {
-            bail!(
-                "prosodyctl register {name} failed ({}): {}{}",
-                out.status,
+        let _serial = self.register_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut was_locked = false;
+        for attempt in 1..=REGISTER_ATTEMPTS {
+            let out = self.prosodyctl(&["register", name, &self.opts.domain, password])?;
+            if out.status.success() {
+                return Ok(());
+            }
+            let text = format!(
+                "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            if text.contains("database is locked") && attempt < REGISTER_ATTEMPTS {
+                was_locked = true;
+                thread::sleep(Duration::from_millis(50 * attempt as u64));
+                continue;
+            }
+            // A locked attempt may have committed before failing.
+            if was_locked && text.contains("already exists") {
+                return Ok(());
+            }
+            bail!("prosodyctl register {name} failed ({}): {text}", out.status);
         }
-        Ok(())
+        bail!("prosodyctl register {name}: database stayed locked")
     }
 
     /// Runs `prosodyctl --config <this config> ARGS`.

@@ -178,6 +178,26 @@ fn prosody_custom_domain_without_registration() -> Result<()> {
         !features.contains("jabber.org/features/iq-register"),
         "{features}"
     );
+
+    // Users can be created from several threads at once.
+    let server = Arc::new(server);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let server = Arc::clone(&server);
+            thread::spawn(move || {
+                (0..3)
+                    .map(|_| server.create_user().map(|(user, _)| user))
+                    .collect::<Result<Vec<_>>>()
+            })
+        })
+        .collect();
+    let mut users = Vec::new();
+    for worker in workers {
+        users.extend(worker.join().expect("worker")?);
+    }
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), 12);
     Ok(())
 }
 
