@@ -50,7 +50,6 @@ impl TestCa {
     /// backend is broken.
     pub fn global() -> &'static TestCa {
         static CA: OnceLock<TestCa> = OnceLock::new();
-        #[allow(clippy::expect_used)]
         CA.get_or_init(|| TestCa::generate().expect("generating the test CA"))
     }
 
@@ -96,7 +95,6 @@ impl TestCa {
     ///
     /// Panics if a name is not a valid DNS name (IA5 string) or signing fails.
     pub fn issue_leaf(&self, dns_names: &[&str]) -> Leaf {
-        #[allow(clippy::expect_used)]
         self.try_issue_leaf(dns_names)
             .expect("issuing a test leaf certificate")
     }

@@ -62,9 +62,10 @@ fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
             {
                 return Err(io::Error::last_os_error());
             }
-            // The parent may have died before prctl took effect.
+            // The parent may have died before prctl took effect. (An OS
+            // error code, because nothing may allocate here.)
             if libc::getppid() != parent {
-                return Err(io::Error::other("parent exited during spawn"));
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -205,7 +206,7 @@ fn descendants_of(root: u32) -> Vec<(u32, u64)> {
 fn stat_ppid_start(pid: u32) -> Option<(u32, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: skip past the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // rest starts at field 3 (state); ppid is field 4, starttime field 22.
     let ppid = fields.get(1)?.parse().ok()?;

@@ -126,10 +126,13 @@ impl TcpProxy {
 impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the blocking accept.
-        let _ = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1));
+        // Wake the blocking accept; if that fails, leave the thread be rather
+        // than risk blocking here.
+        let woken = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(1)).is_ok();
         if let Some(handle) = self.accept_thread.take() {
-            let _ = handle.join();
+            if woken {
+                let _ = handle.join();
+            }
         }
         self.shared.cut_all();
     }
