@@ -273,7 +273,21 @@ impl Ejabberd {
     /// Registers `name` with `password` (`ejabberdctl register`) on the
     /// running node.
     pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
-        let out = self.ctl(&["register", name, &self.opts.domain, password])?;
+        // Right after start the ports are open before Mnesia's tables are
+        // loaded ("no_exists"); wait for them rather than fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let out = loop {
+            let out = self.ctl(&["register", name, &self.opts.domain, password])?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success()
+                && text.contains("no_exists")
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                continue;
+            }
+            break out;
+        };
         if !out.status.success() {
             bail!(
                 "ejabberdctl register {name} failed ({}): {}{}",

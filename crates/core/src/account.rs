@@ -1,0 +1,520 @@
+//! One account's connection: the reconnect policy and the task that owns
+//! the XMPP stream.
+//!
+//! tokio-xmpp's stanza stream does resource binding and XEP-0198 (acks,
+//! resumption, keepalive on idle via `<r/>` or XEP-0199 ping). Tern supplies
+//! the "reconnector" it calls whenever it needs a fresh authenticated
+//! stream; that is where Tern decides whether to retry (with jittered
+//! backoff) or to stop and tell the user.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio_xmpp::stanzastream::{Connection, Event, StanzaStream, StreamEvent};
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::BareJid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::Presence;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::connect::{authenticate, identity, Target};
+use crate::error::{ConnectError, Error};
+use crate::events::{AccountState, ClientEvent, EventHub};
+use crate::passwords::PasswordStore;
+use crate::resolve::ServerOverride;
+use crate::tap::StreamErrorSlot;
+use crate::tls::TlsTrust;
+
+/// How long one connection attempt (resolve + TLS + SASL) may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long an IQ request waits for its answer.
+pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Backoff bounds.
+const BACKOFF_BASE: Duration = Duration::from_millis(1000);
+const BACKOFF_MAX: Duration = Duration::from_secs(120);
+
+/// Connection settings of an account.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub jid: BareJid,
+    pub resource: Option<String>,
+    pub over: ServerOverride,
+    pub trust: TlsTrust,
+    pub timeouts: Timeouts,
+}
+
+/// State shared between the account task and its reconnector.
+struct Shared {
+    jid: String,
+    settings: Mutex<Settings>,
+    passwords: Arc<dyn PasswordStore>,
+    hub: Arc<EventHub>,
+    /// Wakes a reconnector waiting for the user (or a backoff timer).
+    retry: Notify,
+    attempt: AtomicU32,
+    stopped: AtomicBool,
+    /// Stream-error slot of the current connection.
+    stream_errors: Mutex<Option<StreamErrorSlot>>,
+    /// Channel binding gave trouble with this server: do not use it again.
+    use_channel_binding: AtomicBool,
+}
+
+impl Shared {
+    fn emit(&self, state: AccountState) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        self.hub.emit(ClientEvent::AccountState {
+            jid: self.jid.clone(),
+            state,
+        });
+    }
+
+    fn take_stream_error(&self) -> Option<xmpp_parsers::stream_error::StreamError> {
+        let slot = self.stream_errors.lock().ok()?.clone()?;
+        let err = slot.lock().ok()?.take();
+        err
+    }
+}
+
+enum Command {
+    Iq {
+        iq: Iq,
+        reply: oneshot::Sender<Result<Iq, Error>>,
+    },
+    Send(Box<Stanza>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running (enabled) account.
+pub(crate) struct Account {
+    shared: Arc<Shared>,
+    cmd_tx: mpsc::Sender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl Account {
+    /// Starts connecting. Must run inside the tokio runtime.
+    pub(crate) fn start(
+        settings: Settings,
+        passwords: Arc<dyn PasswordStore>,
+        hub: Arc<EventHub>,
+    ) -> Account {
+        let shared = Arc::new(Shared {
+            jid: settings.jid.to_string(),
+            settings: Mutex::new(settings),
+            passwords,
+            hub,
+            retry: Notify::new(),
+            attempt: AtomicU32::new(0),
+            stopped: AtomicBool::new(false),
+            stream_errors: Mutex::new(None),
+            use_channel_binding: AtomicBool::new(true),
+        });
+        let for_reconnect = shared.clone();
+        let stream = StanzaStream::new(
+            Box::new(move |_preferred, slot| {
+                tokio::spawn(reconnect(for_reconnect.clone(), slot));
+            }),
+            64,
+        );
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let task = tokio::spawn(run(shared.clone(), stream, cmd_rx));
+        Account {
+            shared,
+            cmd_tx,
+            task,
+        }
+    }
+
+    /// Retry now (after the user fixed something, or to skip a backoff).
+    pub(crate) fn retry(&self) {
+        self.shared.retry.notify_one();
+    }
+
+    /// Replaces the settings used by the next attempt.
+    pub(crate) fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
+        if let Ok(mut s) = self.shared.settings.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// A handle for requests that does not borrow the account.
+    pub(crate) fn handle(&self) -> AccountHandle {
+        AccountHandle {
+            shared: self.shared.clone(),
+            cmd_tx: self.cmd_tx.clone(),
+        }
+    }
+
+    /// Closes the stream politely and stops all retries.
+    pub(crate) async fn stop(self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.retry.notify_one();
+        let (done, wait) = oneshot::channel();
+        if self.cmd_tx.send(Command::Shutdown(done)).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+        }
+        self.task.abort();
+    }
+}
+
+/// Sends requests through an account's task.
+#[derive(Clone)]
+pub(crate) struct AccountHandle {
+    shared: Arc<Shared>,
+    cmd_tx: mpsc::Sender<Command>,
+}
+
+impl AccountHandle {
+    /// Sends an IQ and waits for its result (or error).
+    pub(crate) async fn request(&self, iq: Iq) -> Result<Iq, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd_tx
+            .send(Command::Iq { iq, reply })
+            .await
+            .map_err(|_| Error::NotConnected(self.shared.jid.clone()))?;
+        match tokio::time::timeout(IQ_TIMEOUT, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::NotConnected(self.shared.jid.clone())),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Queues a stanza for sending (delivered after reconnecting if needed).
+    pub(crate) async fn send(&self, stanza: Stanza) -> Result<(), Error> {
+        self.cmd_tx
+            .send(Command::Send(Box::new(stanza)))
+            .await
+            .map_err(|_| Error::NotConnected(self.shared.jid.clone()))
+    }
+}
+
+/// Jittered exponential backoff: attempt 1 waits 0.5–1 s, doubling up to 2 min.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(10);
+    let base = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
+    let ms = base.as_millis() as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms.max(1)))
+}
+
+/// Called by the stanza stream each time it needs a new connection.
+async fn reconnect(shared: Arc<Shared>, mut slot: oneshot::Sender<Connection>) {
+    let mut redirect: Option<String> = None;
+    if let Some(err) = shared.take_stream_error() {
+        let err = ConnectError::from_stream_error(&err);
+        tracing::info!(account = %shared.jid, "stream ended by the server: {err}");
+        match err {
+            ConnectError::SeeOtherHost { host } => redirect = Some(host),
+            e if !e.is_retryable() => {
+                shared.emit(AccountState::Failed { error: e });
+                tokio::select! {
+                    _ = shared.retry.notified() => {}
+                    _ = slot.closed() => return,
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut redirects = 0;
+    loop {
+        if shared.stopped.load(Ordering::SeqCst) || slot.is_closed() {
+            return;
+        }
+        let attempt = shared.attempt.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.emit(AccountState::Connecting { attempt });
+        let result = tokio::select! {
+            r = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt_once(&shared, redirect.take())) => {
+                r.unwrap_or(Err(ConnectError::Timeout))
+            }
+            _ = slot.closed() => return,
+        };
+        match result {
+            Ok(conn) => {
+                shared.attempt.store(0, Ordering::SeqCst);
+                let _ = slot.send(conn);
+                return;
+            }
+            Err(ConnectError::SeeOtherHost { host }) if redirects < 3 => {
+                redirects += 1;
+                redirect = Some(host);
+            }
+            Err(error) if error.is_retryable() => {
+                let delay = backoff(attempt);
+                tracing::info!(account = %shared.jid, attempt, ?delay, "connection failed, will retry: {error}");
+                shared.emit(AccountState::Reconnecting {
+                    attempt,
+                    retry_in_ms: delay.as_millis() as u64,
+                    error,
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shared.retry.notified() => {}
+                    _ = slot.closed() => return,
+                }
+            }
+            Err(error) => {
+                tracing::info!(account = %shared.jid, "connection failed, waiting for the user: {error}");
+                shared.emit(AccountState::Failed { error });
+                tokio::select! {
+                    _ = shared.retry.notified() => { shared.attempt.store(0, Ordering::SeqCst); }
+                    _ = slot.closed() => return,
+                }
+            }
+        }
+    }
+}
+
+fn parse_redirect(host: &str, current: &ServerOverride) -> ServerOverride {
+    let (h, p) = match host.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
+            Ok(port) => (h.trim_matches(|c| c == '[' || c == ']').to_string(), Some(port)),
+            Err(_) => (host.to_string(), None),
+        },
+        _ => (host.trim_matches(|c| c == '[' || c == ']').to_string(), None),
+    };
+    ServerOverride {
+        host: Some(h),
+        port: p.or(current.port),
+        direct_tls: current.direct_tls,
+    }
+}
+
+async fn attempt_once(
+    shared: &Arc<Shared>,
+    redirect: Option<String>,
+) -> Result<Connection, ConnectError> {
+    let settings = shared
+        .settings
+        .lock()
+        .map(|s| s.clone())
+        .map_err(|_| ConnectError::Protocol {
+            detail: "internal state poisoned".into(),
+        })?;
+    let passwords = shared.passwords.clone();
+    let jid = shared.jid.clone();
+    let password = tokio::task::spawn_blocking(move || passwords.get(&jid))
+        .await
+        .map_err(|e| ConnectError::PasswordUnavailable {
+            detail: e.to_string(),
+        })?
+        .map_err(|e| ConnectError::PasswordUnavailable {
+            detail: e.to_string(),
+        })?
+        .ok_or_else(|| ConnectError::PasswordUnavailable {
+            detail: "no password is stored for this account".into(),
+        })?;
+    let over = match redirect {
+        Some(h) => parse_redirect(&h, &settings.over),
+        None => settings.over.clone(),
+    };
+    let target = Target {
+        domain: settings.jid.domain().to_string(),
+        over,
+        trust: settings.trust.clone(),
+        timeouts: settings.timeouts,
+    };
+    let cb = shared.use_channel_binding.load(Ordering::SeqCst);
+    let auth = authenticate(&target, &settings.jid, &password, cb).await?;
+    if let Ok(mut s) = shared.stream_errors.lock() {
+        *s = Some(auth.stream_errors.clone());
+    }
+    tracing::info!(account = %shared.jid, host = %auth.endpoint.host, port = auth.endpoint.port, direct_tls = auth.endpoint.direct_tls, "authenticated");
+    Ok(Connection {
+        stream: auth.stream.box_stream(),
+        features: auth.features,
+        identity: identity(&settings.jid, settings.resource.as_deref()),
+    })
+}
+
+/// The account task: owns the stanza stream.
+async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Receiver<Command>) {
+    let mut pending: HashMap<String, oneshot::Sender<Result<Iq, Error>>> = HashMap::new();
+    let mut bound = String::new();
+    let mut next_id: u64 = 0;
+    loop {
+        tokio::select! {
+            ev = stream.next() => match ev {
+                None => break,
+                Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                    // A new session: requests sent on the old one will not be answered.
+                    for (_, reply) in pending.drain() {
+                        let _ = reply.send(Err(Error::NotConnected(shared.jid.clone())));
+                    }
+                    bound = bound_jid.to_string();
+                    shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: false });
+                    let _ = stream.send(Box::new(Presence::available().into())).await;
+                }
+                Some(Event::Stream(StreamEvent::Resumed)) => {
+                    shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: true });
+                }
+                Some(Event::Stream(StreamEvent::Suspended)) => {
+                    tracing::info!(account = %shared.jid, "stream suspended");
+                }
+                Some(Event::Stanza(stanza)) => {
+                    if let Some(reply) = handle_stanza(&shared, stanza, &mut pending) {
+                        let _ = stream.send(Box::new(reply)).await;
+                    }
+                }
+            },
+            cmd = cmd_rx.recv() => match cmd {
+                Some(Command::Iq { mut iq, reply }) => {
+                    next_id += 1;
+                    let id = format!("tern-{next_id}-{:08x}", rand::random::<u32>());
+                    *iq.id_mut() = id.clone();
+                    pending.insert(id, reply);
+                    let _ = stream.send(Box::new(iq.into())).await;
+                }
+                Some(Command::Send(stanza)) => {
+                    let _ = stream.send(stanza).await;
+                }
+                Some(Command::Shutdown(done)) => {
+                    stream.close().await;
+                    shared.hub.emit(ClientEvent::AccountState { jid: shared.jid.clone(), state: AccountState::Disabled });
+                    let _ = done.send(());
+                    return;
+                }
+                None => break,
+            },
+        }
+    }
+    stream.close().await;
+}
+
+/// Inbound stanza dispatch. Returns a reply to send, if any.
+fn handle_stanza(
+    shared: &Shared,
+    stanza: Stanza,
+    pending: &mut HashMap<String, oneshot::Sender<Result<Iq, Error>>>,
+) -> Option<Stanza> {
+    match stanza {
+        Stanza::Iq(iq) => match iq {
+            Iq::Result { ref id, .. } | Iq::Error { ref id, .. } => {
+                let reply = pending.remove(id.as_str());
+                match (reply, iq) {
+                    (Some(reply), Iq::Error { error, .. }) => {
+                        let _ = reply.send(Err(stanza_error(&error)));
+                    }
+                    (Some(reply), iq) => {
+                        let _ = reply.send(Ok(iq));
+                    }
+                    (None, _) => {
+                        tracing::debug!(account = %shared.jid, "ignoring unsolicited IQ response");
+                    }
+                }
+                None
+            }
+            Iq::Get { from, id, payload, .. } => answer_get(from, id, payload),
+            Iq::Set { from, id, payload, .. } => {
+                tracing::debug!(account = %shared.jid, ns = payload.ns(), "unsupported IQ set");
+                Some(error_reply(from, id, DefinedCondition::ServiceUnavailable))
+            }
+        },
+        other => {
+            tracing::trace!(account = %shared.jid, "stanza not handled yet: {other:?}");
+            None
+        }
+    }
+}
+
+/// Features Tern announces in disco#info.
+pub(crate) const DISCO_FEATURES: &[&str] = &[
+    "http://jabber.org/protocol/disco#info",
+    "urn:xmpp:ping",
+];
+
+fn answer_get(
+    from: Option<xmpp_parsers::jid::Jid>,
+    id: String,
+    payload: Element,
+) -> Option<Stanza> {
+    let reply_to = |iq: Iq| match &from {
+        Some(f) => iq.with_to(f.clone()),
+        None => iq,
+    };
+    if payload.is("ping", "urn:xmpp:ping") {
+        return Some(reply_to(Iq::Result { from: None, to: None, id, payload: None }).into());
+    }
+    if payload.is("query", "http://jabber.org/protocol/disco#info") {
+        let info = DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("client", "pc", "en", "Tern")],
+            features: DISCO_FEATURES.iter().map(|f| f.to_string()).collect(),
+            extensions: Vec::new(),
+        };
+        return Some(
+            reply_to(Iq::Result {
+                from: None,
+                to: None,
+                id,
+                payload: Some(info.into()),
+            })
+            .into(),
+        );
+    }
+    Some(error_reply(from, id, DefinedCondition::ServiceUnavailable))
+}
+
+fn error_reply(
+    from: Option<xmpp_parsers::jid::Jid>,
+    id: String,
+    condition: DefinedCondition,
+) -> Stanza {
+    let error = StanzaError::new(ErrorType::Cancel, condition, "en", "");
+    let iq = Iq::Error {
+        from: None,
+        to: from,
+        id,
+        error,
+        payload: None,
+    };
+    iq.into()
+}
+
+pub(crate) fn stanza_error(e: &StanzaError) -> Error {
+    let condition = format!("{:?}", e.defined_condition);
+    Error::Stanza {
+        condition: crate::error::kebab(&condition),
+        text: e.texts.values().next().cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        for _ in 0..100 {
+            let d1 = backoff(1);
+            assert!(d1 >= Duration::from_millis(500) && d1 <= Duration::from_millis(1000));
+            let d3 = backoff(3);
+            assert!(d3 >= Duration::from_millis(2000) && d3 <= Duration::from_millis(4000));
+            assert!(backoff(50) <= BACKOFF_MAX);
+            assert!(backoff(50) >= BACKOFF_MAX / 2);
+        }
+    }
+
+    #[test]
+    fn redirect_targets() {
+        let cur = ServerOverride::default();
+        let o = parse_redirect("other.example:5333", &cur);
+        assert_eq!(o.host.as_deref(), Some("other.example"));
+        assert_eq!(o.port, Some(5333));
+        let o = parse_redirect("other.example", &cur);
+        assert_eq!(o.port, None);
+        let o = parse_redirect("[::1]:5222", &cur);
+        assert_eq!(o.host.as_deref(), Some("::1"));
+        assert_eq!(o.port, Some(5222));
+    }
+
+}

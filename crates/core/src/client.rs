@@ -1,0 +1,451 @@
+//! The engine's front door: one [`Client`] per app, holding every account.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tern_store::{Store, StoredAccount};
+use tokio::sync::{broadcast, Mutex};
+use tokio_xmpp::xmlstream::Timeouts;
+use xmpp_parsers::ibr::RemoveQuery;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+
+use crate::account::{Account, Settings};
+use crate::connect::Target;
+use crate::error::{Error, Result};
+use crate::events::{AccountState, AccountView, ClientEvent, EventHub, Snapshot};
+use crate::passwords::PasswordStore;
+use crate::register::{change_password_query, Registration, RegistrationError};
+use crate::resolve::ServerOverride;
+use crate::tls::{parse_fingerprint, TlsTrust};
+
+/// How to build a [`Client`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Folder for the database and caches (see [`tern_store::default_data_dir`]).
+    pub data_dir: PathBuf,
+    /// Where passwords live.
+    pub passwords: Arc<dyn PasswordStore>,
+    /// Root certificates (DER) trusted besides the system's. Empty for normal use.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Stream keepalive: after `read_timeout` of silence Tern probes the
+    /// server (XEP-0198 `<r/>` or XEP-0199 ping) and gives up on the
+    /// connection after `response_timeout` more.
+    pub timeouts: Timeouts,
+}
+
+impl ClientConfig {
+    /// Defaults for `data_dir` with the given password store.
+    pub fn new(data_dir: PathBuf, passwords: Arc<dyn PasswordStore>) -> Self {
+        ClientConfig {
+            data_dir,
+            passwords,
+            extra_roots: Vec::new(),
+            timeouts: Timeouts {
+                read_timeout: std::time::Duration::from_secs(90),
+                response_timeout: std::time::Duration::from_secs(30),
+            },
+        }
+    }
+}
+
+/// A new account to add.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// `user@server`.
+    pub jid: String,
+    /// Password (goes to the keychain).
+    pub password: String,
+    /// Manual host/port, if DNS should be skipped.
+    pub server: ServerOverride,
+    /// Connect right away.
+    pub enabled: bool,
+    /// Resource to bind; a random `tern.xxxxxx` when `None`.
+    pub resource: Option<String>,
+}
+
+impl NewAccount {
+    /// An enabled account with DNS lookup and a random resource.
+    pub fn new(jid: &str, password: &str) -> Self {
+        NewAccount {
+            jid: jid.to_string(),
+            password: password.to_string(),
+            server: ServerOverride::default(),
+            enabled: true,
+            resource: None,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    passwords: Arc<dyn PasswordStore>,
+    hub: Arc<EventHub>,
+    running: Mutex<HashMap<String, Account>>,
+    extra_roots: Vec<Vec<u8>>,
+    timeouts: Timeouts,
+}
+
+/// The engine. Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("data", &self.inner.store.path())
+            .finish()
+    }
+}
+
+/// Parses and checks an account address.
+pub fn parse_account_jid(input: &str) -> Result<BareJid> {
+    let trimmed = input.trim();
+    let jid = BareJid::new(trimmed).map_err(|e| Error::InvalidJid {
+        input: input.to_string(),
+        detail: e.to_string(),
+    })?;
+    if jid.node().is_none() {
+        return Err(Error::InvalidJid {
+            input: input.to_string(),
+            detail: "an account address needs a user name: user@server".into(),
+        });
+    }
+    Ok(jid)
+}
+
+fn stored_override(a: &StoredAccount) -> ServerOverride {
+    ServerOverride {
+        host: a.host_override.clone(),
+        port: a.port_override,
+        direct_tls: a.direct_tls,
+    }
+}
+
+fn default_resource() -> String {
+    format!("tern.{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, crate::passwords::PasswordError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            Error::Keychain(crate::passwords::PasswordError::Unavailable(e.to_string()))
+        })?
+        .map_err(Error::from)
+}
+
+impl Client {
+    /// Opens the database and connects every enabled account.
+    pub async fn open(config: ClientConfig) -> Result<Client> {
+        let store = Store::open_in_dir(&config.data_dir).await?;
+        let client = Client {
+            inner: Arc::new(Inner {
+                store,
+                passwords: config.passwords,
+                hub: Arc::new(EventHub::new()),
+                running: Mutex::new(HashMap::new()),
+                extra_roots: config.extra_roots,
+                timeouts: config.timeouts,
+            }),
+        };
+        for a in client.inner.store.accounts().await? {
+            client.inner.hub.emit(ClientEvent::AccountAdded {
+                account: AccountView {
+                    jid: a.jid.clone(),
+                    enabled: a.enabled,
+                    state: AccountState::Disabled,
+                },
+            });
+            if a.enabled {
+                client.start_account(&a).await?;
+            }
+        }
+        Ok(client)
+    }
+
+    /// The current state plus every change from now on.
+    pub fn subscribe(&self) -> (Snapshot, broadcast::Receiver<ClientEvent>) {
+        self.inner.hub.subscribe()
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.hub.snapshot()
+    }
+
+    async fn settings_for(&self, a: &StoredAccount) -> Result<Settings> {
+        let jid = parse_account_jid(&a.jid)?;
+        Ok(Settings {
+            jid,
+            resource: a.resource.clone(),
+            over: stored_override(a),
+            trust: TlsTrust {
+                extra_roots: self.inner.extra_roots.clone(),
+                pinned: self.inner.store.pinned_certificates(&a.jid).await?,
+            },
+            timeouts: self.inner.timeouts,
+        })
+    }
+
+    async fn start_account(&self, a: &StoredAccount) -> Result<()> {
+        let settings = self.settings_for(a).await?;
+        let mut running = self.inner.running.lock().await;
+        if running.contains_key(&a.jid) {
+            return Ok(());
+        }
+        let account = Account::start(settings, self.inner.passwords.clone(), self.inner.hub.clone());
+        running.insert(a.jid.clone(), account);
+        Ok(())
+    }
+
+    async fn stop_account(&self, jid: &str) {
+        let account = self.inner.running.lock().await.remove(jid);
+        if let Some(account) = account {
+            account.stop().await;
+        }
+        self.inner.hub.emit(ClientEvent::AccountState {
+            jid: jid.to_string(),
+            state: AccountState::Disabled,
+        });
+    }
+
+    async fn stored(&self, jid: &str) -> Result<StoredAccount> {
+        self.inner
+            .store
+            .accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.jid == jid)
+            .ok_or_else(|| Error::UnknownAccount(jid.to_string()))
+    }
+
+    /// Adds an account: password to the keychain, settings to the database,
+    /// and connects it if enabled.
+    pub async fn add_account(&self, new: NewAccount) -> Result<String> {
+        let jid = parse_account_jid(&new.jid)?.to_string();
+        if self.stored(&jid).await.is_ok() {
+            return Err(Error::AccountExists(jid));
+        }
+        let passwords = self.inner.passwords.clone();
+        let (j, p) = (jid.clone(), new.password.clone());
+        blocking(move || passwords.set(&j, &p)).await?;
+        let stored = StoredAccount {
+            jid: jid.clone(),
+            enabled: new.enabled,
+            resource: Some(new.resource.clone().unwrap_or_else(default_resource)),
+            host_override: new.server.host.clone(),
+            port_override: new.server.port,
+            direct_tls: new.server.direct_tls,
+        };
+        self.inner.store.upsert_account(&stored).await?;
+        self.inner.hub.emit(ClientEvent::AccountAdded {
+            account: AccountView {
+                jid: jid.clone(),
+                enabled: new.enabled,
+                state: AccountState::Disabled,
+            },
+        });
+        if new.enabled {
+            self.start_account(&stored).await?;
+        }
+        Ok(jid)
+    }
+
+    /// Disconnects and forgets an account (settings, pins and password).
+    /// The account stays on the server; see [`Client::delete_account_on_server`].
+    pub async fn remove_account(&self, jid: &str) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        self.stored(&jid).await?;
+        self.stop_account(&jid).await;
+        self.inner.store.remove_account(&jid).await?;
+        let passwords = self.inner.passwords.clone();
+        let j = jid.clone();
+        blocking(move || passwords.delete(&j)).await?;
+        self.inner.hub.emit(ClientEvent::AccountRemoved { jid });
+        Ok(())
+    }
+
+    /// Enables (connects) or disables (disconnects) an account.
+    pub async fn set_enabled(&self, jid: &str, enabled: bool) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        let mut stored = self.stored(&jid).await?;
+        self.inner.store.set_account_enabled(&jid, enabled).await?;
+        stored.enabled = enabled;
+        self.inner.hub.emit(ClientEvent::AccountEnabled {
+            jid: jid.clone(),
+            enabled,
+        });
+        if enabled {
+            self.start_account(&stored).await
+        } else {
+            self.stop_account(&jid).await;
+            Ok(())
+        }
+    }
+
+    /// Replaces the stored password (e.g. after "wrong password") and retries.
+    pub async fn set_password(&self, jid: &str, password: &str) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        self.stored(&jid).await?;
+        let passwords = self.inner.passwords.clone();
+        let (j, p) = (jid.clone(), password.to_string());
+        blocking(move || passwords.set(&j, &p)).await?;
+        self.reconnect(&jid).await
+    }
+
+    /// Trusts a certificate for this account (after the user compared the
+    /// fingerprint from [`ConnectError::CertificateUntrusted`]) and retries.
+    pub async fn pin_certificate(&self, jid: &str, sha256: &str) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        self.stored(&jid).await?;
+        let fp = parse_fingerprint(sha256).ok_or_else(|| Error::InvalidJid {
+            input: sha256.to_string(),
+            detail: "not a SHA-256 fingerprint".into(),
+        })?;
+        self.inner.store.pin_certificate(&jid, &fp).await?;
+        let pins = self.inner.store.pinned_certificates(&jid).await?;
+        if let Some(a) = self.inner.running.lock().await.get(&jid) {
+            a.update_settings(|s| s.trust.pinned = pins);
+            a.retry();
+        }
+        Ok(())
+    }
+
+    /// Skips a backoff wait, or retries after a failure.
+    pub async fn reconnect(&self, jid: &str) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        match self.inner.running.lock().await.get(&jid) {
+            Some(a) => {
+                a.retry();
+                Ok(())
+            }
+            None => Err(Error::NotConnected(jid)),
+        }
+    }
+
+    /// Sends an IQ from an account and returns the answer.
+    pub async fn request(&self, jid: &str, iq: Iq) -> Result<Iq> {
+        let jid = parse_account_jid(jid)?.to_string();
+        // Requests must not hold the accounts lock while waiting.
+        let handle = self
+            .inner
+            .running
+            .lock()
+            .await
+            .get(&jid)
+            .map(|a| a.handle())
+            .ok_or_else(|| Error::NotConnected(jid.clone()))?;
+        handle.request(iq).await
+    }
+
+    /// Sends a stanza from an account (queued while reconnecting; XEP-0198
+    /// resends it if the connection drops before the server acknowledged it).
+    pub async fn send_stanza(&self, jid: &str, stanza: tokio_xmpp::Stanza) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        let handle = self
+            .inner
+            .running
+            .lock()
+            .await
+            .get(&jid)
+            .map(|a| a.handle())
+            .ok_or_else(|| Error::NotConnected(jid.clone()))?;
+        handle.send(stanza).await
+    }
+
+    /// XEP-0352 client state indication hook: the app reports whether the
+    /// user is looking at it. Recorded per client; servers are told once a
+    /// nonza path exists on the stream (see ARCHITECTURE.md).
+    pub fn set_client_active(&self, active: bool) {
+        tracing::debug!(active, "client state indication");
+    }
+
+    /// Changes the account's password on the server (XEP-0077), then in the keychain.
+    pub async fn change_password(&self, jid: &str, new_password: &str) -> Result<()> {
+        let bare = parse_account_jid(jid)?;
+        let jid = bare.to_string();
+        let username = bare.node().map(|n| n.to_string()).unwrap_or_default();
+        let iq = Iq::from_set("chpw", change_password_query(&username, new_password))
+            .with_to(Jid::from(bare.domain().to_owned()));
+        match self.request(&jid, iq).await {
+            Ok(_) => {}
+            Err(Error::Stanza { condition, text }) => {
+                return Err(Error::Registration(RegistrationError::Refused {
+                    condition,
+                    text: text.unwrap_or_default(),
+                }))
+            }
+            Err(e) => return Err(e),
+        }
+        let passwords = self.inner.passwords.clone();
+        let (j, p) = (jid.clone(), new_password.to_string());
+        blocking(move || passwords.set(&j, &p)).await
+    }
+
+    /// Deletes the account on the server (XEP-0077 `<remove/>`), then removes
+    /// it from Tern. Users own their data.
+    pub async fn delete_account_on_server(&self, jid: &str) -> Result<()> {
+        let bare = parse_account_jid(jid)?;
+        let jid = bare.to_string();
+        let iq = Iq::from_set("unreg", RemoveQuery { remove: true })
+            .with_to(Jid::from(bare.domain().to_owned()));
+        match self.request(&jid, iq).await {
+            // The server may close the stream before or right after answering.
+            Ok(_) | Err(Error::NotConnected(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.remove_account(&jid).await
+    }
+
+    /// Opens a registration session with `domain` (XEP-0077) and returns the
+    /// server's form. Submit it with [`Registration::submit`].
+    pub async fn start_registration(
+        &self,
+        domain: &str,
+        server: ServerOverride,
+    ) -> std::result::Result<Registration, RegistrationError> {
+        let target = Target {
+            domain: domain.trim().to_string(),
+            over: server,
+            trust: TlsTrust {
+                extra_roots: self.inner.extra_roots.clone(),
+                pinned: Vec::new(),
+            },
+            timeouts: self.inner.timeouts,
+        };
+        Registration::start(&target).await
+    }
+
+    /// Creates `jid` on its server with `password` (filling the `username`
+    /// and `password` fields of the server's form), then adds it to Tern.
+    pub async fn register_account(&self, new: NewAccount) -> Result<String> {
+        let bare = parse_account_jid(&new.jid)?;
+        let reg = self
+            .start_registration(bare.domain().as_str(), new.server.clone())
+            .await?;
+        let mut values = HashMap::new();
+        values.insert(
+            "username".to_string(),
+            bare.node().map(|n| n.to_string()).unwrap_or_default(),
+        );
+        values.insert("password".to_string(), new.password.clone());
+        reg.submit(&values).await?;
+        self.add_account(new).await
+    }
+
+    /// Disconnects every account politely.
+    pub async fn shutdown(&self) {
+        let accounts: Vec<_> = self.inner.running.lock().await.drain().collect();
+        for (_, a) in accounts {
+            a.stop().await;
+        }
+        self.inner.store.close().await;
+    }
+}
+

@@ -1,0 +1,273 @@
+//! Errors, typed per layer.
+//!
+//! [`ConnectError`] is what a connection attempt can end with. Each variant is
+//! something a person can act on; the UI maps `kind` to words, and
+//! [`ConnectError::is_retryable`] says whether Tern retries by itself.
+
+use serde::Serialize;
+
+/// Why a connection attempt (or an established stream) failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConnectError {
+    /// The server rejected the credentials (SASL `not-authorized`, ...).
+    #[error("the server did not accept the password for this account ({condition})")]
+    AuthenticationFailed {
+        /// SASL condition, e.g. `not-authorized`.
+        condition: String,
+    },
+    /// The server says the account is disabled or locked.
+    #[error("the server says this account is disabled")]
+    AccountDisabled,
+    /// The server certificate failed verification. The user may pin it.
+    #[error("the server's certificate is not trusted ({reason}); SHA-256 fingerprint {fingerprint}")]
+    CertificateUntrusted {
+        /// SHA-256 of the end-entity certificate, lowercase hex with colons.
+        fingerprint: String,
+        /// Raw SHA-256 bytes, hex without separators (for pinning).
+        sha256: String,
+        /// Why verification failed.
+        reason: String,
+    },
+    /// The domain (or its SRV records) could not be resolved.
+    #[error("could not find the server for {domain}: {detail}")]
+    DnsFailure {
+        /// Domain we tried to resolve.
+        domain: String,
+        /// Resolver detail.
+        detail: String,
+    },
+    /// Every address refused or timed out.
+    #[error("could not reach the server {host}: {detail}")]
+    HostUnreachable {
+        /// Host (and port) we tried last.
+        host: String,
+        /// OS detail, e.g. "Connection refused".
+        detail: String,
+    },
+    /// TLS handshake failed for a reason other than certificate trust.
+    #[error("secure connection failed: {detail}")]
+    TlsFailure {
+        /// Detail.
+        detail: String,
+    },
+    /// The server does not offer STARTTLS; Tern never talks in clear text.
+    #[error("the server does not offer encryption (STARTTLS); Tern will not connect without it")]
+    NoEncryption,
+    /// No SASL mechanism both sides support.
+    #[error("the server offers no sign-in method Tern supports ({offered})")]
+    NoUsableMechanism {
+        /// Mechanisms the server offered.
+        offered: String,
+    },
+    /// Another client signed in with the same resource and took over.
+    #[error("another client signed in with the same resource and replaced this connection")]
+    Conflict,
+    /// The server asked us to connect elsewhere.
+    #[error("the server redirected to {host}")]
+    SeeOtherHost {
+        /// `host[:port]` the server named.
+        host: String,
+    },
+    /// The server closed the stream for a policy violation (e.g. rate limits).
+    #[error("the server closed the connection for a policy violation: {text}")]
+    PolicyViolation {
+        /// Server-provided text, if any.
+        text: String,
+    },
+    /// Any other stream error from the server.
+    #[error("the server closed the connection: {condition} {text}")]
+    StreamError {
+        /// Stream error condition.
+        condition: String,
+        /// Server-provided text, if any.
+        text: String,
+    },
+    /// The connection dropped or the server stopped answering.
+    #[error("the connection was lost: {detail}")]
+    ConnectionLost {
+        /// Detail.
+        detail: String,
+    },
+    /// The attempt took too long.
+    #[error("the server did not answer in time")]
+    Timeout,
+    /// The server sent something Tern could not understand.
+    #[error("protocol error: {detail}")]
+    Protocol {
+        /// Detail.
+        detail: String,
+    },
+    /// The keychain has no password for this account, or could not be read.
+    #[error("no password available for this account: {detail}")]
+    PasswordUnavailable {
+        /// Detail.
+        detail: String,
+    },
+}
+
+impl ConnectError {
+    /// Whether waiting and trying again can fix this failure. Failures that
+    /// need the user (wrong password, untrusted certificate, conflict) are not
+    /// retried: the account stops and reports them.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ConnectError::DnsFailure { .. }
+            | ConnectError::HostUnreachable { .. }
+            | ConnectError::ConnectionLost { .. }
+            | ConnectError::Timeout
+            | ConnectError::TlsFailure { .. }
+            | ConnectError::SeeOtherHost { .. } => true,
+            ConnectError::StreamError { condition, .. } => matches!(
+                condition.as_str(),
+                "system-shutdown"
+                    | "temporary-auth-failure"
+                    | "connection-timeout"
+                    | "internal-server-error"
+                    | "remote-connection-failed"
+                    | "reset"
+                    | "resource-constraint"
+                    | "undefined-condition"
+            ),
+            ConnectError::AuthenticationFailed { .. }
+            | ConnectError::AccountDisabled
+            | ConnectError::CertificateUntrusted { .. }
+            | ConnectError::NoEncryption
+            | ConnectError::NoUsableMechanism { .. }
+            | ConnectError::Conflict
+            | ConnectError::PolicyViolation { .. }
+            | ConnectError::Protocol { .. }
+            | ConnectError::PasswordUnavailable { .. } => false,
+        }
+    }
+
+    /// Stable machine-readable kind, the `kind` field of the serialized form.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectError::AuthenticationFailed { .. } => "authentication_failed",
+            ConnectError::AccountDisabled => "account_disabled",
+            ConnectError::CertificateUntrusted { .. } => "certificate_untrusted",
+            ConnectError::DnsFailure { .. } => "dns_failure",
+            ConnectError::HostUnreachable { .. } => "host_unreachable",
+            ConnectError::TlsFailure { .. } => "tls_failure",
+            ConnectError::NoEncryption => "no_encryption",
+            ConnectError::NoUsableMechanism { .. } => "no_usable_mechanism",
+            ConnectError::Conflict => "conflict",
+            ConnectError::SeeOtherHost { .. } => "see_other_host",
+            ConnectError::PolicyViolation { .. } => "policy_violation",
+            ConnectError::StreamError { .. } => "stream_error",
+            ConnectError::ConnectionLost { .. } => "connection_lost",
+            ConnectError::Timeout => "timeout",
+            ConnectError::Protocol { .. } => "protocol",
+            ConnectError::PasswordUnavailable { .. } => "password_unavailable",
+        }
+    }
+
+    /// Builds the error for a stream error received from the server.
+    pub fn from_stream_error(e: &xmpp_parsers::stream_error::StreamError) -> ConnectError {
+        use xmpp_parsers::stream_error::DefinedCondition as C;
+        let text = e
+            .get_best_text(vec!["en"])
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
+        match &e.condition {
+            C::Conflict => ConnectError::Conflict,
+            C::SeeOtherHost(host) => ConnectError::SeeOtherHost { host: host.clone() },
+            C::PolicyViolation => ConnectError::PolicyViolation { text },
+            C::NotAuthorized => ConnectError::AuthenticationFailed {
+                condition: "not-authorized".into(),
+            },
+            other => ConnectError::StreamError {
+                condition: other.to_string(),
+                text,
+            },
+        }
+    }
+}
+
+/// `ServiceUnavailable` -> `service-unavailable` (for Debug names of XMPP conditions).
+pub(crate) fn kebab(camel: &str) -> String {
+    let name = camel.split('(').next().unwrap_or(camel);
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Errors of engine operations (account management, requests).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The JID is not valid.
+    #[error("'{input}' is not a valid address: {detail}")]
+    InvalidJid {
+        /// What was given.
+        input: String,
+        /// Why it is invalid.
+        detail: String,
+    },
+    /// No such account.
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    /// The account already exists.
+    #[error("the account {0} already exists")]
+    AccountExists(String),
+    /// The account is not connected.
+    #[error("the account {0} is not connected")]
+    NotConnected(String),
+    /// Connecting failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// In-band registration failed.
+    #[error(transparent)]
+    Registration(#[from] crate::register::RegistrationError),
+    /// The server answered a request with an error.
+    #[error("the server refused: {condition}{}", text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Stanza {
+        /// Stanza error condition, e.g. `not-allowed`.
+        condition: String,
+        /// Server text.
+        text: Option<String>,
+    },
+    /// The request timed out.
+    #[error("the server did not answer in time")]
+    Timeout,
+    /// The keychain failed.
+    #[error("keychain: {0}")]
+    Keychain(#[from] crate::passwords::PasswordError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] tern_store::StoreError),
+}
+
+/// Result alias for engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn condition_names() {
+        assert_eq!(kebab("ServiceUnavailable"), "service-unavailable");
+        assert_eq!(kebab("Gone(\"x\")"), "gone");
+    }
+
+    #[test]
+    fn retry_policy() {
+        assert!(!ConnectError::AuthenticationFailed { condition: "not-authorized".into() }.is_retryable());
+        assert!(!ConnectError::Conflict.is_retryable());
+        assert!(ConnectError::HostUnreachable { host: "h".into(), detail: "d".into() }.is_retryable());
+        assert!(ConnectError::StreamError { condition: "system-shutdown".into(), text: String::new() }.is_retryable());
+        let json = serde_json::to_value(ConnectError::Timeout).unwrap();
+        assert_eq!(json["kind"], "timeout");
+        assert_eq!(ConnectError::Timeout.kind(), "timeout");
+    }
+}

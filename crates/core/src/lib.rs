@@ -1,0 +1,47 @@
+//! Tern's engine: accounts, secure connections and the typed event API.
+//!
+//! This crate knows nothing about windows or webviews. The desktop shell
+//! calls [`Client`] methods and forwards [`ClientEvent`]s to the UI; tests
+//! drive it headless against real servers.
+//!
+//! Layout, one concept per module:
+//! - [`client`]: the [`Client`] and its account management;
+//! - `account`: one account's connection task and reconnect policy;
+//! - `connect`: resolve, TCP, STARTTLS / direct TLS (XEP-0368), SASL;
+//! - [`resolve`]: DNS SRV lookup and the manual host/port override;
+//! - [`tls`]: the platform verifier plus per-account certificate pinning;
+//! - [`register`]: XEP-0077 in-band registration;
+//! - [`passwords`]: the OS keychain;
+//! - [`events`]: snapshot + change stream for the UI.
+
+#![warn(missing_docs)]
+
+mod account;
+pub mod client;
+mod connect;
+pub mod error;
+pub mod events;
+pub mod passwords;
+pub mod register;
+pub mod resolve;
+mod tap;
+pub mod tls;
+
+pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
+pub use error::{ConnectError, Error, Result};
+pub use events::{AccountState, AccountView, ClientEvent, Snapshot};
+pub use passwords::{Keychain, PasswordError, PasswordStore};
+pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
+pub use resolve::ServerOverride;
+pub use tls::TlsTrust;
+pub use tokio_xmpp::xmlstream::Timeouts;
+
+/// XEPs and RFCs this crate implements, checked against `tern.doap` by a test.
+pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
+    ("0030", "partial"),
+    ("0077", "complete"),
+    ("0198", "complete"),
+    ("0199", "complete"),
+    ("0352", "partial"),
+    ("0368", "complete"),
+];

@@ -1,0 +1,9 @@
+//! Tern engine integration tests, against real servers on loopback.
+//!
+//! One test binary, one module per feature. Each test starts its own
+//! server(s) and uses fresh users, so tests run in parallel.
+
+mod accounts;
+mod connect;
+mod register;
+mod support;

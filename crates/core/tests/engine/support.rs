@@ -1,0 +1,136 @@
+//! Shared helpers: a client wired to the test CA and the kernel keyring, and
+//! event waiting with deadlines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_core::{
+    AccountState, Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride,
+    Timeouts,
+};
+use tern_testkit::TestCa;
+use tokio::sync::broadcast;
+
+/// A client and its event stream.
+pub struct TestClient {
+    pub client: Client,
+    pub events: broadcast::Receiver<ClientEvent>,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tern_core=debug,info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A real keychain under a service name unique to this process: the Secret
+/// Service when a D-Bus session runs (the test command starts one with
+/// gnome-keyring), else the Linux kernel keyring.
+pub fn keychain() -> Arc<Keychain> {
+    let service = format!("im.tern.Tern.test.{}", std::process::id());
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        Arc::new(Keychain::secret_service(&service).expect("Secret Service available"))
+    } else {
+        Arc::new(Keychain::linux_kernel_keyring(&service).expect("kernel keyring available"))
+    }
+}
+
+pub async fn client_with(trust_test_ca: bool) -> TestClient {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ClientConfig::new(dir.path().to_path_buf(), keychain());
+    if trust_test_ca {
+        config.extra_roots = vec![TestCa::global().ca_cert_der()];
+    }
+    config.timeouts = Timeouts {
+        read_timeout: Duration::from_secs(30),
+        response_timeout: Duration::from_secs(10),
+    };
+    let client = Client::open(config).await.expect("client opens");
+    let (_snapshot, events) = client.subscribe();
+    TestClient {
+        client,
+        events,
+        dir,
+    }
+}
+
+pub async fn client() -> TestClient {
+    client_with(true).await
+}
+
+pub fn loopback(port: u16, direct_tls: bool) -> ServerOverride {
+    ServerOverride {
+        host: Some("127.0.0.1".into()),
+        port: Some(port),
+        direct_tls,
+    }
+}
+
+pub fn account(jid: &str, password: &str, server: ServerOverride) -> NewAccount {
+    NewAccount {
+        server,
+        ..NewAccount::new(jid, password)
+    }
+}
+
+/// Waits until `jid` reaches a state matching `pred`; returns it.
+pub async fn wait_for(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    jid: &str,
+    within: Duration,
+    pred: impl Fn(&AccountState) -> bool,
+) -> AccountState {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(ClientEvent::AccountState { jid: j, state })) if j == jid => {
+                if pred(&state) {
+                    return state;
+                }
+                seen.push(state);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lagged {n} events"),
+            Ok(Err(e)) => panic!("event stream ended: {e}"),
+            Err(_) => panic!("{jid}: expected state not reached within {within:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+pub fn is_connected(s: &AccountState) -> bool {
+    matches!(s, AccountState::Connected { .. })
+}
+
+pub async fn wait_connected(t: &mut TestClient, jid: &str) -> AccountState {
+    wait_for(&mut t.events, jid, Duration::from_secs(20), is_connected).await
+}
+
+/// Collects every state of `jid` for `period`.
+pub async fn states_during(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    jid: &str,
+    period: Duration,
+) -> Vec<AccountState> {
+    let deadline = tokio::time::Instant::now() + period;
+    let mut out = Vec::new();
+    while let Ok(ev) = tokio::time::timeout_at(deadline, events.recv()).await {
+        match ev {
+            Ok(ClientEvent::AccountState { jid: j, state }) if j == jid => out.push(state),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Runs blocking harness calls (server restarts) off the async workers.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
