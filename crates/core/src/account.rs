@@ -88,7 +88,7 @@ impl Shared {
 
 enum Command {
     Iq {
-        iq: Iq,
+        iq: Box<Iq>,
         reply: oneshot::Sender<Result<Iq, Error>>,
     },
     Send(Box<Stanza>),
@@ -180,7 +180,10 @@ impl AccountHandle {
     pub(crate) async fn request(&self, iq: Iq) -> Result<Iq, Error> {
         let (reply, rx) = oneshot::channel();
         self.cmd_tx
-            .send(Command::Iq { iq, reply })
+            .send(Command::Iq {
+                iq: Box::new(iq),
+                reply,
+            })
             .await
             .map_err(|_| Error::NotConnected(self.shared.jid.clone()))?;
         match tokio::time::timeout(IQ_TIMEOUT, rx).await {
@@ -277,10 +280,16 @@ async fn reconnect(shared: Arc<Shared>, mut slot: oneshot::Sender<Connection>) {
 fn parse_redirect(host: &str, current: &ServerOverride) -> ServerOverride {
     let (h, p) = match host.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
-            Ok(port) => (h.trim_matches(|c| c == '[' || c == ']').to_string(), Some(port)),
+            Ok(port) => (
+                h.trim_matches(|c| c == '[' || c == ']').to_string(),
+                Some(port),
+            ),
             Err(_) => (host.to_string(), None),
         },
-        _ => (host.trim_matches(|c| c == '[' || c == ']').to_string(), None),
+        _ => (
+            host.trim_matches(|c| c == '[' || c == ']').to_string(),
+            None,
+        ),
     };
     ServerOverride {
         host: Some(h),
@@ -293,13 +302,14 @@ async fn attempt_once(
     shared: &Arc<Shared>,
     redirect: Option<String>,
 ) -> Result<Connection, ConnectError> {
-    let settings = shared
-        .settings
-        .lock()
-        .map(|s| s.clone())
-        .map_err(|_| ConnectError::Protocol {
-            detail: "internal state poisoned".into(),
-        })?;
+    let settings =
+        shared
+            .settings
+            .lock()
+            .map(|s| s.clone())
+            .map_err(|_| ConnectError::Protocol {
+                detail: "internal state poisoned".into(),
+            })?;
     let passwords = shared.passwords.clone();
     let jid = shared.jid.clone();
     let password = tokio::task::spawn_blocking(move || passwords.get(&jid))
@@ -372,7 +382,7 @@ async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Re
                     let id = format!("tern-{next_id}-{:08x}", rand::random::<u32>());
                     *iq.id_mut() = id.clone();
                     pending.insert(id, reply);
-                    let _ = stream.send(Box::new(iq.into())).await;
+                    let _ = stream.send(Box::new((*iq).into())).await;
                 }
                 Some(Command::Send(stanza)) => {
                     let _ = stream.send(stanza).await;
@@ -413,8 +423,12 @@ fn handle_stanza(
                 }
                 None
             }
-            Iq::Get { from, id, payload, .. } => answer_get(from, id, payload),
-            Iq::Set { from, id, payload, .. } => {
+            Iq::Get {
+                from, id, payload, ..
+            } => answer_get(from, id, payload),
+            Iq::Set {
+                from, id, payload, ..
+            } => {
                 tracing::debug!(account = %shared.jid, ns = payload.ns(), "unsupported IQ set");
                 Some(error_reply(from, id, DefinedCondition::ServiceUnavailable))
             }
@@ -427,10 +441,8 @@ fn handle_stanza(
 }
 
 /// Features Tern announces in disco#info.
-pub(crate) const DISCO_FEATURES: &[&str] = &[
-    "http://jabber.org/protocol/disco#info",
-    "urn:xmpp:ping",
-];
+pub(crate) const DISCO_FEATURES: &[&str] =
+    &["http://jabber.org/protocol/disco#info", "urn:xmpp:ping"];
 
 fn answer_get(
     from: Option<xmpp_parsers::jid::Jid>,
@@ -442,7 +454,15 @@ fn answer_get(
         None => iq,
     };
     if payload.is("ping", "urn:xmpp:ping") {
-        return Some(reply_to(Iq::Result { from: None, to: None, id, payload: None }).into());
+        return Some(
+            reply_to(Iq::Result {
+                from: None,
+                to: None,
+                id,
+                payload: None,
+            })
+            .into(),
+        );
     }
     if payload.is("query", "http://jabber.org/protocol/disco#info") {
         let info = DiscoInfoResult {
@@ -516,5 +536,4 @@ mod tests {
         assert_eq!(o.host.as_deref(), Some("::1"));
         assert_eq!(o.port, Some(5222));
     }
-
 }

@@ -134,9 +134,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| {
-            Error::Keychain(crate::passwords::PasswordError::Unavailable(e.to_string()))
-        })?
+        .map_err(|e| Error::Keychain(crate::passwords::PasswordError::Unavailable(e.to_string())))?
         .map_err(Error::from)
 }
 
@@ -199,7 +197,11 @@ impl Client {
         if running.contains_key(&a.jid) {
             return Ok(());
         }
-        let account = Account::start(settings, self.inner.passwords.clone(), self.inner.hub.clone());
+        let account = Account::start(
+            settings,
+            self.inner.passwords.clone(),
+            self.inner.hub.clone(),
+        );
         running.insert(a.jid.clone(), account);
         Ok(())
     }
@@ -448,4 +450,3 @@ impl Client {
         self.inner.store.close().await;
     }
 }
-

@@ -189,7 +189,11 @@ async fn starttls(
         .await
         .map_err(io_error)?;
     loop {
-        match stream.next().await.map(|v| v.and_then(|v| v.into_read_error())) {
+        match stream
+            .next()
+            .await
+            .map(|v| v.and_then(|v| v.into_read_error()))
+        {
             Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
             Some(Ok(XmppStreamElement::StreamError(e))) => {
                 return Err(ConnectError::from_stream_error(&e.0))
@@ -259,11 +263,17 @@ pub(crate) async fn authenticate(
     use_channel_binding: bool,
 ) -> Result<Authenticated, ConnectError> {
     let secured = secure(target).await?;
-    let (features, stream): (StreamFeatures, XmppStream<Io>) =
-        secured.pending.recv_features().await.map_err(features_error)?;
+    let (features, stream): (StreamFeatures, XmppStream<Io>) = secured
+        .pending
+        .recv_features()
+        .await
+        .map_err(features_error)?;
     let offered = features.sasl_mechanisms.clone();
     let plus_offered = offered.iter().any(|m| m.ends_with("-PLUS"));
-    let binding = match (&secured.channel_binding, use_channel_binding && plus_offered) {
+    let binding = match (
+        &secured.channel_binding,
+        use_channel_binding && plus_offered,
+    ) {
         (ChannelBinding::TlsExporter(_), true) => secured.channel_binding.clone(),
         _ => ChannelBinding::None,
     };

@@ -20,7 +20,9 @@ pub enum ConnectError {
     #[error("the server says this account is disabled")]
     AccountDisabled,
     /// The server certificate failed verification. The user may pin it.
-    #[error("the server's certificate is not trusted ({reason}); SHA-256 fingerprint {fingerprint}")]
+    #[error(
+        "the server's certificate is not trusted ({reason}); SHA-256 fingerprint {fingerprint}"
+    )]
     CertificateUntrusted {
         /// SHA-256 of the end-entity certificate, lowercase hex with colons.
         fingerprint: String,
@@ -262,10 +264,21 @@ mod tests {
 
     #[test]
     fn retry_policy() {
-        assert!(!ConnectError::AuthenticationFailed { condition: "not-authorized".into() }.is_retryable());
+        assert!(!ConnectError::AuthenticationFailed {
+            condition: "not-authorized".into()
+        }
+        .is_retryable());
         assert!(!ConnectError::Conflict.is_retryable());
-        assert!(ConnectError::HostUnreachable { host: "h".into(), detail: "d".into() }.is_retryable());
-        assert!(ConnectError::StreamError { condition: "system-shutdown".into(), text: String::new() }.is_retryable());
+        assert!(ConnectError::HostUnreachable {
+            host: "h".into(),
+            detail: "d".into()
+        }
+        .is_retryable());
+        assert!(ConnectError::StreamError {
+            condition: "system-shutdown".into(),
+            text: String::new()
+        }
+        .is_retryable());
         let json = serde_json::to_value(ConnectError::Timeout).unwrap();
         assert_eq!(json["kind"], "timeout");
         assert_eq!(ConnectError::Timeout.kind(), "timeout");

@@ -90,9 +90,7 @@ impl Keychain {
     }
 
     fn entry(&self, jid: &str) -> Result<Entry, PasswordError> {
-        self.store
-            .build(&self.service, jid, None)
-            .map_err(map_err)
+        self.store.build(&self.service, jid, None).map_err(map_err)
     }
 }
 

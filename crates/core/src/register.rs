@@ -146,7 +146,12 @@ impl RegistrationForm {
                         options: f
                             .options
                             .iter()
-                            .map(|o| (o.label.clone().unwrap_or_else(|| o.value.clone()), o.value.clone()))
+                            .map(|o| {
+                                (
+                                    o.label.clone().unwrap_or_else(|| o.value.clone()),
+                                    o.value.clone(),
+                                )
+                            })
                             .collect(),
                     })
                 })
@@ -171,7 +176,12 @@ impl RegistrationForm {
                 _ => fields.push(RegistrationField {
                     var: name.to_string(),
                     label: None,
-                    kind: if name == "password" { "text-private" } else { "text-single" }.into(),
+                    kind: if name == "password" {
+                        "text-private"
+                    } else {
+                        "text-single"
+                    }
+                    .into(),
                     required: true,
                     value: Some(child.text()).filter(|t| !t.is_empty()),
                     options: Vec::new(),
@@ -213,7 +223,11 @@ impl RegistrationForm {
         } else {
             let mut q = Element::builder("query", NS_REGISTER);
             for f in &self.fields {
-                let value = values.get(&f.var).cloned().or_else(|| f.value.clone()).unwrap_or_default();
+                let value = values
+                    .get(&f.var)
+                    .cloned()
+                    .or_else(|| f.value.clone())
+                    .unwrap_or_default();
                 q = q.append(Element::builder(f.var.as_str(), NS_REGISTER).append(value));
             }
             q.build()
@@ -253,17 +267,24 @@ impl Registration {
     /// Connects to `target` over TLS and asks for the registration form.
     pub(crate) async fn start(target: &Target) -> Result<Registration, RegistrationError> {
         let secured = secure(target).await?;
-        let (_features, mut stream): (_, XmppStream<Io>) =
-            secured.pending.recv_features().await.map_err(features_error)?;
+        let (_features, mut stream): (_, XmppStream<Io>) = secured
+            .pending
+            .recv_features()
+            .await
+            .map_err(features_error)?;
         let domain: Jid = Jid::new(&target.domain).map_err(|e| ConnectError::Protocol {
             detail: e.to_string(),
         })?;
         let iq = Iq::from_get("reg-1", FieldsQuery).with_to(domain);
         let answer = exchange(&mut stream, iq).await?;
         let query = match answer {
-            Iq::Result { payload: Some(p), .. } => p,
+            Iq::Result {
+                payload: Some(p), ..
+            } => p,
             Iq::Result { payload: None, .. } => {
-                return Err(RegistrationError::NotSupported { text: String::new() })
+                return Err(RegistrationError::NotSupported {
+                    text: String::new(),
+                })
             }
             Iq::Error { error, .. } => return Err(RegistrationError::from_stanza_error(&error)),
             _ => {
@@ -291,7 +312,10 @@ impl Registration {
     }
 
     /// Submits the answers; on success the account exists on the server.
-    pub async fn submit(mut self, values: &HashMap<String, String>) -> Result<(), RegistrationError> {
+    pub async fn submit(
+        mut self,
+        values: &HashMap<String, String>,
+    ) -> Result<(), RegistrationError> {
         let payload = self.form.answer(values);
         let to = Jid::new(&self.domain).map_err(|e| ConnectError::Protocol {
             detail: e.to_string(),
@@ -377,8 +401,14 @@ mod tests {
         v.insert("password".to_string(), "Calliope".to_string());
         v.insert("email".to_string(), "bard@shakespeare.lit".to_string());
         let answer = form.answer(&v);
-        assert_eq!(answer.get_child("username", NS_REGISTER).unwrap().text(), "bill");
-        assert_eq!(answer.get_child("password", NS_REGISTER).unwrap().text(), "Calliope");
+        assert_eq!(
+            answer.get_child("username", NS_REGISTER).unwrap().text(),
+            "bill"
+        );
+        assert_eq!(
+            answer.get_child("password", NS_REGISTER).unwrap().text(),
+            "Calliope"
+        );
     }
 
     #[test]
@@ -394,7 +424,10 @@ mod tests {
         let answer = form.answer(&v);
         let x = answer.get_child("x", NS_DATA).unwrap();
         assert_eq!(x.attr("type"), Some("submit"));
-        let texts: Vec<String> = x.children().map(|f| f.children().map(|c| c.text()).collect()).collect();
+        let texts: Vec<String> = x
+            .children()
+            .map(|f| f.children().map(|c| c.text()).collect())
+            .collect();
         assert_eq!(texts[0], "jabber:iq:register");
         assert_eq!(texts[1], "Juliet");
     }
@@ -404,5 +437,4 @@ mod tests {
         let q: Element = "<query xmlns='jabber:iq:roster'/>".parse().unwrap();
         assert!(RegistrationForm::from_query(&q).is_none());
     }
-
 }

@@ -91,7 +91,9 @@ pub async fn endpoints(domain: &str, over: &ServerOverride) -> Result<Vec<Endpoi
     let mut targets = Vec::new();
     match resolver() {
         Ok(resolver) => {
-            for (service, direct_tls) in [("_xmpps-client._tcp", true), ("_xmpp-client._tcp", false)] {
+            for (service, direct_tls) in
+                [("_xmpps-client._tcp", true), ("_xmpp-client._tcp", false)]
+            {
                 let Ok(name) = format!("{service}.{ascii}.").into_name() else {
                     continue;
                 };
@@ -172,7 +174,12 @@ mod tests {
         let hosts: Vec<_> = got.iter().map(|e| (e.host.as_str(), e.port)).collect();
         assert_eq!(
             hosts,
-            vec![("a.example", 5223), ("a.example", 5222), ("c.example", 5222), ("b.example", 5222)]
+            vec![
+                ("a.example", 5223),
+                ("a.example", 5222),
+                ("c.example", 5222),
+                ("b.example", 5222)
+            ]
         );
     }
 
@@ -184,12 +191,28 @@ mod tests {
             direct_tls: true,
         };
         let e = endpoints("example.org", &over).await.unwrap();
-        assert_eq!(e, vec![Endpoint { host: "10.0.0.1".into(), port: 5223, direct_tls: true }]);
+        assert_eq!(
+            e,
+            vec![Endpoint {
+                host: "10.0.0.1".into(),
+                port: 5223,
+                direct_tls: true
+            }]
+        );
     }
 
     #[tokio::test]
     async fn localhost_skips_srv() {
-        let e = endpoints("localhost", &ServerOverride::default()).await.unwrap();
-        assert_eq!(e, vec![Endpoint { host: "localhost".into(), port: 5222, direct_tls: false }]);
+        let e = endpoints("localhost", &ServerOverride::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            e,
+            vec![Endpoint {
+                host: "localhost".into(),
+                port: 5222,
+                direct_tls: false
+            }]
+        );
     }
 }

@@ -153,7 +153,10 @@ mod tests {
     #[test]
     fn see_other_host_keeps_target() {
         let e = feed(&["<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>other.example:5222</see-other-host></stream:error>"]).unwrap();
-        assert_eq!(e.condition, DefinedCondition::SeeOtherHost("other.example:5222".into()));
+        assert_eq!(
+            e.condition,
+            DefinedCondition::SeeOtherHost("other.example:5222".into())
+        );
     }
 
     #[test]

@@ -42,10 +42,16 @@ pub fn format_fingerprint(sha256: &[u8; 32]) -> String {
 
 /// Parses a fingerprint in hex, with or without `:` separators.
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
-    let clean: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    let clean: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
     let bytes = hex::decode(clean).ok()?;
     <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
+
+/// Where a failed verification records the certificate it refused.
+pub(crate) type FailureSlot = Arc<Mutex<Option<CertFailure>>>;
 
 #[derive(Debug)]
 struct PinningVerifier {
@@ -67,10 +73,13 @@ impl ServerCertVerifier for PinningVerifier {
         if self.pinned.contains(&digest) {
             return Ok(ServerCertVerified::assertion());
         }
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Ok(v) => Ok(v),
             Err(e) => {
                 if let Ok(mut slot) = self.failure.lock() {
@@ -133,16 +142,18 @@ fn describe_cert_error(e: &rustls::Error) -> String {
 pub(crate) fn client_config(
     trust: &TlsTrust,
     direct_tls: bool,
-) -> Result<(Arc<ClientConfig>, Arc<Mutex<Option<CertFailure>>>), ConnectError> {
+) -> Result<(Arc<ClientConfig>, FailureSlot), ConnectError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = trust
         .extra_roots
         .iter()
         .map(|der| CertificateDer::from(der.clone()));
-    let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-        .map_err(|e| ConnectError::TlsFailure {
-            detail: format!("cannot load the system's certificate store: {e}"),
-        })?;
+    let platform =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone()).map_err(
+            |e| ConnectError::TlsFailure {
+                detail: format!("cannot load the system's certificate store: {e}"),
+            },
+        )?;
     let failure = Arc::new(Mutex::new(None));
     let verifier = PinningVerifier {
         inner: Arc::new(platform),
@@ -175,7 +186,10 @@ mod tests {
         assert!(s.starts_with("AB:AB:"));
         assert_eq!(s.len(), 32 * 3 - 1);
         assert_eq!(parse_fingerprint(&s), Some(fp));
-        assert_eq!(parse_fingerprint(&s.replace(':', "").to_lowercase()), Some(fp));
+        assert_eq!(
+            parse_fingerprint(&s.replace(':', "").to_lowercase()),
+            Some(fp)
+        );
         assert_eq!(parse_fingerprint("abcd"), None);
         assert_eq!(parse_fingerprint("zz"), None);
     }

@@ -1,5 +1,7 @@
 //! Store integration tests: migrations, error cases, accounts.
 
+#![allow(clippy::unwrap_used)]
+
 use tern_store::{Store, StoreError, StoredAccount, SCHEMA_VERSION};
 
 fn account(jid: &str) -> StoredAccount {
@@ -18,12 +20,18 @@ async fn migrations_apply_from_empty_and_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_in_dir(dir.path()).await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
-    store.upsert_account(&account("a@example.org")).await.unwrap();
+    store
+        .upsert_account(&account("a@example.org"))
+        .await
+        .unwrap();
     store.close().await;
     // Opening again applies nothing and keeps the data.
     let store = Store::open_in_dir(dir.path()).await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
-    assert_eq!(store.accounts().await.unwrap(), vec![account("a@example.org")]);
+    assert_eq!(
+        store.accounts().await.unwrap(),
+        vec![account("a@example.org")]
+    );
 }
 
 #[tokio::test]
@@ -38,7 +46,9 @@ async fn newer_schema_is_a_clear_error() {
         store.close().await;
     }
     match Store::open_in_dir(dir.path()).await {
-        Err(StoreError::NewerSchema { found, supported, .. }) => {
+        Err(StoreError::NewerSchema {
+            found, supported, ..
+        }) => {
             assert_eq!(found, SCHEMA_VERSION + 5);
             assert_eq!(supported, SCHEMA_VERSION);
         }
@@ -46,14 +56,9 @@ async fn newer_schema_is_a_clear_error() {
     }
 }
 
+/// Writes `user_version` through a separate raw connection.
 async fn sqlx_set_version(store: &Store, v: i64) {
-    // Use a second connection through the public path: open the file raw.
-    let path = store.path().to_path_buf();
-    let conn = rusqlite_like_set(&path, v);
-    conn.await;
-}
-
-async fn rusqlite_like_set(path: &std::path::Path, v: i64) {
+    let path = store.path();
     use std::str::FromStr;
     let opts = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://")
         .unwrap()
@@ -84,7 +89,10 @@ async fn truncated_database_is_reported_as_corrupt() {
     {
         let store = Store::open(&path).await.unwrap();
         for i in 0..500 {
-            store.upsert_account(&account(&format!("user{i}@example.org"))).await.unwrap();
+            store
+                .upsert_account(&account(&format!("user{i}@example.org")))
+                .await
+                .unwrap();
         }
         store.close().await;
     }
@@ -97,7 +105,9 @@ async fn truncated_database_is_reported_as_corrupt() {
     std::fs::write(&path, &bytes).unwrap();
     let _ = std::fs::remove_file(dir.path().join("tern.sqlite3-wal"));
     let _ = std::fs::remove_file(dir.path().join("tern.sqlite3-shm"));
-    let err = Store::open(&path).await.expect_err("damaged database must not open");
+    let err = Store::open(&path)
+        .await
+        .expect_err("damaged database must not open");
     assert!(matches!(err, StoreError::Corrupt { .. }), "got {err:?}");
 }
 
@@ -105,20 +115,39 @@ async fn truncated_database_is_reported_as_corrupt() {
 async fn accounts_crud_and_pins() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_in_dir(dir.path()).await.unwrap();
-    store.upsert_account(&account("a@example.org")).await.unwrap();
-    store.upsert_account(&account("b@example.net")).await.unwrap();
-    assert!(store.set_account_enabled("b@example.net", false).await.unwrap());
-    assert!(!store.set_account_enabled("nobody@example.net", false).await.unwrap());
+    store
+        .upsert_account(&account("a@example.org"))
+        .await
+        .unwrap();
+    store
+        .upsert_account(&account("b@example.net"))
+        .await
+        .unwrap();
+    assert!(store
+        .set_account_enabled("b@example.net", false)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_account_enabled("nobody@example.net", false)
+        .await
+        .unwrap());
     let fp = [7u8; 32];
     store.pin_certificate("a@example.org", &fp).await.unwrap();
     store.pin_certificate("a@example.org", &fp).await.unwrap();
-    assert_eq!(store.pinned_certificates("a@example.org").await.unwrap(), vec![fp]);
+    assert_eq!(
+        store.pinned_certificates("a@example.org").await.unwrap(),
+        vec![fp]
+    );
     let accounts = store.accounts().await.unwrap();
     assert_eq!(accounts.len(), 2);
     assert_eq!(accounts[0].jid, "a@example.org");
     assert!(!accounts[1].enabled);
     assert!(store.remove_account("a@example.org").await.unwrap());
     // Pins go with the account.
-    assert!(store.pinned_certificates("a@example.org").await.unwrap().is_empty());
+    assert!(store
+        .pinned_certificates("a@example.org")
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.accounts().await.unwrap().len(), 1);
 }

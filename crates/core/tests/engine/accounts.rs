@@ -21,7 +21,11 @@ async fn two_accounts_on_two_servers_at_once() {
         .await
         .unwrap();
     t.client
-        .add_account(account(&bjid, &bpass, loopback(ejabberd.direct_tls_port(), true)))
+        .add_account(account(
+            &bjid,
+            &bpass,
+            loopback(ejabberd.direct_tls_port(), true),
+        ))
         .await
         .unwrap();
     let mut events = t.client.subscribe().1;
@@ -67,10 +71,19 @@ async fn disable_enable_remove_and_restart_from_disk() {
     // Passwords are in the keychain, never in the database file.
     t.client.shutdown().await;
     let db = std::fs::read(t.dir.path().join("tern.sqlite3")).unwrap();
-    assert!(!contains(&db, pass.as_bytes()), "password found in the database");
+    assert!(
+        !contains(&db, pass.as_bytes()),
+        "password found in the database"
+    );
     let wal = std::fs::read(t.dir.path().join("tern.sqlite3-wal")).unwrap_or_default();
-    assert!(!contains(&wal, pass.as_bytes()), "password found in the WAL");
-    assert_eq!(keychain().get(&jid).unwrap().as_deref(), Some(pass.as_str()));
+    assert!(
+        !contains(&wal, pass.as_bytes()),
+        "password found in the WAL"
+    );
+    assert_eq!(
+        keychain().get(&jid).unwrap().as_deref(),
+        Some(pass.as_str())
+    );
 
     // A new client on the same data folder reconnects the saved account.
     let mut config = tern_core::ClientConfig::new(t.dir.path().to_path_buf(), keychain());
@@ -82,7 +95,11 @@ async fn disable_enable_remove_and_restart_from_disk() {
 
     client.remove_account(&jid).await.unwrap();
     assert!(client.snapshot().accounts.is_empty());
-    assert_eq!(keychain().get(&jid).unwrap(), None, "password must leave the keychain");
+    assert_eq!(
+        keychain().get(&jid).unwrap(),
+        None,
+        "password must leave the keychain"
+    );
     loop {
         match events.try_recv() {
             Ok(ClientEvent::AccountRemoved { jid: j }) if j == jid => break,
@@ -99,8 +116,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn kernel_keyring_round_trip() {
-    let k = Keychain::linux_kernel_keyring(&format!("im.tern.Tern.rt.{}", std::process::id()))
-        .unwrap();
+    let k =
+        Keychain::linux_kernel_keyring(&format!("im.tern.Tern.rt.{}", std::process::id())).unwrap();
     let jid = "round@trip.example";
     assert_eq!(k.get(jid).unwrap(), None);
     k.set(jid, "s3cret ünïcode").unwrap();
@@ -121,7 +138,10 @@ async fn invalid_addresses_are_rejected() {
             .add_account(account(bad, "pw", Default::default()))
             .await
             .expect_err(bad);
-        assert!(matches!(err, tern_core::Error::InvalidJid { .. }), "{bad}: {err:?}");
+        assert!(
+            matches!(err, tern_core::Error::InvalidJid { .. }),
+            "{bad}: {err:?}"
+        );
     }
     assert!(t.client.snapshot().accounts.is_empty());
 }

@@ -19,7 +19,10 @@ async fn sign_in_over_starttls_to_prosody() {
         .unwrap();
     match wait_connected(&mut t, &jid).await {
         AccountState::Connected { bound_jid, resumed } => {
-            assert!(bound_jid.starts_with(&format!("{jid}/tern.")), "{bound_jid}");
+            assert!(
+                bound_jid.starts_with(&format!("{jid}/tern.")),
+                "{bound_jid}"
+            );
             assert!(!resumed);
         }
         other => panic!("{other:?}"),
@@ -37,7 +40,11 @@ async fn sign_in_over_direct_tls_to_prosody() {
     let jid = format!("{user}@{}", server.domain());
     let mut t = client().await;
     t.client
-        .add_account(account(&jid, &pass, loopback(server.direct_tls_port(), true)))
+        .add_account(account(
+            &jid,
+            &pass,
+            loopback(server.direct_tls_port(), true),
+        ))
         .await
         .unwrap();
     wait_connected(&mut t, &jid).await;
@@ -66,7 +73,11 @@ async fn wrong_password_fails_fast_without_retrying() {
     let mut t = client().await;
     let started = Instant::now();
     t.client
-        .add_account(account(&jid, "not-the-password", loopback(server.c2s_port(), false)))
+        .add_account(account(
+            &jid,
+            "not-the-password",
+            loopback(server.c2s_port(), false),
+        ))
         .await
         .unwrap();
     let state = wait_for(&mut t.events, &jid, Duration::from_secs(5), |s| {
@@ -163,10 +174,17 @@ async fn closed_port_is_unreachable() {
     })
     .await;
     match state {
-        AccountState::Reconnecting { error, retry_in_ms, attempt } => {
-            assert!(matches!(error, ConnectError::HostUnreachable { ref detail, .. } if detail.contains("refused")), "{error:?}");
+        AccountState::Reconnecting {
+            error,
+            retry_in_ms,
+            attempt,
+        } => {
+            assert!(
+                matches!(error, ConnectError::HostUnreachable { ref detail, .. } if detail.contains("refused")),
+                "{error:?}"
+            );
             assert_eq!(attempt, 1);
-            assert!(retry_in_ms >= 500 && retry_in_ms <= 1000, "{retry_in_ms}");
+            assert!((500..=1000).contains(&retry_in_ms), "{retry_in_ms}");
         }
         other => panic!("{other:?}"),
     }
@@ -182,7 +200,10 @@ async fn unresolvable_domain_is_a_dns_failure() {
         .await
         .unwrap();
     let state = wait_for(&mut t.events, jid, Duration::from_secs(20), |s| {
-        matches!(s, AccountState::Reconnecting { .. } | AccountState::Failed { .. })
+        matches!(
+            s,
+            AccountState::Reconnecting { .. } | AccountState::Failed { .. }
+        )
     })
     .await;
     match state {
@@ -279,7 +300,10 @@ async fn resource_conflict_is_reported_not_retried() {
         }
     );
     let later = states_during(&mut first.events, &jid, Duration::from_secs(2)).await;
-    assert!(later.is_empty(), "must not fight over the resource: {later:?}");
+    assert!(
+        later.is_empty(),
+        "must not fight over the resource: {later:?}"
+    );
     first.client.shutdown().await;
     second.client.shutdown().await;
 }

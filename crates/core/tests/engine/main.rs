@@ -3,6 +3,8 @@
 //! One test binary, one module per feature. Each test starts its own
 //! server(s) and uses fresh users, so tests run in parallel.
 
+#![allow(clippy::unwrap_used)]
+
 mod accounts;
 mod connect;
 mod register;

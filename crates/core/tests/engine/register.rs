@@ -47,7 +47,10 @@ async fn register_sign_in_conflict_change_password_and_delete() {
     assert!(other.client.snapshot().accounts.is_empty());
 
     // Change the password on the server; a fresh client signs in with it.
-    t.client.change_password(&jid, "second-pass-3").await.unwrap();
+    t.client
+        .change_password(&jid, "second-pass-3")
+        .await
+        .unwrap();
     let mut fresh = client().await;
     fresh
         .client
@@ -101,7 +104,10 @@ async fn registration_refused_when_server_disallows_it() {
         .await
         .expect_err("registration is off");
     assert!(
-        matches!(err, Error::Registration(RegistrationError::NotSupported { .. })),
+        matches!(
+            err,
+            Error::Registration(RegistrationError::NotSupported { .. })
+        ),
         "{err:?}"
     );
 }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_core::{
-    AccountState, Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride,
-    Timeouts,
+    AccountState, Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride, Timeouts,
 };
 use tern_testkit::TestCa;
 use tokio::sync::broadcast;
