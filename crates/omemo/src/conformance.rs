@@ -294,7 +294,7 @@ pub async fn two_accounts_talk<S: Store>(alice_store: S, bob_store: S) {
         .await
         .expect("session");
     let out = alice
-        .encrypt(&[bob_jid.clone()], b"hello bob")
+        .encrypt(std::slice::from_ref(&bob_jid), b"hello bob")
         .await
         .expect("encrypt");
     // Bob restarts: everything must come back from the store.
@@ -313,7 +313,7 @@ pub async fn two_accounts_talk<S: Store>(alice_store: S, bob_store: S) {
         .await
         .expect("bob again");
     let reply = bob
-        .encrypt(&[alice_jid.clone()], b"hi alice")
+        .encrypt(std::slice::from_ref(&alice_jid), b"hi alice")
         .await
         .expect("reply");
     let got = alice

@@ -156,10 +156,13 @@ async fn device_lists_report_changes_and_missing_sessions() {
     let ev = alice.receive_device_list(&bob_jid, &list).await.unwrap();
     assert_eq!(ev.len(), 2);
     assert!(matches!(&ev[0], Event::NewDevice(_)));
-    let missing = alice.missing_sessions(&[bob_jid.clone()]).await.unwrap();
+    let missing = alice
+        .missing_sessions(std::slice::from_ref(&bob_jid))
+        .await
+        .unwrap();
     assert_eq!(missing.len(), 2);
     assert!(matches!(
-        alice.encrypt(&[bob_jid.clone()], b"x").await,
+        alice.encrypt(std::slice::from_ref(&bob_jid), b"x").await,
         Err(Error::NoUsableDevices(_))
     ));
     alice
@@ -170,7 +173,10 @@ async fn device_lists_report_changes_and_missing_sessions() {
         )
         .await
         .unwrap();
-    let out = alice.encrypt(&[bob_jid.clone()], b"x").await.unwrap();
+    let out = alice
+        .encrypt(std::slice::from_ref(&bob_jid), b"x")
+        .await
+        .unwrap();
     assert_eq!(
         out.missing_bundles,
         vec![DeviceAddress::new(bob_jid.clone(), 77)]
@@ -237,7 +243,10 @@ async fn blind_trust_until_verification() {
     assert!(alice.verify_fingerprint(&b1, &fp).await.unwrap());
     // After verifying one of Bob's devices, a new one is undecided and left out.
     learn(&mut alice, &[&bob1, &bob2]).await;
-    let out = alice.encrypt(&[bob_jid.clone()], b"x").await.unwrap();
+    let out = alice
+        .encrypt(std::slice::from_ref(&bob_jid), b"x")
+        .await
+        .unwrap();
     assert_eq!(out.recipients, vec![b1.clone()]);
     let b2 = DeviceAddress::new(bob_jid.clone(), bob2.own_device_id());
     assert_eq!(out.undecided, vec![b2.clone()]);
@@ -246,13 +255,16 @@ async fn blind_trust_until_verification() {
         Err(Error::NotForThisDevice)
     ));
     alice.set_trust(&b2, Trust::Trusted).await.unwrap();
-    let out = alice.encrypt(&[bob_jid.clone()], b"x").await.unwrap();
+    let out = alice
+        .encrypt(std::slice::from_ref(&bob_jid), b"x")
+        .await
+        .unwrap();
     assert_eq!(out.recipients.len(), 2);
     // Distrusting every device leaves nobody to encrypt for.
     alice.set_trust(&b1, Trust::Distrusted).await.unwrap();
     alice.set_trust(&b2, Trust::Distrusted).await.unwrap();
     assert!(matches!(
-        alice.encrypt(&[bob_jid.clone()], b"x").await,
+        alice.encrypt(std::slice::from_ref(&bob_jid), b"x").await,
         Err(Error::NoUsableDevices(_))
     ));
     // Trust of an unknown device cannot be set.
@@ -403,7 +415,7 @@ async fn hostile_input_is_an_error_not_a_panic() {
     let bob_jid = jid("bob@example.org");
     learn(&mut alice, &[&bob]).await;
     let good = alice
-        .encrypt(&[bob_jid.clone()], b"x")
+        .encrypt(std::slice::from_ref(&bob_jid), b"x")
         .await
         .unwrap()
         .element;

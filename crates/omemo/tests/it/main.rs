@@ -2,5 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod decoders;
+mod properties;
+
+pub(crate) use properties::pair as properties_pair;
 #[cfg(feature = "libomemo-c-interop")]
 mod libomemo_c;
