@@ -115,12 +115,25 @@ impl TrustUri {
             .iter()
             .map(|(id, key)| format!("omemo-sid-{id}={}", fingerprint(key)))
             .collect();
+        let jid = percent_encode(self.jid.as_str());
         if params.is_empty() {
-            format!("xmpp:{}", self.jid)
+            format!("xmpp:{jid}")
         } else {
-            format!("xmpp:{}?{}", self.jid, params.join(";"))
+            format!("xmpp:{jid}?{}", params.join(";"))
         }
     }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"@.-_~!$'()*+,=".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn percent_decode(s: &str) -> Result<String> {
@@ -182,6 +195,11 @@ mod tests {
                 .as_str(),
         );
         assert!(other.is_err(), "empty fingerprint");
+        let odd = TrustUri {
+            jid: "a?b;c@example.org".parse().unwrap(),
+            devices: parsed.devices.clone(),
+        };
+        assert_eq!(TrustUri::parse(&odd.to_uri()).unwrap(), odd);
         let plain = TrustUri::parse("xmpp:user%40example.org?roster").unwrap();
         assert!(plain.devices.is_empty());
         assert!(TrustUri::parse("https://example.org").is_err());

@@ -1,0 +1,8 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = tern_omemo::message::PreKeySignalMessage::decode(data) {
+        assert_eq!(m.serialized(), data);
+    }
+});
