@@ -14,14 +14,26 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 mod accounts;
+mod messages;
+mod roster;
 pub use accounts::StoredAccount;
+pub use messages::{
+    Conversation, Direction, MessageRow, MessageState, NewMessage, OutboxEntry, SearchHit, Stored,
+};
+pub use roster::RosterRow;
 
 /// The migrations, in order. The position in this list (starting at 1) is
 /// the schema version a database has after applying the migration.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_accounts",
-    include_str!("../migrations/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_accounts",
+        include_str!("../migrations/0001_accounts.sql"),
+    ),
+    (
+        "0002_messaging",
+        include_str!("../migrations/0002_messaging.sql"),
+    ),
+];
 
 /// The schema version this build of Tern writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -151,3 +151,171 @@ async fn accounts_crud_and_pins() {
         .is_empty());
     assert_eq!(store.accounts().await.unwrap().len(), 1);
 }
+
+fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store::NewMessage {
+    tern_store::NewMessage {
+        account: "a@example.org".into(),
+        peer: "b@example.net".into(),
+        direction: dir,
+        sender: "b@example.net/phone".into(),
+        uid: uid.into(),
+        msg_id: Some(format!("id-{uid}")),
+        archive_id: None,
+        body: body.into(),
+        timestamp_ms: ts,
+        state: tern_store::MessageState::Received,
+        reply_to: None,
+    }
+}
+
+#[tokio::test]
+async fn messages_dedupe_by_uid_and_archive_id() {
+    use tern_store::{Direction, Stored};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    store
+        .upsert_account(&account("a@example.org"))
+        .await
+        .unwrap();
+    let live = msg("u1", Direction::Incoming, 1000, "hello");
+    assert!(matches!(
+        store.insert_message(&live, None, true).await.unwrap(),
+        Stored::Inserted(_)
+    ));
+    // The same message from the archive, now with its archive id.
+    let mut archived = live.clone();
+    archived.archive_id = Some("mam-1".into());
+    match store.insert_message(&archived, None, true).await.unwrap() {
+        Stored::Duplicate(m) => assert_eq!(m.archive_id.as_deref(), Some("mam-1")),
+        other => panic!("{other:?}"),
+    }
+    // Another copy known only by archive id.
+    let mut by_archive = msg("other-uid", Direction::Incoming, 1000, "hello");
+    by_archive.archive_id = Some("mam-1".into());
+    assert!(matches!(
+        store.insert_message(&by_archive, None, true).await.unwrap(),
+        Stored::Duplicate(_)
+    ));
+    // Same uid in the other direction is a different message.
+    assert!(matches!(
+        store
+            .insert_message(&msg("u1", Direction::Outgoing, 1001, "hi"), None, true)
+            .await
+            .unwrap(),
+        Stored::Inserted(_)
+    ));
+    assert_eq!(
+        store
+            .message_count("a@example.org", "b@example.net")
+            .await
+            .unwrap(),
+        2
+    );
+    let conv = store
+        .conversation("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.unread, 1);
+    assert_eq!(conv.last.unwrap().body, "hi");
+    store
+        .mark_read("a@example.org", "b@example.net")
+        .await
+        .unwrap();
+    let conv = store
+        .conversation("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.unread, 0);
+}
+
+#[tokio::test]
+async fn timeline_pages_outbox_and_search() {
+    use tern_store::{Direction, MessageState, Stored};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    store
+        .upsert_account(&account("a@example.org"))
+        .await
+        .unwrap();
+    for i in 0..25 {
+        let body = if i == 7 {
+            "Ünïcode café meeting".to_string()
+        } else {
+            format!("message {i}")
+        };
+        store
+            .insert_message(
+                &msg(&format!("u{i}"), Direction::Incoming, 1000 + i, &body),
+                None,
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    let newest = store
+        .timeline("a@example.org", "b@example.net", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 10);
+    assert_eq!(newest.last().unwrap().uid, "u24");
+    assert_eq!(newest.first().unwrap().uid, "u15");
+    let first = newest.first().unwrap();
+    let older = store
+        .timeline(
+            "a@example.org",
+            "b@example.net",
+            Some((first.timestamp_ms, first.id)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(older.last().unwrap().uid, "u14");
+    assert_eq!(older.first().unwrap().uid, "u5");
+
+    let hits = store.search("cafe", None, 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "diacritics are folded");
+    assert!(hits[0].snippet.contains('['));
+    assert!(store
+        .search("\"); DROP TABLE messages; --", None, 10)
+        .await
+        .is_ok());
+    assert!(store.search("   ", None, 10).await.unwrap().is_empty());
+
+    let mut out = msg("o1", Direction::Outgoing, 5000, "queued text");
+    out.state = MessageState::Queued;
+    let Stored::Inserted(row) = store
+        .insert_message(&out, Some("<message/>"), true)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(store.outbox("a@example.org").await.unwrap().len(), 1);
+    assert!(store
+        .advance_state(row.id, MessageState::Acked)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        store
+            .advance_state(row.id, MessageState::Sent)
+            .await
+            .unwrap()
+            .is_none(),
+        "never backwards"
+    );
+    store.outbox_done(row.id).await.unwrap();
+    assert!(store.outbox("a@example.org").await.unwrap().is_empty());
+    let edited = store
+        .correct_message(row.id, "fixed text")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(edited.edited);
+    assert_eq!(store.search("fixed", None, 5).await.unwrap().len(), 1);
+    let gone = store.retract_message(row.id).await.unwrap().unwrap();
+    assert!(gone.retracted && gone.body.is_empty());
+    assert!(store.search("fixed", None, 5).await.unwrap().is_empty());
+}

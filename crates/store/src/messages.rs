@@ -1,0 +1,578 @@
+//! Messages, conversations, the outbox and full-text search.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::{Result, Store};
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From the peer.
+    Incoming,
+    /// From this account (this device or another of the user's).
+    Outgoing,
+}
+
+/// Delivery state. Outgoing states only move forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MessageState {
+    /// Stored, not yet on the wire.
+    Queued = 0,
+    /// Written to the stream.
+    Sent = 1,
+    /// The server acknowledged it (XEP-0198).
+    Acked = 2,
+    /// The recipient's client confirmed delivery (XEP-0184).
+    Delivered = 3,
+    /// The recipient read it (XEP-0333).
+    Read = 4,
+    /// Could not be sent.
+    Failed = 9,
+    /// Incoming, not yet read.
+    Received = 10,
+    /// Incoming, read by the user.
+    Seen = 11,
+}
+
+impl MessageState {
+    fn from_i64(v: i64) -> MessageState {
+        match v {
+            0 => MessageState::Queued,
+            1 => MessageState::Sent,
+            2 => MessageState::Acked,
+            3 => MessageState::Delivered,
+            4 => MessageState::Read,
+            9 => MessageState::Failed,
+            11 => MessageState::Seen,
+            _ => MessageState::Received,
+        }
+    }
+}
+
+/// A message to store.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Account (bare JID).
+    pub account: String,
+    /// Conversation peer (bare JID).
+    pub peer: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Full or bare JID of the sender.
+    pub sender: String,
+    /// Stable id: XEP-0359 origin-id, else the `id` attribute.
+    pub uid: String,
+    /// The `id` attribute, which receipts, markers and corrections reference.
+    pub msg_id: Option<String>,
+    /// The id the user's archive gave it (XEP-0359 stanza-id / MAM result id).
+    pub archive_id: Option<String>,
+    /// Text.
+    pub body: String,
+    /// Sent time (from XEP-0203 delay when present), ms since the epoch.
+    pub timestamp_ms: i64,
+    /// Initial state.
+    pub state: MessageState,
+    /// Id of the message this one replies to (XEP-0461).
+    pub reply_to: Option<String>,
+}
+
+/// A stored message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRow {
+    /// Local id.
+    pub id: i64,
+    /// Account.
+    pub account: String,
+    /// Peer.
+    pub peer: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Sender JID.
+    pub sender: String,
+    /// Stable id.
+    pub uid: String,
+    /// `id` attribute.
+    pub msg_id: Option<String>,
+    /// Archive id.
+    pub archive_id: Option<String>,
+    /// Current text (after corrections).
+    pub body: String,
+    /// Sent time, ms.
+    pub timestamp_ms: i64,
+    /// State.
+    pub state: MessageState,
+    /// Corrected at least once.
+    pub edited: bool,
+    /// Retracted by its sender.
+    pub retracted: bool,
+    /// Replied-to id.
+    pub reply_to: Option<String>,
+    /// Reactions: JSON object `{ reactor jid: [emoji, ...] }`.
+    pub reactions: String,
+}
+
+/// Outcome of [`Store::insert_message`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// New message.
+    Inserted(MessageRow),
+    /// Already known (seen live, by carbon or in the archive).
+    Duplicate(MessageRow),
+}
+
+/// A conversation in the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    /// Account.
+    pub account: String,
+    /// Peer.
+    pub peer: String,
+    /// Unread incoming messages.
+    pub unread: i64,
+    /// Time of the newest message, ms.
+    pub updated_ms: i64,
+    /// The newest message.
+    pub last: Option<MessageRow>,
+}
+
+/// A stanza waiting for the server's acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The message it carries.
+    pub message_id: i64,
+    /// Serialized stanza.
+    pub stanza: String,
+}
+
+/// A search result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The message.
+    pub message: MessageRow,
+    /// Body excerpt with matches between `[` and `]`.
+    pub snippet: String,
+}
+
+const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions";
+
+fn row(r: &SqliteRow) -> Result<MessageRow> {
+    let outgoing: bool = r.try_get("outgoing")?;
+    Ok(MessageRow {
+        id: r.try_get("id")?,
+        account: r.try_get("account_jid")?,
+        peer: r.try_get("peer")?,
+        direction: if outgoing {
+            Direction::Outgoing
+        } else {
+            Direction::Incoming
+        },
+        sender: r.try_get("sender")?,
+        uid: r.try_get("uid")?,
+        msg_id: r.try_get("msg_id")?,
+        archive_id: r.try_get("archive_id")?,
+        body: r.try_get("body")?,
+        timestamp_ms: r.try_get("timestamp_ms")?,
+        state: MessageState::from_i64(r.try_get("state")?),
+        edited: r.try_get("edited")?,
+        retracted: r.try_get("retracted")?,
+        reply_to: r.try_get("reply_to")?,
+        reactions: r.try_get("reactions")?,
+    })
+}
+
+/// Makes a user's search text safe for FTS5: each word becomes a quoted
+/// prefix term, so punctuation cannot form query syntax.
+pub fn fts_query(input: &str) -> Option<String> {
+    let terms: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    if terms.is_empty() {
+        None
+    } else {
+        Some(terms.join(" "))
+    }
+}
+
+impl Store {
+    /// Stores a message unless it is already known, in one transaction with
+    /// the conversation update and (for outgoing messages) the outbox entry.
+    ///
+    /// A message is known when the same direction and `uid` exist in the
+    /// conversation, or its archive id exists. A duplicate that brings an
+    /// archive id the stored copy lacks fills it in.
+    pub async fn insert_message(
+        &self,
+        m: &NewMessage,
+        outbox_stanza: Option<&str>,
+        count_unread: bool,
+    ) -> Result<Stored> {
+        let outgoing = m.direction == Direction::Outgoing;
+        let mut tx = self.pool().begin().await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
+                OR (?5 IS NOT NULL AND archive_id = ?5))
+             LIMIT 1"
+        ))
+        .bind(&m.account)
+        .bind(&m.peer)
+        .bind(outgoing)
+        .bind(&m.uid)
+        .bind(&m.archive_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = existing {
+            let mut found = row(&r)?;
+            if found.archive_id.is_none() && m.archive_id.is_some() {
+                sqlx::query("UPDATE messages SET archive_id = ?2 WHERE id = ?1")
+                    .bind(found.id)
+                    .bind(&m.archive_id)
+                    .execute(&mut *tx)
+                    .await?;
+                found.archive_id = m.archive_id.clone();
+            }
+            tx.commit().await?;
+            return Ok(Stored::Duplicate(found));
+        }
+        let r = sqlx::query(&format!(
+            "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&m.account)
+        .bind(&m.peer)
+        .bind(outgoing)
+        .bind(&m.sender)
+        .bind(&m.uid)
+        .bind(&m.msg_id)
+        .bind(&m.archive_id)
+        .bind(&m.body)
+        .bind(m.timestamp_ms)
+        .bind(m.state as i64)
+        .bind(&m.reply_to)
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted = row(&r)?;
+        let unread = i64::from(!outgoing && count_unread);
+        sqlx::query(
+            "INSERT INTO conversations (account_jid, peer, unread, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(account_jid, peer) DO UPDATE SET
+                unread = unread + ?3, updated_ms = MAX(updated_ms, ?4)",
+        )
+        .bind(&m.account)
+        .bind(&m.peer)
+        .bind(unread)
+        .bind(m.timestamp_ms)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(stanza) = outbox_stanza {
+            sqlx::query(
+                "INSERT INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(inserted.id)
+            .bind(&m.account)
+            .bind(stanza)
+            .bind(crate::now_unix() * 1000)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Stored::Inserted(inserted))
+    }
+
+    /// A message by local id.
+    pub async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Finds a message of a conversation by the id another stanza references
+    /// (its `id` attribute or origin-id), optionally of one direction.
+    pub async fn find_message(
+        &self,
+        account: &str,
+        peer: &str,
+        reference: &str,
+        direction: Option<Direction>,
+    ) -> Result<Option<MessageRow>> {
+        let outgoing = direction.map(|d| d == Direction::Outgoing);
+        let r = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND (uid = ?3 OR msg_id = ?3)
+               AND (?4 IS NULL OR outgoing = ?4)
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(account)
+        .bind(peer)
+        .bind(reference)
+        .bind(outgoing)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Replaces the text of a message (XEP-0308).
+    pub async fn correct_message(&self, id: i64, body: &str) -> Result<Option<MessageRow>> {
+        sqlx::query("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1 AND retracted = 0")
+            .bind(id)
+            .bind(body)
+            .execute(self.pool())
+            .await?;
+        self.message(id).await
+    }
+
+    /// Marks a message retracted and drops its text (XEP-0424).
+    pub async fn retract_message(&self, id: i64) -> Result<Option<MessageRow>> {
+        sqlx::query("UPDATE messages SET body = '', retracted = 1, reactions = '{}' WHERE id = ?1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        self.message(id).await
+    }
+
+    /// Moves an outgoing message's state forward (never back).
+    pub async fn advance_state(&self, id: i64, state: MessageState) -> Result<Option<MessageRow>> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = ?2 WHERE id = ?1 AND outgoing = 1 AND (state < ?2 OR state = 9)",
+        )
+        .bind(id)
+        .bind(state as i64)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.message(id).await
+    }
+
+    /// Sets the reactions JSON of a message.
+    pub async fn set_reactions(&self, id: i64, reactions_json: &str) -> Result<Option<MessageRow>> {
+        sqlx::query("UPDATE messages SET reactions = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(reactions_json)
+            .execute(self.pool())
+            .await?;
+        self.message(id).await
+    }
+
+    /// Messages of a conversation, oldest first: the `limit` newest ones
+    /// before `before` (a `(timestamp_ms, id)` position), or the newest.
+    pub async fn timeline(
+        &self,
+        account: &str,
+        peer: &str,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>> {
+        let (ts, id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND (timestamp_ms, id) < (?3, ?4)
+             ORDER BY timestamp_ms DESC, id DESC LIMIT ?5"
+        ))
+        .bind(account)
+        .bind(peer)
+        .bind(ts)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Number of messages stored for an account and peer.
+    pub async fn message_count(&self, account: &str, peer: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) FROM messages WHERE account_jid = ?1 AND peer = ?2")
+            .bind(account)
+            .bind(peer)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// One conversation.
+    pub async fn conversation(&self, account: &str, peer: &str) -> Result<Option<Conversation>> {
+        Ok(self
+            .conversations(Some(account))
+            .await?
+            .into_iter()
+            .find(|c| c.peer == peer))
+    }
+
+    /// Conversations, most recent first (of one account, or all).
+    pub async fn conversations(&self, account: Option<&str>) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query(
+            "SELECT c.account_jid, c.peer, c.unread, c.updated_ms,
+                    (SELECT m.id FROM messages m WHERE m.account_jid = c.account_jid AND m.peer = c.peer
+                     ORDER BY m.timestamp_ms DESC, m.id DESC LIMIT 1) AS last_id
+             FROM conversations c
+             WHERE ?1 IS NULL OR c.account_jid = ?1
+             ORDER BY c.updated_ms DESC",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let last_id: Option<i64> = r.try_get("last_id")?;
+            let last = match last_id {
+                Some(id) => self.message(id).await?,
+                None => None,
+            };
+            out.push(Conversation {
+                account: r.try_get("account_jid")?,
+                peer: r.try_get("peer")?,
+                unread: r.try_get("unread")?,
+                updated_ms: r.try_get("updated_ms")?,
+                last,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks every incoming message of a conversation read.
+    pub async fn mark_read(&self, account: &str, peer: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE conversations SET unread = 0 WHERE account_jid = ?1 AND peer = ?2")
+            .bind(account)
+            .bind(peer)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE messages SET state = 11 WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10",
+        )
+        .bind(account)
+        .bind(peer)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stanzas of an account not yet acknowledged by the server, oldest first.
+    pub async fn outbox(&self, account: &str) -> Result<Vec<OutboxEntry>> {
+        let rows = sqlx::query(
+            "SELECT message_id, stanza FROM outbox WHERE account_jid = ?1 ORDER BY message_id",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    message_id: r.try_get("message_id")?,
+                    stanza: r.try_get("stanza")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a message's stanza from the outbox (the server has it).
+    pub async fn outbox_done(&self, message_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+            .bind(message_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Full-text search over message bodies, newest first.
+    pub async fn search(
+        &self,
+        query: &str,
+        account: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SearchHit>> {
+        let Some(q) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {}, snippet(messages_fts, 0, '[', ']', '…', 12) AS snip
+             FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+             WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR m.account_jid = ?2) AND m.retracted = 0
+             ORDER BY m.timestamp_ms DESC LIMIT ?3",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(q)
+        .bind(account)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SearchHit {
+                    message: row(r)?,
+                    snippet: r.try_get("snip")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Roster version and archive positions of an account.
+    pub async fn account_sync_state(
+        &self,
+        account: &str,
+    ) -> Result<(Option<String>, Option<String>, Option<String>, bool)> {
+        let r = sqlx::query(
+            "SELECT roster_version, mam_newest_id, mam_oldest_id, mam_complete FROM account_state WHERE account_jid = ?1",
+        )
+        .bind(account)
+        .fetch_optional(self.pool())
+        .await?;
+        match r {
+            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)),
+            None => Ok((None, None, None, false)),
+        }
+    }
+
+    /// Records the roster version.
+    pub async fn set_roster_version(&self, account: &str, version: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_state (account_jid, roster_version) VALUES (?1, ?2)
+             ON CONFLICT(account_jid) DO UPDATE SET roster_version = ?2",
+        )
+        .bind(account)
+        .bind(version)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records archive positions (`None` leaves a value unchanged).
+    pub async fn set_mam_state(
+        &self,
+        account: &str,
+        newest: Option<&str>,
+        oldest: Option<&str>,
+        complete: Option<bool>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_state (account_jid, mam_newest_id, mam_oldest_id, mam_complete)
+             VALUES (?1, ?2, ?3, COALESCE(?4, 0))
+             ON CONFLICT(account_jid) DO UPDATE SET
+                mam_newest_id = COALESCE(?2, mam_newest_id),
+                mam_oldest_id = COALESCE(?3, mam_oldest_id),
+                mam_complete = COALESCE(?4, mam_complete)",
+        )
+        .bind(account)
+        .bind(newest)
+        .bind(oldest)
+        .bind(complete)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
