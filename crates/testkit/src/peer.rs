@@ -1,0 +1,687 @@
+//! An independent XMPP client for interop tests: slixmpp (Python) in a
+//! virtualenv, driven by JSON lines over its stdin and stdout.
+//!
+//! The protocol is documented at the top of `peers/peer.py`.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::ca::TestCa;
+use crate::install::{ensure_packages, which};
+use crate::process::run_with_timeout;
+
+/// The peer program, written next to each peer's other files at start.
+const PEER_SCRIPT: &str = include_str!("../peers/peer.py");
+
+/// What the virtualenv holds: slixmpp and slixmpp-omemo with every
+/// dependency pinned, so that all machines run the same peer.
+const REQUIREMENTS: &[&str] = &[
+    "slixmpp==1.17.0",
+    "slixmpp-omemo==2.2.0",
+    "OMEMO==2.1.0",
+    "Oldmemo==2.1.0",
+    "Twomemo==2.1.0",
+    "DoubleRatchet==1.3.0",
+    "X3DH==1.3.0",
+    "XEdDSA==1.2.0",
+    "aiodns==4.0.4",
+    "annotated-types==0.8.0",
+    "cffi==2.1.1",
+    "cryptography==50.0.2",
+    "elementpath==5.1.4",
+    "protobuf==7.36.2",
+    "pyasn1==0.6.5",
+    "pyasn1_modules==0.4.2",
+    "pycares==5.2.1",
+    "pycparser==3.12",
+    "pydantic==2.14.3",
+    "pydantic_core==2.50.4",
+    "typing-inspection==0.4.5",
+    "typing_extensions==4.16.0",
+    "xmlschema==4.3.2",
+];
+
+/// How long [`SlixmppPeer::start`] waits for the `ready` event.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a dropped peer gets to sign off before it is killed.
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+/// How many stderr lines are kept for error messages.
+const STDERR_LINES: usize = 200;
+
+/// How to sign in a [`SlixmppPeer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerOptions {
+    /// The bare JID to sign in as (the server picks the resource).
+    pub jid: String,
+    /// The account's password.
+    pub password: String,
+    /// The address to connect to, e.g. `127.0.0.1` (the TLS certificate is
+    /// checked against the JID's domain, not this).
+    pub host: String,
+    /// The port to connect to.
+    pub port: u16,
+    /// TLS from the first byte (XEP-0368) instead of STARTTLS.
+    pub direct_tls: bool,
+    /// Answer XEP-0184 receipt requests automatically, as clients do.
+    pub auto_receipts: bool,
+}
+
+impl PeerOptions {
+    /// STARTTLS to `host:port`, with automatic receipts.
+    pub fn new(
+        jid: impl Into<String>,
+        password: impl Into<String>,
+        host: impl Into<String>,
+        port: u16,
+    ) -> Self {
+        Self {
+            jid: jid.into(),
+            password: password.into(),
+            host: host.into(),
+            port,
+            direct_tls: false,
+            auto_receipts: true,
+        }
+    }
+}
+
+/// An XMPP client (slixmpp) running as a child process, for interop tests.
+///
+/// Commands go to the peer as JSON objects ([`SlixmppPeer::send`] and the
+/// convenience methods); everything the peer sees comes back as JSON events
+/// ([`SlixmppPeer::next_event`], [`SlixmppPeer::wait_for`]). Events are
+/// delivered in the order the peer emitted them; events skipped by
+/// [`SlixmppPeer::wait_for`] are kept and returned by later calls.
+///
+/// Dropping the peer closes its stdin (it signs off) and kills its process
+/// group after a short grace period; if the test process dies, the kernel
+/// kills it (`PR_SET_PDEATHSIG`).
+///
+/// Set `TERN_PEER_DEBUG=1` to have the peer log its XML stream to stderr
+/// (see [`SlixmppPeer::stderr_tail`]).
+#[derive(Debug)]
+pub struct SlixmppPeer {
+    child: Child,
+    stdin: Mutex<Option<ChildStdin>>,
+    events: Mutex<Events>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    jid: String,
+    omemo_device_id: Option<u32>,
+    // Dropped last: holds the script, the CA and the OMEMO store.
+    _dir: TempDir,
+}
+
+#[derive(Debug)]
+struct Events {
+    rx: Receiver<Value>,
+    /// Received but not yet returned, oldest first.
+    backlog: VecDeque<Value>,
+}
+
+/// Extra start-up settings that [`PeerOptions`] does not cover.
+struct Launch {
+    ca_pem: String,
+    omemo: bool,
+}
+
+impl SlixmppPeer {
+    /// Starts a peer that trusts [`TestCa::global`] and waits (up to 30 s)
+    /// until it is signed in, has fetched its roster and sent its initial
+    /// presence. Creates the virtualenv first if needed
+    /// ([`ensure_peer_venv`]).
+    pub fn start(opts: PeerOptions) -> Result<SlixmppPeer> {
+        Self::launch(
+            opts,
+            Launch {
+                ca_pem: TestCa::global().ca_cert_pem(),
+                omemo: false,
+            },
+        )
+    }
+
+    /// Like [`SlixmppPeer::start`], trusting only the CA certificate
+    /// `ca_pem` (PEM) instead of the test CA: for tests of certificate
+    /// verification.
+    pub fn start_trusting(opts: PeerOptions, ca_pem: &str) -> Result<SlixmppPeer> {
+        Self::launch(
+            opts,
+            Launch {
+                ca_pem: ca_pem.to_owned(),
+                omemo: false,
+            },
+        )
+    }
+
+    /// Like [`SlixmppPeer::start`], with OMEMO (`eu.siacs.conversations.axolotl`,
+    /// blind trust) enabled: the peer has published its device list and
+    /// bundle when this returns. Every message it decrypts is reported as an
+    /// `omemo_message` event and echoed back encrypted; `omemo_send` sends an
+    /// encrypted message.
+    pub fn start_omemo(opts: PeerOptions) -> Result<SlixmppPeer> {
+        Self::launch(
+            opts,
+            Launch {
+                ca_pem: TestCa::global().ca_cert_pem(),
+                omemo: true,
+            },
+        )
+    }
+
+    fn launch(opts: PeerOptions, launch: Launch) -> Result<SlixmppPeer> {
+        let started = Instant::now();
+        let python = ensure_peer_venv()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tern-peer-")
+            .tempdir()
+            .context("creating the peer's directory")?;
+        let script = dir.path().join("peer.py");
+        let ca = dir.path().join("ca.pem");
+        fs::write(&script, PEER_SCRIPT)?;
+        fs::write(&ca, &launch.ca_pem)?;
+
+        let mut cmd = Command::new(python);
+        cmd.arg("-u")
+            .arg(&script)
+            .arg(&opts.jid)
+            .arg(&opts.password)
+            .arg(&opts.host)
+            .arg(opts.port.to_string())
+            .arg(&ca)
+            .current_dir(dir.path())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONIOENCODING", "utf-8")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if opts.direct_tls {
+            cmd.arg("--direct-tls");
+        }
+        if !opts.auto_receipts {
+            cmd.arg("--no-auto-receipts");
+        }
+        if launch.omemo {
+            cmd.arg("--omemo").arg(dir.path().join("omemo.json"));
+        }
+        if std::env::var_os("TERN_PEER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
+            cmd.arg("--debug");
+        }
+        let mut child = spawn_guarded(cmd).context("spawning the slixmpp peer")?;
+
+        let stdout = child.stdout.take().context("peer stdout")?;
+        let stderr_pipe = child.stderr.take().context("peer stderr")?;
+        let stdin = child.stdin.take();
+        let (tx, rx) = mpsc::channel();
+        let label = opts.jid.clone();
+        thread::Builder::new()
+            .name("tern-peer-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let event = serde_json::from_str::<Value>(&line)
+                        .unwrap_or_else(|_| json!({"event": "invalid", "line": line}));
+                    tracing::debug!(peer = %label, %event, "peer event");
+                    if tx.send(event).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let lines = Arc::clone(&stderr);
+        let label = opts.jid.clone();
+        thread::Builder::new()
+            .name("tern-peer-stderr".into())
+            .spawn(move || {
+                for line in BufReader::new(stderr_pipe).lines() {
+                    let Ok(line) = line else { break };
+                    tracing::trace!(peer = %label, "{line}");
+                    let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());
+                    if lines.len() == STDERR_LINES {
+                        lines.pop_front();
+                    }
+                    lines.push_back(line);
+                }
+            })?;
+
+        let mut peer = SlixmppPeer {
+            child,
+            stdin: Mutex::new(stdin),
+            events: Mutex::new(Events {
+                rx,
+                backlog: VecDeque::new(),
+            }),
+            stderr,
+            jid: String::new(),
+            omemo_device_id: None,
+            _dir: dir,
+        };
+        let ready = peer
+            .wait_for(READY_TIMEOUT, |e| {
+                matches!(e["event"].as_str(), Some("ready" | "error"))
+            })
+            .with_context(|| format!("starting the slixmpp peer {}", opts.jid))?;
+        if ready["event"] == "error" {
+            bail!(
+                "the slixmpp peer {} failed to start: {}{}",
+                opts.jid,
+                ready["message"].as_str().unwrap_or_default(),
+                peer.stderr_section()
+            );
+        }
+        peer.jid = ready["jid"]
+            .as_str()
+            .ok_or_else(|| anyhow!("ready event without a jid: {ready}"))?
+            .to_owned();
+        peer.omemo_device_id = ready["omemo_device_id"]
+            .as_u64()
+            .and_then(|id| u32::try_from(id).ok());
+        tracing::info!(jid = %peer.jid, elapsed = ?started.elapsed(), "slixmpp peer ready");
+        Ok(peer)
+    }
+
+    /// The full JID the peer is bound to (from its `ready` event).
+    pub fn jid(&self) -> &str {
+        &self.jid
+    }
+
+    /// The bare JID the peer is signed in as.
+    pub fn bare_jid(&self) -> &str {
+        self.jid.split('/').next().unwrap_or(&self.jid)
+    }
+
+    /// The peer's OMEMO device id, when started with
+    /// [`SlixmppPeer::start_omemo`].
+    pub fn omemo_device_id(&self) -> Option<u32> {
+        self.omemo_device_id
+    }
+
+    /// The process id of the peer.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends one command (a JSON object with a `cmd` field) to the peer.
+    pub fn send(&self, cmd: Value) -> Result<()> {
+        let mut line = serde_json::to_string(&cmd)?;
+        line.push('\n');
+        let mut stdin = self.stdin.lock().unwrap_or_else(|e| e.into_inner());
+        let pipe = stdin
+            .as_mut()
+            .ok_or_else(|| anyhow!("the peer {} was told to quit", self.jid))?;
+        pipe.write_all(line.as_bytes())
+            .and_then(|()| pipe.flush())
+            .with_context(|| format!("writing to the peer {}{}", self.jid, self.stderr_section()))
+    }
+
+    /// Sends a chat message with a XEP-0184 receipt request, a XEP-0333
+    /// markable element and origin-id `id` (also the stanza id).
+    pub fn send_message(&self, to: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({
+            "cmd": "send", "to": to, "body": body, "id": id,
+            "receipt": true, "markable": true,
+        }))
+    }
+
+    /// Sends a XEP-0308 correction of message `replace_id`, with stanza id
+    /// (and origin-id) `id`.
+    pub fn correct(&self, to: &str, replace_id: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({
+            "cmd": "correct", "to": to, "replace_id": replace_id, "body": body, "id": id,
+        }))
+    }
+
+    /// Sends a XEP-0424 retraction of message `id` (with a fallback body).
+    pub fn retract(&self, to: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "retract", "to": to, "id": id}))
+    }
+
+    /// Sends XEP-0444 reactions to message `id` (replacing earlier ones;
+    /// empty removes them).
+    pub fn react(&self, to: &str, id: &str, emojis: &[&str]) -> Result<()> {
+        self.send(json!({"cmd": "react", "to": to, "id": id, "emojis": emojis}))
+    }
+
+    /// Sends a XEP-0085 chat state (`active`, `composing`, `paused`,
+    /// `inactive` or `gone`).
+    pub fn chatstate(&self, to: &str, state: &str) -> Result<()> {
+        self.send(json!({"cmd": "chatstate", "to": to, "state": state}))
+    }
+
+    /// Sends a XEP-0333 displayed marker for message `id`.
+    pub fn displayed(&self, to: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "displayed", "to": to, "id": id}))
+    }
+
+    /// Asks `to` for a presence subscription.
+    pub fn subscribe(&self, to: &str) -> Result<()> {
+        self.send(json!({"cmd": "subscribe", "to": to}))
+    }
+
+    /// Approves the presence subscription request of `to`.
+    pub fn approve(&self, to: &str) -> Result<()> {
+        self.send(json!({"cmd": "approve", "to": to}))
+    }
+
+    /// Broadcasts presence: `show` is `away`, `chat`, `dnd`, `xa` or `None`
+    /// for plain available.
+    pub fn presence(&self, show: Option<&str>, status: Option<&str>) -> Result<()> {
+        self.send(json!({"cmd": "presence", "show": show, "status": status}))
+    }
+
+    /// Writes `xml` to the stream as it is (for hostile-input tests).
+    pub fn raw(&self, xml: &str) -> Result<()> {
+        self.send(json!({"cmd": "raw", "xml": xml}))
+    }
+
+    /// Sends an `<iq/>` (as XML text, `jabber:client` is implied) and returns
+    /// the answer: the `iq_result` event, with `type` (`result`, `error` or
+    /// `timeout`) and `xml`.
+    pub fn iq(&self, xml: &str, timeout: Duration) -> Result<Value> {
+        self.send(json!({"cmd": "iq", "xml": xml, "timeout": timeout.as_secs_f64()}))?;
+        self.wait_for(timeout + Duration::from_secs(5), |e| {
+            e["event"] == "iq_result"
+        })
+    }
+
+    /// Sends an OMEMO-encrypted chat message (peers from
+    /// [`SlixmppPeer::start_omemo`] only).
+    pub fn omemo_send(&self, to: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id}))
+    }
+
+    /// The next event, waiting up to `timeout`. Events kept by
+    /// [`SlixmppPeer::wait_for`] come first.
+    pub fn next_event(&self, timeout: Duration) -> Result<Value> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(event) = events.backlog.pop_front() {
+            return Ok(event);
+        }
+        match events.rx.recv_timeout(timeout) {
+            Ok(event) => Ok(event),
+            Err(RecvTimeoutError::Timeout) => {
+                bail!("no event from the peer {} within {timeout:?}", self.jid)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                bail!("the peer {} has exited{}", self.jid, self.stderr_section())
+            }
+        }
+    }
+
+    /// The first event (oldest first) for which `pred` holds, waiting up to
+    /// `timeout`. Events that do not match are kept, in order, for later
+    /// calls of [`SlixmppPeer::next_event`] and [`SlixmppPeer::wait_for`]
+    /// ([`SlixmppPeer::clear_events`] discards them).
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = events.backlog.iter().position(&pred) {
+            return Ok(events.backlog.remove(i).unwrap_or_default());
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match events.rx.recv_timeout(left) {
+                Ok(event) if pred(&event) => return Ok(event),
+                Ok(event) => events.backlog.push_back(event),
+                Err(RecvTimeoutError::Timeout) => {
+                    let seen: Vec<String> = events
+                        .backlog
+                        .iter()
+                        .rev()
+                        .take(20)
+                        .map(Value::to_string)
+                        .collect();
+                    bail!(
+                        "the expected event did not come from the peer {} within {timeout:?}; \
+                         latest events (newest first):\n{}{}",
+                        self.jid,
+                        seen.join("\n"),
+                        self.stderr_section()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => bail!(
+                    "the peer {} exited before the expected event{}",
+                    self.jid,
+                    self.stderr_section()
+                ),
+            }
+        }
+    }
+
+    /// Discards all events received so far and returns them.
+    pub fn clear_events(&self) -> Vec<Value> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<Value> = events.backlog.drain(..).collect();
+        all.extend(events.rx.try_iter());
+        all
+    }
+
+    /// The last lines the peer wrote to stderr (its log).
+    pub fn stderr_tail(&self) -> String {
+        let lines = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    fn stderr_section(&self) -> String {
+        // Give the reader thread a moment to collect a dying peer's output.
+        thread::sleep(Duration::from_millis(100));
+        let tail = self.stderr_tail();
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!("\n--- peer stderr ---\n{tail}")
+        }
+    }
+
+    /// Signs off and waits (up to 10 s) for the peer to exit.
+    pub fn quit(mut self) -> Result<()> {
+        self.send(json!({"cmd": "quit"}))?;
+        self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                if status.success() {
+                    return Ok(());
+                }
+                bail!("the peer exited with {status}{}", self.stderr_section());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        bail!("the peer did not exit within 10 s of quit")
+    }
+}
+
+impl Drop for SlixmppPeer {
+    fn drop(&mut self) {
+        // EOF on stdin makes the peer sign off and exit.
+        self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let deadline = Instant::now() + QUIT_GRACE;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill has no memory-safety preconditions; the group
+            // leader is our unreaped (or just reaped) child, so the group id
+            // has not been recycled.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Children are forked from one long-lived thread: `PR_SET_PDEATHSIG`
+/// fires when the forking *thread* exits, and a peer may outlive the test
+/// thread that started it.
+fn spawner() -> &'static Mutex<mpsc::Sender<Job>> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = thread::Builder::new()
+            .name("tern-peer-spawner".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(%err, "cannot start the peer spawner thread");
+        }
+        Mutex::new(tx)
+    })
+}
+
+/// Spawns `cmd` in its own process group with `PR_SET_PDEATHSIG = SIGKILL`.
+fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    cmd.process_group(0);
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (prctl, getppid); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = mpsc::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(cmd.spawn());
+    });
+    spawner()
+        .lock()
+        .map_err(|_| io::Error::other("peer spawner lock poisoned"))?
+        .send(job)
+        .map_err(|_| io::Error::other("peer spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| io::Error::other("peer spawner dropped the request"))?
+}
+
+/// Creates (once, under a file lock shared by all processes) a virtualenv at
+/// `$HOME/.cache/tern/peer-venv` with slixmpp 1.17 and slixmpp-omemo 2.2
+/// installed from PyPI (all versions pinned) and returns its `python`.
+///
+/// Installs `python3` and `python3-venv` with apt first if they are missing.
+/// A virtualenv whose pinned set differs from this crate's is rebuilt.
+pub fn ensure_peer_venv() -> Result<PathBuf> {
+    static DONE: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(python) = done.as_ref() {
+        return Ok(python.clone());
+    }
+    let cache = cache_dir();
+    fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let venv = cache.join("peer-venv");
+    let python = venv.join("bin").join("python");
+    let marker = venv.join(".tern-requirements");
+    let wanted = REQUIREMENTS.join("\n");
+    let current = || fs::read_to_string(&marker).is_ok_and(|m| m == wanted) && python.exists();
+    if !current() {
+        let lock_path = cache.join("peer-venv.lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        // SAFETY: flock on a valid, open file descriptor.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io::Error::last_os_error()).context("locking the peer venv");
+        }
+        // Another process may have built it while we waited.
+        if !current() {
+            build_venv(&venv, &python)?;
+            fs::write(&marker, &wanted)?;
+        }
+        // The lock is released when `lock` is closed.
+    }
+    *done = Some(python.clone());
+    Ok(python)
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+        .join(".cache")
+        .join("tern")
+}
+
+fn build_venv(venv: &Path, python: &Path) -> Result<()> {
+    let started = Instant::now();
+    ensure_packages(&["python3", "python3-venv"])?;
+    let python3 = which("python3").context("python3 not found")?;
+    if venv.exists() {
+        fs::remove_dir_all(venv).with_context(|| format!("removing {}", venv.display()))?;
+    }
+    tracing::info!(venv = %venv.display(), "creating the slixmpp peer virtualenv");
+    let mut cmd = Command::new(python3);
+    cmd.args(["-m", "venv"]).arg(venv);
+    check(
+        run_with_timeout(cmd, Duration::from_secs(300))?,
+        "python3 -m venv",
+    )?;
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ])
+    .args(REQUIREMENTS);
+    check(
+        run_with_timeout(cmd, Duration::from_secs(1200))?,
+        "pip install",
+    )?;
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", "import slixmpp, slixmpp_omemo, oldmemo"]);
+    check(
+        run_with_timeout(cmd, Duration::from_secs(60))?,
+        "importing slixmpp",
+    )?;
+    tracing::info!(elapsed = ?started.elapsed(), "slixmpp peer virtualenv ready");
+    Ok(())
+}
+
+fn check(out: std::process::Output, what: &str) -> Result<()> {
+    if out.status.success() {
+        return Ok(());
+    }
+    bail!(
+        "{what} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
