@@ -29,10 +29,14 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use crate::connect::{authenticate, identity, Target};
 use crate::error::{ConnectError, Error};
 use crate::events::{AccountState, ClientEvent, EventHub};
+use crate::messaging::Ctx;
 use crate::passwords::PasswordStore;
 use crate::resolve::ServerOverride;
+use crate::roster::Presences;
 use crate::tap::StreamErrorSlot;
 use crate::tls::TlsTrust;
+use tern_store::Store;
+use xmpp_parsers::message::Message;
 
 /// How long one connection attempt (resolve + TLS + SASL) may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(45);
@@ -66,6 +70,10 @@ struct Shared {
     stream_errors: Mutex<Option<StreamErrorSlot>>,
     /// Channel binding gave trouble with this server: do not use it again.
     use_channel_binding: AtomicBool,
+    /// Store, events and identity for the services.
+    ctx: Ctx,
+    /// Contacts' presence.
+    presences: Presences,
 }
 
 impl Shared {
@@ -92,6 +100,16 @@ enum Command {
         reply: oneshot::Sender<Result<Iq, Error>>,
     },
     Send(Box<Stanza>),
+    /// A stored message: track its stanza until the server acknowledges it.
+    SendTracked {
+        message_id: i64,
+        stanza: Box<Stanza>,
+    },
+    /// Route archive results of this query id to `sink`.
+    MamSink {
+        query_id: String,
+        sink: Option<mpsc::UnboundedSender<Message>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -108,8 +126,17 @@ impl Account {
         settings: Settings,
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
+        store: Store,
     ) -> Account {
+        let ctx = Ctx {
+            store,
+            hub: hub.clone(),
+            own: settings.jid.clone(),
+            account: settings.jid.to_string(),
+        };
         let shared = Arc::new(Shared {
+            ctx,
+            presences: Presences::default(),
             jid: settings.jid.to_string(),
             settings: Mutex::new(settings),
             passwords,
@@ -127,8 +154,12 @@ impl Account {
             }),
             64,
         );
-        let (cmd_tx, cmd_rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(shared.clone(), stream, cmd_rx));
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let handle = AccountHandle {
+            shared: shared.clone(),
+            cmd_tx: cmd_tx.clone(),
+        };
+        let task = tokio::spawn(run(shared.clone(), stream, cmd_rx, handle));
         Account {
             shared,
             cmd_tx,
@@ -176,6 +207,42 @@ pub(crate) struct AccountHandle {
 }
 
 impl AccountHandle {
+    /// The services' context.
+    pub(crate) fn ctx(&self) -> &Ctx {
+        &self.shared.ctx
+    }
+
+    /// Contacts' presence.
+    pub(crate) fn presences(&self) -> &Presences {
+        &self.shared.presences
+    }
+
+    /// Sends a stored message's stanza and tracks its acknowledgement.
+    pub(crate) async fn send_tracked(&self, message_id: i64, stanza: Stanza) -> Result<(), Error> {
+        self.cmd_tx
+            .send(Command::SendTracked {
+                message_id,
+                stanza: Box::new(stanza),
+            })
+            .await
+            .map_err(|_| Error::NotConnected(self.shared.jid.clone()))
+    }
+
+    /// Starts or stops routing archive results of `query_id`.
+    pub(crate) async fn mam_sink(
+        &self,
+        query_id: &str,
+        sink: Option<mpsc::UnboundedSender<Message>>,
+    ) {
+        let _ = self
+            .cmd_tx
+            .send(Command::MamSink {
+                query_id: query_id.to_string(),
+                sink,
+            })
+            .await;
+    }
+
     /// Sends an IQ and waits for its result (or error).
     pub(crate) async fn request(&self, iq: Iq) -> Result<Iq, Error> {
         let (reply, rx) = oneshot::channel();
@@ -346,11 +413,19 @@ async fn attempt_once(
     })
 }
 
-/// The account task: owns the stanza stream.
-async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Receiver<Command>) {
+/// The account task: owns the stanza stream and runs the inbound pipeline,
+/// one stanza at a time, in arrival order.
+async fn run(
+    shared: Arc<Shared>,
+    mut stream: StanzaStream,
+    mut cmd_rx: mpsc::Receiver<Command>,
+    handle: AccountHandle,
+) {
     let mut pending: HashMap<String, oneshot::Sender<Result<Iq, Error>>> = HashMap::new();
+    let mut mam_sinks: HashMap<String, mpsc::UnboundedSender<Message>> = HashMap::new();
     let mut bound = String::new();
     let mut next_id: u64 = 0;
+    let mut session: Option<JoinHandle<()>> = None;
     loop {
         tokio::select! {
             ev = stream.next() => match ev {
@@ -360,9 +435,17 @@ async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Re
                     for (_, reply) in pending.drain() {
                         let _ = reply.send(Err(Error::NotConnected(shared.jid.clone())));
                     }
+                    mam_sinks.clear();
+                    for jid in shared.presences.clear() {
+                        crate::roster::emit_offline(&shared.ctx, &shared.presences, &jid).await;
+                    }
                     bound = bound_jid.to_string();
                     shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: false });
                     let _ = stream.send(Box::new(Presence::available().into())).await;
+                    if let Some(old) = session.take() {
+                        old.abort();
+                    }
+                    session = Some(tokio::spawn(crate::session::start(handle.clone())));
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
                     shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: true });
@@ -371,7 +454,7 @@ async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Re
                     tracing::info!(account = %shared.jid, "stream suspended");
                 }
                 Some(Event::Stanza(stanza)) => {
-                    if let Some(reply) = handle_stanza(&shared, stanza, &mut pending) {
+                    for reply in handle_stanza(&shared, stanza, &mut pending, &mut mam_sinks).await {
                         let _ = stream.send(Box::new(reply)).await;
                     }
                 }
@@ -387,7 +470,18 @@ async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Re
                 Some(Command::Send(stanza)) => {
                     let _ = stream.send(stanza).await;
                 }
+                Some(Command::SendTracked { message_id, stanza }) => {
+                    let token = stream.send(stanza).await;
+                    tokio::spawn(track(shared.ctx.clone(), message_id, token));
+                }
+                Some(Command::MamSink { query_id, sink }) => match sink {
+                    Some(sink) => { mam_sinks.insert(query_id, sink); }
+                    None => { mam_sinks.remove(&query_id); }
+                },
                 Some(Command::Shutdown(done)) => {
+                    if let Some(s) = session.take() {
+                        s.abort();
+                    }
                     stream.close().await;
                     shared.hub.emit(ClientEvent::AccountState { jid: shared.jid.clone(), state: AccountState::Disabled });
                     let _ = done.send(());
@@ -397,15 +491,51 @@ async fn run(shared: Arc<Shared>, mut stream: StanzaStream, mut cmd_rx: mpsc::Re
             },
         }
     }
+    if let Some(s) = session.take() {
+        s.abort();
+    }
     stream.close().await;
 }
 
-/// Inbound stanza dispatch. Returns a reply to send, if any.
-fn handle_stanza(
+/// Follows a stored message's stanza: sent, then acknowledged by the server
+/// (XEP-0198), which is when it leaves the outbox.
+async fn track(ctx: Ctx, message_id: i64, mut token: tokio_xmpp::stanzastream::StanzaToken) {
+    use tern_store::MessageState;
+    use tokio_xmpp::stanzastream::{StanzaStage, StanzaState};
+    if let Some(StanzaState::Sent { .. }) = token.wait_for(StanzaStage::Sent).await {
+        if let Ok(Some(m)) = ctx
+            .store
+            .advance_state(message_id, MessageState::Sent)
+            .await
+        {
+            ctx.hub.emit(ClientEvent::Message { message: m.into() });
+        }
+    }
+    match token.wait_for(StanzaStage::Acked).await {
+        Some(StanzaState::Acked { .. }) => {
+            if let Err(e) = ctx.store.outbox_done(message_id).await {
+                tracing::warn!("outbox update failed: {e}");
+            }
+            if let Ok(Some(m)) = ctx
+                .store
+                .advance_state(message_id, MessageState::Acked)
+                .await
+            {
+                ctx.hub.emit(ClientEvent::Message { message: m.into() });
+            }
+        }
+        // Dropped with the session: the outbox resends it on the next one.
+        other => tracing::debug!(message_id, ?other, "stanza not acknowledged"),
+    }
+}
+
+/// Inbound stanza dispatch. Returns replies to send.
+async fn handle_stanza(
     shared: &Shared,
     stanza: Stanza,
     pending: &mut HashMap<String, oneshot::Sender<Result<Iq, Error>>>,
-) -> Option<Stanza> {
+    mam_sinks: &mut HashMap<String, mpsc::UnboundedSender<Message>>,
+) -> Vec<Stanza> {
     match stanza {
         Stanza::Iq(iq) => match iq {
             Iq::Result { ref id, .. } | Iq::Error { ref id, .. } => {
@@ -421,21 +551,50 @@ fn handle_stanza(
                         tracing::debug!(account = %shared.jid, "ignoring unsolicited IQ response");
                     }
                 }
-                None
+                Vec::new()
             }
             Iq::Get {
                 from, id, payload, ..
-            } => answer_get(from, id, payload),
+            } => answer_get(from, id, payload).into_iter().collect(),
             Iq::Set {
                 from, id, payload, ..
             } => {
+                if payload.is("query", "jabber:iq:roster") {
+                    return vec![
+                        crate::roster::on_roster_push(
+                            &shared.ctx,
+                            &shared.presences,
+                            from,
+                            id,
+                            payload,
+                        )
+                        .await,
+                    ];
+                }
                 tracing::debug!(account = %shared.jid, ns = payload.ns(), "unsupported IQ set");
-                Some(error_reply(from, id, DefinedCondition::ServiceUnavailable))
+                vec![error_reply(from, id, DefinedCondition::ServiceUnavailable)]
             }
         },
-        other => {
-            tracing::trace!(account = %shared.jid, "stanza not handled yet: {other:?}");
-            None
+        Stanza::Message(msg) => {
+            // Archive results go to the query that asked for them.
+            if let Some(qid) = msg
+                .payloads
+                .iter()
+                .find(|p| p.is("result", crate::chat::NS_MAM))
+                .and_then(|p| p.attr("queryid"))
+            {
+                if let Some(sink) = mam_sinks.get(qid) {
+                    let _ = sink.send(msg);
+                } else {
+                    tracing::debug!(account = %shared.jid, "archive result for no query ignored");
+                }
+                return Vec::new();
+            }
+            crate::messaging::on_message(&shared.ctx, &msg).await
+        }
+        Stanza::Presence(p) => {
+            crate::roster::on_presence(&shared.ctx, &shared.presences, p).await;
+            Vec::new()
         }
     }
 }
@@ -484,7 +643,7 @@ fn answer_get(
     Some(error_reply(from, id, DefinedCondition::ServiceUnavailable))
 }
 
-fn error_reply(
+pub(crate) fn error_reply(
     from: Option<xmpp_parsers::jid::Jid>,
     id: String,
     condition: DefinedCondition,

@@ -201,6 +201,7 @@ impl Client {
             settings,
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
+            self.inner.store.clone(),
         );
         running.insert(a.jid.clone(), account);
         Ok(())
@@ -329,6 +330,36 @@ impl Client {
             }
             None => Err(Error::NotConnected(jid)),
         }
+    }
+
+    /// The running account's handle.
+    pub(crate) async fn handle(&self, jid: &str) -> Result<crate::account::AccountHandle> {
+        let jid = parse_account_jid(jid)?.to_string();
+        self.inner
+            .running
+            .lock()
+            .await
+            .get(&jid)
+            .map(|a| a.handle())
+            .ok_or(Error::NotConnected(jid))
+    }
+
+    /// A pipeline context for an account, running or not.
+    pub(crate) async fn ctx(&self, jid: &str) -> Result<crate::messaging::Ctx> {
+        let own = parse_account_jid(jid)?;
+        let account = own.to_string();
+        self.stored(&account).await?;
+        Ok(crate::messaging::Ctx {
+            store: self.inner.store.clone(),
+            hub: self.inner.hub.clone(),
+            own,
+            account,
+        })
+    }
+
+    /// The database.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Sends an IQ from an account and returns the answer.

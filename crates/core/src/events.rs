@@ -60,10 +60,182 @@ pub struct Snapshot {
     pub accounts: Vec<AccountView>,
 }
 
-/// A change to the [`Snapshot`].
+/// A message as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    /// Local id (stable; use it for actions on the message).
+    pub id: i64,
+    /// Account.
+    pub account: String,
+    /// Conversation peer.
+    pub peer: String,
+    /// Sent by this account (from any of the user's clients).
+    pub outgoing: bool,
+    /// Sender's JID.
+    pub sender: String,
+    /// Cross-device id (XEP-0359 origin-id or the id attribute).
+    pub uid: String,
+    /// Text (empty once retracted).
+    pub body: String,
+    /// Sent time, ms since the epoch.
+    pub timestamp_ms: i64,
+    /// `queued`, `sent`, `acked`, `delivered`, `read`, `failed`, `received`, `seen`.
+    pub state: String,
+    /// Corrected (XEP-0308).
+    pub edited: bool,
+    /// Retracted by its sender (XEP-0424).
+    pub retracted: bool,
+    /// The message this one replies to (its uid or id), XEP-0461.
+    pub reply_to: Option<String>,
+    /// Reactions by sender (XEP-0444).
+    pub reactions: std::collections::BTreeMap<String, Vec<String>>,
+    /// A `/me` action (XEP-0245).
+    pub me: bool,
+}
+
+impl From<tern_store::MessageRow> for MessageView {
+    fn from(m: tern_store::MessageRow) -> Self {
+        use tern_store::MessageState as S;
+        let state = match m.state {
+            S::Queued => "queued",
+            S::Sent => "sent",
+            S::Acked => "acked",
+            S::Delivered => "delivered",
+            S::Read => "read",
+            S::Failed => "failed",
+            S::Received => "received",
+            S::Seen => "seen",
+        };
+        MessageView {
+            me: m.body.starts_with("/me "),
+            reactions: serde_json::from_str(&m.reactions).unwrap_or_default(),
+            id: m.id,
+            account: m.account,
+            peer: m.peer,
+            outgoing: m.direction == tern_store::Direction::Outgoing,
+            sender: m.sender,
+            uid: m.uid,
+            body: m.body,
+            timestamp_ms: m.timestamp_ms,
+            state: state.to_string(),
+            edited: m.edited,
+            retracted: m.retracted,
+            reply_to: m.reply_to,
+        }
+    }
+}
+
+/// A conversation in the list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConversationView {
+    /// Account.
+    pub account: String,
+    /// Peer.
+    pub peer: String,
+    /// Unread incoming messages.
+    pub unread: i64,
+    /// Time of the newest message, ms.
+    pub updated_ms: i64,
+    /// Newest message.
+    pub last: Option<MessageView>,
+}
+
+impl From<tern_store::Conversation> for ConversationView {
+    fn from(c: tern_store::Conversation) -> Self {
+        ConversationView {
+            account: c.account,
+            peer: c.peer,
+            unread: c.unread,
+            updated_ms: c.updated_ms,
+            last: c.last.map(MessageView::from),
+        }
+    }
+}
+
+/// One online resource of a contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResourcePresence {
+    /// Resource.
+    pub resource: String,
+    /// `available`, `chat`, `away`, `xa` or `dnd`.
+    pub show: String,
+    /// Status message.
+    pub status: Option<String>,
+    /// Priority.
+    pub priority: i8,
+}
+
+/// A contact with its presence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContactView {
+    /// Account.
+    pub account: String,
+    /// Contact's bare JID.
+    pub jid: String,
+    /// Name the user gave it.
+    pub name: Option<String>,
+    /// `none`, `to`, `from`, `both`.
+    pub subscription: String,
+    /// Our subscription request is pending.
+    pub ask: bool,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Online resources, highest priority first (empty = offline).
+    pub presence: Vec<ResourcePresence>,
+}
+
+/// A change to the [`Snapshot`] (accounts) or to one of the lists the UI
+/// subscribes to (contacts, conversations, timelines).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
+    /// A message was added or changed (upsert by `id`).
+    Message {
+        /// The message.
+        message: MessageView,
+    },
+    /// A conversation was added or changed (upsert by account + peer).
+    Conversation {
+        /// The conversation.
+        conversation: ConversationView,
+    },
+    /// The peer is typing, paused, ... (XEP-0085).
+    ChatState {
+        /// Account.
+        account: String,
+        /// Peer.
+        peer: String,
+        /// `active`, `composing`, `paused`, `inactive`, `gone`.
+        state: String,
+    },
+    /// A contact was added or changed, presence included (upsert).
+    Contact {
+        /// The contact.
+        contact: ContactView,
+    },
+    /// A contact was removed.
+    ContactRemoved {
+        /// Account.
+        account: String,
+        /// Contact.
+        jid: String,
+    },
+    /// Someone asks to see this account's presence.
+    SubscriptionRequest {
+        /// Account.
+        account: String,
+        /// Who asks.
+        from: String,
+    },
+    /// History catch-up progress.
+    HistorySync {
+        /// Account.
+        account: String,
+        /// Messages fetched so far in this catch-up.
+        fetched: u64,
+        /// Catch-up finished.
+        done: bool,
+    },
     /// An account was added.
     AccountAdded {
         /// The new account.
@@ -109,6 +281,7 @@ impl Snapshot {
                     a.state = state.clone();
                 }
             }
+            _ => {}
         }
     }
 
@@ -128,7 +301,7 @@ pub(crate) struct EventHub {
 
 impl EventHub {
     pub(crate) fn new() -> Self {
-        let (tx, _) = tokio::sync::broadcast::channel(1024);
+        let (tx, _) = tokio::sync::broadcast::channel(8192);
         EventHub {
             state: std::sync::Mutex::new(Snapshot::default()),
             tx,

@@ -12,24 +12,40 @@
 //! - [`tls`]: the platform verifier plus per-account certificate pinning;
 //! - [`register`]: XEP-0077 in-band registration;
 //! - [`passwords`]: the OS keychain;
-//! - [`events`]: snapshot + change stream for the UI.
+//! - [`events`]: snapshot + change stream for the UI;
+//! - `roster`: contacts, presence, subscriptions (RFC 6121);
+//! - `chat`: reading and building 1:1 messages (one helper per XEP);
+//! - `messaging`: the ordered inbound pipeline and outgoing messages;
+//! - `mam`: archive catch-up and scroll-back (XEP-0313);
+//! - `session`: what a new session does first.
 
 #![warn(missing_docs)]
 
 mod account;
+mod chat;
+mod chats;
 pub mod client;
 mod connect;
+mod contacts;
 pub mod error;
 pub mod events;
+mod mam;
+mod messaging;
 pub mod passwords;
 pub mod register;
 pub mod resolve;
+mod roster;
+mod session;
 mod tap;
 pub mod tls;
+mod xml;
 
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
 pub use error::{ConnectError, Error, Result};
-pub use events::{AccountState, AccountView, ClientEvent, Snapshot};
+pub use events::{
+    AccountState, AccountView, ClientEvent, ContactView, ConversationView, MessageView,
+    ResourcePresence, Snapshot,
+};
 pub use passwords::{Keychain, PasswordError, PasswordStore};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;

@@ -189,7 +189,11 @@ impl Store {
                 name,
                 source,
             };
-            let mut tx = self.pool.begin().await.map_err(wrap)?;
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(wrap)?;
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(wrap)?;
             sqlx::raw_sql(&format!("PRAGMA user_version = {version}"))
                 .execute(&mut *tx)

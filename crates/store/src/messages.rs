@@ -210,8 +210,30 @@ impl Store {
         outbox_stanza: Option<&str>,
         count_unread: bool,
     ) -> Result<Stored> {
+        match self
+            .insert_message_once(m, outbox_stanza, count_unread)
+            .await
+        {
+            // Two writers raced on the same message: the second one now
+            // finds the first one's row.
+            Err(crate::StoreError::Database(sqlx::Error::Database(e)))
+                if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
+            {
+                self.insert_message_once(m, outbox_stanza, count_unread)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn insert_message_once(
+        &self,
+        m: &NewMessage,
+        outbox_stanza: Option<&str>,
+        count_unread: bool,
+    ) -> Result<Stored> {
         let outgoing = m.direction == Direction::Outgoing;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let existing = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages
              WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
@@ -441,7 +463,7 @@ impl Store {
 
     /// Marks every incoming message of a conversation read.
     pub async fn mark_read(&self, account: &str, peer: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE conversations SET unread = 0 WHERE account_jid = ?1 AND peer = ?2")
             .bind(account)
             .bind(peer)
@@ -574,5 +596,23 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// The oldest archive id stored for a conversation (scroll-back continues before it).
+    pub async fn oldest_archive_id(&self, account: &str, peer: &str) -> Result<Option<String>> {
+        let r = sqlx::query(
+            "SELECT archive_id FROM messages WHERE account_jid = ?1 AND peer = ?2 AND archive_id IS NOT NULL
+             ORDER BY timestamp_ms ASC, id ASC LIMIT 1",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match r {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        })
     }
 }

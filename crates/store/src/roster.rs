@@ -76,7 +76,7 @@ impl Store {
         items: &[RosterRow],
         version: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM roster_items WHERE account_jid = ?1")
             .bind(account)
             .execute(&mut *tx)

@@ -1,6 +1,7 @@
 //! Prosody (with coturn) as a child process.
 
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ use tempfile::TempDir;
 
 use crate::ca::{Leaf, TestCa};
 use crate::coturn::Coturn;
+use crate::federation::{wait_for_listener, S2sSetup};
 use crate::install::{ensure_packages, which, PROSODY_PACKAGES};
 use crate::process::{
     is_root, pid_is_alive, random_secret, reserve_ports, run_with_timeout, server_dir, unique_name,
@@ -41,12 +43,13 @@ impl Default for ProsodyOptions {
     }
 }
 
-/// The ports a Prosody instance listens on (all on 127.0.0.1).
+/// The ports a Prosody instance listens on (all on 127.0.0.1 except s2s,
+/// which may listen on another loopback address for federation).
 #[derive(Clone, Copy, Debug)]
 struct Ports {
     c2s: u16,
     direct_tls: u16,
-    s2s: u16,
+    s2s: SocketAddr,
     http: u16,
     https: u16,
     turn: u16,
@@ -81,10 +84,16 @@ impl Prosody {
     /// Starts Prosody with the given options. Installs the packages first if
     /// they are missing (see [`crate::ensure_installed`]).
     pub fn start_with(opts: ProsodyOptions) -> Result<Prosody> {
+        Self::start_s2s(opts, S2sSetup::default())
+    }
+
+    /// Starts Prosody with the given options and s2s setup (see
+    /// [`crate::Federation`]).
+    pub(crate) fn start_s2s(opts: ProsodyOptions, s2s: S2sSetup) -> Result<Prosody> {
         ensure_packages(PROSODY_PACKAGES)?;
         let mut last_err = anyhow!("Prosody was not started");
         for attempt in 1..=START_ATTEMPTS {
-            match Self::try_start(opts.clone()) {
+            match Self::try_start(opts.clone(), s2s.clone()) {
                 Ok(p) => return Ok(p),
                 Err(err) if format!("{err:#}").contains(PORT_CONFLICT) => {
                     tracing::warn!(attempt, "port conflict while starting Prosody, retrying");
@@ -96,7 +105,7 @@ impl Prosody {
         Err(last_err)
     }
 
-    fn try_start(opts: ProsodyOptions) -> Result<Prosody> {
+    fn try_start(opts: ProsodyOptions, s2s: S2sSetup) -> Result<Prosody> {
         let started = Instant::now();
         let dir = server_dir("tern-prosody-")?;
         fs::create_dir_all(dir.path().join("data"))?;
@@ -109,16 +118,17 @@ impl Prosody {
         let ports = Ports {
             c2s: reserved[0].0,
             direct_tls: reserved[1].0,
-            s2s: reserved[2].0,
+            s2s: s2s.listen_addr(reserved[2].0),
             http: reserved[3].0,
             https: reserved[4].0,
             turn: reserved[5].0,
         };
         let turn_secret = random_secret(24);
+        s2s.write_files(dir.path())?;
         let config = dir.path().join("prosody.cfg.lua");
         fs::write(
             &config,
-            render_config(dir.path(), &opts, &ports, &turn_secret),
+            render_config(dir.path(), &opts, &s2s, &ports, &turn_secret),
         )?;
 
         // Release the TURN port and start coturn; a failure is not fatal.
@@ -161,13 +171,18 @@ impl Prosody {
             .current_dir(self.dir.path());
         let out = self.dir.path().join("prosody.out");
         let mut child = ManagedChild::spawn(cmd, "prosody", &out)?;
-        let ports = [
+        let mut ports = vec![
             self.ports.c2s,
             self.ports.direct_tls,
-            self.ports.s2s,
             self.ports.http,
             self.ports.https,
         ];
+        // An s2s listener on another loopback address is waited for below.
+        let s2s = self.ports.s2s;
+        let s2s_elsewhere = s2s.ip() != IpAddr::from(Ipv4Addr::LOCALHOST);
+        if !s2s_elsewhere {
+            ports.push(s2s.port());
+        }
         let logs = [self.dir.path().join("prosody.log"), out];
         let fatal = |log: &str| {
             log.lines()
@@ -175,6 +190,9 @@ impl Prosody {
                 .map(str::to_owned)
         };
         wait_until_listening(&mut child, &ports, START_TIMEOUT, &logs, &fatal)?;
+        if s2s_elsewhere {
+            wait_for_listener("prosody", &mut child, s2s, START_TIMEOUT)?;
+        }
         self.child = Some(child);
         Ok(())
     }
@@ -194,8 +212,15 @@ impl Prosody {
         self.ports.direct_tls
     }
 
-    /// The server-to-server port (for federation tests).
+    /// The server-to-server port (5269 when federating, see
+    /// [`crate::Federation`]).
     pub fn s2s_port(&self) -> u16 {
+        self.ports.s2s.port()
+    }
+
+    /// The address the server-to-server listener binds: 127.0.0.1, or the
+    /// server's own loopback address when federating.
+    pub fn s2s_addr(&self) -> SocketAddr {
         self.ports.s2s
     }
 
@@ -286,7 +311,9 @@ impl Prosody {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            if text.contains("database is locked") && attempt < REGISTER_ATTEMPTS {
+            if (text.contains("database is locked") || text.contains("no such table"))
+                && attempt < REGISTER_ATTEMPTS
+            {
                 was_locked = true;
                 thread::sleep(Duration::from_millis(50 * attempt as u64));
                 continue;
@@ -398,7 +425,13 @@ fn lua(s: &str) -> String {
     out
 }
 
-fn render_config(dir: &Path, opts: &ProsodyOptions, p: &Ports, turn_secret: &str) -> String {
+fn render_config(
+    dir: &Path,
+    opts: &ProsodyOptions,
+    s2s: &S2sSetup,
+    p: &Ports,
+    turn_secret: &str,
+) -> String {
     let path = |name: &str| lua(&dir.join(name).to_string_lossy());
     let domain = &opts.domain;
     let cert = path(&format!("certs/{domain}.crt"));
@@ -408,15 +441,28 @@ fn render_config(dir: &Path, opts: &ProsodyOptions, p: &Ports, turn_secret: &str
     } else {
         ""
     };
+    // Peers' domains resolve through libunbound's hosts table.
+    let resolver = if s2s.hosts.is_empty() {
+        String::new()
+    } else {
+        format!("unbound = {{ hoststxt = {} }}\n", path("hosts"))
+    };
+    // s2s peers must present a certificate that verifies against the CA.
+    let cafile = if s2s.secure {
+        format!(", cafile = {}", path("ca.pem"))
+    } else {
+        String::new()
+    };
     format!(
         r#"-- Generated by tern-testkit.
-{run_as_root}pidfile = {pidfile}
+{run_as_root}{resolver}pidfile = {pidfile}
 data_path = {data}
 log = {{ info = {log} }}
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
 http_interfaces = {{ "127.0.0.1" }}
 https_interfaces = {{ "127.0.0.1" }}
+s2s_interfaces = {{ {s2s_ip} }}
 c2s_ports = {{ {c2s} }}
 c2s_direct_tls_ports = {{ {direct_tls} }}
 s2s_ports = {{ {s2s} }}
@@ -433,7 +479,7 @@ modules_enabled = {{
 
 c2s_require_encryption = true
 s2s_require_encryption = true
-s2s_secure_auth = false
+s2s_secure_auth = {secure}
 allow_registration = {allow_registration}
 registration_whitelist = {{ "127.0.0.1" }}
 authentication = "internal_hashed"
@@ -442,7 +488,7 @@ sql = {{ driver = "SQLite3", database = {sqlite} }}
 archive_expires_after = "never"
 
 certificates = {certs}
-ssl = {{ certificate = {cert}, key = {key} }}
+ssl = {{ certificate = {cert}, key = {key}{cafile} }}
 https_ssl = {{ certificate = {cert}, key = {key} }}
 
 smacks_hibernation_time = 300
@@ -465,7 +511,9 @@ Component {upload} "http_file_share"
         log = path("prosody.log"),
         c2s = p.c2s,
         direct_tls = p.direct_tls,
-        s2s = p.s2s,
+        s2s = p.s2s.port(),
+        s2s_ip = lua(&p.s2s.ip().to_string()),
+        secure = s2s.secure,
         http = p.http,
         https = p.https,
         allow_registration = opts.allow_registration,

@@ -7,5 +7,6 @@
 
 mod accounts;
 mod connect;
+mod messaging;
 mod register;
 mod support;

@@ -133,3 +133,38 @@ pub async fn states_during(
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")
 }
+
+/// Waits for an event matching `pred`, skipping others.
+pub async fn wait_event<T>(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    within: Duration,
+    what: &str,
+    mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(ev)) => {
+                if let Some(t) = pick(&ev) {
+                    return t;
+                }
+            }
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("event stream ended: {e}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+/// A connected account on `server` with a fresh user.
+pub async fn signed_in(server: &tern_testkit::Prosody) -> (TestClient, String) {
+    let (user, pass) = server.create_user().unwrap();
+    let jid = format!("{user}@{}", server.domain());
+    let mut t = client().await;
+    t.client
+        .add_account(account(&jid, &pass, loopback(server.c2s_port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, &jid).await;
+    (t, jid)
+}

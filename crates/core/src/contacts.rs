@@ -1,0 +1,150 @@
+//! The `Client` API for contacts and presence: add, rename, remove,
+//! subscription decisions, own presence.
+
+use tokio::sync::broadcast;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::events::{ClientEvent, ContactView};
+use crate::roster::{contact_view, roster_remove, roster_set, subscription_presence};
+
+fn contact_jid(jid: &str) -> Result<Jid> {
+    BareJid::new(jid.trim())
+        .map(Jid::from)
+        .map_err(|e| Error::InvalidJid {
+            input: jid.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+impl Client {
+    /// An account's contacts with their presence, plus the event stream
+    /// (`Contact` upserts, `ContactRemoved`, `SubscriptionRequest`).
+    pub async fn subscribe_roster(
+        &self,
+        account: &str,
+    ) -> Result<(Vec<ContactView>, broadcast::Receiver<ClientEvent>)> {
+        let rx = self.subscribe().1;
+        let ctx = self.ctx(account).await?;
+        let rows = self.store().roster(&ctx.account).await?;
+        let list = match self.handle(account).await {
+            Ok(h) => rows
+                .into_iter()
+                .map(|r| contact_view(&ctx, h.presences(), r))
+                .collect(),
+            Err(_) => rows
+                .into_iter()
+                .map(|r| contact_view(&ctx, &Default::default(), r))
+                .collect(),
+        };
+        Ok((list, rx))
+    }
+
+    /// Adds a contact and asks to see their presence.
+    pub async fn add_contact(
+        &self,
+        account: &str,
+        jid: &str,
+        name: Option<&str>,
+        groups: &[String],
+    ) -> Result<()> {
+        let to = contact_jid(jid)?;
+        let handle = self.handle(account).await?;
+        let iq = roster_set(&to.to_string(), name, groups).ok_or_else(|| Error::InvalidJid {
+            input: jid.to_string(),
+            detail: "not a contact address".into(),
+        })?;
+        handle.request(iq).await?;
+        handle
+            .send(subscription_presence(&to, PresenceType::Subscribe))
+            .await
+    }
+
+    /// Renames a contact or changes its groups.
+    pub async fn rename_contact(
+        &self,
+        account: &str,
+        jid: &str,
+        name: Option<&str>,
+        groups: &[String],
+    ) -> Result<()> {
+        let to = contact_jid(jid)?;
+        let iq = roster_set(&to.to_string(), name, groups).ok_or_else(|| Error::InvalidJid {
+            input: jid.to_string(),
+            detail: "not a contact address".into(),
+        })?;
+        self.handle(account).await?.request(iq).await.map(|_| ())
+    }
+
+    /// Removes a contact (and the subscriptions both ways).
+    pub async fn remove_contact(&self, account: &str, jid: &str) -> Result<()> {
+        let to = contact_jid(jid)?;
+        let iq = roster_remove(&to.to_string()).ok_or_else(|| Error::InvalidJid {
+            input: jid.to_string(),
+            detail: "not a contact address".into(),
+        })?;
+        self.handle(account).await?.request(iq).await.map(|_| ())
+    }
+
+    /// Lets `jid` see the user's presence (answers a request, or approves
+    /// in advance when none came yet).
+    pub async fn approve_subscription(&self, account: &str, jid: &str) -> Result<()> {
+        let to = contact_jid(jid)?;
+        self.handle(account)
+            .await?
+            .send(subscription_presence(&to, PresenceType::Subscribed))
+            .await
+    }
+
+    /// Refuses (or revokes) `jid`'s access to the user's presence.
+    pub async fn deny_subscription(&self, account: &str, jid: &str) -> Result<()> {
+        let to = contact_jid(jid)?;
+        self.handle(account)
+            .await?
+            .send(subscription_presence(&to, PresenceType::Unsubscribed))
+            .await
+    }
+
+    /// Stops seeing `jid`'s presence (cancels the user's own subscription).
+    pub async fn cancel_subscription(&self, account: &str, jid: &str) -> Result<()> {
+        let to = contact_jid(jid)?;
+        self.handle(account)
+            .await?
+            .send(subscription_presence(&to, PresenceType::Unsubscribe))
+            .await
+    }
+
+    /// Sets the user's own presence: `show` is `available`, `chat`, `away`,
+    /// `xa` or `dnd`.
+    pub async fn set_presence(
+        &self,
+        account: &str,
+        show: &str,
+        status: Option<&str>,
+    ) -> Result<()> {
+        let mut p = Presence::available();
+        p.show = match show {
+            "available" => None,
+            "chat" => Some(Show::Chat),
+            "away" => Some(Show::Away),
+            "xa" => Some(Show::Xa),
+            "dnd" => Some(Show::Dnd),
+            other => {
+                return Err(Error::Stanza {
+                    condition: "bad-request".into(),
+                    text: Some(format!("unknown presence '{other}'")),
+                })
+            }
+        };
+        if let Some(s) = status.filter(|s| !s.is_empty()) {
+            p.statuses.insert(
+                xmpp_parsers::message::Lang::default(),
+                s.chars().take(1024).collect(),
+            );
+        }
+        self.handle(account).await?.send(Stanza::Presence(p)).await
+    }
+}

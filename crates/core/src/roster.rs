@@ -1,0 +1,348 @@
+//! Contacts and presence (RFC 6121): the roster with versioning, roster
+//! pushes, presence per resource, and subscription requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use tern_store::RosterRow;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
+use xmpp_parsers::roster::{Ask, Item, Roster, Subscription};
+
+use crate::events::{ClientEvent, ContactView, ResourcePresence};
+use crate::messaging::Ctx;
+
+/// Most resources remembered per contact (a hostile contact could send many).
+const MAX_RESOURCES: usize = 32;
+/// Longest status message kept.
+const MAX_STATUS: usize = 1024;
+
+/// Online resources of every contact of one account.
+#[derive(Default, Debug)]
+pub(crate) struct Presences {
+    by_jid: Mutex<HashMap<String, BTreeMap<String, ResourcePresence>>>,
+}
+
+impl Presences {
+    pub(crate) fn of(&self, jid: &str) -> Vec<ResourcePresence> {
+        let map = match self.by_jid.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let mut v: Vec<ResourcePresence> = map
+            .get(jid)
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.resource.cmp(&b.resource))
+        });
+        v
+    }
+
+    fn set(&self, jid: &str, p: Option<ResourcePresence>, resource: &str) {
+        let mut map = match self.by_jid.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let entry = map.entry(jid.to_string()).or_default();
+        match p {
+            Some(p) => {
+                if entry.len() < MAX_RESOURCES || entry.contains_key(resource) {
+                    entry.insert(resource.to_string(), p);
+                }
+            }
+            None => {
+                entry.remove(resource);
+            }
+        }
+        if entry.is_empty() {
+            map.remove(jid);
+        }
+    }
+
+    /// Everyone is offline (our stream ended without resumption).
+    pub(crate) fn clear(&self) -> Vec<String> {
+        let mut map = match self.by_jid.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.drain().map(|(k, _)| k).collect()
+    }
+}
+
+fn row_from_item(item: &Item) -> RosterRow {
+    RosterRow {
+        jid: item.jid.to_string(),
+        name: item.name.clone().filter(|n| !n.is_empty()),
+        subscription: match item.subscription {
+            Subscription::None => "none",
+            Subscription::From => "from",
+            Subscription::To => "to",
+            Subscription::Both => "both",
+            Subscription::Remove => "remove",
+        }
+        .to_string(),
+        ask: item.ask == Ask::Subscribe,
+        groups: item.groups.iter().map(|g| g.0.clone()).collect(),
+    }
+}
+
+pub(crate) fn contact_view(ctx: &Ctx, presences: &Presences, row: RosterRow) -> ContactView {
+    ContactView {
+        account: ctx.account.clone(),
+        presence: presences.of(&row.jid),
+        jid: row.jid,
+        name: row.name,
+        subscription: row.subscription,
+        ask: row.ask,
+        groups: row.groups,
+    }
+}
+
+/// A contact went offline because our own session ended.
+pub(crate) async fn emit_offline(ctx: &Ctx, presences: &Presences, jid: &str) {
+    emit_contact(ctx, presences, jid).await
+}
+
+async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
+    let row = match ctx.store.roster(&ctx.account).await {
+        Ok(r) => r.into_iter().find(|r| r.jid == jid),
+        Err(e) => {
+            tracing::warn!("roster read failed: {e}");
+            return;
+        }
+    };
+    let row = row.unwrap_or(RosterRow {
+        jid: jid.to_string(),
+        name: None,
+        subscription: "none".into(),
+        ask: false,
+        groups: Vec::new(),
+    });
+    ctx.hub.emit(ClientEvent::Contact {
+        contact: contact_view(ctx, presences, row),
+    });
+}
+
+/// The roster request for this session: with the stored version, so an
+/// up-to-date roster costs one empty result (XEP-0237 style versioning).
+pub(crate) async fn roster_request(ctx: &Ctx) -> Iq {
+    let ver = ctx
+        .store
+        .account_sync_state(&ctx.account)
+        .await
+        .ok()
+        .and_then(|s| s.0)
+        .unwrap_or_default();
+    Iq::from_get(
+        "roster",
+        Roster {
+            ver: Some(ver),
+            items: Vec::new(),
+        },
+    )
+}
+
+/// Applies the answer to [`roster_request`].
+pub(crate) async fn on_roster_result(ctx: &Ctx, presences: &Presences, iq: Iq) {
+    let payload = match iq {
+        Iq::Result { payload, .. } => payload,
+        _ => return,
+    };
+    let Some(payload) = payload else {
+        tracing::debug!(account = %ctx.account, "roster is up to date");
+        return;
+    };
+    let roster = match Roster::try_from(payload) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("malformed roster ignored: {e}");
+            return;
+        }
+    };
+    let rows: Vec<RosterRow> = roster
+        .items
+        .iter()
+        .filter(|i| i.subscription != Subscription::Remove)
+        .map(row_from_item)
+        .collect();
+    let old = ctx.store.roster(&ctx.account).await.unwrap_or_default();
+    if let Err(e) = ctx
+        .store
+        .replace_roster(&ctx.account, &rows, roster.ver.as_deref())
+        .await
+    {
+        tracing::error!("storing the roster failed: {e}");
+        return;
+    }
+    for gone in old.iter().filter(|o| !rows.iter().any(|r| r.jid == o.jid)) {
+        ctx.hub.emit(ClientEvent::ContactRemoved {
+            account: ctx.account.clone(),
+            jid: gone.jid.clone(),
+        });
+    }
+    for row in rows {
+        ctx.hub.emit(ClientEvent::Contact {
+            contact: contact_view(ctx, presences, row),
+        });
+    }
+}
+
+/// A roster push (IQ set from our own server). Returns the answer.
+pub(crate) async fn on_roster_push(
+    ctx: &Ctx,
+    presences: &Presences,
+    from: Option<Jid>,
+    id: String,
+    payload: xmpp_parsers::minidom::Element,
+) -> Stanza {
+    let trusted = match &from {
+        None => true,
+        Some(f) => f.to_bare() == ctx.own,
+    };
+    if !trusted {
+        tracing::warn!(?from, "roster push from a stranger ignored");
+        return crate::account::error_reply(
+            from,
+            id,
+            xmpp_parsers::stanza_error::DefinedCondition::Forbidden,
+        );
+    }
+    let roster = match Roster::try_from(payload) {
+        Ok(r) if r.items.len() == 1 => r,
+        _ => {
+            return crate::account::error_reply(
+                from,
+                id,
+                xmpp_parsers::stanza_error::DefinedCondition::BadRequest,
+            )
+        }
+    };
+    for item in &roster.items {
+        let jid = item.jid.to_string();
+        let result = if item.subscription == Subscription::Remove {
+            ctx.store.remove_roster_item(&ctx.account, &jid).await
+        } else {
+            ctx.store
+                .upsert_roster_item(&ctx.account, &row_from_item(item))
+                .await
+        };
+        if let Err(e) = result {
+            tracing::error!("storing a roster push failed: {e}");
+            continue;
+        }
+        if item.subscription == Subscription::Remove {
+            ctx.hub.emit(ClientEvent::ContactRemoved {
+                account: ctx.account.clone(),
+                jid,
+            });
+        } else {
+            emit_contact(ctx, presences, &jid).await;
+        }
+    }
+    if let Some(ver) = &roster.ver {
+        let _ = ctx.store.set_roster_version(&ctx.account, Some(ver)).await;
+    }
+    Iq::Result {
+        from: None,
+        to: from,
+        id,
+        payload: None,
+    }
+    .into()
+}
+
+/// An incoming presence.
+pub(crate) async fn on_presence(ctx: &Ctx, presences: &Presences, p: Presence) {
+    let Some(from) = p.from.clone() else {
+        return;
+    };
+    let bare = from.to_bare().to_string();
+    let resource = from.resource().map(|r| r.to_string()).unwrap_or_default();
+    match p.type_ {
+        PresenceType::Subscribe => {
+            ctx.hub.emit(ClientEvent::SubscriptionRequest {
+                account: ctx.account.clone(),
+                from: bare,
+            });
+        }
+        PresenceType::None => {
+            if from.to_bare() == ctx.own && from.resource().is_none() {
+                return;
+            }
+            let show = match p.show {
+                None => "available",
+                Some(Show::Away) => "away",
+                Some(Show::Chat) => "chat",
+                Some(Show::Dnd) => "dnd",
+                Some(Show::Xa) => "xa",
+            };
+            let status = p
+                .statuses
+                .values()
+                .next()
+                .map(|s| s.chars().take(MAX_STATUS).collect::<String>());
+            presences.set(
+                &bare,
+                Some(ResourcePresence {
+                    resource: resource.clone(),
+                    show: show.to_string(),
+                    status,
+                    priority: p.priority.0,
+                }),
+                &resource,
+            );
+            emit_contact(ctx, presences, &bare).await;
+        }
+        PresenceType::Unavailable | PresenceType::Error => {
+            presences.set(&bare, None, &resource);
+            emit_contact(ctx, presences, &bare).await;
+        }
+        _ => {}
+    }
+}
+
+/// Roster set adding or changing a contact.
+pub(crate) fn roster_set(jid: &str, name: Option<&str>, groups: &[String]) -> Option<Iq> {
+    let item = Item {
+        jid: xmpp_parsers::jid::BareJid::new(jid).ok()?,
+        name: name.map(str::to_string),
+        subscription: Subscription::None,
+        ask: Ask::None,
+        groups: groups
+            .iter()
+            .map(|g| xmpp_parsers::roster::Group(g.clone()))
+            .collect(),
+        approved: None,
+    };
+    Some(Iq::from_set(
+        "roster-set",
+        Roster {
+            ver: None,
+            items: vec![item],
+        },
+    ))
+}
+
+/// Roster set removing a contact (also cancels subscriptions both ways).
+pub(crate) fn roster_remove(jid: &str) -> Option<Iq> {
+    let mut iq = roster_set(jid, None, &[])?;
+    if let Iq::Set { payload, .. } = &mut iq {
+        if let Ok(mut roster) = Roster::try_from(payload.clone()) {
+            for i in &mut roster.items {
+                i.subscription = Subscription::Remove;
+            }
+            *payload = roster.into();
+        }
+    }
+    Some(iq)
+}
+
+/// A directed presence of the given type (subscribe, subscribed, ...).
+pub(crate) fn subscription_presence(to: &Jid, type_: PresenceType) -> Stanza {
+    Presence::new(type_).with_to(to.clone()).into()
+}
