@@ -29,6 +29,7 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "raw", "xml": "<message .../>"}
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
     {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID}   (--omemo only)
+    {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
     {"cmd": "quit"}
 
 Every stanza-sending command except "raw" is answered by
@@ -61,7 +62,8 @@ Unless --no-auto-receipts is given, every message that requests a XEP-0184
 receipt is answered with <received id=.../> (like ordinary clients do).
 With --omemo, OMEMO (eu.siacs.conversations.axolotl) is enabled with blind
 trust; every decrypted message is reported as "omemo_message" and echoed
-back, encrypted, with the body unchanged.
+back, encrypted, with the body unchanged (unless "omemo_echo" turned that
+off, e.g. for a peer that talks to another echoing peer).
 """
 
 import argparse
@@ -184,6 +186,7 @@ class Peer(ClientXMPP):
         self.finished = finished
         self.quitting = False
         self.commands = asyncio.Queue()
+        self.omemo_echo = True
         self.worker = None
 
         # Trust exactly the test CA; hostname checking stays on.
@@ -302,9 +305,11 @@ class Peer(ClientXMPP):
         except Exception as exc:  # noqa: BLE001 - reported to the test
             emit("error", message="OMEMO decryption failed: %r" % (exc,))
             return
-        body = decrypted["body"]
+        # Key exchanges and heartbeats carry no body: reported as null.
+        body_elem = decrypted.xml.find(q(NS_CLIENT, "body"))
+        body = None if body_elem is None else (body_elem.text or "")
         emit("omemo_message", **{"from": str(msg["from"]), "id": msg["id"], "body": body})
-        if body:
+        if body and self.omemo_echo:
             await self.send_encrypted(msg["from"].bare, body, None)
 
     async def on_presence(self, pres):
@@ -442,6 +447,8 @@ class Peer(ClientXMPP):
             if not self.args.omemo:
                 raise ValueError("the peer was started without --omemo")
             await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
+        elif name == "omemo_echo":
+            self.omemo_echo = bool(cmd.get("enabled", True))
         else:
             raise ValueError("unknown command %r" % (name,))
 

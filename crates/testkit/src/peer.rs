@@ -402,6 +402,13 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id}))
     }
 
+    /// Turns the echo of decrypted OMEMO messages on or off (peers from
+    /// [`SlixmppPeer::start_omemo`] echo by default; two echoing peers would
+    /// answer each other forever).
+    pub fn set_omemo_echo(&self, enabled: bool) -> Result<()> {
+        self.send(json!({"cmd": "omemo_echo", "enabled": enabled}))
+    }
+
     /// The next event, waiting up to `timeout`. Events kept by
     /// [`SlixmppPeer::wait_for`] come first.
     pub fn next_event(&self, timeout: Duration) -> Result<Value> {

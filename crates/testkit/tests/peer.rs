@@ -268,3 +268,31 @@ fn omemo_peer_publishes_its_device_list_and_bundle() {
         "{xml}"
     );
 }
+
+#[test]
+fn omemo_peers_exchange_an_encrypted_message_and_its_echo() {
+    let server = Prosody::start().expect("start Prosody");
+    let sender = SlixmppPeer::start_omemo(options(&server)).expect("start OMEMO sender");
+    sender.set_omemo_echo(false).expect("echo off");
+    let echo = SlixmppPeer::start_omemo(options(&server)).expect("start OMEMO echo");
+
+    sender
+        .omemo_send(echo.bare_jid(), "secret 🔐", "enc-1")
+        .expect("omemo send");
+    let wire = echo
+        .wait_for(WAIT, |e| is(e, "message") && e["id"] == "enc-1")
+        .expect("encrypted message arrives");
+    assert_eq!(wire["encrypted"], true);
+    assert_ne!(wire["body"], "secret 🔐", "the body is a fallback");
+    let decrypted = echo
+        .wait_for(WAIT, |e| is(e, "omemo_message") && !e["body"].is_null())
+        .expect("decrypted");
+    assert_eq!(decrypted["body"], "secret 🔐");
+    assert_eq!(decrypted["from"], sender.jid());
+
+    let echoed = sender
+        .wait_for(WAIT, |e| is(e, "omemo_message") && !e["body"].is_null())
+        .expect("echo decrypted");
+    assert_eq!(echoed["body"], "secret 🔐");
+    assert_eq!(echoed["from"], echo.jid());
+}
