@@ -89,7 +89,8 @@ impl TestCa {
     }
 
     /// Issues a leaf certificate with a new key: CA:FALSE, extended key usage
-    /// serverAuth, subject alternative names `dns_names` plus IP 127.0.0.1.
+    /// serverAuth and clientAuth, subject alternative names `dns_names` plus
+    /// IP 127.0.0.1.
     ///
     /// # Panics
     ///
@@ -122,7 +123,12 @@ impl TestCa {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        // clientAuth too: servers present the same certificate as TLS
+        // clients on outgoing s2s links, and ejabberd checks the purpose.
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         params.use_authority_key_identifier_extension = true;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Leaf {

@@ -8,6 +8,7 @@
 //! (`-erl_epmd_port`) instead of epmd, so instances share nothing.
 
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tempfile::TempDir;
 
 use crate::ca::{Leaf, TestCa};
+use crate::federation::{wait_for_listener, S2sSetup};
 use crate::install::{ejabberd_paths, ensure_packages, EjabberdPaths, EJABBERD_PACKAGES};
 use crate::process::{
     random_secret, reserve_ports, run_with_timeout, server_dir, unique_name, wait_until_listening,
@@ -49,7 +51,7 @@ impl Default for EjabberdOptions {
 struct Ports {
     c2s: u16,
     direct_tls: u16,
-    s2s: u16,
+    s2s: SocketAddr,
     https: u16,
     dist: u16,
 }
@@ -62,6 +64,9 @@ struct Ports {
 #[derive(Debug)]
 pub struct Ejabberd {
     opts: EjabberdOptions,
+    /// Whether the VM runs in its own mount namespace with its own
+    /// `/etc/hosts` (federation peers resolve through it).
+    private_hosts: bool,
     ports: Ports,
     leaf: Leaf,
     node: String,
@@ -82,10 +87,16 @@ impl Ejabberd {
     /// Starts ejabberd with the given options. Installs the package first if
     /// it is missing (see [`crate::ensure_installed`]).
     pub fn start_with(opts: EjabberdOptions) -> Result<Ejabberd> {
+        Self::start_s2s(opts, S2sSetup::default())
+    }
+
+    /// Starts ejabberd with the given options and s2s setup (see
+    /// [`crate::Federation`]).
+    pub(crate) fn start_s2s(opts: EjabberdOptions, s2s: S2sSetup) -> Result<Ejabberd> {
         ensure_packages(EJABBERD_PACKAGES)?;
         let mut last_err = anyhow!("ejabberd was not started");
         for attempt in 1..=START_ATTEMPTS {
-            match Self::try_start(opts.clone()) {
+            match Self::try_start(opts.clone(), s2s.clone()) {
                 Ok(e) => return Ok(e),
                 Err(err) if is_port_conflict(&format!("{err:#}")) => {
                     tracing::warn!(attempt, "port conflict while starting ejabberd, retrying");
@@ -97,7 +108,7 @@ impl Ejabberd {
         Err(last_err)
     }
 
-    fn try_start(opts: EjabberdOptions) -> Result<Ejabberd> {
+    fn try_start(opts: EjabberdOptions, s2s: S2sSetup) -> Result<Ejabberd> {
         let started = Instant::now();
         let paths = ejabberd_paths().context("ejabberd is not installed")?;
         let dir = server_dir("tern-ejabberd-")?;
@@ -110,17 +121,23 @@ impl Ejabberd {
         let ports = Ports {
             c2s: reserved[0].0,
             direct_tls: reserved[1].0,
-            s2s: reserved[2].0,
+            s2s: s2s.listen_addr(reserved[2].0),
             https: reserved[3].0,
             dist: reserved[4].0,
         };
+        s2s.write_files(dir.path())?;
+        let private_hosts = !s2s.hosts.is_empty();
+        if private_hosts {
+            fs::write(dir.path().join("etc-hosts"), render_etc_hosts(&s2s)?)?;
+        }
         fs::write(
             dir.path().join("ejabberd.yml"),
-            render_config(dir.path(), &opts, &ports),
+            render_config(dir.path(), &opts, &s2s, &ports),
         )?;
         drop(reserved);
         let mut ejabberd = Ejabberd {
             opts,
+            private_hosts,
             ports,
             leaf,
             node: format!("{}@localhost", unique_name("tern")),
@@ -169,15 +186,23 @@ impl Ejabberd {
             .arg("dir")
             .arg(format!("\"{}\"", spool.display()))
             .args(["-s", "ejabberd", "-noinput"]);
+        if self.private_hosts {
+            cmd = with_private_hosts(cmd, &self.dir.path().join("etc-hosts"));
+        }
         let out = self.dir.path().join("logs/erl.out");
         let mut child = ManagedChild::spawn(cmd, "ejabberd", &out)?;
-        let ports = [
+        let mut ports = vec![
             self.ports.c2s,
             self.ports.direct_tls,
-            self.ports.s2s,
             self.ports.https,
             self.ports.dist,
         ];
+        // An s2s listener on another loopback address is waited for below.
+        let s2s = self.ports.s2s;
+        let s2s_elsewhere = s2s.ip() != IpAddr::from(Ipv4Addr::LOCALHOST);
+        if !s2s_elsewhere {
+            ports.push(s2s.port());
+        }
         let logs = [self.dir.path().join("logs/ejabberd.log"), out];
         let fatal = |log: &str| {
             log.lines()
@@ -185,6 +210,9 @@ impl Ejabberd {
                 .map(str::to_owned)
         };
         wait_until_listening(&mut child, &ports, START_TIMEOUT, &logs, &fatal)?;
+        if s2s_elsewhere {
+            wait_for_listener("ejabberd", &mut child, s2s, START_TIMEOUT)?;
+        }
         self.child = Some(child);
         Ok(())
     }
@@ -217,8 +245,15 @@ impl Ejabberd {
         self.ports.direct_tls
     }
 
-    /// The server-to-server port.
+    /// The server-to-server port (5269 when federating, see
+    /// [`crate::Federation`]).
     pub fn s2s_port(&self) -> u16 {
+        self.ports.s2s.port()
+    }
+
+    /// The address the server-to-server listener binds: 127.0.0.1, or the
+    /// server's own loopback address when federating.
+    pub fn s2s_addr(&self) -> SocketAddr {
         self.ports.s2s
     }
 
@@ -366,11 +401,66 @@ fn yaml(s: &str) -> String {
     out
 }
 
-fn render_config(dir: &Path, opts: &EjabberdOptions, p: &Ports) -> String {
+/// The system's `/etc/hosts` plus the federation peers.
+fn render_etc_hosts(s2s: &S2sSetup) -> Result<String> {
+    let mut out = fs::read_to_string("/etc/hosts").context("reading /etc/hosts")?;
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("# Federation peers, added by tern-testkit.\n");
+    for (name, ip) in &s2s.hosts {
+        out.push_str(&format!("{ip} {name}\n"));
+    }
+    Ok(out)
+}
+
+/// Runs `cmd` in a private mount namespace in which `hosts` is bind-mounted
+/// over `/etc/hosts`.
+///
+/// ejabberd resolves s2s peers with `getaddrinfo` (glibc: `/etc/hosts`, then
+/// DNS); Erlang's own inetrc host table is not consulted. `unshare` and the
+/// shell `exec` into the VM, so the VM keeps the child's pid, process group
+/// and parent-death signal, and the system's `/etc/hosts` is never touched.
+fn with_private_hosts(cmd: Command, hosts: &Path) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/hosts && exec "$@""#)
+        .arg(hosts)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+fn render_config(dir: &Path, opts: &EjabberdOptions, s2s: &S2sSetup, p: &Ports) -> String {
     let register_access = if opts.allow_registration {
         "all"
     } else {
         "none"
+    };
+    // Secure s2s: TLS required, peers authenticate with a certificate that
+    // verifies against the CA (SASL EXTERNAL; no mod_s2s_dialback).
+    let s2s_tls = if s2s.secure {
+        format!(
+            "s2s_use_starttls: required\nca_file: {}\n",
+            yaml(&dir.join("ca.pem").to_string_lossy())
+        )
+    } else {
+        "s2s_use_starttls: optional\n".to_owned()
+    };
+    let families = if s2s.hosts.is_empty() {
+        ""
+    } else {
+        "outgoing_s2s_families:\n  - ipv4\n"
     };
     format!(
         r#"# Generated by tern-testkit.
@@ -383,8 +473,7 @@ certfiles:
 auth_method: internal
 auth_password_format: scram
 registration_timeout: infinity
-s2s_use_starttls: optional
-listen:
+{s2s_tls}{families}listen:
   -
     port: {c2s}
     ip: "127.0.0.1"
@@ -399,7 +488,7 @@ listen:
     tls: true
   -
     port: {s2s}
-    ip: "127.0.0.1"
+    ip: {s2s_ip}
     module: ejabberd_s2s_in
   -
     port: {https}
@@ -479,7 +568,8 @@ modules:
         cert = yaml(&cert_path(dir).to_string_lossy()),
         c2s = p.c2s,
         direct_tls = p.direct_tls,
-        s2s = p.s2s,
+        s2s = p.s2s.port(),
+        s2s_ip = yaml(&p.s2s.ip().to_string()),
         https = p.https,
         put_url = yaml(&format!("https://localhost:{}/upload", p.https)),
         docroot = yaml(&dir.join("upload").to_string_lossy()),

@@ -38,6 +38,7 @@
 mod ca;
 mod coturn;
 mod ejabberd;
+mod federation;
 mod install;
 mod peer;
 mod process;
@@ -46,6 +47,7 @@ mod proxy;
 
 pub use ca::{Leaf, TestCa};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
+pub use federation::{start_prosody_pair, Federation};
 pub use install::ensure_installed;
 pub use peer::{ensure_peer_venv, PeerOptions, SlixmppPeer};
 pub use process::{closed_port, pid_is_alive};
