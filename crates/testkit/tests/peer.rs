@@ -117,6 +117,30 @@ fn two_peers_exchange_messages_receipts_corrections_reactions_and_chat_states() 
     assert_eq!(retraction["retract_id"], "msg-1");
     assert!(retraction["body"].is_string());
 
+    // A reply (XEP-0461) through the generic command interface.
+    bob.send(serde_json::json!({
+        "cmd": "send", "to": alice.bare_jid(), "body": "a reply", "id": "reply-1",
+        "reply_to": {"id": "msg-1", "to": alice.bare_jid()},
+    }))
+    .expect("send reply");
+    let reply = alice
+        .wait_for(WAIT, |e| {
+            message_from(e, &bob).is_some() && e["id"] == "reply-1"
+        })
+        .expect("reply arrives");
+    assert_eq!(reply["reply_to"]["id"], "msg-1");
+
+    // A bad command is reported, and the peer carries on.
+    bob.send(serde_json::json!({"cmd": "no-such-command"}))
+        .expect("send bad command");
+    let error = bob.wait_for(WAIT, |e| is(e, "error")).expect("error event");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-command")),
+        "{error}"
+    );
+
     // Raw XML goes out as written.
     let raw = format!(
         "<message to='{}' type='chat' id='raw-1'><body>raw &amp; unescaped?</body>\
