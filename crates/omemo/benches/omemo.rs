@@ -114,7 +114,7 @@ fn session(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let (mut a, b) = established();
+    let (mut a, _) = established();
     c.bench_function("session_encrypt_32B", |bench| {
         bench.iter(|| a.encrypt(black_box(&[7; 32])).unwrap())
     });

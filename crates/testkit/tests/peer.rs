@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tern_testkit::{PeerOptions, Prosody, SlixmppPeer, TestCa};
+use tern_testkit::{Ejabberd, PeerOptions, Prosody, SlixmppPeer, TestCa};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -319,4 +319,33 @@ fn omemo_peers_exchange_an_encrypted_message_and_its_echo() {
         .expect("echo decrypted");
     assert_eq!(echoed["body"], "secret 🔐");
     assert_eq!(echoed["from"], echo.jid());
+}
+
+#[test]
+fn peers_work_against_ejabberd_too() {
+    let server = Ejabberd::start().expect("start ejabberd");
+    let options = || {
+        let (user, password) = server.create_user().expect("create user");
+        PeerOptions::new(
+            format!("{user}@{}", server.domain()),
+            password,
+            "127.0.0.1",
+            server.c2s_port(),
+        )
+    };
+    let alice = SlixmppPeer::start(options()).expect("start peer 1");
+    let bob = SlixmppPeer::start(options()).expect("start peer 2");
+
+    alice
+        .send_message(bob.bare_jid(), "hello ejabberd", "e-1")
+        .expect("send");
+    let got = bob
+        .wait_for(WAIT, |e| {
+            message_from(e, &alice).is_some() && e["id"] == "e-1"
+        })
+        .expect("message arrives");
+    assert_eq!(got["body"], "hello ejabberd");
+    assert_eq!(got["origin_id"], "e-1");
+    let receipt = alice.wait_for(WAIT, |e| is(e, "receipt")).expect("receipt");
+    assert_eq!(receipt["id"], "e-1");
 }
