@@ -31,6 +31,8 @@
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,7 +41,7 @@ use rand::Rng;
 
 use crate::ca::TestCa;
 use crate::ejabberd::{Ejabberd, EjabberdOptions};
-use crate::process::{ports_owned_by, unique_name, ManagedChild};
+use crate::process::{ports_owned_by, run_with_timeout, unique_name, ManagedChild};
 use crate::prosody::{Prosody, ProsodyOptions};
 
 /// The s2s port peers connect to when there is no SRV record (RFC 6120).
@@ -80,16 +82,21 @@ impl S2sSetup {
         }
     }
 
-    /// Writes the CA and the hosts table (in `/etc/hosts` format) into `dir`:
-    /// `ca.pem` and `hosts`.
+    /// Writes what the server configuration refers to into `dir`: the CA
+    /// (`ca.pem`) when secure, the hosts table (`hosts`, in `/etc/hosts`
+    /// format) when there are peers.
     pub(crate) fn write_files(&self, dir: &Path) -> Result<()> {
-        fs::write(dir.join("ca.pem"), TestCa::global().ca_cert_pem())?;
-        let hosts: String = self
-            .hosts
-            .iter()
-            .map(|(name, ip)| format!("{ip} {name}\n"))
-            .collect();
-        fs::write(dir.join("hosts"), hosts)?;
+        if self.secure {
+            fs::write(dir.join("ca.pem"), TestCa::global().ca_cert_pem())?;
+        }
+        if !self.hosts.is_empty() {
+            let hosts: String = self
+                .hosts
+                .iter()
+                .map(|(name, ip)| format!("{ip} {name}\n"))
+                .collect();
+            fs::write(dir.join("hosts"), hosts)?;
+        }
         Ok(())
     }
 }
@@ -128,6 +135,33 @@ pub(crate) fn wait_for_listener(
         }
         thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// Checks once per process that a private mount namespace can be made,
+/// which ejabberd's name resolution needs.
+fn check_private_mounts() -> Result<()> {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--mount", "--propagation", "private", "--", "true"]);
+            match run_with_timeout(cmd, Duration::from_secs(30)) {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(format!(
+                    "`unshare --mount` failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )),
+                Err(err) => Err(format!("running `unshare --mount`: {err:#}")),
+            }
+        })
+        .clone()
+        .map_err(|msg| {
+            anyhow!(
+                "federation with ejabberd needs a private mount namespace for its \
+                 /etc/hosts (root with CAP_SYS_ADMIN): {msg}"
+            )
+        })
 }
 
 /// Picks `n` distinct random loopback addresses outside 127.0.0.0/24 on
@@ -212,6 +246,7 @@ impl Federation {
     /// resolving the other's domain to the other's s2s address. Takes as
     /// long as ejabberd's start-up (a few seconds).
     pub fn start() -> Result<Federation> {
+        check_private_mounts()?;
         with_retries("the federation", || {
             let ips = loopback_addresses(2)?;
             let (ip_a, ip_b) = (ips[0], ips[1]);
