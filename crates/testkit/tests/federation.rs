@@ -308,3 +308,42 @@ fn two_prosody_servers_exchange_messages_over_s2s() -> Result<()> {
     eprintln!("whole test: {:?}", t.elapsed());
     Ok(())
 }
+
+#[test]
+fn s2s_refuses_a_peer_certificate_from_another_ca() -> Result<()> {
+    let (a_server, mut c_server) = start_prosody_pair()?;
+    // C presents a certificate from a CA that A does not trust.
+    let foreign = TestCa::generate()?;
+    let domain = c_server.domain().to_owned();
+    let leaf = foreign.issue_leaf(&[&domain]);
+    let certs = c_server.dir().join("certs");
+    std::fs::write(
+        certs.join(format!("{domain}.crt")),
+        format!("{}{}", leaf.cert_pem, foreign.ca_cert_pem()),
+    )?;
+    std::fs::write(certs.join(format!("{domain}.key")), &leaf.key_pem)?;
+    c_server.restart()?;
+
+    let (alice, pa) = a_server.create_user()?;
+    let mut a = Client::connect(a_server.c2s_port(), a_server.domain(), &alice, &pa)?;
+    let body = unique_body("refused");
+    a.send_message(&format!("carol@{domain}"), &body)?;
+    // The message bounces: A does not deliver over an unverified link.
+    let bounce = loop {
+        let stanza = read_until(&mut a.tls, &mut a.buf, "</message>", DELIVERY)?;
+        if stanza.contains(&body) {
+            break stanza;
+        }
+    };
+    assert!(bounce.contains("type='error'"), "{bounce}");
+    assert!(bounce.contains("certificate is not trusted"), "{bounce}");
+    let log = a_server.log();
+    assert!(
+        !log.contains(&format!(
+            "Outgoing s2s connection {}->{domain} complete",
+            a_server.domain()
+        )),
+        "A completed an s2s link to C:\n{log}"
+    );
+    Ok(())
+}
