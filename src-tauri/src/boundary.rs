@@ -1,0 +1,297 @@
+//! Everything that crosses the IPC boundary: what commands take and return,
+//! the events the window receives, and [`UiError`], the one error type the
+//! UI sees.
+//!
+//! The engine's [`Snapshot`] and [`ClientEvent`] are already UI-facing (stable
+//! `serde` tags, no secrets) and cross as they are; `ui/src/lib/engine.ts`
+//! mirrors them. Event names are the `EVENT_*` constants.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use tern_core::{
+    ConnectError, Error, NewAccount, RegistrationError, RegistrationForm, ServerOverride,
+};
+
+pub use tern_core::{ClientEvent, Snapshot};
+
+/// Event carrying one [`EngineEvent`].
+pub const EVENT_ENGINE: &str = "engine:event";
+/// Event carrying a fresh [`SnapshotView`]: the UI replaces its state (sent
+/// when the shell fell behind the engine's event stream).
+pub const EVENT_RESYNC: &str = "engine:resync";
+
+/// The engine state with the sequence number of the last event applied to
+/// it. The UI applies only events with a higher `seq`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotView {
+    /// Number of the last event included.
+    pub seq: u64,
+    /// The state.
+    pub snapshot: Snapshot,
+}
+
+/// One engine change, numbered.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineEvent {
+    /// Increases by one per event.
+    pub seq: u64,
+    /// The change.
+    pub event: ClientEvent,
+}
+
+/// Manual server settings ("Advanced" in the sign-in form).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServerSettings {
+    /// Host name or IP to connect to instead of looking up the domain.
+    pub host: Option<String>,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// Direct TLS (XEP-0368) instead of STARTTLS.
+    #[serde(default)]
+    pub direct_tls: bool,
+}
+
+impl From<ServerSettings> for ServerOverride {
+    fn from(s: ServerSettings) -> Self {
+        ServerOverride {
+            host: s
+                .host
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty()),
+            port: s.port,
+            direct_tls: s.direct_tls,
+        }
+    }
+}
+
+/// An account to add.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccountRequest {
+    /// `user@server`.
+    pub jid: String,
+    /// Password; goes to the system keychain.
+    pub password: String,
+    /// Manual server settings.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+impl From<AccountRequest> for NewAccount {
+    fn from(r: AccountRequest) -> Self {
+        let mut account = NewAccount::new(&r.jid, &r.password);
+        account.server = r.server.into();
+        account
+    }
+}
+
+/// One choice of a list field.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldOption {
+    /// What to show.
+    pub label: String,
+    /// What to submit.
+    pub value: String,
+}
+
+/// One field of a sign-up form.
+#[derive(Clone, Debug, Serialize)]
+pub struct FormField {
+    /// Name to submit the value under.
+    pub var: String,
+    /// Label from the server, if any.
+    pub label: Option<String>,
+    /// XEP-0004 type: `text-single`, `text-private`, `hidden`, `fixed`,
+    /// `boolean`, `list-single`, ...
+    pub kind: String,
+    /// Whether the server requires it.
+    pub required: bool,
+    /// Pre-filled value.
+    pub value: Option<String>,
+    /// Choices of list fields.
+    pub options: Vec<FieldOption>,
+}
+
+/// A server's sign-up form (XEP-0077).
+#[derive(Clone, Debug, Serialize)]
+pub struct SignUpForm {
+    /// Instructions from the server.
+    pub instructions: Option<String>,
+    /// Fields in the server's order.
+    pub fields: Vec<FormField>,
+}
+
+impl From<&RegistrationForm> for SignUpForm {
+    fn from(f: &RegistrationForm) -> Self {
+        SignUpForm {
+            instructions: f.instructions.clone(),
+            fields: f
+                .fields
+                .iter()
+                .map(|x| FormField {
+                    var: x.var.clone(),
+                    label: x.label.clone(),
+                    kind: x.kind.clone(),
+                    required: x.required,
+                    value: x.value.clone(),
+                    options: x
+                        .options
+                        .iter()
+                        .map(|(label, value)| FieldOption {
+                            label: label.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Answers to a sign-up form, by field name.
+pub type SignUpValues = HashMap<String, String>;
+
+/// An error as the UI shows it: a stable `kind` to branch on and a sentence
+/// a person can act on.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UiError {
+    /// Stable identifier (`authentication_failed`, `account_exists`, ...).
+    /// Connection failures use [`ConnectError::kind`].
+    pub kind: String,
+    /// What happened and what to do, in plain words.
+    pub message: String,
+}
+
+impl UiError {
+    /// An error with this kind and message.
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        UiError {
+            kind: kind.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+impl From<ConnectError> for UiError {
+    fn from(e: ConnectError) -> Self {
+        UiError::new(e.kind(), format!("{}.", capitalized(&e.to_string())))
+    }
+}
+
+impl From<RegistrationError> for UiError {
+    fn from(e: RegistrationError) -> Self {
+        let kind = match &e {
+            RegistrationError::Connect(c) => return c.clone().into(),
+            RegistrationError::NotSupported { .. } => "registration_not_supported",
+            RegistrationError::Conflict => "username_taken",
+            RegistrationError::NotAcceptable { .. } => "not_acceptable",
+            RegistrationError::RateLimited { .. } => "rate_limited",
+            RegistrationError::Refused { .. } => "refused",
+        };
+        UiError::new(kind, format!("{}.", capitalized(&e.to_string())))
+    }
+}
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidJid { input, detail } => UiError::new(
+                "invalid_address",
+                format!("“{input}” is not an address Tern can use ({detail}). An address looks like name@example.org."),
+            ),
+            Error::UnknownAccount(jid) => UiError::new(
+                "unknown_account",
+                format!("Tern has no account {jid}; it may have been removed."),
+            ),
+            Error::AccountExists(jid) => UiError::new(
+                "account_exists",
+                format!("{jid} is already in Tern; see Accounts."),
+            ),
+            Error::NotConnected(jid) => UiError::new(
+                "not_connected",
+                format!("{jid} is not connected right now. Wait until it is connected, then try again."),
+            ),
+            Error::Connect(c) => c.into(),
+            Error::Registration(r) => r.into(),
+            Error::Stanza { condition, text } => UiError::new(
+                "refused",
+                match text {
+                    Some(t) if !t.is_empty() => format!("The server refused: {t} ({condition})."),
+                    _ => format!("The server refused ({condition})."),
+                },
+            ),
+            Error::Timeout => UiError::new(
+                "timeout",
+                "The server did not answer in time. Check the connection and try again.",
+            ),
+            Error::Keychain(k) => UiError::new(
+                "keychain_unavailable",
+                format!("Tern could not use the system keychain, where it keeps passwords: {k}. Make sure a keyring (GNOME Keyring, KWallet, the macOS Keychain or the Windows Credential Manager) is running and unlocked."),
+            ),
+            Error::Store(s) => UiError::new("storage", format!("{}.", capitalized(&s.to_string()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_keep_the_engine_kind() {
+        let e = UiError::from(Error::Connect(ConnectError::AuthenticationFailed {
+            condition: "not-authorized".into(),
+        }));
+        assert_eq!(e.kind, "authentication_failed");
+        assert!(e
+            .message
+            .starts_with("The server did not accept the password"));
+        let r = UiError::from(Error::Registration(RegistrationError::Connect(
+            ConnectError::Timeout,
+        )));
+        assert_eq!(r.kind, "timeout");
+    }
+
+    #[test]
+    fn registration_conflict_means_taken_name() {
+        let e = UiError::from(RegistrationError::Conflict);
+        assert_eq!(e.kind, "username_taken");
+        assert_eq!(e.message, "That user name is already taken on this server.");
+    }
+
+    #[test]
+    fn blank_host_means_no_override() {
+        let o: ServerOverride = ServerSettings {
+            host: Some("  ".into()),
+            port: None,
+            direct_tls: false,
+        }
+        .into();
+        assert_eq!(o.host, None);
+    }
+
+    #[test]
+    fn events_serialize_with_the_engine_tags() {
+        let ev = EngineEvent {
+            seq: 3,
+            event: ClientEvent::AccountRemoved { jid: "a@b".into() },
+        };
+        let v = serde_json::to_value(ev).unwrap();
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["event"]["type"], "account_removed");
+    }
+}

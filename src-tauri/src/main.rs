@@ -1,0 +1,8 @@
+//! Tern's desktop app.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    tern_app::run();
+}

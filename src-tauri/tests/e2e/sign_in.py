@@ -1,0 +1,152 @@
+"""End to end: the real Tern app (UI embedded) under Xvfb, driven through
+tauri-driver + WebKitWebDriver, signing in to a real Prosody on loopback.
+
+Usage (inside scripts/with-keyring, so passwords go to a real Secret Service):
+    python sign_in.py APP_BINARY TEST_SERVER_BINARY SCREENSHOT_DIR
+
+Checks that a wrong password shows the wrong-password message, and that the
+right one reaches "Connected". Screenshots: e2e-wrong-password.png,
+e2e-connected.png.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_display():
+    for n in range(90, 200):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    raise RuntimeError("no free X display")
+
+
+def wait_for_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def main():
+    app, test_server, shots = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(shots, exist_ok=True)
+    started = time.time()
+    procs = []
+    data_dir = tempfile.mkdtemp(prefix="tern-e2e-")
+    try:
+        server = subprocess.Popen([test_server], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(server)
+        info = json.loads(server.stdout.readline())
+        print(f"e2e: Prosody on {info['host']}:{info['port']}, user {info['jid']}", flush=True)
+
+        display = free_display()
+        xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(xvfb)
+        for _ in range(100):
+            if os.path.exists(f"/tmp/.X11-unix/X{display}"):
+                break
+            time.sleep(0.05)
+
+        env = dict(os.environ)
+        env.update({
+            "DISPLAY": f":{display}",
+            "TERN_DATA_DIR": data_dir,
+            "TERN_EXTRA_ROOT_PEM": info["ca_pem"],
+            "RUST_LOG": env.get("RUST_LOG", "info"),
+        })
+        env.pop("WAYLAND_DISPLAY", None)
+        port, native_port = free_port(), free_port()
+        driver_proc = subprocess.Popen(["tauri-driver", "--port", str(port), "--native-port", str(native_port)], env=env)
+        procs.append(driver_proc)
+        # tauri-driver listens before WebKitWebDriver behind it does.
+        wait_for_port(port, driver_proc)
+        wait_for_port(native_port, driver_proc)
+
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": app})
+        driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+        try:
+            run(driver, info, shots)
+        except Exception:
+            driver.save_screenshot(os.path.join(shots, "e2e-failure.png"))
+            print("e2e: page text at failure:\n" + driver.find_element(By.TAG_NAME, "body").text, flush=True)
+            raise
+        finally:
+            driver.quit()
+        print(f"e2e: passed in {time.time() - started:.1f} s", flush=True)
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                if p is procs[0]:
+                    p.stdin.close()
+                else:
+                    p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(driver, info, shots):
+    wait = WebDriverWait(driver, 30)
+
+    def fill(element_id, text):
+        el = wait.until(EC.element_to_be_clickable((By.ID, element_id)))
+        el.clear()
+        el.send_keys(text)
+
+    def sign_in(password):
+        fill("signin-jid", info["jid"])
+        fill("signin-password", password)
+        driver.find_element(By.XPATH, "//button[@type='submit' and normalize-space()='Sign in']").click()
+        print("e2e: signing in", flush=True)
+
+    wait.until(EC.visibility_of_element_located((By.XPATH, "//h1[normalize-space()='Welcome to Tern']")))
+    driver.find_element(By.XPATH, "//summary[normalize-space()='Advanced']").click()
+    fill("signin-host", info["host"])
+    fill("signin-port", str(info["port"]))
+
+    sign_in("not-the-password")
+    error = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='signin-error']")))
+    assert "Wrong password" in error.text, error.text
+    print(f"e2e: wrong password shows: {error.text!r}", flush=True)
+    driver.save_screenshot(os.path.join(shots, "e2e-wrong-password.png"))
+
+    sign_in(info["password"])
+    status = wait.until(EC.visibility_of_element_located(
+        (By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']")))
+    wait.until(lambda d: d.find_element(
+        By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']").text == "Connected")
+    print(f"e2e: {info['jid']} is {status.text}", flush=True)
+    driver.save_screenshot(os.path.join(shots, "e2e-connected.png"))
+
+
+if __name__ == "__main__":
+    main()

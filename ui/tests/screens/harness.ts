@@ -1,0 +1,129 @@
+// Runs the real UI against a fake shell: Tauri's IPC is mocked with
+// @tauri-apps/api/mocks and answers from the scenario named in the URL
+// (`?scenario=accounts&theme=dark`). Used by run.mjs for screenshots.
+
+import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type { AccountState, AccountView, ClientEvent, Snapshot } from '../../src/lib/engine';
+import type { SignUpForm } from '../../src/lib/signup';
+
+const params = new URLSearchParams(location.search);
+const scenario = params.get('scenario') ?? 'welcome';
+localStorage.setItem('tern.theme', params.get('theme') ?? 'light');
+
+const FP = '3a7f09c2d41be85f6c0e9a1d27b4f38e5c6d0a9b1e2f3c4d5a6b7c8d9e0f1a2b';
+const colons = (h: string) => h.match(/../g)!.join(':');
+const states: Record<string, AccountState> = {
+  connected: { state: 'connected', bound_jid: 'alice@example.org/tern.4f2a1c', resumed: false },
+  connecting: { state: 'connecting', attempt: 1 },
+  reconnecting: {
+    state: 'reconnecting',
+    attempt: 3,
+    retry_in_ms: 8000,
+    error: { kind: 'host_unreachable', host: 'xmpp.example.net:5222', detail: 'Connection refused (os error 111)' },
+  },
+  wrongPassword: { state: 'failed', error: { kind: 'authentication_failed', condition: 'not-authorized' } },
+  certificate: {
+    state: 'failed',
+    error: { kind: 'certificate_untrusted', fingerprint: colons(FP), sha256: FP, reason: 'issued by an unknown authority' },
+  },
+  disabled: { state: 'disabled' },
+};
+
+const many: AccountView[] = [
+  { jid: 'alice@example.org', enabled: true, state: states.connected },
+  { jid: 'work.account.with.a.long.name@chat.example-company.com', enabled: true, state: states.connecting },
+  { jid: 'bob@example.net', enabled: true, state: states.reconnecting },
+  { jid: 'carol@jabber.example', enabled: true, state: states.wrongPassword },
+  { jid: 'dave@selfhosted.example', enabled: true, state: states.certificate },
+  { jid: 'old@example.com', enabled: false, state: states.disabled },
+];
+
+const signUpForm: SignUpForm = {
+  instructions: 'Choose a user name and password. <b>HTML</b> from servers is shown as text.',
+  fields: [
+    { var: 'FORM_TYPE', label: null, kind: 'hidden', required: false, value: 'jabber:iq:register', options: [] },
+    { var: 'rules', label: null, kind: 'fixed', required: false, value: 'Accounts unused for a year are deleted.', options: [] },
+    { var: 'username', label: null, kind: 'text-single', required: true, value: null, options: [] },
+    { var: 'password', label: null, kind: 'text-private', required: true, value: null, options: [] },
+    { var: 'email', label: 'Email (for password reset)', kind: 'text-single', required: false, value: null, options: [] },
+    { var: 'lang', label: 'Language', kind: 'list-single', required: true, value: 'en', options: [{ label: 'English', value: 'en' }, { label: 'Français', value: 'fr' }] },
+    { var: 'tos', label: 'I accept the server rules', kind: 'boolean', required: true, value: null, options: [] },
+  ],
+};
+
+let seq = 0;
+let snapshot: Snapshot = { accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : many };
+const calls: { cmd: string; args: unknown }[] = [];
+(window as unknown as { __calls: typeof calls }).__calls = calls;
+
+function apply(ev: ClientEvent) {
+  if (ev.type === 'account_added') snapshot = { accounts: [...snapshot.accounts.filter((a) => a.jid !== ev.account.jid), ev.account] };
+  else if (ev.type === 'account_removed') snapshot = { accounts: snapshot.accounts.filter((a) => a.jid !== ev.jid) };
+  else if (ev.type === 'account_state') snapshot = { accounts: snapshot.accounts.map((a) => (a.jid === ev.jid ? { ...a, state: ev.state } : a)) };
+  else if (ev.type === 'account_enabled') snapshot = { accounts: snapshot.accounts.map((a) => (a.jid === ev.jid ? { ...a, enabled: ev.enabled } : a)) };
+}
+
+function send(ev: ClientEvent) {
+  apply(ev);
+  seq += 1;
+  void emit('engine:event', { seq, event: ev });
+}
+
+const later = (ms: number, f: () => void) => setTimeout(f, ms);
+const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
+
+/** What a new account does after it was added, per scenario. */
+const outcome: Record<string, AccountState> = {
+  'signin-wrong-password': states.wrongPassword,
+  'signin-certificate': states.certificate,
+  'signin-reconnecting': states.reconnecting,
+  'signin-ok': { state: 'connected', bound_jid: 'me@example.org/tern.1', resumed: false },
+};
+
+mockWindows('main');
+mockIPC(
+  (cmd, args) => {
+    calls.push({ cmd, args });
+    const a = (args ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case 'snapshot':
+        if (scenario === 'fatal')
+          return uiError(
+            'keychain_unavailable',
+            'Tern could not use the system keychain, where it keeps passwords: the system keychain is not available: no Secret Service. Make sure a keyring (GNOME Keyring, KWallet, the macOS Keychain or the Windows Credential Manager) is running and unlocked.',
+          );
+        return { seq, snapshot };
+      case 'add_account': {
+        const account = a.account as { jid: string };
+        const jid = account.jid.toLowerCase();
+        send({ type: 'account_added', account: { jid, enabled: true, state: states.disabled } });
+        send({ type: 'account_state', jid, state: states.connecting });
+        const next = outcome[scenario];
+        if (next) later(150, () => send({ type: 'account_state', jid, state: next }));
+        return jid;
+      }
+      case 'remove_account':
+        send({ type: 'account_removed', jid: a.jid as string });
+        return null;
+      case 'set_enabled':
+        send({ type: 'account_enabled', jid: a.jid as string, enabled: a.enabled as boolean });
+        send({ type: 'account_state', jid: a.jid as string, state: a.enabled ? states.connecting : states.disabled });
+        return null;
+      case 'registration_start':
+        if (scenario === 'signup-unreachable')
+          return uiError('dns_failure', 'Could not find the server for nowhere.invalid: no record found.');
+        return signUpForm;
+      case 'registration_submit':
+        if (scenario === 'signup-taken') return uiError('username_taken', 'That user name is already taken on this server.');
+        return null;
+      case 'change_password':
+        return uiError('refused', 'The server refused: password too weak (not-acceptable).');
+      default:
+        return null;
+    }
+  },
+  { shouldMockEvents: true },
+);
+
+await import('../../src/main');
