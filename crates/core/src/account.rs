@@ -54,6 +54,7 @@ pub(crate) struct Settings {
     pub over: ServerOverride,
     pub trust: TlsTrust,
     pub timeouts: Timeouts,
+    pub first_sync_limit: u64,
 }
 
 /// State shared between the account task and its reconnector.
@@ -74,6 +75,8 @@ struct Shared {
     ctx: Ctx,
     /// Contacts' presence.
     presences: Presences,
+    /// The user's own presence, re-sent at each new session.
+    own_presence: Mutex<Presence>,
 }
 
 impl Shared {
@@ -105,6 +108,8 @@ enum Command {
         message_id: i64,
         stanza: Box<Stanza>,
     },
+    /// Queue every outbox entry again, in order, and accept new messages.
+    FlushOutbox,
     /// Route archive results of this query id to `sink`.
     MamSink {
         query_id: String,
@@ -133,10 +138,12 @@ impl Account {
             hub: hub.clone(),
             own: settings.jid.clone(),
             account: settings.jid.to_string(),
+            first_sync_limit: settings.first_sync_limit,
         };
         let shared = Arc::new(Shared {
             ctx,
             presences: Presences::default(),
+            own_presence: Mutex::new(Presence::available()),
             jid: settings.jid.to_string(),
             settings: Mutex::new(settings),
             passwords,
@@ -217,6 +224,23 @@ impl AccountHandle {
         &self.shared.presences
     }
 
+    /// The user's presence for new sessions.
+    pub(crate) fn own_presence(&self) -> Presence {
+        self.shared
+            .own_presence
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| Presence::available())
+    }
+
+    /// Changes the user's presence now and for later sessions.
+    pub(crate) async fn set_own_presence(&self, p: Presence) -> Result<(), Error> {
+        if let Ok(mut own) = self.shared.own_presence.lock() {
+            *own = p.clone();
+        }
+        self.send(Stanza::Presence(p)).await
+    }
+
     /// Sends a stored message's stanza and tracks its acknowledgement.
     pub(crate) async fn send_tracked(&self, message_id: i64, stanza: Stanza) -> Result<(), Error> {
         self.cmd_tx
@@ -226,6 +250,11 @@ impl AccountHandle {
             })
             .await
             .map_err(|_| Error::NotConnected(self.shared.jid.clone()))
+    }
+
+    /// Re-sends the outbox (after a new session).
+    pub(crate) async fn flush_outbox(&self) {
+        let _ = self.cmd_tx.send(Command::FlushOutbox).await;
     }
 
     /// Starts or stops routing archive results of `query_id`.
@@ -426,22 +455,34 @@ async fn run(
     let mut bound = String::new();
     let mut next_id: u64 = 0;
     let mut session: Option<JoinHandle<()>> = None;
+    let mut outbox = Outbox::default();
     loop {
+        if let Some((message_id, stanza)) = outbox.next_to_send() {
+            let token = stream.send(stanza).await;
+            outbox.in_flight = Some(InFlight {
+                message_id,
+                token,
+                sent: false,
+            });
+        }
         tokio::select! {
+            done = outbox.wait_in_flight() => {
+                outbox.in_flight_done(&shared.ctx, done).await;
+            }
             ev = stream.next() => match ev {
                 None => break,
-                Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                Some(Event::Stream(StreamEvent::Reset { bound_jid, features })) => {
                     // A new session: requests sent on the old one will not be answered.
                     for (_, reply) in pending.drain() {
                         let _ = reply.send(Err(Error::NotConnected(shared.jid.clone())));
                     }
                     mam_sinks.clear();
+                    outbox.reset(features.stream_management.is_some());
                     for jid in shared.presences.clear() {
                         crate::roster::emit_offline(&shared.ctx, &shared.presences, &jid).await;
                     }
                     bound = bound_jid.to_string();
                     shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: false });
-                    let _ = stream.send(Box::new(Presence::available().into())).await;
                     if let Some(old) = session.take() {
                         old.abort();
                     }
@@ -471,8 +512,10 @@ async fn run(
                     let _ = stream.send(stanza).await;
                 }
                 Some(Command::SendTracked { message_id, stanza }) => {
-                    let token = stream.send(stanza).await;
-                    tokio::spawn(track(shared.ctx.clone(), message_id, token));
+                    outbox.push(message_id, stanza);
+                }
+                Some(Command::FlushOutbox) => {
+                    outbox.flush(&shared.ctx).await;
                 }
                 Some(Command::MamSink { query_id, sink }) => match sink {
                     Some(sink) => { mam_sinks.insert(query_id, sink); }
@@ -497,35 +540,151 @@ async fn run(
     stream.close().await;
 }
 
-/// Follows a stored message's stanza: sent, then acknowledged by the server
-/// (XEP-0198), which is when it leaves the outbox.
-async fn track(ctx: Ctx, message_id: i64, mut token: tokio_xmpp::stanzastream::StanzaToken) {
-    use tern_store::MessageState;
-    use tokio_xmpp::stanzastream::{StanzaStage, StanzaState};
-    if let Some(StanzaState::Sent { .. }) = token.wait_for(StanzaStage::Sent).await {
-        if let Ok(Some(m)) = ctx
-            .store
-            .advance_state(message_id, MessageState::Sent)
-            .await
-        {
-            ctx.hub.emit(ClientEvent::Message { message: m.into() });
+/// The message currently handed to the stream.
+struct InFlight {
+    message_id: i64,
+    token: tokio_xmpp::stanzastream::StanzaToken,
+    sent: bool,
+}
+
+/// Outgoing chat messages, one at a time.
+///
+/// A message is handed to the stream only after the previous one was
+/// acknowledged by the server (XEP-0198), or written when the server has no
+/// stream management. So at any moment at most one message is between Tern
+/// and the server, and a session lost without resumption can never let a
+/// newer message overtake an older one: the outbox is sent again, in order,
+/// before anything new. Chat is human-paced; one round trip per message is
+/// plenty (about 1 ms on loopback, 1000 messages a second).
+#[derive(Default)]
+struct Outbox {
+    queue: std::collections::VecDeque<(i64, Box<Stanza>)>,
+    in_flight: Option<InFlight>,
+    /// New messages wait until the outbox was re-sent after a new session.
+    open: bool,
+    /// The server acknowledges stanzas (XEP-0198).
+    acks: bool,
+}
+
+impl Outbox {
+    fn reset(&mut self, acks: bool) {
+        self.queue.clear();
+        self.in_flight = None;
+        self.open = false;
+        self.acks = acks;
+    }
+
+    fn push(&mut self, message_id: i64, stanza: Box<Stanza>) {
+        if !self.open {
+            // Stored already; the flush after the session starts sends it.
+            return;
+        }
+        let known = self.queue.iter().any(|(id, _)| *id == message_id)
+            || self.in_flight.as_ref().map(|f| f.message_id) == Some(message_id);
+        if !known {
+            self.queue.push_back((message_id, stanza));
         }
     }
-    match token.wait_for(StanzaStage::Acked).await {
-        Some(StanzaState::Acked { .. }) => {
-            if let Err(e) = ctx.store.outbox_done(message_id).await {
-                tracing::warn!("outbox update failed: {e}");
+
+    async fn flush(&mut self, ctx: &Ctx) {
+        self.queue.clear();
+        match ctx.store.outbox(&ctx.account).await {
+            Ok(entries) => {
+                for e in entries {
+                    if self.in_flight.as_ref().map(|f| f.message_id) == Some(e.message_id) {
+                        continue;
+                    }
+                    match crate::chat::stanza_from_xml(&e.stanza) {
+                        Some(m) => self
+                            .queue
+                            .push_back((e.message_id, Box::new(Stanza::Message(m)))),
+                        None => {
+                            tracing::error!(id = e.message_id, "unreadable outbox entry dropped");
+                            let _ = ctx.store.outbox_done(e.message_id).await;
+                        }
+                    }
+                }
             }
-            if let Ok(Some(m)) = ctx
-                .store
-                .advance_state(message_id, MessageState::Acked)
-                .await
-            {
+            Err(e) => tracing::error!("outbox read failed: {e}"),
+        }
+        self.open = true;
+    }
+
+    fn next_to_send(&mut self) -> Option<(i64, Box<Stanza>)> {
+        if self.in_flight.is_some() || !self.open {
+            return None;
+        }
+        self.queue.pop_front()
+    }
+
+    /// Resolves when the in-flight message was acknowledged (or written, on
+    /// servers without acks), or dropped with its session. Pending forever
+    /// when nothing is in flight.
+    async fn wait_in_flight(&mut self) -> (i64, Option<tokio_xmpp::stanzastream::StanzaState>) {
+        use tokio_xmpp::stanzastream::StanzaStage;
+        let Some(f) = self.in_flight.as_mut() else {
+            return std::future::pending().await;
+        };
+        if !f.sent {
+            let st = f.token.wait_for(StanzaStage::Sent).await;
+            f.sent = true;
+            if !self.acks || st.is_none() {
+                return (f.message_id, st);
+            }
+            // Report "sent" on the way to "acked".
+            return (
+                f.message_id,
+                st.map(|_| tokio_xmpp::stanzastream::StanzaState::Queued),
+            );
+        }
+        (f.message_id, f.token.wait_for(StanzaStage::Acked).await)
+    }
+
+    async fn in_flight_done(
+        &mut self,
+        ctx: &Ctx,
+        (message_id, state): (i64, Option<tokio_xmpp::stanzastream::StanzaState>),
+    ) {
+        use tern_store::MessageState;
+        use tokio_xmpp::stanzastream::StanzaState;
+        let advance = |s: MessageState| async move {
+            if let Ok(Some(m)) = ctx.store.advance_state(message_id, s).await {
                 ctx.hub.emit(ClientEvent::Message { message: m.into() });
             }
+        };
+        match state {
+            // Written; the acknowledgement is still to come.
+            Some(StanzaState::Queued) => advance(MessageState::Sent).await,
+            Some(StanzaState::Sent { .. }) if !self.acks => {
+                if let Err(e) = ctx.store.outbox_done(message_id).await {
+                    tracing::warn!("outbox update failed: {e}");
+                }
+                advance(MessageState::Sent).await;
+                self.in_flight = None;
+            }
+            Some(StanzaState::Acked { .. }) => {
+                if let Err(e) = ctx.store.outbox_done(message_id).await {
+                    tracing::warn!("outbox update failed: {e}");
+                }
+                advance(MessageState::Acked).await;
+                self.in_flight = None;
+            }
+            Some(StanzaState::Sent { .. }) => {}
+            Some(StanzaState::Failed { .. }) => {
+                tracing::warn!(message_id, "message could not be sent");
+                let _ = ctx.store.outbox_done(message_id).await;
+                advance(MessageState::Failed).await;
+                self.in_flight = None;
+            }
+            // Dropped with the session: it stays in the outbox and goes
+            // again, first, once the next session flushes.
+            other => {
+                tracing::debug!(message_id, ?other, "message not acknowledged; will resend");
+                self.in_flight = None;
+                self.open = false;
+                self.queue.clear();
+            }
         }
-        // Dropped with the session: the outbox resends it on the next one.
-        other => tracing::debug!(message_id, ?other, "stanza not acknowledged"),
     }
 }
 

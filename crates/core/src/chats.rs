@@ -70,7 +70,7 @@ impl Client {
         };
         let rows = self
             .store()
-            .timeline(&ctx.account, &peer, position, limit.clamp(1, 1000))
+            .timeline(&ctx.account, &peer, position, limit.clamp(1, 10_000))
             .await?;
         Ok(rows.into_iter().map(MessageView::from).collect())
     }
@@ -93,19 +93,40 @@ impl Client {
             Err(_) => return Ok(local),
         };
         let peer_s = peer_jid(peer)?.to_string();
-        let oldest = self
+        // Archives also hold receipts and markers: page until enough text
+        // messages arrived or the archive has nothing older.
+        let mut order = match self
+            .store()
+            .oldest_timestamp(&handle.ctx().account, &peer_s)
+            .await?
+        {
+            Some(t) => crate::mam::Ordering::older_than(t),
+            None => crate::mam::Ordering::default(),
+        };
+        let mut texts = 0;
+        let mut cursor = self
             .store()
             .oldest_archive_id(&handle.ctx().account, &peer_s)
             .await?;
-        let page = crate::mam::fetch_page(
-            &handle,
-            Some(&peer_s),
-            oldest.as_deref(),
-            (limit as usize).clamp(1, crate::mam::PAGE),
-        )
-        .await?;
-        for (_, msg) in page.messages.iter().rev() {
-            crate::messaging::on_message(handle.ctx(), msg).await;
+        for _ in 0..20 {
+            let page = crate::mam::fetch_page(
+                &handle,
+                Some(&peer_s),
+                cursor.as_deref(),
+                (limit as usize).clamp(1, crate::mam::PAGE),
+            )
+            .await?;
+            texts += crate::mam::ingest(handle.ctx(), &page, &mut order).await;
+            if page.complete
+                || page.messages.is_empty()
+                || local.len() as i64 + texts as i64 >= limit
+            {
+                break;
+            }
+            match page.first {
+                Some(f) => cursor = Some(f),
+                None => break,
+            }
         }
         self.timeline(account, peer, before, limit).await
     }

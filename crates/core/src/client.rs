@@ -33,6 +33,9 @@ pub struct ClientConfig {
     /// server (XEP-0198 `<r/>` or XEP-0199 ping) and gives up on the
     /// connection after `response_timeout` more.
     pub timeouts: Timeouts,
+    /// On an account's first history sync, fetch at most this many messages
+    /// (newest first); older ones come on scroll-back.
+    pub first_sync_limit: u64,
 }
 
 impl ClientConfig {
@@ -46,6 +49,7 @@ impl ClientConfig {
                 read_timeout: std::time::Duration::from_secs(90),
                 response_timeout: std::time::Duration::from_secs(30),
             },
+            first_sync_limit: 10_000,
         }
     }
 }
@@ -85,6 +89,7 @@ struct Inner {
     running: Mutex<HashMap<String, Account>>,
     extra_roots: Vec<Vec<u8>>,
     timeouts: Timeouts,
+    first_sync_limit: u64,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -150,6 +155,7 @@ impl Client {
                 running: Mutex::new(HashMap::new()),
                 extra_roots: config.extra_roots,
                 timeouts: config.timeouts,
+                first_sync_limit: config.first_sync_limit,
             }),
         };
         for a in client.inner.store.accounts().await? {
@@ -188,6 +194,7 @@ impl Client {
                 pinned: self.inner.store.pinned_certificates(&a.jid).await?,
             },
             timeouts: self.inner.timeouts,
+            first_sync_limit: self.inner.first_sync_limit,
         })
     }
 
@@ -354,6 +361,7 @@ impl Client {
             hub: self.inner.hub.clone(),
             own,
             account,
+            first_sync_limit: self.inner.first_sync_limit,
         })
     }
 

@@ -2,7 +2,6 @@
 //! subscription decisions, own presence.
 
 use tokio::sync::broadcast;
-use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 
@@ -145,6 +144,6 @@ impl Client {
                 s.chars().take(1024).collect(),
             );
         }
-        self.handle(account).await?.send(Stanza::Presence(p)).await
+        self.handle(account).await?.set_own_presence(p).await
     }
 }

@@ -119,26 +119,22 @@ impl ConnectError {
             | ConnectError::ConnectionLost { .. }
             | ConnectError::Timeout
             | ConnectError::TlsFailure { .. }
-            | ConnectError::SeeOtherHost { .. } => true,
-            ConnectError::StreamError { condition, .. } => matches!(
-                condition.as_str(),
-                "system-shutdown"
-                    | "temporary-auth-failure"
-                    | "connection-timeout"
-                    | "internal-server-error"
-                    | "remote-connection-failed"
-                    | "reset"
-                    | "resource-constraint"
-                    | "undefined-condition"
-            ),
+            | ConnectError::SeeOtherHost { .. }
+            // A stream cut mid-element looks like malformed XML; a server
+            // that really sends garbage is retried with growing delays.
+            | ConnectError::Protocol { .. }
+            // Usually rate limiting: waiting is what the server asks for.
+            | ConnectError::PolicyViolation { .. } => true,
+            // Other stream errors (system-shutdown, reset, not-well-formed
+            // after a cut mid-stanza, ...): retried with growing delays.
+            // The ones that need a person have their own variants.
+            ConnectError::StreamError { .. } => true,
             ConnectError::AuthenticationFailed { .. }
             | ConnectError::AccountDisabled
             | ConnectError::CertificateUntrusted { .. }
             | ConnectError::NoEncryption
             | ConnectError::NoUsableMechanism { .. }
             | ConnectError::Conflict
-            | ConnectError::PolicyViolation { .. }
-            | ConnectError::Protocol { .. }
             | ConnectError::PasswordUnavailable { .. } => false,
         }
     }

@@ -13,8 +13,68 @@ use crate::xml::{esc, parse};
 
 /// Messages per archive page.
 pub(crate) const PAGE: usize = 250;
-/// On the very first sync, fetch at most this many (older ones on scroll-back).
-pub(crate) const FIRST_SYNC_CAP: u64 = 10_000;
+
+/// Archive stamps have whole seconds, so many messages share one. Pages are
+/// read newest first; within a second, each older message is filed one
+/// millisecond before the previous one, so the timeline keeps the archive's
+/// order (up to 1000 messages per second).
+#[derive(Default)]
+pub(crate) struct Ordering {
+    lowest_in_second: std::collections::HashMap<i64, i64>,
+}
+
+impl Ordering {
+    /// An ordering for messages older than one already filed at `ms`.
+    pub(crate) fn older_than(ms: i64) -> Ordering {
+        let mut o = Ordering::default();
+        let second = ms - ms.rem_euclid(1000);
+        o.lowest_in_second.insert(second, ms.rem_euclid(1000));
+        o
+    }
+
+    /// The time to file an archived message stamped `stamp_ms`, for messages
+    /// handed over newest first.
+    pub(crate) fn file_time(&mut self, stamp_ms: i64) -> i64 {
+        if stamp_ms % 1000 != 0 {
+            return stamp_ms;
+        }
+        let slot = self.lowest_in_second.entry(stamp_ms).or_insert(1000);
+        *slot = (*slot - 1).max(0);
+        stamp_ms + *slot
+    }
+}
+
+fn archive_stamp(msg: &Message) -> Option<i64> {
+    let result = msg.payloads.iter().find(|p| p.is("result", NS_MAM))?;
+    let forwarded = result.get_child("forwarded", crate::chat::NS_FORWARD)?;
+    let delay = forwarded.get_child("delay", crate::chat::NS_DELAY)?;
+    let stamp = delay.attr("stamp")?;
+    <xmpp_parsers::date::DateTime as std::str::FromStr>::from_str(stamp)
+        .ok()
+        .map(|d| d.0.timestamp_millis())
+}
+
+/// Runs a page through the pipeline, newest first. Returns how many of
+/// the results were chat messages with text (archives also hold receipts,
+/// markers and reactions).
+pub(crate) async fn ingest(ctx: &crate::messaging::Ctx, page: &Page, order: &mut Ordering) -> u64 {
+    let mut texts = 0;
+    for (_, msg) in page.messages.iter().rev() {
+        let time = archive_stamp(msg).map(|s| order.file_time(s));
+        if let Some(u) = crate::chat::unwrap_forwarded(msg, &ctx.own) {
+            let p = crate::chat::parse_message(&u.message, &ctx.own);
+            if p.body.is_some()
+                && p.replace.is_none()
+                && p.retract.is_none()
+                && p.reactions.is_none()
+            {
+                texts += 1;
+            }
+        }
+        crate::messaging::on_message_at(ctx, msg, time).await;
+    }
+    texts
+}
 
 /// One page of results, oldest first, and the page's RSM bounds.
 pub(crate) struct Page {
@@ -111,21 +171,26 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let (_, known_newest, known_oldest, _) = ctx.store.account_sync_state(&ctx.account).await?;
     let mut before: Option<String> = None;
     let mut fetched: u64 = 0;
+    let mut texts: u64 = 0;
     let mut newest_seen: Option<String> = None;
     let mut oldest_seen: Option<String> = None;
     let mut reached_start = false;
+    let mut order = Ordering::default();
     loop {
-        let page = fetch_page(handle, None, before.as_deref(), PAGE).await?;
+        let max = if known_newest.is_none() {
+            (ctx.first_sync_limit.saturating_sub(texts) as usize).clamp(1, PAGE)
+        } else {
+            PAGE
+        };
+        let page = fetch_page(handle, None, before.as_deref(), max).await?;
         if newest_seen.is_none() {
             newest_seen = page.messages.last().map(|(id, _)| id.clone());
         }
-        let mut hit_known = false;
-        for (id, msg) in page.messages.iter().rev() {
-            if Some(id) == known_newest.as_ref() {
-                hit_known = true;
-            }
-            crate::messaging::on_message(&ctx, msg).await;
-        }
+        let hit_known = page
+            .messages
+            .iter()
+            .any(|(id, _)| Some(id) == known_newest.as_ref());
+        texts += ingest(&ctx, &page, &mut order).await;
         fetched += page.messages.len() as u64;
         if let Some((id, _)) = page.messages.first() {
             oldest_seen = Some(id.clone());
@@ -142,7 +207,7 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
         if hit_known {
             break;
         }
-        if known_newest.is_none() && fetched >= FIRST_SYNC_CAP {
+        if known_newest.is_none() && texts >= ctx.first_sync_limit {
             break;
         }
         match page.first {
@@ -174,6 +239,21 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_second_messages_keep_archive_order() {
+        let mut o = Ordering::default();
+        // Newest first: three messages in second 5, then one in second 4.
+        let t: Vec<i64> = [5000, 5000, 5000, 4000]
+            .iter()
+            .map(|s| o.file_time(*s))
+            .collect();
+        assert_eq!(t, vec![5999, 5998, 5997, 4999]);
+        assert!(t.windows(2).all(|w| w[0] > w[1]));
+        // A second page continuing the same second stays older.
+        assert_eq!(o.file_time(5000), 5996);
+        assert_eq!(o.file_time(5123), 5123, "precise stamps are kept");
+    }
 
     #[test]
     fn query_is_well_formed() {

@@ -31,6 +31,8 @@ pub(crate) struct Ctx {
     pub hub: Arc<EventHub>,
     pub own: BareJid,
     pub account: String,
+    /// On the first history sync, fetch at most this many messages.
+    pub first_sync_limit: u64,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -52,7 +54,7 @@ struct Classified {
 }
 
 /// Stage 1+2: unwrap and classify. `None` means "not a 1:1 message for us".
-fn classify(ctx: &Ctx, msg: &Message) -> Option<Classified> {
+fn classify(ctx: &Ctx, msg: &Message, time_override: Option<i64>) -> Option<Classified> {
     let (inner, source, sent_by_own, archive) = match unwrap_forwarded(msg, &ctx.own) {
         Some(u) => (u.message, u.source, u.sent_by_own_client, u.archive),
         None => {
@@ -101,7 +103,10 @@ fn classify(ctx: &Ctx, msg: &Message) -> Option<Classified> {
         Some((id, stamp, _qid)) => (Some(id), stamp),
         None => (parsed.archive_id.clone(), None),
     };
-    let timestamp_ms = parsed.delay_ms.or(archive_stamp).unwrap_or_else(now_ms);
+    let timestamp_ms = time_override
+        .or(parsed.delay_ms)
+        .or(archive_stamp)
+        .unwrap_or_else(now_ms);
     Some(Classified {
         parsed,
         source,
@@ -115,7 +120,13 @@ fn classify(ctx: &Ctx, msg: &Message) -> Option<Classified> {
 
 /// Runs one message through the pipeline. Returns stanzas to send back.
 pub(crate) async fn on_message(ctx: &Ctx, msg: &Message) -> Vec<Stanza> {
-    let Some(c) = classify(ctx, msg) else {
+    on_message_at(ctx, msg, None).await
+}
+
+/// Like [`on_message`], with the time to file the message under (archive
+/// stamps only have whole seconds; see `mam::Ordering`).
+pub(crate) async fn on_message_at(ctx: &Ctx, msg: &Message, time: Option<i64>) -> Vec<Stanza> {
+    let Some(c) = classify(ctx, msg, time) else {
         return Vec::new();
     };
     // Stage 3: validate.

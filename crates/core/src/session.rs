@@ -1,5 +1,9 @@
 //! What happens when a new session starts (not on resumption): roster,
-//! carbons, resending the outbox, and catching up with the archive.
+//! carbons, resending the outbox, catching up with the archive, and only
+//! then the initial presence. Servers deliver stored offline messages when
+//! they see the initial presence, oldest first; by then the archive has
+//! already brought them newest first, so the offline copies are only
+//! recognised as duplicates.
 
 use crate::account::AccountHandle;
 
@@ -25,28 +29,17 @@ pub(crate) async fn start(handle: AccountHandle) {
             tracing::info!(account = %ctx.account, "carbons unavailable: {e}");
         }
     }
-    // 3. Messages stored but never acknowledged by the server.
-    match ctx.store.outbox(&ctx.account).await {
-        Ok(entries) => {
-            for entry in entries {
-                match crate::chat::stanza_from_xml(&entry.stanza) {
-                    Some(msg) => {
-                        let _ = handle
-                            .send_tracked(entry.message_id, tokio_xmpp::Stanza::Message(msg))
-                            .await;
-                    }
-                    None => {
-                        tracing::error!(id = entry.message_id, "unreadable outbox entry dropped");
-                        let _ = ctx.store.outbox_done(entry.message_id).await;
-                    }
-                }
-            }
-        }
-        Err(e) => tracing::error!("outbox read failed: {e}"),
-    }
+    // 3. Messages stored but never acknowledged by the server go again, in
+    // order, before anything newer (peers drop copies by origin-id).
+    handle.flush_outbox().await;
     // 4. History (XEP-0313), newest first.
     match crate::mam::catch_up(&handle).await {
         Ok(n) => tracing::info!(account = %ctx.account, fetched = n, "history caught up"),
         Err(e) => tracing::warn!(account = %ctx.account, "history catch-up failed: {e}"),
+    }
+    // 5. Initial presence: now contacts see us, and presences arrive.
+    let presence = handle.own_presence();
+    if let Err(e) = handle.send(tokio_xmpp::Stanza::Presence(presence)).await {
+        tracing::warn!(account = %ctx.account, "initial presence not sent: {e}");
     }
 }

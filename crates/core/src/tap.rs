@@ -95,6 +95,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         if let Poll::Ready(Ok(())) = res {
             let new = buf.filled()[before..].to_vec();
             if !new.is_empty() {
+                tracing::trace!(target: "tern_core::xml", "RECV {}", String::from_utf8_lossy(&new));
                 this.observe(&new);
             }
         }
@@ -108,7 +109,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let res = Pin::new(&mut self.get_mut().inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = res {
+            tracing::trace!(target: "tern_core::xml", "SEND {}", String::from_utf8_lossy(&buf[..n]));
+        }
+        res
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -600,6 +600,18 @@ impl Store {
 }
 
 impl Store {
+    /// Time of the oldest message stored for a conversation.
+    pub async fn oldest_timestamp(&self, account: &str, peer: &str) -> Result<Option<i64>> {
+        let r = sqlx::query(
+            "SELECT MIN(timestamp_ms) FROM messages WHERE account_jid = ?1 AND peer = ?2",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(r.try_get(0)?)
+    }
+
     /// The oldest archive id stored for a conversation (scroll-back continues before it).
     pub async fn oldest_archive_id(&self, account: &str, peer: &str) -> Result<Option<String>> {
         let r = sqlx::query(

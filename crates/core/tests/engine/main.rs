@@ -7,6 +7,7 @@
 
 mod accounts;
 mod connect;
+mod history;
 mod messaging;
 mod register;
 mod support;

@@ -40,6 +40,13 @@ pub fn keychain() -> Arc<Keychain> {
 }
 
 pub async fn client_with(trust_test_ca: bool) -> TestClient {
+    client_configured(trust_test_ca, |_| {}).await
+}
+
+pub async fn client_configured(
+    trust_test_ca: bool,
+    tweak: impl FnOnce(&mut ClientConfig),
+) -> TestClient {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut config = ClientConfig::new(dir.path().to_path_buf(), keychain());
@@ -50,6 +57,7 @@ pub async fn client_with(trust_test_ca: bool) -> TestClient {
         read_timeout: Duration::from_secs(30),
         response_timeout: Duration::from_secs(10),
     };
+    tweak(&mut config);
     let client = Client::open(config).await.expect("client opens");
     let (_snapshot, events) = client.subscribe();
     TestClient {
