@@ -7,7 +7,9 @@
 
 mod accounts;
 mod connect;
+mod federation;
 mod history;
+mod interop;
 mod messaging;
 mod register;
 mod support;
