@@ -10,9 +10,10 @@ use crate::Shell;
 
 type Reply<T = ()> = Result<T, UiError>;
 
-/// The current state and the number of the last event it includes.
+/// The current state and the number of the last event it includes. (Async,
+/// like every command here, so that nothing runs on the window's thread.)
 #[tauri::command(rename_all = "snake_case")]
-pub fn snapshot(shell: State<'_, Shell>) -> Reply<SnapshotView> {
+pub async fn snapshot(shell: State<'_, Shell>) -> Reply<SnapshotView> {
     shell.client()?;
     Ok(shell.snapshot_view())
 }
