@@ -326,7 +326,13 @@ async fn reconnect(shared: Arc<Shared>, mut slot: oneshot::Sender<Connection>) {
     }
     let mut redirects = 0;
     loop {
-        if shared.stopped.load(Ordering::SeqCst) || slot.is_closed() {
+        if slot.is_closed() {
+            return;
+        }
+        if shared.stopped.load(Ordering::SeqCst) {
+            // Keep the slot until the stream lets go of it: dropping it
+            // first would make tokio-xmpp's worker panic.
+            slot.closed().await;
             return;
         }
         let attempt = shared.attempt.fetch_add(1, Ordering::SeqCst) + 1;

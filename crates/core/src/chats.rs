@@ -350,6 +350,37 @@ impl Client {
             .await
     }
 
+    /// Benchmark helper: fetches the whole archive page by page, newest
+    /// first, parsing but not storing it (the "raw" rate the server serves).
+    /// Connects the account for the duration.
+    #[doc(hidden)]
+    pub async fn bench_fetch_archive(&self, account: &str) -> Result<(u64, std::time::Duration)> {
+        self.set_enabled(account, true).await?;
+        let mut events = self.subscribe().1;
+        loop {
+            if let Ok(ClientEvent::HistorySync { done: true, .. }) = events.recv().await {
+                break;
+            }
+        }
+        let handle = self.handle(account).await?;
+        let start = std::time::Instant::now();
+        let mut n = 0u64;
+        let mut cursor: Option<String> = None;
+        loop {
+            let page =
+                crate::mam::fetch_page(&handle, None, cursor.as_deref(), crate::mam::PAGE).await?;
+            n += page.messages.len() as u64;
+            if page.complete || page.messages.is_empty() {
+                break;
+            }
+            match page.first {
+                Some(f) => cursor = Some(f),
+                None => break,
+            }
+        }
+        Ok((n, start.elapsed()))
+    }
+
     /// Full-text search over stored messages, newest first.
     pub async fn search(
         &self,

@@ -306,6 +306,45 @@ impl Store {
         Ok(Stored::Inserted(inserted))
     }
 
+    /// Imports many messages in one transaction (history import, tests and
+    /// benchmarks). No de-duplication beyond the unique indexes: a message
+    /// already known is skipped.
+    pub async fn import_messages(&self, messages: &[NewMessage]) -> Result<u64> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut n = 0;
+        for m in messages {
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(&m.account)
+            .bind(&m.peer)
+            .bind(m.direction == Direction::Outgoing)
+            .bind(&m.sender)
+            .bind(&m.uid)
+            .bind(&m.msg_id)
+            .bind(&m.archive_id)
+            .bind(&m.body)
+            .bind(m.timestamp_ms)
+            .bind(m.state as i64)
+            .bind(&m.reply_to)
+            .execute(&mut *tx)
+            .await?;
+            n += done.rows_affected();
+            sqlx::query(
+                "INSERT INTO conversations (account_jid, peer, unread, updated_ms) VALUES (?1, ?2, 0, ?3)
+                 ON CONFLICT(account_jid, peer) DO UPDATE SET updated_ms = MAX(updated_ms, ?3)",
+            )
+            .bind(&m.account)
+            .bind(&m.peer)
+            .bind(m.timestamp_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// A message by local id.
     pub async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
         let r = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))

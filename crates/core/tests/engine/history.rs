@@ -244,3 +244,125 @@ impl Drop for PrintLogOnPanic<'_> {
         }
     }
 }
+
+/// The sending process of the SIGKILL test. Runs only when the parent test
+/// starts this binary with `TERN_CHILD_SENDER` set; otherwise does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_sender_process() {
+    let Ok(spec) = std::env::var("TERN_CHILD_SENDER") else {
+        return;
+    };
+    // spec: data_dir|jid|password|port|peer|count
+    let parts: Vec<&str> = spec.split('|').collect();
+    let (dir, jid, password, port, peer, count) = (
+        parts[0],
+        parts[1],
+        parts[2],
+        parts[3].parse::<u16>().unwrap(),
+        parts[4],
+        parts[5].parse::<usize>().unwrap(),
+    );
+    let mut config = tern_core::ClientConfig::new(dir.into(), keychain());
+    // The parent's test CA (each process would otherwise make its own).
+    let ca = std::env::var("TERN_CHILD_CA").unwrap();
+    config.extra_roots = vec![(0..ca.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&ca[i..i + 2], 16).unwrap())
+        .collect()];
+    let client = tern_core::Client::open(config).await.unwrap();
+    if client.snapshot().account(jid).is_none() {
+        client
+            .add_account(account(jid, password, loopback(port, false)))
+            .await
+            .unwrap();
+    }
+    let have: HashSet<String> = client
+        .timeline(jid, peer, None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    for i in 0..count {
+        let body = format!("k{i}");
+        if !have.contains(&body) {
+            client.send_message(jid, peer, &body, None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    // Keep delivering until the parent kills this process.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_killed_mid_burst_resumes_after_restart_without_doubles() {
+    const N: usize = 400;
+    let server = Prosody::start().unwrap();
+    let (mut b, bob) = signed_in(&server).await;
+    let (user, pass) = server.create_user().unwrap();
+    let alice = format!("{user}@{}", server.domain());
+    let dir = tempfile::tempdir().unwrap();
+    let service = format!("im.tern.Tern.test.kill.{}", std::process::id());
+    let spec = format!(
+        "{}|{alice}|{pass}|{}|{bob}|{N}",
+        dir.path().display(),
+        server.c2s_port()
+    );
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "history::child_sender_process", "--nocapture"])
+            .env("TERN_CHILD_SENDER", &spec)
+            .env("TERN_TEST_KEYCHAIN_SERVICE", &service)
+            .env(
+                "TERN_CHILD_CA",
+                tern_testkit::TestCa::global()
+                    .ca_cert_der()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut first = spawn();
+    wait_event(
+        &mut b.events,
+        Duration::from_secs(60),
+        "first messages",
+        |ev| {
+            if let ClientEvent::Message { message } = ev {
+                if !message.outgoing {
+                    seen.push(message.body.clone());
+                }
+            }
+            (seen.len() >= 60).then_some(())
+        },
+    )
+    .await;
+    // SIGKILL mid-burst: no chance to flush or say goodbye.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = spawn();
+    let mut unique: HashSet<String> = seen.iter().cloned().collect();
+    wait_event(&mut b.events, Duration::from_secs(120), "the rest", |ev| {
+        if let ClientEvent::Message { message } = ev {
+            if !message.outgoing {
+                unique.insert(message.body.clone());
+            }
+        }
+        (unique.len() == N).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let received = b.client.timeline(&bob, &alice, None, 5000).await.unwrap();
+    let bodies: Vec<String> = received.iter().map(|m| m.body.clone()).collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("k{i}")).collect();
+    assert_eq!(bodies.len(), N, "none twice");
+    assert_eq!(bodies, expected, "in order");
+    b.client.shutdown().await;
+}

@@ -31,7 +31,8 @@ pub fn init_tracing() {
 /// Service when a D-Bus session runs (the test command starts one with
 /// gnome-keyring), else the Linux kernel keyring.
 pub fn keychain() -> Arc<Keychain> {
-    let service = format!("im.tern.Tern.test.{}", std::process::id());
+    let service = std::env::var("TERN_TEST_KEYCHAIN_SERVICE")
+        .unwrap_or_else(|_| format!("im.tern.Tern.test.{}", std::process::id()));
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
         Arc::new(Keychain::secret_service(&service).expect("Secret Service available"))
     } else {

@@ -1,0 +1,270 @@
+//! Engine benchmarks: full-text search over 1,000,000 messages, memory with
+//! 100,000 messages in 50 conversations, and archive catch-up speed against
+//! the rate the server serves the same pages.
+//!
+//! Run: `scripts/bench` (release build; needs Prosody, like the tests).
+//! Results go to stdout as a Markdown table; docs/benchmarks.md has the
+//! numbers measured on the reference machine.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_core::{Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride};
+use tern_store::{Direction, MessageState, NewMessage, Store};
+
+const WORDS: &[&str] = &[
+    "meeting", "tomorrow", "lunch", "train", "photo", "holiday", "project", "release", "coffee",
+    "concert", "garden", "invoice", "birthday", "weather", "museum", "bicycle", "kitchen",
+    "library", "mountain", "ticket", "dinner", "report", "island", "piano", "window", "forest",
+    "market",
+];
+
+fn body(i: u64) -> String {
+    let mut x = i
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut words = Vec::new();
+    for _ in 0..8 {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51afd7ed558ccd);
+        words.push(WORDS[(x % WORDS.len() as u64) as usize]);
+    }
+    format!("{} #{i}", words.join(" "))
+}
+
+async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
+    store
+        .upsert_account(&tern_store::StoredAccount {
+            jid: account.into(),
+            enabled: false,
+            resource: None,
+            host_override: None,
+            port_override: None,
+            direct_tls: false,
+        })
+        .await
+        .unwrap();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..total {
+        let peer = format!("contact{}@example.org", i % conversations);
+        batch.push(NewMessage {
+            account: account.into(),
+            peer: peer.clone(),
+            direction: if i % 3 == 0 {
+                Direction::Outgoing
+            } else {
+                Direction::Incoming
+            },
+            sender: peer,
+            uid: format!("uid-{i}"),
+            msg_id: Some(format!("id-{i}")),
+            archive_id: Some(format!("a-{i}")),
+            body: body(i),
+            timestamp_ms: 1_700_000_000_000 + i as i64 * 1000,
+            state: MessageState::Received,
+            reply_to: None,
+        });
+        if batch.len() == 10_000 {
+            store.import_messages(&batch).await.unwrap();
+            batch.clear();
+        }
+    }
+    store.import_messages(&batch).await.unwrap();
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn search_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    let t = Instant::now();
+    fill(&store, "me@example.org", 1_000_000, 200).await;
+    println!(
+        "| fill 1,000,000 messages | {:.1} s |",
+        t.elapsed().as_secs_f64()
+    );
+    let queries = [
+        "meeting",
+        "coffee tomorrow",
+        "piano",
+        "mount",
+        "holiday photo",
+        "#4242",
+        "xylophone",
+        "report invoice garden",
+    ];
+    let mut times = Vec::new();
+    for round in 0..25 {
+        for q in queries {
+            let t = Instant::now();
+            let hits = store.search(q, None, 50).await.unwrap();
+            times.push(t.elapsed());
+            if round == 0 {
+                println!("| search '{q}' | {} hits |", hits.len());
+            }
+        }
+    }
+    times.sort();
+    println!(
+        "| search over 1,000,000 messages (limit 50), {} queries | p50 {:.2} ms, p95 {:.2} ms |",
+        times.len(),
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.95).as_secs_f64() * 1e3
+    );
+}
+
+async fn memory_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_in_dir(dir.path()).await.unwrap();
+        fill(&store, "me@example.org", 100_000, 50).await;
+        store.close().await;
+    }
+    let before = rss_kib();
+    let keychain = Arc::new(Keychain::linux_kernel_keyring("im.tern.Tern.bench").unwrap());
+    let client = Client::open(ClientConfig::new(dir.path().to_path_buf(), keychain))
+        .await
+        .unwrap();
+    let (convs, _rx) = client.subscribe_conversations().await.unwrap();
+    assert_eq!(convs.len(), 50);
+    for c in &convs {
+        let tl = client
+            .timeline(&c.account, &c.peer, None, 200)
+            .await
+            .unwrap();
+        assert_eq!(tl.len(), 200);
+    }
+    let hits = client.search("coffee", None, 100).await.unwrap();
+    assert!(!hits.is_empty());
+    println!(
+        "| engine RSS, 100,000 messages in 50 conversations, list + 50 timelines + search loaded | {:.1} MB (process before opening: {:.1} MB) |",
+        rss_kib() as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+    client.shutdown().await;
+}
+
+async fn mam_bench() {
+    const N: usize = 10_000;
+    let server = tern_testkit::Prosody::start().unwrap();
+    let (a_user, a_pass) = server.create_user().unwrap();
+    let (b_user, b_pass) = server.create_user().unwrap();
+    let alice = format!("{a_user}@localhost");
+    let bob = format!("{b_user}@localhost");
+    let over = ServerOverride {
+        host: Some("127.0.0.1".into()),
+        port: Some(server.c2s_port()),
+        direct_tls: false,
+    };
+    let keychain = Arc::new(Keychain::linux_kernel_keyring("im.tern.Tern.bench").unwrap());
+    let open = |dir: &std::path::Path| {
+        let mut c = ClientConfig::new(dir.to_path_buf(), keychain.clone());
+        c.extra_roots = vec![tern_testkit::TestCa::global().ca_cert_der()];
+        c.first_sync_limit = 1_000_000;
+        Client::open(c)
+    };
+    // alice fills bob's archive while bob is offline.
+    let da = tempfile::tempdir().unwrap();
+    let a = open(da.path()).await.unwrap();
+    let mut events = a.subscribe().1;
+    a.add_account(NewAccount {
+        server: over.clone(),
+        ..NewAccount::new(&alice, &a_pass)
+    })
+    .await
+    .unwrap();
+    let mut last = 0;
+    for i in 0..N {
+        last = a
+            .send_message(&alice, &bob, &body(i as u64), None)
+            .await
+            .unwrap()
+            .id;
+    }
+    loop {
+        if let Ok(ClientEvent::Message { message }) = events.recv().await {
+            if message.id == last && message.state == "acked" {
+                break;
+            }
+        }
+    }
+    a.shutdown().await;
+
+    // Raw: the same pages fetched by a client that parses and drops them.
+    let dr = tempfile::tempdir().unwrap();
+    let raw = open(dr.path()).await.unwrap();
+    raw.add_account(NewAccount {
+        server: over.clone(),
+        enabled: false,
+        ..NewAccount::new(&bob, &b_pass)
+    })
+    .await
+    .unwrap();
+    let (raw_n, raw_time) = raw.bench_fetch_archive(&bob).await.unwrap();
+    raw.shutdown().await;
+
+    // Tern: a fresh device catching up (parse, de-duplicate, store, emit).
+    let db = tempfile::tempdir().unwrap();
+    let b = open(db.path()).await.unwrap();
+    let mut events = b.subscribe().1;
+    let t = Instant::now();
+    b.add_account(NewAccount {
+        server: over,
+        ..NewAccount::new(&bob, &b_pass)
+    })
+    .await
+    .unwrap();
+    let fetched = loop {
+        if let Ok(ClientEvent::HistorySync {
+            fetched,
+            done: true,
+            ..
+        }) = events.recv().await
+        {
+            break fetched;
+        }
+    };
+    let tern_time = t.elapsed();
+    let raw_rate = raw_n as f64 / raw_time.as_secs_f64();
+    let tern_rate = fetched as f64 / tern_time.as_secs_f64();
+    println!(
+        "| archive catch-up of {N} messages | Tern {tern_rate:.0} msg/s ({fetched} results in {:.2} s); raw page fetch {raw_rate:.0} msg/s ({raw_n} in {:.2} s); ratio {:.2} |",
+        tern_time.as_secs_f64(),
+        raw_time.as_secs_f64(),
+        tern_rate / raw_rate
+    );
+    b.shutdown().await;
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    println!("| benchmark | result |\n|---|---|");
+    if run("search") {
+        search_bench().await;
+    }
+    if run("memory") {
+        memory_bench().await;
+    }
+    if run("mam") {
+        mam_bench().await;
+    }
+}
