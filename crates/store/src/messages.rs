@@ -546,7 +546,7 @@ impl Store {
         Ok(())
     }
 
-    /// Full-text search over message bodies, newest first.
+    /// Full-text search over message bodies, most recently stored first.
     pub async fn search(
         &self,
         query: &str,
@@ -556,11 +556,14 @@ impl Store {
         let Some(q) = fts_query(query) else {
             return Ok(Vec::new());
         };
+        // FTS5 walks its index in rowid order and stops at the limit, so
+        // the newest-stored matches come back without sorting every match
+        // (common words match hundreds of thousands of messages).
         let rows = sqlx::query(&format!(
             "SELECT {}, snippet(messages_fts, 0, '[', ']', '…', 12) AS snip
              FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
              WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR m.account_jid = ?2) AND m.retracted = 0
-             ORDER BY m.timestamp_ms DESC LIMIT ?3",
+             ORDER BY messages_fts.rowid DESC LIMIT ?3",
             COLUMNS
                 .split(", ")
                 .map(|c| format!("m.{c}"))
