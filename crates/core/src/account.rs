@@ -724,6 +724,22 @@ async fn handle_stanza(
             Iq::Set {
                 from, id, payload, ..
             } => {
+                if payload.ns() == "urn:xmpp:blocking" {
+                    let own = from.as_ref().is_none_or(|f| f.to_bare() == shared.ctx.own);
+                    if own {
+                        if let Some(ev) = crate::blocking::on_push(&shared.jid, &payload) {
+                            shared.hub.emit(ev);
+                            return vec![Iq::Result {
+                                from: None,
+                                to: from,
+                                id,
+                                payload: None,
+                            }
+                            .into()];
+                        }
+                    }
+                    return vec![error_reply(from, id, DefinedCondition::BadRequest)];
+                }
                 if payload.is("query", "jabber:iq:roster") {
                     return vec![
                         crate::roster::on_roster_push(

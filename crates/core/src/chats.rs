@@ -381,7 +381,7 @@ impl Client {
         Ok((n, start.elapsed()))
     }
 
-    /// Full-text search over stored messages, newest first.
+    /// Full-text search over stored messages, most recently stored first.
     pub async fn search(
         &self,
         query: &str,

@@ -227,6 +227,19 @@ pub enum ClientEvent {
         /// Who asks.
         from: String,
     },
+    /// The server's blocklist changed (XEP-0191), from this or another client.
+    /// Apply `unblocked_all` first, then `unblocked`, then `blocked`; the
+    /// full list at session start comes as `unblocked_all` plus `blocked`.
+    Blocklist {
+        /// Account.
+        account: String,
+        /// Newly blocked addresses.
+        blocked: Vec<String>,
+        /// Newly unblocked addresses.
+        unblocked: Vec<String>,
+        /// Everyone was unblocked.
+        unblocked_all: bool,
+    },
     /// History catch-up progress.
     HistorySync {
         /// Account.

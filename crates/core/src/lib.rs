@@ -17,11 +17,13 @@
 //! - `chat`: reading and building 1:1 messages (one helper per XEP);
 //! - `messaging`: the ordered inbound pipeline and outgoing messages;
 //! - `mam`: archive catch-up and scroll-back (XEP-0313);
-//! - `session`: what a new session does first.
+//! - `session`: what a new session does first;
+//! - `blocking`: XEP-0191 blocklist.
 
 #![warn(missing_docs)]
 
 mod account;
+mod blocking;
 mod chat;
 mod chats;
 pub mod client;
@@ -58,6 +60,7 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0077", "complete"),
     ("0085", "complete"),
     ("0184", "complete"),
+    ("0191", "complete"),
     ("0198", "complete"),
     ("0199", "complete"),
     ("0203", "partial"),

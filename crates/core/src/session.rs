@@ -17,6 +17,29 @@ pub(crate) async fn start(handle: AccountHandle) {
         Ok(answer) => crate::roster::on_roster_result(&ctx, handle.presences(), answer).await,
         Err(e) => tracing::warn!(account = %ctx.account, "roster request failed: {e}"),
     }
+    // 1b. Blocklist (XEP-0191): asking for it also subscribes to changes.
+    match handle
+        .request(xmpp_parsers::iq::Iq::from_get(
+            "blocklist",
+            xmpp_parsers::blocking::BlocklistRequest,
+        ))
+        .await
+    {
+        Ok(xmpp_parsers::iq::Iq::Result {
+            payload: Some(p), ..
+        }) => {
+            if let Ok(list) = xmpp_parsers::blocking::BlocklistResult::try_from(p) {
+                ctx.hub.emit(crate::events::ClientEvent::Blocklist {
+                    account: ctx.account.clone(),
+                    blocked: list.items.iter().map(|j| j.to_string()).collect(),
+                    unblocked: Vec::new(),
+                    unblocked_all: true,
+                });
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::info!(account = %ctx.account, "blocklist unavailable: {e}"),
+    }
     // 2. Carbons (XEP-0280).
     if let Some(enable) = crate::xml::parse("<enable xmlns='urn:xmpp:carbons:2'/>") {
         let iq = xmpp_parsers::iq::Iq::Set {

@@ -384,3 +384,44 @@ async fn hostile_stanzas_are_ignored() {
     a.client.shutdown().await;
     b.client.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_stops_messages_until_unblocked() {
+    let server = Prosody::start().unwrap();
+    let (mut a, alice, b, bob) = friends(&server).await;
+    a.client.block(&alice, &bob).await.unwrap();
+    let pushed = wait_event(&mut a.events, T, "blocklist push", |ev| match ev {
+        ClientEvent::Blocklist { blocked, .. } if blocked.contains(&bob) => Some(()),
+        _ => None,
+    })
+    .await;
+    let _ = pushed;
+    assert_eq!(a.client.blocked(&alice).await.unwrap(), vec![bob.clone()]);
+    b.client
+        .send_message(&bob, &alice, "you can't see this", None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(a
+        .client
+        .timeline(&alice, &bob, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    a.client.unblock(&alice, &bob).await.unwrap();
+    assert!(a.client.blocked(&alice).await.unwrap().is_empty());
+    b.client
+        .send_message(&bob, &alice, "now you can", None)
+        .await
+        .unwrap();
+    let got = wait_event(
+        &mut a.events,
+        T,
+        "after unblock",
+        message_where(&bob, |m| !m.outgoing),
+    )
+    .await;
+    assert_eq!(got.body, "now you can");
+    a.client.shutdown().await;
+    b.client.shutdown().await;
+}

@@ -1,0 +1,83 @@
+//! XEP-0191 Blocking Command: the server drops everything from blocked
+//! addresses; the list is the server's, changes arrive as pushes.
+
+use xmpp_parsers::blocking::{Block, BlocklistRequest, BlocklistResult, Unblock};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::events::ClientEvent;
+
+fn jid(s: &str) -> Result<Jid> {
+    Jid::new(s.trim()).map_err(|e| Error::InvalidJid {
+        input: s.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+impl Client {
+    /// The addresses this account blocks.
+    pub async fn blocked(&self, account: &str) -> Result<Vec<String>> {
+        let answer = self
+            .handle(account)
+            .await?
+            .request(Iq::from_get("blocklist", BlocklistRequest))
+            .await?;
+        match answer {
+            Iq::Result {
+                payload: Some(p), ..
+            } => Ok(BlocklistResult::try_from(p)
+                .map(|r| r.items.iter().map(|j| j.to_string()).collect())
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Blocks an address: the server drops its messages, presence and requests.
+    pub async fn block(&self, account: &str, who: &str) -> Result<()> {
+        let iq = Iq::from_set(
+            "block",
+            Block {
+                items: vec![jid(who)?],
+            },
+        );
+        self.handle(account).await?.request(iq).await.map(|_| ())
+    }
+
+    /// Unblocks an address.
+    pub async fn unblock(&self, account: &str, who: &str) -> Result<()> {
+        // An empty <unblock/> means "unblock everyone": never send one by accident.
+        let iq = Iq::from_set(
+            "unblock",
+            Unblock {
+                items: vec![jid(who)?],
+            },
+        );
+        self.handle(account).await?.request(iq).await.map(|_| ())
+    }
+}
+
+/// A push from the user's server: returns the event for the UI, if valid.
+pub(crate) fn on_push(
+    account: &str,
+    payload: &xmpp_parsers::minidom::Element,
+) -> Option<ClientEvent> {
+    if let Ok(b) = Block::try_from(payload.clone()) {
+        return Some(ClientEvent::Blocklist {
+            account: account.to_string(),
+            blocked: b.items.iter().map(|j| j.to_string()).collect(),
+            unblocked: Vec::new(),
+            unblocked_all: false,
+        });
+    }
+    if let Ok(u) = Unblock::try_from(payload.clone()) {
+        return Some(ClientEvent::Blocklist {
+            account: account.to_string(),
+            blocked: Vec::new(),
+            unblocked_all: u.items.is_empty(),
+            unblocked: u.items.iter().map(|j| j.to_string()).collect(),
+        });
+    }
+    None
+}
