@@ -390,12 +390,11 @@ async fn blocking_stops_messages_until_unblocked() {
     let server = Prosody::start().unwrap();
     let (mut a, alice, b, bob) = friends(&server).await;
     a.client.block(&alice, &bob).await.unwrap();
-    let pushed = wait_event(&mut a.events, T, "blocklist push", |ev| match ev {
+    wait_event(&mut a.events, T, "blocklist push", |ev| match ev {
         ClientEvent::Blocklist { blocked, .. } if blocked.contains(&bob) => Some(()),
         _ => None,
     })
     .await;
-    let _ = pushed;
     assert_eq!(a.client.blocked(&alice).await.unwrap(), vec![bob.clone()]);
     b.client
         .send_message(&bob, &alice, "you can't see this", None)
