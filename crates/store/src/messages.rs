@@ -462,11 +462,31 @@ impl Store {
 
     /// One conversation.
     pub async fn conversation(&self, account: &str, peer: &str) -> Result<Option<Conversation>> {
-        Ok(self
-            .conversations(Some(account))
-            .await?
-            .into_iter()
-            .find(|c| c.peer == peer))
+        let r = sqlx::query(
+            "SELECT unread, updated_ms FROM conversations WHERE account_jid = ?1 AND peer = ?2",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        let last = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE account_jid = ?1 AND peer = ?2
+             ORDER BY timestamp_ms DESC, id DESC LIMIT 1"
+        ))
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(Some(Conversation {
+            account: account.to_string(),
+            peer: peer.to_string(),
+            unread: r.try_get("unread")?,
+            updated_ms: r.try_get("updated_ms")?,
+            last: last.as_ref().map(row).transpose()?,
+        }))
     }
 
     /// Conversations, most recent first (of one account, or all).
