@@ -54,26 +54,27 @@ fn archive_stamp(msg: &Message) -> Option<i64> {
         .map(|d| d.0.timestamp_millis())
 }
 
+/// How many results of a page are chat messages with text (archives also
+/// hold receipts, markers and reactions).
+pub(crate) fn count_texts(ctx: &crate::messaging::Ctx, page: &Page) -> u64 {
+    page.messages
+        .iter()
+        .filter_map(|(_, msg)| crate::chat::unwrap_forwarded(msg, &ctx.own))
+        .map(|u| crate::chat::parse_message(&u.message, &ctx.own))
+        .filter(|p| {
+            p.body.is_some() && p.replace.is_none() && p.retract.is_none() && p.reactions.is_none()
+        })
+        .count() as u64
+}
+
 /// Runs a page through the pipeline, newest first. Returns how many of
-/// the results were chat messages with text (archives also hold receipts,
-/// markers and reactions).
+/// the results were chat messages with text.
 pub(crate) async fn ingest(ctx: &crate::messaging::Ctx, page: &Page, order: &mut Ordering) -> u64 {
-    let mut texts = 0;
     for (_, msg) in page.messages.iter().rev() {
         let time = archive_stamp(msg).map(|s| order.file_time(s));
-        if let Some(u) = crate::chat::unwrap_forwarded(msg, &ctx.own) {
-            let p = crate::chat::parse_message(&u.message, &ctx.own);
-            if p.body.is_some()
-                && p.replace.is_none()
-                && p.retract.is_none()
-                && p.reactions.is_none()
-            {
-                texts += 1;
-            }
-        }
         crate::messaging::on_message_at(ctx, msg, time).await;
     }
-    texts
+    count_texts(ctx, page)
 }
 
 /// One page of results, oldest first, and the page's RSM bounds.
@@ -169,20 +170,31 @@ pub(crate) async fn fetch_page(
 pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let ctx = handle.ctx().clone();
     let (_, known_newest, known_oldest, _) = ctx.store.account_sync_state(&ctx.account).await?;
-    let mut before: Option<String> = None;
     let mut fetched: u64 = 0;
     let mut texts: u64 = 0;
     let mut newest_seen: Option<String> = None;
     let mut oldest_seen: Option<String> = None;
     let mut reached_start = false;
     let mut order = Ordering::default();
-    loop {
-        let max = if known_newest.is_none() {
-            (ctx.first_sync_limit.saturating_sub(texts) as usize).clamp(1, PAGE)
+    let limit = ctx.first_sync_limit;
+    let page_size = |texts: u64| {
+        if known_newest.is_none() {
+            (limit.saturating_sub(texts) as usize).clamp(1, PAGE)
         } else {
             PAGE
-        };
-        let page = fetch_page(handle, None, before.as_deref(), max).await?;
+        }
+    };
+    // The next page is requested while the current one is being stored.
+    let prefetch = |before: Option<String>, max: usize| {
+        let h = handle.clone();
+        tokio::spawn(async move { fetch_page(&h, None, before.as_deref(), max).await })
+    };
+    let mut next = Some(prefetch(None, page_size(0)));
+    while let Some(task) = next.take() {
+        let page = task.await.map_err(|e| crate::Error::Stanza {
+            condition: "internal-server-error".into(),
+            text: Some(e.to_string()),
+        })??;
         if newest_seen.is_none() {
             newest_seen = page.messages.last().map(|(id, _)| id.clone());
         }
@@ -190,7 +202,16 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
             .messages
             .iter()
             .any(|(id, _)| Some(id) == known_newest.as_ref());
-        texts += ingest(&ctx, &page, &mut order).await;
+        let page_texts = count_texts(&ctx, &page);
+        let at_start = page.complete || page.messages.is_empty();
+        let enough = known_newest.is_none() && texts + page_texts >= limit;
+        if !at_start && !hit_known && !enough {
+            if let Some(f) = page.first.clone() {
+                next = Some(prefetch(Some(f), page_size(texts + page_texts)));
+            }
+        }
+        ingest(&ctx, &page, &mut order).await;
+        texts += page_texts;
         fetched += page.messages.len() as u64;
         if let Some((id, _)) = page.messages.first() {
             oldest_seen = Some(id.clone());
@@ -200,19 +221,8 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
             fetched,
             done: false,
         });
-        if page.complete || page.messages.is_empty() {
+        if at_start {
             reached_start = true;
-            break;
-        }
-        if hit_known {
-            break;
-        }
-        if known_newest.is_none() && texts >= ctx.first_sync_limit {
-            break;
-        }
-        match page.first {
-            Some(f) => before = Some(f),
-            None => break,
         }
     }
     let oldest = if known_oldest.is_none() {
