@@ -8,7 +8,9 @@ use tern_testkit::Federation;
 
 use crate::support::*;
 
-const T: Duration = Duration::from_secs(30);
+// Generous: the first s2s connection (TLS both ways, certificate checks)
+// can take a while when the machine is busy.
+const T: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prosody_and_ejabberd_users_chat_across_servers() {
