@@ -213,6 +213,10 @@ impl From<Error> for UiError {
                 "invalid_address",
                 format!("“{input}” is not an address Tern can use ({detail}). An address looks like name@example.org."),
             ),
+            Error::InvalidFingerprint(fp) => UiError::new(
+                "invalid_fingerprint",
+                format!("“{fp}” is not a certificate fingerprint. Trust the certificate from the prompt Tern shows."),
+            ),
             Error::UnknownAccount(jid) => UiError::new(
                 "unknown_account",
                 format!("Tern has no account {jid}; it may have been removed."),

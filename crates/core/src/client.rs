@@ -314,10 +314,8 @@ impl Client {
     pub async fn pin_certificate(&self, jid: &str, sha256: &str) -> Result<()> {
         let jid = parse_account_jid(jid)?.to_string();
         self.stored(&jid).await?;
-        let fp = parse_fingerprint(sha256).ok_or_else(|| Error::InvalidJid {
-            input: sha256.to_string(),
-            detail: "not a SHA-256 fingerprint".into(),
-        })?;
+        let fp = parse_fingerprint(sha256)
+            .ok_or_else(|| Error::InvalidFingerprint(sha256.to_string()))?;
         self.inner.store.pin_certificate(&jid, &fp).await?;
         let pins = self.inner.store.pinned_certificates(&jid).await?;
         if let Some(a) = self.inner.running.lock().await.get(&jid) {
@@ -372,31 +370,15 @@ impl Client {
 
     /// Sends an IQ from an account and returns the answer.
     pub async fn request(&self, jid: &str, iq: Iq) -> Result<Iq> {
-        let jid = parse_account_jid(jid)?.to_string();
         // Requests must not hold the accounts lock while waiting.
-        let handle = self
-            .inner
-            .running
-            .lock()
-            .await
-            .get(&jid)
-            .map(|a| a.handle())
-            .ok_or_else(|| Error::NotConnected(jid.clone()))?;
+        let handle = self.handle(jid).await?;
         handle.request(iq).await
     }
 
     /// Sends a stanza from an account (queued while reconnecting; XEP-0198
     /// resends it if the connection drops before the server acknowledged it).
     pub async fn send_stanza(&self, jid: &str, stanza: tokio_xmpp::Stanza) -> Result<()> {
-        let jid = parse_account_jid(jid)?.to_string();
-        let handle = self
-            .inner
-            .running
-            .lock()
-            .await
-            .get(&jid)
-            .map(|a| a.handle())
-            .ok_or_else(|| Error::NotConnected(jid.clone()))?;
+        let handle = self.handle(jid).await?;
         handle.send(stanza).await
     }
 

@@ -91,28 +91,27 @@ impl Client {
     /// Lets `jid` see the user's presence (answers a request, or approves
     /// in advance when none came yet).
     pub async fn approve_subscription(&self, account: &str, jid: &str) -> Result<()> {
-        let to = contact_jid(jid)?;
-        self.handle(account)
-            .await?
-            .send(subscription_presence(&to, PresenceType::Subscribed))
+        self.send_subscription(account, jid, PresenceType::Subscribed)
             .await
     }
 
     /// Refuses (or revokes) `jid`'s access to the user's presence.
     pub async fn deny_subscription(&self, account: &str, jid: &str) -> Result<()> {
-        let to = contact_jid(jid)?;
-        self.handle(account)
-            .await?
-            .send(subscription_presence(&to, PresenceType::Unsubscribed))
+        self.send_subscription(account, jid, PresenceType::Unsubscribed)
             .await
     }
 
     /// Stops seeing `jid`'s presence (cancels the user's own subscription).
     pub async fn cancel_subscription(&self, account: &str, jid: &str) -> Result<()> {
+        self.send_subscription(account, jid, PresenceType::Unsubscribe)
+            .await
+    }
+
+    async fn send_subscription(&self, account: &str, jid: &str, type_: PresenceType) -> Result<()> {
         let to = contact_jid(jid)?;
         self.handle(account)
             .await?
-            .send(subscription_presence(&to, PresenceType::Unsubscribe))
+            .send(subscription_presence(&to, type_))
             .await
     }
 

@@ -211,6 +211,9 @@ pub enum Error {
         /// Why it is invalid.
         detail: String,
     },
+    /// Not a SHA-256 certificate fingerprint (64 hex digits, colons allowed).
+    #[error("'{0}' is not a SHA-256 certificate fingerprint")]
+    InvalidFingerprint(String),
     /// No such account.
     #[error("no account {0}")]
     UnknownAccount(String),
