@@ -15,11 +15,13 @@ use sqlx::{Row, SqlitePool};
 
 mod accounts;
 mod messages;
+mod omemo;
 mod roster;
 pub use accounts::StoredAccount;
 pub use messages::{
     Conversation, Direction, MessageRow, MessageState, NewMessage, OutboxEntry, SearchHit, Stored,
 };
+pub use omemo::{OmemoStore, OmemoStoreError};
 pub use roster::RosterRow;
 
 /// The migrations, in order. The position in this list (starting at 1) is
@@ -33,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_messaging",
         include_str!("../migrations/0002_messaging.sql"),
     ),
+    ("0003_omemo", include_str!("../migrations/0003_omemo.sql")),
 ];
 
 /// The schema version this build of Tern writes.
@@ -137,6 +140,27 @@ impl Store {
         let store = Store {
             pool,
             path: path.to_path_buf(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens a fresh database in memory, with the current schema. Nothing is
+    /// written to disk; the data is gone when the last handle is dropped.
+    pub async fn open_in_memory() -> Result<Store> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection that is never recycled: an in-memory database lives
+        // and dies with its connection.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await?;
+        let store = Store {
+            pool,
+            path: PathBuf::from(":memory:"),
         };
         store.migrate().await?;
         Ok(store)
