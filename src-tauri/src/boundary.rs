@@ -6,14 +6,14 @@
 //! `serde` tags, no secrets) and cross as they are; `ui/src/lib/engine.ts`
 //! mirrors them. Event names are the `EVENT_*` constants.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use tern_core::{
     ConnectError, Error, NewAccount, RegistrationError, RegistrationForm, ServerOverride,
 };
 
-pub use tern_core::{ClientEvent, Snapshot};
+pub use tern_core::{ClientEvent, ContactView, ConversationView, MessageView, Snapshot};
 
 /// Event carrying one [`EngineEvent`].
 pub const EVENT_ENGINE: &str = "engine:event";
@@ -23,12 +23,194 @@ pub const EVENT_RESYNC: &str = "engine:resync";
 
 /// The engine state with the sequence number of the last event applied to
 /// it. The UI applies only events with a higher `seq`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct SnapshotView {
     /// Number of the last event included.
     pub seq: u64,
     /// The state.
     pub snapshot: Snapshot,
+    /// Presence subscription requests not answered yet, oldest first. The
+    /// engine announces them once (`SubscriptionRequest`); the shell keeps
+    /// them until the user answers or the contact is subscribed.
+    pub requests: Vec<SubscriptionRequest>,
+    /// Blocked addresses per account, as the server last told.
+    pub blocked: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Someone asks to see an account's presence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscriptionRequest {
+    /// Account asked.
+    pub account: String,
+    /// Who asks (bare JID).
+    pub from: String,
+}
+
+impl SnapshotView {
+    /// Applies one engine event to the state the UI can ask for at any time.
+    pub fn apply(&mut self, event: &ClientEvent) {
+        self.snapshot.apply(event);
+        match event {
+            ClientEvent::SubscriptionRequest { account, from, .. } => self.requested(account, from),
+            ClientEvent::Contact { contact } => {
+                if matches!(contact.subscription.as_str(), "from" | "both") {
+                    self.answered(&contact.account, &contact.jid);
+                }
+            }
+            ClientEvent::Blocklist {
+                account,
+                blocked,
+                unblocked,
+                unblocked_all,
+            } => self.blocklist(account, blocked, unblocked, *unblocked_all),
+            ClientEvent::AccountRemoved { jid } => {
+                self.requests.retain(|r| &r.account != jid);
+                self.blocked.remove(jid);
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps a subscription request (once per account and address).
+    pub fn requested(&mut self, account: &str, from: &str) {
+        self.answered(account, from);
+        self.requests.push(SubscriptionRequest {
+            account: account.to_string(),
+            from: from.to_string(),
+        });
+    }
+
+    /// Forgets a subscription request (the user answered it, or the contact
+    /// is subscribed).
+    pub fn answered(&mut self, account: &str, from: &str) {
+        self.requests
+            .retain(|r| !(r.account == account && r.from == from));
+    }
+
+    /// Applies a blocklist change in the documented order.
+    pub fn blocklist(
+        &mut self,
+        account: &str,
+        blocked: &[String],
+        unblocked: &[String],
+        all: bool,
+    ) {
+        let list = self.blocked.entry(account.to_string()).or_default();
+        if all {
+            list.clear();
+        }
+        for jid in unblocked {
+            list.remove(jid);
+        }
+        list.extend(blocked.iter().cloned());
+    }
+}
+
+/// A list the UI loads once and then keeps current with `engine:event`
+/// upserts: events with a `seq` above this one may be newer than the items.
+#[derive(Clone, Debug, Serialize)]
+pub struct Listed<T> {
+    /// Number of the last event sent to the window before the list was read.
+    pub seq: u64,
+    /// The items.
+    pub items: Vec<T>,
+}
+
+/// A search result.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    /// The message found.
+    pub message: MessageView,
+    /// Excerpt of the body with the matches between `[` and `]`.
+    pub snippet: String,
+}
+
+/// A new message from the composer.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Draft {
+    /// Sending account.
+    pub account: String,
+    /// Recipient (bare JID).
+    pub peer: String,
+    /// Text.
+    pub body: String,
+    /// Local id of the message this one replies to.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+}
+
+/// A contact to add or change.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ContactForm {
+    /// Account.
+    pub account: String,
+    /// Contact's bare JID.
+    pub jid: String,
+    /// Name to show, if any.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl ContactForm {
+    /// The name, trimmed, `None` when blank.
+    pub fn name(&self) -> Option<&str> {
+        self.name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The groups, trimmed, without blanks or repeats.
+    pub fn groups(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for g in self
+            .groups
+            .iter()
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty())
+        {
+            if !out.iter().any(|o| o == g) {
+                out.push(g.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// Schemes a link in a message may open in the system's handler.
+pub const LINK_SCHEMES: &[&str] = &["http", "https", "xmpp"];
+
+/// Checks a link from a message before the system opens it: one of
+/// [`LINK_SCHEMES`], no spaces or control characters, bounded length.
+pub fn checked_link(url: &str) -> Result<&str, UiError> {
+    let refuse = || {
+        UiError::new(
+            "bad_link",
+            "Tern opens only web (http, https) and xmpp: links.",
+        )
+    };
+    let url = url.trim();
+    if url.is_empty()
+        || url.len() > 4096
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(refuse());
+    }
+    let (scheme, rest) = url.split_once(':').ok_or_else(refuse)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !LINK_SCHEMES.contains(&scheme.as_str()) {
+        return Err(refuse());
+    }
+    if scheme.starts_with("http") && !(rest.starts_with("//") && rest.len() > 2) {
+        return Err(refuse());
+    }
+    if rest.starts_with('-') || url.starts_with('-') {
+        return Err(refuse());
+    }
+    Ok(url)
 }
 
 /// One engine change, numbered.
@@ -242,6 +424,10 @@ impl From<Error> for UiError {
                 "timeout",
                 "The server did not answer in time. Check the connection and try again.",
             ),
+            Error::InvalidImage(why) => UiError::new(
+                "invalid_image",
+                format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),
+            ),
             Error::Keychain(k) => UiError::new(
                 "keychain_unavailable",
                 format!("Tern could not use the system keychain, where it keeps passwords: {k}. Make sure a keyring (GNOME Keyring, KWallet, the macOS Keychain or the Windows Credential Manager) is running and unlocked."),
@@ -286,6 +472,53 @@ mod tests {
         }
         .into();
         assert_eq!(o.host, None);
+    }
+
+    #[test]
+    fn only_web_and_xmpp_links_open() {
+        assert!(checked_link("https://example.org/a?b=c#d").is_ok());
+        assert!(checked_link("HTTP://example.org").is_ok());
+        assert!(checked_link("xmpp:juliet@example.org?message").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,<script>",
+            "https:",
+            "http:/x",
+            "https://a b",
+            "https://a\nb",
+            "--help",
+            "",
+            "vbscript:x",
+        ] {
+            assert!(checked_link(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_stay_until_answered() {
+        let mut v = SnapshotView::default();
+        v.requested("a@x", "b@y");
+        v.requested("a@x", "c@y");
+        v.requested("a@x", "b@y");
+        assert_eq!(v.requests.len(), 2);
+        v.answered("a@x", "c@y");
+        assert_eq!(v.requests.len(), 1);
+        v.apply(&ClientEvent::AccountRemoved { jid: "a@x".into() });
+        assert!(v.requests.is_empty());
+    }
+
+    #[test]
+    fn blocklist_follows_the_pushes() {
+        let mut v = SnapshotView::default();
+        let list = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        v.blocklist("a@x", &list(&["s@spam", "t@spam"]), &[], true);
+        v.blocklist("a@x", &[], &list(&["s@spam"]), false);
+        v.blocklist("a@x", &list(&["u@spam"]), &[], false);
+        let now: Vec<_> = v.blocked["a@x"].iter().cloned().collect();
+        assert_eq!(now, ["t@spam", "u@spam"]);
+        v.blocklist("a@x", &list(&["w@spam"]), &[], true);
+        assert_eq!(v.blocked["a@x"].len(), 1);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use tauri::State;
 
 use crate::boundary::{
-    AccountRequest, ServerSettings, SignUpForm, SignUpValues, SnapshotView, UiError,
+    checked_link, AccountRequest, ContactForm, ContactView, ConversationView, Draft, Listed,
+    MessageView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView, UiError,
 };
 use crate::Shell;
 
@@ -101,4 +102,223 @@ pub async fn registration_submit(shell: State<'_, Shell>, values: SignUpValues) 
 pub async fn registration_cancel(shell: State<'_, Shell>) -> Reply {
     shell.registration.lock().await.take();
     Ok(())
+}
+
+/// All conversations, most recent first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn conversations(shell: State<'_, Shell>) -> Reply<Listed<ConversationView>> {
+    let seq = shell.seq();
+    let (items, _) = shell.client()?.subscribe_conversations().await?;
+    Ok(Listed { seq, items })
+}
+
+/// The newest `limit` messages of a conversation, oldest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn timeline(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    limit: i64,
+) -> Reply<Listed<MessageView>> {
+    let seq = shell.seq();
+    let items = shell
+        .client()?
+        .timeline(&account, &peer, None, limit)
+        .await?;
+    Ok(Listed { seq, items })
+}
+
+/// Up to `limit` messages before the message `before` (from the archive
+/// when the local history runs out), oldest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn load_older(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    before: Option<i64>,
+    limit: i64,
+) -> Reply<Vec<MessageView>> {
+    Ok(shell
+        .client()?
+        .load_older(&account, &peer, before, limit)
+        .await?)
+}
+
+/// Sends a message; it is stored first and sent when connected.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn send_message(shell: State<'_, Shell>, draft: Draft) -> Reply<MessageView> {
+    Ok(shell
+        .client()?
+        .send_message(&draft.account, &draft.peer, &draft.body, draft.reply_to)
+        .await?)
+}
+
+/// Corrects one of the user's messages.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn correct_message(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+    body: String,
+) -> Reply<MessageView> {
+    Ok(shell.client()?.correct_message(&account, id, &body).await?)
+}
+
+/// Retracts one of the user's messages.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn retract_message(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+) -> Reply<MessageView> {
+    Ok(shell.client()?.retract_message(&account, id).await?)
+}
+
+/// Sets the user's reactions to a message (empty removes them).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn react(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+    emojis: Vec<String>,
+) -> Reply<MessageView> {
+    Ok(shell.client()?.react(&account, id, &emojis).await?)
+}
+
+/// Marks a conversation read (and tells the peer).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn mark_read(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
+    Ok(shell.client()?.mark_read(&account, &peer).await?)
+}
+
+/// Tells the peer whether the user is typing (`composing`, `paused`, ...).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn send_chat_state(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    state: String,
+) -> Reply {
+    Ok(shell
+        .client()?
+        .send_chat_state(&account, &peer, &state)
+        .await?)
+}
+
+/// Full-text search over stored messages.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn search(
+    shell: State<'_, Shell>,
+    query: String,
+    account: Option<String>,
+    limit: i64,
+) -> Reply<Vec<SearchHit>> {
+    let hits = shell
+        .client()?
+        .search(&query, account.as_deref(), limit)
+        .await?;
+    Ok(hits
+        .into_iter()
+        .map(|(message, snippet)| SearchHit { message, snippet })
+        .collect())
+}
+
+/// An account's contacts with their presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn roster(shell: State<'_, Shell>, account: String) -> Reply<Listed<ContactView>> {
+    let seq = shell.seq();
+    let (items, _) = shell.client()?.subscribe_roster(&account).await?;
+    Ok(Listed { seq, items })
+}
+
+/// Adds a contact and asks to see their presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
+    Ok(shell
+        .client()?
+        .add_contact(
+            &contact.account,
+            &contact.jid,
+            contact.name(),
+            &contact.groups(),
+        )
+        .await?)
+}
+
+/// Renames a contact or changes its groups.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rename_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
+    Ok(shell
+        .client()?
+        .rename_contact(
+            &contact.account,
+            &contact.jid,
+            contact.name(),
+            &contact.groups(),
+        )
+        .await?)
+}
+
+/// Removes a contact.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_contact(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    Ok(shell.client()?.remove_contact(&account, &jid).await?)
+}
+
+/// Lets `jid` see the account's presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    shell.client()?.approve_subscription(&account, &jid).await?;
+    shell.answered(&account, &jid);
+    Ok(())
+}
+
+/// Refuses `jid`'s request to see the account's presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    shell.client()?.deny_subscription(&account, &jid).await?;
+    shell.answered(&account, &jid);
+    Ok(())
+}
+
+/// Stops seeing `jid`'s presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn cancel_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    Ok(shell.client()?.cancel_subscription(&account, &jid).await?)
+}
+
+/// Sets the account's own presence.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_presence(
+    shell: State<'_, Shell>,
+    account: String,
+    show: String,
+    status: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()?
+        .set_presence(&account, &show, status.as_deref())
+        .await?)
+}
+
+/// Blocks an address.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn block(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    shell.client()?.block(&account, &jid).await?;
+    shell.answered(&account, &jid);
+    Ok(())
+}
+
+/// Unblocks an address.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn unblock(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
+    Ok(shell.client()?.unblock(&account, &jid).await?)
+}
+
+/// Opens a web or xmpp: link from a message in the system's handler.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_link(url: String) -> Reply {
+    let url = checked_link(&url)?;
+    crate::links::open(url)
+        .map_err(|e| UiError::new("open_failed", format!("Tern could not open the link: {e}.")))
 }

@@ -7,6 +7,8 @@
 
 pub mod boundary;
 pub mod commands;
+mod links;
+pub mod media;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 
@@ -44,6 +46,16 @@ impl Shell {
     pub fn snapshot_view(&self) -> SnapshotView {
         self.mirror().clone()
     }
+
+    /// Number of the last event sent to the window.
+    pub fn seq(&self) -> u64 {
+        self.mirror().seq
+    }
+
+    /// Forgets a subscription request the user answered.
+    pub fn answered(&self, account: &str, from: &str) {
+        self.mirror().answered(account, from);
+    }
 }
 
 /// `TERN_DATA_DIR`, else the platform's data folder.
@@ -78,7 +90,7 @@ async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientE
                 Ok(event) => {
                     let shell = app.state::<Shell>();
                     let mut mirror = shell.mirror();
-                    mirror.snapshot.apply(&event);
+                    mirror.apply(&event);
                     mirror.seq += 1;
                     let numbered = EngineEvent {
                         seq: mirror.seq,
@@ -130,6 +142,10 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .register_uri_scheme_protocol(media::SCHEME, |_ctx, request| match data_dir() {
+            Ok(dir) => media::serve(&dir, &request),
+            Err(_) => media::not_found(),
+        })
         .setup(|app| {
             let client = tauri::async_runtime::block_on(open_client());
             if let Err(e) = &client {
@@ -144,7 +160,10 @@ pub fn run() {
             };
             app.manage(Shell {
                 client: client.clone(),
-                mirror: Mutex::new(SnapshotView { seq: 0, snapshot }),
+                mirror: Mutex::new(SnapshotView {
+                    snapshot,
+                    ..SnapshotView::default()
+                }),
                 registration: tokio::sync::Mutex::new(None),
             });
             if let (Ok(client), Some(rx)) = (client, events) {
@@ -172,6 +191,27 @@ pub fn run() {
             commands::registration_start,
             commands::registration_submit,
             commands::registration_cancel,
+            commands::conversations,
+            commands::timeline,
+            commands::load_older,
+            commands::send_message,
+            commands::correct_message,
+            commands::retract_message,
+            commands::react,
+            commands::mark_read,
+            commands::send_chat_state,
+            commands::search,
+            commands::roster,
+            commands::add_contact,
+            commands::rename_contact,
+            commands::remove_contact,
+            commands::approve_subscription,
+            commands::deny_subscription,
+            commands::cancel_subscription,
+            commands::set_presence,
+            commands::block,
+            commands::unblock,
+            commands::open_link,
         ])
         .build(context());
     match result {
