@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { EngineEvent, SnapshotView } from './engine';
+import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, SearchHit, Show, SnapshotView } from './engine';
 import type { SignUpForm, Values } from './signup';
 
 export interface ServerSettings {
@@ -33,6 +33,38 @@ export const api = {
     invoke<SignUpForm>('registration_start', { domain, server }),
   registrationSubmit: (values: Values) => invoke<void>('registration_submit', { values }),
   registrationCancel: () => invoke<void>('registration_cancel'),
+
+  conversations: () => invoke<Listed<ConversationView>>('conversations'),
+  timeline: (account: string, peer: string, limit: number) =>
+    invoke<Listed<MessageView>>('timeline', { account, peer, limit }),
+  loadOlder: (account: string, peer: string, before: number | null, limit: number) =>
+    invoke<MessageView[]>('load_older', { account, peer, before, limit }),
+  sendMessage: (account: string, peer: string, body: string, replyTo: number | null) =>
+    invoke<MessageView>('send_message', { draft: { account, peer, body, reply_to: replyTo } }),
+  correctMessage: (account: string, id: number, body: string) =>
+    invoke<MessageView>('correct_message', { account, id, body }),
+  retractMessage: (account: string, id: number) => invoke<MessageView>('retract_message', { account, id }),
+  react: (account: string, id: number, emojis: string[]) => invoke<MessageView>('react', { account, id, emojis }),
+  markRead: (account: string, peer: string) => invoke<void>('mark_read', { account, peer }),
+  sendChatState: (account: string, peer: string, state: 'active' | 'composing' | 'paused' | 'inactive' | 'gone') =>
+    invoke<void>('send_chat_state', { account, peer, state }),
+  search: (query: string, account: string | null, limit: number) =>
+    invoke<SearchHit[]>('search', { query, account, limit }),
+
+  roster: (account: string) => invoke<Listed<ContactView>>('roster', { account }),
+  addContact: (account: string, jid: string, name: string | null, groups: string[]) =>
+    invoke<void>('add_contact', { contact: { account, jid, name, groups } }),
+  renameContact: (account: string, jid: string, name: string | null, groups: string[]) =>
+    invoke<void>('rename_contact', { contact: { account, jid, name, groups } }),
+  removeContact: (account: string, jid: string) => invoke<void>('remove_contact', { account, jid }),
+  approveSubscription: (account: string, jid: string) => invoke<void>('approve_subscription', { account, jid }),
+  denySubscription: (account: string, jid: string) => invoke<void>('deny_subscription', { account, jid }),
+  cancelSubscription: (account: string, jid: string) => invoke<void>('cancel_subscription', { account, jid }),
+  setPresence: (account: string, show: Show, status: string | null) =>
+    invoke<void>('set_presence', { account, show, status }),
+  block: (account: string, jid: string) => invoke<void>('block', { account, jid }),
+  unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
+  openLink: (url: string) => invoke<void>('open_link', { url }),
 };
 
 /** Listens to numbered engine events and full resyncs. */

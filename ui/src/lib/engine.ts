@@ -41,17 +41,109 @@ export interface Snapshot {
   accounts: AccountView[];
 }
 
-/** A change to the snapshot (`ClientEvent`, tagged by `type`). */
+/** Delivery state of a message (`MessageView::state`). */
+export type MessageState = 'queued' | 'sent' | 'acked' | 'delivered' | 'read' | 'failed' | 'received' | 'seen';
+
+/** A message (`MessageView`). */
+export interface MessageView {
+  /** Local id, stable; used for actions. */
+  id: number;
+  account: string;
+  peer: string;
+  outgoing: boolean;
+  sender: string;
+  /** Cross-device id (XEP-0359). */
+  uid: string;
+  /** Empty once retracted. */
+  body: string;
+  timestamp_ms: number;
+  state: MessageState;
+  edited: boolean;
+  retracted: boolean;
+  /** uid (or id) of the message this one replies to. */
+  reply_to: string | null;
+  /** Emojis by the JID that reacted. */
+  reactions: Record<string, string[]>;
+  /** A `/me` action. */
+  me: boolean;
+}
+
+/** A conversation in the list (`ConversationView`). */
+export interface ConversationView {
+  account: string;
+  peer: string;
+  unread: number;
+  updated_ms: number;
+  last: MessageView | null;
+}
+
+export type Show = 'available' | 'chat' | 'away' | 'xa' | 'dnd';
+
+export interface ResourcePresence {
+  resource: string;
+  show: Show;
+  status: string | null;
+  priority: number;
+}
+
+/** A contact with its presence (`ContactView`). */
+export interface ContactView {
+  account: string;
+  jid: string;
+  name: string | null;
+  subscription: 'none' | 'to' | 'from' | 'both';
+  /** Our request to see their presence is pending. */
+  ask: boolean;
+  groups: string[];
+  /** Online resources, highest priority first; empty = offline. */
+  presence: ResourcePresence[];
+  /** SHA-1 of the avatar, when the engine knows one. */
+  avatar?: string | null;
+}
+
+export type ChatState = 'active' | 'composing' | 'paused' | 'inactive' | 'gone';
+
+/** A change (`ClientEvent`, tagged by `type`). */
 export type ClientEvent =
   | { type: 'account_added'; account: AccountView }
   | { type: 'account_removed'; jid: string }
   | { type: 'account_enabled'; jid: string; enabled: boolean }
-  | { type: 'account_state'; jid: string; state: AccountState };
+  | { type: 'account_state'; jid: string; state: AccountState }
+  | { type: 'message'; message: MessageView }
+  | { type: 'conversation'; conversation: ConversationView }
+  | { type: 'chat_state'; account: string; peer: string; state: ChatState }
+  | { type: 'contact'; contact: ContactView }
+  | { type: 'contact_removed'; account: string; jid: string }
+  | { type: 'subscription_request'; account: string; from: string }
+  | { type: 'blocklist'; account: string; blocked: string[]; unblocked: string[]; unblocked_all: boolean }
+  | { type: 'history_sync'; account: string; fetched: number; done: boolean };
+
+/** An unanswered presence subscription request, kept by the shell. */
+export interface SubscriptionRequest {
+  account: string;
+  from: string;
+}
 
 /** `SnapshotView` from the shell: state plus the number of the last event in it. */
 export interface SnapshotView {
   seq: number;
   snapshot: Snapshot;
+  /** Unanswered subscription requests, oldest first. */
+  requests?: SubscriptionRequest[];
+  /** Blocked addresses per account. */
+  blocked?: Record<string, string[]>;
+}
+
+/** A list command's answer: events above `seq` may be newer than `items`. */
+export interface Listed<T> {
+  seq: number;
+  items: T[];
+}
+
+/** Search result: the message and an excerpt with matches in `[` `]`. */
+export interface SearchHit {
+  message: MessageView;
+  snippet: string;
 }
 
 /** `EngineEvent` from the shell: one numbered change. */
@@ -100,6 +192,8 @@ export class EngineMirror {
   constructor(
     private readonly onChange: (s: Snapshot) => void,
     private readonly onGap: () => void = () => {},
+    /** Sees every full state and every applied event, in order. */
+    private readonly observer?: { reset(view: SnapshotView): void; event(e: EngineEvent): void },
   ) {}
 
   get ready(): boolean {
@@ -111,6 +205,7 @@ export class EngineMirror {
     if (this.ready && view.seq < this.seq) return;
     this.seq = view.seq;
     this.snapshot = view.snapshot;
+    this.observer?.reset(view);
     const held = this.held.filter((e) => e.seq > view.seq).sort((a, b) => a.seq - b.seq);
     this.held = [];
     for (const e of held) this.applyNumbered(e, false);
@@ -134,6 +229,7 @@ export class EngineMirror {
     }
     this.seq = e.seq;
     this.snapshot = applyEvent(this.snapshot, e.event);
+    this.observer?.event(e);
     if (notify) this.onChange(this.snapshot);
   }
 }

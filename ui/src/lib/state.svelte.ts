@@ -4,6 +4,7 @@
 import { api, listenEngine } from './api';
 import { EngineMirror, emptySnapshot, type AccountState, type Snapshot } from './engine';
 import { errorText } from './errors';
+import { messaging } from './messaging.svelte';
 
 class EngineState {
   snapshot = $state.raw<Snapshot>(emptySnapshot());
@@ -16,6 +17,7 @@ class EngineState {
   private mirror = new EngineMirror(
     (s) => this.set(s),
     () => void this.refresh(),
+    messaging,
   );
   private timer: ReturnType<typeof setInterval> | null = null;
 

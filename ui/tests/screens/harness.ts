@@ -5,6 +5,7 @@
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type { AccountState, AccountView, ClientEvent, Snapshot } from '../../src/lib/engine';
+import { chatData, messagingCommand } from './chats';
 import type { SignUpForm } from '../../src/lib/signup';
 
 const params = new URLSearchParams(location.search);
@@ -53,7 +54,9 @@ const signUpForm: SignUpForm = {
 };
 
 let seq = 0;
-let snapshot: Snapshot = { accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : many };
+let snapshot: Snapshot = {
+  accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
+};
 const calls: { cmd: string; args: unknown }[] = [];
 (window as unknown as { __calls: typeof calls }).__calls = calls;
 
@@ -69,6 +72,11 @@ function send(ev: ClientEvent) {
   seq += 1;
   void emit('engine:event', { seq, event: ev });
 }
+// Lets a test play the engine (a peer typing, a message arriving).
+(window as unknown as { __send: typeof send }).__send = send;
+
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'empty'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
+if (messagingScenario) chatData.setup(scenario);
 
 const later = (ms: number, f: () => void) => setTimeout(f, ms);
 const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
@@ -88,6 +96,7 @@ mockIPC(
     const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case 'snapshot':
+        if (messagingScenario) return { seq, snapshot, requests: chatData.requests, blocked: chatData.blocked };
         if (scenario === 'fatal')
           return uiError(
             'keychain_unavailable',
@@ -120,7 +129,7 @@ mockIPC(
       case 'change_password':
         return uiError('refused', 'The server refused: password too weak (not-acceptable).');
       default:
-        return null;
+        return messagingScenario ? messagingCommand(cmd, a, send) : null;
     }
   },
   { shouldMockEvents: true },

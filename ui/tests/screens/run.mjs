@@ -3,6 +3,7 @@
 // screenshots to test-results/screenshots/.
 //
 //   node tests/screens/run.mjs            (CHROMIUM=/path/to/chromium to override)
+//   ONLY=chat node tests/screens/run.mjs  (only the cases whose name starts with "chat")
 
 import { createServer } from 'node:http';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -43,7 +44,301 @@ const toSignUpForm = async (page) => {
   await page.getByRole('button', { name: 'Continue' }).click();
 };
 const text = (page, s) => page.getByText(s).first().waitFor();
-const openAccounts = (page) => page.getByRole('button', { name: 'Accounts', exact: true }).click();
+const fail = (msg) => {
+  throw new Error(msg);
+};
+const calledWith = async (p, cmd) => {
+  await p.waitForFunction((c) => window.__calls.some((x) => x.cmd === c), cmd);
+  return p.evaluate((c) => window.__calls.filter((x) => x.cmd === c).at(-1).args, cmd);
+};
+const openChat = async (p, name) => {
+  await p.getByRole('button', { name: new RegExp(`^${name}`) }).first().click();
+  await p.getByTestId('timeline').waitFor();
+};
+const composer = (p) => p.getByRole('textbox', { name: /^Message / });
+const HOSTILE_TEXTS = [
+  '<script>window.__pwned = 1</script>',
+  '<img src=x onerror="window.__pwned = 2">',
+  'javascript:window.__pwned=3',
+  '<a href="javascript:window.__pwned=4">click</a>',
+  '<svg onload="window.__pwned=5"></svg>',
+];
+const inert = async (p) => {
+  const pwned = await p.evaluate(() => window.__pwned);
+  if (pwned !== undefined) fail(`a hostile string ran (${pwned})`);
+  if (p.__dialogs?.length) fail(`a dialog opened: ${p.__dialogs.join(', ')}`);
+  const bad = await p.evaluate(() =>
+    [...document.querySelectorAll('#app script, #app img, #app svg[onload], #app [onerror], #app a[href^="javascript"]')].length,
+  );
+  if (bad) fail(`${bad} hostile elements in the page`);
+};
+const chatCases = [
+  {
+    name: 'chats-list',
+    scenario: 'chats',
+    check: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      const names = await p.getByTestId('conversation').allInnerTexts();
+      if (!names[0].includes('Juliet') || !names.some((n) => n.includes('Romeo') && n.includes('3'))) fail(`list: ${names.join(' | ')}`);
+      await p.getByRole('button', { name: 'Conversations, 3 unread' }).waitFor();
+      await p.getByRole('button', { name: 'Contacts, 1 requests' }).waitFor();
+    },
+  },
+  {
+    name: 'chat-open',
+    scenario: 'chats',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      for (const s of ['Yesterday', 'Today', 'Message deleted', 'edited', 'waves from the balcony', 'Reply to', 'On the balcony'])
+        if (s !== 'Reply to') await text(p, s);
+      await p.getByTestId('reply-quote').first().waitFor();
+      await p.getByRole('button', { name: '👍 2' }).waitFor();
+      await p.getByRole('link', { name: 'https://tern.example/notes?v=2&x=a_b_c' }).waitFor();
+      await p.locator('[title="Read"]').first().waitFor();
+      await p.locator('[title="Delivered"]').first().waitFor();
+      await p.locator('[title="Waiting to send"]').first().waitFor();
+      const bold = await p.locator('[data-testid=message] strong').first().innerText();
+      if (bold !== '*new*') fail(`strong shown as ${bold}`);
+      if ((await p.locator('[data-testid=message] pre').count()) !== 1) fail('no code block');
+    },
+  },
+  {
+    name: 'chat-typing',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.evaluate(() => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'juliet@capulet.example', state: 'composing' }));
+    },
+    check: async (p) => {
+      await p.getByTestId('typing').waitFor();
+      await p.evaluate(() => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'juliet@capulet.example', state: 'paused' }));
+      await p.getByTestId('typing').waitFor({ state: 'detached' });
+      await p.evaluate(() => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'juliet@capulet.example', state: 'composing' }));
+      await p.getByTestId('typing').waitFor();
+    },
+  },
+  {
+    name: 'chat-send',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).fill('');
+      await composer(p).pressSequentially('First line');
+      await p.keyboard.press('Shift+Enter');
+      await p.keyboard.type('second *line*');
+      await p.keyboard.press('Enter');
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'send_message');
+      if (args.draft.body !== 'First line\nsecond *line*') fail(`sent ${JSON.stringify(args.draft.body)}`);
+      const states = await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'send_chat_state').map((c) => c.args.state));
+      if (states[0] !== 'composing') fail(`chat states ${states}`);
+      await text(p, 'second');
+      if ((await composer(p).inputValue()) !== '') fail('composer not cleared');
+      await p.locator('[title="Sent to the server"]').last().waitFor();
+    },
+  },
+  {
+    name: 'chat-edit-last',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).focus();
+      await p.keyboard.press('ArrowUp');
+      await text(p, 'Editing your message');
+    },
+    check: async (p) => {
+      const field = p.getByRole('textbox', { name: 'Edit message' });
+      if ((await field.inputValue()) !== 'And one still waiting to be sent') fail('wrong message in edit');
+      await p.keyboard.press('Escape');
+      await p.getByTestId('composer-context').waitFor({ state: 'detached' });
+      await composer(p).focus();
+      await p.keyboard.press('ArrowUp');
+      await field.fill('And one, corrected');
+      await p.keyboard.press('Enter');
+      const args = await calledWith(p, 'correct_message');
+      if (args.id !== 8 || args.body !== 'And one, corrected') fail(JSON.stringify(args));
+      await text(p, 'And one, corrected');
+    },
+  },
+  {
+    name: 'chat-reply',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      const m = p.locator('[data-testid=message][data-id="9"]');
+      await m.hover();
+      await m.getByRole('button', { name: 'Reply' }).click();
+      await p.getByTestId('composer-context').waitFor();
+      await p.keyboard.type('Agreed');
+    },
+    check: async (p) => {
+      await p.keyboard.press('Enter');
+      const args = await calledWith(p, 'send_message');
+      if (args.draft.reply_to !== 9) fail(JSON.stringify(args));
+    },
+  },
+  {
+    name: 'chat-react-delete',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByRole('button', { name: '😂 1' }).click();
+      const m = p.locator('[data-testid=message][data-id="7"]');
+      await m.hover();
+      await m.getByRole('button', { name: 'Delete' }).click();
+      await p.getByRole('dialog', { name: 'Delete this message for everyone?' }).waitFor();
+    },
+    check: async (p) => {
+      const r = await calledWith(p, 'react');
+      if (r.id !== 9 || r.emojis.length !== 0) fail(`react ${JSON.stringify(r)}`);
+      await p.getByRole('button', { name: 'Delete', exact: true }).click();
+      const d = await calledWith(p, 'retract_message');
+      if (d.id !== 7) fail('wrong message deleted');
+      await p.locator('[data-testid=message][data-id="7"]').getByText('Message deleted').waitFor();
+    },
+  },
+  {
+    name: 'chat-link',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByRole('link', { name: /tern\.example/ }).click();
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'open_link');
+      if (args.url !== 'https://tern.example/notes?v=2&x=a_b_c') fail(`opened ${args.url}`);
+      if (!p.url().includes('harness.html')) fail('the page navigated');
+    },
+  },
+  {
+    name: 'chat-long',
+    scenario: 'long',
+    act: (p) => openChat(p, 'Romeo'),
+    check: async (p) => {
+      await text(p, 'Message number 100000');
+      const rows = await p.locator('[data-vi]').count();
+      if (rows > 120) fail(`${rows} rows in the DOM`);
+      const t0 = await p.evaluate(() => performance.now());
+      for (const f of [0.5, 0.1, 0.9, 0.3]) {
+        await p.getByTestId('timeline').evaluate((el, f) => (el.scrollTop = el.scrollHeight * f), f);
+        await p.waitForTimeout(30);
+      }
+      const spent = (await p.evaluate(() => performance.now())) - t0;
+      const after = await p.locator('[data-vi]').count();
+      if (after > 120) fail(`${after} rows in the DOM after scrolling`);
+      if (spent > 3000) fail(`scrolling took ${spent} ms`);
+      await p.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight * 0.5));
+      await p.getByText(/Message number 5\d{4}/).first().waitFor();
+    },
+  },
+  {
+    name: 'search',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByRole('searchbox', { name: 'Search messages' }).fill('search');
+    },
+    check: async (p) => {
+      await p.getByTestId('search-hit').first().waitFor();
+      const mark = await p.locator('[data-testid=search-hit] mark').first().innerText();
+      if (mark.toLowerCase() !== 'search') fail(`mark ${mark}`);
+      await p.getByTestId('search-hit').first().click();
+      await p.locator('[data-testid=message][data-id="2"]').waitFor();
+    },
+  },
+  {
+    name: 'quick-switcher',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.keyboard.press('Control+k');
+      await p.getByRole('combobox', { name: 'Name or address' }).fill('nur');
+    },
+    check: async (p) => {
+      await p.getByRole('option', { name: /The Nurse/ }).waitFor();
+      await p.keyboard.press('Enter');
+      await p.getByRole('region', { name: 'Conversation with The Nurse' }).waitFor();
+      await text(p, 'Anon, anon!');
+    },
+  },
+  {
+    name: 'contacts',
+    scenario: 'chats',
+    act: (p) => p.getByRole('button', { name: /^Contacts/ }).click(),
+    check: async (p) => {
+      await p.getByTestId('request').waitFor();
+      for (const s of ['Family', 'Friends', 'Busy with errands', 'Waiting for them to accept', 'Friar Laurence']) await text(p, s);
+      await p.getByRole('button', { name: 'Approve benvolio@montague.example' }).click();
+      const a = await calledWith(p, 'approve_subscription');
+      if (a.jid !== 'benvolio@montague.example') fail('approved someone else');
+      await p.getByTestId('request').waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'contacts-add',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByRole('button', { name: /^Contacts/ }).click();
+      await p.getByRole('button', { name: 'Add contact' }).first().click();
+      await p.getByLabel('Address').fill('Mercutio@Verona.example');
+      await p.getByLabel('Name (optional)').fill('Mercutio');
+      await p.getByLabel(/^Groups/).fill('Friends, , Friends');
+    },
+    check: async (p) => {
+      await p.getByRole('button', { name: 'Add', exact: true }).click();
+      const a = await calledWith(p, 'add_contact');
+      if (a.contact.jid !== 'mercutio@verona.example' || a.contact.name !== 'Mercutio' || a.contact.groups.join() !== 'Friends')
+        fail(JSON.stringify(a));
+      await p.getByRole('dialog').waitFor({ state: 'detached' });
+      await text(p, 'Mercutio');
+    },
+  },
+  {
+    name: 'settings-blocked',
+    scenario: 'chats',
+    act: (p) => p.getByRole('button', { name: 'Settings' }).click(),
+    check: async (p) => {
+      await p.getByTestId('blocked').waitFor();
+      await p.getByLabel('Address to block').fill('troll@junk.example');
+      await p.getByRole('button', { name: 'Block', exact: true }).click();
+      await text(p, 'troll@junk.example');
+      await p.getByRole('button', { name: 'Unblock spam@junk.example' }).click();
+      await p.getByText('spam@junk.example').waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'empty',
+    scenario: 'empty',
+    check: (p) => text(p, 'No conversations yet.'),
+  },
+  {
+    name: 'hostile-chat',
+    scenario: 'hostile',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.getByTestId('conversation').filter({ hasText: 'evil' }).click();
+      await p.getByTestId('timeline').waitFor();
+    },
+    check: async (p) => {
+      for (const s of HOSTILE_TEXTS) await p.getByText(s, { exact: true }).first().waitFor();
+      await p.getByText('evil\u202Egnp.exe').first().waitFor();
+      if ((await p.getByRole('link').count()) !== 0) fail('a hostile string became a link');
+      await inert(p);
+    },
+  },
+  {
+    name: 'hostile-contacts',
+    scenario: 'hostile',
+    act: (p) => p.getByRole('button', { name: /^Contacts/ }).click(),
+    check: async (p) => {
+      await p.getByText('<img src=x onerror="window.__pwned = 2">').first().waitFor();
+      await p.getByText('x<img src=x onerror=window.__pwned=6>@evil.example').first().waitFor();
+      await p.getByText(/<script>window.__pwned = 1<\/script>/).first().waitFor();
+      await inert(p);
+    },
+  },
+];
+const openAccounts = (page) => page.getByRole('button', { name: /^Accounts/ }).click();
 
 const cases = [
   { name: 'welcome', scenario: 'welcome', check: (p) => text(p, 'Welcome to Tern') },
@@ -142,7 +437,8 @@ const cases = [
     },
     check: (p) => text(p, 'Could not find the server'),
   },
-  { name: 'home', scenario: 'main', check: (p) => text(p, 'Conversations come next.') },
+  { name: 'home', scenario: 'main', check: (p) => p.getByTestId('conversation').first().waitFor() },
+  ...chatCases,
   {
     name: 'accounts',
     scenario: 'main',
@@ -224,17 +520,21 @@ const cases = [
     name: 'keyboard-nav',
     scenario: 'main',
     act: async (p) => {
-      await p.getByRole('button', { name: 'Conversations' }).focus();
+      await p.getByRole('button', { name: /^Conversations/ }).focus();
+      await p.keyboard.press('ArrowDown');
       await p.keyboard.press('ArrowDown');
     },
     check: async (p) => {
       await p.getByRole('heading', { name: 'Accounts' }).waitFor();
       const focused = await p.evaluate(() => document.activeElement?.textContent);
-      if (focused !== 'Accounts') throw new Error(`focus on ${focused}`);
+      if (!focused?.startsWith('Accounts')) throw new Error(`focus on ${focused}`);
     },
   },
   { name: 'fatal', scenario: 'fatal', check: (p) => text(p, 'Tern could not start') },
 ];
+
+const only = process.env.ONLY;
+const selected = only ? cases.filter((c) => c.name.startsWith(only)) : cases;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -251,10 +551,15 @@ const browser = await chromium.launch({
 let failed = 0;
 for (const theme of ['light', 'dark']) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, colorScheme: theme });
-  for (const c of cases) {
+  for (const c of selected) {
     const page = await context.newPage();
     page.setDefaultTimeout(5000);
     const errors = [];
+    page.__dialogs = [];
+    page.on('dialog', (d) => {
+      page.__dialogs.push(d.message());
+      void d.dismiss();
+    });
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('favicon.ico') && errors.push(m.text()));
     const file = join(shots, `${c.name}-${theme}.png`);
@@ -270,7 +575,7 @@ for (const theme of ['light', 'dark']) {
     } catch (e) {
       failed += 1;
       await page.screenshot({ path: file }).catch(() => {});
-      console.log(`FAIL  ${c.name} (${theme}): ${e.message.split('\n')[0]}`);
+      console.log(`FAIL  ${c.name} (${theme}): ${process.env.VERBOSE ? e.stack : e.message.split('\n')[0]}`);
     }
     await page.close();
   }
@@ -278,5 +583,5 @@ for (const theme of ['light', 'dark']) {
 }
 await browser.close();
 server.close();
-console.log(`${cases.length * 2 - failed} passed, ${failed} failed; screenshots in ${shots}`);
+console.log(`${selected.length * 2 - failed} passed, ${failed} failed; screenshots in ${shots}`);
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,252 @@
+// Conversations, contacts, the open timeline, typing notices, requests and
+// blocklists as Svelte state, kept current by the engine's events (the
+// EngineMirror hands every full state and applied event here, in order).
+
+import { api } from './api';
+import type { ClientEvent, ContactView, ConversationView, EngineEvent, MessageView, SnapshotView } from './engine';
+import { errorText } from './errors';
+import {
+  applyChatState,
+  applyInbox,
+  expireTyping,
+  isTyping,
+  keyOf,
+  Loader,
+  removeContact,
+  sortContacts,
+  upsertContact,
+  upsertConversation,
+  type Inbox,
+  type Typing,
+} from './lists';
+import { Timeline } from './timeline';
+
+/** Messages loaded when a conversation opens, and per scroll-back page. */
+export const PAGE = 60;
+
+export interface Peer {
+  account: string;
+  peer: string;
+}
+
+class Messaging {
+  conversations = $state.raw<ConversationView[]>([]);
+  contacts = $state.raw<ContactView[]>([]);
+  typing = $state.raw<Typing>({});
+  inbox = $state.raw<Inbox>({ requests: [], blocked: {} });
+  /** History catch-up progress per account (messages fetched) while it runs. */
+  syncing = $state.raw<Record<string, number>>({});
+  now = $state(Date.now());
+
+  open = $state.raw<Peer | null>(null);
+  timeline = new Timeline();
+  /** Changes whenever `timeline` does. */
+  version = $state(0);
+  loadingOlder = $state(false);
+  timelineError = $state<string | null>(null);
+
+  private accounts: string[] = [];
+  private convLoader = new Loader<ConversationView>(
+    (l, ev) => (ev.type === 'conversation' ? upsertConversation(l, ev.conversation) : l),
+    (l) => (this.conversations = l),
+  );
+  private contactLoader = new Loader<ContactView>(
+    (l, ev) => this.contactChange(l, ev),
+    (l) => (this.contacts = sortContacts(l)),
+  );
+  private timelineLoader: Loader<MessageView> | null = null;
+  private clock: ReturnType<typeof setInterval> | null = null;
+  private readTimer: ReturnType<typeof setTimeout> | null = null;
+
+  // EngineMirror observer -------------------------------------------------
+
+  reset(view: SnapshotView): void {
+    this.accounts = view.snapshot.accounts.map((a) => a.jid);
+    this.inbox = { requests: view.requests ?? [], blocked: view.blocked ?? {} };
+    void this.reload();
+  }
+
+  event(e: EngineEvent): void {
+    const ev = e.event;
+    this.inbox = applyInbox(this.inbox, ev);
+    switch (ev.type) {
+      case 'conversation':
+        if (!this.convLoader.hold(e)) this.conversations = upsertConversation(this.conversations, ev.conversation);
+        if (this.isOpen(ev.conversation.account, ev.conversation.peer) && ev.conversation.unread > 0) this.markReadSoon();
+        break;
+      case 'message':
+        if (this.isOpen(ev.message.account, ev.message.peer) && !this.timelineLoader?.hold(e)) {
+          if (this.timeline.upsert(ev.message)) this.version += 1;
+        }
+        if (!ev.message.outgoing) this.typing = applyChatState(this.typing, ev.message.account, ev.message.peer, 'active', Date.now());
+        break;
+      case 'chat_state':
+        this.typing = applyChatState(this.typing, ev.account, ev.peer, ev.state, Date.now());
+        this.tick();
+        break;
+      case 'contact':
+      case 'contact_removed':
+        if (!this.contactLoader.hold(e)) this.contacts = this.contactChange(this.contacts, ev);
+        break;
+      case 'history_sync': {
+        const next = { ...this.syncing };
+        if (ev.done) delete next[ev.account];
+        else next[ev.account] = ev.fetched;
+        this.syncing = next;
+        if (ev.done) void this.convLoader.load(() => api.conversations());
+        break;
+      }
+      case 'account_added':
+        this.accounts = [...this.accounts, ev.account.jid];
+        void this.loadContacts();
+        break;
+      case 'account_removed':
+        this.accounts = this.accounts.filter((a) => a !== ev.jid);
+        this.contacts = this.contacts.filter((c) => c.account !== ev.jid);
+        this.conversations = this.conversations.filter((c) => c.account !== ev.jid);
+        if (this.open?.account === ev.jid) this.open = null;
+        break;
+    }
+  }
+
+  private contactChange(l: ContactView[], ev: ClientEvent): ContactView[] {
+    if (ev.type === 'contact') return upsertContact(l, ev.contact);
+    if (ev.type === 'contact_removed') return removeContact(l, ev.account, ev.jid);
+    return l;
+  }
+
+  // Loading ------------------------------------------------------------------
+
+  private async reload(): Promise<void> {
+    await Promise.all([
+      this.convLoader.load(() => api.conversations()).catch(() => {}),
+      this.loadContacts(),
+      this.open ? this.loadTimeline(this.open) : Promise.resolve(),
+    ]);
+  }
+
+  private async loadContacts(): Promise<void> {
+    const accounts = [...this.accounts];
+    await this.contactLoader
+      .load(async () => {
+        const lists = await Promise.all(accounts.map((a) => api.roster(a).catch(() => ({ seq: Infinity, items: [] as ContactView[] }))));
+        const seq = Math.min(...lists.map((l) => l.seq), Number.MAX_SAFE_INTEGER);
+        return { seq, items: lists.flatMap((l) => l.items) };
+      })
+      .catch(() => {});
+  }
+
+  private async loadTimeline(p: Peer): Promise<void> {
+    this.timelineError = null;
+    const loader = new Loader<MessageView>(
+      (l, ev) => (ev.type === 'message' && ev.message.account === p.account && ev.message.peer === p.peer ? [...l.filter((m) => m.id !== ev.message.id), ev.message] : l),
+      (l) => {
+        if (this.timelineLoader !== loader) return;
+        this.timeline = new Timeline(l);
+        this.timeline.complete = l.length < PAGE;
+        this.version += 1;
+      },
+    );
+    this.timelineLoader = loader;
+    try {
+      await loader.load(() => api.timeline(p.account, p.peer, PAGE));
+    } catch (e) {
+      this.timelineError = errorText(e);
+    }
+  }
+
+  // Intents -------------------------------------------------------------------
+
+  isOpen(account: string, peer: string): boolean {
+    return this.open?.account === account && this.open.peer === peer;
+  }
+
+  /** Opens a conversation (it need not exist yet). */
+  async openChat(account: string, peer: string): Promise<void> {
+    if (this.isOpen(account, peer)) return;
+    this.open = { account, peer };
+    this.timeline = new Timeline();
+    this.version += 1;
+    await this.loadTimeline(this.open);
+    this.markReadSoon(0);
+  }
+
+  close(): void {
+    this.open = null;
+  }
+
+  /** Scroll-back: the page before the oldest loaded message. Returns how many arrived. */
+  async loadOlder(): Promise<number> {
+    const p = this.open;
+    if (!p || this.loadingOlder || this.timeline.complete) return 0;
+    this.loadingOlder = true;
+    try {
+      const first = this.timeline.items[0];
+      const page = await api.loadOlder(p.account, p.peer, first?.id ?? null, PAGE);
+      if (!this.isOpen(p.account, p.peer)) return 0;
+      const n = this.timeline.addAll(page);
+      if (page.length < PAGE || n === 0) this.timeline.complete = true;
+      this.version += 1;
+      return n;
+    } catch (e) {
+      this.timelineError = errorText(e);
+      return 0;
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  /** Marks the open conversation read when the window has focus. */
+  markReadSoon(delay = 300): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      const p = this.open;
+      if (!p || !document.hasFocus()) return;
+      const c = this.conversation(p.account, p.peer);
+      if (c && c.unread > 0) void api.markRead(p.account, p.peer).catch(() => {});
+    }, delay);
+  }
+
+  // Lookups -------------------------------------------------------------------
+
+  conversation(account: string, peer: string): ConversationView | undefined {
+    return this.conversations.find((c) => c.account === account && c.peer === peer);
+  }
+
+  contact(account: string, jid: string): ContactView | undefined {
+    return this.contacts.find((c) => c.account === account && c.jid === jid);
+  }
+
+  isTyping(account: string, peer: string): boolean {
+    return isTyping(this.typing, account, peer, this.now);
+  }
+
+  blocked(account: string): string[] {
+    return this.inbox.blocked[account] ?? [];
+  }
+
+  /** Unread messages over all conversations. */
+  get unread(): number {
+    return this.conversations.reduce((n, c) => n + c.unread, 0);
+  }
+
+  /** Keeps `now` moving while typing notices may expire. */
+  private tick(): void {
+    this.now = Date.now();
+    if (Object.keys(this.typing).length > 0 && !this.clock) {
+      this.clock = setInterval(() => {
+        this.now = Date.now();
+        this.typing = expireTyping(this.typing, this.now);
+        if (Object.keys(this.typing).length === 0 && this.clock) {
+          clearInterval(this.clock);
+          this.clock = null;
+        }
+      }, 1000);
+    }
+  }
+
+  /** Keys, for tests. */
+  static key = keyOf;
+}
+
+export const messaging = new Messaging();

@@ -1,0 +1,152 @@
+// A conversation's messages in display order, kept current by upserts, and
+// the rows the timeline draws from them (date separators, sender groups).
+
+import type { MessageView } from './engine';
+
+const before = (a: MessageView, b: MessageView): boolean =>
+  a.timestamp_ms < b.timestamp_ms || (a.timestamp_ms === b.timestamp_ms && a.id < b.id);
+
+/**
+ * Messages ordered by time, then id. `upsert` finds a known message by id
+ * and places a new one by binary search, so a long history stays cheap to
+ * update one event at a time.
+ */
+export class Timeline {
+  items: MessageView[] = [];
+  private byId = new Map<number, MessageView>();
+  /** True once the start of the conversation was reached. */
+  complete = false;
+
+  constructor(messages: MessageView[] = []) {
+    this.replace(messages);
+  }
+
+  replace(messages: MessageView[]): void {
+    this.items = [...messages].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    this.byId = new Map(this.items.map((m) => [m.id, m]));
+  }
+
+  get(id: number): MessageView | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Index where `m` is or would go. */
+  private position(m: MessageView): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(this.items[mid], m)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Adds or replaces a message; returns false when nothing changed. */
+  upsert(m: MessageView): boolean {
+    const old = this.byId.get(m.id);
+    if (old) {
+      if (old === m) return false;
+      const i = this.position(old);
+      if (old.timestamp_ms === m.timestamp_ms) {
+        this.items[i] = m;
+        this.byId.set(m.id, m);
+        return true;
+      }
+      this.items.splice(i, 1);
+    }
+    this.items.splice(this.position(m), 0, m);
+    this.byId.set(m.id, m);
+    return true;
+  }
+
+  /** Adds a page of messages (older ones from scroll-back). */
+  addAll(ms: MessageView[]): number {
+    let n = 0;
+    for (const m of ms) if (this.upsert(m)) n += 1;
+    return n;
+  }
+
+  /** The message a reply points to: by uid, else by local id. */
+  replied(ref: string): MessageView | undefined {
+    for (let i = this.items.length - 1; i >= 0; i--) if (this.items[i].uid === ref) return this.items[i];
+    const id = Number(ref);
+    return Number.isInteger(id) ? this.byId.get(id) : undefined;
+  }
+
+  /** The user's newest message that can still be edited. */
+  lastOwn(): MessageView | undefined {
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const m = this.items[i];
+      if (m.outgoing && !m.retracted) return m;
+    }
+    return undefined;
+  }
+}
+
+export type Row =
+  | { kind: 'day'; key: string; label: string }
+  | { kind: 'message'; key: string; message: MessageView; first: boolean };
+
+const dayStart = (t: number): number => {
+  const d = new Date(t);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+};
+
+/** Local calendar day of a timestamp, e.g. `2026-3-9`. */
+export function dayKey(t: number): string {
+  const d = new Date(t);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", a weekday within the last week, else a date (with the year when it is not this year's). */
+export function dayLabel(t: number, now: number = Date.now(), locale?: string): string {
+  const days = Math.round((dayStart(now) - dayStart(t)) / 86_400_000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  if (days > 1 && days < 7) return new Date(t).toLocaleDateString(locale, { weekday: 'long' });
+  const sameYear = new Date(t).getFullYear() === new Date(now).getFullYear();
+  return new Date(t).toLocaleDateString(locale, {
+    day: 'numeric',
+    month: 'long',
+    ...(sameYear ? {} : { year: 'numeric' }),
+  });
+}
+
+/** Hours and minutes in the user's locale. */
+export function timeLabel(t: number, locale?: string): string {
+  return new Date(t).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+}
+
+/** For the conversation list: a time today, else "Yesterday", a weekday or a short date. */
+export function shortWhen(t: number, now: number = Date.now(), locale?: string): string {
+  const days = Math.round((dayStart(now) - dayStart(t)) / 86_400_000);
+  if (days === 0) return timeLabel(t, locale);
+  if (days === 1) return 'Yesterday';
+  if (days > 1 && days < 7) return new Date(t).toLocaleDateString(locale, { weekday: 'short' });
+  return new Date(t).toLocaleDateString(locale, { day: 'numeric', month: 'short', year: '2-digit' });
+}
+
+/** Messages closer than this, from the same sender, share one header. */
+export const GROUP_GAP_MS = 5 * 60_000;
+
+/** Rows to draw: a separator before each new day, and `first` on a message that starts a sender group. */
+export function rowsOf(messages: MessageView[], now: number = Date.now()): Row[] {
+  const rows: Row[] = [];
+  let day = '';
+  let prev: MessageView | undefined;
+  for (const m of messages) {
+    const k = dayKey(m.timestamp_ms);
+    if (k !== day) {
+      rows.push({ kind: 'day', key: `d${k}`, label: dayLabel(m.timestamp_ms, now) });
+      day = k;
+      prev = undefined;
+    }
+    const first =
+      !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || m.timestamp_ms - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
+    rows.push({ kind: 'message', key: `m${m.id}`, message: m, first });
+    prev = m;
+  }
+  return rows;
+}

@@ -1,0 +1,260 @@
+// Messaging data and commands for the screen harness: conversations,
+// contacts, a timeline with every kind of message, hostile strings, and a
+// 100,000-message history. Commands answer like the shell and emit the
+// events the engine would.
+
+import type {
+  ClientEvent,
+  ContactView,
+  ConversationView,
+  MessageView,
+  SubscriptionRequest,
+} from '../../src/lib/engine';
+
+const ME = 'alice@example.org';
+const MIN = 60_000;
+const now = Date.now();
+const today = (h: number, m = 0) => {
+  const d = new Date(now);
+  d.setHours(h, m, 0, 0);
+  return Math.min(d.getTime(), now - MIN);
+};
+const daysAgo = (n: number, h = 10, m = 0) => {
+  const d = new Date(now);
+  d.setDate(d.getDate() - n);
+  d.setHours(h, m, 0, 0);
+  return d.getTime();
+};
+
+/** Strings that must show as typed and never run. */
+export const HOSTILE = {
+  script: '<script>window.__pwned = 1</script>',
+  img: '<img src=x onerror="window.__pwned = 2">',
+  link: 'javascript:window.__pwned=3',
+  anchor: '<a href="javascript:window.__pwned=4">click</a>',
+  bidi: 'evil\u202Egnp.exe',
+  svg: '<svg onload="window.__pwned=5"></svg>',
+  html: '{@html "<b>x</b>"} &lt;b&gt;',
+};
+
+let nextId = 1000;
+function msg(peer: string, p: Partial<MessageView>): MessageView {
+  const id = p.id ?? nextId++;
+  const outgoing = p.outgoing ?? false;
+  return {
+    id,
+    account: ME,
+    peer,
+    outgoing,
+    sender: outgoing ? ME : peer,
+    uid: `uid-${id}`,
+    body: '',
+    timestamp_ms: now,
+    state: outgoing ? 'read' : 'seen',
+    edited: false,
+    retracted: false,
+    reply_to: null,
+    reactions: {},
+    me: (p.body ?? '').startsWith('/me '),
+    ...p,
+  };
+}
+
+function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
+  return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], ...p };
+}
+
+const JULIET = 'juliet@capulet.example';
+const ROMEO = 'romeo@montague.example';
+const NURSE = 'nurse@capulet.example';
+const TYBALT = 'tybalt@capulet.example';
+const HOSTILE_PEER = 'mallory@evil.example';
+
+function julietTimeline(): MessageView[] {
+  const greet = msg(JULIET, { id: 1, body: 'Good morrow! Did you see the *new* release notes?', timestamp_ms: daysAgo(2, 9, 5) });
+  const reply = msg(JULIET, {
+    id: 2,
+    outgoing: true,
+    body: 'I did. The _search_ is so much faster now.',
+    timestamp_ms: daysAgo(2, 9, 7),
+    reply_to: 'uid-1',
+  });
+  return [
+    greet,
+    reply,
+    msg(JULIET, { id: 3, body: 'Here is the link: https://tern.example/notes?v=2&x=a_b_c.', timestamp_ms: daysAgo(1, 18, 30) }),
+    msg(JULIET, { id: 4, body: '/me waves from the balcony', timestamp_ms: daysAgo(1, 18, 31) }),
+    msg(JULIET, {
+      id: 5,
+      outgoing: true,
+      body: 'Code looks like this:\n```\nfn main() {\n    println!("*not bold*");\n}\n```\n> a quoted line\nand ~struck~ text',
+      timestamp_ms: today(9, 12),
+      edited: true,
+      reactions: { [JULIET]: ['👍', '❤️'], 'nurse@capulet.example': ['👍'] },
+    }),
+    msg(JULIET, { id: 6, body: '', retracted: true, timestamp_ms: today(9, 20) }),
+    msg(JULIET, { id: 7, body: 'A message delivered but not read yet', outgoing: true, state: 'delivered', timestamp_ms: today(9, 40) }),
+    msg(JULIET, { id: 8, body: 'And one still waiting to be sent', outgoing: true, state: 'queued', timestamp_ms: today(9, 41) }),
+    msg(JULIET, { id: 9, body: 'Let me reply to the first one', reply_to: 'uid-1', timestamp_ms: today(9, 45), reactions: { [ME]: ['😂'] } }),
+  ];
+}
+
+function hostileTimeline(): MessageView[] {
+  return Object.values(HOSTILE).map((body, i) => msg(HOSTILE_PEER, { id: 500 + i, body, timestamp_ms: today(8, i) }));
+}
+
+/** 100,000 messages, one a minute, alternating senders. */
+function longTimeline(n = 100_000): MessageView[] {
+  const start = now - n * MIN;
+  return Array.from({ length: n }, (_, i) =>
+    msg(ROMEO, { id: i + 1, body: `Message number ${i + 1}${i % 7 === 0 ? ' with a longer text that wraps onto a second line when the window is narrow enough to need it' : ''}`, outgoing: i % 3 === 0, timestamp_ms: start + i * MIN }),
+  );
+}
+
+class ChatData {
+  scenario = '';
+  conversations: ConversationView[] = [];
+  contacts: ContactView[] = [];
+  timelines = new Map<string, MessageView[]>();
+  requests: SubscriptionRequest[] = [];
+  blocked: Record<string, string[]> = {};
+
+  setup(scenario: string) {
+    this.scenario = scenario;
+    if (scenario === 'empty') return;
+    this.contacts = [
+      contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [{ resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5 }] }),
+      contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0 }] }),
+      contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0 }] }),
+      contact(TYBALT, { subscription: 'none', ask: true }),
+      contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
+    ];
+    this.timelines.set(JULIET, julietTimeline());
+    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
+    this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
+    this.requests = [{ account: ME, from: 'benvolio@montague.example' }];
+    this.blocked = { [ME]: ['spam@junk.example'] };
+    if (scenario === 'hostile') {
+      this.contacts.push(
+        contact(HOSTILE_PEER, {
+          name: `${HOSTILE.script}${HOSTILE.bidi}`,
+          presence: [{ resource: 'x', show: 'chat', status: HOSTILE.img, priority: 0 }],
+        }),
+      );
+      this.timelines.set(HOSTILE_PEER, hostileTimeline());
+      this.requests.push({ account: ME, from: 'x<img src=x onerror=window.__pwned=6>@evil.example' });
+    }
+    for (const [peer, list] of this.timelines) {
+      const last = list[list.length - 1];
+      this.conversations.push({ account: ME, peer, unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, updated_ms: last.timestamp_ms, last });
+    }
+    this.conversations.sort((a, b) => b.updated_ms - a.updated_ms);
+  }
+}
+
+export const chatData = new ChatData();
+type Send = (ev: ClientEvent) => void;
+
+function upsertConv(send: Send, m: MessageView, unread = 0) {
+  const c: ConversationView = { account: m.account, peer: m.peer, unread, updated_ms: m.timestamp_ms, last: m };
+  chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
+  send({ type: 'conversation', conversation: c });
+}
+
+function update(send: Send, id: number, f: (m: MessageView) => MessageView): MessageView | null {
+  for (const [peer, list] of chatData.timelines) {
+    const i = list.findIndex((m) => m.id === id);
+    if (i >= 0) {
+      list[i] = f(list[i]);
+      send({ type: 'message', message: list[i] });
+      if (i === list.length - 1) upsertConv(send, list[i]);
+      void peer;
+      return list[i];
+    }
+  }
+  return null;
+}
+
+/** Answers a messaging command like the shell would. */
+export function messagingCommand(cmd: string, a: Record<string, unknown>, send: Send): unknown {
+  const d = chatData;
+  switch (cmd) {
+    case 'conversations':
+      return { seq: 0, items: d.conversations };
+    case 'roster':
+      return { seq: 0, items: d.contacts.filter((c) => c.account === a.account) };
+    case 'timeline': {
+      const list = d.timelines.get(a.peer as string) ?? [];
+      // The long history comes whole, to show the list copes with it.
+      return { seq: 0, items: d.scenario === 'long' ? list : list.slice(-(a.limit as number)) };
+    }
+    case 'load_older':
+      return [];
+    case 'search': {
+      const q = (a.query as string).toLowerCase();
+      const hits = [];
+      for (const list of d.timelines.values())
+        for (const m of list)
+          if (m.body.toLowerCase().includes(q)) {
+            const i = m.body.toLowerCase().indexOf(q);
+            hits.push({ message: m, snippet: `${m.body.slice(0, i)}[${m.body.slice(i, i + q.length)}]${m.body.slice(i + q.length)}` });
+          }
+      return hits.slice(0, 100);
+    }
+    case 'send_message': {
+      const draft = a.draft as { account: string; peer: string; body: string; reply_to: number | null };
+      const list = d.timelines.get(draft.peer) ?? [];
+      const replied = draft.reply_to ? list.find((m) => m.id === draft.reply_to) : undefined;
+      const m = msg(draft.peer, { outgoing: true, body: draft.body, state: 'queued', timestamp_ms: Date.now(), reply_to: replied?.uid ?? null });
+      list.push(m);
+      d.timelines.set(draft.peer, list);
+      send({ type: 'message', message: m });
+      upsertConv(send, m);
+      setTimeout(() => update(send, m.id, (x) => ({ ...x, state: 'acked' })), 100);
+      return m;
+    }
+    case 'correct_message':
+      return update(send, a.id as number, (m) => ({ ...m, body: a.body as string, edited: true }));
+    case 'retract_message':
+      return update(send, a.id as number, (m) => ({ ...m, body: '', retracted: true }));
+    case 'react':
+      return update(send, a.id as number, (m) => {
+        const reactions = { ...m.reactions };
+        const emojis = a.emojis as string[];
+        if (emojis.length) reactions[ME] = emojis;
+        else delete reactions[ME];
+        return { ...m, reactions };
+      });
+    case 'mark_read': {
+      const c = d.conversations.find((x) => x.peer === a.peer);
+      if (c) {
+        const read = { ...c, unread: 0 };
+        d.conversations = d.conversations.map((x) => (x === c ? read : x));
+        send({ type: 'conversation', conversation: read });
+      }
+      return null;
+    }
+    case 'approve_subscription':
+    case 'deny_subscription':
+      d.requests = d.requests.filter((r) => r.from !== a.jid);
+      return null;
+    case 'add_contact': {
+      const f = a.contact as { account: string; jid: string; name: string | null; groups: string[] };
+      const c = contact(f.jid, { account: f.account, name: f.name, groups: f.groups, subscription: 'none', ask: true });
+      d.contacts.push(c);
+      send({ type: 'contact', contact: c });
+      return null;
+    }
+    case 'block':
+      send({ type: 'blocklist', account: a.account as string, blocked: [a.jid as string], unblocked: [], unblocked_all: false });
+      return null;
+    case 'unblock':
+      send({ type: 'blocklist', account: a.account as string, blocked: [], unblocked: [a.jid as string], unblocked_all: false });
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** For scenarios: the peer starts typing after the page loaded. */
+export const PEERS = { ME, JULIET, ROMEO, NURSE, HOSTILE_PEER };

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { actionError } from '../../src/lib/messages';
+import { avatarUrl, displayName, initials, validAvatar } from '../../src/lib/people';
+
+describe('people', () => {
+  it('names and initials', () => {
+    expect(displayName('juliet@capulet.example')).toBe('juliet');
+    expect(displayName('juliet@capulet.example', { name: ' Juliet ' } as never)).toBe('Juliet');
+    expect(initials('Juliet Capulet')).toBe('JC');
+    expect(initials('romeo.montague')).toBe('RM');
+    expect(initials('\u202Eevil')).toBe('E');
+    expect(initials('')).toBe('?');
+  });
+
+  it('accepts only SHA-1 avatar hashes in URLs', () => {
+    const h = '0123456789abcdef0123456789abcdef01234567';
+    expect(validAvatar(h)).toBe(true);
+    for (const bad of ['../x', h.toUpperCase(), h.slice(1), `${h}/x`, null, undefined]) expect(validAvatar(bad)).toBe(false);
+    expect(avatarUrl(h, false)).toBe(`tern-media://localhost/avatar/${h}`);
+    expect(avatarUrl(h, true)).toBe(`http://tern-media.localhost/avatar/${h}`);
+  });
+});
+
+describe('message action errors', () => {
+  it('says what failed and what to do', () => {
+    expect(actionError('edit', { kind: 'not_connected', message: 'x' })).toBe(
+      'Could not save the change: the account is offline. Try again once it is connected.',
+    );
+    expect(actionError('send', { kind: 'refused', message: 'The server refused (bad-request).' })).toBe(
+      'Could not send the message: The server refused (bad-request).',
+    );
+    expect(actionError('delete', new Error('boom'))).toBe('Could not delete the message: boom.');
+    expect(actionError('search', { kind: 'timeout', message: '' })).toBe('Could not search: the server did not answer in time.');
+  });
+});

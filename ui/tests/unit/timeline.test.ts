@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { MessageView } from '../../src/lib/engine';
+import { dayLabel, rowsOf, shortWhen, Timeline } from '../../src/lib/timeline';
+
+const at = (y: number, mo: number, d: number, h = 12, mi = 0) => new Date(y, mo - 1, d, h, mi).getTime();
+let next = 1;
+export function msg(p: Partial<MessageView> = {}): MessageView {
+  const id = p.id ?? next++;
+  return {
+    id,
+    account: 'me@example.org',
+    peer: 'juliet@example.net',
+    outgoing: false,
+    sender: 'juliet@example.net',
+    uid: `u${id}`,
+    body: 'hi',
+    timestamp_ms: at(2026, 3, 9),
+    state: 'received',
+    edited: false,
+    retracted: false,
+    reply_to: null,
+    reactions: {},
+    me: false,
+    ...p,
+  };
+}
+
+describe('Timeline', () => {
+  it('keeps messages in time order, ties by id, and upserts by id', () => {
+    const t = new Timeline([msg({ id: 3, timestamp_ms: 30 }), msg({ id: 1, timestamp_ms: 10 })]);
+    t.upsert(msg({ id: 2, timestamp_ms: 30 }));
+    expect(t.items.map((m) => m.id)).toEqual([1, 2, 3]);
+    t.upsert(msg({ id: 2, timestamp_ms: 30, body: 'edited', edited: true }));
+    expect(t.items.map((m) => m.body)).toEqual(['hi', 'edited', 'hi']);
+    expect(t.items).toHaveLength(3);
+    // A changed timestamp moves the message.
+    t.upsert(msg({ id: 1, timestamp_ms: 40 }));
+    expect(t.items.map((m) => m.id)).toEqual([2, 3, 1]);
+  });
+
+  it('adds a page of older messages in front, without duplicates', () => {
+    const t = new Timeline([msg({ id: 10, timestamp_ms: 100 })]);
+    expect(t.addAll([msg({ id: 8, timestamp_ms: 80 }), msg({ id: 9, timestamp_ms: 90 }), msg({ id: 10, timestamp_ms: 100 })])).toBe(3);
+    expect(t.items.map((m) => m.id)).toEqual([8, 9, 10]);
+  });
+
+  it('finds replied messages by uid or id and the last own message', () => {
+    const a = msg({ id: 5, uid: 'abc', outgoing: true });
+    const b = msg({ id: 6, outgoing: true, retracted: true, timestamp_ms: a.timestamp_ms + 1 });
+    const t = new Timeline([a, b]);
+    expect(t.replied('abc')).toBe(a);
+    expect(t.replied('5')).toBe(a);
+    expect(t.replied('nope')).toBeUndefined();
+    expect(t.lastOwn()).toBe(a);
+  });
+
+  it('stays fast at 100,000 messages', () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => msg({ id: i + 1, timestamp_ms: i * 1000 }));
+    const t = new Timeline(many);
+    const start = performance.now();
+    for (let i = 0; i < 1000; i++) t.upsert(msg({ id: 200_000 + i, timestamp_ms: 100_000_000 + i }));
+    expect(performance.now() - start).toBeLessThan(2000);
+    expect(t.items.length).toBe(101_000);
+  });
+});
+
+describe('dates and groups', () => {
+  const now = at(2026, 3, 9, 15);
+  it('labels days like a person would', () => {
+    expect(dayLabel(at(2026, 3, 9, 1), now)).toBe('Today');
+    expect(dayLabel(at(2026, 3, 8, 23), now)).toBe('Yesterday');
+    expect(dayLabel(at(2026, 3, 5), now, 'en-GB')).toBe('Thursday');
+    expect(dayLabel(at(2026, 1, 20), now, 'en-GB')).toBe('20 January');
+    expect(dayLabel(at(2025, 12, 31), now, 'en-GB')).toBe('31 December 2025');
+    expect(shortWhen(at(2026, 3, 8), now)).toBe('Yesterday');
+  });
+
+  it('puts a separator before each day and groups a sender’s messages', () => {
+    const rows = rowsOf(
+      [
+        msg({ id: 1, timestamp_ms: at(2026, 3, 8, 10, 0) }),
+        msg({ id: 2, timestamp_ms: at(2026, 3, 8, 10, 1) }),
+        msg({ id: 3, timestamp_ms: at(2026, 3, 8, 10, 2), outgoing: true, sender: 'me@example.org' }),
+        msg({ id: 4, timestamp_ms: at(2026, 3, 8, 10, 30), outgoing: true, sender: 'me@example.org' }),
+        msg({ id: 5, timestamp_ms: at(2026, 3, 9, 9, 0) }),
+      ],
+      now,
+    );
+    expect(rows.map((r) => (r.kind === 'day' ? r.label : `${r.message.id}${r.first ? '*' : ''}`))).toEqual([
+      'Yesterday',
+      '1*',
+      '2',
+      '3*',
+      '4*',
+      'Today',
+      '5*',
+    ]);
+  });
+});
