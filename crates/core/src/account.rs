@@ -19,7 +19,6 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::stanzastream::{Connection, Event, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::Stanza;
-use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
@@ -132,6 +131,7 @@ impl Account {
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
         store: Store,
+        data_dir: std::path::PathBuf,
     ) -> Account {
         let ctx = Ctx {
             store,
@@ -139,6 +139,9 @@ impl Account {
             own: settings.jid.clone(),
             account: settings.jid.to_string(),
             first_sync_limit: settings.first_sync_limit,
+            data_dir,
+            discovery: Arc::default(),
+            fetching: Arc::default(),
         };
         let shared = Arc::new(Shared {
             ctx,
@@ -226,11 +229,13 @@ impl AccountHandle {
 
     /// The user's presence for new sessions.
     pub(crate) fn own_presence(&self) -> Presence {
-        self.shared
+        let p = self
+            .shared
             .own_presence
             .lock()
             .map(|p| p.clone())
-            .unwrap_or_else(|_| Presence::available())
+            .unwrap_or_else(|_| Presence::available());
+        crate::caps::with_caps(p)
     }
 
     /// Changes the user's presence now and for later sessions.
@@ -238,7 +243,7 @@ impl AccountHandle {
         if let Ok(mut own) = self.shared.own_presence.lock() {
             *own = p.clone();
         }
-        self.send(Stanza::Presence(p)).await
+        self.send(Stanza::Presence(crate::caps::with_caps(p))).await
     }
 
     /// Sends a stored message's stanza and tracks its acknowledgement.
@@ -484,6 +489,7 @@ async fn run(
                     }
                     mam_sinks.clear();
                     outbox.reset(features.stream_management.is_some());
+                    shared.ctx.discovery.clear_presences();
                     for jid in shared.presences.clear() {
                         crate::roster::emit_offline(&shared.ctx, &shared.presences, &jid).await;
                     }
@@ -501,7 +507,7 @@ async fn run(
                     tracing::info!(account = %shared.jid, "stream suspended");
                 }
                 Some(Event::Stanza(stanza)) => {
-                    for reply in handle_stanza(&shared, stanza, &mut pending, &mut mam_sinks).await {
+                    for reply in handle_stanza(&handle, stanza, &mut pending, &mut mam_sinks).await {
                         let _ = stream.send(Box::new(reply)).await;
                     }
                 }
@@ -696,11 +702,12 @@ impl Outbox {
 
 /// Inbound stanza dispatch. Returns replies to send.
 async fn handle_stanza(
-    shared: &Shared,
+    handle: &AccountHandle,
     stanza: Stanza,
     pending: &mut HashMap<String, oneshot::Sender<Result<Iq, Error>>>,
     mam_sinks: &mut HashMap<String, mpsc::UnboundedSender<Message>>,
 ) -> Vec<Stanza> {
+    let shared = &*handle.shared;
     match stanza {
         Stanza::Iq(iq) => match iq {
             Iq::Result { ref id, .. } | Iq::Error { ref id, .. } => {
@@ -771,18 +778,24 @@ async fn handle_stanza(
                 }
                 return Vec::new();
             }
+            // Contacts' avatar and nickname changes (PEP, XEP-0163).
+            if let (Some(from), Some(event)) = (
+                msg.from.as_ref(),
+                msg.payloads
+                    .iter()
+                    .find(|p| p.is("event", "http://jabber.org/protocol/pubsub#event")),
+            ) {
+                crate::profile::on_pep_event(handle, from, event).await;
+                return Vec::new();
+            }
             crate::messaging::on_message(&shared.ctx, &msg).await
         }
         Stanza::Presence(p) => {
-            crate::roster::on_presence(&shared.ctx, &shared.presences, p).await;
+            crate::roster::on_presence(handle, p).await;
             Vec::new()
         }
     }
 }
-
-/// Features Tern announces in disco#info.
-pub(crate) const DISCO_FEATURES: &[&str] =
-    &["http://jabber.org/protocol/disco#info", "urn:xmpp:ping"];
 
 fn answer_get(
     from: Option<xmpp_parsers::jid::Jid>,
@@ -805,11 +818,8 @@ fn answer_get(
         );
     }
     if payload.is("query", "http://jabber.org/protocol/disco#info") {
-        let info = DiscoInfoResult {
-            node: None,
-            identities: vec![Identity::new("client", "pc", "en", "Tern")],
-            features: DISCO_FEATURES.iter().map(|f| f.to_string()).collect(),
-            extensions: Vec::new(),
+        let Some(info) = crate::caps::answer_info(&payload) else {
+            return Some(error_reply(from, id, DefinedCondition::ItemNotFound));
         };
         return Some(
             reply_to(Iq::Result {

@@ -90,6 +90,7 @@ struct Inner {
     extra_roots: Vec<Vec<u8>>,
     timeouts: Timeouts,
     first_sync_limit: u64,
+    data_dir: PathBuf,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -156,6 +157,7 @@ impl Client {
                 extra_roots: config.extra_roots,
                 timeouts: config.timeouts,
                 first_sync_limit: config.first_sync_limit,
+                data_dir: config.data_dir.clone(),
             }),
         };
         for a in client.inner.store.accounts().await? {
@@ -209,6 +211,7 @@ impl Client {
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),
+            self.inner.data_dir.clone(),
         );
         running.insert(a.jid.clone(), account);
         Ok(())
@@ -353,6 +356,9 @@ impl Client {
     pub(crate) async fn ctx(&self, jid: &str) -> Result<crate::messaging::Ctx> {
         let own = parse_account_jid(jid)?;
         let account = own.to_string();
+        if let Ok(handle) = self.handle(&account).await {
+            return Ok(handle.ctx().clone());
+        }
         self.stored(&account).await?;
         Ok(crate::messaging::Ctx {
             store: self.inner.store.clone(),
@@ -360,7 +366,15 @@ impl Client {
             own,
             account,
             first_sync_limit: self.inner.first_sync_limit,
+            data_dir: self.inner.data_dir.clone(),
+            discovery: Default::default(),
+            fetching: Default::default(),
         })
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.inner.data_dir
     }
 
     /// The database.

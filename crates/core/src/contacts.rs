@@ -8,7 +8,7 @@ use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::events::{ClientEvent, ContactView};
-use crate::roster::{contact_view, roster_remove, roster_set, subscription_presence};
+use crate::roster::{contact_views, roster_remove, roster_set, subscription_presence};
 
 fn contact_jid(jid: &str) -> Result<Jid> {
     BareJid::new(jid.trim())
@@ -30,14 +30,8 @@ impl Client {
         let ctx = self.ctx(account).await?;
         let rows = self.store().roster(&ctx.account).await?;
         let list = match self.handle(account).await {
-            Ok(h) => rows
-                .into_iter()
-                .map(|r| contact_view(&ctx, h.presences(), r))
-                .collect(),
-            Err(_) => rows
-                .into_iter()
-                .map(|r| contact_view(&ctx, &Default::default(), r))
-                .collect(),
+            Ok(h) => contact_views(&ctx, h.presences(), rows).await,
+            Err(_) => contact_views(&ctx, &Default::default(), rows).await,
         };
         Ok((list, rx))
     }
@@ -57,9 +51,13 @@ impl Client {
             detail: "not a contact address".into(),
         })?;
         handle.request(iq).await?;
-        handle
-            .send(subscription_presence(&to, PresenceType::Subscribe))
-            .await
+        // Introduce the user by their nickname, if they chose one (XEP-0172).
+        let mut ask = Presence::new(PresenceType::Subscribe).with_to(to);
+        let own = handle.ctx().account.clone();
+        if let Some(nick) = self.store().profile(&own, &own).await?.nickname {
+            ask.payloads.extend(crate::profile::nick_element(&nick));
+        }
+        handle.send(ask.into()).await
     }
 
     /// Renames a contact or changes its groups.

@@ -240,6 +240,9 @@ pub enum Error {
     /// The request timed out.
     #[error("the server did not answer in time")]
     Timeout,
+    /// A picture cannot be used (e.g. as avatar).
+    #[error("this picture can't be used: {0}")]
+    InvalidImage(String),
     /// The keychain failed.
     #[error("keychain: {0}")]
     Keychain(#[from] crate::passwords::PasswordError),

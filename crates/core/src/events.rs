@@ -163,6 +163,8 @@ pub struct ResourcePresence {
     pub status: Option<String>,
     /// Priority.
     pub priority: i8,
+    /// Name of the client software, from its entity capabilities (XEP-0115).
+    pub client: Option<String>,
 }
 
 /// A contact with its presence.
@@ -182,6 +184,10 @@ pub struct ContactView {
     pub groups: Vec<String>,
     /// Online resources, highest priority first (empty = offline).
     pub presence: Vec<ResourcePresence>,
+    /// SHA-1 of the avatar, cached as `avatars/<hash>` in the data folder.
+    pub avatar: Option<String>,
+    /// Nickname the contact chose (XEP-0172); `name` wins when set.
+    pub nickname: Option<String>,
 }
 
 /// A change to the [`Snapshot`] (accounts) or to one of the lists the UI
@@ -226,6 +232,18 @@ pub enum ClientEvent {
         account: String,
         /// Who asks.
         from: String,
+        /// The nickname they gave with the request (XEP-0172).
+        nick: Option<String>,
+    },
+    /// What someone shows of themselves changed: avatar or nickname. Comes
+    /// for the user's own account too (`jid` = the account).
+    Profile {
+        /// Account.
+        account: String,
+        /// Whose profile.
+        jid: String,
+        /// Avatar and nickname.
+        profile: crate::profile::ProfileView,
     },
     /// The server's blocklist changed (XEP-0191), from this or another client.
     /// Apply `unblocked_all` first, then `unblocked`, then `blocked`; the

@@ -18,12 +18,15 @@
 //! - `messaging`: the ordered inbound pipeline and outgoing messages;
 //! - `mam`: archive catch-up and scroll-back (XEP-0313);
 //! - `session`: what a new session does first;
-//! - `blocking`: XEP-0191 blocklist.
+//! - `blocking`: XEP-0191 blocklist;
+//! - `caps`: service discovery and entity capabilities (XEP-0030/0115);
+//! - `profile`: avatars, nicknames, vCards (XEP-0084/0153/0172/0054).
 
 #![warn(missing_docs)]
 
 mod account;
 mod blocking;
+mod caps;
 mod chat;
 mod chats;
 pub mod client;
@@ -34,6 +37,7 @@ pub mod events;
 mod mam;
 mod messaging;
 pub mod passwords;
+mod profile;
 pub mod register;
 pub mod resolve;
 mod roster;
@@ -42,6 +46,7 @@ mod tap;
 pub mod tls;
 mod xml;
 
+pub use caps::PeerInfo;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
@@ -49,6 +54,7 @@ pub use events::{
     ResourcePresence, Snapshot,
 };
 pub use passwords::{Keychain, PasswordError, PasswordStore};
+pub use profile::{is_avatar_hash, ProfileView, VCardView};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
 pub use tls::TlsTrust;
@@ -57,7 +63,13 @@ pub use tokio_xmpp::xmlstream::Timeouts;
 /// XEPs and RFCs this crate implements, checked against `tern.doap` by a test.
 pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0030", "partial"),
+    ("0054", "partial"),
     ("0077", "complete"),
+    ("0084", "complete"),
+    ("0115", "complete"),
+    ("0153", "partial"),
+    ("0163", "partial"),
+    ("0172", "complete"),
     ("0085", "complete"),
     ("0184", "complete"),
     ("0191", "complete"),

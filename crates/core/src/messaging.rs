@@ -33,6 +33,12 @@ pub(crate) struct Ctx {
     pub account: String,
     /// On the first history sync, fetch at most this many messages.
     pub first_sync_limit: u64,
+    /// The data folder (avatars live in `avatars/` there).
+    pub data_dir: std::path::PathBuf,
+    /// What contacts' clients support (entity caps), this session.
+    pub discovery: Arc<crate::caps::Discovery>,
+    /// Avatar downloads in progress.
+    pub fetching: Arc<crate::profile::Fetching>,
 }
 
 pub(crate) fn now_ms() -> i64 {

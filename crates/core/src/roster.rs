@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use tern_store::RosterRow;
+use tern_store::{ProfileRow, RosterRow};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 use xmpp_parsers::roster::{Ask, Item, Roster, Subscription};
 
+use crate::account::AccountHandle;
 use crate::events::{ClientEvent, ContactView, ResourcePresence};
 use crate::messaging::Ctx;
 
@@ -91,16 +92,51 @@ fn row_from_item(item: &Item) -> RosterRow {
     }
 }
 
-pub(crate) fn contact_view(ctx: &Ctx, presences: &Presences, row: RosterRow) -> ContactView {
+pub(crate) fn contact_view(
+    ctx: &Ctx,
+    presences: &Presences,
+    row: RosterRow,
+    profile: ProfileRow,
+) -> ContactView {
+    let mut presence = presences.of(&row.jid);
+    for p in &mut presence {
+        p.client = ctx
+            .discovery
+            .of(&format!("{}/{}", row.jid, p.resource))
+            .and_then(|i| i.client.clone());
+    }
     ContactView {
         account: ctx.account.clone(),
-        presence: presences.of(&row.jid),
+        presence,
         jid: row.jid,
         name: row.name,
         subscription: row.subscription,
         ask: row.ask,
         groups: row.groups,
+        avatar: profile.avatar,
+        nickname: profile.nickname,
     }
+}
+
+/// Every contact of an account, with presence and profile.
+pub(crate) async fn contact_views(
+    ctx: &Ctx,
+    presences: &Presences,
+    rows: Vec<RosterRow>,
+) -> Vec<ContactView> {
+    let mut profiles: HashMap<String, ProfileRow> = ctx
+        .store
+        .profiles(&ctx.account)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let profile = profiles.remove(&row.jid).unwrap_or_default();
+            contact_view(ctx, presences, row, profile)
+        })
+        .collect()
 }
 
 /// A contact went offline because our own session ended.
@@ -108,7 +144,23 @@ pub(crate) async fn emit_offline(ctx: &Ctx, presences: &Presences, jid: &str) {
     emit_contact(ctx, presences, jid).await
 }
 
-async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
+/// Re-announces `jid` if it is in the roster (its profile changed).
+pub(crate) async fn emit_if_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
+    if let Ok(rows) = ctx.store.roster(&ctx.account).await {
+        if let Some(row) = rows.into_iter().find(|r| r.jid == jid) {
+            let profile = ctx
+                .store
+                .profile(&ctx.account, jid)
+                .await
+                .unwrap_or_default();
+            ctx.hub.emit(ClientEvent::Contact {
+                contact: contact_view(ctx, presences, row, profile),
+            });
+        }
+    }
+}
+
+pub(crate) async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
     let row = match ctx.store.roster(&ctx.account).await {
         Ok(r) => r.into_iter().find(|r| r.jid == jid),
         Err(e) => {
@@ -116,6 +168,11 @@ async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
             return;
         }
     };
+    let profile = ctx
+        .store
+        .profile(&ctx.account, jid)
+        .await
+        .unwrap_or_default();
     let row = row.unwrap_or(RosterRow {
         jid: jid.to_string(),
         name: None,
@@ -124,7 +181,7 @@ async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
         groups: Vec::new(),
     });
     ctx.hub.emit(ClientEvent::Contact {
-        contact: contact_view(ctx, presences, row),
+        contact: contact_view(ctx, presences, row, profile),
     });
 }
 
@@ -185,10 +242,8 @@ pub(crate) async fn on_roster_result(ctx: &Ctx, presences: &Presences, iq: Iq) {
             jid: gone.jid.clone(),
         });
     }
-    for row in rows {
-        ctx.hub.emit(ClientEvent::Contact {
-            contact: contact_view(ctx, presences, row),
-        });
+    for contact in contact_views(ctx, presences, rows).await {
+        ctx.hub.emit(ClientEvent::Contact { contact });
     }
 }
 
@@ -257,7 +312,9 @@ pub(crate) async fn on_roster_push(
 }
 
 /// An incoming presence.
-pub(crate) async fn on_presence(ctx: &Ctx, presences: &Presences, p: Presence) {
+pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
+    let ctx = handle.ctx();
+    let presences = handle.presences();
     let Some(from) = p.from.clone() else {
         return;
     };
@@ -268,6 +325,7 @@ pub(crate) async fn on_presence(ctx: &Ctx, presences: &Presences, p: Presence) {
             ctx.hub.emit(ClientEvent::SubscriptionRequest {
                 account: ctx.account.clone(),
                 from: bare,
+                nick: crate::profile::nick_in(&p.payloads),
             });
         }
         PresenceType::None => {
@@ -293,13 +351,33 @@ pub(crate) async fn on_presence(ctx: &Ctx, presences: &Presences, p: Presence) {
                     show: show.to_string(),
                     status,
                     priority: p.priority.0,
+                    client: None,
                 }),
                 &resource,
             );
+            if let Some(caps) = p
+                .payloads
+                .iter()
+                .find(|e| e.is("c", xmpp_parsers::ns::CAPS))
+                .and_then(|e| xmpp_parsers::caps::Caps::try_from(e.clone()).ok())
+            {
+                let later = handle.clone();
+                let jid = bare.clone();
+                crate::caps::on_caps(handle, &from, caps, move || {
+                    Box::pin(async move {
+                        emit_contact(later.ctx(), later.presences(), &jid).await;
+                    })
+                })
+                .await;
+            }
             emit_contact(ctx, presences, &bare).await;
+            if let Some(x) = crate::profile::vcard_update_of(&p.payloads) {
+                crate::profile::on_vcard_update(handle, &from, x).await;
+            }
         }
         PresenceType::Unavailable | PresenceType::Error => {
             presences.set(&bare, None, &resource);
+            ctx.discovery.forget(&from.to_string());
             emit_contact(ctx, presences, &bare).await;
         }
         _ => {}

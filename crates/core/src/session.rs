@@ -40,6 +40,8 @@ pub(crate) async fn start(handle: AccountHandle) {
         Ok(_) => {}
         Err(e) => tracing::info!(account = %ctx.account, "blocklist unavailable: {e}"),
     }
+    // 1c. What the server supports (kept on disk for offline use).
+    crate::caps::discover_server(&handle).await;
     // 2. Carbons (XEP-0280).
     if let Some(enable) = crate::xml::parse("<enable xmlns='urn:xmpp:carbons:2'/>") {
         let iq = xmpp_parsers::iq::Iq::Set {

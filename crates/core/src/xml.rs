@@ -26,6 +26,26 @@ pub(crate) fn parse(xml: &str) -> Option<Element> {
     xml.parse().ok()
 }
 
+/// An IQ get with a raw payload (the id is filled in when sent).
+pub(crate) fn iq_get(to: Option<xmpp_parsers::jid::Jid>, payload: Element) -> xmpp_parsers::iq::Iq {
+    xmpp_parsers::iq::Iq::Get {
+        from: None,
+        to,
+        id: String::new(),
+        payload,
+    }
+}
+
+/// An IQ set with a raw payload (the id is filled in when sent).
+pub(crate) fn iq_set(payload: Element) -> xmpp_parsers::iq::Iq {
+    xmpp_parsers::iq::Iq::Set {
+        from: None,
+        to: None,
+        id: String::new(),
+        payload,
+    }
+}
+
 /// Serializes an element.
 #[cfg(test)]
 pub(crate) fn to_string(el: &Element) -> String {

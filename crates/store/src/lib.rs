@@ -16,12 +16,14 @@ use sqlx::{Row, SqlitePool};
 mod accounts;
 mod messages;
 mod omemo;
+mod profiles;
 mod roster;
 pub use accounts::StoredAccount;
 pub use messages::{
     Conversation, Direction, MessageRow, MessageState, NewMessage, OutboxEntry, SearchHit, Stored,
 };
 pub use omemo::{OmemoStore, OmemoStoreError};
+pub use profiles::ProfileRow;
 pub use roster::RosterRow;
 
 /// The migrations, in order. The position in this list (starting at 1) is
@@ -36,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0002_messaging.sql"),
     ),
     ("0003_omemo", include_str!("../migrations/0003_omemo.sql")),
+    (
+        "0004_profiles",
+        include_str!("../migrations/0004_profiles.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.

@@ -11,5 +11,6 @@ mod federation;
 mod history;
 mod interop;
 mod messaging;
+mod profiles;
 mod register;
 mod support;

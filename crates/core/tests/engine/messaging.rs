@@ -22,7 +22,7 @@ fn message_where<'a>(
 }
 
 /// alice and bob, subscribed to each other's presence.
-async fn friends(server: &Prosody) -> (TestClient, String, TestClient, String) {
+pub(crate) async fn friends(server: &Prosody) -> (TestClient, String, TestClient, String) {
     let (mut a, alice) = signed_in(server).await;
     let (mut b, bob) = signed_in(server).await;
     a.client

@@ -177,3 +177,22 @@ pub async fn signed_in(server: &tern_testkit::Prosody) -> (TestClient, String) {
     wait_connected(&mut t, &jid).await;
     (t, jid)
 }
+
+/// Closes a client and opens its data folder again, as after a restart.
+pub async fn reopen(t: TestClient) -> TestClient {
+    t.client.shutdown().await;
+    drop(t.client);
+    let mut config = ClientConfig::new(t.dir.path().to_path_buf(), keychain());
+    config.extra_roots = vec![TestCa::global().ca_cert_der()];
+    config.timeouts = Timeouts {
+        read_timeout: Duration::from_secs(30),
+        response_timeout: Duration::from_secs(10),
+    };
+    let client = Client::open(config).await.expect("client reopens");
+    let (_snapshot, events) = client.subscribe();
+    TestClient {
+        client,
+        events,
+        dir: t.dir,
+    }
+}

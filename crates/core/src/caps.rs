@@ -1,0 +1,419 @@
+//! Service discovery (XEP-0030) and entity capabilities (XEP-0115).
+//!
+//! Tern announces what it supports with a caps hash in every available
+//! presence and answers disco#info for it. For contacts, a caps hash seen in
+//! a presence is looked up in memory, then in the on-disk cache, and only
+//! then asked for with one disco#info query; the answer is cached only if it
+//! hashes to the announced value, so one peer cannot poison what others with
+//! the same hash are believed to support. The user's server is asked once
+//! per session and its answer is kept on disk too, so its features are known
+//! before connecting.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use base64::Engine as _;
+use xmpp_parsers::caps::{compute_disco, hash_caps, Caps};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
+use xmpp_parsers::hashes::Algo;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::Presence;
+
+use crate::account::AccountHandle;
+use crate::messaging::{now_ms, Ctx};
+
+/// The node Tern's caps name (XEP-0115 §4: a URL identifying the software).
+pub(crate) const CAPS_NODE: &str = "https://tern.im";
+
+/// Features Tern announces in disco#info. `+notify` asks the server to push
+/// contacts' avatar and nickname changes (XEP-0163).
+pub(crate) const FEATURES: &[&str] = &[
+    "http://jabber.org/protocol/caps",
+    "http://jabber.org/protocol/chatstates",
+    "http://jabber.org/protocol/disco#info",
+    "http://jabber.org/protocol/nick",
+    "http://jabber.org/protocol/nick+notify",
+    "urn:xmpp:avatar:metadata+notify",
+    "urn:xmpp:chat-markers:0",
+    "urn:xmpp:message-correct:0",
+    "urn:xmpp:message-retract:1",
+    "urn:xmpp:ping",
+    "urn:xmpp:reactions:0",
+    "urn:xmpp:receipts",
+    "urn:xmpp:reply:0",
+    "urn:xmpp:sid:0",
+];
+
+/// Most features or identities accepted from one disco#info answer.
+const MAX_FEATURES: usize = 512;
+/// Most caps hashes remembered in memory per account.
+const MAX_KNOWN: usize = 4096;
+
+/// Tern's own disco#info answer.
+pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node,
+        identities: vec![Identity::new("client", "pc", "en", "Tern")],
+        features: FEATURES.iter().map(|f| f.to_string()).collect(),
+        extensions: Vec::new(),
+    }
+}
+
+/// Tern's own caps element (computed once).
+pub(crate) fn own_caps() -> &'static Caps {
+    static CAPS: LazyLock<Caps> = LazyLock::new(|| {
+        let hash = hash_caps(&compute_disco(&own_info(None)), Algo::Sha_1)
+            .unwrap_or_else(|_| xmpp_parsers::hashes::Hash::new(Algo::Sha_1, Vec::new()));
+        Caps::new(CAPS_NODE, hash)
+    });
+    &CAPS
+}
+
+/// `node#ver` of Tern's own caps, as peers ask for it.
+pub(crate) fn own_caps_node() -> String {
+    let c = own_caps();
+    format!(
+        "{}#{}",
+        c.node,
+        base64::engine::general_purpose::STANDARD.encode(&c.ver)
+    )
+}
+
+/// Adds Tern's caps to an available presence (replacing any).
+pub(crate) fn with_caps(mut p: Presence) -> Presence {
+    if p.type_ != xmpp_parsers::presence::Type::None {
+        return p;
+    }
+    p.payloads.retain(|e| !e.is("c", xmpp_parsers::ns::CAPS));
+    p.payloads.push(own_caps().clone().into());
+    p
+}
+
+/// What a peer's disco#info says, in the form the engine uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Name of its client identity (e.g. "Conversations").
+    pub client: Option<String>,
+    /// Features it announces.
+    pub features: Vec<String>,
+}
+
+impl PeerInfo {
+    fn from_disco(info: &DiscoInfoResult) -> PeerInfo {
+        let client = info
+            .identities
+            .iter()
+            .find(|i| i.category == "client")
+            .or_else(|| info.identities.first())
+            .and_then(|i| i.name.clone())
+            .map(|n| n.chars().take(64).collect());
+        PeerInfo {
+            client,
+            features: info.features.iter().take(MAX_FEATURES).cloned().collect(),
+        }
+    }
+}
+
+/// Discovery state of one account.
+#[derive(Default, Debug)]
+pub(crate) struct Discovery {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default, Debug)]
+struct Inner {
+    /// Verified answers, by caps key.
+    known: HashMap<String, Arc<PeerInfo>>,
+    /// Caps key announced by each online full JID.
+    by_jid: HashMap<String, String>,
+    /// Caps keys being asked for right now.
+    asking: HashSet<String>,
+    /// The user's server.
+    server: Option<Arc<PeerInfo>>,
+}
+
+impl Discovery {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// What the online resource `full_jid` supports, if known.
+    pub(crate) fn of(&self, full_jid: &str) -> Option<Arc<PeerInfo>> {
+        let g = self.lock();
+        g.by_jid.get(full_jid).and_then(|k| g.known.get(k)).cloned()
+    }
+
+    /// The resource went offline.
+    pub(crate) fn forget(&self, full_jid: &str) {
+        self.lock().by_jid.remove(full_jid);
+    }
+
+    /// Our session ended: nobody is online any more.
+    pub(crate) fn clear_presences(&self) {
+        self.lock().by_jid.clear();
+    }
+
+    /// The user's server, if known this session.
+    pub(crate) fn server(&self) -> Option<Arc<PeerInfo>> {
+        self.lock().server.clone()
+    }
+
+    fn remember(&self, key: &str, info: Arc<PeerInfo>) {
+        let mut g = self.lock();
+        if g.known.len() >= MAX_KNOWN {
+            g.known.clear();
+        }
+        g.known.insert(key.to_string(), info);
+    }
+}
+
+/// Cache key of a caps announcement.
+fn caps_key(caps: &Caps) -> String {
+    format!(
+        "caps:{}:{}",
+        String::from(caps.hash.clone()),
+        base64::engine::general_purpose::STANDARD.encode(&caps.ver)
+    )
+}
+
+fn server_key(account: &str, server: &str) -> String {
+    format!("jid:{account} {server}")
+}
+
+/// Whether `info` is what `caps` announced (XEP-0115 §5.4).
+pub(crate) fn verify(caps: &Caps, info: &DiscoInfoResult) -> bool {
+    if info.identities.is_empty() || caps.ver.is_empty() {
+        return false;
+    }
+    // Duplicate identities make the hash ambiguous; refuse them.
+    let unique: HashSet<_> = info.identities.iter().collect();
+    if unique.len() != info.identities.len() {
+        return false;
+    }
+    match hash_caps(&compute_disco(info), caps.hash.clone()) {
+        Ok(h) => h.hash == caps.ver,
+        Err(_) => false,
+    }
+}
+
+fn parse_cached(xml: &str) -> Option<DiscoInfoResult> {
+    let el: Element = xml.parse().ok()?;
+    DiscoInfoResult::try_from(el).ok()
+}
+
+/// A presence from `from` carried `caps`. Returns what is known right away
+/// (memory or disk); otherwise asks in the background and calls `done` once
+/// the answer is verified.
+pub(crate) async fn on_caps(
+    handle: &AccountHandle,
+    from: &Jid,
+    caps: Caps,
+    done: impl FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + 'static,
+) -> Option<Arc<PeerInfo>> {
+    let ctx = handle.ctx();
+    let disco = &handle.ctx().discovery;
+    let key = caps_key(&caps);
+    let full = from.to_string();
+    {
+        let mut g = disco.lock();
+        g.by_jid.insert(full.clone(), key.clone());
+        if let Some(info) = g.known.get(&key) {
+            return Some(info.clone());
+        }
+    }
+    if let Ok(Some(xml)) = ctx.store.disco_info(&key).await {
+        if let Some(info) = parse_cached(&xml) {
+            let info = Arc::new(PeerInfo::from_disco(&info));
+            disco.remember(&key, info.clone());
+            return Some(info);
+        }
+    }
+    if !disco.lock().asking.insert(key.clone()) {
+        return None;
+    }
+    let handle = handle.clone();
+    let from = from.clone();
+    tokio::spawn(async move {
+        let node = format!(
+            "{}#{}",
+            caps.node,
+            base64::engine::general_purpose::STANDARD.encode(&caps.ver)
+        );
+        let iq = Iq::from_get("disco", DiscoInfoQuery { node: Some(node) }).with_to(from.clone());
+        let answer = handle.request(iq).await;
+        let disco = &handle.ctx().discovery;
+        disco.lock().asking.remove(&key);
+        let info = match answer {
+            Ok(Iq::Result {
+                payload: Some(p), ..
+            }) => DiscoInfoResult::try_from(p).ok(),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(%from, "disco#info failed: {e}");
+                None
+            }
+        };
+        let Some(info) = info else {
+            return;
+        };
+        if !verify(&caps, &info) {
+            tracing::warn!(%from, "disco#info does not match its caps hash; not cached");
+            return;
+        }
+        let xml = String::from(&Element::from(DiscoInfoResult {
+            node: None,
+            ..info.clone()
+        }));
+        if let Err(e) = handle
+            .ctx()
+            .store
+            .store_disco_info(&key, &xml, now_ms())
+            .await
+        {
+            tracing::warn!("caching disco#info failed: {e}");
+        }
+        disco.remember(&key, Arc::new(PeerInfo::from_disco(&info)));
+        done().await;
+    });
+    None
+}
+
+/// Asks the user's server what it supports (session start) and caches it.
+pub(crate) async fn discover_server(handle: &AccountHandle) {
+    let ctx = handle.ctx();
+    let domain = ctx.own.domain().to_string();
+    let iq = match Jid::new(&domain) {
+        Ok(to) => Iq::from_get("disco", DiscoInfoQuery { node: None }).with_to(to),
+        Err(_) => return,
+    };
+    match handle.request(iq).await {
+        Ok(Iq::Result {
+            payload: Some(p), ..
+        }) => match DiscoInfoResult::try_from(p) {
+            Ok(info) => {
+                let xml = String::from(&Element::from(info.clone()));
+                let key = server_key(&ctx.account, &domain);
+                if let Err(e) = ctx.store.store_disco_info(&key, &xml, now_ms()).await {
+                    tracing::warn!("caching the server's disco#info failed: {e}");
+                }
+                handle.ctx().discovery.lock().server = Some(Arc::new(PeerInfo::from_disco(&info)));
+            }
+            Err(e) => tracing::info!(account = %ctx.account, "malformed server disco#info: {e}"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::info!(account = %ctx.account, "server disco#info failed: {e}"),
+    }
+}
+
+/// The server's features as last seen (this session, else from disk).
+pub(crate) async fn server_info(ctx: &Ctx, disco: &Discovery) -> Option<PeerInfo> {
+    if let Some(info) = disco.server() {
+        return Some((*info).clone());
+    }
+    let key = server_key(&ctx.account, ctx.own.domain().as_str());
+    let xml = ctx.store.disco_info(&key).await.ok()??;
+    parse_cached(&xml).map(|i| PeerInfo::from_disco(&i))
+}
+
+/// Answers a disco#info query for Tern itself (`node` empty or our caps
+/// node); `None` for a node we do not know.
+pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
+    let node = query.attr("node").map(str::to_string);
+    match &node {
+        None => Some(own_info(None)),
+        Some(n) if *n == own_caps_node() => Some(own_info(node)),
+        Some(_) => None,
+    }
+}
+
+impl crate::Client {
+    /// What an online resource (`user@host/resource`) of a contact
+    /// supports, when its client announced entity caps.
+    pub async fn resource_info(
+        &self,
+        account: &str,
+        full_jid: &str,
+    ) -> crate::Result<Option<PeerInfo>> {
+        let ctx = self.ctx(account).await?;
+        Ok(ctx.discovery.of(full_jid).map(|i| (*i).clone()))
+    }
+
+    /// What the account's server supports: from this session, else as last
+    /// seen (empty if never connected).
+    pub async fn server_features(&self, account: &str) -> crate::Result<Vec<String>> {
+        let ctx = self.ctx(account).await?;
+        Ok(server_info(&ctx, &ctx.discovery)
+            .await
+            .map(|i| i.features)
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_caps_verify_against_own_info() {
+        let caps = own_caps().clone();
+        assert_eq!(caps.ver.len(), 20);
+        assert!(verify(&caps, &own_info(None)));
+        assert!(answer_info(
+            &crate::xml::parse(&format!(
+                "<query xmlns='http://jabber.org/protocol/disco#info' node='{}'/>",
+                own_caps_node()
+            ))
+            .unwrap()
+        )
+        .is_some());
+        assert!(answer_info(
+            &crate::xml::parse(
+                "<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
+            )
+            .unwrap()
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn xep_0115_example_verifies_and_a_forgery_does_not() {
+        // XEP-0115 §5.2, the simple example.
+        let info: DiscoInfoResult = crate::xml::parse(
+            "<query xmlns='http://jabber.org/protocol/disco#info'>\
+               <identity category='client' name='Exodus 0.9.1' type='pc'/>\
+               <feature var='http://jabber.org/protocol/caps'/>\
+               <feature var='http://jabber.org/protocol/disco#info'/>\
+               <feature var='http://jabber.org/protocol/disco#items'/>\
+               <feature var='http://jabber.org/protocol/muc'/>\
+             </query>",
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        let caps: Caps = crate::xml::parse(
+            "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+                node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>",
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        assert!(verify(&caps, &info));
+        assert_eq!(
+            PeerInfo::from_disco(&info).client.as_deref(),
+            Some("Exodus 0.9.1")
+        );
+        let mut forged = info.clone();
+        forged
+            .features
+            .insert("urn:xmpp:jingle:apps:rtp:audio".into());
+        assert!(!verify(&caps, &forged));
+        let mut doubled = info;
+        doubled.identities.push(doubled.identities[0].clone());
+        assert!(!verify(&caps, &doubled));
+    }
+}

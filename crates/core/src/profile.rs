@@ -1,0 +1,821 @@
+//! How people present themselves: avatars (XEP-0084, with the vCard photo
+//! of XEP-0153 as fallback), nicknames (XEP-0172) and vCards (XEP-0054).
+//!
+//! Avatar images are kept once per image in `avatars/<sha1>` in the data
+//! folder; the database only says whose avatar is which hash. An image is
+//! written only after its SHA-1 matched the announced id and it decoded as
+//! a picture of sane size, so the UI can show any cached file as it is.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+
+use crate::account::AccountHandle;
+use crate::error::{Error, Result};
+use crate::events::ClientEvent;
+use crate::messaging::Ctx;
+use crate::xml::esc;
+
+pub(crate) const NS_AVATAR_DATA: &str = "urn:xmpp:avatar:data";
+pub(crate) const NS_AVATAR_METADATA: &str = "urn:xmpp:avatar:metadata";
+pub(crate) const NS_NICK: &str = "http://jabber.org/protocol/nick";
+const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+const NS_VCARD: &str = "vcard-temp";
+const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
+
+/// Largest avatar image accepted from others.
+pub const MAX_AVATAR_BYTES: usize = 1024 * 1024;
+/// Largest width or height of an avatar accepted from others.
+const MAX_AVATAR_SIDE: u32 = 4096;
+/// Largest picture the user may choose as their avatar (it is scaled down).
+pub const MAX_SOURCE_IMAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Side of the square Tern scales the user's own avatar into.
+const OWN_AVATAR_SIDE: u32 = 256;
+/// Longest nickname kept, in characters.
+const MAX_NICK: usize = 128;
+/// Longest vCard text field kept, in characters.
+const MAX_VCARD_FIELD: usize = 2048;
+
+/// The avatar and nickname of someone, as the UI shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProfileView {
+    /// SHA-1 (hex) of the avatar; the image is `avatars/<hash>` in the data
+    /// folder.
+    pub avatar: Option<String>,
+    /// Nickname they chose.
+    pub nickname: Option<String>,
+}
+
+/// What a vCard (XEP-0054) says.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VCardView {
+    /// Full name (FN).
+    pub full_name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Given and family name (N).
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Email addresses.
+    pub emails: Vec<String>,
+    /// Phone numbers.
+    pub phones: Vec<String>,
+    /// Web address.
+    pub url: Option<String>,
+    /// Organisation.
+    pub organisation: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Birthday as written.
+    pub birthday: Option<String>,
+    /// Free text about them (DESC).
+    pub description: Option<String>,
+    /// SHA-1 of the photo, cached like avatars.
+    pub photo: Option<String>,
+}
+
+/// Avatar downloads in progress for one account (by hash).
+#[derive(Default, Debug)]
+pub(crate) struct Fetching(Mutex<HashSet<String>>);
+
+impl Fetching {
+    fn start(&self, hash: &str) -> bool {
+        match self.0.lock() {
+            Ok(mut g) => g.insert(hash.to_string()),
+            Err(p) => p.into_inner().insert(hash.to_string()),
+        }
+    }
+    fn done(&self, hash: &str) {
+        match self.0.lock() {
+            Ok(mut g) => g.remove(hash),
+            Err(p) => p.into_inner().remove(hash),
+        };
+    }
+}
+
+/// Whether `s` is a SHA-1 in lowercase hex (what names avatar files).
+pub fn is_avatar_hash(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha1::digest(bytes))
+}
+
+/// The file an avatar is cached in.
+pub(crate) fn avatar_path(data_dir: &Path, hash: &str) -> Option<PathBuf> {
+    is_avatar_hash(hash).then(|| data_dir.join("avatars").join(hash))
+}
+
+fn clean_text(s: &str, max: usize) -> Option<String> {
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Checks that `bytes` is a picture of sane size: (width, height, MIME type).
+fn inspect(bytes: &[u8], max_bytes: usize) -> std::result::Result<(u32, u32, String), String> {
+    if bytes.len() > max_bytes {
+        return Err(format!("{} bytes is too large", bytes.len()));
+    }
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let format = reader
+        .format()
+        .ok_or_else(|| "not a PNG, JPEG, GIF or WebP image".to_string())?;
+    let (w, h) = reader.into_dimensions().map_err(|e| e.to_string())?;
+    if w == 0 || h == 0 || w > MAX_AVATAR_SIDE || h > MAX_AVATAR_SIDE {
+        return Err(format!("{w}x{h} pixels is not a usable size"));
+    }
+    Ok((w, h, format.to_mime_type().to_string()))
+}
+
+/// Writes a verified avatar to the cache. `false` (with a log line) when
+/// the bytes are not the announced hash or not a usable image.
+async fn save(ctx: &Ctx, hash: &str, bytes: Vec<u8>) -> bool {
+    let Some(path) = avatar_path(&ctx.data_dir, hash) else {
+        return false;
+    };
+    if sha1_hex(&bytes) != hash {
+        tracing::warn!(hash, "avatar data does not match its hash; ignored");
+        return false;
+    }
+    let checked = tokio::task::spawn_blocking(move || {
+        inspect(&bytes, MAX_AVATAR_BYTES)?;
+        write_atomically(&path, &bytes).map_err(|e| e.to_string())
+    })
+    .await;
+    match checked {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(hash, "avatar ignored: {e}");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(hash, "avatar check failed: {e}");
+            false
+        }
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{:08x}.part",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("avatar"),
+        rand::random::<u32>()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn cached(ctx: &Ctx, hash: &str) -> bool {
+    avatar_path(&ctx.data_dir, hash).is_some_and(|p| p.exists())
+}
+
+/// Tells the UI what is now known of `jid`.
+pub(crate) async fn emit(handle: &AccountHandle, jid: &str) {
+    let ctx = handle.ctx();
+    let row = ctx
+        .store
+        .profile(&ctx.account, jid)
+        .await
+        .unwrap_or_default();
+    ctx.hub.emit(ClientEvent::Profile {
+        account: ctx.account.clone(),
+        jid: jid.to_string(),
+        profile: ProfileView {
+            avatar: row.avatar,
+            nickname: row.nickname,
+        },
+    });
+    if jid != ctx.account {
+        crate::roster::emit_if_contact(ctx, handle.presences(), jid).await;
+    }
+}
+
+/// A PEP notification (XEP-0163) for avatar metadata or nickname. Returns
+/// whether the message was one.
+pub(crate) async fn on_pep_event(handle: &AccountHandle, from: &Jid, event: &Element) -> bool {
+    if !event.is("event", NS_PUBSUB_EVENT) {
+        return false;
+    }
+    // PEP notifications come from the owner's bare address.
+    if from.resource().is_some() {
+        tracing::debug!(%from, "PEP event from a full address ignored");
+        return true;
+    }
+    let jid = from.to_bare().to_string();
+    let Some(items) = event.get_child("items", NS_PUBSUB_EVENT) else {
+        return true;
+    };
+    let node = items.attr("node").unwrap_or_default();
+    let last = items
+        .children()
+        .filter(|c| c.is("item", NS_PUBSUB_EVENT))
+        .last();
+    let payload = last.and_then(|i| i.children().next());
+    match node {
+        NS_AVATAR_METADATA => {
+            let Some(meta) = payload.filter(|p| p.is("metadata", NS_AVATAR_METADATA)) else {
+                return true;
+            };
+            on_avatar_metadata(handle, &jid, meta).await;
+        }
+        NS_NICK => {
+            let nick = payload
+                .filter(|p| p.is("nick", NS_NICK))
+                .and_then(|p| clean_text(&p.text(), MAX_NICK));
+            let ctx = handle.ctx();
+            if let Err(e) = ctx
+                .store
+                .set_nickname(&ctx.account, &jid, nick.as_deref())
+                .await
+            {
+                tracing::warn!("storing a nickname failed: {e}");
+                return true;
+            }
+            emit(handle, &jid).await;
+        }
+        _ => {}
+    }
+    true
+}
+
+async fn on_avatar_metadata(handle: &AccountHandle, jid: &str, meta: &Element) {
+    let ctx = handle.ctx();
+    // XEP-0084 §4.2: an empty <metadata/> means "no avatar"; the PNG one is
+    // the one every client can read and the one stored in the data node.
+    let infos: Vec<&Element> = meta
+        .children()
+        .filter(|c| c.is("info", NS_AVATAR_METADATA) && c.attr("url").is_none())
+        .collect();
+    let chosen = infos
+        .iter()
+        .find(|i| i.attr("type") == Some("image/png"))
+        .or(infos.first())
+        .copied();
+    let Some(info) = chosen else {
+        if meta.children().next().is_none() {
+            let _ = ctx
+                .store
+                .set_avatar(&ctx.account, jid, None, Some("pep"))
+                .await;
+            emit(handle, jid).await;
+        }
+        return;
+    };
+    let hash = info.attr("id").unwrap_or_default().to_ascii_lowercase();
+    let size: usize = info.attr("bytes").and_then(|b| b.parse().ok()).unwrap_or(0);
+    if !is_avatar_hash(&hash) || size > MAX_AVATAR_BYTES {
+        tracing::warn!(jid, "unusable avatar metadata ignored");
+        return;
+    }
+    let current = ctx
+        .store
+        .profile(&ctx.account, jid)
+        .await
+        .unwrap_or_default();
+    if current.avatar.as_deref() == Some(hash.as_str()) && cached(ctx, &hash) {
+        return;
+    }
+    if cached(ctx, &hash) {
+        let _ = ctx
+            .store
+            .set_avatar(&ctx.account, jid, Some(&hash), Some("pep"))
+            .await;
+        emit(handle, jid).await;
+        return;
+    }
+    if !ctx.fetching.start(&hash) {
+        return;
+    }
+    let handle = handle.clone();
+    let jid = jid.to_string();
+    tokio::spawn(async move {
+        let ok = fetch_pep_avatar(&handle, &jid, &hash).await;
+        let ctx = handle.ctx();
+        ctx.fetching.done(&hash);
+        if ok {
+            let _ = ctx
+                .store
+                .set_avatar(&ctx.account, &jid, Some(&hash), Some("pep"))
+                .await;
+            emit(&handle, &jid).await;
+        }
+    });
+}
+
+async fn fetch_pep_avatar(handle: &AccountHandle, jid: &str, hash: &str) -> bool {
+    let Some(request) = crate::xml::parse(&format!(
+        "<pubsub xmlns='{NS_PUBSUB}'><items node='{NS_AVATAR_DATA}'><item id='{}'/></items></pubsub>",
+        esc(hash)
+    )) else {
+        return false;
+    };
+    let Ok(to) = Jid::new(jid) else {
+        return false;
+    };
+    let answer = match handle.request(crate::xml::iq_get(Some(to), request)).await {
+        Ok(Iq::Result {
+            payload: Some(p), ..
+        }) => p,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::info!(jid, "avatar download failed: {e}");
+            return false;
+        }
+    };
+    let data = answer
+        .get_child("items", NS_PUBSUB)
+        .into_iter()
+        .flat_map(|items| items.children())
+        .filter(|i| i.is("item", NS_PUBSUB))
+        .find(|i| i.attr("id").is_none_or(|id| id.eq_ignore_ascii_case(hash)))
+        .and_then(|i| i.get_child("data", NS_AVATAR_DATA));
+    let Some(data) = data else {
+        tracing::info!(jid, "avatar data missing from the answer");
+        return false;
+    };
+    match decode_base64(&data.text(), MAX_AVATAR_BYTES) {
+        Some(bytes) => save(handle.ctx(), hash, bytes).await,
+        None => {
+            tracing::warn!(jid, "avatar data is not valid base64 or too large");
+            false
+        }
+    }
+}
+
+fn decode_base64(text: &str, max: usize) -> Option<Vec<u8>> {
+    if text.len() > max / 3 * 4 + max / 19 + 64 {
+        return None;
+    }
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
+    (bytes.len() <= max).then_some(bytes)
+}
+
+/// A presence carried a vCard photo hash (XEP-0153): used only when the
+/// contact has no PEP avatar.
+pub(crate) async fn on_vcard_update(handle: &AccountHandle, from: &Jid, x: &Element) {
+    let ctx = handle.ctx();
+    let Some(photo) = x.get_child("photo", NS_VCARD_UPDATE) else {
+        // No <photo/>: the sender is not ready to say (XEP-0153 §3.2).
+        return;
+    };
+    let jid = from.to_bare().to_string();
+    let current = ctx
+        .store
+        .profile(&ctx.account, &jid)
+        .await
+        .unwrap_or_default();
+    if current.avatar_source.as_deref() == Some("pep") {
+        return;
+    }
+    let hash = photo.text().trim().to_ascii_lowercase();
+    if hash.is_empty() {
+        if current.avatar.is_some() {
+            let _ = ctx
+                .store
+                .set_avatar(&ctx.account, &jid, None, Some("vcard"))
+                .await;
+            emit(handle, &jid).await;
+        }
+        return;
+    }
+    if !is_avatar_hash(&hash) || current.avatar.as_deref() == Some(hash.as_str()) {
+        return;
+    }
+    if cached(ctx, &hash) {
+        let _ = ctx
+            .store
+            .set_avatar(&ctx.account, &jid, Some(&hash), Some("vcard"))
+            .await;
+        emit(handle, &jid).await;
+        return;
+    }
+    if !ctx.fetching.start(&hash) {
+        return;
+    }
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        let fetched = fetch_vcard(&handle, Some(&jid)).await;
+        let ctx = handle.ctx();
+        ctx.fetching.done(&hash);
+        match fetched {
+            Ok(card) if card.photo.as_deref() == Some(hash.as_str()) => {
+                // The contact may have published a PEP avatar meanwhile.
+                let now = ctx
+                    .store
+                    .profile(&ctx.account, &jid)
+                    .await
+                    .unwrap_or_default();
+                if now.avatar_source.as_deref() != Some("pep") {
+                    let _ = ctx
+                        .store
+                        .set_avatar(&ctx.account, &jid, Some(&hash), Some("vcard"))
+                        .await;
+                    emit(&handle, &jid).await;
+                }
+            }
+            Ok(_) => tracing::info!(%jid, "vCard photo does not match the announced hash"),
+            Err(e) => tracing::info!(%jid, "vCard download failed: {e}"),
+        }
+    });
+}
+
+/// Fetches and parses a vCard (`None` = the user's own), caching its photo.
+pub(crate) async fn fetch_vcard(handle: &AccountHandle, jid: Option<&str>) -> Result<VCardView> {
+    let query = crate::xml::parse(&format!("<vCard xmlns='{NS_VCARD}'/>")).ok_or(Error::Timeout)?;
+    let to = match jid {
+        Some(jid) => Some(Jid::from(BareJid::new(jid).map_err(|e| {
+            Error::InvalidJid {
+                input: jid.to_string(),
+                detail: e.to_string(),
+            }
+        })?)),
+        None => None,
+    };
+    let iq = crate::xml::iq_get(to, query);
+    let el = match handle.request(iq).await {
+        Ok(Iq::Result {
+            payload: Some(p), ..
+        }) => p,
+        Ok(_) => return Ok(VCardView::default()),
+        // No vCard is not an error for the person asking.
+        Err(Error::Stanza { condition, .. })
+            if condition == "item-not-found" || condition == "service-unavailable" =>
+        {
+            return Ok(VCardView::default())
+        }
+        Err(e) => return Err(e),
+    };
+    let mut card = parse_vcard(&el);
+    if let Some(photo) = el
+        .get_child("PHOTO", NS_VCARD)
+        .and_then(|p| p.get_child("BINVAL", NS_VCARD))
+        .and_then(|b| decode_base64(&b.text(), MAX_AVATAR_BYTES))
+    {
+        let hash = sha1_hex(&photo);
+        if cached(handle.ctx(), &hash) || save(handle.ctx(), &hash, photo).await {
+            card.photo = Some(hash);
+        }
+    }
+    Ok(card)
+}
+
+/// Reads the text fields of a vCard element.
+pub(crate) fn parse_vcard(el: &Element) -> VCardView {
+    let text = |parent: &Element, name: &str| {
+        parent
+            .get_child(name, NS_VCARD)
+            .and_then(|c| clean_text(&c.text(), MAX_VCARD_FIELD))
+    };
+    let n = el.get_child("N", NS_VCARD);
+    let org = el.get_child("ORG", NS_VCARD);
+    let list = |name: &str, inner: &str| -> Vec<String> {
+        el.children()
+            .filter(|c| c.is(name, NS_VCARD))
+            .filter_map(|c| text(c, inner))
+            .take(16)
+            .collect()
+    };
+    VCardView {
+        full_name: text(el, "FN"),
+        nickname: text(el, "NICKNAME"),
+        given_name: n.and_then(|n| text(n, "GIVEN")),
+        family_name: n.and_then(|n| text(n, "FAMILY")),
+        emails: list("EMAIL", "USERID"),
+        phones: list("TEL", "NUMBER"),
+        url: text(el, "URL"),
+        organisation: org.and_then(|o| text(o, "ORGNAME")),
+        title: text(el, "TITLE"),
+        birthday: text(el, "BDAY"),
+        description: text(el, "DESC"),
+        photo: None,
+    }
+}
+
+/// Reads a picture the user chose and makes their avatar of it: scaled
+/// into 256x256 and encoded as PNG. Returns (png, width, height).
+fn make_own_avatar(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), String> {
+    if bytes.len() > MAX_SOURCE_IMAGE_BYTES {
+        return Err(format!(
+            "the picture is {} MB; choose one under {} MB",
+            bytes.len() / (1024 * 1024),
+            MAX_SOURCE_IMAGE_BYTES / (1024 * 1024)
+        ));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    if reader.format().is_none() {
+        return Err("it is not a PNG, JPEG, GIF or WebP picture".into());
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| format!("the picture could not be read ({e})"))?;
+    let img = if img.width() > OWN_AVATAR_SIDE || img.height() > OWN_AVATAR_SIDE {
+        img.resize(
+            OWN_AVATAR_SIDE,
+            OWN_AVATAR_SIDE,
+            image::imageops::FilterType::Lanczos3,
+        )
+    } else {
+        img
+    };
+    let mut png = Vec::new();
+    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok((png, img.width(), img.height()))
+}
+
+fn publish(node: &str, item_id: Option<&str>, payload: &str, open: bool) -> Option<Element> {
+    let id = item_id
+        .map(|i| format!(" id='{}'", esc(i)))
+        .unwrap_or_default();
+    let options = if open {
+        "<publish-options><x xmlns='jabber:x:data' type='submit'>\
+           <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>\
+           <field var='pubsub#access_model'><value>open</value></field>\
+         </x></publish-options>"
+    } else {
+        ""
+    };
+    crate::xml::parse(&format!(
+        "<pubsub xmlns='{NS_PUBSUB}'><publish node='{}'><item{id}>{payload}</item></publish>{options}</pubsub>",
+        esc(node)
+    ))
+}
+
+/// Publishes to the user's PEP, readable by anyone (as avatars and
+/// nicknames are meant to be); servers that refuse the option get a plain
+/// publish.
+async fn publish_open(
+    handle: &AccountHandle,
+    node: &str,
+    item_id: Option<&str>,
+    payload: &str,
+) -> Result<()> {
+    let open = publish(node, item_id, payload, true).ok_or(Error::Timeout)?;
+    match handle.request(crate::xml::iq_set(open)).await {
+        Ok(_) => Ok(()),
+        Err(Error::Stanza { condition, .. })
+            if condition == "conflict"
+                || condition == "not-acceptable"
+                || condition == "bad-request" =>
+        {
+            tracing::info!(
+                node,
+                "publish-options refused ({condition}); publishing plainly"
+            );
+            let plain = publish(node, item_id, payload, false).ok_or(Error::Timeout)?;
+            handle.request(crate::xml::iq_set(plain)).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes `picture` the user's avatar (or removes it) and returns its hash.
+pub(crate) async fn set_own_avatar(
+    handle: &AccountHandle,
+    picture: Option<Vec<u8>>,
+) -> Result<Option<String>> {
+    let ctx = handle.ctx();
+    let Some(picture) = picture else {
+        publish_open(
+            handle,
+            NS_AVATAR_METADATA,
+            None,
+            &format!("<metadata xmlns='{NS_AVATAR_METADATA}'/>"),
+        )
+        .await?;
+        ctx.store
+            .set_avatar(&ctx.account, &ctx.account, None, Some("pep"))
+            .await?;
+        emit(handle, &ctx.account).await;
+        return Ok(None);
+    };
+    let (png, w, h) = tokio::task::spawn_blocking(move || make_own_avatar(&picture))
+        .await
+        .map_err(|e| Error::InvalidImage(e.to_string()))?
+        .map_err(Error::InvalidImage)?;
+    let hash = sha1_hex(&png);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    publish_open(
+        handle,
+        NS_AVATAR_DATA,
+        Some(&hash),
+        &format!("<data xmlns='{NS_AVATAR_DATA}'>{b64}</data>"),
+    )
+    .await?;
+    let bytes = png.len();
+    if !save(ctx, &hash, png).await {
+        return Err(Error::InvalidImage("it could not be saved".into()));
+    }
+    publish_open(
+        handle,
+        NS_AVATAR_METADATA,
+        Some(&hash),
+        &format!(
+            "<metadata xmlns='{NS_AVATAR_METADATA}'><info bytes='{bytes}' id='{hash}' type='image/png' width='{w}' height='{h}'/></metadata>"
+        ),
+    )
+    .await?;
+    ctx.store
+        .set_avatar(&ctx.account, &ctx.account, Some(&hash), Some("pep"))
+        .await?;
+    emit(handle, &ctx.account).await;
+    Ok(Some(hash))
+}
+
+/// Publishes (or clears) the user's nickname.
+pub(crate) async fn set_own_nickname(handle: &AccountHandle, nickname: Option<&str>) -> Result<()> {
+    let ctx = handle.ctx();
+    let nick = nickname.and_then(|n| clean_text(n, MAX_NICK));
+    publish_open(
+        handle,
+        NS_NICK,
+        Some("current"),
+        &format!(
+            "<nick xmlns='{NS_NICK}'>{}</nick>",
+            esc(nick.as_deref().unwrap_or_default())
+        ),
+    )
+    .await?;
+    ctx.store
+        .set_nickname(&ctx.account, &ctx.account, nick.as_deref())
+        .await?;
+    emit(handle, &ctx.account).await;
+    Ok(())
+}
+
+/// The nickname in a subscription request (XEP-0172 §4.2).
+pub(crate) fn nick_in(payloads: &[Element]) -> Option<String> {
+    payloads
+        .iter()
+        .find(|p| p.is("nick", NS_NICK))
+        .and_then(|p| clean_text(&p.text(), MAX_NICK))
+}
+
+/// A `<nick/>` element for a subscription request.
+pub(crate) fn nick_element(nick: &str) -> Option<Element> {
+    crate::xml::parse(&format!("<nick xmlns='{NS_NICK}'>{}</nick>", esc(nick)))
+}
+
+/// Finds the vCard-update element of a presence.
+pub(crate) fn vcard_update_of(payloads: &[Element]) -> Option<&Element> {
+    payloads.iter().find(|p| p.is("x", NS_VCARD_UPDATE))
+}
+
+impl crate::Client {
+    /// Makes `picture` (PNG, JPEG, GIF or WebP) the account's avatar,
+    /// scaled into 256x256 and published as PNG (XEP-0084); `None` removes
+    /// it. Returns the new avatar's hash.
+    pub async fn set_avatar(
+        &self,
+        account: &str,
+        picture: Option<Vec<u8>>,
+    ) -> Result<Option<String>> {
+        set_own_avatar(&self.handle(account).await?, picture).await
+    }
+
+    /// Publishes the account's nickname (XEP-0172); `None` clears it.
+    pub async fn set_nickname(&self, account: &str, nickname: Option<&str>) -> Result<()> {
+        set_own_nickname(&self.handle(account).await?, nickname).await
+    }
+
+    /// What is stored of `jid`'s avatar and nickname (the account itself
+    /// included), without asking the network.
+    pub async fn profile(&self, account: &str, jid: &str) -> Result<ProfileView> {
+        let ctx = self.ctx(account).await?;
+        let row = self.store().profile(&ctx.account, jid).await?;
+        Ok(ProfileView {
+            avatar: row.avatar,
+            nickname: row.nickname,
+        })
+    }
+
+    /// Fetches `jid`'s vCard (XEP-0054); the account's own when `jid` is
+    /// the account. No vCard gives an empty one.
+    pub async fn vcard(&self, account: &str, jid: &str) -> Result<VCardView> {
+        let handle = self.handle(account).await?;
+        let own = handle.ctx().account == jid;
+        fetch_vcard(&handle, (!own).then_some(jid)).await
+    }
+
+    /// The cached image of an avatar hash, if it is there.
+    pub fn avatar_file(&self, hash: &str) -> Option<PathBuf> {
+        avatar_path(self.data_dir(), hash).filter(|p| p.is_file())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 128]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn own_avatar_is_scaled_into_a_png_square() {
+        let (out, w, h) = make_own_avatar(&png(600, 300)).unwrap();
+        assert_eq!((w, h), (256, 128));
+        assert_eq!(
+            inspect(&out, MAX_AVATAR_BYTES).unwrap(),
+            (256, 128, "image/png".into())
+        );
+        let (_, w, h) = make_own_avatar(&png(40, 30)).unwrap();
+        assert_eq!((w, h), (40, 30));
+    }
+
+    #[test]
+    fn bad_pictures_are_refused_with_a_reason() {
+        assert!(make_own_avatar(b"not a picture")
+            .unwrap_err()
+            .contains("PNG"));
+        let mut broken = png(64, 64);
+        broken.truncate(60);
+        assert!(make_own_avatar(&broken).is_err());
+        assert!(make_own_avatar(&vec![0u8; MAX_SOURCE_IMAGE_BYTES + 1])
+            .unwrap_err()
+            .contains("MB"));
+        assert!(inspect(&png(64, 64), 10).is_err());
+    }
+
+    #[test]
+    fn hashes_name_files_and_nothing_else() {
+        assert!(is_avatar_hash("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+        assert!(!is_avatar_hash("../../../../etc/passwd"));
+        assert!(!is_avatar_hash("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"));
+        assert!(avatar_path(Path::new("/d"), "x/..").is_none());
+    }
+
+    #[test]
+    fn vcard_fields_are_read_and_bounded() {
+        let el = crate::xml::parse(&format!(
+            "<vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN><NICKNAME>Jule</NICKNAME>\
+             <N><FAMILY>Capulet</FAMILY><GIVEN>Juliet</GIVEN></N>\
+             <EMAIL><INTERNET/><USERID>juliet@example.org</USERID></EMAIL>\
+             <EMAIL><USERID>j@example.com</USERID></EMAIL>\
+             <TEL><NUMBER>+1 555</NUMBER></TEL><ORG><ORGNAME>Capulet</ORGNAME></ORG>\
+             <DESC>{}</DESC></vCard>",
+            "x".repeat(5000)
+        ))
+        .unwrap();
+        let v = parse_vcard(&el);
+        assert_eq!(v.full_name.as_deref(), Some("Juliet Capulet"));
+        assert_eq!(v.nickname.as_deref(), Some("Jule"));
+        assert_eq!(v.given_name.as_deref(), Some("Juliet"));
+        assert_eq!(v.family_name.as_deref(), Some("Capulet"));
+        assert_eq!(v.emails, vec!["juliet@example.org", "j@example.com"]);
+        assert_eq!(v.phones, vec!["+1 555"]);
+        assert_eq!(v.organisation.as_deref(), Some("Capulet"));
+        assert_eq!(
+            v.description.map(|d| d.chars().count()),
+            Some(MAX_VCARD_FIELD)
+        );
+    }
+
+    #[test]
+    fn base64_is_bounded() {
+        assert_eq!(decode_base64("aGVs\n bG8=", 100).unwrap(), b"hello");
+        assert!(decode_base64(&"A".repeat(1000), 100).is_none());
+        assert!(decode_base64("!!!", 100).is_none());
+    }
+}
