@@ -81,7 +81,7 @@ const chatCases = [
       const names = await p.getByTestId('conversation').allInnerTexts();
       if (!names[0].includes('Juliet') || !names.some((n) => n.includes('Romeo') && n.includes('3'))) fail(`list: ${names.join(' | ')}`);
       await p.getByRole('button', { name: 'Conversations, 3 unread' }).waitFor();
-      await p.getByRole('button', { name: 'Contacts, 1 requests' }).waitFor();
+      await p.getByRole('button', { name: 'Contacts, 1 request' }).waitFor();
     },
   },
   {
@@ -304,6 +304,35 @@ const chatCases = [
       await text(p, 'troll@junk.example');
       await p.getByRole('button', { name: 'Unblock spam@junk.example' }).click();
       await p.getByText('spam@junk.example').waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'presence',
+    scenario: 'chats',
+    act: (p) => p.getByRole('combobox', { name: 'Your status' }).selectOption('dnd'),
+    check: async (p) => {
+      const a = await calledWith(p, 'set_presence');
+      if (a.account !== 'alice@example.org' || a.show !== 'dnd') fail(JSON.stringify(a));
+    },
+  },
+  {
+    name: 'narrow-list',
+    scenario: 'chats',
+    viewport: { width: 600, height: 600 },
+    check: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      if (await p.getByText('Choose a conversation').isVisible()) fail('empty pane shown beside the list');
+    },
+  },
+  {
+    name: 'narrow-chat',
+    scenario: 'chats',
+    viewport: { width: 600, height: 600 },
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      if (await p.getByRole('searchbox', { name: 'Search messages' }).isVisible()) fail('list shown beside the conversation');
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      await p.getByTestId('conversation').first().waitFor();
     },
   },
   {
@@ -553,6 +582,7 @@ for (const theme of ['light', 'dark']) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, colorScheme: theme });
   for (const c of selected) {
     const page = await context.newPage();
+    if (c.viewport) await page.setViewportSize(c.viewport);
     page.setDefaultTimeout(5000);
     const errors = [];
     page.__dialogs = [];
