@@ -18,7 +18,7 @@
 
 #define SHIM_VERSION 3
 #define MAX_KEYS 256
-#define MAX_SESSIONS 64
+#define MAX_SESSIONS 256
 
 /* ---- crypto provider (OpenSSL) ---- */
 
@@ -346,6 +346,58 @@ int shim_peer_decrypt(shim_peer *p, const char *name, int32_t device, const uint
     }
     signal_buffer_free(pt);
     if (cipher) session_cipher_free(cipher);
+    return rc;
+}
+
+/* ---- the OMEMO 0.3 message layer, as Dino builds it on libomemo-c ----
+ * The payload is AES-128-GCM under a fresh key and 12-byte IV; key(16) || tag(16) is then
+ * encrypted with the session of every recipient device. Used by the libomemo-c benchmark. */
+
+static int gcm(int enc, const uint8_t key[16], const uint8_t iv[12], const uint8_t *in, size_t len,
+               uint8_t *out, uint8_t tag[16]) {
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx) return SG_ERR_NOMEM;
+    int n = 0, fin = 0;
+    int ok = EVP_CipherInit_ex(ctx, EVP_aes_128_gcm(), NULL, NULL, NULL, enc) == 1
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
+        && EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) == 1
+        && EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1;
+    if (ok && !enc) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+    if (ok) ok = EVP_CipherFinal_ex(ctx, out + n, &fin) == 1;
+    if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? 0 : SG_ERR_UNKNOWN;
+}
+
+/* Encrypts one message for `n` devices of `name`: the payload (pt_len bytes) goes to `payload`,
+ * the IV to `iv`, and the key message for devices[i] to keys + i * key_cap (length key_lens[i],
+ * is_pre_key[i]). */
+int shim_omemo_encrypt(shim_peer *p, const char *name, const int32_t *devices, size_t n,
+                       const uint8_t *pt, size_t pt_len, uint8_t *payload, uint8_t iv[12],
+                       uint8_t *keys, size_t key_cap, size_t *key_lens, int *is_pre_key) {
+    uint8_t material[32];
+    if (RAND_bytes(material, 16) != 1 || RAND_bytes(iv, 12) != 1) return SG_ERR_UNKNOWN;
+    int rc = gcm(1, material, iv, pt, pt_len, payload, material + 16);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        key_lens[i] = key_cap;
+        rc = shim_peer_encrypt(p, name, devices[i], material, sizeof material, keys + i * key_cap,
+                               &key_lens[i], &is_pre_key[i]);
+    }
+    OPENSSL_cleanse(material, sizeof material);
+    return rc;
+}
+
+/* Decrypts one message from (name, device): the key message, then the payload (len bytes, to
+ * `out`). */
+int shim_omemo_decrypt(shim_peer *p, const char *name, int32_t device, const uint8_t *key,
+                       size_t key_len, int is_pre_key, const uint8_t iv[12], const uint8_t *payload,
+                       size_t len, uint8_t *out) {
+    uint8_t material[64];
+    size_t material_len = sizeof material;
+    int rc = shim_peer_decrypt(p, name, device, key, key_len, is_pre_key, material, &material_len);
+    if (rc == 0 && material_len != 32) rc = SG_ERR_INVALID_MESSAGE;
+    if (rc == 0) rc = gcm(0, material, iv, payload, len, out, material + 16);
+    OPENSSL_cleanse(material, sizeof material);
     return rc;
 }
 
