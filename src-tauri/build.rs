@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "block",
     "unblock",
     "open_link",
+    "profile",
 ];
 
 const PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Tern</title>\

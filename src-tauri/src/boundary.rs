@@ -13,7 +13,9 @@ use tern_core::{
     ConnectError, Error, NewAccount, RegistrationError, RegistrationForm, ServerOverride,
 };
 
-pub use tern_core::{ClientEvent, ContactView, ConversationView, MessageView, Snapshot};
+pub use tern_core::{
+    ClientEvent, ContactView, ConversationView, MessageView, ProfileView, Snapshot,
+};
 
 /// Event carrying one [`EngineEvent`].
 pub const EVENT_ENGINE: &str = "engine:event";
@@ -44,6 +46,8 @@ pub struct SubscriptionRequest {
     pub account: String,
     /// Who asks (bare JID).
     pub from: String,
+    /// The nickname they gave (XEP-0172).
+    pub nick: Option<String>,
 }
 
 impl SnapshotView {
@@ -51,7 +55,11 @@ impl SnapshotView {
     pub fn apply(&mut self, event: &ClientEvent) {
         self.snapshot.apply(event);
         match event {
-            ClientEvent::SubscriptionRequest { account, from, .. } => self.requested(account, from),
+            ClientEvent::SubscriptionRequest {
+                account,
+                from,
+                nick,
+            } => self.requested(account, from, nick.as_deref()),
             ClientEvent::Contact { contact } => {
                 if matches!(contact.subscription.as_str(), "from" | "both") {
                     self.answered(&contact.account, &contact.jid);
@@ -72,11 +80,12 @@ impl SnapshotView {
     }
 
     /// Keeps a subscription request (once per account and address).
-    pub fn requested(&mut self, account: &str, from: &str) {
+    pub fn requested(&mut self, account: &str, from: &str, nick: Option<&str>) {
         self.answered(account, from);
         self.requests.push(SubscriptionRequest {
             account: account.to_string(),
             from: from.to_string(),
+            nick: nick.map(str::to_string),
         });
     }
 
@@ -498,10 +507,11 @@ mod tests {
     #[test]
     fn requests_stay_until_answered() {
         let mut v = SnapshotView::default();
-        v.requested("a@x", "b@y");
-        v.requested("a@x", "c@y");
-        v.requested("a@x", "b@y");
+        v.requested("a@x", "b@y", None);
+        v.requested("a@x", "c@y", None);
+        v.requested("a@x", "b@y", Some("Bea"));
         assert_eq!(v.requests.len(), 2);
+        assert_eq!(v.requests[1].nick.as_deref(), Some("Bea"));
         v.answered("a@x", "c@y");
         assert_eq!(v.requests.len(), 1);
         v.apply(&ClientEvent::AccountRemoved { jid: "a@x".into() });

@@ -5,7 +5,8 @@ use tauri::State;
 
 use crate::boundary::{
     checked_link, AccountRequest, ContactForm, ContactView, ConversationView, Draft, Listed,
-    MessageView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView, UiError,
+    MessageView, ProfileView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
+    UiError,
 };
 use crate::Shell;
 
@@ -321,4 +322,10 @@ pub async fn open_link(url: String) -> Reply {
     let url = checked_link(&url)?;
     crate::links::open(url)
         .map_err(|e| UiError::new("open_failed", format!("Tern could not open the link: {e}.")))
+}
+
+/// What is stored of someone's avatar and nickname.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> Reply<ProfileView> {
+    Ok(shell.client()?.profile(&account, &jid).await?)
 }

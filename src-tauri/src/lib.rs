@@ -142,9 +142,11 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .register_uri_scheme_protocol(media::SCHEME, |_ctx, request| match data_dir() {
-            Ok(dir) => media::serve(&dir, &request),
-            Err(_) => media::not_found(),
+        .register_uri_scheme_protocol(media::SCHEME, |ctx, request| {
+            let shell = ctx.app_handle().state::<Shell>();
+            media::serve(&request, |hash| {
+                shell.client().ok().and_then(|c| c.avatar_file(hash))
+            })
         })
         .setup(|app| {
             let client = tauri::async_runtime::block_on(open_client());
@@ -212,6 +214,7 @@ pub fn run() {
             commands::block,
             commands::unblock,
             commands::open_link,
+            commands::profile,
         ])
         .build(context());
     match result {

@@ -1,11 +1,12 @@
 //! `tern-media://` serves files from the data folder to the window, so that
 //! images never cross the IPC as JSON. Only avatars for now:
-//! `tern-media://avatar/<sha1>` is `<data_dir>/avatars/<sha1>`. The hash
-//! must be 40 lowercase hex digits (nothing else reaches the file system),
-//! and only raster images are served (no SVG, which could carry script).
+//! `tern-media://localhost/avatar/<sha1>` is the engine's cached file for
+//! that hash. The hash must be 40 lowercase hex digits (nothing else reaches
+//! the file system), and only raster images are served (no SVG, which could
+//! carry script).
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::PathBuf;
 
 use tauri::http::{header, Request, Response, StatusCode};
 
@@ -49,17 +50,18 @@ fn status(code: StatusCode) -> Response<Cow<'static, [u8]>> {
     r
 }
 
-/// The answer when there is nothing to serve.
-pub fn not_found() -> Response<Cow<'static, [u8]>> {
-    status(StatusCode::NOT_FOUND)
-}
-
-/// Answers one request from the window.
-pub fn serve(data_dir: &Path, request: &Request<Vec<u8>>) -> Response<Cow<'static, [u8]>> {
+/// Answers one request from the window; `avatar_file` finds the file of a
+/// (valid) hash.
+pub fn serve(
+    request: &Request<Vec<u8>>,
+    avatar_file: impl FnOnce(&str) -> Option<PathBuf>,
+) -> Response<Cow<'static, [u8]>> {
     let Some(hash) = requested_avatar(request.uri().path()) else {
         return status(StatusCode::NOT_FOUND);
     };
-    let file = data_dir.join("avatars").join(hash);
+    let Some(file) = avatar_file(hash) else {
+        return status(StatusCode::NOT_FOUND);
+    };
     let bytes = match std::fs::metadata(&file) {
         Ok(m) if m.is_file() && m.len() <= MAX_AVATAR_BYTES => std::fs::read(&file).ok(),
         _ => None,
@@ -121,7 +123,7 @@ mod tests {
                 .uri(format!("tern-media://localhost{path}"))
                 .body(Vec::new())
                 .unwrap();
-            serve(&dir, &req)
+            serve(&req, |h| Some(dir.join("avatars").join(h)))
         };
         let ok = get(&format!("/avatar/{png}"));
         assert_eq!(ok.status(), StatusCode::OK);

@@ -5,21 +5,26 @@ Usage (inside scripts/with-keyring, so passwords go to a real Secret Service):
     python sign_in.py APP_BINARY TEST_SERVER_BINARY SCREENSHOT_DIR
 
 Checks that a wrong password shows the wrong-password message, and that the
-right one reaches "Connected". Screenshots: e2e-wrong-password.png,
-e2e-connected.png.
+right one reaches "Connected". Then an independent client (slixmpp, run by
+the test server) sends a message: it must show up in the conversation list
+and the timeline, and the reply typed into the composer must reach the peer.
+Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png.
 """
 
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -58,10 +63,27 @@ def main():
     procs = []
     data_dir = tempfile.mkdtemp(prefix="tern-e2e-")
     try:
-        server = subprocess.Popen([test_server], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen([test_server, "--peer"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(server)
         info = json.loads(server.stdout.readline())
-        print(f"e2e: Prosody on {info['host']}:{info['port']}, user {info['jid']}", flush=True)
+        print(f"e2e: Prosody on {info['host']}:{info['port']}, user {info['jid']}, peer {info['peer_jid']}", flush=True)
+        peer_events = queue.Queue()
+
+        def read_events():
+            for line in server.stdout:
+                try:
+                    peer_events.put(json.loads(line)["peer_event"])
+                except (ValueError, KeyError):
+                    pass
+
+        threading.Thread(target=read_events, daemon=True).start()
+
+        def peer(cmd):
+            server.stdin.write(json.dumps(cmd) + "\n")
+            server.stdin.flush()
+
+        info["peer"] = peer
+        info["peer_events"] = peer_events
 
         display = free_display()
         xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
@@ -146,6 +168,42 @@ def run(driver, info, shots):
         By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']").text == "Connected")
     print(f"e2e: {info['jid']} is {status.text}", flush=True)
     driver.save_screenshot(os.path.join(shots, "e2e-connected.png"))
+
+    # Messaging with an independent client.
+    peer_jid = info["peer_jid"]
+    incoming = "Hello from slixmpp, *styled* <b>not html</b>"
+    info["peer"]({"cmd": "send", "to": info["jid"], "body": incoming, "id": "e2e-hello",
+                  "receipt": True, "markable": True})
+    driver.find_element(By.ID, "nav-home").click()
+    local = peer_jid.split("@")[0]
+    conversation = wait.until(EC.element_to_be_clickable(
+        (By.XPATH, f"//button[@data-testid='conversation' and contains(., '{local}')]")))
+    print("e2e: the peer's message opened a conversation", flush=True)
+    conversation.click()
+    wait.until(EC.visibility_of_element_located(
+        (By.XPATH, "//*[@data-testid='message' and contains(., 'not html</b>')]")))
+    print("e2e: the message shows in the timeline", flush=True)
+
+    reply = "Reply typed in Tern"
+    field = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea[aria-label^='Message ']")))
+    field.click()
+    field.send_keys(reply)
+    field.send_keys(Keys.ENTER)
+    deadline = time.time() + 30
+    while True:
+        remaining = deadline - time.time()
+        assert remaining > 0, "the peer did not receive the reply"
+        try:
+            event = info["peer_events"].get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if event.get("event") == "message" and event.get("body") == reply:
+            assert event["from"].startswith(info["jid"]), event
+            break
+    print(f"e2e: the peer received {reply!r}", flush=True)
+    wait.until(EC.visibility_of_element_located(
+        (By.XPATH, f"//*[@data-testid='message' and contains(., '{reply}')]")))
+    driver.save_screenshot(os.path.join(shots, "e2e-conversation.png"))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, SearchHit, Show, SnapshotView } from './engine';
+import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
 import type { SignUpForm, Values } from './signup';
 
 export interface ServerSettings {
@@ -65,6 +65,7 @@ export const api = {
   block: (account: string, jid: string) => invoke<void>('block', { account, jid }),
   unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
   openLink: (url: string) => invoke<void>('open_link', { url }),
+  profile: (account: string, jid: string) => invoke<ProfileView>('profile', { account, jid }),
 };
 
 /** Listens to numbered engine events and full resyncs. */

@@ -84,6 +84,8 @@ export interface ResourcePresence {
   show: Show;
   status: string | null;
   priority: number;
+  /** Client software, from its entity capabilities. */
+  client?: string | null;
 }
 
 /** A contact with its presence (`ContactView`). */
@@ -97,8 +99,16 @@ export interface ContactView {
   groups: string[];
   /** Online resources, highest priority first; empty = offline. */
   presence: ResourcePresence[];
-  /** SHA-1 of the avatar, when the engine knows one. */
+  /** SHA-1 of the avatar (served as tern-media://localhost/avatar/<hash>). */
   avatar?: string | null;
+  /** Nickname the contact chose (XEP-0172); `name` wins. */
+  nickname?: string | null;
+}
+
+/** Avatar and nickname someone shows (`ProfileView`). */
+export interface ProfileView {
+  avatar: string | null;
+  nickname: string | null;
 }
 
 export type ChatState = 'active' | 'composing' | 'paused' | 'inactive' | 'gone';
@@ -114,7 +124,8 @@ export type ClientEvent =
   | { type: 'chat_state'; account: string; peer: string; state: ChatState }
   | { type: 'contact'; contact: ContactView }
   | { type: 'contact_removed'; account: string; jid: string }
-  | { type: 'subscription_request'; account: string; from: string }
+  | { type: 'subscription_request'; account: string; from: string; nick?: string | null }
+  | { type: 'profile'; account: string; jid: string; profile: ProfileView }
   | { type: 'blocklist'; account: string; blocked: string[]; unblocked: string[]; unblocked_all: boolean }
   | { type: 'history_sync'; account: string; fetched: number; done: boolean };
 
@@ -122,6 +133,8 @@ export type ClientEvent =
 export interface SubscriptionRequest {
   account: string;
   from: string;
+  /** The nickname they gave. */
+  nick?: string | null;
 }
 
 /** `SnapshotView` from the shell: state plus the number of the last event in it. */

@@ -2,7 +2,7 @@
 // contacts, typing notifications, subscription requests and blocklists.
 // The Svelte store (messaging.svelte.ts) holds the results.
 
-import type { ChatState, ClientEvent, ContactView, ConversationView, EngineEvent, Listed, SubscriptionRequest } from './engine';
+import type { ChatState, ClientEvent, ContactView, ConversationView, EngineEvent, Listed, ProfileView, SubscriptionRequest } from './engine';
 
 /** Key of a conversation or contact: account and peer. */
 export const keyOf = (account: string, peer: string): string => `${account}\u0000${peer}`;
@@ -19,12 +19,21 @@ export function upsertConversation(list: ConversationView[], c: ConversationView
 
 /** Contacts by name, then JID. */
 export function sortContacts(list: ContactView[]): ContactView[] {
-  const name = (c: ContactView) => (c.name?.trim() || c.jid).toLocaleLowerCase();
+  const name = (c: ContactView) => (c.name?.trim() || c.nickname?.trim() || c.jid).toLocaleLowerCase();
   return [...list].sort((a, b) => name(a).localeCompare(name(b)) || a.jid.localeCompare(b.jid));
 }
 
 export function upsertContact(list: ContactView[], c: ContactView): ContactView[] {
   return sortContacts([...list.filter((x) => x.account !== c.account || x.jid !== c.jid), c]);
+}
+
+/** Applies a profile change to the matching contact, if any. */
+export function applyProfile(list: ContactView[], account: string, jid: string, p: ProfileView): ContactView[] {
+  const i = list.findIndex((c) => c.account === account && c.jid === jid);
+  if (i < 0) return list;
+  const next = [...list];
+  next[i] = { ...list[i], avatar: p.avatar, nickname: p.nickname };
+  return sortContacts(next);
 }
 
 export function removeContact(list: ContactView[], account: string, jid: string): ContactView[] {
@@ -79,7 +88,7 @@ export function applyInbox(inbox: Inbox, ev: ClientEvent): Inbox {
   const without = (account: string, from: string) => inbox.requests.filter((r) => r.account !== account || r.from !== from);
   switch (ev.type) {
     case 'subscription_request':
-      return { ...inbox, requests: [...without(ev.account, ev.from), { account: ev.account, from: ev.from }] };
+      return { ...inbox, requests: [...without(ev.account, ev.from), { account: ev.account, from: ev.from, nick: ev.nick ?? null }] };
     case 'contact':
       if (ev.contact.subscription === 'from' || ev.contact.subscription === 'both')
         return { ...inbox, requests: without(ev.contact.account, ev.contact.jid) };

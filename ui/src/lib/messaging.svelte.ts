@@ -3,11 +3,12 @@
 // EngineMirror hands every full state and applied event here, in order).
 
 import { api } from './api';
-import type { ClientEvent, ContactView, ConversationView, EngineEvent, MessageView, SnapshotView } from './engine';
+import type { ClientEvent, ContactView, ConversationView, EngineEvent, MessageView, ProfileView, SnapshotView } from './engine';
 import { errorText } from './errors';
 import {
   applyChatState,
   applyInbox,
+  applyProfile,
   expireTyping,
   isTyping,
   keyOf,
@@ -36,6 +37,8 @@ class Messaging {
   inbox = $state.raw<Inbox>({ requests: [], blocked: {} });
   /** History catch-up progress per account (messages fetched) while it runs. */
   syncing = $state.raw<Record<string, number>>({});
+  /** Avatars and nicknames of people who are not contacts, by key. */
+  profiles = $state.raw<Record<string, ProfileView>>({});
   now = $state(Date.now());
 
   open = $state.raw<Peer | null>(null);
@@ -84,6 +87,10 @@ class Messaging {
         this.typing = applyChatState(this.typing, ev.account, ev.peer, ev.state, Date.now());
         this.tick();
         break;
+      case 'profile':
+        this.profiles = { ...this.profiles, [keyOf(ev.account, ev.jid)]: ev.profile };
+        if (!this.contactLoader.hold(e)) this.contacts = applyProfile(this.contacts, ev.account, ev.jid, ev.profile);
+        break;
       case 'contact':
       case 'contact_removed':
         if (!this.contactLoader.hold(e)) this.contacts = this.contactChange(this.contacts, ev);
@@ -112,6 +119,7 @@ class Messaging {
   private contactChange(l: ContactView[], ev: ClientEvent): ContactView[] {
     if (ev.type === 'contact') return upsertContact(l, ev.contact);
     if (ev.type === 'contact_removed') return removeContact(l, ev.account, ev.jid);
+    if (ev.type === 'profile') return applyProfile(l, ev.account, ev.jid, ev.profile);
     return l;
   }
 
@@ -167,6 +175,11 @@ class Messaging {
     this.open = { account, peer };
     this.timeline = new Timeline();
     this.version += 1;
+    if (!this.contact(account, peer) && !this.profiles[keyOf(account, peer)])
+      void api
+        .profile(account, peer)
+        .then((p) => (this.profiles = { ...this.profiles, [keyOf(account, peer)]: p }))
+        .catch(() => {});
     await this.loadTimeline(this.open);
     this.markReadSoon(0);
   }
@@ -215,6 +228,13 @@ class Messaging {
 
   contact(account: string, jid: string): ContactView | undefined {
     return this.contacts.find((c) => c.account === account && c.jid === jid);
+  }
+
+  /** Name and avatar of anyone: the contact, else what their profile says. */
+  person(account: string, jid: string): { name: string | null; nickname: string | null; avatar: string | null } {
+    const c = this.contact(account, jid);
+    const p = this.profiles[keyOf(account, jid)];
+    return { name: c?.name ?? null, nickname: c?.nickname ?? p?.nickname ?? null, avatar: c?.avatar ?? p?.avatar ?? null };
   }
 
   isTyping(account: string, peer: string): boolean {

@@ -8,10 +8,9 @@ export function localPart(jid: string): string {
   return at > 0 ? jid.slice(0, at) : jid;
 }
 
-/** The name to show: the roster name, else the JID's local part. */
-export function displayName(jid: string, contact?: ContactView | null): string {
-  const name = contact?.name?.trim();
-  return name ? name : localPart(jid);
+/** The name to show: the roster name, else the nickname they chose, else the JID's local part. */
+export function displayName(jid: string, contact?: Pick<ContactView, 'name' | 'nickname'> | null): string {
+  return contact?.name?.trim() || contact?.nickname?.trim() || localPart(jid);
 }
 
 /** One or two letters for an avatar. */

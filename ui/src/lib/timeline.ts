@@ -85,6 +85,7 @@ export class Timeline {
 }
 
 export type Row =
+  | { kind: 'start'; key: string }
   | { kind: 'day'; key: string; label: string }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
@@ -131,9 +132,12 @@ export function shortWhen(t: number, now: number = Date.now(), locale?: string):
 /** Messages closer than this, from the same sender, share one header. */
 export const GROUP_GAP_MS = 5 * 60_000;
 
-/** Rows to draw: a separator before each new day, and `first` on a message that starts a sender group. */
-export function rowsOf(messages: MessageView[], now: number = Date.now()): Row[] {
-  const rows: Row[] = [];
+/**
+ * Rows to draw: a separator before each new day, and `first` on a message
+ * that starts a sender group; `complete` adds the start-of-conversation row.
+ */
+export function rowsOf(messages: MessageView[], now: number = Date.now(), complete = false): Row[] {
+  const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
   let day = '';
   let prev: MessageView | undefined;
   for (const m of messages) {

@@ -126,13 +126,13 @@ class ChatData {
       contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [{ resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5 }] }),
       contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0 }] }),
       contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0 }] }),
-      contact(TYBALT, { subscription: 'none', ask: true }),
+      contact(TYBALT, { subscription: 'none', ask: true, nickname: 'Prince of Cats' }),
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
     this.timelines.set(JULIET, julietTimeline());
     this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
     this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
-    this.requests = [{ account: ME, from: 'benvolio@montague.example' }];
+    this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
     if (scenario === 'hostile') {
       this.contacts.push(
@@ -142,7 +142,7 @@ class ChatData {
         }),
       );
       this.timelines.set(HOSTILE_PEER, hostileTimeline());
-      this.requests.push({ account: ME, from: 'x<img src=x onerror=window.__pwned=6>@evil.example' });
+      this.requests.push({ account: ME, from: 'x<img src=x onerror=window.__pwned=6>@evil.example', nick: '<b onmouseover=window.__pwned=7>Nick</b>' });
     }
     for (const [peer, list] of this.timelines) {
       const last = list[list.length - 1];

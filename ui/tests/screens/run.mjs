@@ -89,8 +89,11 @@ const chatCases = [
     scenario: 'chats',
     act: (p) => openChat(p, 'Juliet Capulet'),
     check: async (p) => {
-      for (const s of ['Yesterday', 'Today', 'Message deleted', 'edited', 'waves from the balcony', 'Reply to', 'On the balcony'])
-        if (s !== 'Reply to') await text(p, s);
+      for (const s of ['Yesterday', 'Today', 'Message deleted', 'edited', 'waves from the balcony', 'On the balcony']) await text(p, s);
+      await p.getByTestId('timeline').evaluate((el) => (el.scrollTop = 0));
+      await text(p, 'This is the start of your conversation with');
+      await p.getByRole('button', { name: 'Jump to the latest message' }).click();
+      await p.getByRole('button', { name: 'Jump to the latest message' }).waitFor({ state: 'detached' });
       await p.getByTestId('reply-quote').first().waitFor();
       await p.getByRole('button', { name: '👍 2' }).waitFor();
       await p.getByRole('link', { name: 'https://tern.example/notes?v=2&x=a_b_c' }).waitFor();
@@ -267,7 +270,16 @@ const chatCases = [
     act: (p) => p.getByRole('button', { name: /^Contacts/ }).click(),
     check: async (p) => {
       await p.getByTestId('request').waitFor();
-      for (const s of ['Family', 'Friends', 'Busy with errands', 'Waiting for them to accept', 'Friar Laurence']) await text(p, s);
+      for (const s of ['Family', 'Friends', 'Busy with errands', 'Waiting for them to accept', 'Friar Laurence', 'Prince of Cats', 'Benvolio'])
+        await text(p, s);
+      await p.evaluate(() =>
+        window.__send({
+          type: 'profile',
+          account: 'alice@example.org',
+          jid: 'romeo@montague.example',
+          profile: { avatar: null, nickname: 'Romeo M.' },
+        }),
+      );
       await p.getByRole('button', { name: 'Approve benvolio@montague.example' }).click();
       const a = await calledWith(p, 'approve_subscription');
       if (a.jid !== 'benvolio@montague.example') fail('approved someone else');
@@ -363,6 +375,7 @@ const chatCases = [
       await p.getByText('<img src=x onerror="window.__pwned = 2">').first().waitFor();
       await p.getByText('x<img src=x onerror=window.__pwned=6>@evil.example').first().waitFor();
       await p.getByText(/<script>window.__pwned = 1<\/script>/).first().waitFor();
+      await p.getByText('<b onmouseover=window.__pwned=7>Nick</b>').first().waitFor();
       await inert(p);
     },
   },

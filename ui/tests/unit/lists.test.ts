@@ -3,6 +3,7 @@ import type { ContactView, ConversationView, EngineEvent } from '../../src/lib/e
 import {
   applyChatState,
   applyInbox,
+  applyProfile,
   expireTyping,
   groupContacts,
   isTyping,
@@ -53,6 +54,12 @@ describe('contacts', () => {
     expect(removeContact(l, 'me@x', 'a@y').map((c) => c.jid)).toEqual(['b@y', 'z@y']);
   });
 
+  it('takes avatars and nicknames from profile changes', () => {
+    const l = applyProfile([contact('a@y'), contact('b@y', { name: 'Zed' })], 'me@x', 'a@y', { avatar: 'f'.repeat(40), nickname: 'Zara' });
+    expect(l.map((c) => `${c.jid}:${c.nickname ?? ''}`)).toEqual(['a@y:Zara', 'b@y:']);
+    expect(applyProfile(l, 'me@x', 'nobody@y', { avatar: null, nickname: null })).toBe(l);
+  });
+
   it('groups contacts, ungrouped last, a contact in each of its groups', () => {
     const g = groupContacts([contact('a@y', { groups: ['Work', 'Friends'] }), contact('b@y'), contact('c@y', { groups: ['Work', 'Work'] })]);
     expect(g.map(([name, cs]) => `${name || '-'}:${cs.map((c) => c.jid[0]).join('')}`)).toEqual(['Friends:a', 'Work:ac', '-:b']);
@@ -77,7 +84,7 @@ describe('inbox', () => {
   it('keeps requests until the contact is subscribed', () => {
     let i = applyInbox(empty, { type: 'subscription_request', account: 'me@x', from: 'a@y' });
     i = applyInbox(i, { type: 'subscription_request', account: 'me@x', from: 'a@y' });
-    expect(i.requests).toEqual([{ account: 'me@x', from: 'a@y' }]);
+    expect(i.requests).toEqual([{ account: 'me@x', from: 'a@y', nick: null }]);
     i = applyInbox(i, { type: 'contact', contact: contact('a@y', { subscription: 'to' }) });
     expect(i.requests).toHaveLength(1);
     i = applyInbox(i, { type: 'contact', contact: contact('a@y', { subscription: 'both' }) });

@@ -86,7 +86,7 @@ describe('dates and groups', () => {
       ],
       now,
     );
-    expect(rows.map((r) => (r.kind === 'day' ? r.label : `${r.message.id}${r.first ? '*' : ''}`))).toEqual([
+    expect(rows.map((r) => (r.kind === 'day' ? r.label : r.kind === 'message' ? `${r.message.id}${r.first ? '*' : ''}` : r.kind))).toEqual([
       'Yesterday',
       '1*',
       '2',
@@ -95,5 +95,6 @@ describe('dates and groups', () => {
       'Today',
       '5*',
     ]);
+    expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
   });
 });
