@@ -47,7 +47,7 @@ Events (stdout):
     {"event": "presence", "from", "type", "show", "status"}
     {"event": "subscribe_request", "from"}
     {"event": "iq_result", "id", "type", "xml"}
-    {"event": "omemo_message", "from", "id", "body"}
+    {"event": "omemo_message", "from", "id", "body", "device_id"}
     {"event": "sent", "id", "cmd"}
     {"event": "disconnected", "reason"}
     {"event": "error", "message"}
@@ -61,9 +61,11 @@ marker, reaction etc. is reported as "message" as well as by its own event.
 Unless --no-auto-receipts is given, every message that requests a XEP-0184
 receipt is answered with <received id=.../> (like ordinary clients do).
 With --omemo, OMEMO (eu.siacs.conversations.axolotl) is enabled with blind
-trust; every decrypted message is reported as "omemo_message" and echoed
-back, encrypted, with the body unchanged (unless "omemo_echo" turned that
-off, e.g. for a peer that talks to another echoing peer).
+trust; every decrypted message is reported as "omemo_message" (with the
+sending device's id; "body" is null for an empty key-transport message) and
+echoed back, encrypted, with the body unchanged (unless "omemo_echo" turned
+that off, e.g. for a peer that talks to another echoing peer). OMEMO
+messages are decrypted and sent one at a time, in the order they arrive.
 """
 
 import argparse
@@ -187,6 +189,10 @@ class Peer(ClientXMPP):
         self.quitting = False
         self.commands = asyncio.Queue()
         self.omemo_echo = True
+        # slixmpp runs message handlers concurrently and the OMEMO session
+        # manager does not serialise access to a session: one OMEMO
+        # operation (decrypt + echo, or send) at a time, in arrival order.
+        self.omemo_lock = asyncio.Lock()
         self.worker = None
 
         # Trust exactly the test CA; hostname checking stays on.
@@ -300,17 +306,26 @@ class Peer(ClientXMPP):
             await self.echo_encrypted(msg)
 
     async def echo_encrypted(self, msg):
-        try:
-            decrypted, _device = await self.plugin["xep_0384"].decrypt_message(msg)
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            emit("error", message="OMEMO decryption failed: %r" % (exc,))
-            return
-        # Key exchanges and heartbeats carry no body: reported as null.
-        body_elem = decrypted.xml.find(q(NS_CLIENT, "body"))
-        body = None if body_elem is None else (body_elem.text or "")
-        emit("omemo_message", **{"from": str(msg["from"]), "id": msg["id"], "body": body})
-        if body and self.omemo_echo:
-            await self.send_encrypted(msg["from"].bare, body, None)
+        async with self.omemo_lock:
+            try:
+                decrypted, device = await self.plugin["xep_0384"].decrypt_message(msg)
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                emit("error", message="OMEMO decryption failed: %r" % (exc,))
+                return
+            # Key exchanges and heartbeats carry no body: reported as null.
+            body_elem = decrypted.xml.find(q(NS_CLIENT, "body"))
+            body = None if body_elem is None else (body_elem.text or "")
+            emit(
+                "omemo_message",
+                **{
+                    "from": str(msg["from"]),
+                    "id": msg["id"],
+                    "body": body,
+                    "device_id": device.device_id,
+                },
+            )
+            if body and self.omemo_echo:
+                await self.send_encrypted(msg["from"].bare, body, None)
 
     async def on_presence(self, pres):
         xml = pres.xml
@@ -446,7 +461,8 @@ class Peer(ClientXMPP):
         elif name == "omemo_send":
             if not self.args.omemo:
                 raise ValueError("the peer was started without --omemo")
-            await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
+            async with self.omemo_lock:
+                await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
         elif name == "omemo_echo":
             self.omemo_echo = bool(cmd.get("enabled", True))
         else:
