@@ -36,6 +36,26 @@ impl Client {
         Ok((list, rx))
     }
 
+    /// One contact of the roster with presence and profile (`None` if the
+    /// address is not in the roster).
+    pub async fn contact(&self, account: &str, jid: &str) -> Result<Option<ContactView>> {
+        let ctx = self.ctx(account).await?;
+        let Some(row) = self
+            .store()
+            .roster(&ctx.account)
+            .await?
+            .into_iter()
+            .find(|r| r.jid == jid)
+        else {
+            return Ok(None);
+        };
+        let list = match self.handle(account).await {
+            Ok(h) => contact_views(&ctx, h.presences(), vec![row]).await,
+            Err(_) => contact_views(&ctx, &Default::default(), vec![row]).await,
+        };
+        Ok(list.into_iter().next())
+    }
+
     /// Adds a contact and asks to see their presence.
     pub async fn add_contact(
         &self,

@@ -118,6 +118,20 @@ async fn caps_avatar_and_nickname_reach_the_contact_and_survive_a_restart() {
     )
     .await;
 
+    let one = a
+        .client
+        .contact(&alice, &bob)
+        .await
+        .unwrap()
+        .expect("bob is a contact");
+    assert_eq!(one.nickname.as_deref(), Some("Bobby <b>"));
+    assert!(a
+        .client
+        .contact(&alice, "nobody@localhost")
+        .await
+        .unwrap()
+        .is_none());
+
     // A picture that is not one is refused with a reason, nothing published.
     let err = b
         .client
@@ -191,10 +205,7 @@ async fn vcard_is_read_and_its_photo_becomes_the_avatar() {
     let card = a.client.vcard(&alice, &bob).await.unwrap();
     assert_eq!(card.full_name.as_deref(), Some("Bob Builder"));
     assert_eq!(card.emails, vec!["bob@example.org".to_string()]);
-    assert_eq!(
-        card.nickname.as_deref(),
-        Some("<script>alert(1)</script>")
-    );
+    assert_eq!(card.nickname.as_deref(), Some("<script>alert(1)</script>"));
     assert_eq!(card.photo.as_deref(), Some(hash.as_str()));
     assert_eq!(
         std::fs::read(a.client.avatar_file(&hash).unwrap()).unwrap(),
