@@ -12,16 +12,17 @@
 mod support;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
 use tern_omemo::keys::PublicKey;
 use tern_omemo::{BareJid, Event, Trust};
 use tern_testkit::{PeerOptions, Prosody, SlixmppPeer};
 
-use support::{bare_jid, peer_decrypted, peer_sent, ratchet_message, Incoming, Tern};
+use support::{bare_jid, ratchet_message, Incoming, Tern};
 
 /// Starts an OMEMO slixmpp peer as a fresh user of `server`.
-fn start_bot(server: &Prosody) -> Result<SlixmppPeer> {
+fn start_bot(server: &Prosody) -> Result<Arc<SlixmppPeer>> {
     let (user, password) = server.create_user()?;
     let options = PeerOptions::new(
         format!("{user}@{}", server.domain()),
@@ -29,7 +30,7 @@ fn start_bot(server: &Prosody) -> Result<SlixmppPeer> {
         "127.0.0.1",
         server.c2s_port(),
     );
-    tokio::task::block_in_place(|| SlixmppPeer::start_omemo(options))
+    tokio::task::block_in_place(|| SlixmppPeer::start_omemo(options)).map(Arc::new)
 }
 
 /// Sends `text` to the bot, checks that the bot decrypted exactly it from this device, and
@@ -37,7 +38,7 @@ fn start_bot(server: &Prosody) -> Result<SlixmppPeer> {
 /// and of the echo.
 async fn round_trip(
     tern: &mut Tern,
-    bot: &SlixmppPeer,
+    bot: &Arc<SlixmppPeer>,
     bot_jid: &BareJid,
     bot_device: u32,
     id: &str,
@@ -58,7 +59,7 @@ async fn round_trip(
     );
     let ours = ratchet_message(key)?.ratchet_key;
 
-    let decrypted = peer_decrypted(bot, id)?;
+    let decrypted = tern.peer_decrypted(bot, id).await?;
     ensure!(decrypted["body"] == text, "the bot decrypted {decrypted}");
     ensure!(
         decrypted["device_id"] == tern.device_id(),
@@ -99,7 +100,7 @@ fn with_peer_log(peer: &SlixmppPeer, result: Result<()>) -> Result<()> {
     })
 }
 
-async fn tern_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
+async fn tern_starts(tern: &mut Tern, bot: &Arc<SlixmppPeer>) -> Result<()> {
     let bot_jid = bare_jid(bot)?;
     let bot_device = bot.omemo_device_id().context("the bot has no device id")?;
 
@@ -184,7 +185,7 @@ async fn tern_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
         tern.send(&bot_jid, &id, elements[i].clone()).await?;
     }
     for i in order {
-        let decrypted = peer_decrypted(bot, &format!("ooo-{i}"))?;
+        let decrypted = tern.peer_decrypted(bot, &format!("ooo-{i}")).await?;
         ensure!(
             decrypted["body"] == texts[i],
             "the bot decrypted {decrypted}"
@@ -207,7 +208,7 @@ async fn tern_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
     for (i, text) in texts.iter().enumerate() {
         let id = format!("bot-{i}");
         bot.omemo_send(&tern_jid, text, &id)?;
-        peer_sent(bot, &id)?;
+        tern.peer_sent(bot, &id).await?;
     }
     let mut received: Vec<Option<Incoming>> = vec![None, None, None];
     while received.iter().any(Option::is_none) {
@@ -271,7 +272,7 @@ async fn slixmpp_omemo_starts_a_session_with_tern() -> Result<()> {
         .with_context(|| format!("Prosody log:\n{}", server.log()))
 }
 
-async fn slixmpp_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
+async fn slixmpp_starts(tern: &mut Tern, bot: &Arc<SlixmppPeer>) -> Result<()> {
     let bot_jid = bare_jid(bot)?;
     let bot_device = bot.omemo_device_id().context("the bot has no device id")?;
     let devices = tern.fetch_device_list(&bot_jid).await?;
@@ -279,7 +280,7 @@ async fn slixmpp_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
 
     let text = "Hello Tern, this is slixmpp-omemo 👋";
     bot.omemo_send(&tern.jid.to_string(), text, "p-1")?;
-    peer_sent(bot, "p-1")?;
+    tern.peer_sent(bot, "p-1").await?;
     let incoming = tern.next_encrypted(&bot_jid).await?;
     ensure!(
         incoming.id.as_deref() == Some("p-1"),
@@ -325,7 +326,7 @@ async fn slixmpp_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
         .await?;
     ensure!(answer.recipients.len() == 1, "{:?}", answer.recipients);
     tern.send(&bot_jid, "kt-1", answer.element).await?;
-    let empty = peer_decrypted(bot, "kt-1")?;
+    let empty = tern.peer_decrypted(bot, "kt-1").await?;
     ensure!(empty["body"].is_null(), "the bot decrypted {empty}");
 
     // Tern replies inside the bot's session (no pre-key message of its own) and decrypts the
@@ -342,7 +343,7 @@ async fn slixmpp_starts(tern: &mut Tern, bot: &SlixmppPeer) -> Result<()> {
             .find(|k| k.rid == bot_device)
             .context("no key for the bot's device")?;
         ensure!(!key.prekey, "{id}: Tern answered with a pre-key message");
-        let decrypted = peer_decrypted(bot, &id)?;
+        let decrypted = tern.peer_decrypted(bot, &id).await?;
         ensure!(
             decrypted["body"] == reply.as_str(),
             "the bot decrypted {decrypted}"

@@ -400,6 +400,52 @@ impl Tern {
         }
     }
 
+    /// Waits for the first event of `peer` that `pred` accepts, reading this side's stream
+    /// meanwhile (as a client always does: messages are kept, IQs answered). Any error the peer
+    /// reports (a decryption failure, a failed command) fails the wait at once.
+    pub async fn wait_for_peer(
+        &mut self,
+        peer: &Arc<SlixmppPeer>,
+        what: &str,
+        pred: impl Fn(&Value) -> bool + Send + 'static,
+    ) -> Result<Value> {
+        let watched = Arc::clone(peer);
+        let mut waiter = tokio::task::spawn_blocking(move || {
+            watched.wait_for(WAIT, |e| pred(e) || is(e, "error"))
+        });
+        loop {
+            tokio::select! {
+                done = &mut waiter => {
+                    let event = done.context("the peer waiter died")??;
+                    if is(&event, "error") {
+                        bail!("the peer reported an error while {what}: {}", event["message"]);
+                    }
+                    return Ok(event);
+                }
+                event = self.stream.next() => self.take_event(event).await?,
+            }
+        }
+    }
+
+    /// Waits until `peer` reports that it decrypted message `id`; returns that report.
+    pub async fn peer_decrypted(&mut self, peer: &Arc<SlixmppPeer>, id: &str) -> Result<Value> {
+        let wanted = id.to_owned();
+        self.wait_for_peer(peer, &format!("waiting for it to decrypt {id}"), move |e| {
+            is(e, "omemo_message") && e["id"] == wanted.as_str()
+        })
+        .await
+    }
+
+    /// Waits until `peer` has sent message `id`.
+    pub async fn peer_sent(&mut self, peer: &Arc<SlixmppPeer>, id: &str) -> Result<()> {
+        let wanted = id.to_owned();
+        self.wait_for_peer(peer, &format!("waiting for it to send {id}"), move |e| {
+            is(e, "sent") && e["id"] == wanted.as_str()
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Encrypts `text` for `to` (a session must exist) without sending it.
     pub async fn encrypt(&mut self, to: &BareJid, text: &str) -> Result<Encrypted> {
         let out = self
@@ -460,35 +506,6 @@ fn init_logging() {
 /// Whether `event` is of kind `name`.
 fn is(event: &Value, name: &str) -> bool {
     event["event"] == name
-}
-
-/// Waits (without blocking the runtime's other tasks) for the peer to report that it
-/// decrypted message `id`; fails at once if it reports a decryption failure.
-pub fn peer_decrypted(peer: &SlixmppPeer, id: &str) -> Result<Value> {
-    let event = tokio::task::block_in_place(|| {
-        peer.wait_for(WAIT, |e| {
-            (is(e, "omemo_message") && e["id"] == id)
-                || (is(e, "error") && e["message"].as_str().is_some_and(|m| m.contains("OMEMO")))
-        })
-    })?;
-    if is(&event, "error") {
-        bail!("the peer failed on {id}: {}", event["message"]);
-    }
-    Ok(event)
-}
-
-/// Waits (without blocking the runtime's other tasks) for the peer's `sent` event for `id`.
-pub fn peer_sent(peer: &SlixmppPeer, id: &str) -> Result<()> {
-    let event = tokio::task::block_in_place(|| {
-        peer.wait_for(WAIT, |e| {
-            (is(e, "sent") && e["id"] == id)
-                || (is(e, "error") && e["message"].as_str().is_some_and(|m| m.contains("OMEMO")))
-        })
-    })?;
-    if is(&event, "error") {
-        bail!("the peer failed to send {id}: {}", event["message"]);
-    }
-    Ok(())
 }
 
 /// The peer's bare JID, parsed.
