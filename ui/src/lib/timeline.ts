@@ -136,20 +136,33 @@ export const GROUP_GAP_MS = 5 * 60_000;
  * Rows to draw: a separator before each new day, and `first` on a message
  * that starts a sender group; `complete` adds the start-of-conversation row.
  */
+const rowCache = new WeakMap<MessageView, Extract<Row, { kind: 'message' }>>();
+
 export function rowsOf(messages: MessageView[], now: number = Date.now(), complete = false): Row[] {
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
-  let day = '';
+  // Messages are in time order: a Date only when a new day may start.
+  let from = Infinity;
+  let until = -Infinity;
   let prev: MessageView | undefined;
   for (const m of messages) {
-    const k = dayKey(m.timestamp_ms);
-    if (k !== day) {
-      rows.push({ kind: 'day', key: `d${k}`, label: dayLabel(m.timestamp_ms, now) });
-      day = k;
+    const t = m.timestamp_ms;
+    if (t < from || t >= until) {
+      from = dayStart(t);
+      const next = new Date(from);
+      next.setDate(next.getDate() + 1);
+      until = next.getTime();
+      rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
       prev = undefined;
     }
     const first =
-      !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || m.timestamp_ms - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
-    rows.push({ kind: 'message', key: `m${m.id}`, message: m, first });
+      !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || t - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
+    // Reuse the row of an unchanged message, so long histories stay cheap.
+    let row = rowCache.get(m);
+    if (!row || row.first !== first) {
+      row = { kind: 'message', key: `m${m.id}`, message: m, first };
+      rowCache.set(m, row);
+    }
+    rows.push(row);
     prev = m;
   }
   return rows;

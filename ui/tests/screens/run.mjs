@@ -233,6 +233,21 @@ const chatCases = [
       if (spent > 3000) fail(`scrolling took ${spent} ms`);
       await p.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight * 0.5));
       await p.getByText(/Message number 5\d{4}/).first().waitFor();
+      // A new message at 100,000 shows at once.
+      await p.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight));
+      const t1 = await p.evaluate(() => {
+        const m = {
+          id: 100_001, account: 'alice@example.org', peer: 'romeo@montague.example', outgoing: false,
+          sender: 'romeo@montague.example', uid: 'new', body: 'Brand new message', timestamp_ms: Date.now(),
+          state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false,
+        };
+        window.__send({ type: 'message', message: m });
+        return performance.now();
+      });
+      await text(p, 'Brand new message');
+      const took = (await p.evaluate(() => performance.now())) - t1;
+      if (took > 1000) fail(`a new message took ${took} ms to show`);
+      console.log(`      new message shown after ${Math.round(took)} ms at 100,000 messages`);
     },
   },
   {
@@ -365,6 +380,23 @@ const chatCases = [
       await p.getByText('evil\u202Egnp.exe').first().waitFor();
       if ((await p.getByRole('link').count()) !== 0) fail('a hostile string became a link');
       await inert(p);
+    },
+  },
+  {
+    name: 'chat-stranger',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByRole('button', { name: 'New conversation' }).click();
+      await p.getByLabel('Address').fill('Stranger@Elsewhere.example');
+      await p.getByRole('button', { name: 'Open' }).click();
+    },
+    check: async (p) => {
+      await p.getByTestId('stranger').waitFor();
+      await text(p, 'No messages yet.');
+      await p.getByRole('button', { name: 'Block' }).click();
+      const b = await calledWith(p, 'block');
+      if (b.jid !== 'stranger@elsewhere.example') fail(JSON.stringify(b));
+      await text(p, 'You blocked stranger@elsewhere.example');
     },
   },
   {

@@ -97,4 +97,13 @@ describe('dates and groups', () => {
     ]);
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
   });
+
+  it('reuses the rows of unchanged messages', () => {
+    const a = msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10) });
+    const b = msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 1) });
+    const one = rowsOf([a, b]);
+    const two = rowsOf([a, b, msg({ id: 3, timestamp_ms: at(2026, 3, 9, 10, 2) })]);
+    expect(two[1]).toBe(one[1]);
+    expect(two[2]).toBe(one[2]);
+  });
 });
