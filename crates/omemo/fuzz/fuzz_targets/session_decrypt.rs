@@ -54,16 +54,30 @@ fn fixture() -> &'static Fixture {
             signed_pre_key: &signed,
             one_time_pre_key: Some(&one_time),
         };
-        bob.decrypt_pre_key(&first, Some(keys), rng).expect("decrypt");
+        bob.decrypt_pre_key(&first, Some(keys), rng)
+            .expect("decrypt");
         let CiphertextMessage::Signal(reply) = bob.encrypt(&[2; 32]).expect("encrypt") else {
             panic!("expected a signal message")
         };
         a.decrypt(&reply, rng).expect("decrypt reply");
         let signal = a.encrypt(&[3; 32]).expect("encrypt").serialized().to_vec();
         let mut again = SessionRecord::new();
-        again.process_bundle(&bundle, &alice, 2, rng).expect("bundle");
-        let pre_key = again.encrypt(&[4; 32]).expect("encrypt").serialized().to_vec();
-        Fixture { identity, signed, one_time, bob, signal, pre_key }
+        again
+            .process_bundle(&bundle, &alice, 2, rng)
+            .expect("bundle");
+        let pre_key = again
+            .encrypt(&[4; 32])
+            .expect("encrypt")
+            .serialized()
+            .to_vec();
+        Fixture {
+            identity,
+            signed,
+            one_time,
+            bob,
+            signal,
+            pre_key,
+        }
     })
 }
 
@@ -77,7 +91,9 @@ fn xor_over(valid: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
     let f = fixture();
     let rng = &mut StdRng::seed_from_u64(2);
     let mut bob = f.bob.clone();
@@ -88,7 +104,9 @@ fuzz_target!(|data: &[u8]| {
         _ => (xor_over(&f.pre_key, rest), true),
     };
     let ok = if pre_key {
-        let Ok(m) = PreKeySignalMessage::decode(&bytes) else { return };
+        let Ok(m) = PreKeySignalMessage::decode(&bytes) else {
+            return;
+        };
         let keys = ResponderKeys {
             identity: &f.identity,
             registration_id: 1,
@@ -97,7 +115,9 @@ fuzz_target!(|data: &[u8]| {
         };
         bob.decrypt_pre_key(&m, Some(keys), rng).is_ok()
     } else {
-        let Ok(m) = SignalMessage::decode(&bytes) else { return };
+        let Ok(m) = SignalMessage::decode(&bytes) else {
+            return;
+        };
         bob.decrypt(&m, rng).is_ok()
     };
     if ok {
