@@ -48,6 +48,9 @@ class Messaging {
   loadingOlder = $state(false);
   timelineError = $state<string | null>(null);
 
+  /** Unsent text per conversation, while Tern runs. */
+  drafts = new Map<string, string>();
+
   private accounts: string[] = [];
   private convLoader = new Loader<ConversationView>(
     (l, ev) => (ev.type === 'conversation' ? upsertConversation(l, ev.conversation) : l),

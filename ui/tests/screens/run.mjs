@@ -195,7 +195,7 @@ const chatCases = [
     check: async (p) => {
       const r = await calledWith(p, 'react');
       if (r.id !== 9 || r.emojis.length !== 0) fail(`react ${JSON.stringify(r)}`);
-      await p.getByRole('button', { name: 'Delete', exact: true }).click();
+      await p.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
       const d = await calledWith(p, 'retract_message');
       if (d.id !== 7) fail('wrong message deleted');
       await p.locator('[data-testid=message][data-id="7"]').getByText('Message deleted').waitFor();
@@ -380,6 +380,24 @@ const chatCases = [
       await p.getByText('evil\u202Egnp.exe').first().waitFor();
       if ((await p.getByRole('link').count()) !== 0) fail('a hostile string became a link');
       await inert(p);
+    },
+  },
+  {
+    name: 'chat-draft',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).fill('half-written thought');
+      await openChat(p, 'The Nurse');
+      if ((await composer(p).inputValue()) !== '') fail('draft leaked into another conversation');
+      await openChat(p, 'Juliet Capulet');
+    },
+    check: async (p) => {
+      if ((await composer(p).inputValue()) !== 'half-written thought') fail('draft lost');
+      // Message actions are reachable from the keyboard.
+      await p.locator('[data-testid=message][data-id="9"]').getByRole('button', { name: 'Reply' }).focus();
+      await p.keyboard.press('Enter');
+      await p.getByTestId('composer-context').waitFor();
     },
   },
   {
