@@ -130,7 +130,7 @@ class ChatData {
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
     this.timelines.set(JULIET, julietTimeline());
-    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
+    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
     this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
@@ -188,8 +188,11 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       // The long history comes whole, to show the list copes with it.
       return { seq: 0, items: d.scenario === 'long' ? list : list.slice(-(a.limit as number)) };
     }
-    case 'load_older':
-      return [];
+    case 'load_older': {
+      const list = d.timelines.get(a.peer as string) ?? [];
+      const end = a.before === null ? list.length : list.findIndex((m) => m.id === a.before);
+      return new Promise((r) => setTimeout(() => r(list.slice(Math.max(0, end - (a.limit as number)), Math.max(0, end))), 150));
+    }
     case 'search': {
       const q = (a.query as string).toLowerCase();
       const hits = [];

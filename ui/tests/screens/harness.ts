@@ -75,7 +75,7 @@ function send(ev: ClientEvent) {
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
 
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'empty'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'empty'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
 if (messagingScenario) chatData.setup(scenario);
 
 const later = (ms: number, f: () => void) => setTimeout(f, ms);

@@ -251,6 +251,32 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-scrollback',
+    scenario: 'paged',
+    act: (p) => openChat(p, 'Romeo'),
+    check: async (p) => {
+      await text(p, 'Message number 1000');
+      const tl = p.getByTestId('timeline');
+      for (let page = 0; page < 3; page++) {
+        // The message at the top stays where it is while older ones load above it.
+        const before = await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'load_older').length);
+        await tl.evaluate((el) => (el.scrollTop = 0));
+        await p.waitForTimeout(60); // drawn, while the page (150 ms) is still loading
+        const anchor = await tl.evaluate((el) => {
+          const top = el.getBoundingClientRect().top;
+          const row = [...el.querySelectorAll('[data-testid=message]')].find((r) => r.getBoundingClientRect().bottom > top + 5);
+          return { id: row.dataset.id, y: row.getBoundingClientRect().top };
+        });
+        await p.waitForFunction((n) => window.__calls.filter((c) => c.cmd === 'load_older').length > n, before);
+        await p.waitForTimeout(400);
+        const y = await tl.evaluate((el, id) => el.querySelector(`[data-id="${id}"]`)?.getBoundingClientRect().top ?? null, anchor.id);
+        if (y === null || Math.abs(y - anchor.y) > 80) fail(`message ${anchor.id} jumped from ${anchor.y} to ${y}`);
+      }
+      const first = await tl.evaluate((el) => el.querySelectorAll('[data-testid=message]').length);
+      if (first > 120) fail(`${first} rows drawn`);
+    },
+  },
+  {
     name: 'search',
     scenario: 'chats',
     act: async (p) => {
