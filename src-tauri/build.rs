@@ -10,6 +10,9 @@
 
 const COMMANDS: &[&str] = &[
     "snapshot",
+    "set_open_conversation",
+    "set_desktop_settings",
+    "take_pending_uri",
     "add_account",
     "remove_account",
     "set_enabled",

@@ -39,6 +39,17 @@ pub struct SnapshotView {
     pub blocked: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// Desktop behaviour chosen in Settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub struct DesktopSettings {
+    /// Show a notification for new messages.
+    pub notifications: bool,
+    /// Put the message text in notifications (else only the sender).
+    pub notification_text: bool,
+    /// Closing the window keeps Tern running in the tray.
+    pub close_to_tray: bool,
+}
+
 /// Someone asks to see an account's presence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SubscriptionRequest {

@@ -329,3 +329,40 @@ pub async fn open_link(url: String) -> Reply {
 pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> Reply<ProfileView> {
     Ok(shell.client()?.profile(&account, &jid).await?)
 }
+
+/// The conversation the window shows (none: both `None`); no notification
+/// is shown for it while the window has the focus.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_open_conversation(
+    shell: State<'_, Shell>,
+    account: Option<String>,
+    peer: Option<String>,
+) -> Reply {
+    shell.notifier.set_open(account.zip(peer));
+    Ok(())
+}
+
+/// The desktop settings the user chose.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_desktop_settings(
+    shell: State<'_, Shell>,
+    settings: crate::boundary::DesktopSettings,
+) -> Reply {
+    shell
+        .notifier
+        .configure(settings.notifications, settings.notification_text);
+    shell
+        .close_to_tray
+        .store(settings.close_to_tray, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// The `xmpp:` link Tern was started with, once.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn take_pending_uri(shell: State<'_, Shell>) -> Reply<Option<crate::uri::XmppUri>> {
+    Ok(shell
+        .pending_uri
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take())
+}

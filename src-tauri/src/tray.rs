@@ -1,0 +1,218 @@
+//! The tray icon: shows the number of unread messages, brings the window
+//! back (it hides there when closed, if the user keeps that setting) and
+//! quits.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager};
+use tern_core::ClientEvent;
+
+/// Unread messages per conversation, and the icon showing their sum.
+#[derive(Default)]
+pub struct Tray {
+    unread: Mutex<HashMap<(String, String), i64>>,
+    icon: Mutex<Option<TrayIcon>>,
+}
+
+/// What the tooltip says for `n` unread messages.
+pub fn tooltip(n: i64) -> String {
+    match n {
+        0 => "Tern".into(),
+        1 => "Tern: 1 unread message".into(),
+        n => format!("Tern: {n} unread messages"),
+    }
+}
+
+impl Tray {
+    /// Whether an icon is in the tray (closing the window then hides it).
+    pub fn present(&self) -> bool {
+        self.icon.lock().map(|i| i.is_some()).unwrap_or(false)
+    }
+
+    /// Total unread messages.
+    pub fn total(&self) -> i64 {
+        self.unread.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
+    /// Follows conversation changes; updates the icon when the sum moves.
+    pub fn on_event(&self, event: &ClientEvent) {
+        let changed = match event {
+            ClientEvent::Conversation { conversation: c } => {
+                let mut m = self.unread.lock().unwrap_or_else(|p| p.into_inner());
+                let key = (c.account.clone(), c.peer.clone());
+                let old = m.get(&key).copied().unwrap_or(0);
+                if c.unread > 0 {
+                    m.insert(key, c.unread);
+                } else {
+                    m.remove(&key);
+                }
+                old != c.unread.max(0)
+            }
+            ClientEvent::AccountRemoved { jid } => {
+                let mut m = self.unread.lock().unwrap_or_else(|p| p.into_inner());
+                let before = m.len();
+                m.retain(|(a, _), _| a != jid);
+                before != m.len()
+            }
+            _ => false,
+        };
+        if changed {
+            self.refresh();
+        }
+    }
+
+    /// Sets the counts from a full list (start-up).
+    pub fn reset(&self, counts: impl IntoIterator<Item = ((String, String), i64)>) {
+        {
+            let mut m = self.unread.lock().unwrap_or_else(|p| p.into_inner());
+            m.clear();
+            m.extend(counts.into_iter().filter(|(_, n)| *n > 0));
+        }
+        self.refresh();
+    }
+
+    fn refresh(&self) {
+        let n = self.total();
+        if let Ok(icon) = self.icon.lock() {
+            if let Some(icon) = icon.as_ref() {
+                let _ = icon.set_tooltip(Some(tooltip(n)));
+                // Shown next to the icon where the desktop supports it.
+                let _ = icon.set_title((n > 0).then(|| n.to_string()));
+            }
+        }
+    }
+
+    /// Puts the icon in the tray. Without a tray service (or its library)
+    /// the app goes on without one, and closing the window quits.
+    pub fn install(&self, app: &AppHandle) {
+        match build(app) {
+            Ok(icon) => {
+                if let Ok(mut slot) = self.icon.lock() {
+                    *slot = Some(icon);
+                }
+                self.refresh();
+            }
+            Err(e) => tracing::info!("no tray icon: {e}"),
+        }
+    }
+}
+
+fn build(app: &AppHandle) -> Result<TrayIcon, String> {
+    #[cfg(target_os = "linux")]
+    {
+        // The tray needs libayatana-appindicator (or libappindicator) at
+        // run time; without it the indicator crate would abort the app.
+        let found = ["libayatana-appindicator3.so.1", "libappindicator3.so.1"]
+            .iter()
+            .any(|lib| library_present(lib));
+        if !found {
+            return Err("libayatana-appindicator3 is not installed".into());
+        }
+    }
+    let e = |e: tauri::Error| e.to_string();
+    let show = MenuItem::with_id(app, "show", "Show Tern", true, None::<&str>).map_err(e)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Tern", true, None::<&str>).map_err(e)?;
+    let menu = Menu::with_items(app, &[&show, &quit]).map_err(e)?;
+    let mut builder = TrayIconBuilder::with_id("tern")
+        .tooltip("Tern")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "show" => show_window(app),
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|icon, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                toggle_window(icon.app_handle());
+            }
+        });
+    if let Some(image) = app.default_window_icon() {
+        builder = builder.icon(image.clone());
+    }
+    builder.build(app).map_err(e)
+}
+
+/// Whether a shared library is in one of the places the loader looks.
+#[cfg(target_os = "linux")]
+fn library_present(name: &str) -> bool {
+    let from_env = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    let dirs = from_env.split(':').filter(|d| !d.is_empty()).chain([
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/lib64",
+        "/lib",
+        "/usr/local/lib",
+        "/app/lib",
+    ]);
+    let found = dirs
+        .into_iter()
+        .any(|d| std::path::Path::new(d).join(name).exists());
+    found
+}
+
+/// Brings the window up.
+pub fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+fn toggle_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        if w.is_visible().unwrap_or(false) && w.is_focused().unwrap_or(false) {
+            let _ = w.hide();
+        } else {
+            show_window(app);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(peer: &str, unread: i64) -> ClientEvent {
+        ClientEvent::Conversation {
+            conversation: tern_core::ConversationView {
+                account: "me@a.example".into(),
+                peer: peer.into(),
+                unread,
+                updated_ms: 0,
+                last: None,
+            },
+        }
+    }
+
+    #[test]
+    fn counts_follow_conversations() {
+        let t = Tray::default();
+        assert!(!t.present());
+        t.on_event(&conv("a@b.example", 2));
+        t.on_event(&conv("c@b.example", 3));
+        assert_eq!(t.total(), 5);
+        t.on_event(&conv("a@b.example", 0));
+        assert_eq!(t.total(), 3);
+        t.on_event(&ClientEvent::AccountRemoved {
+            jid: "me@a.example".into(),
+        });
+        assert_eq!(t.total(), 0);
+        assert_eq!(tooltip(0), "Tern");
+        assert_eq!(tooltip(1), "Tern: 1 unread message");
+        assert_eq!(tooltip(7), "Tern: 7 unread messages");
+    }
+}
