@@ -199,6 +199,7 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(links::guard())
         .register_uri_scheme_protocol(media::SCHEME, |ctx, request| {
             let shell = ctx.app_handle().state::<Shell>();
             media::serve(&request, |hash| {

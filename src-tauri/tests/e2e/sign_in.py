@@ -8,6 +8,7 @@ Checks that a wrong password shows the wrong-password message, and that the
 right one reaches "Connected". Then an independent client (slixmpp, run by
 the test server) sends a message: it must show up in the conversation list
 and the timeline, and the reply typed into the composer must reach the peer.
+Last, the window must refuse to navigate away from Tern's pages.
 Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png.
 """
 
@@ -204,6 +205,12 @@ def run(driver, info, shots):
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@data-testid='message' and contains(., '{reply}')]")))
     driver.save_screenshot(os.path.join(shots, "e2e-conversation.png"))
+
+    # The window never leaves Tern's own pages.
+    driver.execute_script("window.location.href = 'file:///etc/hostname'")
+    time.sleep(1)
+    assert driver.find_elements(By.ID, "nav-home"), "the window left Tern's pages"
+    print("e2e: navigation away from Tern was refused", flush=True)
 
 
 if __name__ == "__main__":
