@@ -12,6 +12,26 @@ export interface ServerSettings {
   direct_tls: boolean;
 }
 
+/** Desktop behaviour chosen in Settings (`DesktopSettings`). */
+export interface DesktopSettings {
+  notifications: boolean;
+  notification_text: boolean;
+  close_to_tray: boolean;
+}
+
+/** An `xmpp:` link given to Tern (`XmppUri`). */
+export interface XmppUri {
+  jid: string;
+  /** `message`, `roster`, `subscribe` or `join`. */
+  action: string;
+  body: string | null;
+  name: string | null;
+}
+
+/** Events from the shell besides the engine's. */
+export const EVENT_OPEN_CONVERSATION = 'tern://open-conversation';
+export const EVENT_OPEN_URI = 'tern://open-uri';
+
 export const noServerSettings = (): ServerSettings => ({ host: null, port: null, direct_tls: false });
 
 export const EVENT_ENGINE = 'engine:event';
@@ -66,6 +86,10 @@ export const api = {
   unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
   openLink: (url: string) => invoke<void>('open_link', { url }),
   profile: (account: string, jid: string) => invoke<ProfileView>('profile', { account, jid }),
+  setOpenConversation: (account: string | null, peer: string | null) =>
+    invoke<void>('set_open_conversation', { account, peer }),
+  setDesktopSettings: (settings: DesktopSettings) => invoke<void>('set_desktop_settings', { settings }),
+  takePendingUri: () => invoke<XmppUri | null>('take_pending_uri'),
 };
 
 /** Listens to numbered engine events and full resyncs. */
@@ -75,6 +99,19 @@ export async function listenEngine(
 ): Promise<UnlistenFn> {
   const a = await listen<EngineEvent>(EVENT_ENGINE, (e) => onEvent(e.payload));
   const b = await listen<SnapshotView>(EVENT_RESYNC, (e) => onResync(e.payload));
+  return () => {
+    a();
+    b();
+  };
+}
+
+/** Listens to the shell's requests to open a conversation or an `xmpp:` link. */
+export async function listenShell(
+  onConversation: (c: { account: string; peer: string }) => void,
+  onUri: (u: XmppUri) => void,
+): Promise<UnlistenFn> {
+  const a = await listen<{ account: string; peer: string }>(EVENT_OPEN_CONVERSATION, (e) => onConversation(e.payload));
+  const b = await listen<XmppUri>(EVENT_OPEN_URI, (e) => onUri(e.payload));
   return () => {
     a();
     b();

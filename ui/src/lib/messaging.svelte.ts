@@ -114,7 +114,7 @@ class Messaging {
         this.accounts = this.accounts.filter((a) => a !== ev.jid);
         this.contacts = this.contacts.filter((c) => c.account !== ev.jid);
         this.conversations = this.conversations.filter((c) => c.account !== ev.jid);
-        if (this.open?.account === ev.jid) this.open = null;
+        if (this.open?.account === ev.jid) this.close();
         break;
     }
   }

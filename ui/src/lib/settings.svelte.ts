@@ -1,5 +1,8 @@
-// Appearance settings, kept in the webview's local storage (they concern
-// this window only, not the engine).
+// Appearance and desktop settings, kept in the webview's local storage
+// (they concern this window only, not the engine). The desktop settings are
+// handed to the shell, which shows notifications and owns the tray.
+
+import { api, type DesktopSettings } from './api';
 
 export type Theme = 'system' | 'light' | 'dark';
 const KEY = 'tern.theme';
@@ -13,8 +16,40 @@ function load(): Theme {
   }
 }
 
+const DESKTOP_KEY = 'tern.desktop';
+export const defaultDesktop = (): DesktopSettings => ({ notifications: true, notification_text: true, close_to_tray: true });
+
+function loadDesktop(): DesktopSettings {
+  try {
+    const v = JSON.parse(localStorage.getItem(DESKTOP_KEY) ?? 'null') as Partial<DesktopSettings> | null;
+    const d = defaultDesktop();
+    if (!v || typeof v !== 'object') return d;
+    for (const k of Object.keys(d) as (keyof DesktopSettings)[]) if (typeof v[k] === 'boolean') d[k] = v[k];
+    return d;
+  } catch {
+    return defaultDesktop();
+  }
+}
+
 class Settings {
   theme = $state<Theme>(load());
+  desktop = $state.raw<DesktopSettings>(loadDesktop());
+
+  /** Changes a desktop setting and tells the shell. */
+  setDesktop(change: Partial<DesktopSettings>): void {
+    this.desktop = { ...this.desktop, ...change };
+    try {
+      localStorage.setItem(DESKTOP_KEY, JSON.stringify(this.desktop));
+    } catch {
+      // As for the theme.
+    }
+    void this.sendDesktop();
+  }
+
+  /** Hands the desktop settings to the shell (at start and on change). */
+  async sendDesktop(): Promise<void> {
+    await api.setDesktopSettings(this.desktop).catch(() => {});
+  }
 
   setTheme(t: Theme): void {
     this.theme = t;

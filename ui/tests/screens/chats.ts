@@ -188,6 +188,8 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       // The long history comes whole, to show the list copes with it.
       return { seq: 0, items: d.scenario === 'long' ? list : list.slice(-(a.limit as number)) };
     }
+    case 'take_pending_uri':
+      return d.scenario === 'chats-uri' ? { jid: NURSE, action: 'message', body: 'Started from a link', name: null } : null;
     case 'load_older': {
       const list = d.timelines.get(a.peer as string) ?? [];
       const end = a.before === null ? list.length : list.findIndex((m) => m.id === a.before);

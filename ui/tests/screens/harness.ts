@@ -74,6 +74,8 @@ function send(ev: ClientEvent) {
 }
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
+// And the shell (a notification clicked, an xmpp: link).
+(window as unknown as { __emit: typeof emit }).__emit = emit;
 
 const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'empty'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
 if (messagingScenario) chatData.setup(scenario);

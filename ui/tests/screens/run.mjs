@@ -360,6 +360,71 @@ const chatCases = [
     },
   },
   {
+    name: 'link-message',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.evaluate(() =>
+        window.__emit('tern://open-uri', { jid: 'juliet@capulet.example', action: 'message', body: 'Hi from a link', name: null }),
+      );
+    },
+    check: async (p) => {
+      await p.getByRole('region', { name: 'Conversation with Juliet Capulet' }).waitFor();
+      if ((await composer(p).inputValue()) !== 'Hi from a link') fail('the link text is not in the composer');
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'send_message'))) fail('a link sent a message');
+      const o = await calledWith(p, 'set_open_conversation');
+      if (o.peer !== 'juliet@capulet.example') fail(JSON.stringify(o));
+    },
+  },
+  {
+    name: 'link-at-start',
+    scenario: 'chats-uri',
+    check: async (p) => {
+      await p.getByRole('region', { name: 'Conversation with The Nurse' }).waitFor();
+      if ((await composer(p).inputValue()) !== 'Started from a link') fail('no draft from the start link');
+    },
+  },
+  {
+    name: 'link-subscribe',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.evaluate(() => window.__emit('tern://open-uri', { jid: 'mercutio@verona.example', action: 'subscribe', body: null, name: 'Mercutio' }));
+    },
+    check: async (p) => {
+      await p.getByRole('dialog', { name: 'Add a contact' }).waitFor();
+      if ((await p.getByLabel('Address').inputValue()) !== 'mercutio@verona.example') fail('address not filled in');
+      if ((await p.getByLabel('Name (optional)').inputValue()) !== 'Mercutio') fail('name not filled in');
+    },
+  },
+  {
+    name: 'notification-click',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.evaluate(() => window.__emit('tern://open-conversation', { account: 'alice@example.org', peer: 'nurse@capulet.example' }));
+    },
+    check: async (p) => {
+      await p.getByRole('region', { name: 'Conversation with The Nurse' }).waitFor();
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_open_conversation').at(-1)?.args.peer === 'nurse@capulet.example');
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_open_conversation').at(-1)?.args.peer === null);
+    },
+  },
+  {
+    name: 'settings-desktop',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByLabel('Include the message text').uncheck();
+    },
+    check: async (p) => {
+      const s = await calledWith(p, 'set_desktop_settings');
+      if (s.settings.notification_text !== false || s.settings.notifications !== true) fail(JSON.stringify(s));
+    },
+  },
+  {
     name: 'presence',
     scenario: 'chats',
     act: (p) => p.getByRole('combobox', { name: 'Your status' }).selectOption('dnd'),
