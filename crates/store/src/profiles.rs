@@ -93,7 +93,12 @@ impl Store {
     }
 
     /// Sets (or clears) the nickname of `jid`.
-    pub async fn set_nickname(&self, account: &str, jid: &str, nickname: Option<&str>) -> Result<()> {
+    pub async fn set_nickname(
+        &self,
+        account: &str,
+        jid: &str,
+        nickname: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO profiles (account_jid, jid, nickname) VALUES (?1, ?2, ?3)
              ON CONFLICT(account_jid, jid) DO UPDATE SET nickname = ?3",

@@ -6,8 +6,10 @@ Usage (inside scripts/with-keyring, so passwords go to a real Secret Service):
 
 Checks that a wrong password shows the wrong-password message, and that the
 right one reaches "Connected". Then an independent client (slixmpp, run by
-the test server) sends a message: it must show up in the conversation list
-and the timeline, and the reply typed into the composer must reach the peer.
+the test server) sends a message: it must show up in the conversation list,
+as a desktop notification (recorded by a notification server on the test's
+D-Bus session, notifyd.py) whose click opens the conversation, and in the
+timeline; the reply typed into the composer must reach the peer.
 Last, the window must refuse to navigate away from Tern's pages.
 Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png.
 """
@@ -85,6 +87,14 @@ def main():
 
         info["peer"] = peer
         info["peer_events"] = peer_events
+
+        notes = os.path.join(data_dir + "-notifications.jsonl")
+        notifyd = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "notifyd.py"), notes],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(notifyd)
+        assert notifyd.stdout.readline().strip() == "ready", "the notification server did not start"
+        info["notifications"] = notes
+        info["notifyd"] = notifyd
 
         display = free_display()
         xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
@@ -177,13 +187,31 @@ def run(driver, info, shots):
                   "receipt": True, "markable": True})
     driver.find_element(By.ID, "nav-home").click()
     local = peer_jid.split("@")[0]
-    conversation = wait.until(EC.element_to_be_clickable(
+    wait.until(EC.element_to_be_clickable(
         (By.XPATH, f"//button[@data-testid='conversation' and contains(., '{local}')]")))
     print("e2e: the peer's message opened a conversation", flush=True)
-    conversation.click()
+    # The desktop was asked to show it, with the markup made inert.
+    note = None
+    deadline = time.time() + 15
+    while note is None and time.time() < deadline:
+        if os.path.exists(info["notifications"]):
+            with open(info["notifications"], encoding="utf-8") as f:
+                for line in f:
+                    n = json.loads(line)
+                    if "not html" in n["body"]:
+                        note = n
+        time.sleep(0.2)
+    assert note is not None, "no notification for the message"
+    assert note["app_name"] == "Tern" and local in note["summary"], note
+    assert note["body"] == "Hello from slixmpp, *styled* &lt;b&gt;not html&lt;/b&gt;", note
+    assert "default" in note["actions"], note
+    print(f"e2e: notification shown: {note['summary']!r}: {note['body']!r}", flush=True)
+    # Clicking it opens the conversation.
+    info["notifyd"].stdin.write(f"invoke {note['id']} default\n")
+    info["notifyd"].stdin.flush()
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, "//*[@data-testid='message' and contains(., 'not html</b>')]")))
-    print("e2e: the message shows in the timeline", flush=True)
+    print("e2e: clicking the notification opened the conversation", flush=True)
 
     reply = "Reply typed in Tern"
     field = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea[aria-label^='Message ']")))
