@@ -8,6 +8,11 @@
 //! further stdin line is a command for that peer (see
 //! `crates/testkit/peers/peer.py`), and everything it sees is printed as
 //! `{"peer_event": ...}` lines.
+//!
+//! With `--demo` (for `scripts/run --demo`), the account is `you@localhost`
+//! and `juliet@localhost` is already a contact: a scripted slixmpp client
+//! with a nickname and a status that greets the user and answers what they
+//! write.
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -22,9 +27,139 @@ fn print(line: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the demo contact answers to `body`.
+fn demo_answer(body: &str) -> String {
+    let lower = body.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if has(&["hello", "hi", "hey", "bonjour", "hallo"]) {
+        "Hi! I'm Juliet, a scripted contact on this demo server. Try *bold*, _italic_ or `code`, reply to a message, react to one, or press ↑ to edit your last message."
+            .into()
+    } else if has(&["who", "what are you", "bot"]) {
+        "I'm a small script running on the same computer as this demo server. Nothing you write here leaves your machine."
+            .into()
+    } else if has(&["bye", "ciao", "goodbye"]) {
+        "Goodbye! Close the window to end the demo; its server and data go with it.".into()
+    } else if let Some(action) = body.strip_prefix("/me ") {
+        format!(
+            "/me smiles back at you ({})",
+            action.chars().take(60).collect::<String>()
+        )
+    } else {
+        format!(
+            "You said: “{}”. I'm only a script, but every message here went through a real XMPP server, with delivery receipts and read markers.",
+            body.chars().take(200).collect::<String>()
+        )
+    }
+}
+
+/// Makes `you` and `juliet` contacts of each other, with the help of a
+/// short-lived client for `you`.
+fn befriend(prosody: &Prosody, you: (&str, &str), bot: &SlixmppPeer) -> anyhow::Result<()> {
+    let me = SlixmppPeer::start(PeerOptions::new(
+        you.0,
+        you.1,
+        "127.0.0.1",
+        prosody.c2s_port(),
+    ))?;
+    let t = Duration::from_secs(20);
+    me.send(serde_json::json!({"cmd": "subscribe", "to": bot.bare_jid()}))?;
+    bot.wait_for(t, |e| e["event"] == "subscribe_request")?;
+    bot.send(serde_json::json!({"cmd": "approve", "to": you.0}))?;
+    bot.send(serde_json::json!({"cmd": "subscribe", "to": you.0}))?;
+    me.wait_for(t, |e| e["event"] == "subscribe_request")?;
+    me.send(serde_json::json!({"cmd": "approve", "to": bot.bare_jid()}))?;
+    // Both directions are done once each side sees the other's presence.
+    me.wait_for(t, |e| e["event"] == "presence" && e["type"] == "available")?;
+    bot.wait_for(t, |e| e["event"] == "presence" && e["type"] == "available")?;
+    drop(me);
+    Ok(())
+}
+
+fn run_demo(prosody: Prosody) -> anyhow::Result<()> {
+    let domain = prosody.domain().to_string();
+    let you = format!("you@{domain}");
+    let password = format!("demo-{:08x}", std::process::id());
+    prosody.create_user_named("you", &password)?;
+    prosody.create_user_named("juliet", "juliet-demo")?;
+    let bot = SlixmppPeer::start(PeerOptions::new(
+        format!("juliet@{domain}"),
+        "juliet-demo",
+        "127.0.0.1",
+        prosody.c2s_port(),
+    ))?;
+    befriend(&prosody, (&you, &password), &bot)?;
+    bot.send(
+        serde_json::json!({"cmd": "presence", "show": "chat", "status": "Write me, I answer"}),
+    )?;
+    bot.send(serde_json::json!({"cmd": "iq", "xml":
+        "<iq type='set' id='nick'><pubsub xmlns='http://jabber.org/protocol/pubsub'>\
+         <publish node='http://jabber.org/protocol/nick'><item id='current'>\
+         <nick xmlns='http://jabber.org/protocol/nick'>Juliet (demo)</nick></item></publish>\
+         </pubsub></iq>"}))?;
+    bot.send_message(
+        &you,
+        "Welcome to Tern! This is a demo server on your own computer. Write me something and I'll answer.",
+        "demo-welcome",
+    )?;
+    let ca_pem = prosody.dir().join("tern-test-ca.pem");
+    std::fs::write(&ca_pem, TestCa::global().ca_cert_pem())?;
+    print(&serde_json::json!({
+        "domain": domain,
+        "host": "127.0.0.1",
+        "port": prosody.c2s_port(),
+        "jid": you,
+        "password": password,
+        "ca_pem": ca_pem,
+        "peer_jid": bot.bare_jid(),
+    }))?;
+    let bot = Arc::new(bot);
+    let answering = Arc::clone(&bot);
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        loop {
+            let Ok(event) = answering.next_event(Duration::from_secs(3600)) else {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            };
+            let body = event["body"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let from = event["from"].as_str().unwrap_or_default();
+            if event["event"] != "message" || body.is_empty() || !from.starts_with("you@") {
+                continue;
+            }
+            if event["replace_id"].is_string() || event["retract_id"].is_string() {
+                continue;
+            }
+            n += 1;
+            let to = from.split('/').next().unwrap_or(from).to_string();
+            if let Some(id) = event["id"].as_str() {
+                let _ = answering.send(serde_json::json!({"cmd": "displayed", "to": to, "id": id}));
+            }
+            let _ = answering
+                .send(serde_json::json!({"cmd": "chatstate", "to": to, "state": "composing"}));
+            std::thread::sleep(Duration::from_millis(900));
+            let _ = answering.send_message(&to, &demo_answer(&body), &format!("demo-{n}"));
+        }
+    });
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+    }
+    drop(bot);
+    drop(prosody);
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let with_peer = std::env::args().any(|a| a == "--peer");
     let prosody = Prosody::start()?;
+    if std::env::args().any(|a| a == "--demo") {
+        return run_demo(prosody);
+    }
     let (user, password) = prosody.create_user()?;
     let ca_pem = prosody.dir().join("tern-test-ca.pem");
     std::fs::write(&ca_pem, TestCa::global().ca_cert_pem())?;
