@@ -10,7 +10,9 @@ the test server) sends a message: it must show up in the conversation list,
 as a desktop notification (recorded by a notification server on the test's
 D-Bus session, notifyd.py) whose click opens the conversation, and in the
 timeline; the reply typed into the composer must reach the peer.
-Last, the window must refuse to navigate away from Tern's pages.
+Hostile text (tags, handlers, javascript: links, bidi overrides) must stay
+text in WebKit. Last, the window must refuse to navigate away from Tern's
+pages.
 Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png.
 """
 
@@ -233,6 +235,19 @@ def run(driver, info, shots):
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@data-testid='message' and contains(., '{reply}')]")))
     driver.save_screenshot(os.path.join(shots, "e2e-conversation.png"))
+
+    # Hostile text from the network stays text in WebKit.
+    hostile = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> '
+               '<a href="javascript:window.__pwned=1">link</a> \u202eevil')
+    info["peer"]({"cmd": "send", "to": info["jid"], "body": hostile, "id": "e2e-hostile"})
+    wait.until(EC.visibility_of_element_located(
+        (By.XPATH, "//*[@data-testid='message' and contains(., 'onerror=')]")))
+    time.sleep(0.5)
+    inert = driver.execute_script(
+        "return window.__pwned === undefined"
+        " && document.querySelectorAll('img[src=\"x\"], script:not([src]), a[href^=\"javascript\"]').length === 0")
+    assert inert, "hostile text became markup"
+    print("e2e: hostile text rendered inert in WebKit", flush=True)
 
     # The window never leaves Tern's own pages.
     driver.execute_script("window.location.href = 'file:///etc/hostname'")
