@@ -46,6 +46,10 @@ const COMMANDS: &[&str] = &[
     "unblock",
     "open_link",
     "profile",
+    "set_avatar",
+    "remove_avatar",
+    "set_nickname",
+    "vcard",
 ];
 
 const PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Tern</title>\

@@ -14,7 +14,7 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, MessageView, ProfileView, Snapshot,
+    ClientEvent, ContactView, ConversationView, MessageView, ProfileView, Snapshot, VCardView,
 };
 
 /// Event carrying one [`EngineEvent`].
@@ -231,6 +231,70 @@ pub fn checked_link(url: &str) -> Result<&str, UiError> {
         return Err(refuse());
     }
     Ok(url)
+}
+
+/// Header naming the account a picture upload is for (percent-encoded, as
+/// header values are ASCII).
+pub const ACCOUNT_HEADER: &str = "tern-account";
+/// Largest picture accepted for an avatar, before it is scaled down.
+pub const MAX_PICTURE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The account and picture of an avatar upload: the raw request body and
+/// the [`ACCOUNT_HEADER`].
+pub fn picture_upload(
+    body: &tauri::ipc::InvokeBody,
+    headers: &tauri::http::HeaderMap,
+) -> Result<(String, Vec<u8>), UiError> {
+    let account = headers
+        .get(ACCOUNT_HEADER)
+        .and_then(|v| percent_decoded(v.as_bytes()))
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            UiError::new(
+                "bad_request",
+                "Tern did not say which account the picture is for.",
+            )
+        })?;
+    let tauri::ipc::InvokeBody::Raw(bytes) = body else {
+        return Err(UiError::new(
+            "bad_request",
+            "The picture did not arrive as a file. Choose it again.",
+        ));
+    };
+    if bytes.is_empty() {
+        return Err(UiError::new(
+            "invalid_image",
+            "This picture can't be used: the file is empty. Choose a PNG, JPEG, GIF or WebP picture.",
+        ));
+    }
+    if bytes.len() > MAX_PICTURE_BYTES {
+        return Err(UiError::new(
+            "picture_too_large",
+            format!(
+                "This picture is too large ({:.1} MB). Choose one of at most {} MB.",
+                bytes.len() as f64 / (1024.0 * 1024.0),
+                MAX_PICTURE_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok((account, bytes.clone()))
+}
+
+/// Decodes `%XX` escapes; `None` for a broken escape or text that is not UTF-8.
+fn percent_decoded(s: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            let hex = std::str::from_utf8(s.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// One engine change, numbered.
@@ -540,6 +604,48 @@ mod tests {
         assert_eq!(now, ["t@spam", "u@spam"]);
         v.blocklist("a@x", &list(&["w@spam"]), &[], true);
         assert_eq!(v.blocked["a@x"].len(), 1);
+    }
+
+    fn headers(account: &str) -> tauri::http::HeaderMap {
+        let mut h = tauri::http::HeaderMap::new();
+        h.insert(ACCOUNT_HEADER, account.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn pictures_come_as_raw_bytes_for_a_named_account() {
+        use tauri::ipc::InvokeBody;
+        let (account, bytes) = picture_upload(
+            &InvokeBody::Raw(vec![1, 2, 3]),
+            &headers("j%C3%BCrgen%40example.org"),
+        )
+        .unwrap();
+        assert_eq!(account, "jürgen@example.org");
+        assert_eq!(bytes, [1, 2, 3]);
+        let json = InvokeBody::Json(serde_json::json!([1, 2, 3]));
+        assert_eq!(
+            picture_upload(&json, &headers("a@x")).unwrap_err().kind,
+            "bad_request"
+        );
+        let none = tauri::http::HeaderMap::new();
+        assert!(picture_upload(&InvokeBody::Raw(vec![1]), &none).is_err());
+        assert!(picture_upload(&InvokeBody::Raw(vec![1]), &headers("a%4")).is_err());
+        assert_eq!(
+            picture_upload(&InvokeBody::Raw(vec![]), &headers("a@x"))
+                .unwrap_err()
+                .kind,
+            "invalid_image"
+        );
+    }
+
+    #[test]
+    fn pictures_over_32_mb_are_refused() {
+        let big = tauri::ipc::InvokeBody::Raw(vec![0; MAX_PICTURE_BYTES + 1]);
+        let e = picture_upload(&big, &headers("a@x")).unwrap_err();
+        assert_eq!(e.kind, "picture_too_large");
+        assert!(e.message.contains("at most 32 MB"), "{}", e.message);
+        let ok = tauri::ipc::InvokeBody::Raw(vec![0; MAX_PICTURE_BYTES]);
+        assert!(picture_upload(&ok, &headers("a@x")).is_ok());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use tauri::State;
 
 use crate::boundary::{
-    checked_link, AccountRequest, ContactForm, ContactView, ConversationView, Draft, Listed,
-    MessageView, ProfileView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
-    UiError,
+    checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
+    Draft, Listed, MessageView, ProfileView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
+    SnapshotView, UiError, VCardView,
 };
 use crate::Shell;
 
@@ -328,6 +328,42 @@ pub async fn open_link(url: String) -> Reply {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> Reply<ProfileView> {
     Ok(shell.client()?.profile(&account, &jid).await?)
+}
+
+/// Makes the picture sent as the raw request body the account's avatar
+/// (the account in the `Tern-Account` header, percent-encoded); returns
+/// the new avatar's hash. The bytes never pass through JSON.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_avatar(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> Reply<Option<String>> {
+    let (account, picture) = picture_upload(request.body(), request.headers())?;
+    Ok(shell.client()?.set_avatar(&account, Some(picture)).await?)
+}
+
+/// Removes the account's avatar.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_avatar(shell: State<'_, Shell>, account: String) -> Reply {
+    shell.client()?.set_avatar(&account, None).await?;
+    Ok(())
+}
+
+/// Publishes the account's nickname; blank clears it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_nickname(
+    shell: State<'_, Shell>,
+    account: String,
+    nickname: Option<String>,
+) -> Reply {
+    let nickname = nickname.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    Ok(shell.client()?.set_nickname(&account, nickname).await?)
+}
+
+/// Fetches someone's vCard (the account's own when `jid` is the account).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn vcard(shell: State<'_, Shell>, account: String, jid: String) -> Reply<VCardView> {
+    Ok(shell.client()?.vcard(&account, &jid).await?)
 }
 
 /// The conversation the window shows (none: both `None`); no notification

@@ -305,6 +305,10 @@ pub fn run() {
             commands::unblock,
             commands::open_link,
             commands::profile,
+            commands::set_avatar,
+            commands::remove_avatar,
+            commands::set_nickname,
+            commands::vcard,
         ])
         .build(context());
     match result {
