@@ -4,6 +4,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
+import { headerValue, type VCardView } from './profile';
 import type { SignUpForm, Values } from './signup';
 
 export interface ServerSettings {
@@ -86,6 +87,12 @@ export const api = {
   unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
   openLink: (url: string) => invoke<void>('open_link', { url }),
   profile: (account: string, jid: string) => invoke<ProfileView>('profile', { account, jid }),
+  /** Sends the picture as the raw request body (not JSON); returns the new avatar's hash. */
+  setAvatar: (account: string, picture: Uint8Array) =>
+    invoke<string | null>('set_avatar', picture, { headers: { 'Tern-Account': headerValue(account) } }),
+  removeAvatar: (account: string) => invoke<void>('remove_avatar', { account }),
+  setNickname: (account: string, nickname: string | null) => invoke<void>('set_nickname', { account, nickname }),
+  vcard: (account: string, jid: string) => invoke<VCardView>('vcard', { account, jid }),
   setOpenConversation: (account: string | null, peer: string | null) =>
     invoke<void>('set_open_conversation', { account, peer }),
   setDesktopSettings: (settings: DesktopSettings) => invoke<void>('set_desktop_settings', { settings }),

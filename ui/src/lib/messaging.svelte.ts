@@ -191,6 +191,28 @@ class Messaging {
     this.open = null;
   }
 
+  /** Loads what is stored of someone's avatar and nickname (the account's own included), once. */
+  loadProfile(account: string, jid: string): void {
+    const key = keyOf(account, jid);
+    if (this.profiles[key]) return;
+    void api
+      .profile(account, jid)
+      .then((p) => {
+        if (p && !this.profiles[key]) this.setProfile(account, jid, p);
+      })
+      .catch(() => {});
+  }
+
+  /** Keeps a profile the UI changed before the engine's event arrives. */
+  setProfile(account: string, jid: string, p: ProfileView): void {
+    this.profiles = { ...this.profiles, [keyOf(account, jid)]: p };
+  }
+
+  /** The account's own avatar and nickname, as last known. */
+  ownProfile(account: string): ProfileView {
+    return this.profiles[keyOf(account, account)] ?? { avatar: null, nickname: null };
+  }
+
   /** Scroll-back: the page before the oldest loaded message. Returns how many arrived. */
   async loadOlder(): Promise<number> {
     const p = this.open;

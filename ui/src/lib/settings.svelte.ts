@@ -3,6 +3,7 @@
 // handed to the shell, which shows notifications and owns the tray.
 
 import { api, type DesktopSettings } from './api';
+import { parsePresence, type PresenceChoice } from './profile';
 
 export type Theme = 'system' | 'light' | 'dark';
 const KEY = 'tern.theme';
@@ -31,9 +32,31 @@ function loadDesktop(): DesktopSettings {
   }
 }
 
+const PRESENCE_KEY = 'tern.presence';
+
+function loadPresence(): PresenceChoice {
+  try {
+    return parsePresence(localStorage.getItem(PRESENCE_KEY));
+  } catch {
+    return parsePresence(null);
+  }
+}
+
 class Settings {
   theme = $state<Theme>(load());
   desktop = $state.raw<DesktopSettings>(loadDesktop());
+  /** The presence and status message last chosen; set again when an account connects. */
+  presence = $state.raw<PresenceChoice>(loadPresence());
+
+  /** Remembers the presence the user chose. */
+  setPresence(p: PresenceChoice): void {
+    this.presence = p;
+    try {
+      localStorage.setItem(PRESENCE_KEY, JSON.stringify(p));
+    } catch {
+      // As for the theme.
+    }
+  }
 
   /** Changes a desktop setting and tells the shell. */
   setDesktop(change: Partial<DesktopSettings>): void {

@@ -5,6 +5,8 @@ import { api, listenEngine } from './api';
 import { EngineMirror, emptySnapshot, type AccountState, type Snapshot } from './engine';
 import { errorText } from './errors';
 import { messaging } from './messaging.svelte';
+import { isDefaultPresence, newlyConnected } from './profile';
+import { settings } from './settings.svelte';
 
 class EngineState {
   snapshot = $state.raw<Snapshot>(emptySnapshot());
@@ -28,8 +30,17 @@ class EngineState {
     for (const a of s.accounts) if (before.get(a.jid) !== a.state) changed[a.jid] = t;
     this.changedAt = changed;
     this.now = t;
+    const connected = newlyConnected(this.snapshot.accounts, s.accounts);
     this.snapshot = s;
     this.tick();
+    this.restorePresence(connected);
+  }
+
+  /** Shows the presence the user chose on accounts that just connected. */
+  private restorePresence(accounts: string[]): void {
+    const p = settings.presence;
+    if (isDefaultPresence(p)) return;
+    for (const a of accounts) void api.setPresence(a, p.show, p.status || null).catch(() => {});
   }
 
   /** Starts listening, then loads the state. */

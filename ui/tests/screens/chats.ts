@@ -123,7 +123,10 @@ class ChatData {
     this.scenario = scenario;
     if (scenario === 'empty') return;
     this.contacts = [
-      contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [{ resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5 }] }),
+      contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [
+          { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations' },
+          { resource: 'laptop.7f3a', show: 'away', status: 'At my desk after supper', priority: 0, client: 'Gajim' },
+        ] }),
       contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0 }] }),
       contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0 }] }),
       contact(TYBALT, { subscription: 'none', ask: true, nickname: 'Prince of Cats' }),
@@ -138,7 +141,8 @@ class ChatData {
       this.contacts.push(
         contact(HOSTILE_PEER, {
           name: `${HOSTILE.script}${HOSTILE.bidi}`,
-          presence: [{ resource: 'x', show: 'chat', status: HOSTILE.img, priority: 0 }],
+          presence: [{ resource: HOSTILE.anchor, show: 'chat', status: HOSTILE.img, priority: 0, client: HOSTILE.svg }],
+          nickname: HOSTILE.html,
         }),
       );
       this.timelines.set(HOSTILE_PEER, hostileTimeline());

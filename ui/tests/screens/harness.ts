@@ -6,11 +6,19 @@ import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type { AccountState, AccountView, ClientEvent, Snapshot } from '../../src/lib/engine';
 import { chatData, messagingCommand } from './chats';
+import { profileCommand } from './profiles';
 import type { SignUpForm } from '../../src/lib/signup';
 
 const params = new URLSearchParams(location.search);
 const scenario = params.get('scenario') ?? 'welcome';
 localStorage.setItem('tern.theme', params.get('theme') ?? 'light');
+// The presence chosen "last time" (`&presence={...}`); none by default.
+const presence = params.get('presence');
+if (presence) localStorage.setItem('tern.presence', presence);
+else localStorage.removeItem('tern.presence');
+// Avatars then come from http://tern-media.localhost/ (as on Windows),
+// which run.mjs can answer; Chromium has no tern-media: scheme.
+Object.defineProperty(Navigator.prototype, 'userAgent', { get: () => 'Mozilla/5.0 (Windows NT 10.0) Tern screens' });
 
 const FP = '3a7f09c2d41be85f6c0e9a1d27b4f38e5c6d0a9b1e2f3c4d5a6b7c8d9e0f1a2b';
 const colons = (h: string) => h.match(/../g)!.join(':');
@@ -57,7 +65,7 @@ let seq = 0;
 let snapshot: Snapshot = {
   accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
 };
-const calls: { cmd: string; args: unknown }[] = [];
+const calls: { cmd: string; args: unknown; headers?: Record<string, string> }[] = [];
 (window as unknown as { __calls: typeof calls }).__calls = calls;
 
 function apply(ev: ClientEvent) {
@@ -94,8 +102,12 @@ const outcome: Record<string, AccountState> = {
 mockWindows('main');
 mockIPC(
   (cmd, args) => {
-    calls.push({ cmd, args });
+    const headers = invokeHeaders;
+    invokeHeaders = undefined;
+    calls.push({ cmd, args, headers });
     const a = (args ?? {}) as Record<string, unknown>;
+    const profile = profileCommand(cmd, args, headers, send);
+    if (profile !== undefined) return profile;
     switch (cmd) {
       case 'snapshot':
         if (messagingScenario) return { seq, snapshot, requests: chatData.requests, blocked: chatData.blocked };
@@ -136,5 +148,14 @@ mockIPC(
   },
   { shouldMockEvents: true },
 );
+// The mock drops invoke's options; keep the headers for the command.
+let invokeHeaders: Record<string, string> | undefined;
+const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (c: string, a: unknown, o?: { headers?: Record<string, string> }) => Promise<unknown> } })
+  .__TAURI_INTERNALS__;
+const mockedInvoke = internals.invoke;
+internals.invoke = (cmd, args, options) => {
+  invokeHeaders = options?.headers;
+  return mockedInvoke(cmd, args, options);
+};
 
 await import('../../src/main');

@@ -56,6 +56,9 @@ const openChat = async (p, name) => {
   await p.getByTestId('timeline').waitFor();
 };
 const composer = (p) => p.getByRole('textbox', { name: /^Message / });
+const AVATAR_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" fill="#2f6f8f"/>' +
+  '<circle cx="32" cy="25" r="12" fill="#f2d3b1"/><path d="M10 64c2-14 12-22 22-22s20 8 22 22z" fill="#e9a23b"/></svg>';
 const HOSTILE_TEXTS = [
   '<script>window.__pwned = 1</script>',
   '<img src=x onerror="window.__pwned = 2">',
@@ -523,6 +526,188 @@ const chatCases = [
 ];
 const openAccounts = (page) => page.getByRole('button', { name: /^Accounts/ }).click();
 
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+const openProfile = async (p) => {
+  await openAccounts(p);
+  await p.getByRole('button', { name: 'Edit profile…' }).click();
+  await p.getByRole('dialog', { name: 'Your profile' }).waitFor();
+};
+const lastCall = (p, cmd) =>
+  p.evaluate((c) => {
+    const x = window.__calls.filter((y) => y.cmd === c).at(-1);
+    return x && { raw: x.args instanceof Uint8Array, size: x.args?.length ?? null, headers: x.headers ?? null, args: x.args instanceof Uint8Array ? null : x.args };
+  }, cmd);
+const openDetails = async (p, name) => {
+  await p.getByRole('button', { name: /^Contacts/ }).click();
+  await p.getByRole('button', { name: `Details of ${name}` }).first().click();
+  await p.getByRole('dialog', { name: 'Contact details' }).waitFor();
+};
+const profileCases = [
+  {
+    name: 'profile-status',
+    scenario: 'chats',
+    act: async (p) => {
+      const field = p.getByRole('textbox', { name: 'Status message' });
+      await field.fill('Lunch');
+      await text(p, 'Press Enter to set it');
+      await field.press('Enter');
+      const a = await calledWith(p, 'set_presence');
+      if (a.account !== 'alice@example.org' || a.show !== 'available' || a.status !== 'Lunch') fail(JSON.stringify(a));
+      await p.getByRole('button', { name: 'Clear status message' }).click();
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_presence').at(-1).args.status === null);
+      if ((await field.inputValue()) !== '') fail('status not cleared');
+      await p.getByRole('combobox', { name: 'Your status' }).selectOption('away');
+      await field.fill('  Rehearsing the balcony scene ');
+      await field.press('Enter');
+    },
+    check: async (p) => {
+      const a = await lastCall(p, 'set_presence');
+      if (a.args.show !== 'away' || a.args.status !== 'Rehearsing the balcony scene') fail(JSON.stringify(a));
+      const saved = await p.evaluate(() => JSON.parse(localStorage.getItem('tern.presence')));
+      if (saved.show !== 'away' || saved.status !== 'Rehearsing the balcony scene') fail(JSON.stringify(saved));
+      await p.getByText('Press Enter to set it').waitFor({ state: 'detached' });
+      // Escape gives back what is set.
+      await p.getByRole('textbox', { name: 'Status message' }).fill('half typed');
+      await p.keyboard.press('Escape');
+      if ((await p.getByRole('textbox', { name: 'Status message' }).inputValue()) !== 'Rehearsing the balcony scene') fail('Escape kept the draft');
+    },
+  },
+  {
+    name: 'profile-status-restore',
+    scenario: 'chats',
+    query: `&presence=${encodeURIComponent(JSON.stringify({ show: 'dnd', status: 'Back after the masque' }))}`,
+    check: async (p) => {
+      const a = await calledWith(p, 'set_presence');
+      if (a.account !== 'alice@example.org' || a.show !== 'dnd' || a.status !== 'Back after the masque') fail(JSON.stringify(a));
+      if ((await p.getByRole('combobox', { name: 'Your status' }).inputValue()) !== 'dnd') fail('picker not restored');
+      if ((await p.getByRole('textbox', { name: 'Status message' }).inputValue()) !== 'Back after the masque') fail('status not restored');
+    },
+  },
+  {
+    name: 'profile-picture',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      await p.getByRole('button', { name: 'Remove picture' }).waitFor();
+    },
+    check: async (p) => {
+      const a = await lastCall(p, 'set_avatar');
+      if (!a.raw || a.size !== PNG.length || a.headers?.['Tern-Account'] !== 'alice%40example.org') fail(JSON.stringify(a));
+      await p.locator('[data-testid=account] img').first().waitFor();
+      await p.getByRole('button', { name: 'Remove picture' }).click();
+      const r = await calledWith(p, 'remove_avatar');
+      if (r.account !== 'alice@example.org') fail(JSON.stringify(r));
+      await p.getByRole('button', { name: 'Remove picture' }).waitFor({ state: 'detached' });
+      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      await p.getByRole('button', { name: 'Remove picture' }).waitFor();
+      await p.getByRole('dialog').locator('img').waitFor();
+    },
+  },
+  {
+    name: 'profile-picture-refused',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      await p.getByLabel('Picture file').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+    },
+    check: async (p) => {
+      await p.getByRole('dialog').getByRole('alert').getByText('This picture can’t be used: the file is not a picture Tern can read.').waitFor();
+      await p.getByLabel('Picture file').setInputFiles({ name: 'vector.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
+      await text(p, 'Tern reads PNG, JPEG, GIF and WebP pictures');
+      if ((await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'set_avatar').length)) !== 1) fail('an SVG was sent');
+    },
+  },
+  {
+    name: 'profile-nickname',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      await p.getByLabel('Nickname').fill('  Ally  ');
+      await p.getByRole('button', { name: 'Save nickname' }).click();
+    },
+    check: async (p) => {
+      const a = await calledWith(p, 'set_nickname');
+      if (a.account !== 'alice@example.org' || a.nickname !== 'Ally') fail(JSON.stringify(a));
+      await p.getByRole('dialog').waitFor({ state: 'detached' });
+      await p.getByTestId('own-nickname').getByText('Ally').waitFor();
+      // A change from another device arrives as the engine's event.
+      await p.evaluate(() =>
+        window.__send({
+          type: 'profile',
+          account: 'alice@example.org',
+          jid: 'alice@example.org',
+          profile: { avatar: '5f2b9e0c41d7a3b86e1f0c9d2a7b4e8f13c6d5a0', nickname: 'Alice of Verona' },
+        }),
+      );
+      await p.getByTestId('own-nickname').getByText('Alice of Verona').waitFor();
+      await p.locator('[data-testid=account] img').first().waitFor();
+    },
+  },
+  {
+    name: 'profile-details',
+    scenario: 'chats',
+    act: (p) => openDetails(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Contact details' });
+      for (const s of ['Conversations', 'Gajim', 'At my desk after supper', 'House Capulet', 'Balcony enthusiast.', '+39 045 555 0101', 'juliet@capulet.example'])
+        await d.getByText(s).first().waitFor();
+      if ((await d.getByTestId('resource').count()) !== 2) fail('resources');
+      await d.getByRole('button', { name: 'https://capulet.example/juliet' }).click();
+      const o = await calledWith(p, 'open_link');
+      if (o.url !== 'https://capulet.example/juliet') fail(JSON.stringify(o));
+    },
+  },
+  {
+    name: 'profile-details-header',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByRole('button', { name: 'Contact details' }).click();
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Contact details' });
+      await d.getByText('Heiress').waitFor();
+      await d.getByRole('button', { name: 'Close' }).click();
+      await d.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'profile-details-loading',
+    scenario: 'chats',
+    act: (p) => openDetails(p, 'The Nurse'),
+    check: (p) => p.getByRole('dialog').getByText('Loading their vCard…').waitFor(),
+  },
+  {
+    name: 'profile-details-error',
+    scenario: 'chats',
+    act: (p) => openDetails(p, 'Romeo'),
+    check: async (p) => {
+      await p.getByRole('dialog').getByText('Tern could not load their vCard. The server did not answer in time.').waitFor();
+      await p.getByRole('dialog').getByText('Offline.').or(p.getByRole('dialog').getByText('Away')).first().waitFor();
+    },
+  },
+  {
+    name: 'profile-details-hostile',
+    scenario: 'hostile',
+    act: async (p) => {
+      await p.getByRole('button', { name: /^Contacts/ }).click();
+      await p.getByRole('button', { name: /^Details of <script>/ }).click();
+      await p.getByRole('dialog', { name: 'Contact details' }).waitFor();
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Contact details' });
+      await d.getByText('<iframe src="javascript:window.__pwned=8"></iframe>').waitFor();
+      for (const s of [...HOSTILE_TEXTS, '<style>*{display:none}</style>']) await d.getByText(s, { exact: true }).first().waitFor();
+      await d.getByText('javascript:window.__pwned=3', { exact: true }).waitFor();
+      if ((await d.getByRole('button', { name: /javascript/ }).count()) !== 0) fail('a javascript: URL can be opened');
+      if ((await d.getByRole('link').count()) !== 0) fail('a hostile string became a link');
+      if ((await p.locator('#app iframe, #app style, #app math').count()) !== 0) fail('hostile markup in the page');
+      await inert(p);
+    },
+  },
+];
+
 const cases = [
   { name: 'welcome', scenario: 'welcome', check: (p) => text(p, 'Welcome to Tern') },
   {
@@ -622,6 +807,7 @@ const cases = [
   },
   { name: 'home', scenario: 'main', check: (p) => p.getByTestId('conversation').first().waitFor() },
   ...chatCases,
+  ...profileCases,
   {
     name: 'accounts',
     scenario: 'main',
@@ -737,6 +923,10 @@ for (const theme of ['light', 'dark']) {
   for (const c of selected) {
     const page = await context.newPage();
     if (c.viewport) await page.setViewportSize(c.viewport);
+    // Avatars, as the shell would serve them (see harness.ts).
+    await page.route('http://tern-media.localhost/avatar/**', (r) =>
+      r.fulfill({ contentType: 'image/svg+xml', body: AVATAR_SVG }),
+    );
     page.setDefaultTimeout(5000);
     const errors = [];
     page.__dialogs = [];
@@ -748,7 +938,7 @@ for (const theme of ['light', 'dark']) {
     page.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('favicon.ico') && errors.push(m.text()));
     const file = join(shots, `${c.name}-${theme}.png`);
     try {
-      await page.goto(`${base}?scenario=${c.scenario}&theme=${theme}`);
+      await page.goto(`${base}?scenario=${c.scenario}&theme=${theme}${c.query ?? ''}`);
       await page.locator('#app > *').first().waitFor();
       if (c.act) await c.act(page);
       await c.check(page);
