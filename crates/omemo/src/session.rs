@@ -635,6 +635,10 @@ struct StateProto {
     remote_registration_id: u32,
     #[prost(bytes = "vec", tag = "15")]
     alice_base_key: Vec<u8>,
+    /// The public half of the sending ratchet key, so that loading a record
+    /// costs no scalar multiplication (absent in older records).
+    #[prost(bytes = "vec", optional, tag = "16")]
+    sender_ratchet_public: Option<Vec<u8>>,
 }
 
 fn state_to_proto(s: &SessionState) -> StateProto {
@@ -644,6 +648,7 @@ fn state_to_proto(s: &SessionState) -> StateProto {
         root_key: s.root_key.to_vec(),
         previous_counter: s.previous_counter,
         sender_ratchet_private: s.sender_ratchet.private.to_bytes().to_vec(),
+        sender_ratchet_public: Some(s.sender_ratchet.public.as_bytes().to_vec()),
         sender_chain_key: s.sender_chain.key.to_vec(),
         sender_chain_index: s.sender_chain.index,
         receiver_chains: s
@@ -704,9 +709,16 @@ fn state_from_proto(p: StateProto) -> Result<SessionState> {
         remote_identity: key(&p.remote_identity)?,
         root_key: arr(&p.root_key)?,
         previous_counter: p.previous_counter,
-        sender_ratchet: KeyPair::from_private(PrivateKey::from_bytes(arr(
-            &p.sender_ratchet_private
-        )?)),
+        sender_ratchet: {
+            let private = PrivateKey::from_bytes(arr(&p.sender_ratchet_private)?);
+            match &p.sender_ratchet_public {
+                Some(public) => KeyPair {
+                    public: key(public)?,
+                    private,
+                },
+                None => KeyPair::from_private(private),
+            }
+        },
         sender_chain: ChainKey {
             key: arr(&p.sender_chain_key)?,
             index: p.sender_chain_index,
@@ -1034,6 +1046,34 @@ mod tests {
         let reply = signal(b.encrypt(b"reply").unwrap());
         let mut a = SessionRecord::from_bytes(&a.to_bytes()).unwrap();
         assert_eq!(a.decrypt(&reply, &mut OsRng).unwrap(), b"reply");
+    }
+
+    #[test]
+    fn records_without_the_stored_ratchet_public_key_still_load() {
+        let (a, mut b, ..) = established(true);
+        let current = b.current.as_ref().unwrap().sender_ratchet.public;
+        // A record as written before the public half was stored.
+        let mut proto = RecordProto::decode(&b.to_bytes()[1..]).unwrap();
+        for s in proto.current.iter_mut().chain(proto.previous.iter_mut()) {
+            assert!(s.sender_ratchet_public.is_some());
+            s.sender_ratchet_public = None;
+        }
+        let mut old = vec![RECORD_FORMAT];
+        old.extend_from_slice(&proto.encode_to_vec());
+        let mut restored = SessionRecord::from_bytes(&old).unwrap();
+        assert_eq!(
+            restored.current.as_ref().unwrap().sender_ratchet.public,
+            current
+        );
+        let msg = signal(restored.encrypt(b"still works").unwrap());
+        let mut a = SessionRecord::from_bytes(&a.to_bytes()).unwrap();
+        assert_eq!(a.decrypt(&msg, &mut OsRng).unwrap(), b"still works");
+        // A stored public key of the wrong length is a corrupt record.
+        proto.current.as_mut().unwrap().sender_ratchet_public = Some(vec![1, 2, 3]);
+        let mut bad = vec![RECORD_FORMAT];
+        bad.extend_from_slice(&proto.encode_to_vec());
+        assert!(SessionRecord::from_bytes(&bad).is_err());
+        let _ = b.encrypt(b"x");
     }
 
     #[test]
