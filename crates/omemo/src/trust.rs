@@ -93,7 +93,7 @@ impl TrustUri {
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let (jid, query) = rest.split_once('?').unwrap_or((rest, ""));
         let jid = percent_decode(jid)?;
-        let jid: BareJid = jid.parse().map_err(|_| Error::InvalidFingerprint)?;
+        let jid = stable_jid(&jid)?;
         let mut devices = Vec::new();
         for param in query.split([';', '&']) {
             let Some((key, value)) = param.split_once('=') else {
@@ -122,6 +122,25 @@ impl TrustUri {
             format!("xmpp:{jid}?{}", params.join(";"))
         }
     }
+}
+
+/// Parses a bare JID until its preparation is stable. Nodeprep folds case
+/// before normalising compatibility characters (U+32CF "㋏" becomes "LTD"),
+/// so one pass can leave something a second pass changes; a fingerprint URI
+/// must name the same address every time it is read.
+fn stable_jid(s: &str) -> Result<BareJid> {
+    let mut jid: BareJid = s.parse().map_err(|_| Error::InvalidFingerprint)?;
+    for _ in 0..3 {
+        let again: BareJid = jid
+            .as_str()
+            .parse()
+            .map_err(|_| Error::InvalidFingerprint)?;
+        if again == jid {
+            return Ok(jid);
+        }
+        jid = again;
+    }
+    Err(Error::InvalidFingerprint)
 }
 
 fn percent_encode(s: &str) -> String {
@@ -160,6 +179,17 @@ mod tests {
     use super::*;
 
     const FP: &str = "015dda9fceabdeef00074b280d3d0e5712834c75c569f6eb4a758da7b2221019";
+
+    #[test]
+    fn uri_addresses_read_the_same_every_time() {
+        // Found by the trust_uri fuzz target: one pass of nodeprep turns
+        // U+32CF into "LTD", a second pass into "ltd".
+        let uri = TrustUri::parse("xmpp:aexx\u{32cf}xxx|\u{d2cf}xxxx@exam-172rgx\u{92cf}\u{92cf}x")
+            .unwrap();
+        let again = TrustUri::parse(&uri.to_uri()).unwrap();
+        assert_eq!(again, uri);
+        assert!(uri.jid.as_str().starts_with("aexxltd"));
+    }
 
     #[test]
     fn fingerprint_forms() {
