@@ -281,7 +281,7 @@ pub fn picture_upload(
 }
 
 /// Decodes `%XX` escapes; `None` for a broken escape or text that is not UTF-8.
-fn percent_decoded(s: &[u8]) -> Option<String> {
+pub(crate) fn percent_decoded(s: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {

@@ -8,7 +8,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 use tern_core::MessageView;
 
 /// Event telling the window to open a conversation (a notification was
@@ -182,11 +182,7 @@ pub fn show(app: AppHandle, title: String, body: String, open: OpenConversation)
 
 /// Shows the window and tells it to open a conversation.
 pub fn bring_up(app: &AppHandle, open: &OpenConversation) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
+    crate::tray::show_window(app);
     if let Err(e) = app.emit(EVENT_OPEN, open) {
         tracing::warn!("could not ask the window to open a conversation: {e}");
     }
