@@ -89,6 +89,22 @@ export type Row =
   | { kind: 'day'; key: string; label: string }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
+// `toLocale*String` with options builds a new ICU formatter on every call
+// in WebKit (about a millisecond, and native memory that only a garbage
+// collection frees): formatters are made once per locale and options.
+const formats = new Map<string, Intl.DateTimeFormat>();
+const FULL: Intl.DateTimeFormatOptions = { year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' };
+
+function format(locale: string | undefined, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${locale ?? ''}\u0000${JSON.stringify(options)}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, options);
+    formats.set(key, f);
+  }
+  return f;
+}
+
 const dayStart = (t: number): number => {
   const d = new Date(t);
   d.setHours(0, 0, 0, 0);
@@ -106,18 +122,19 @@ export function dayLabel(t: number, now: number = Date.now(), locale?: string): 
   const days = Math.round((dayStart(now) - dayStart(t)) / 86_400_000);
   if (days === 0) return 'Today';
   if (days === 1) return 'Yesterday';
-  if (days > 1 && days < 7) return new Date(t).toLocaleDateString(locale, { weekday: 'long' });
+  if (days > 1 && days < 7) return format(locale, { weekday: 'long' }).format(t);
   const sameYear = new Date(t).getFullYear() === new Date(now).getFullYear();
-  return new Date(t).toLocaleDateString(locale, {
-    day: 'numeric',
-    month: 'long',
-    ...(sameYear ? {} : { year: 'numeric' }),
-  });
+  return format(locale, sameYear ? { day: 'numeric', month: 'long' } : { day: 'numeric', month: 'long', year: 'numeric' }).format(t);
 }
 
 /** Hours and minutes in the user's locale. */
 export function timeLabel(t: number, locale?: string): string {
-  return new Date(t).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  return format(locale, { hour: '2-digit', minute: '2-digit' }).format(t);
+}
+
+/** Date and time in full, e.g. for a tooltip. */
+export function fullTimeLabel(t: number, locale?: string): string {
+  return format(locale, FULL).format(t);
 }
 
 /** For the conversation list: a time today, else "Yesterday", a weekday or a short date. */
@@ -125,8 +142,8 @@ export function shortWhen(t: number, now: number = Date.now(), locale?: string):
   const days = Math.round((dayStart(now) - dayStart(t)) / 86_400_000);
   if (days === 0) return timeLabel(t, locale);
   if (days === 1) return 'Yesterday';
-  if (days > 1 && days < 7) return new Date(t).toLocaleDateString(locale, { weekday: 'short' });
-  return new Date(t).toLocaleDateString(locale, { day: 'numeric', month: 'short', year: '2-digit' });
+  if (days > 1 && days < 7) return format(locale, { weekday: 'short' }).format(t);
+  return format(locale, { day: 'numeric', month: 'short', year: '2-digit' }).format(t);
 }
 
 /** Messages closer than this, from the same sender, share one header. */

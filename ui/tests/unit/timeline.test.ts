@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { MessageView } from '../../src/lib/engine';
-import { dayLabel, rowsOf, shortWhen, Timeline } from '../../src/lib/timeline';
+import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel, Timeline } from '../../src/lib/timeline';
 
 const at = (y: number, mo: number, d: number, h = 12, mi = 0) => new Date(y, mo - 1, d, h, mi).getTime();
 let next = 1;
@@ -73,6 +73,27 @@ describe('dates and groups', () => {
     expect(dayLabel(at(2026, 1, 20), now, 'en-GB')).toBe('20 January');
     expect(dayLabel(at(2025, 12, 31), now, 'en-GB')).toBe('31 December 2025');
     expect(shortWhen(at(2026, 3, 8), now)).toBe('Yesterday');
+  });
+
+  it('formats times with formatters made once, not one per row', () => {
+    // WebKit builds an ICU formatter for every toLocale*String call with
+    // options; a timeline draws thousands of times while scrolling.
+    const made = vi.spyOn(Intl, 'DateTimeFormat');
+    const perCall = (['toLocaleString', 'toLocaleDateString', 'toLocaleTimeString'] as const).map((f) => vi.spyOn(Date.prototype, f));
+    const first = [timeLabel(at(2026, 3, 9, 8, 5), 'en-GB'), fullTimeLabel(at(2026, 3, 9, 8, 5), 'en-GB'), dayLabel(at(2026, 1, 20), now, 'en-GB')];
+    const before = made.mock.calls.length;
+    for (let i = 0; i < 500; i++) {
+      timeLabel(at(2026, 3, 9, 8, i % 60), 'en-GB');
+      fullTimeLabel(at(2026, 3, 9, 8, i % 60), 'en-GB');
+      dayLabel(at(2026, 1, 1 + (i % 28)), now, 'en-GB');
+    }
+    expect(made.mock.calls.length).toBe(before);
+    for (const f of perCall) expect(f).not.toHaveBeenCalled();
+    made.mockRestore();
+    for (const f of perCall) f.mockRestore();
+    expect(first[0]).toBe('08:05');
+    expect(first[1]).toBe(new Date(at(2026, 3, 9, 8, 5)).toLocaleString('en-GB'));
+    expect(first[2]).toBe('20 January');
   });
 
   it('puts a separator before each day and groups a sender’s messages', () => {
