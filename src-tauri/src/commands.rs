@@ -16,56 +16,60 @@ type Reply<T = ()> = Result<T, UiError>;
 /// like every command here, so that nothing runs on the window's thread.)
 #[tauri::command(rename_all = "snake_case")]
 pub async fn snapshot(shell: State<'_, Shell>) -> Reply<SnapshotView> {
-    shell.client()?;
+    shell.client().await?;
     Ok(shell.snapshot_view())
 }
 
 /// Adds an account and connects it; returns its bare JID.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn add_account(shell: State<'_, Shell>, account: AccountRequest) -> Reply<String> {
-    Ok(shell.client()?.add_account(account.into()).await?)
+    Ok(shell.client().await?.add_account(account.into()).await?)
 }
 
 /// Disconnects and forgets an account (it stays on the server).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_account(shell: State<'_, Shell>, jid: String) -> Reply {
-    Ok(shell.client()?.remove_account(&jid).await?)
+    Ok(shell.client().await?.remove_account(&jid).await?)
 }
 
 /// Connects (enabled) or disconnects (disabled) an account.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_enabled(shell: State<'_, Shell>, jid: String, enabled: bool) -> Reply {
-    Ok(shell.client()?.set_enabled(&jid, enabled).await?)
+    Ok(shell.client().await?.set_enabled(&jid, enabled).await?)
 }
 
 /// Stores a new password for an account (after "wrong password") and retries.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_password(shell: State<'_, Shell>, jid: String, password: String) -> Reply {
-    Ok(shell.client()?.set_password(&jid, &password).await?)
+    Ok(shell.client().await?.set_password(&jid, &password).await?)
 }
 
 /// Trusts the certificate with this SHA-256 for the account and retries.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn pin_certificate(shell: State<'_, Shell>, jid: String, sha256: String) -> Reply {
-    Ok(shell.client()?.pin_certificate(&jid, &sha256).await?)
+    Ok(shell.client().await?.pin_certificate(&jid, &sha256).await?)
 }
 
 /// Retries now (skips a backoff wait or retries after a failure).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn reconnect(shell: State<'_, Shell>, jid: String) -> Reply {
-    Ok(shell.client()?.reconnect(&jid).await?)
+    Ok(shell.client().await?.reconnect(&jid).await?)
 }
 
 /// Changes the password on the server, then in the keychain.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn change_password(shell: State<'_, Shell>, jid: String, new_password: String) -> Reply {
-    Ok(shell.client()?.change_password(&jid, &new_password).await?)
+    Ok(shell
+        .client()
+        .await?
+        .change_password(&jid, &new_password)
+        .await?)
 }
 
 /// Deletes the account on its server, then removes it from Tern.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn delete_account_on_server(shell: State<'_, Shell>, jid: String) -> Reply {
-    Ok(shell.client()?.delete_account_on_server(&jid).await?)
+    Ok(shell.client().await?.delete_account_on_server(&jid).await?)
 }
 
 /// Asks `domain` for its sign-up form and keeps the session open for
@@ -77,7 +81,8 @@ pub async fn registration_start(
     server: ServerSettings,
 ) -> Reply<SignUpForm> {
     let registration = shell
-        .client()?
+        .client()
+        .await?
         .start_registration(&domain, server.into())
         .await?;
     let form = SignUpForm::from(registration.form());
@@ -109,7 +114,7 @@ pub async fn registration_cancel(shell: State<'_, Shell>) -> Reply {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn conversations(shell: State<'_, Shell>) -> Reply<Listed<ConversationView>> {
     let seq = shell.seq();
-    let (items, _) = shell.client()?.subscribe_conversations().await?;
+    let (items, _) = shell.client().await?.subscribe_conversations().await?;
     Ok(Listed { seq, items })
 }
 
@@ -123,7 +128,8 @@ pub async fn timeline(
 ) -> Reply<Listed<MessageView>> {
     let seq = shell.seq();
     let items = shell
-        .client()?
+        .client()
+        .await?
         .timeline(&account, &peer, None, limit)
         .await?;
     Ok(Listed { seq, items })
@@ -140,7 +146,8 @@ pub async fn load_older(
     limit: i64,
 ) -> Reply<Vec<MessageView>> {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .load_older(&account, &peer, before, limit)
         .await?)
 }
@@ -149,7 +156,8 @@ pub async fn load_older(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn send_message(shell: State<'_, Shell>, draft: Draft) -> Reply<MessageView> {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .send_message(&draft.account, &draft.peer, &draft.body, draft.reply_to)
         .await?)
 }
@@ -162,7 +170,11 @@ pub async fn correct_message(
     id: i64,
     body: String,
 ) -> Reply<MessageView> {
-    Ok(shell.client()?.correct_message(&account, id, &body).await?)
+    Ok(shell
+        .client()
+        .await?
+        .correct_message(&account, id, &body)
+        .await?)
 }
 
 /// Retracts one of the user's messages.
@@ -172,7 +184,7 @@ pub async fn retract_message(
     account: String,
     id: i64,
 ) -> Reply<MessageView> {
-    Ok(shell.client()?.retract_message(&account, id).await?)
+    Ok(shell.client().await?.retract_message(&account, id).await?)
 }
 
 /// Sets the user's reactions to a message (empty removes them).
@@ -183,13 +195,13 @@ pub async fn react(
     id: i64,
     emojis: Vec<String>,
 ) -> Reply<MessageView> {
-    Ok(shell.client()?.react(&account, id, &emojis).await?)
+    Ok(shell.client().await?.react(&account, id, &emojis).await?)
 }
 
 /// Marks a conversation read (and tells the peer).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn mark_read(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
-    Ok(shell.client()?.mark_read(&account, &peer).await?)
+    Ok(shell.client().await?.mark_read(&account, &peer).await?)
 }
 
 /// Tells the peer whether the user is typing (`composing`, `paused`, ...).
@@ -201,7 +213,8 @@ pub async fn send_chat_state(
     state: String,
 ) -> Reply {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .send_chat_state(&account, &peer, &state)
         .await?)
 }
@@ -215,7 +228,8 @@ pub async fn search(
     limit: i64,
 ) -> Reply<Vec<SearchHit>> {
     let hits = shell
-        .client()?
+        .client()
+        .await?
         .search(&query, account.as_deref(), limit)
         .await?;
     Ok(hits
@@ -228,7 +242,7 @@ pub async fn search(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn roster(shell: State<'_, Shell>, account: String) -> Reply<Listed<ContactView>> {
     let seq = shell.seq();
-    let (items, _) = shell.client()?.subscribe_roster(&account).await?;
+    let (items, _) = shell.client().await?.subscribe_roster(&account).await?;
     Ok(Listed { seq, items })
 }
 
@@ -236,7 +250,8 @@ pub async fn roster(shell: State<'_, Shell>, account: String) -> Reply<Listed<Co
 #[tauri::command(rename_all = "snake_case")]
 pub async fn add_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .add_contact(
             &contact.account,
             &contact.jid,
@@ -250,7 +265,8 @@ pub async fn add_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rename_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .rename_contact(
             &contact.account,
             &contact.jid,
@@ -263,13 +279,17 @@ pub async fn rename_contact(shell: State<'_, Shell>, contact: ContactForm) -> Re
 /// Removes a contact.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_contact(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    Ok(shell.client()?.remove_contact(&account, &jid).await?)
+    Ok(shell.client().await?.remove_contact(&account, &jid).await?)
 }
 
 /// Lets `jid` see the account's presence.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    shell.client()?.approve_subscription(&account, &jid).await?;
+    shell
+        .client()
+        .await?
+        .approve_subscription(&account, &jid)
+        .await?;
     shell.answered(&account, &jid);
     Ok(())
 }
@@ -277,7 +297,11 @@ pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid:
 /// Refuses `jid`'s request to see the account's presence.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    shell.client()?.deny_subscription(&account, &jid).await?;
+    shell
+        .client()
+        .await?
+        .deny_subscription(&account, &jid)
+        .await?;
     shell.answered(&account, &jid);
     Ok(())
 }
@@ -285,7 +309,11 @@ pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: St
 /// Stops seeing `jid`'s presence.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn cancel_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    Ok(shell.client()?.cancel_subscription(&account, &jid).await?)
+    Ok(shell
+        .client()
+        .await?
+        .cancel_subscription(&account, &jid)
+        .await?)
 }
 
 /// Sets the account's own presence.
@@ -297,7 +325,8 @@ pub async fn set_presence(
     status: Option<String>,
 ) -> Reply {
     Ok(shell
-        .client()?
+        .client()
+        .await?
         .set_presence(&account, &show, status.as_deref())
         .await?)
 }
@@ -305,7 +334,7 @@ pub async fn set_presence(
 /// Blocks an address.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn block(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    shell.client()?.block(&account, &jid).await?;
+    shell.client().await?.block(&account, &jid).await?;
     shell.answered(&account, &jid);
     Ok(())
 }
@@ -313,7 +342,7 @@ pub async fn block(shell: State<'_, Shell>, account: String, jid: String) -> Rep
 /// Unblocks an address.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn unblock(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
-    Ok(shell.client()?.unblock(&account, &jid).await?)
+    Ok(shell.client().await?.unblock(&account, &jid).await?)
 }
 
 /// Opens a web or xmpp: link from a message in the system's handler.
@@ -327,7 +356,7 @@ pub async fn open_link(url: String) -> Reply {
 /// What is stored of someone's avatar and nickname.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> Reply<ProfileView> {
-    Ok(shell.client()?.profile(&account, &jid).await?)
+    Ok(shell.client().await?.profile(&account, &jid).await?)
 }
 
 /// Makes the picture sent as the raw request body the account's avatar
@@ -339,13 +368,17 @@ pub async fn set_avatar(
     request: tauri::ipc::Request<'_>,
 ) -> Reply<Option<String>> {
     let (account, picture) = picture_upload(request.body(), request.headers())?;
-    Ok(shell.client()?.set_avatar(&account, Some(picture)).await?)
+    Ok(shell
+        .client()
+        .await?
+        .set_avatar(&account, Some(picture))
+        .await?)
 }
 
 /// Removes the account's avatar.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_avatar(shell: State<'_, Shell>, account: String) -> Reply {
-    shell.client()?.set_avatar(&account, None).await?;
+    shell.client().await?.set_avatar(&account, None).await?;
     Ok(())
 }
 
@@ -357,13 +390,17 @@ pub async fn set_nickname(
     nickname: Option<String>,
 ) -> Reply {
     let nickname = nickname.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    Ok(shell.client()?.set_nickname(&account, nickname).await?)
+    Ok(shell
+        .client()
+        .await?
+        .set_nickname(&account, nickname)
+        .await?)
 }
 
 /// Fetches someone's vCard (the account's own when `jid` is the account).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn vcard(shell: State<'_, Shell>, account: String, jid: String) -> Reply<VCardView> {
-    Ok(shell.client()?.vcard(&account, &jid).await?)
+    Ok(shell.client().await?.vcard(&account, &jid).await?)
 }
 
 /// The conversation the window shows (none: both `None`); no notification

@@ -1,5 +1,5 @@
 """What the end-to-end test and the app benchmark share: free ports and X
-displays, and waiting for a child process to listen."""
+displays, waiting for a child process to listen, and screenshots."""
 
 import os
 import socket
@@ -30,3 +30,12 @@ def wait_for_port(port, proc, timeout=30):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def screenshot(display, path):
+    """Saves what the X display shows as a PNG. (WebKitWebDriver's own
+    screenshot waits for a composited frame, and Tern paints without
+    compositing on machines with no GPU, such as this Xvfb.)"""
+    from PIL import ImageGrab
+
+    ImageGrab.grab(xdisplay=f":{display}").save(path)

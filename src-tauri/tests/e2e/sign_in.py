@@ -33,7 +33,7 @@ from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from harness import free_display, free_port, wait_for_port
+from harness import free_display, free_port, screenshot, wait_for_port
 
 
 def main():
@@ -74,6 +74,7 @@ def main():
         info["notifyd"] = notifyd
 
         display = free_display()
+        info["display"] = display
         xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(xvfb)
@@ -104,7 +105,7 @@ def main():
         try:
             run(driver, info, shots)
         except Exception:
-            driver.save_screenshot(os.path.join(shots, "e2e-failure.png"))
+            screenshot(info["display"], os.path.join(shots, "e2e-failure.png"))
             print("e2e: page text at failure:\n" + driver.find_element(By.TAG_NAME, "body").text, flush=True)
             raise
         finally:
@@ -147,7 +148,7 @@ def run(driver, info, shots):
     error = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='signin-error']")))
     assert "Wrong password" in error.text, error.text
     print(f"e2e: wrong password shows: {error.text!r}", flush=True)
-    driver.save_screenshot(os.path.join(shots, "e2e-wrong-password.png"))
+    screenshot(info["display"], os.path.join(shots, "e2e-wrong-password.png"))
 
     sign_in(info["password"])
     status = wait.until(EC.visibility_of_element_located(
@@ -155,7 +156,7 @@ def run(driver, info, shots):
     wait.until(lambda d: d.find_element(
         By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']").text == "Connected")
     print(f"e2e: {info['jid']} is {status.text}", flush=True)
-    driver.save_screenshot(os.path.join(shots, "e2e-connected.png"))
+    screenshot(info["display"], os.path.join(shots, "e2e-connected.png"))
 
     # Messaging with an independent client.
     peer_jid = info["peer_jid"]
@@ -209,7 +210,7 @@ def run(driver, info, shots):
     print(f"e2e: the peer received {reply!r}", flush=True)
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@data-testid='message' and contains(., '{reply}')]")))
-    driver.save_screenshot(os.path.join(shots, "e2e-conversation.png"))
+    screenshot(info["display"], os.path.join(shots, "e2e-conversation.png"))
 
     # Hostile text from the network stays text in WebKit.
     hostile = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> '
