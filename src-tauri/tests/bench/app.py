@@ -203,8 +203,18 @@ const numberAt = () => {
 const s = window.__ternScroll = { intervals: [], start: numberAt(), top: null, frames: 0, done: false,
   stalled: 0, t0: performance.now() };
 let last = null, lastTop = -1;
+s.slow = [];
+const loading = () => !!document.querySelector('[role="status"].older');
+let wasLoading = false;
 function frame(t) {
-  if (last !== null) s.intervals.push(t - last);
+  if (last !== null) {
+    s.intervals.push(t - last);
+    // What a slow frame coincided with: an older page arriving (the
+    // loading notice went away), or nothing the page knows of (a garbage
+    // collection, the machine).
+    if (t - last > 50) s.slow.push({ frame: s.frames, ms: Math.round(t - last), page: wasLoading && !loading(), rows: el.querySelectorAll('[data-vi]').length });
+  }
+  wasLoading = loading();
   last = t;
   s.frames++;
   if (s.frames % 4 === 0) {
@@ -386,6 +396,7 @@ def scroll(start, seed, args):
             "over_50": sum(1 for x in iv if x > 50),
             "over_33": sum(1 for x in iv if x > 33.4),
         },
+        "slow_frames": s["slow"],
         "idle_frame_ms": {"p50": round(pct(idle_iv, 0.5), 1), "max": round(idle_iv[-1], 1)},
         "pss_after_scroll": pss_summary(pss(start.pid)),
     }
@@ -429,6 +440,11 @@ def report(results, args):
               f"in {s['seconds']} s, {s['frames']} frames, {s['step_px']} px per frame: "
               f"frame interval p50 {f['p50']} ms, p95 {f['p95']} ms, p99 {f['p99']} ms, max {f['max']} ms, "
               f"{f['over_50']} over 50 ms; idle frame interval p50 {s['idle_frame_ms']['p50']} ms")
+        slow = s.get("slow_frames", [])
+        if slow:
+            paged = sum(1 for x in slow if x["page"])
+            print(f"Frames over 50 ms: {paged} as an older page arrived, {len(slow) - paged} otherwise: "
+                  + ", ".join(f"#{x['frame']} {x['ms']} ms{' (page)' if x['page'] else ''}" for x in slow[:20]))
 
 
 def main():
