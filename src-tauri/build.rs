@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "conversations",
     "timeline",
     "load_older",
+    "load_newer",
     "send_message",
     "correct_message",
     "retract_message",

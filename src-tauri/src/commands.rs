@@ -152,6 +152,22 @@ pub async fn load_older(
         .await?)
 }
 
+/// Up to `limit` messages after the message `after`, oldest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn load_newer(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    after: i64,
+    limit: i64,
+) -> Reply<Vec<MessageView>> {
+    Ok(shell
+        .client()
+        .await?
+        .load_newer(&account, &peer, after, limit)
+        .await?)
+}
+
 /// Sends a message; it is stored first and sent when connected.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn send_message(shell: State<'_, Shell>, draft: Draft) -> Reply<MessageView> {

@@ -310,6 +310,7 @@ pub fn run() {
             commands::conversations,
             commands::timeline,
             commands::load_older,
+            commands::load_newer,
             commands::send_message,
             commands::correct_message,
             commands::retract_message,

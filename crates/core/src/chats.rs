@@ -75,6 +75,32 @@ impl Client {
         Ok(rows.into_iter().map(MessageView::from).collect())
     }
 
+    /// Up to `limit` stored messages after the message `after`, oldest
+    /// first (scrolling back down; newer messages are always stored).
+    pub async fn load_newer(
+        &self,
+        account: &str,
+        peer: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageView>> {
+        let ctx = self.ctx(account).await?;
+        let peer = peer_jid(peer)?.to_string();
+        let Some(m) = self.store().message(after).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .store()
+            .timeline_after(
+                &ctx.account,
+                &peer,
+                (m.timestamp_ms, m.id),
+                limit.clamp(1, 10_000),
+            )
+            .await?;
+        Ok(rows.into_iter().map(MessageView::from).collect())
+    }
+
     /// Older messages for scroll-back: from the store, and from the server's
     /// archive (XEP-0313) when the store runs out.
     pub async fn load_older(

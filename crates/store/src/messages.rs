@@ -450,6 +450,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` messages after position `(timestamp_ms, id)`, oldest
+    /// first: the way back down after scrolling far up (the UI keeps only a
+    /// window of the history loaded).
+    pub async fn timeline_after(
+        &self,
+        account: &str,
+        peer: &str,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND (timestamp_ms, id) > (?3, ?4)
+             ORDER BY timestamp_ms ASC, id ASC LIMIT ?5"
+        ))
+        .bind(account)
+        .bind(peer)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
     /// Number of messages stored for an account and peer.
     pub async fn message_count(&self, account: &str, peer: &str) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) FROM messages WHERE account_jid = ?1 AND peer = ?2")

@@ -273,6 +273,29 @@ async fn timeline_pages_outbox_and_search() {
         .unwrap();
     assert_eq!(older.last().unwrap().uid, "u14");
     assert_eq!(older.first().unwrap().uid, "u5");
+    let oldest = older.first().unwrap();
+    let newer = store
+        .timeline_after(
+            "a@example.org",
+            "b@example.net",
+            (oldest.timestamp_ms, oldest.id),
+            3,
+        )
+        .await
+        .unwrap();
+    let uids: Vec<_> = newer.iter().map(|m| m.uid.as_str()).collect();
+    assert_eq!(uids, ["u6", "u7", "u8"], "the next ones, oldest first");
+    let last = newest.last().unwrap();
+    assert!(store
+        .timeline_after(
+            "a@example.org",
+            "b@example.net",
+            (last.timestamp_ms, last.id),
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty());
 
     let hits = store.search("cafe", None, 10).await.unwrap();
     assert_eq!(hits.len(), 1, "diacritics are folded");

@@ -60,6 +60,8 @@ export const api = {
     invoke<Listed<MessageView>>('timeline', { account, peer, limit }),
   loadOlder: (account: string, peer: string, before: number | null, limit: number) =>
     invoke<MessageView[]>('load_older', { account, peer, before, limit }),
+  loadNewer: (account: string, peer: string, after: number, limit: number) =>
+    invoke<MessageView[]>('load_newer', { account, peer, after, limit }),
   sendMessage: (account: string, peer: string, body: string, replyTo: number | null) =>
     invoke<MessageView>('send_message', { draft: { account, peer, body, reply_to: replyTo } }),
   correctMessage: (account: string, id: number, body: string) =>

@@ -24,6 +24,12 @@ import { Timeline } from './timeline';
 
 /** Messages loaded when a conversation opens, and per scroll-back page. */
 export const PAGE = 60;
+/**
+ * Messages kept loaded at most: scrolling further back drops the newest
+ * (loaded again on the way down), so memory and the work per page stay
+ * bounded however far back someone scrolls.
+ */
+export const WINDOW = 1500;
 
 export interface Peer {
   account: string;
@@ -46,6 +52,7 @@ class Messaging {
   /** Changes whenever `timeline` does. */
   version = $state(0);
   loadingOlder = $state(false);
+  loadingNewer = $state(false);
   timelineError = $state<string | null>(null);
 
   /** Unsent text per conversation, while Tern runs. */
@@ -82,7 +89,7 @@ class Messaging {
         break;
       case 'message':
         if (this.isOpen(ev.message.account, ev.message.peer) && !this.timelineLoader?.hold(e)) {
-          if (this.timeline.upsert(ev.message)) this.version += 1;
+          if (this.timeline.accepts(ev.message) && this.timeline.upsert(ev.message)) this.version += 1;
         }
         if (!ev.message.outgoing) this.typing = applyChatState(this.typing, ev.message.account, ev.message.peer, 'active', Date.now());
         break;
@@ -224,6 +231,7 @@ class Messaging {
       if (!this.isOpen(p.account, p.peer)) return 0;
       const n = this.timeline.addAll(page);
       if (page.length < PAGE || n === 0) this.timeline.complete = true;
+      this.timeline.trimNewest(WINDOW);
       this.version += 1;
       return n;
     } catch (e) {
@@ -232,6 +240,33 @@ class Messaging {
     } finally {
       this.loadingOlder = false;
     }
+  }
+
+  /** Scrolling back down: the page after the newest loaded message, when it is not the newest stored. */
+  async loadNewer(): Promise<number> {
+    const p = this.open;
+    const last = this.timeline.items.at(-1);
+    if (!p || !last || this.loadingNewer || !this.timeline.hasNewer) return 0;
+    this.loadingNewer = true;
+    try {
+      const page = await api.loadNewer(p.account, p.peer, last.id, PAGE);
+      if (!this.isOpen(p.account, p.peer)) return 0;
+      const n = this.timeline.addAll(page);
+      if (page.length < PAGE) this.timeline.hasNewer = false;
+      this.timeline.trimOldest(WINDOW);
+      this.version += 1;
+      return n;
+    } catch (e) {
+      this.timelineError = errorText(e);
+      return 0;
+    } finally {
+      this.loadingNewer = false;
+    }
+  }
+
+  /** Loads the newest messages again when only an older part of the history is loaded. */
+  async toLatest(): Promise<void> {
+    if (this.open && this.timeline.hasNewer) await this.loadTimeline(this.open);
   }
 
   /** Marks the open conversation read when the window has focus. */

@@ -16,6 +16,8 @@ export class Timeline {
   private byId = new Map<number, MessageView>();
   /** True once the start of the conversation was reached. */
   complete = false;
+  /** True when newer messages than the last loaded one are stored (only a window of a long history is kept loaded). */
+  hasNewer = false;
 
   constructor(messages: MessageView[] = []) {
     this.replace(messages);
@@ -64,6 +66,31 @@ export class Timeline {
   addAll(ms: MessageView[]): number {
     let n = 0;
     for (const m of ms) if (this.upsert(m)) n += 1;
+    return n;
+  }
+
+  /** Whether a new or changed message belongs in the loaded window: not one past its newer end while newer ones are not loaded. */
+  accepts(m: MessageView): boolean {
+    if (!this.hasNewer || this.byId.has(m.id)) return true;
+    const last = this.items.at(-1);
+    return last !== undefined && before(m, last);
+  }
+
+  /** Keeps at most `max` messages, dropping the newest; returns how many went. */
+  trimNewest(max: number): number {
+    const n = this.items.length - max;
+    if (n <= 0) return 0;
+    for (const m of this.items.splice(max)) this.byId.delete(m.id);
+    this.hasNewer = true;
+    return n;
+  }
+
+  /** Keeps at most `max` messages, dropping the oldest; returns how many went. */
+  trimOldest(max: number): number {
+    const n = this.items.length - max;
+    if (n <= 0) return 0;
+    for (const m of this.items.splice(0, n)) this.byId.delete(m.id);
+    this.complete = false;
     return n;
   }
 

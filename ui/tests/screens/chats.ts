@@ -133,7 +133,7 @@ class ChatData {
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
     this.timelines.set(JULIET, julietTimeline());
-    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
+    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
     this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
@@ -197,7 +197,14 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
     case 'load_older': {
       const list = d.timelines.get(a.peer as string) ?? [];
       const end = a.before === null ? list.length : list.findIndex((m) => m.id === a.before);
-      return new Promise((r) => setTimeout(() => r(list.slice(Math.max(0, end - (a.limit as number)), Math.max(0, end))), 150));
+      const page = list.slice(Math.max(0, end - (a.limit as number)), Math.max(0, end));
+      return new Promise((r) => setTimeout(() => r(page), d.scenario === 'window' ? 10 : 150));
+    }
+    case 'load_newer': {
+      const list = d.timelines.get(a.peer as string) ?? [];
+      const from = list.findIndex((m) => m.id === a.after) + 1;
+      const page = from === 0 ? [] : list.slice(from, from + (a.limit as number));
+      return new Promise((r) => setTimeout(() => r(page), 10));
     }
     case 'search': {
       const q = (a.query as string).toLowerCase();

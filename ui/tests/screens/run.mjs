@@ -280,6 +280,54 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-window',
+    scenario: 'window',
+    act: (p) => openChat(p, 'Romeo'),
+    check: async (p) => {
+      const tl = p.getByTestId('timeline');
+      const newest = tl.getByText('Message number 3000', { exact: true });
+      await newest.waitFor();
+      const calls = (cmd) => p.evaluate((c) => window.__calls.filter((x) => x.cmd === c).length, cmd);
+      const start = tl.getByText('This is the start of your conversation');
+      const scrollUntil = async (to, done) => {
+        for (let i = 0; i < 300 && !(await done()); i++) {
+          await tl.evaluate((el, to) => (el.scrollTop = to === 'top' ? 0 : el.scrollHeight), to);
+          await p.waitForTimeout(25);
+        }
+        if (!(await done())) fail(`did not reach the ${to}`);
+      };
+      // All the way back: more than the loaded window (1,500) goes past.
+      await scrollUntil('top', () => start.isVisible());
+      if ((await calls('load_older')) < 45) fail(`only ${await calls('load_older')} older pages loaded`);
+      await tl.getByText('Message number 2', { exact: true }).waitFor();
+      const drawn = await p.locator('[data-vi]').count();
+      if (drawn > 120) fail(`${drawn} rows drawn`);
+      // The newest were dropped from the window; the jump button brings them back.
+      await p.getByRole('button', { name: 'Jump to the latest message' }).waitFor();
+      // Back down, page by page: every message once, in order.
+      await scrollUntil('bottom', () => newest.isVisible());
+      if ((await calls('load_newer')) < 20) fail(`only ${await calls('load_newer')} newer pages loaded`);
+      const seen = await tl.evaluate((el) => [...el.querySelectorAll('[data-testid=message]')].map((r) => Number(r.textContent.match(/number (\d+)/)?.[1])));
+      for (let i = 1; i < seen.length; i++) if (seen[i] !== seen[i - 1] + 1) fail(`messages out of order or repeated: ${seen.join(',')}`);
+      // Back up once more, then jump to the latest in one step.
+      await scrollUntil('top', () => start.isVisible());
+      const before = await calls('timeline');
+      await p.getByRole('button', { name: 'Jump to the latest message' }).click();
+      await newest.waitFor();
+      if ((await calls('timeline')) <= before) fail('the latest messages were not loaded again');
+      // A live message shows at once again.
+      await p.evaluate(() => {
+        const m = {
+          id: 3001, account: 'alice@example.org', peer: 'romeo@montague.example', outgoing: false,
+          sender: 'romeo@montague.example', uid: 'w-new', body: 'After the jump', timestamp_ms: Date.now(),
+          state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false,
+        };
+        window.__send({ type: 'message', message: m });
+      });
+      await tl.getByText('After the jump').waitFor();
+    },
+  },
+  {
     name: 'search',
     scenario: 'chats',
     act: async (p) => {

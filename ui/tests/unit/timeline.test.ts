@@ -44,6 +44,28 @@ describe('Timeline', () => {
     expect(t.items.map((m) => m.id)).toEqual([8, 9, 10]);
   });
 
+  it('keeps a window of a long history: trims either end and refuses messages past a trimmed newer end', () => {
+    const t = new Timeline(Array.from({ length: 10 }, (_, i) => msg({ id: i + 1, timestamp_ms: (i + 1) * 10 })));
+    t.complete = true;
+    expect(t.trimNewest(12)).toBe(0);
+    expect(t.hasNewer).toBe(false);
+    expect(t.trimNewest(6)).toBe(4);
+    expect(t.items.map((m) => m.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.hasNewer).toBe(true);
+    expect(t.get(7)).toBeUndefined();
+    // A live message newer than the window waits for the way down; an edit
+    // of a loaded one, or one inside the window, is taken.
+    expect(t.accepts(msg({ id: 99, timestamp_ms: 1000 }))).toBe(false);
+    expect(t.accepts(msg({ id: 3, timestamp_ms: 30, body: 'edited' }))).toBe(true);
+    expect(t.accepts(msg({ id: 98, timestamp_ms: 35 }))).toBe(true);
+    expect(t.trimOldest(4)).toBe(2);
+    expect(t.items.map((m) => m.id)).toEqual([3, 4, 5, 6]);
+    expect(t.complete).toBe(false);
+    expect(t.get(1)).toBeUndefined();
+    t.hasNewer = false;
+    expect(t.accepts(msg({ id: 99, timestamp_ms: 1000 }))).toBe(true);
+  });
+
   it('finds replied messages by uid or id and the last own message', () => {
     const a = msg({ id: 5, uid: 'abc', outgoing: true });
     const b = msg({ id: 6, outgoing: true, retracted: true, timestamp_ms: a.timestamp_ms + 1 });

@@ -123,6 +123,23 @@ async fn offline_messages_arrive_newest_first_once_and_scroll_back_pages() {
     assert_eq!(older.len(), 100);
     assert_eq!(older.first().unwrap().body, "m1800");
     assert_eq!(older.last().unwrap().body, "m1899");
+    // And back down from the oldest loaded one, as a UI that keeps only a
+    // window of the history does.
+    let newer = fresh
+        .client
+        .load_newer(&bob, &alice, older[0].id, 150)
+        .await
+        .unwrap();
+    let bodies: Vec<_> = newer.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies.len(), 150);
+    assert_eq!(bodies[0], "m1801");
+    assert_eq!(bodies[149], "m1950");
+    assert!(fresh
+        .client
+        .load_newer(&bob, &alice, recent.last().unwrap().id, 10)
+        .await
+        .unwrap()
+        .is_empty());
     a.client.shutdown().await;
     fresh.client.shutdown().await;
 }
