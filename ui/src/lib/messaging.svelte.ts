@@ -179,9 +179,16 @@ class Messaging {
     return this.open?.account === account && this.open.peer === peer;
   }
 
-  /** Opens a conversation (it need not exist yet). */
-  async openChat(account: string, peer: string): Promise<void> {
-    if (this.isOpen(account, peer)) return;
+  /**
+   * Opens a conversation (it need not exist yet); with `around`, at that
+   * message (a search hit), loading the messages around it when they are
+   * not loaded.
+   */
+  async openChat(account: string, peer: string, around: number | null = null): Promise<void> {
+    if (this.isOpen(account, peer)) {
+      if (around !== null && !this.timeline.get(around) && this.open) await this.loadAround(this.open, around);
+      return;
+    }
     this.open = { account, peer };
     this.timeline = new Timeline();
     this.version += 1;
@@ -190,8 +197,32 @@ class Messaging {
         .profile(account, peer)
         .then((p) => (this.profiles = { ...this.profiles, [keyOf(account, peer)]: p }))
         .catch(() => {});
-    await this.loadTimeline(this.open);
+    if (around === null) await this.loadTimeline(this.open);
+    else await this.loadAround(this.open, around);
     this.markReadSoon(0);
+  }
+
+  /** Loads a page on each side of a message, with the message. */
+  private async loadAround(p: Peer, id: number): Promise<void> {
+    this.timelineError = null;
+    this.timelineLoader = null;
+    const interim = this.timeline;
+    try {
+      const newer = await api.loadNewer(p.account, p.peer, id, PAGE);
+      // The newest messages hold it: the usual view.
+      if (newer.length === 0) return await this.loadTimeline(p);
+      const older = await api.loadOlder(p.account, p.peer, newer[0].id, PAGE);
+      if (!this.isOpen(p.account, p.peer)) return;
+      const t = new Timeline([...older, ...newer]);
+      t.complete = older.length < PAGE;
+      t.hasNewer = newer.length === PAGE;
+      // Live messages that came while loading.
+      for (const m of interim.items) if (t.accepts(m)) t.upsert(m);
+      this.timeline = t;
+      this.version += 1;
+    } catch (e) {
+      this.timelineError = errorText(e);
+    }
   }
 
   close(): void {

@@ -328,6 +328,34 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-window-search',
+    scenario: 'window',
+    act: async (p) => {
+      await p.getByRole('searchbox', { name: 'Search messages' }).fill('number 1234');
+      await p.getByTestId('search-hit').first().click();
+    },
+    check: async (p) => {
+      // The hit opens in its context: the pages around it, not the newest.
+      const tl = p.getByTestId('timeline');
+      await tl.getByText('Message number 1234', { exact: true }).waitFor();
+      const shown = await tl.evaluate((el) => [...el.querySelectorAll('[data-testid=message]')].map((r) => Number(r.textContent.match(/number (\d+)/)?.[1])));
+      if (!shown.includes(1234) || shown.some((n) => n > 1300 || n < 1170)) fail(`around the hit: ${shown.join(',')}`);
+      const inView = await tl.evaluate((el) => {
+        const row = [...el.querySelectorAll('[data-testid=message]')].find((r) => /number 1234\b/.test(r.textContent));
+        const a = row.getBoundingClientRect();
+        const b = el.getBoundingClientRect();
+        return a.top >= b.top && a.bottom <= b.bottom;
+      });
+      if (!inView) fail('the hit is not in view');
+      // Down from there, newer pages load until the newest.
+      for (let i = 0; i < 300 && !(await tl.getByText('Message number 3000', { exact: true }).isVisible()); i++) {
+        await tl.evaluate((el) => (el.scrollTop = el.scrollHeight));
+        await p.waitForTimeout(25);
+      }
+      await tl.getByText('Message number 3000', { exact: true }).waitFor();
+    },
+  },
+  {
     name: 'search',
     scenario: 'chats',
     act: async (p) => {
