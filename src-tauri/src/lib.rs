@@ -264,7 +264,17 @@ pub fn run() {
             std::thread::Builder::new()
                 .name("engine-open".into())
                 .spawn(move || {
-                    let client = tauri::async_runtime::block_on(open_client());
+                    // Commands wait for the engine: a panic while opening
+                    // must still leave them an answer, not a wait forever.
+                    let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        tauri::async_runtime::block_on(open_client())
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(UiError::new(
+                            "engine_failed",
+                            "Tern's engine stopped while opening its data. Restart Tern; if it happens again, report it with the log.",
+                        ))
+                    });
                     tracing::debug!(ms = started.elapsed().as_millis(), "engine open");
                     tauri::async_runtime::block_on(start_engine(&app, client));
                 })?;

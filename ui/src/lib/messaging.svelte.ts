@@ -253,21 +253,16 @@ class Messaging {
 
   /** Scroll-back: the page before the oldest loaded message. Returns how many arrived. */
   async loadOlder(): Promise<number> {
-    const p = this.open;
-    if (!p || this.loadingOlder || this.timeline.complete) return 0;
+    if (this.timeline.complete || this.loadingOlder) return 0;
     this.loadingOlder = true;
     try {
-      const first = this.timeline.items[0];
-      const page = await api.loadOlder(p.account, p.peer, first?.id ?? null, PAGE);
-      if (!this.isOpen(p.account, p.peer)) return 0;
-      const n = this.timeline.addAll(page);
-      if (page.length < PAGE || n === 0) this.timeline.complete = true;
-      this.timeline.trimNewest(WINDOW);
-      this.version += 1;
-      return n;
-    } catch (e) {
-      this.timelineError = errorText(e);
-      return 0;
+      return await this.loadPage(
+        (p, t) => api.loadOlder(p.account, p.peer, t.items[0]?.id ?? null, PAGE),
+        (t, page, n) => {
+          if (page.length < PAGE || n === 0) t.complete = true;
+          t.trimNewest(WINDOW);
+        },
+      );
     } finally {
       this.loadingOlder = false;
     }
@@ -275,23 +270,44 @@ class Messaging {
 
   /** Scrolling back down: the page after the newest loaded message, when it is not the newest stored. */
   async loadNewer(): Promise<number> {
-    const p = this.open;
     const last = this.timeline.items.at(-1);
-    if (!p || !last || this.loadingNewer || !this.timeline.hasNewer) return 0;
+    if (!last || !this.timeline.hasNewer || this.loadingNewer) return 0;
     this.loadingNewer = true;
     try {
-      const page = await api.loadNewer(p.account, p.peer, last.id, PAGE);
-      if (!this.isOpen(p.account, p.peer)) return 0;
-      const n = this.timeline.addAll(page);
-      if (page.length < PAGE) this.timeline.hasNewer = false;
-      this.timeline.trimOldest(WINDOW);
+      return await this.loadPage(
+        (p) => api.loadNewer(p.account, p.peer, last.id, PAGE),
+        (t, page) => {
+          if (page.length < PAGE) t.hasNewer = false;
+          t.trimOldest(WINDOW);
+        },
+      );
+    } finally {
+      this.loadingNewer = false;
+    }
+  }
+
+  /**
+   * Fetches a page for the open timeline and adds it, unless the
+   * conversation or the timeline itself was replaced meanwhile (a jump to
+   * the latest or to a search hit): a page from elsewhere would leave a gap.
+   */
+  private async loadPage(
+    fetch: (p: Peer, t: Timeline) => Promise<MessageView[]>,
+    after: (t: Timeline, page: MessageView[], added: number) => void,
+  ): Promise<number> {
+    const p = this.open;
+    const t = this.timeline;
+    if (!p) return 0;
+    try {
+      const page = await fetch(p, t);
+      if (this.timeline !== t || !this.isOpen(p.account, p.peer)) return 0;
+      const n = t.addAll(page);
+      after(t, page, n);
       this.version += 1;
       return n;
     } catch (e) {
       this.timelineError = errorText(e);
       return 0;
-    } finally {
-      this.loadingNewer = false;
     }
   }
 
