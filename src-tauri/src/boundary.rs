@@ -512,6 +512,10 @@ impl From<Error> for UiError {
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),
             ),
+            Error::Internal(what) => UiError::new(
+                "internal",
+                format!("Tern could not build the request for {what}. This is a bug in Tern; please report it."),
+            ),
             Error::Keychain(k) => UiError::new(
                 "keychain_unavailable",
                 format!("Tern could not use the system keychain, where it keeps passwords: {k}. Make sure a keyring (GNOME Keyring, KWallet, the macOS Keychain or the Windows Credential Manager) is running and unlocked."),

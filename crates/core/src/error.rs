@@ -243,6 +243,10 @@ pub enum Error {
     /// A picture cannot be used (e.g. as avatar).
     #[error("this picture can't be used: {0}")]
     InvalidImage(String),
+    /// Tern built a request it could not read back: a bug, not the
+    /// server's or the user's doing.
+    #[error("Tern could not build the request for {0}")]
+    Internal(&'static str),
     /// The keychain failed.
     #[error("keychain: {0}")]
     Keychain(#[from] crate::passwords::PasswordError),

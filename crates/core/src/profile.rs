@@ -451,7 +451,8 @@ pub(crate) async fn on_vcard_update(handle: &AccountHandle, from: &Jid, x: &Elem
 
 /// Fetches and parses a vCard (`None` = the user's own), caching its photo.
 pub(crate) async fn fetch_vcard(handle: &AccountHandle, jid: Option<&str>) -> Result<VCardView> {
-    let query = crate::xml::parse(&format!("<vCard xmlns='{NS_VCARD}'/>")).ok_or(Error::Timeout)?;
+    let query = crate::xml::parse(&format!("<vCard xmlns='{NS_VCARD}'/>"))
+        .ok_or(Error::Internal("a vCard"))?;
     let to = match jid {
         Some(jid) => Some(Jid::from(BareJid::new(jid).map_err(|e| {
             Error::InvalidJid {
@@ -587,7 +588,7 @@ async fn publish_open(
     item_id: Option<&str>,
     payload: &str,
 ) -> Result<()> {
-    let open = publish(node, item_id, payload, true).ok_or(Error::Timeout)?;
+    let open = publish(node, item_id, payload, true).ok_or(Error::Internal("a publish"))?;
     match handle.request(crate::xml::iq_set(open)).await {
         Ok(_) => Ok(()),
         Err(Error::Stanza { condition, .. })
@@ -599,7 +600,8 @@ async fn publish_open(
                 node,
                 "publish-options refused ({condition}); publishing plainly"
             );
-            let plain = publish(node, item_id, payload, false).ok_or(Error::Timeout)?;
+            let plain =
+                publish(node, item_id, payload, false).ok_or(Error::Internal("a publish"))?;
             handle.request(crate::xml::iq_set(plain)).await.map(|_| ())
         }
         Err(e) => Err(e),
@@ -750,6 +752,26 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn publish_requests_build_from_hostile_text() {
+        // Escaping keeps every request readable, so `Error::Internal`
+        // stays unreachable for user text.
+        let nick = nick_element("<b>&'\"]]>").unwrap();
+        assert_eq!(nick.text(), "<b>&'\"]]>");
+        for open in [true, false] {
+            let el = publish(NS_NICK, Some("id'\"<&"), &String::from(&nick), open).unwrap();
+            let publish = el.get_child("publish", NS_PUBSUB).unwrap();
+            assert_eq!(publish.attr("node"), Some(NS_NICK));
+            let item = publish.get_child("item", NS_PUBSUB).unwrap();
+            assert_eq!(item.attr("id"), Some("id'\"<&"));
+            assert_eq!(
+                item.get_child("nick", NS_NICK).unwrap().text(),
+                "<b>&'\"]]>"
+            );
+            assert_eq!(el.get_child("publish-options", NS_PUBSUB).is_some(), open);
+        }
     }
 
     #[test]
