@@ -31,6 +31,7 @@ const COMMANDS: &[&str] = &[
     "send_message",
     "correct_message",
     "retract_message",
+    "resend_message",
     "react",
     "mark_read",
     "send_chat_state",

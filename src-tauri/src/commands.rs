@@ -203,6 +203,16 @@ pub async fn retract_message(
     Ok(shell.client().await?.retract_message(&account, id).await?)
 }
 
+/// Sends a message that could not be sent again.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn resend_message(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+) -> Reply<MessageView> {
+    Ok(shell.client().await?.resend_message(&account, id).await?)
+}
+
 /// Sets the user's reactions to a message (empty removes them).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn react(

@@ -324,6 +324,7 @@ pub fn run() {
             commands::send_message,
             commands::correct_message,
             commands::retract_message,
+            commands::resend_message,
             commands::react,
             commands::mark_read,
             commands::send_chat_state,

@@ -194,6 +194,29 @@ impl Client {
         }
     }
 
+    /// Sends a message that failed again, as it was (its id, body and reply),
+    /// through the outbox like a new one. Only a failed outgoing message
+    /// that was not retracted can go again.
+    pub async fn resend_message(&self, account: &str, message_id: i64) -> Result<MessageView> {
+        let m = self.own_message(account, message_id).await?;
+        if m.direction != tern_store::Direction::Outgoing
+            || m.retracted
+            || m.state != tern_store::MessageState::Failed
+        {
+            return Err(bad(
+                "only a message that could not be sent can be sent again",
+            ));
+        }
+        let ctx = self.ctx(account).await?;
+        let (row, message) = crate::messaging::requeue_failed(&ctx, &m)
+            .await?
+            .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;
+        if let Ok(handle) = self.handle(account).await {
+            let _ = handle.send_tracked(row.id, Stanza::Message(message)).await;
+        }
+        Ok(MessageView::from(row))
+    }
+
     /// Corrects one of the user's messages (XEP-0308).
     pub async fn correct_message(
         &self,
@@ -204,6 +227,10 @@ impl Client {
         let m = self.own_message(account, message_id).await?;
         if m.direction != tern_store::Direction::Outgoing || m.retracted {
             return Err(bad("only your own messages can be corrected"));
+        }
+        if m.state == tern_store::MessageState::Failed {
+            // The recipient never got it: a correction would refer to nothing.
+            return Err(bad("this message was not sent; send it again or delete it"));
         }
         if body.trim().is_empty() || body.len() > crate::chat::MAX_BODY_BYTES {
             return Err(bad("invalid correction"));

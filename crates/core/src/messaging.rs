@@ -370,19 +370,7 @@ pub(crate) async fn queue_outgoing(
 ) -> crate::Result<(MessageRow, Message)> {
     let id = new_id();
     let peer_s = peer.to_string();
-    let out = Outgoing {
-        to: &peer_s,
-        id: &id,
-        body: Some(body),
-        reply: reply_to.map(|r| (peer_s.as_str(), r)),
-        content: true,
-        ..Default::default()
-    };
-    let xml = out.xml();
-    let message = crate::chat::stanza_from_xml(&xml).ok_or_else(|| crate::Error::Stanza {
-        condition: "bad-request".into(),
-        text: Some("message could not be built".into()),
-    })?;
+    let (xml, message) = chat_message(&peer_s, &id, body, reply_to)?;
     let new = NewMessage {
         account: ctx.account.clone(),
         peer: peer_s.clone(),
@@ -402,4 +390,42 @@ pub(crate) async fn queue_outgoing(
     emit_message(ctx, row.clone());
     emit_conversation(ctx, &peer_s).await;
     Ok((row, message))
+}
+
+/// A chat message's stanza, as XML for the outbox and parsed to send.
+fn chat_message(
+    peer: &str,
+    id: &str,
+    body: &str,
+    reply_to: Option<&str>,
+) -> crate::Result<(String, Message)> {
+    let xml = Outgoing {
+        to: peer,
+        id,
+        body: Some(body),
+        reply: reply_to.map(|r| (peer, r)),
+        content: true,
+        ..Default::default()
+    }
+    .xml();
+    let message = crate::chat::stanza_from_xml(&xml)
+        .ok_or(crate::Error::Internal("message could not be built"))?;
+    Ok((xml, message))
+}
+
+/// Puts a failed outgoing message back in the outbox with its own id (a
+/// recipient that got the first attempt after all drops the copy) and
+/// returns the row and the stanza to send, or `None` when the message is
+/// not a failed one.
+pub(crate) async fn requeue_failed(
+    ctx: &Ctx,
+    m: &MessageRow,
+) -> crate::Result<Option<(MessageRow, Message)>> {
+    let id = m.msg_id.clone().unwrap_or_else(|| m.uid.clone());
+    let (xml, message) = chat_message(&m.peer, &id, &m.body, m.reply_to.as_deref())?;
+    let Some(row) = ctx.store.requeue_message(m.id, &xml).await? else {
+        return Ok(None);
+    };
+    emit_message(ctx, row.clone());
+    Ok(Some((row, message)))
 }

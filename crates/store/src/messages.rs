@@ -398,10 +398,13 @@ impl Store {
         self.message(id).await
     }
 
-    /// Moves an outgoing message's state forward (never back).
+    /// Moves an outgoing message's state forward (never back). A failed one
+    /// moves only on proof the recipient got it (a receipt or read marker):
+    /// the server's ack of a stanza it then bounced changes nothing.
     pub async fn advance_state(&self, id: i64, state: MessageState) -> Result<Option<MessageRow>> {
         let done = sqlx::query(
-            "UPDATE messages SET state = ?2 WHERE id = ?1 AND outgoing = 1 AND (state < ?2 OR state = 9)",
+            "UPDATE messages SET state = ?2 WHERE id = ?1 AND outgoing = 1
+             AND (state < ?2 OR (state = 9 AND ?2 >= 3))",
         )
         .bind(id)
         .bind(state as i64)
@@ -411,6 +414,38 @@ impl Store {
             return Ok(None);
         }
         self.message(id).await
+    }
+
+    /// Puts a failed outgoing message back in the outbox with `stanza`, as
+    /// queued, in one transaction. `None` when it is not a failed outgoing
+    /// message (sent meanwhile, retracted, someone else's, unknown).
+    pub async fn requeue_message(&self, id: i64, stanza: &str) -> Result<Option<MessageRow>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let r = sqlx::query(&format!(
+            "UPDATE messages SET state = ?2
+             WHERE id = ?1 AND outgoing = 1 AND state = ?3 AND retracted = 0
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(MessageState::Queued as i64)
+        .bind(MessageState::Failed as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        let requeued = row(&r)?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(requeued.id)
+        .bind(&requeued.account)
+        .bind(stanza)
+        .bind(crate::now_unix() * 1000)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(requeued))
     }
 
     /// Sets the reactions JSON of a message.

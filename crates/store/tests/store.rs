@@ -329,6 +329,42 @@ async fn timeline_pages_outbox_and_search() {
             .is_none(),
         "never backwards"
     );
+    assert!(
+        store
+            .requeue_message(row.id, "<message id='again'/>")
+            .await
+            .unwrap()
+            .is_none(),
+        "only a failed message goes back in the outbox"
+    );
+    store
+        .advance_state(row.id, MessageState::Failed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .advance_state(row.id, MessageState::Acked)
+            .await
+            .unwrap()
+            .is_none(),
+        "the server's ack arriving after the bounce does not hide it"
+    );
+    let again = store
+        .requeue_message(row.id, "<message id='again'/>")
+        .await
+        .unwrap()
+        .expect("a failed message is queued again");
+    assert_eq!(again.state, MessageState::Queued);
+    assert_eq!(again.body, "queued text");
+    let outbox = store.outbox("a@example.org").await.unwrap();
+    assert_eq!(outbox.len(), 1, "replaced, not doubled");
+    assert_eq!(outbox[0].stanza, "<message id='again'/>");
+    assert!(store
+        .advance_state(row.id, MessageState::Acked)
+        .await
+        .unwrap()
+        .is_some());
     store.outbox_done(row.id).await.unwrap();
     assert!(store.outbox("a@example.org").await.unwrap().is_empty());
     let edited = store
@@ -341,4 +377,17 @@ async fn timeline_pages_outbox_and_search() {
     let gone = store.retract_message(row.id).await.unwrap().unwrap();
     assert!(gone.retracted && gone.body.is_empty());
     assert!(store.search("fixed", None, 5).await.unwrap().is_empty());
+    store
+        .advance_state(row.id, MessageState::Failed)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .requeue_message(row.id, "<message/>")
+            .await
+            .unwrap()
+            .is_none(),
+        "a retracted message is not sent again"
+    );
+    assert!(store.outbox("a@example.org").await.unwrap().is_empty());
 }

@@ -67,6 +67,7 @@ export const api = {
   correctMessage: (account: string, id: number, body: string) =>
     invoke<MessageView>('correct_message', { account, id, body }),
   retractMessage: (account: string, id: number) => invoke<MessageView>('retract_message', { account, id }),
+  resendMessage: (account: string, id: number) => invoke<MessageView>('resend_message', { account, id }),
   react: (account: string, id: number, emojis: string[]) => invoke<MessageView>('react', { account, id, emojis }),
   markRead: (account: string, peer: string) => invoke<void>('mark_read', { account, peer }),
   sendChatState: (account: string, peer: string, state: 'active' | 'composing' | 'paused' | 'inactive' | 'gone') =>

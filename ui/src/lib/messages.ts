@@ -2,10 +2,11 @@
 
 import { errorText, isUiError } from './errors';
 
-export type MessageAction = 'send' | 'edit' | 'delete' | 'react' | 'load' | 'search';
+export type MessageAction = 'send' | 'resend' | 'edit' | 'delete' | 'react' | 'load' | 'search';
 
 const verbs: Record<MessageAction, string> = {
   send: 'send the message',
+  resend: 'send the message again',
   edit: 'save the change',
   delete: 'delete the message',
   react: 'add the reaction',

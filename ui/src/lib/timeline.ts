@@ -101,11 +101,12 @@ export class Timeline {
     return Number.isInteger(id) ? this.byId.get(id) : undefined;
   }
 
-  /** The user's newest message that can still be edited. */
+  /** The user's newest message that can still be edited (one that was not
+   *  sent is sent again instead). */
   lastOwn(): MessageView | undefined {
     for (let i = this.items.length - 1; i >= 0; i--) {
       const m = this.items[i];
-      if (m.outgoing && !m.retracted) return m;
+      if (m.outgoing && !m.retracted && m.state !== 'failed') return m;
     }
     return undefined;
   }

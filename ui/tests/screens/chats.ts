@@ -95,6 +95,7 @@ function julietTimeline(): MessageView[] {
     msg(JULIET, { id: 6, body: '', retracted: true, timestamp_ms: today(9, 20) }),
     msg(JULIET, { id: 7, body: 'A message delivered but not read yet', outgoing: true, state: 'delivered', timestamp_ms: today(9, 40) }),
     msg(JULIET, { id: 8, body: 'And one still waiting to be sent', outgoing: true, state: 'queued', timestamp_ms: today(9, 41) }),
+    msg(JULIET, { id: 10, body: 'And one the server sent back', outgoing: true, state: 'failed', timestamp_ms: today(9, 42) }),
     msg(JULIET, { id: 9, body: 'Let me reply to the first one', reply_to: 'uid-1', timestamp_ms: today(9, 45), reactions: { [ME]: ['😂'] } }),
   ];
 }
@@ -231,6 +232,11 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
     }
     case 'correct_message':
       return update(send, a.id as number, (m) => ({ ...m, body: a.body as string, edited: true }));
+    case 'resend_message': {
+      const m = update(send, a.id as number, (x) => ({ ...x, state: 'queued' }));
+      setTimeout(() => update(send, a.id as number, (x) => ({ ...x, state: 'acked' })), 100);
+      return m;
+    }
     case 'retract_message':
       return update(send, a.id as number, (m) => ({ ...m, body: '', retracted: true }));
     case 'react':

@@ -205,6 +205,26 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-resend',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      const m = p.locator('[data-testid=message][data-id="10"]');
+      await m.getByLabel('Not sent').waitFor();
+      await m.getByRole('button', { name: 'Send again' }).focus();
+    },
+    check: async (p) => {
+      const m = p.locator('[data-testid=message][data-id="10"]');
+      await p.keyboard.press('Enter');
+      const r = await calledWith(p, 'resend_message');
+      if (r.id !== 10) fail(`resend ${JSON.stringify(r)}`);
+      await m.getByLabel('Sent to the server').waitFor();
+      if (await m.getByRole('button', { name: 'Send again' }).count()) fail('"Send again" stays after sending');
+      const others = await p.getByRole('button', { name: 'Send again' }).count();
+      if (others) fail(`${others} other messages offer "Send again"`);
+    },
+  },
+  {
     name: 'chat-link',
     scenario: 'chats',
     act: async (p) => {

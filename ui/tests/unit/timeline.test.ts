@@ -69,7 +69,8 @@ describe('Timeline', () => {
   it('finds replied messages by uid or id and the last own message', () => {
     const a = msg({ id: 5, uid: 'abc', outgoing: true });
     const b = msg({ id: 6, outgoing: true, retracted: true, timestamp_ms: a.timestamp_ms + 1 });
-    const t = new Timeline([a, b]);
+    const c = msg({ id: 7, outgoing: true, state: 'failed', timestamp_ms: a.timestamp_ms + 2 });
+    const t = new Timeline([a, b, c]);
     expect(t.replied('abc')).toBe(a);
     expect(t.replied('5')).toBe(a);
     expect(t.replied('nope')).toBeUndefined();

@@ -424,3 +424,110 @@ async fn blocking_stops_messages_until_unblocked() {
     a.client.shutdown().await;
     b.client.shutdown().await;
 }
+
+/// A message to an address nobody has yet bounces and is marked failed; it
+/// can then be sent again as it was, and arrives once that person exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_can_be_sent_again() {
+    let server = Prosody::start().unwrap();
+    let (mut a, alice) = signed_in(&server).await;
+    let name = format!("later{}", std::process::id());
+    let later = format!("{name}@{}", server.domain());
+    let sent = a
+        .client
+        .send_message(&alice, &later, "are you there yet?", None)
+        .await
+        .unwrap();
+    let failed = wait_event(
+        &mut a.events,
+        T,
+        "the bounce",
+        message_where(&later, |m| m.id == sent.id && m.state == "failed"),
+    )
+    .await;
+    assert_eq!(failed.body, "are you there yet?");
+    assert!(
+        a.client
+            .correct_message(&alice, sent.id, "are you there?")
+            .await
+            .is_err(),
+        "a correction of a message nobody got is refused"
+    );
+
+    // Nothing else can be "sent again": not a message on its way, not a
+    // retracted one, not another account's.
+    let (b, bob) = signed_in(&server).await;
+    let other = a
+        .client
+        .send_message(&alice, &bob, "on its way", None)
+        .await
+        .unwrap();
+    let err = a.client.resend_message(&alice, other.id).await;
+    assert!(err.is_err(), "a message on its way is not sent twice");
+    assert!(b.client.resend_message(&bob, sent.id).await.is_err());
+    a.client.retract_message(&alice, other.id).await.unwrap();
+    b.client.shutdown().await;
+
+    // Still nobody there: it fails again, and stays failed.
+    a.client.resend_message(&alice, sent.id).await.unwrap();
+    wait_event(
+        &mut a.events,
+        T,
+        "queued again",
+        message_where(&later, |m| m.id == sent.id && m.state == "queued"),
+    )
+    .await;
+    wait_event(
+        &mut a.events,
+        T,
+        "the second bounce",
+        message_where(&later, |m| m.id == sent.id && m.state == "failed"),
+    )
+    .await;
+
+    server.create_user_named(&name, "secret-later").unwrap();
+    let mut l = client().await;
+    l.client
+        .add_account(account(
+            &later,
+            "secret-later",
+            loopback(server.c2s_port(), false),
+        ))
+        .await
+        .unwrap();
+    wait_connected(&mut l, &later).await;
+    let again = a.client.resend_message(&alice, sent.id).await.unwrap();
+    assert_eq!((again.id, again.state.as_str()), (sent.id, "queued"));
+    let got = wait_event(
+        &mut l.events,
+        T,
+        "the message, at last",
+        message_where(&alice, |m| !m.outgoing && m.body == "are you there yet?"),
+    )
+    .await;
+    assert_eq!(got.body, "are you there yet?");
+    wait_event(
+        &mut a.events,
+        T,
+        "acknowledged this time",
+        message_where(&later, |m| {
+            m.id == sent.id && matches!(m.state.as_str(), "acked" | "delivered")
+        }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mine = a.client.timeline(&alice, &later, None, 10).await.unwrap();
+    let row = mine.iter().find(|m| m.id == sent.id).unwrap();
+    assert_ne!(row.state, "failed", "it stays sent");
+    let theirs = l.client.timeline(&later, &alice, None, 10).await.unwrap();
+    assert_eq!(
+        theirs
+            .iter()
+            .filter(|m| m.body == "are you there yet?")
+            .count(),
+        1,
+        "delivered once"
+    );
+    a.client.shutdown().await;
+    l.client.shutdown().await;
+}
