@@ -236,15 +236,30 @@ pub fn checked_link(url: &str) -> Result<&str, UiError> {
 /// Header naming the account a picture upload is for (percent-encoded, as
 /// header values are ASCII).
 pub const ACCOUNT_HEADER: &str = "tern-account";
+/// Header with the part of the picture to use: `left,top,width,height` as
+/// fractions of the picture's size (optional; without it the centred
+/// square is used).
+pub const CROP_HEADER: &str = "tern-crop";
 /// Largest picture accepted for an avatar, before it is scaled down.
 pub const MAX_PICTURE_BYTES: usize = 32 * 1024 * 1024;
 
-/// The account and picture of an avatar upload: the raw request body and
-/// the [`ACCOUNT_HEADER`].
+/// An avatar upload: the account, the picture and the part of it to use.
+#[derive(Debug)]
+pub struct PictureUpload {
+    /// The account the picture is for.
+    pub account: String,
+    /// The picture's bytes, as chosen.
+    pub picture: Vec<u8>,
+    /// The part to use; `None` for the centred square.
+    pub crop: Option<tern_core::Crop>,
+}
+
+/// Reads an avatar upload: the raw request body, the [`ACCOUNT_HEADER`] and
+/// the optional [`CROP_HEADER`].
 pub fn picture_upload(
     body: &tauri::ipc::InvokeBody,
     headers: &tauri::http::HeaderMap,
-) -> Result<(String, Vec<u8>), UiError> {
+) -> Result<PictureUpload, UiError> {
     let account = headers
         .get(ACCOUNT_HEADER)
         .and_then(|v| percent_decoded(v.as_bytes()))
@@ -277,7 +292,41 @@ pub fn picture_upload(
             ),
         ));
     }
-    Ok((account, bytes.clone()))
+    let crop = match headers.get(CROP_HEADER) {
+        None => None,
+        Some(v) => Some(crop_from(v.as_bytes()).ok_or_else(|| {
+            UiError::new(
+                "bad_request",
+                "Tern could not tell which part of the picture to use. Choose it again.",
+            )
+        })?),
+    };
+    Ok(PictureUpload {
+        account,
+        picture: bytes.clone(),
+        crop,
+    })
+}
+
+/// `left,top,width,height`, each a finite number from 0 to 1.
+fn crop_from(v: &[u8]) -> Option<tern_core::Crop> {
+    let parts: Vec<f64> = std::str::from_utf8(v)
+        .ok()?
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let [left, top, width, height] = parts[..] else {
+        return None;
+    };
+    parts
+        .iter()
+        .all(|f| f.is_finite() && (0.0..=1.0).contains(f))
+        .then_some(tern_core::Crop {
+            left,
+            top,
+            width,
+            height,
+        })
 }
 
 /// Decodes `%XX` escapes; `None` for a broken escape or text that is not UTF-8.
@@ -619,13 +668,46 @@ mod tests {
     #[test]
     fn pictures_come_as_raw_bytes_for_a_named_account() {
         use tauri::ipc::InvokeBody;
-        let (account, bytes) = picture_upload(
+        let up = picture_upload(
             &InvokeBody::Raw(vec![1, 2, 3]),
             &headers("j%C3%BCrgen%40example.org"),
         )
         .unwrap();
-        assert_eq!(account, "jürgen@example.org");
-        assert_eq!(bytes, [1, 2, 3]);
+        assert_eq!(up.account, "jürgen@example.org");
+        assert_eq!(up.picture, [1, 2, 3]);
+        assert_eq!(up.crop, None);
+        let mut cropped = headers("a@x");
+        cropped.insert(CROP_HEADER, "0.25,0,0.5,1".parse().unwrap());
+        let up = picture_upload(&InvokeBody::Raw(vec![1]), &cropped).unwrap();
+        assert_eq!(
+            up.crop,
+            Some(tern_core::Crop {
+                left: 0.25,
+                top: 0.0,
+                width: 0.5,
+                height: 1.0
+            })
+        );
+        for bad in [
+            "",
+            "0,0,1",
+            "0,0,1,1,1",
+            "a,b,c,d",
+            "0,0,2,1",
+            "-0.1,0,1,1",
+            "NaN,0,1,1",
+            "inf,0,1,1",
+        ] {
+            let mut h = headers("a@x");
+            h.insert(CROP_HEADER, bad.parse().unwrap());
+            assert_eq!(
+                picture_upload(&InvokeBody::Raw(vec![1]), &h)
+                    .unwrap_err()
+                    .kind,
+                "bad_request",
+                "{bad:?}"
+            );
+        }
         let json = InvokeBody::Json(serde_json::json!([1, 2, 3]));
         assert_eq!(
             picture_upload(&json, &headers("a@x")).unwrap_err().kind,

@@ -386,25 +386,30 @@ pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> R
 }
 
 /// Makes the picture sent as the raw request body the account's avatar
-/// (the account in the `Tern-Account` header, percent-encoded); returns
+/// (the account in the `Tern-Account` header, percent-encoded; the part to
+/// use in `Tern-Crop`); returns
 /// the new avatar's hash. The bytes never pass through JSON.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_avatar(
     shell: State<'_, Shell>,
     request: tauri::ipc::Request<'_>,
 ) -> Reply<Option<String>> {
-    let (account, picture) = picture_upload(request.body(), request.headers())?;
+    let up = picture_upload(request.body(), request.headers())?;
     Ok(shell
         .client()
         .await?
-        .set_avatar(&account, Some(picture))
+        .set_avatar(&up.account, Some(up.picture), up.crop)
         .await?)
 }
 
 /// Removes the account's avatar.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn remove_avatar(shell: State<'_, Shell>, account: String) -> Reply {
-    shell.client().await?.set_avatar(&account, None).await?;
+    shell
+        .client()
+        .await?
+        .set_avatar(&account, None, None)
+        .await?;
     Ok(())
 }
 

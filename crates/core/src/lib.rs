@@ -54,7 +54,7 @@ pub use events::{
     ResourcePresence, Snapshot,
 };
 pub use passwords::{Keychain, PasswordError, PasswordStore};
-pub use profile::{is_avatar_hash, ProfileView, VCardView};
+pub use profile::{is_avatar_hash, Crop, ProfileView, VCardView};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
 pub use tls::TlsTrust;

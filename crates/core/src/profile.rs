@@ -522,9 +522,49 @@ pub(crate) fn parse_vcard(el: &Element) -> VCardView {
     }
 }
 
-/// Reads a picture the user chose and makes their avatar of it: scaled
-/// into 256x256 and encoded as PNG. Returns (png, width, height).
-fn make_own_avatar(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), String> {
+/// The part of a picture to make the avatar of, as fractions (0 to 1) of
+/// the picture's width and height as it is shown (EXIF orientation
+/// applied). The UI keeps it square; `None` takes the largest centred square.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+pub struct Crop {
+    /// Left edge, from the picture's left.
+    pub left: f64,
+    /// Top edge, from the picture's top.
+    pub top: f64,
+    /// Width, of the picture's width.
+    pub width: f64,
+    /// Height, of the picture's height.
+    pub height: f64,
+}
+
+impl Crop {
+    /// The crop in pixels of a `w`x`h` picture, inside it and at least one
+    /// pixel; `None` when the numbers make no rectangle.
+    fn pixels(&self, w: u32, h: u32) -> Option<(u32, u32, u32, u32)> {
+        let ok = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+        if ![self.left, self.top, self.width, self.height]
+            .into_iter()
+            .all(ok)
+            || self.width == 0.0
+            || self.height == 0.0
+        {
+            return None;
+        }
+        let px = |f: f64, n: u32| ((f * f64::from(n)).round() as u32).min(n);
+        let (x, y) = (px(self.left, w).min(w - 1), px(self.top, h).min(h - 1));
+        let cw = px(self.width, w).clamp(1, w - x);
+        let ch = px(self.height, h).clamp(1, h - y);
+        Some((x, y, cw, ch))
+    }
+}
+
+/// Reads a picture the user chose and makes their avatar of it: turned
+/// upright, cut to `crop` (or the centred square), scaled into 256x256 and
+/// encoded as PNG. Returns (png, width, height).
+fn make_own_avatar(
+    bytes: &[u8],
+    crop: Option<Crop>,
+) -> std::result::Result<(Vec<u8>, u32, u32), String> {
     if bytes.len() > MAX_SOURCE_IMAGE_BYTES {
         return Err(format!(
             "the picture is {} MB; choose one under {} MB",
@@ -543,9 +583,30 @@ fn make_own_avatar(bytes: &[u8]) -> std::result::Result<(Vec<u8>, u32, u32), Str
     limits.max_image_height = Some(16_384);
     limits.max_alloc = Some(512 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| format!("the picture could not be read ({e})"))?;
+    let unreadable = |e: image::ImageError| format!("the picture could not be read ({e})");
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    img.apply_orientation(orientation);
+    let (w, h) = (img.width(), img.height());
+    if w == 0 || h == 0 {
+        return Err("the picture is empty".into());
+    }
+    let (x, y, cw, ch) = match crop {
+        Some(c) => c
+            .pixels(w, h)
+            .ok_or("the part of the picture to use is not inside it")?,
+        None => {
+            let side = w.min(h);
+            ((w - side) / 2, (h - side) / 2, side, side)
+        }
+    };
+    let img = if (x, y, cw, ch) == (0, 0, w, h) {
+        img
+    } else {
+        img.crop_imm(x, y, cw, ch)
+    };
     let img = if img.width() > OWN_AVATAR_SIDE || img.height() > OWN_AVATAR_SIDE {
         img.resize(
             OWN_AVATAR_SIDE,
@@ -612,6 +673,7 @@ async fn publish_open(
 pub(crate) async fn set_own_avatar(
     handle: &AccountHandle,
     picture: Option<Vec<u8>>,
+    crop: Option<Crop>,
 ) -> Result<Option<String>> {
     let ctx = handle.ctx();
     let Some(picture) = picture else {
@@ -628,7 +690,7 @@ pub(crate) async fn set_own_avatar(
         emit(handle, &ctx.account).await;
         return Ok(None);
     };
-    let (png, w, h) = tokio::task::spawn_blocking(move || make_own_avatar(&picture))
+    let (png, w, h) = tokio::task::spawn_blocking(move || make_own_avatar(&picture, crop))
         .await
         .map_err(|e| Error::InvalidImage(e.to_string()))?
         .map_err(Error::InvalidImage)?;
@@ -701,15 +763,17 @@ pub(crate) fn vcard_update_of(payloads: &[Element]) -> Option<&Element> {
 }
 
 impl crate::Client {
-    /// Makes `picture` (PNG, JPEG, GIF or WebP) the account's avatar,
-    /// scaled into 256x256 and published as PNG (XEP-0084); `None` removes
-    /// it. Returns the new avatar's hash.
+    /// Makes `picture` (PNG, JPEG, GIF or WebP) the account's avatar: the
+    /// `crop` of it (else its centred square), scaled into 256x256 and
+    /// published as PNG (XEP-0084); `None` removes it. Returns the new
+    /// avatar's hash.
     pub async fn set_avatar(
         &self,
         account: &str,
         picture: Option<Vec<u8>>,
+        crop: Option<Crop>,
     ) -> Result<Option<String>> {
-        set_own_avatar(&self.handle(account).await?, picture).await
+        set_own_avatar(&self.handle(account).await?, picture, crop).await
     }
 
     /// Publishes the account's nickname (XEP-0172); `None` clears it.
@@ -776,27 +840,144 @@ mod tests {
 
     #[test]
     fn own_avatar_is_scaled_into_a_png_square() {
-        let (out, w, h) = make_own_avatar(&png(600, 300)).unwrap();
-        assert_eq!((w, h), (256, 128));
+        let (out, w, h) = make_own_avatar(&png(600, 300), None).unwrap();
+        assert_eq!((w, h), (256, 256), "the centred square");
         assert_eq!(
             inspect(&out, MAX_AVATAR_BYTES).unwrap(),
-            (256, 128, "image/png".into())
+            (256, 256, "image/png".into())
         );
-        let (_, w, h) = make_own_avatar(&png(40, 30)).unwrap();
-        assert_eq!((w, h), (40, 30));
+        let (_, w, h) = make_own_avatar(&png(40, 30), None).unwrap();
+        assert_eq!((w, h), (30, 30), "small pictures are not enlarged");
+    }
+
+    /// A picture whose left half is red and right half blue.
+    fn halves(w: u32, h: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(w, h, |x, _| {
+            if x < w / 2 {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        })
+    }
+
+    fn encode(img: &image::RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_chosen_part_becomes_the_avatar() {
+        let pic = encode(&halves(400, 200));
+        let right = Crop {
+            left: 0.5,
+            top: 0.0,
+            width: 0.5,
+            height: 1.0,
+        };
+        let (out, w, h) = make_own_avatar(&pic, Some(right)).unwrap();
+        assert_eq!((w, h), (200, 200));
+        let img = image::load_from_memory(&out).unwrap().to_rgb8();
+        assert!(
+            img.pixels().all(|p| p.0 == [0, 0, 255]),
+            "only the blue half"
+        );
+        let left = Crop { left: 0.0, ..right };
+        let (out, ..) = make_own_avatar(&pic, Some(left)).unwrap();
+        let img = image::load_from_memory(&out).unwrap().to_rgb8();
+        assert!(
+            img.pixels().all(|p| p.0 == [255, 0, 0]),
+            "only the red half"
+        );
+
+        // Numbers that make no rectangle are refused, not guessed at.
+        for bad in [
+            Crop {
+                width: 0.0,
+                ..right
+            },
+            Crop {
+                left: -0.1,
+                ..right
+            },
+            Crop {
+                top: f64::NAN,
+                ..right
+            },
+            Crop {
+                height: 1.5,
+                ..right
+            },
+            Crop {
+                width: f64::INFINITY,
+                ..right
+            },
+        ] {
+            assert!(make_own_avatar(&pic, Some(bad)).is_err(), "{bad:?}");
+        }
+        // A crop reaching past the edge is cut at it.
+        let (_, w, h) = make_own_avatar(
+            &pic,
+            Some(Crop {
+                left: 0.9,
+                top: 0.5,
+                width: 0.5,
+                height: 1.0,
+            }),
+        )
+        .unwrap();
+        assert_eq!((w, h), (40, 100));
+    }
+
+    #[test]
+    fn a_sideways_photo_is_turned_upright_before_cropping() {
+        // A 40x20 JPEG (red left, blue right) tagged "rotate 90° clockwise"
+        // (EXIF orientation 6) is shown 20x40 with red on top.
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(halves(40, 20))
+            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let exif: &[u8] = &[
+            0xFF, 0xE1, 0x00, 0x22, b'E', b'x', b'i', b'f', 0, 0, // APP1, length 34
+            b'M', b'M', 0x00, 0x2A, 0, 0, 0, 8, // big-endian TIFF, IFD at 8
+            0x00, 0x01, // one entry
+            0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0x00, 0x06, 0, 0, // Orientation = 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let mut tagged = jpeg[..2].to_vec();
+        tagged.extend_from_slice(exif);
+        tagged.extend_from_slice(&jpeg[2..]);
+        let top = Crop {
+            left: 0.0,
+            top: 0.0,
+            width: 1.0,
+            height: 0.5,
+        };
+        let (out, w, h) = make_own_avatar(&tagged, Some(top)).unwrap();
+        assert_eq!((w, h), (20, 20));
+        let img = image::load_from_memory(&out).unwrap().to_rgb8();
+        let centre = img.get_pixel(10, 8).0;
+        assert!(
+            centre[0] > 200 && centre[2] < 60,
+            "the top of the upright photo is red: {centre:?}"
+        );
     }
 
     #[test]
     fn bad_pictures_are_refused_with_a_reason() {
-        assert!(make_own_avatar(b"not a picture")
+        assert!(make_own_avatar(b"not a picture", None)
             .unwrap_err()
             .contains("PNG"));
         let mut broken = png(64, 64);
         broken.truncate(60);
-        assert!(make_own_avatar(&broken).is_err());
-        assert!(make_own_avatar(&vec![0u8; MAX_SOURCE_IMAGE_BYTES + 1])
-            .unwrap_err()
-            .contains("MB"));
+        assert!(make_own_avatar(&broken, None).is_err());
+        assert!(
+            make_own_avatar(&vec![0u8; MAX_SOURCE_IMAGE_BYTES + 1], None)
+                .unwrap_err()
+                .contains("MB")
+        );
         assert!(inspect(&png(64, 64), 10).is_err());
     }
 

@@ -4,6 +4,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
+import { cropHeader, type CropRect } from './crop';
 import { headerValue, type VCardView } from './profile';
 import type { SignUpForm, Values } from './signup';
 
@@ -90,9 +91,12 @@ export const api = {
   unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
   openLink: (url: string) => invoke<void>('open_link', { url }),
   profile: (account: string, jid: string) => invoke<ProfileView>('profile', { account, jid }),
-  /** Sends the picture as the raw request body (not JSON); returns the new avatar's hash. */
-  setAvatar: (account: string, picture: Uint8Array) =>
-    invoke<string | null>('set_avatar', picture, { headers: { 'Tern-Account': headerValue(account) } }),
+  /** Sends the picture as the raw request body (not JSON) with the part to
+   *  use (else the engine takes the centred square); returns the new avatar's hash. */
+  setAvatar: (account: string, picture: Uint8Array, crop: CropRect | null = null) =>
+    invoke<string | null>('set_avatar', picture, {
+      headers: { 'Tern-Account': headerValue(account), ...(crop ? { 'Tern-Crop': cropHeader(crop) } : {}) },
+    }),
   removeAvatar: (account: string) => invoke<void>('remove_avatar', { account }),
   setNickname: (account: string, nickname: string | null) => invoke<void>('set_nickname', { account, nickname }),
   vcard: (account: string, jid: string) => invoke<VCardView>('vcard', { account, jid }),

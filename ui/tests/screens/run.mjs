@@ -6,6 +6,7 @@
 //   ONLY=chat node tests/screens/run.mjs  (only the cases whose name starts with "chat")
 
 import { createServer } from 'node:http';
+import zlib from 'node:zlib';
 import { mkdir, readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -622,7 +623,33 @@ const chatCases = [
 ];
 const openAccounts = (page) => page.getByRole('button', { name: /^Accounts/ }).click();
 
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+/** A `w`x`h` RGB PNG coloured by `rgb(x, y)`. */
+function makePng(w, h, rgb) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc(h * (1 + 3 * w));
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) raw.set(rgb(x, y), y * (1 + 3 * w) + 1 + 3 * x);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+/** 300x150: red on the left, blue on the right, a yellow dot left of centre. */
+const PNG = makePng(300, 150, (x, y) => ((x - 110) ** 2 + (y - 75) ** 2 < 400 ? [250, 200, 0] : x < 150 ? [200, 40, 40] : [40, 70, 200]));
+const cropDialog = (p) => p.getByRole('dialog', { name: 'Crop your picture' });
 const openProfile = async (p) => {
   await openAccounts(p);
   await p.getByRole('button', { name: 'Edit profile…' }).click();
@@ -685,19 +712,86 @@ const profileCases = [
     act: async (p) => {
       await openProfile(p);
       await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
       await p.getByRole('button', { name: 'Remove picture' }).waitFor();
     },
     check: async (p) => {
       const a = await lastCall(p, 'set_avatar');
       if (!a.raw || a.size !== PNG.length || a.headers?.['Tern-Account'] !== 'alice%40example.org') fail(JSON.stringify(a));
+      // Untouched, the frame holds the centred square.
+      if (a.headers?.['Tern-Crop'] !== '0.250000,0.000000,0.500000,1.000000') fail(`crop ${a.headers?.['Tern-Crop']}`);
       await p.locator('[data-testid=account] img').first().waitFor();
       await p.getByRole('button', { name: 'Remove picture' }).click();
       const r = await calledWith(p, 'remove_avatar');
       if (r.account !== 'alice@example.org') fail(JSON.stringify(r));
       await p.getByRole('button', { name: 'Remove picture' }).waitFor({ state: 'detached' });
       await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      // Escape leaves the cropper, not the profile, and sends nothing.
+      await cropDialog(p).waitFor();
+      await p.keyboard.press('Escape');
+      await p.getByRole('dialog', { name: 'Your profile' }).waitFor();
+      if ((await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'set_avatar').length)) !== 1) fail('a cancelled crop was sent');
+      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
       await p.getByRole('button', { name: 'Remove picture' }).waitFor();
       await p.getByRole('dialog').locator('img').waitFor();
+    },
+  },
+  {
+    name: 'profile-picture-crop',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      const frame = cropDialog(p).getByTestId('crop-frame');
+      await frame.locator('img').waitFor();
+      await p.waitForFunction(() => document.querySelector('[data-testid=crop-frame] img')?.naturalWidth === 300);
+      // Drag the picture 60 px to the right: the frame moves onto the red half.
+      const box = await frame.boundingBox();
+      await p.mouse.move(box.x + 120, box.y + 120);
+      await p.mouse.down();
+      await p.mouse.move(box.x + 150, box.y + 120, { steps: 3 });
+      await p.mouse.move(box.x + 180, box.y + 120, { steps: 3 });
+      await p.mouse.up();
+      // Zoom in twice around the yellow dot with the keyboard.
+      await frame.focus();
+      await p.keyboard.press('+');
+      await p.keyboard.press('+');
+    },
+    check: async (p) => {
+      const zoom = await cropDialog(p).getByRole('slider', { name: 'Zoom' }).inputValue();
+      if (Math.abs(Number(zoom) - 1.5625) > 0.01) fail(`zoom ${zoom}`);
+      await p.waitForTimeout(50);
+    },
+  },
+  {
+    name: 'profile-picture-cropped',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
+      const frame = cropDialog(p).getByTestId('crop-frame');
+      await p.waitForFunction(() => document.querySelector('[data-testid=crop-frame] img')?.naturalWidth === 300);
+      const box = await frame.boundingBox();
+      await p.mouse.move(box.x + 120, box.y + 120);
+      await p.mouse.down();
+      await p.mouse.move(box.x + 180, box.y + 120, { steps: 4 });
+      await p.mouse.up();
+      await frame.focus();
+      await p.keyboard.press('+');
+      await p.keyboard.press('+');
+      await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
+      await p.getByRole('button', { name: 'Remove picture' }).waitFor();
+    },
+    check: async (p) => {
+      const a = await lastCall(p, 'set_avatar');
+      // At zoom 1 the picture is 480x240 on screen, at x = -120; dragged
+      // 60 px right it is at -60 (left 0.125). Zoom 1.5625 about the
+      // frame's centre (picture x 180 of 480 -> 281.25 of 750): x = -161.25.
+      const [left, top, width, height] = (a.headers?.['Tern-Crop'] ?? '').split(',').map(Number);
+      const near = (x, y) => Math.abs(x - y) < 0.002;
+      if (!(near(left, 161.25 / 750) && near(top, (375 - 240) / 2 / 375) && near(width, 240 / 750) && near(height, 240 / 375)))
+        fail(`crop ${a.headers?.['Tern-Crop']}`);
     },
   },
   {
@@ -706,6 +800,9 @@ const profileCases = [
     act: async (p) => {
       await openProfile(p);
       await p.getByLabel('Picture file').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+      // The browser cannot show it either; the engine gets the last word.
+      await cropDialog(p).getByText('This picture can’t be shown here').waitFor();
+      await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
     },
     check: async (p) => {
       await p.getByRole('dialog').getByRole('alert').getByText('This picture can’t be used: the file is not a picture Tern can read.').waitFor();

@@ -75,10 +75,20 @@ async fn caps_avatar_and_nickname_reach_the_contact_and_survive_a_restart() {
         "{server_features:?}"
     );
 
-    // Avatar: bob picks a 600x300 JPEG; Tern publishes a 256x128 PNG.
+    // Avatar: bob picks a 600x300 JPEG and its middle square; Tern
+    // publishes it as a 256x256 PNG.
     let hash = b
         .client
-        .set_avatar(&bob, Some(picture(600, 300)))
+        .set_avatar(
+            &bob,
+            Some(picture(600, 300)),
+            Some(tern_core::Crop {
+                left: 0.25,
+                top: 0.0,
+                width: 0.5,
+                height: 1.0,
+            }),
+        )
         .await
         .unwrap()
         .expect("a hash");
@@ -94,7 +104,7 @@ async fn caps_avatar_and_nickname_reach_the_contact_and_survive_a_restart() {
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(hex::encode(Sha1::digest(&bytes)), hash);
     let img = image::load_from_memory(&bytes).unwrap();
-    assert_eq!((img.width(), img.height()), (256, 128));
+    assert_eq!((img.width(), img.height()), (256, 256));
     assert_eq!(
         b.client
             .profile(&bob, &bob)
@@ -135,7 +145,7 @@ async fn caps_avatar_and_nickname_reach_the_contact_and_survive_a_restart() {
     // A picture that is not one is refused with a reason, nothing published.
     let err = b
         .client
-        .set_avatar(&bob, Some(b"GIF89a broken".to_vec()))
+        .set_avatar(&bob, Some(b"GIF89a broken".to_vec()), None)
         .await
         .unwrap_err();
     assert!(matches!(err, tern_core::Error::InvalidImage(_)), "{err}");
@@ -162,7 +172,7 @@ async fn caps_avatar_and_nickname_reach_the_contact_and_survive_a_restart() {
     );
 
     // Removing the avatar reaches alice.
-    b.client.set_avatar(&bob, None).await.unwrap();
+    b.client.set_avatar(&bob, None, None).await.unwrap();
     wait_event(
         &mut a.events,
         T,
