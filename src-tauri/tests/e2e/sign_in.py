@@ -30,6 +30,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.file_detector import UselessFileDetector
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -83,6 +84,7 @@ def main():
                 break
             time.sleep(0.05)
 
+        info["data_dir"] = data_dir
         env = dict(os.environ)
         env.update({
             "DISPLAY": f":{display}",
@@ -224,6 +226,35 @@ def run(driver, info, shots):
         " && document.querySelectorAll('img[src=\"x\"], script:not([src]), a[href^=\"javascript\"]').length === 0")
     assert inert, "hostile text became markup"
     print("e2e: hostile text rendered inert in WebKit", flush=True)
+
+    # A new avatar: the cropper shows the picture in WebKit (a blob: image
+    # under the CSP), the frame moves with the keys, and the engine
+    # publishes exactly the chosen part.
+    from PIL import Image
+    picture = os.path.join(info["data_dir"], "e2e-picture.png")
+    img = Image.new("RGB", (300, 150), (40, 70, 200))
+    img.paste((200, 40, 40), (0, 0, 150, 150))
+    img.save(picture)
+    driver.find_element(By.ID, "nav-accounts").click()
+    wait.until(EC.element_to_be_clickable((By.XPATH, "//button[normalize-space()='Edit profile…']"))).click()
+    # The driver runs here: it gets the path itself, not an upload.
+    driver.file_detector = UselessFileDetector()
+    driver.find_element(By.CSS_SELECTOR, "input[aria-label='Picture file']").send_keys(picture)
+    frame = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='crop-frame']")))
+    wait.until(lambda d: d.execute_script(
+        "return document.querySelector('[data-testid=crop-frame] img')?.naturalWidth === 300"))
+    frame.click()
+    for _ in range(15):
+        frame.send_keys(Keys.ARROW_LEFT)
+    screenshot(info["display"], os.path.join(shots, "e2e-crop.png"))
+    driver.find_element(By.XPATH, "//button[normalize-space()='Use this picture']").click()
+    avatar = wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, "dialog[open] img[src*='tern-media']")))
+    digest = avatar.get_attribute("src").rstrip("/").rsplit("/", 1)[-1]
+    saved = Image.open(os.path.join(info["data_dir"], "avatars", digest)).convert("RGB")
+    colours = {c for _, c in saved.getcolors(maxcolors=1 << 16)}
+    assert saved.size == (150, 150) and colours == {(200, 40, 40)}, (saved.size, sorted(colours)[:5])
+    print(f"e2e: the avatar is the chosen part of the picture ({saved.size[0]}x{saved.size[1]}, red only)", flush=True)
 
     # The window never leaves Tern's own pages.
     driver.execute_script("window.location.href = 'file:///etc/hostname'")
