@@ -74,6 +74,15 @@ def main():
         info["notifications"] = notes
         info["notifyd"] = notifyd
 
+        # A system tray (StatusNotifierWatcher + host), there before Tern.
+        tray = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "trayhost.py")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(tray)
+        tray_lines = queue.Queue()
+        assert json.loads(tray.stdout.readline()).get("event") == "ready", "the tray did not start"
+        threading.Thread(target=lambda: [tray_lines.put(json.loads(x)) for x in tray.stdout], daemon=True).start()
+        info["tray"] = Tray(tray, tray_lines)
+
         display = free_display()
         info["display"] = display
         xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
@@ -111,7 +120,10 @@ def main():
             print("e2e: page text at failure:\n" + driver.find_element(By.TAG_NAME, "body").text, flush=True)
             raise
         finally:
-            driver.quit()
+            try:
+                driver.quit()
+            except Exception:  # noqa: BLE001 (the app may have quit already)
+                pass
         print(f"e2e: passed in {time.time() - started:.1f} s", flush=True)
     finally:
         for p in reversed(procs):
@@ -125,6 +137,61 @@ def main():
                 except subprocess.TimeoutExpired:
                     p.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class Tray:
+    """Talks to trayhost.py: commands answered in order, events kept."""
+
+    def __init__(self, proc, lines):
+        self.proc, self.lines, self.events = proc, lines, []
+
+    def ask(self, cmd, timeout=10):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        deadline = time.time() + timeout
+        while True:
+            line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            if "event" in line:
+                self.events.append(line)
+                continue
+            assert line.get("reply") != "error", f"tray: {cmd}: {line}"
+            return line
+
+    def wait_event(self, kind, timeout=15):
+        deadline = time.time() + timeout
+        while True:
+            for e in self.events:
+                if e["event"] == kind:
+                    return e
+            try:
+                self.events.append(self.lines.get(timeout=max(0.01, deadline - time.time())))
+            except queue.Empty:
+                raise AssertionError(f"tray: no {kind} event") from None
+
+    def label(self):
+        return self.ask("props")["props"].get("XAyatanaLabel", "")
+
+    def wait_label(self, want, timeout=15):
+        deadline = time.time() + timeout
+        while (got := self.label()) != want:
+            assert time.time() < deadline, f"tray label {got!r}, not {want!r}"
+            time.sleep(0.2)
+
+
+def x_window(display, title):
+    """The top-level X window named `title`, and the display."""
+    from Xlib import display as xdisplay
+    d = xdisplay.Display(f":{display}")
+
+    def find(w):
+        for c in w.query_tree().children:
+            if c.get_wm_name() == title:
+                return c
+            if (found := find(c)) is not None:
+                return found
+        return None
+
+    return d, find(d.screen().root)
 
 
 def run(driver, info, shots):
@@ -158,6 +225,13 @@ def run(driver, info, shots):
     wait.until(lambda d: d.find_element(
         By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']").text == "Connected")
     print(f"e2e: {info['jid']} is {status.text}", flush=True)
+    tray = info["tray"]
+    print(f"e2e: tray item {tray.wait_event('registered')['item']}", flush=True)
+    props = tray.ask("props")["props"]
+    assert props["Id"] and props["Status"] == "Active", props
+    assert [e["label"] for e in tray.ask("menu")["entries"]] == ["Show Tern", "Quit Tern"], tray.ask("menu")
+    assert tray.label() == "", props
+    print(f"e2e: in the tray as {props['Id']!r} with the menu Show Tern, Quit Tern", flush=True)
     screenshot(info["display"], os.path.join(shots, "e2e-connected.png"))
 
     # Messaging with an independent client.
@@ -170,6 +244,8 @@ def run(driver, info, shots):
     wait.until(EC.element_to_be_clickable(
         (By.XPATH, f"//button[@data-testid='conversation' and contains(., '{local}')]")))
     print("e2e: the peer's message opened a conversation", flush=True)
+    tray.wait_label("1")
+    print("e2e: the tray shows 1 unread message", flush=True)
     # The desktop was asked to show it, with the markup made inert.
     note = None
     deadline = time.time() + 15
@@ -192,6 +268,8 @@ def run(driver, info, shots):
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, "//*[@data-testid='message' and contains(., 'not html</b>')]")))
     print("e2e: clicking the notification opened the conversation", flush=True)
+    tray.wait_label("")
+    print("e2e: read, the tray count is gone", flush=True)
 
     reply = "Reply typed in Tern"
     field = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea[aria-label^='Message ']")))
@@ -261,6 +339,29 @@ def run(driver, info, shots):
     time.sleep(1)
     assert driver.find_elements(By.ID, "nav-home"), "the window left Tern's pages"
     print("e2e: navigation away from Tern was refused", flush=True)
+
+    # Closing the window (as a window manager asks) hides it in the tray;
+    # the tray menu brings it back, and quits.
+    from Xlib import X, protocol
+    d, win = x_window(info["display"], "Tern")
+    assert win is not None, "no X window named Tern"
+    protocols, delete = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_DELETE_WINDOW")
+    win.send_event(protocol.event.ClientMessage(window=win, client_type=protocols,
+                                                data=(32, [delete, X.CurrentTime, 0, 0, 0])))
+    d.flush()
+    deadline = time.time() + 10
+    while win.get_attributes().map_state != X.IsUnmapped:
+        assert time.time() < deadline, "closing did not hide the window"
+        time.sleep(0.1)
+    print("e2e: closing the window hid it in the tray", flush=True)
+    tray.ask("click Show Tern")
+    while win.get_attributes().map_state != X.IsViewable:
+        assert time.time() < deadline + 10, "Show Tern did not bring the window back"
+        time.sleep(0.1)
+    print("e2e: the tray's Show Tern brought it back", flush=True)
+    tray.ask("click Quit Tern")
+    tray.wait_event("unregistered")
+    print("e2e: the tray's Quit Tern quit", flush=True)
 
 
 if __name__ == "__main__":
