@@ -461,12 +461,9 @@ pub async fn set_desktop_settings(
     Ok(())
 }
 
-/// The `xmpp:` link Tern was started with, once.
+/// The `xmpp:` link Tern was started with (or the newest that came before
+/// the window asked), once; later links come as events.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn take_pending_uri(shell: State<'_, Shell>) -> Reply<Option<crate::uri::XmppUri>> {
-    Ok(shell
-        .pending_uri
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take())
+    Ok(shell.links.take())
 }

@@ -41,7 +41,7 @@ pub struct Shell {
     /// Closing the window hides it in the tray (when there is one).
     pub close_to_tray: std::sync::atomic::AtomicBool,
     /// An `xmpp:` link Tern was started with, until the window asks for it.
-    pub pending_uri: Mutex<Option<uri::XmppUri>>,
+    pub links: uri::Inbox,
 }
 
 impl Shell {
@@ -177,8 +177,10 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
 /// Tells the window about an `xmpp:` link (or keeps it until it asks).
 fn open_uri(app: &AppHandle, uri: uri::XmppUri) {
     tray::show_window(app);
-    if let Err(e) = app.emit(uri::EVENT_URI, &uri) {
-        tracing::warn!("could not pass a link to the window: {e}");
+    if let Some(uri) = app.state::<Shell>().links.deliver(uri) {
+        if let Err(e) = app.emit(uri::EVENT_URI, &uri) {
+            tracing::warn!("could not pass a link to the window: {e}");
+        }
     }
 }
 
@@ -253,7 +255,7 @@ pub fn run() {
                 notifier: notifications::Notifier::default(),
                 tray: tray::Tray::default(),
                 close_to_tray: std::sync::atomic::AtomicBool::new(true),
-                pending_uri: Mutex::new(uri::from_args(std::env::args().skip(1))),
+                links: uri::Inbox::new(uri::from_args(std::env::args().skip(1))),
             });
             app.state::<Shell>().tray.install(app.handle());
             // The engine opens on the runtime while the window and its page
@@ -349,6 +351,14 @@ pub fn run() {
         .build(context());
     match result {
         Ok(app) => app.run(|app, event| {
+            // macOS hands links to the running app (Info.plist registers
+            // the `xmpp` scheme) instead of starting it again.
+            #[cfg(target_os = "macos")]
+            if let tauri::RunEvent::Opened { urls } = &event {
+                if let Some(link) = uri::from_args(urls.iter().map(|u| u.to_string())) {
+                    open_uri(app, link);
+                }
+            }
             if let tauri::RunEvent::Exit = event {
                 if let Some(client) = app.state::<Shell>().client_now() {
                     tauri::async_runtime::block_on(client.shutdown());

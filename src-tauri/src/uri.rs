@@ -97,9 +97,70 @@ pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Option<XmppUri> {
     args.into_iter().find_map(|a| parse(&a))
 }
 
+/// Links on their way to the window. Until the window first asks for the
+/// link Tern was started with, a link waits here (the newest wins): an
+/// event sent before the page listens would be lost. After that, links go
+/// to the window as events.
+#[derive(Default)]
+pub struct Inbox {
+    state: std::sync::Mutex<(bool, Option<XmppUri>)>,
+}
+
+impl Inbox {
+    /// An inbox holding the link Tern was started with.
+    pub fn new(first: Option<XmppUri>) -> Inbox {
+        Inbox {
+            state: std::sync::Mutex::new((false, first)),
+        }
+    }
+
+    /// A link arrived: `Some` when it is for the window now, `None` when it
+    /// waits for the window to ask.
+    pub fn deliver(&self, link: XmppUri) -> Option<XmppUri> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 {
+            Some(link)
+        } else {
+            s.1 = Some(link);
+            None
+        }
+    }
+
+    /// The window asks for the waiting link (once); later links come to it
+    /// as events.
+    pub fn take(&self) -> Option<XmppUri> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.0 = true;
+        s.1.take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_wait_until_the_window_asks() {
+        let a = parse("xmpp:a@example.org").unwrap();
+        let b = parse("xmpp:b@example.org?message;body=hi").unwrap();
+        let inbox = Inbox::new(Some(a.clone()));
+        assert_eq!(
+            inbox.deliver(b.clone()),
+            None,
+            "the page may not listen yet"
+        );
+        assert_eq!(inbox.take(), Some(b.clone()), "the newest link waited");
+        assert_eq!(inbox.take(), None, "once");
+        assert_eq!(
+            inbox.deliver(a.clone()),
+            Some(a),
+            "now straight to the window"
+        );
+        assert_eq!(inbox.take(), None);
+        let empty = Inbox::new(None);
+        assert_eq!(empty.take(), None);
+        assert_eq!(empty.deliver(b.clone()), Some(b));
+    }
 
     #[test]
     fn rfc_5122_examples() {
