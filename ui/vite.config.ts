@@ -1,9 +1,10 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { emojiData } from './emoji-data';
 
 // Tauri loads ui/dist; the dev server serves on a fixed port for `cargo tauri dev`.
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte(), emojiData()],
   clearScreen: false,
   server: { port: 5173, strictPort: true },
   build: {

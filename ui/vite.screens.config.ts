@@ -1,9 +1,10 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { emojiData } from './emoji-data';
 
 // Builds the screen harness (the UI with Tauri's IPC mocked) for run.mjs.
 export default defineConfig({
-  plugins: [svelte()],
+  plugins: [svelte(), emojiData()],
   logLevel: 'warn',
   base: './',
   build: {

@@ -56,6 +56,10 @@ const openChat = async (p, name) => {
   await p.getByRole('button', { name: new RegExp(`^${name}`) }).first().click();
   await p.getByTestId('timeline').waitFor();
 };
+/** 'light' or 'dark', as the page is shown. */
+const theme = async (p) => ((await p.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches)) ? 'dark' : 'light');
+/** Text without emoji variation selectors (U+FE0F), for comparing. */
+const plain = (t) => t.replaceAll('\uFE0F', '');
 const composer = (p) => p.getByRole('textbox', { name: /^Message / });
 const AVATAR_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" fill="#2f6f8f"/>' +
@@ -589,6 +593,49 @@ const chatCases = [
       await p.locator('[data-testid=message][data-id="9"]').getByRole('button', { name: 'Reply' }).focus();
       await p.keyboard.press('Enter');
       await p.getByTestId('composer-context').waitFor();
+    },
+  },
+  {
+    name: 'chat-emoji',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      const field = composer(p);
+      await field.fill('See you  soon');
+      // The caret between the two spaces: the emoji goes there.
+      await field.evaluate((t) => t.setSelectionRange(8, 8));
+      await p.getByRole('button', { name: 'Emoji', exact: true }).click();
+      const panel = p.getByRole('dialog', { name: 'Emoji' });
+      await panel.getByRole('tab', { name: 'Smileys & emotion' }).waitFor();
+      await panel.getByRole('button', { name: 'grinning face', exact: true }).waitFor();
+      await p.screenshot({ path: join(shots, `chat-emoji-group-${await theme(p)}.png`) });
+      await p.keyboard.type('red heart');
+      await panel.getByRole('button', { name: 'red heart', exact: true }).click();
+      if ((await field.inputValue()) !== 'See you ❤️ soon') fail(`inserted: ${await field.inputValue()}`);
+      // Enter in the search picks the first hit.
+      await panel.getByRole('searchbox', { name: 'Search emoji' }).fill('thumbs up');
+      await p.keyboard.press('Enter');
+      if (plain(await field.inputValue()) !== 'See you ❤👍 soon') fail(`second: ${await field.inputValue()}`);
+      await panel.getByRole('searchbox', { name: 'Search emoji' }).fill('');
+      await panel.getByRole('tab', { name: 'Recently used' }).click();
+    },
+    check: async (p) => {
+      const panel = p.getByRole('dialog', { name: 'Emoji' });
+      const recent = await panel.getByRole('group', { name: 'Recently used' }).getByRole('button').evaluateAll((b) => b.map((x) => x.textContent));
+      if (plain(recent.join('')) !== '👍❤') fail(`recent: ${recent.join(' ')}`);
+      const saved = await p.evaluate(() => JSON.parse(localStorage.getItem('tern.emoji.recent')));
+      if (plain(saved.join('')) !== '👍❤') fail(`saved: ${JSON.stringify(saved)}`);
+      // Arrow keys move through the grid.
+      await panel.getByRole('button', { name: 'thumbs up' }).focus();
+      await p.keyboard.press('ArrowRight');
+      if ((await p.evaluate(() => document.activeElement?.getAttribute('aria-label'))) !== 'red heart') fail('arrow keys');
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `chat-emoji-recent-${await theme(p)}.png`) });
+      // Escape closes it and the caret is back after the inserted emoji.
+      await p.keyboard.press('Escape');
+      await panel.waitFor({ state: 'detached' });
+      await p.keyboard.type('!');
+      if (plain(await composer(p).inputValue()) !== 'See you ❤👍! soon') fail(`caret: ${await composer(p).inputValue()}`);
     },
   },
   {
