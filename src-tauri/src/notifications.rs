@@ -208,6 +208,8 @@ mod tests {
             reply_to: None,
             reactions: Default::default(),
             me: false,
+            failure: None,
+            failure_text: None,
         }
     }
 

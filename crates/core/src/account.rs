@@ -685,7 +685,9 @@ impl Outbox {
             Some(StanzaState::Failed { .. }) => {
                 tracing::warn!(message_id, "message could not be sent");
                 let _ = ctx.store.outbox_done(message_id).await;
-                advance(MessageState::Failed).await;
+                if let Ok(Some(m)) = ctx.store.fail_message(message_id, None, None).await {
+                    ctx.hub.emit(ClientEvent::Message { message: m.into() });
+                }
                 self.in_flight = None;
             }
             // Dropped with the session: it stays in the outbox and goes

@@ -29,6 +29,9 @@ pub(crate) const NS_FORWARD: &str = "urn:xmpp:forward:0";
 pub(crate) const NS_DELAY: &str = "urn:xmpp:delay";
 pub(crate) const NS_MAM: &str = "urn:xmpp:mam:2";
 pub(crate) const NS_HINTS: &str = "urn:xmpp:hints";
+pub(crate) const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+/// Longest error text kept from a server, in characters.
+const MAX_ERROR_TEXT: usize = 300;
 
 /// Longest body Tern stores; longer ones are refused (and logged).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -60,6 +63,8 @@ pub(crate) struct Parsed {
     pub body: Option<String>,
     pub delay_ms: Option<i64>,
     pub is_error: bool,
+    /// For an error: its condition (RFC 6120 §8.3.3) and text, if given.
+    pub error: Option<(String, Option<String>)>,
     pub is_groupchat: bool,
     pub replace: Option<String>,
     pub retract: Option<String>,
@@ -131,6 +136,7 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
             ("displayed", NS_MARKERS) => p.displayed = bounded(el.attr("id")),
             ("markable", NS_MARKERS) => p.markable = true,
             ("no-store", NS_HINTS) => p.no_store = true,
+            ("error", NS_CLIENT) if p.is_error => p.error = Some(error_of(el)),
             (name, NS_CHATSTATES) => {
                 if matches!(
                     name,
@@ -143,6 +149,25 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
         }
     }
     p
+}
+
+/// The condition and text of a stanza `<error/>`; an unknown or missing
+/// condition is `undefined-condition`.
+fn error_of(el: &Element) -> (String, Option<String>) {
+    let mut condition = None;
+    let mut text = None;
+    for c in el.children().filter(|c| c.ns() == NS_STANZAS) {
+        if c.name() == "text" {
+            let t: String = c.text().trim().chars().take(MAX_ERROR_TEXT).collect();
+            text = text.or((!t.is_empty()).then_some(t));
+        } else if condition.is_none() && c.name().len() <= 40 {
+            condition = Some(c.name().to_string());
+        }
+    }
+    (
+        condition.unwrap_or_else(|| "undefined-condition".into()),
+        text,
+    )
 }
 
 impl Parsed {
@@ -333,6 +358,42 @@ mod tests {
         assert_eq!(p.chat_state.as_deref(), Some("active"));
         assert_eq!(p.reply_to.as_deref(), Some("prev"));
         assert_eq!(p.delay_ms, Some(1_031_699_305_000));
+    }
+
+    #[test]
+    fn reads_why_a_message_bounced() {
+        let p = parse_message(&msg("<message xmlns='jabber:client' type='error' from='nobody@capulet.lit' id='m9'>
+            <body>hello?</body>
+            <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
+              <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>  No such user <b>here</b>  </text></error>
+          </message>"), &own());
+        assert!(p.is_error);
+        assert_eq!(
+            p.error,
+            Some(("service-unavailable".into(), Some("No such user".into()))),
+            "text only, no markup"
+        );
+        // No condition at all, a hostile one, an endless text.
+        let long = "x".repeat(5000);
+        let p = parse_message(
+            &msg(&format!(
+                "<message xmlns='jabber:client' type='error' id='m9'>
+            <error type='cancel'><{long} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
+              <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>{long}</text></error></message>"
+            )),
+            &own(),
+        );
+        let (condition, text) = p.error.unwrap();
+        assert_eq!(condition, "undefined-condition");
+        assert_eq!(text.unwrap().chars().count(), MAX_ERROR_TEXT);
+        let p = parse_message(
+            &msg("<message xmlns='jabber:client' type='error' id='m9'/>"),
+            &own(),
+        );
+        assert!(p.is_error && p.error.is_none());
+        // An <error/> in a message that is not an error means nothing.
+        let p = parse_message(&msg("<message xmlns='jabber:client' type='chat' id='m9'><body>x</body><error type='cancel'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"), &own());
+        assert!(p.error.is_none());
     }
 
     #[test]

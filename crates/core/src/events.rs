@@ -91,6 +91,12 @@ pub struct MessageView {
     pub reactions: std::collections::BTreeMap<String, Vec<String>>,
     /// A `/me` action (XEP-0245).
     pub me: bool,
+    /// Why it could not be sent, when `state` is `failed`: the XMPP error
+    /// condition (`service-unavailable`, `remote-server-not-found`, …), or
+    /// `None` when it never reached a server.
+    pub failure: Option<String>,
+    /// The server's own words about the failure, if any (plain text).
+    pub failure_text: Option<String>,
 }
 
 impl From<tern_store::MessageRow> for MessageView {
@@ -121,6 +127,8 @@ impl From<tern_store::MessageRow> for MessageView {
             edited: m.edited,
             retracted: m.retracted,
             reply_to: m.reply_to,
+            failure: m.failure.filter(|_| m.state == S::Failed),
+            failure_text: m.failure_text.filter(|_| m.state == S::Failed),
         }
     }
 }

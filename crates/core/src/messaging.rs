@@ -187,7 +187,11 @@ async fn apply(ctx: &Ctx, c: &Classified) -> tern_store::Result<Vec<Stanza>> {
     if p.is_error {
         if let Some(id) = &p.id {
             if let Some(m) = find(ctx, &peer, id, Some(Direction::Outgoing)).await? {
-                if let Some(m) = ctx.store.advance_state(m.id, MessageState::Failed).await? {
+                let (condition, text) = match &p.error {
+                    Some((c, t)) => (Some(c.as_str()), t.as_deref()),
+                    None => (None, None),
+                };
+                if let Some(m) = ctx.store.fail_message(m.id, condition, text).await? {
                     emit_message(ctx, m);
                 }
             }

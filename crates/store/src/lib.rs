@@ -42,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_profiles",
         include_str!("../migrations/0004_profiles.sql"),
     ),
+    (
+        "0005_failures",
+        include_str!("../migrations/0005_failures.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.

@@ -110,6 +110,10 @@ pub struct MessageRow {
     pub reply_to: Option<String>,
     /// Reactions: JSON object `{ reactor jid: [emoji, ...] }`.
     pub reactions: String,
+    /// Why it could not be sent (an XMPP error condition), when it failed.
+    pub failure: Option<String>,
+    /// The server's words about that, when it gave any.
+    pub failure_text: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -154,7 +158,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions";
+const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text";
 
 fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -178,6 +182,8 @@ fn row(r: &SqliteRow) -> Result<MessageRow> {
         retracted: r.try_get("retracted")?,
         reply_to: r.try_get("reply_to")?,
         reactions: r.try_get("reactions")?,
+        failure: r.try_get("failure")?,
+        failure_text: r.try_get("failure_text")?,
     })
 }
 
@@ -416,13 +422,36 @@ impl Store {
         self.message(id).await
     }
 
+    /// Marks an outgoing message failed, with the error condition and text
+    /// the server gave (`None` when the stanza never left).
+    pub async fn fail_message(
+        &self,
+        id: i64,
+        condition: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<Option<MessageRow>> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = ?2, failure = ?3, failure_text = ?4 WHERE id = ?1 AND outgoing = 1",
+        )
+        .bind(id)
+        .bind(MessageState::Failed as i64)
+        .bind(condition)
+        .bind(text)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.message(id).await
+    }
+
     /// Puts a failed outgoing message back in the outbox with `stanza`, as
     /// queued, in one transaction. `None` when it is not a failed outgoing
     /// message (sent meanwhile, retracted, someone else's, unknown).
     pub async fn requeue_message(&self, id: i64, stanza: &str) -> Result<Option<MessageRow>> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let r = sqlx::query(&format!(
-            "UPDATE messages SET state = ?2
+            "UPDATE messages SET state = ?2, failure = NULL, failure_text = NULL
              WHERE id = ?1 AND outgoing = 1 AND state = ?3 AND retracted = 0
              RETURNING {COLUMNS}"
         ))

@@ -34,6 +34,49 @@ async fn migrations_apply_from_empty_and_are_idempotent() {
     );
 }
 
+/// A database written by the previous Tern (schema 4, before failure
+/// reasons) opens with its messages intact and gains the new columns.
+#[tokio::test]
+async fn a_schema_4_database_is_upgraded_with_its_messages() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tern.sqlite3");
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://")
+            .unwrap()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        for sql in [
+            include_str!("../migrations/0001_accounts.sql"),
+            include_str!("../migrations/0002_messaging.sql"),
+            include_str!("../migrations/0003_omemo.sql"),
+            include_str!("../migrations/0004_profiles.sql"),
+            "PRAGMA user_version = 4",
+            "INSERT INTO accounts (jid, created_at) VALUES ('a@example.org', 1)",
+            "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, body, timestamp_ms, state)
+             VALUES ('a@example.org', 'b@example.net', 1, 'a@example.org', 'u1', 'from before', 1000, 9)",
+        ] {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let old = store
+        .timeline("a@example.org", "b@example.net", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].body, "from before");
+    assert_eq!(old[0].state, tern_store::MessageState::Failed);
+    assert_eq!(
+        (old[0].failure.as_deref(), old[0].failure_text.as_deref()),
+        (None, None)
+    );
+}
+
 #[tokio::test]
 async fn newer_schema_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,11 +380,14 @@ async fn timeline_pages_outbox_and_search() {
             .is_none(),
         "only a failed message goes back in the outbox"
     );
-    store
-        .advance_state(row.id, MessageState::Failed)
+    let failed = store
+        .fail_message(row.id, Some("service-unavailable"), Some("No such user"))
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(failed.state, MessageState::Failed);
+    assert_eq!(failed.failure.as_deref(), Some("service-unavailable"));
+    assert_eq!(failed.failure_text.as_deref(), Some("No such user"));
     assert!(
         store
             .advance_state(row.id, MessageState::Acked)
@@ -357,6 +403,11 @@ async fn timeline_pages_outbox_and_search() {
         .expect("a failed message is queued again");
     assert_eq!(again.state, MessageState::Queued);
     assert_eq!(again.body, "queued text");
+    assert_eq!(
+        (again.failure, again.failure_text),
+        (None, None),
+        "the reason goes with the retry"
+    );
     let outbox = store.outbox("a@example.org").await.unwrap();
     assert_eq!(outbox.len(), 1, "replaced, not doubled");
     assert_eq!(outbox[0].stanza, "<message id='again'/>");

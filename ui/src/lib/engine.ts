@@ -66,6 +66,11 @@ export interface MessageView {
   reactions: Record<string, string[]>;
   /** A `/me` action. */
   me: boolean;
+  /** Why it was not sent (`state` is `failed`): an XMPP error condition,
+   *  or null when it never reached a server. */
+  failure: string | null;
+  /** The server's own words about that, if any (plain text). */
+  failure_text: string | null;
 }
 
 /** A conversation in the list (`ConversationView`). */

@@ -29,3 +29,33 @@ export function actionError(action: MessageAction, e: unknown): string {
   const why = errorText(e).trim().replace(/\.$/, '');
   return `Could not ${verbs[action]}${why ? `: ${why}` : ''}.`;
 }
+
+/** Why a message was not sent, in words, from its XMPP error condition. */
+export function failureReason(condition: string | null): string {
+  switch (condition) {
+    case null:
+      return 'It did not reach your server. Check the connection and send it again.';
+    case 'service-unavailable':
+    case 'item-not-found':
+    case 'recipient-unavailable':
+    case 'gone':
+      return 'The recipient’s server says this address cannot receive messages. Check the address.';
+    case 'remote-server-not-found':
+      return 'The recipient’s server could not be found. Check the address, or try again later.';
+    case 'remote-server-timeout':
+      return 'The recipient’s server did not answer. Try again later.';
+    case 'not-acceptable':
+    case 'forbidden':
+    case 'not-allowed':
+    case 'not-authorized':
+      return 'A server refused it.';
+    case 'policy-violation':
+      return 'A server refused it under its rules.';
+    case 'resource-constraint':
+      return 'A server is too busy. Try again later.';
+    case 'jid-malformed':
+      return 'The address is not valid.';
+    default:
+      return `A server sent it back (${condition}).`;
+  }
+}

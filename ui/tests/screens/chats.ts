@@ -56,6 +56,8 @@ function msg(peer: string, p: Partial<MessageView>): MessageView {
     reply_to: null,
     reactions: {},
     me: (p.body ?? '').startsWith('/me '),
+    failure: null,
+    failure_text: null,
     ...p,
   };
 }
@@ -95,7 +97,15 @@ function julietTimeline(): MessageView[] {
     msg(JULIET, { id: 6, body: '', retracted: true, timestamp_ms: today(9, 20) }),
     msg(JULIET, { id: 7, body: 'A message delivered but not read yet', outgoing: true, state: 'delivered', timestamp_ms: today(9, 40) }),
     msg(JULIET, { id: 8, body: 'And one still waiting to be sent', outgoing: true, state: 'queued', timestamp_ms: today(9, 41) }),
-    msg(JULIET, { id: 10, body: 'And one the server sent back', outgoing: true, state: 'failed', timestamp_ms: today(9, 42) }),
+    msg(JULIET, {
+      id: 10,
+      body: 'And one the server sent back',
+      outgoing: true,
+      state: 'failed',
+      failure: 'remote-server-not-found',
+      failure_text: '<b>DNS</b> lookup failed for capulet.example',
+      timestamp_ms: today(9, 42),
+    }),
     msg(JULIET, { id: 9, body: 'Let me reply to the first one', reply_to: 'uid-1', timestamp_ms: today(9, 45), reactions: { [ME]: ['😂'] } }),
   ];
 }
@@ -233,7 +243,7 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
     case 'correct_message':
       return update(send, a.id as number, (m) => ({ ...m, body: a.body as string, edited: true }));
     case 'resend_message': {
-      const m = update(send, a.id as number, (x) => ({ ...x, state: 'queued' }));
+      const m = update(send, a.id as number, (x) => ({ ...x, state: 'queued', failure: null, failure_text: null }));
       setTimeout(() => update(send, a.id as number, (x) => ({ ...x, state: 'acked' })), 100);
       return m;
     }

@@ -216,6 +216,10 @@ const chatCases = [
       await openChat(p, 'Juliet Capulet');
       const m = p.locator('[data-testid=message][data-id="10"]');
       await m.getByLabel('Not sent').waitFor();
+      // Why, in words, and the server's own words as text.
+      const why = await m.getByTestId('failure').textContent();
+      if (!why.includes('server could not be found') || !why.includes('“<b>DNS</b> lookup failed for capulet.example”')) fail(`failure: ${why}`);
+      if (await m.locator('.failure b').count()) fail('server text became markup');
       await m.getByRole('button', { name: 'Send again' }).focus();
     },
     check: async (p) => {
@@ -225,6 +229,7 @@ const chatCases = [
       if (r.id !== 10) fail(`resend ${JSON.stringify(r)}`);
       await m.getByLabel('Sent to the server').waitFor();
       if (await m.getByRole('button', { name: 'Send again' }).count()) fail('"Send again" stays after sending');
+      if (await m.getByTestId('failure').count()) fail('the reason stays after sending');
       const others = await p.getByRole('button', { name: 'Send again' }).count();
       if (others) fail(`${others} other messages offer "Send again"`);
     },

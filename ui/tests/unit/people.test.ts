@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionError } from '../../src/lib/messages';
+import { actionError, failureReason } from '../../src/lib/messages';
 import { avatarUrl, displayName, initials, validAvatar } from '../../src/lib/people';
 
 describe('people', () => {
@@ -31,5 +31,14 @@ describe('message action errors', () => {
     );
     expect(actionError('delete', new Error('boom'))).toBe('Could not delete the message: boom.');
     expect(actionError('search', { kind: 'timeout', message: '' })).toBe('Could not search: the server did not answer in time.');
+  });
+
+  it('says why a message was not sent', () => {
+    expect(failureReason('service-unavailable')).toMatch(/cannot receive messages/);
+    expect(failureReason('remote-server-not-found')).toMatch(/could not be found/);
+    expect(failureReason(null)).toMatch(/did not reach your server/);
+    expect(failureReason('undefined-condition')).toBe('A server sent it back (undefined-condition).');
+    for (const c of ['item-not-found', 'remote-server-timeout', 'forbidden', 'policy-violation', 'resource-constraint', 'jid-malformed'])
+      expect(failureReason(c)).not.toMatch(/sent it back/);
   });
 });

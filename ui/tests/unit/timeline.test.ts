@@ -21,6 +21,8 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     reply_to: null,
     reactions: {},
     me: false,
+    failure: null,
+    failure_text: null,
     ...p,
   };
 }

@@ -446,6 +446,13 @@ async fn a_failed_message_can_be_sent_again() {
     )
     .await;
     assert_eq!(failed.body, "are you there yet?");
+    // Prosody answers a message to an address nobody has with
+    // <service-unavailable/>: the reason comes with the failure.
+    assert_eq!(
+        failed.failure.as_deref(),
+        Some("service-unavailable"),
+        "{failed:?}"
+    );
     assert!(
         a.client
             .correct_message(&alice, sent.id, "are you there?")
@@ -498,6 +505,7 @@ async fn a_failed_message_can_be_sent_again() {
     wait_connected(&mut l, &later).await;
     let again = a.client.resend_message(&alice, sent.id).await.unwrap();
     assert_eq!((again.id, again.state.as_str()), (sent.id, "queued"));
+    assert_eq!(again.failure, None, "the old reason goes with the retry");
     let got = wait_event(
         &mut l.events,
         T,
