@@ -32,6 +32,7 @@ const COMMANDS: &[&str] = &[
     "correct_message",
     "retract_message",
     "resend_message",
+    "delete_conversation",
     "react",
     "mark_read",
     "send_chat_state",

@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             timestamp_ms: newest_ms - (total - 1 - i) as i64 * 300_000,
             state: MessageState::Received,
             reply_to: None,
+            coarse_time: false,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

@@ -203,6 +203,17 @@ pub async fn retract_message(
     Ok(shell.client().await?.retract_message(&account, id).await?)
 }
 
+/// Deletes a conversation on this computer.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn delete_conversation(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
+    shell
+        .client()
+        .await?
+        .delete_conversation(&account, &peer)
+        .await?;
+    Ok(())
+}
+
 /// Sends a message that could not be sent again.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn resend_message(

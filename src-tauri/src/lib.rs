@@ -327,6 +327,7 @@ pub fn run() {
             commands::correct_message,
             commands::retract_message,
             commands::resend_message,
+            commands::delete_conversation,
             commands::react,
             commands::mark_read,
             commands::send_chat_state,

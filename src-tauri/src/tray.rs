@@ -51,6 +51,10 @@ impl Tray {
                 }
                 old != c.unread.max(0)
             }
+            ClientEvent::ConversationDeleted { account, peer } => {
+                let mut m = self.unread.lock().unwrap_or_else(|p| p.into_inner());
+                m.remove(&(account.clone(), peer.clone())).is_some()
+            }
             ClientEvent::AccountRemoved { jid } => {
                 let mut m = self.unread.lock().unwrap_or_else(|p| p.into_inner());
                 let before = m.len();
@@ -207,6 +211,12 @@ mod tests {
         assert_eq!(t.total(), 5);
         t.on_event(&conv("a@b.example", 0));
         assert_eq!(t.total(), 3);
+        t.on_event(&conv("d@b.example", 4));
+        t.on_event(&ClientEvent::ConversationDeleted {
+            account: "me@a.example".into(),
+            peer: "d@b.example".into(),
+        });
+        assert_eq!(t.total(), 3, "a deleted conversation's unread go with it");
         t.on_event(&ClientEvent::AccountRemoved {
             jid: "me@a.example".into(),
         });

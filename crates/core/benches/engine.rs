@@ -65,6 +65,7 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             timestamp_ms: 1_700_000_000_000 + i as i64 * 1000,
             state: MessageState::Received,
             reply_to: None,
+            coarse_time: false,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

@@ -119,6 +119,11 @@ impl Client {
             Err(_) => return Ok(local),
         };
         let peer_s = peer_jid(peer)?.to_string();
+        // After the user deleted the conversation, only what came later.
+        let cleared = self
+            .store()
+            .cleared_at(&handle.ctx().account, &peer_s)
+            .await?;
         // Archives also hold receipts and markers: page until enough text
         // messages arrived or the archive has nothing older.
         let mut order = match self
@@ -138,6 +143,7 @@ impl Client {
             let page = crate::mam::fetch_page(
                 &handle,
                 Some(&peer_s),
+                cleared.map(|c| c + 1),
                 cursor.as_deref(),
                 (limit as usize).clamp(1, crate::mam::PAGE),
             )
@@ -192,6 +198,27 @@ impl Client {
             Some(m) if m.account == ctx.account => Ok(m),
             _ => Err(bad("no such message")),
         }
+    }
+
+    /// Deletes a conversation on this computer: its messages and its place
+    /// in the list. The server's archive and the user's other devices keep
+    /// theirs, but what they hold from before now is not fetched again;
+    /// a new message starts the conversation anew.
+    pub async fn delete_conversation(&self, account: &str, peer: &str) -> Result<()> {
+        let ctx = self.ctx(account).await?;
+        let peer = peer_jid(peer)?.to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.store()
+            .delete_conversation(&ctx.account, &peer, now)
+            .await?;
+        ctx.hub.emit(ClientEvent::ConversationDeleted {
+            account: ctx.account.clone(),
+            peer,
+        });
+        Ok(())
     }
 
     /// Sends a message that failed again, as it was (its id, body and reply),
@@ -421,7 +448,8 @@ impl Client {
         let mut cursor: Option<String> = None;
         loop {
             let page =
-                crate::mam::fetch_page(&handle, None, cursor.as_deref(), crate::mam::PAGE).await?;
+                crate::mam::fetch_page(&handle, None, None, cursor.as_deref(), crate::mam::PAGE)
+                    .await?;
             n += page.messages.len() as u64;
             if page.complete || page.messages.is_empty() {
                 break;

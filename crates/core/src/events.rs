@@ -213,6 +213,13 @@ pub enum ClientEvent {
         /// The conversation.
         conversation: ConversationView,
     },
+    /// The user deleted a conversation (its messages are gone here).
+    ConversationDeleted {
+        /// Account.
+        account: String,
+        /// Peer.
+        peer: String,
+    },
     /// The peer is typing, paused, ... (XEP-0085).
     ChatState {
         /// Account.

@@ -84,11 +84,42 @@ pub(crate) struct Page {
     pub complete: bool,
 }
 
-fn query_xml(query_id: &str, with: Option<&str>, before: Option<&str>, max: usize) -> String {
+/// A time in XEP-0082 form (UTC, milliseconds): `2026-11-29T16:07:00.123Z`.
+fn xep0082(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+fn query_xml(
+    query_id: &str,
+    with: Option<&str>,
+    start_ms: Option<i64>,
+    before: Option<&str>,
+    max: usize,
+) -> String {
     let mut s = format!("<query xmlns='{NS_MAM}' queryid='{}'>", esc(query_id));
     s += "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>";
     if let Some(w) = with {
         s += &format!("<field var='with'><value>{}</value></field>", esc(w));
+    }
+    if let Some(t) = start_ms {
+        s += &format!("<field var='start'><value>{}</value></field>", xep0082(t));
     }
     s += "</x><set xmlns='http://jabber.org/protocol/rsm'>";
     s += &format!("<max>{max}</max>");
@@ -101,19 +132,18 @@ fn query_xml(query_id: &str, with: Option<&str>, before: Option<&str>, max: usiz
 }
 
 /// Fetches the page of the user's archive just before `before` (`None`:
-/// the newest page), optionally only the conversation `with`.
+/// the newest page), optionally only the conversation `with` and only
+/// messages archived from `start_ms` on.
 pub(crate) async fn fetch_page(
     handle: &AccountHandle,
     with: Option<&str>,
+    start_ms: Option<i64>,
     before: Option<&str>,
     max: usize,
 ) -> crate::Result<Page> {
     let query_id = new_id();
-    let payload: Element =
-        parse(&query_xml(&query_id, with, before, max)).ok_or_else(|| crate::Error::Stanza {
-            condition: "bad-request".into(),
-            text: Some("archive query could not be built".into()),
-        })?;
+    let payload: Element = parse(&query_xml(&query_id, with, start_ms, before, max))
+        .ok_or(crate::Error::Internal("archive query could not be built"))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     handle.mam_sink(&query_id, Some(tx)).await;
     let iq = Iq::Set {
@@ -187,7 +217,7 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     // The next page is requested while the current one is being stored.
     let prefetch = |before: Option<String>, max: usize| {
         let h = handle.clone();
-        tokio::spawn(async move { fetch_page(&h, None, before.as_deref(), max).await })
+        tokio::spawn(async move { fetch_page(&h, None, None, before.as_deref(), max).await })
     };
     let mut next = Some(prefetch(None, page_size(0)));
     while let Some(task) = next.take() {
@@ -266,8 +296,35 @@ mod tests {
     }
 
     #[test]
+    fn times_are_written_as_xep_0082() {
+        assert_eq!(xep0082(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(xep0082(1_031_699_305_000), "2002-09-10T23:08:25.000Z");
+        assert_eq!(xep0082(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
+        assert_eq!(xep0082(1_795_968_000_001), "2026-11-29T16:00:00.001Z");
+        assert_eq!(xep0082(-1), "1969-12-31T23:59:59.999Z");
+        let q = parse(&query_xml(
+            "q3",
+            Some("a@b"),
+            Some(1_031_699_305_000),
+            None,
+            5,
+        ))
+        .unwrap();
+        let start = q
+            .get_child("x", "jabber:x:data")
+            .unwrap()
+            .children()
+            .find(|f| f.attr("var") == Some("start"))
+            .unwrap();
+        assert_eq!(
+            start.children().next().unwrap().text(),
+            "2002-09-10T23:08:25.000Z"
+        );
+    }
+
+    #[test]
     fn query_is_well_formed() {
-        let q = parse(&query_xml("q1", Some("romeo@montague.lit"), None, 50)).unwrap();
+        let q = parse(&query_xml("q1", Some("romeo@montague.lit"), None, None, 50)).unwrap();
         assert!(q.is("query", NS_MAM));
         assert_eq!(q.attr("queryid"), Some("q1"));
         let set = q
@@ -282,7 +339,7 @@ mod tests {
         assert!(set
             .get_child("before", "http://jabber.org/protocol/rsm")
             .is_some());
-        let q = parse(&query_xml("q2", None, Some("x'<y"), 10)).unwrap();
+        let q = parse(&query_xml("q2", None, None, Some("x'<y"), 10)).unwrap();
         let set = q
             .get_child("set", "http://jabber.org/protocol/rsm")
             .unwrap();

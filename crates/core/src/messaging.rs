@@ -330,6 +330,7 @@ async fn store_body(
         timestamp_ms: c.timestamp_ms,
         state,
         reply_to: p.reply_to.clone(),
+        coarse_time: c.source == Source::Archive || p.delay_ms.is_some(),
     };
     match ctx.store.insert_message(&new, None, true).await? {
         Stored::Inserted(row) => {
@@ -338,6 +339,12 @@ async fn store_body(
         }
         Stored::Duplicate(_) => {
             tracing::debug!(peer, "duplicate message ignored");
+        }
+        Stored::Deleted => {
+            tracing::debug!(
+                peer,
+                "message from before the conversation was deleted ignored"
+            );
         }
     }
     if c.source == Source::Live && c.direction == Direction::Incoming && p.receipt_request {
@@ -387,10 +394,16 @@ pub(crate) async fn queue_outgoing(
         timestamp_ms: now_ms(),
         state: MessageState::Queued,
         reply_to: reply_to.map(str::to_string),
+        coarse_time: false,
     };
-    let row = match ctx.store.insert_message(&new, Some(&xml), false).await? {
-        Stored::Inserted(r) | Stored::Duplicate(r) => r,
-    };
+    let row =
+        match ctx.store.insert_message(&new, Some(&xml), false).await? {
+            Stored::Inserted(r) | Stored::Duplicate(r) => r,
+            // Only if the clock went back past the moment the user deleted it.
+            Stored::Deleted => return Err(crate::Error::Internal(
+                "the message is older than the conversation's deletion; check the computer's clock",
+            )),
+        };
     emit_message(ctx, row.clone());
     emit_conversation(ctx, &peer_s).await;
     Ok((row, message))

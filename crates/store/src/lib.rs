@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_failures",
         include_str!("../migrations/0005_failures.sql"),
     ),
+    (
+        "0006_cleared_history",
+        include_str!("../migrations/0006_cleared_history.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.

@@ -75,6 +75,10 @@ pub struct NewMessage {
     pub state: MessageState,
     /// Id of the message this one replies to (XEP-0461).
     pub reply_to: Option<String>,
+    /// `timestamp_ms` is known only to the second (archive and offline
+    /// stamps): such a message from the second a conversation was deleted
+    /// counts as from before it.
+    pub coarse_time: bool,
 }
 
 /// A stored message.
@@ -123,6 +127,8 @@ pub enum Stored {
     Inserted(MessageRow),
     /// Already known (seen live, by carbon or in the archive).
     Duplicate(MessageRow),
+    /// From before the user deleted the conversation: not stored again.
+    Deleted,
 }
 
 /// A conversation in the list.
@@ -240,6 +246,22 @@ impl Store {
     ) -> Result<Stored> {
         let outgoing = m.direction == Direction::Outgoing;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let cleared: Option<i64> = sqlx::query_scalar(
+            "SELECT cleared_ms FROM cleared_history WHERE account_jid = ?1 AND peer = ?2",
+        )
+        .bind(&m.account)
+        .bind(&m.peer)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let sent = if m.coarse_time {
+            m.timestamp_ms - m.timestamp_ms.rem_euclid(1000)
+        } else {
+            m.timestamp_ms
+        };
+        if cleared.is_some_and(|c| sent <= c) {
+            tx.commit().await?;
+            return Ok(Stored::Deleted);
+        }
         let existing = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages
              WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
@@ -420,6 +442,48 @@ impl Store {
             return Ok(None);
         }
         self.message(id).await
+    }
+
+    /// Deletes a conversation on this computer: its messages (and their
+    /// outbox entries and search index) and its place in the list. Messages
+    /// sent up to `now_ms` are not stored again when the archive or another
+    /// device brings them; newer ones start it anew. Returns how many
+    /// messages were deleted.
+    pub async fn delete_conversation(&self, account: &str, peer: &str, now_ms: i64) -> Result<u64> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let gone = sqlx::query("DELETE FROM messages WHERE account_jid = ?1 AND peer = ?2")
+            .bind(account)
+            .bind(peer)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM conversations WHERE account_jid = ?1 AND peer = ?2")
+            .bind(account)
+            .bind(peer)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO cleared_history (account_jid, peer, cleared_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(account_jid, peer) DO UPDATE SET cleared_ms = MAX(cleared_ms, ?3)",
+        )
+        .bind(account)
+        .bind(peer)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// When the user last deleted a conversation (`None`: never).
+    pub async fn cleared_at(&self, account: &str, peer: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT cleared_ms FROM cleared_history WHERE account_jid = ?1 AND peer = ?2",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Marks an outgoing message failed, with the error condition and text

@@ -208,6 +208,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         timestamp_ms: ts,
         state: tern_store::MessageState::Received,
         reply_to: None,
+        coarse_time: false,
     }
 }
 
@@ -441,4 +442,141 @@ async fn timeline_pages_outbox_and_search() {
         "a retracted message is not sent again"
     );
     assert!(store.outbox("a@example.org").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_conversation_stays_deleted_until_someone_writes_again() {
+    use tern_store::{Direction, MessageState, Stored};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    store
+        .upsert_account(&account("a@example.org"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        store
+            .insert_message(
+                &msg(
+                    &format!("u{i}"),
+                    Direction::Incoming,
+                    1000 + i,
+                    "findable words",
+                ),
+                None,
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    let mut out = msg("o1", Direction::Outgoing, 2000, "waiting");
+    out.state = MessageState::Queued;
+    store
+        .insert_message(&out, Some("<message/>"), false)
+        .await
+        .unwrap();
+    // Another conversation is left alone.
+    let mut other = msg("x1", Direction::Incoming, 1500, "findable elsewhere");
+    other.peer = "c@example.net".into();
+    store.insert_message(&other, None, true).await.unwrap();
+
+    assert_eq!(
+        store
+            .delete_conversation("a@example.org", "b@example.net", 3000)
+            .await
+            .unwrap(),
+        6
+    );
+    assert!(store
+        .timeline("a@example.org", "b@example.net", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let convs = store.conversations(Some("a@example.org")).await.unwrap();
+    assert_eq!(
+        convs.iter().map(|c| c.peer.as_str()).collect::<Vec<_>>(),
+        ["c@example.net"]
+    );
+    assert!(
+        store.outbox("a@example.org").await.unwrap().is_empty(),
+        "nothing left to send"
+    );
+    let hits = store.search("findable", None, 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "the search index forgot them too");
+    assert_eq!(hits[0].message.peer, "c@example.net");
+    assert_eq!(
+        store
+            .cleared_at("a@example.org", "b@example.net")
+            .await
+            .unwrap(),
+        Some(3000)
+    );
+
+    // The archive brings an old one again: not stored.
+    let mut again = msg("u2", Direction::Incoming, 1002, "findable words");
+    again.archive_id = Some("arch-2".into());
+    assert_eq!(
+        store.insert_message(&again, None, true).await.unwrap(),
+        Stored::Deleted
+    );
+    assert!(store
+        .conversation("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .is_none());
+    // An archive copy stamped with the second of the deletion (archives
+    // keep whole seconds) may be from before it: not stored. A live
+    // message in that second after the deletion is.
+    let mut same_second = msg("u3", Direction::Incoming, 3_999, "findable words");
+    same_second.coarse_time = true;
+    assert_eq!(
+        store
+            .delete_conversation("a@example.org", "b@example.net", 3_500)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .insert_message(&same_second, None, true)
+            .await
+            .unwrap(),
+        Stored::Deleted
+    );
+    let live = msg("live", Direction::Incoming, 3_600, "just after");
+    let Stored::Inserted(_) = store.insert_message(&live, None, true).await.unwrap() else {
+        panic!("a live message just after the deletion is kept")
+    };
+    // A new message starts the conversation again.
+    let Stored::Inserted(_) = store
+        .insert_message(
+            &msg("new", Direction::Incoming, 4001, "hello again"),
+            None,
+            true,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a new message is stored")
+    };
+    let c = store
+        .conversation("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (c.unread, c.last.unwrap().body.as_str()),
+        (2, "hello again")
+    );
+    // Deleting again never moves the mark back.
+    store
+        .delete_conversation("a@example.org", "b@example.net", 2500)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .cleared_at("a@example.org", "b@example.net")
+            .await
+            .unwrap(),
+        Some(3500)
+    );
 }

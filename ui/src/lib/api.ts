@@ -69,6 +69,7 @@ export const api = {
     invoke<MessageView>('correct_message', { account, id, body }),
   retractMessage: (account: string, id: number) => invoke<MessageView>('retract_message', { account, id }),
   resendMessage: (account: string, id: number) => invoke<MessageView>('resend_message', { account, id }),
+  deleteConversation: (account: string, peer: string) => invoke<void>('delete_conversation', { account, peer }),
   react: (account: string, id: number, emojis: string[]) => invoke<MessageView>('react', { account, id, emojis }),
   markRead: (account: string, peer: string) => invoke<void>('mark_read', { account, peer }),
   sendChatState: (account: string, peer: string, state: 'active' | 'composing' | 'paused' | 'inactive' | 'gone') =>

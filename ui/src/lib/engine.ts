@@ -126,6 +126,7 @@ export type ClientEvent =
   | { type: 'account_state'; jid: string; state: AccountState }
   | { type: 'message'; message: MessageView }
   | { type: 'conversation'; conversation: ConversationView }
+  | { type: 'conversation_deleted'; account: string; peer: string }
   | { type: 'chat_state'; account: string; peer: string; state: ChatState }
   | { type: 'contact'; contact: ContactView }
   | { type: 'contact_removed'; account: string; jid: string }

@@ -17,6 +17,10 @@ export function upsertConversation(list: ConversationView[], c: ConversationView
   return sortConversations([...list.filter((x) => x.account !== c.account || x.peer !== c.peer), c]);
 }
 
+/** The list without one conversation (the user deleted it). */
+export const removeConversation = (list: ConversationView[], account: string, peer: string): ConversationView[] =>
+  list.filter((x) => x.account !== account || x.peer !== peer);
+
 /** Contacts by name, then JID. */
 export function sortContacts(list: ContactView[]): ContactView[] {
   const name = (c: ContactView) => (c.name?.trim() || c.nickname?.trim() || c.jid).toLocaleLowerCase();

@@ -2,13 +2,14 @@
 
 import { errorText, isUiError } from './errors';
 
-export type MessageAction = 'send' | 'resend' | 'edit' | 'delete' | 'react' | 'load' | 'search';
+export type MessageAction = 'send' | 'resend' | 'edit' | 'delete' | 'delete-conversation' | 'react' | 'load' | 'search';
 
 const verbs: Record<MessageAction, string> = {
   send: 'send the message',
   resend: 'send the message again',
   edit: 'save the change',
   delete: 'delete the message',
+  'delete-conversation': 'delete the conversation',
   react: 'add the reaction',
   load: 'load older messages',
   search: 'search',

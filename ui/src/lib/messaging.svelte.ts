@@ -14,6 +14,7 @@ import {
   keyOf,
   Loader,
   removeContact,
+  removeConversation,
   sortContacts,
   upsertContact,
   upsertConversation,
@@ -60,7 +61,12 @@ class Messaging {
 
   private accounts: string[] = [];
   private convLoader = new Loader<ConversationView>(
-    (l, ev) => (ev.type === 'conversation' ? upsertConversation(l, ev.conversation) : l),
+    (l, ev) =>
+      ev.type === 'conversation'
+        ? upsertConversation(l, ev.conversation)
+        : ev.type === 'conversation_deleted'
+          ? removeConversation(l, ev.account, ev.peer)
+          : l,
     (l) => (this.conversations = l),
   );
   private contactLoader = new Loader<ContactView>(
@@ -86,6 +92,11 @@ class Messaging {
       case 'conversation':
         if (!this.convLoader.hold(e)) this.conversations = upsertConversation(this.conversations, ev.conversation);
         if (this.isOpen(ev.conversation.account, ev.conversation.peer) && ev.conversation.unread > 0) this.markReadSoon();
+        break;
+      case 'conversation_deleted':
+        if (!this.convLoader.hold(e)) this.conversations = removeConversation(this.conversations, ev.account, ev.peer);
+        this.drafts.delete(keyOf(ev.account, ev.peer));
+        if (this.isOpen(ev.account, ev.peer)) this.close();
         break;
       case 'message':
         if (this.isOpen(ev.message.account, ev.message.peer) && !this.timelineLoader?.hold(e)) {

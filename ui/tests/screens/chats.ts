@@ -242,6 +242,17 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
     }
     case 'correct_message':
       return update(send, a.id as number, (m) => ({ ...m, body: a.body as string, edited: true }));
+    case 'delete_conversation': {
+      const peer = a.peer as string;
+      d.timelines.delete(peer);
+      d.conversations = d.conversations.filter((c) => c.peer !== peer);
+      return new Promise((r) =>
+        setTimeout(() => {
+          send({ type: 'conversation_deleted', account: a.account as string, peer });
+          r(null);
+        }, 150),
+      );
+    }
     case 'resend_message': {
       const m = update(send, a.id as number, (x) => ({ ...x, state: 'queued', failure: null, failure_text: null }));
       setTimeout(() => update(send, a.id as number, (x) => ({ ...x, state: 'acked' })), 100);

@@ -235,6 +235,29 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-delete-conversation',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).fill('an unsent draft');
+      await p.getByRole('button', { name: 'Delete conversation…' }).click();
+      await p.getByRole('dialog', { name: 'Delete this conversation?' }).waitFor();
+      await p.screenshot({ path: join(shots, `chat-delete-conversation-ask-${await theme(p)}.png`) });
+    },
+    check: async (p) => {
+      // Cancel keeps everything.
+      await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'delete_conversation'))) fail('deleted on Cancel');
+      await p.getByRole('button', { name: 'Delete conversation…' }).click();
+      await p.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+      const d = await calledWith(p, 'delete_conversation');
+      if (d.account !== 'alice@example.org' || d.peer !== 'juliet@capulet.example') fail(JSON.stringify(d));
+      await p.getByTestId('timeline').waitFor({ state: 'detached' });
+      await p.getByRole('button', { name: /^Juliet Capulet/ }).waitFor({ state: 'detached' });
+      if (!(await p.getByRole('button', { name: /^Romeo/ }).count())) fail('other conversations went too');
+    },
+  },
+  {
     name: 'chat-link',
     scenario: 'chats',
     act: async (p) => {

@@ -12,6 +12,7 @@ import {
   TYPING_TTL_MS,
   upsertContact,
   upsertConversation,
+  removeConversation,
   type Inbox,
 } from '../../src/lib/lists';
 
@@ -41,6 +42,8 @@ describe('conversations', () => {
     l = upsertConversation(l, conv('a@y', 0, 0, 'other@x'));
     expect(l).toHaveLength(3);
     expect(l[2].account).toBe('other@x');
+    l = removeConversation(l, 'me@x', 'a@y');
+    expect(l.map((c) => `${c.account}/${c.peer}`)).toEqual(['me@x/b@y', 'other@x/a@y']);
   });
 });
 

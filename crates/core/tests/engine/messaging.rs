@@ -539,3 +539,110 @@ async fn a_failed_message_can_be_sent_again() {
     a.client.shutdown().await;
     l.client.shutdown().await;
 }
+
+/// Deleting a conversation removes it here for good: neither the archive
+/// (scrolling back, or catching up after a restart) nor anything else
+/// brings the old messages back, and a new message starts it anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_conversation_does_not_come_back_from_the_archive() {
+    let server = Prosody::start().unwrap();
+    let (mut a, alice, b, bob) = friends(&server).await;
+    for body in ["one", "two", "three"] {
+        b.client
+            .send_message(&bob, &alice, body, None)
+            .await
+            .unwrap();
+        wait_event(
+            &mut a.events,
+            T,
+            "bob's message",
+            message_where(&bob, move |m| m.body == body),
+        )
+        .await;
+    }
+    a.client
+        .send_message(&alice, &bob, "my answer", None)
+        .await
+        .unwrap();
+    wait_event(
+        &mut a.events,
+        T,
+        "answer on the server",
+        message_where(&bob, |m| {
+            m.outgoing && m.state != "queued" && m.state != "sent"
+        }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    a.client.delete_conversation(&alice, &bob).await.unwrap();
+    wait_event(&mut a.events, T, "deleted", |ev| match ev {
+        ClientEvent::ConversationDeleted { account, peer } if *account == alice && *peer == bob => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let empty = |t: &TestClient, alice: String, bob: String| {
+        let client = t.client.clone();
+        async move {
+            assert!(client
+                .timeline(&alice, &bob, None, 50)
+                .await
+                .unwrap()
+                .is_empty());
+            let older = client.load_older(&alice, &bob, None, 50).await.unwrap();
+            assert!(
+                older.is_empty(),
+                "the archive's copies are not fetched again: {older:?}"
+            );
+            let (list, _) = client.subscribe_conversations().await.unwrap();
+            assert!(list.iter().all(|c| c.peer != bob), "gone from the list");
+        }
+    };
+    empty(&a, alice.clone(), bob.clone()).await;
+    assert!(a
+        .client
+        .delete_conversation(&alice, "not a jid")
+        .await
+        .is_err());
+
+    // A restart catches up with the archive: still nothing old.
+    let mut a = reopen(a).await;
+    wait_event(&mut a.events, T, "catch-up done", |ev| match ev {
+        ClientEvent::HistorySync {
+            account,
+            done: true,
+            ..
+        } if *account == alice => Some(()),
+        _ => None,
+    })
+    .await;
+    empty(&a, alice.clone(), bob.clone()).await;
+
+    // Bob writes again: the conversation starts anew with only that.
+    b.client
+        .send_message(&bob, &alice, "are you still there?", None)
+        .await
+        .unwrap();
+    wait_event(
+        &mut a.events,
+        T,
+        "the new message",
+        message_where(&bob, |m| m.body == "are you still there?"),
+    )
+    .await;
+    let now = a.client.load_older(&alice, &bob, None, 50).await.unwrap();
+    assert_eq!(
+        now.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["are you still there?"]
+    );
+    let (list, _) = a.client.subscribe_conversations().await.unwrap();
+    let c = list
+        .iter()
+        .find(|c| c.peer == bob)
+        .expect("back in the list");
+    assert_eq!(c.unread, 1);
+    a.client.shutdown().await;
+    b.client.shutdown().await;
+}
