@@ -49,6 +49,9 @@ class Messaging {
   now = $state(Date.now());
 
   open = $state.raw<Peer | null>(null);
+  /** The first message that was unread when the conversation opened (the
+   *  "New messages" line stays before it while it is open). */
+  unreadFrom = $state<number | null>(null);
   timeline = new Timeline();
   /** Changes whenever `timeline` does. */
   version = $state(0);
@@ -201,6 +204,7 @@ class Messaging {
       return;
     }
     this.open = { account, peer };
+    this.unreadFrom = null;
     this.timeline = new Timeline();
     this.version += 1;
     if (!this.contact(account, peer) && !this.profiles[keyOf(account, peer)])
@@ -208,8 +212,10 @@ class Messaging {
         .profile(account, peer)
         .then((p) => (this.profiles = { ...this.profiles, [keyOf(account, peer)]: p }))
         .catch(() => {});
-    if (around === null) await this.loadTimeline(this.open);
-    else await this.loadAround(this.open, around);
+    if (around === null) {
+      await this.loadTimeline(this.open);
+      if (this.isOpen(account, peer)) this.unreadFrom = this.timeline.firstUnread()?.id ?? null;
+    } else await this.loadAround(this.open, around);
     this.markReadSoon(0);
   }
 
@@ -238,6 +244,7 @@ class Messaging {
 
   close(): void {
     this.open = null;
+    this.unreadFrom = null;
   }
 
   /** Loads what is stored of someone's avatar and nickname (the account's own included), once. */

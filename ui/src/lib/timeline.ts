@@ -101,6 +101,18 @@ export class Timeline {
     return Number.isInteger(id) ? this.byId.get(id) : undefined;
   }
 
+  /** The oldest incoming message not yet read, after the newest one read
+   *  (messages read on another device before it do not count). */
+  firstUnread(): MessageView | undefined {
+    let found: MessageView | undefined;
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const m = this.items[i];
+      if (m.outgoing || m.state === 'seen') break;
+      if (m.state === 'received') found = m;
+    }
+    return found;
+  }
+
   /** The user's newest message that can still be edited (one that was not
    *  sent is sent again instead). */
   lastOwn(): MessageView | undefined {
@@ -115,6 +127,7 @@ export class Timeline {
 export type Row =
   | { kind: 'start'; key: string }
   | { kind: 'day'; key: string; label: string }
+  | { kind: 'unread'; key: string }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
 // `toLocale*String` with options builds a new ICU formatter on every call
@@ -179,11 +192,12 @@ export const GROUP_GAP_MS = 5 * 60_000;
 
 /**
  * Rows to draw: a separator before each new day, and `first` on a message
- * that starts a sender group; `complete` adds the start-of-conversation row.
+ * that starts a sender group; `complete` adds the start-of-conversation row;
+ * `unreadFrom` (a message id) puts the "New messages" line before it.
  */
 const rowCache = new WeakMap<MessageView, Extract<Row, { kind: 'message' }>>();
 
-export function rowsOf(messages: MessageView[], now: number = Date.now(), complete = false): Row[] {
+export function rowsOf(messages: MessageView[], now: number = Date.now(), complete = false, unreadFrom: number | null = null): Row[] {
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
   // Messages are in time order: a Date only when a new day may start.
   let from = Infinity;
@@ -199,8 +213,10 @@ export function rowsOf(messages: MessageView[], now: number = Date.now(), comple
       rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
       prev = undefined;
     }
+    const unread = m.id === unreadFrom;
+    if (unread) rows.push({ kind: 'unread', key: 'unread' });
     const first =
-      !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || t - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
+      unread || !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || t - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
     // Reuse the row of an unchanged message, so long histories stay cheap.
     let row = rowCache.get(m);
     if (!row || row.first !== first) {

@@ -110,6 +110,17 @@ function julietTimeline(): MessageView[] {
   ];
 }
 
+/** Read up to last night; three new this morning. */
+function romeoTimeline(): MessageView[] {
+  return [
+    msg(ROMEO, { body: 'Good night, good night! Parting is such sweet sorrow.', timestamp_ms: daysAgo(1, 23, 50) }),
+    msg(ROMEO, { body: 'Sleep dwell upon thine eyes.', outgoing: true, timestamp_ms: daysAgo(1, 23, 52) }),
+    msg(ROMEO, { body: 'Good morrow!', state: 'received', timestamp_ms: today(7, 20) }),
+    msg(ROMEO, { body: 'Art thou awake?', state: 'received', timestamp_ms: today(7, 21) }),
+    msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', state: 'received', timestamp_ms: today(7, 30) }),
+  ];
+}
+
 function hostileTimeline(): MessageView[] {
   return Object.values(HOSTILE).map((body, i) => msg(HOSTILE_PEER, { id: 500 + i, body, timestamp_ms: today(8, i) }));
 }
@@ -144,7 +155,7 @@ class ChatData {
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
     this.timelines.set(JULIET, julietTimeline());
-    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : [msg(ROMEO, { body: 'Shall I compare thee to a summer’s day?', timestamp_ms: today(7, 30) })]);
+    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : romeoTimeline());
     this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
@@ -275,6 +286,8 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
         d.conversations = d.conversations.map((x) => (x === c ? read : x));
         send({ type: 'conversation', conversation: read });
       }
+      const list = d.timelines.get(a.peer as string) ?? [];
+      d.timelines.set(a.peer as string, list.map((m) => (m.outgoing || m.state !== 'received' ? m : { ...m, state: 'seen' })));
       return null;
     }
     case 'approve_subscription':

@@ -258,6 +258,34 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-unread-line',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.getByRole('separator', { name: 'New messages' }).waitFor();
+      await p.screenshot({ path: join(shots, `chat-unread-line-open-${await theme(p)}.png`) });
+    },
+    check: async (p) => {
+      // The line sits right before the first of the three unread messages.
+      const order = await p.getByTestId('timeline').evaluate((el) =>
+        [...el.querySelectorAll('[data-testid=message], [role=separator][aria-label="New messages"]')].map((e) =>
+          e.getAttribute('role') === 'separator' ? 'NEW' : e.querySelector('.body')?.textContent?.trim().slice(0, 12),
+        ),
+      );
+      const at = order.indexOf('NEW');
+      if (at < 0 || !order[at + 1]?.startsWith('Good morrow') || !order[at - 1]?.startsWith('Sleep dwell')) fail(`order: ${JSON.stringify(order)}`);
+      await calledWith(p, 'mark_read');
+      await p.waitForTimeout(300);
+      if (!(await p.getByRole('separator', { name: 'New messages' }).count())) fail('the line left while the conversation is open');
+      // Read now: coming back shows no line.
+      await openChat(p, 'Juliet Capulet');
+      await openChat(p, 'Romeo');
+      await p.getByText('Art thou awake?').waitFor();
+      if (await p.getByRole('separator', { name: 'New messages' }).count()) fail('the line came back for read messages');
+      await openChat(p, 'Romeo');
+    },
+  },
+  {
     name: 'chat-link',
     scenario: 'chats',
     act: async (p) => {

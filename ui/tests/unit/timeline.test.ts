@@ -144,6 +144,25 @@ describe('dates and groups', () => {
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
   });
 
+  it('marks where the unread messages start', () => {
+    const t = (min: number) => at(2026, 3, 9, 10, min);
+    const items = [
+      msg({ id: 1, timestamp_ms: t(0), state: 'seen' }),
+      msg({ id: 2, timestamp_ms: t(1), state: 'received' }),
+      msg({ id: 3, timestamp_ms: t(2), outgoing: true, sender: 'me@example.org', state: 'acked' }),
+      msg({ id: 4, timestamp_ms: t(3), state: 'received' }),
+      msg({ id: 5, timestamp_ms: t(4), state: 'received' }),
+    ];
+    // Unread after the user's own last message only (they saw what came before).
+    expect(new Timeline(items).firstUnread()?.id).toBe(4);
+    expect(new Timeline(items.slice(0, 2)).firstUnread()?.id).toBe(2);
+    expect(new Timeline(items.slice(0, 1)).firstUnread()).toBeUndefined();
+    const rows = rowsOf(items, now, false, 4);
+    const shown = rows.map((r) => (r.kind === 'message' ? `${r.message.id}${r.first ? '*' : ''}` : r.kind));
+    expect(shown).toEqual(['day', '1*', '2', '3*', 'unread', '4*', '5']);
+    expect(rowsOf(items, now, false, 99).some((r) => r.kind === 'unread')).toBe(false);
+  });
+
   it('reuses the rows of unchanged messages', () => {
     const a = msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10) });
     const b = msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 1) });
