@@ -110,6 +110,11 @@ function julietTimeline(): MessageView[] {
   ];
 }
 
+/** 200 messages read, then 60 new ones from Romeo: more than fit. */
+function manyUnread(): MessageView[] {
+  return longTimeline(260).map((m, i) => (i < 200 ? m : { ...m, outgoing: false, sender: ROMEO, state: 'received' }));
+}
+
 /** Read up to last night; three new this morning. */
 function romeoTimeline(): MessageView[] {
   return [
@@ -155,7 +160,7 @@ class ChatData {
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
     this.timelines.set(JULIET, julietTimeline());
-    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : romeoTimeline());
+    this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : scenario === 'unread' ? manyUnread() : romeoTimeline());
     this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };

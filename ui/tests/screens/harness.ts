@@ -85,7 +85,7 @@ function send(ev: ClientEvent) {
 // And the shell (a notification clicked, an xmpp: link).
 (window as unknown as { __emit: typeof emit }).__emit = emit;
 
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
 if (messagingScenario) chatData.setup(scenario);
 
 const later = (ms: number, f: () => void) => setTimeout(f, ms);

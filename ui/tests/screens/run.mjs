@@ -286,6 +286,26 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-unread-many',
+    scenario: 'unread',
+    act: (p) => openChat(p, 'Romeo'),
+    check: async (p) => {
+      // Opens at the first unread message, not at the newest.
+      const line = p.getByRole('separator', { name: 'New messages' });
+      await line.waitFor();
+      await p.waitForTimeout(300);
+      const tl = p.getByTestId('timeline');
+      const inView = await tl.evaluate((el) => {
+        const box = el.getBoundingClientRect();
+        const l = el.querySelector('[role=separator][aria-label="New messages"]').getBoundingClientRect();
+        return l.top >= box.top && l.bottom <= box.bottom;
+      });
+      if (!inView) fail('the New messages line is not in view');
+      await p.getByText('Message number 201', { exact: true }).waitFor();
+      if (await tl.getByText('Message number 260', { exact: true }).isVisible()) fail('opened at the newest message');
+    },
+  },
+  {
     name: 'chat-link',
     scenario: 'chats',
     act: async (p) => {
