@@ -81,3 +81,48 @@ export function rect(v: CropView): CropRect {
 
 /** The `Tern-Crop` header value: `left,top,width,height`. */
 export const cropHeader = (r: CropRect): string => [r.left, r.top, r.width, r.height].map((n) => n.toFixed(6)).join(',');
+
+/** Largest picture the cropper shows (decoded, it takes 4 bytes a pixel in
+ *  the page). Larger ones are used without a preview: the centred square. */
+export const MAX_PREVIEW_PIXELS = 40_000_000;
+
+/**
+ * A picture's size in pixels from its first bytes (PNG, GIF, JPEG, WebP),
+ * without decoding it; `null` when the bytes do not say.
+ */
+export function pictureSize(b: Uint8Array): { width: number; height: number } | null {
+  const u16be = (i: number) => (b[i] << 8) | b[i + 1];
+  const u16le = (i: number) => b[i] | (b[i + 1] << 8);
+  const u24le = (i: number) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
+  const u32be = (i: number) => ((b[i] << 24) >>> 0) + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]);
+  const ascii = (i: number, n: number) => String.fromCharCode(...b.subarray(i, i + n));
+  const ok = (width: number, height: number) => (width > 0 && height > 0 ? { width, height } : null);
+  if (b.length >= 24 && ascii(1, 3) === 'PNG' && ascii(12, 4) === 'IHDR') return ok(u32be(16), u32be(20));
+  if (b.length >= 10 && ascii(0, 3) === 'GIF') return ok(u16le(6), u16le(8));
+  if (b.length >= 30 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') {
+    const kind = ascii(12, 4);
+    if (kind === 'VP8 ') return ok(u16le(26) & 0x3fff, u16le(28) & 0x3fff);
+    if (kind === 'VP8L') {
+      const bits = b[21] | (b[22] << 8) | (b[23] << 16) | (b[24] << 24);
+      return ok((bits & 0x3fff) + 1, ((bits >>> 14) & 0x3fff) + 1);
+    }
+    if (kind === 'VP8X') return ok(u24le(24) + 1, u24le(27) + 1);
+    return null;
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < b.length) {
+      if (b[i] !== 0xff) return null;
+      const marker = b[i + 1];
+      if (marker === 0xff) {
+        i += 1;
+        continue;
+      }
+      const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+      if (sof) return ok(u16be(i + 7), u16be(i + 5));
+      if (marker === 0xd9 || marker === 0xda) return null;
+      i += 2 + u16be(i + 2);
+    }
+  }
+  return null;
+}

@@ -935,6 +935,25 @@ const profileCases = [
     },
   },
   {
+    name: 'profile-picture-huge',
+    scenario: 'chats',
+    act: async (p) => {
+      await openProfile(p);
+      // 30,000 × 20,000 pixels of one colour: a few kilobytes that would
+      // take 2.4 GB once decoded. Only its header is read.
+      const bomb = makePng(30000, 1, () => [200, 40, 40]);
+      bomb.writeUInt32BE(20000, 20);
+      await p.getByLabel('Picture file').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: bomb });
+      await cropDialog(p).getByText('This picture is very large (30000 × 20000 pixels)').waitFor();
+    },
+    check: async (p) => {
+      if (await cropDialog(p).locator('img').count()) fail('the page was given the picture to decode');
+      await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
+      const a = await lastCall(p, 'set_avatar');
+      if (!a.raw || a.headers?.['Tern-Crop'] !== undefined) fail(`sent ${JSON.stringify(a)}`);
+    },
+  },
+  {
     name: 'profile-nickname',
     scenario: 'chats',
     act: async (p) => {
