@@ -686,7 +686,9 @@ impl Outbox {
                 tracing::warn!(message_id, "message could not be sent");
                 let _ = ctx.store.outbox_done(message_id).await;
                 if let Ok(Some(m)) = ctx.store.fail_message(message_id, None, None).await {
+                    let peer = m.peer.clone();
                     ctx.hub.emit(ClientEvent::Message { message: m.into() });
+                    crate::messaging::emit_conversation(ctx, &peer).await;
                 }
                 self.in_flight = None;
             }

@@ -193,6 +193,8 @@ async fn apply(ctx: &Ctx, c: &Classified) -> tern_store::Result<Vec<Stanza>> {
                 };
                 if let Some(m) = ctx.store.fail_message(m.id, condition, text).await? {
                     emit_message(ctx, m);
+                    // The list shows when its last message was not sent.
+                    emit_conversation(ctx, &peer).await;
                 }
             }
         }
@@ -444,5 +446,6 @@ pub(crate) async fn requeue_failed(
         return Ok(None);
     };
     emit_message(ctx, row.clone());
+    emit_conversation(ctx, &row.peer).await;
     Ok(Some((row, message)))
 }

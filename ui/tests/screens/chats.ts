@@ -161,7 +161,10 @@ class ChatData {
     ];
     this.timelines.set(JULIET, julietTimeline());
     this.timelines.set(ROMEO, scenario === 'long' ? longTimeline() : scenario === 'paged' ? longTimeline(1000) : scenario === 'window' ? longTimeline(3000) : scenario === 'unread' ? manyUnread() : romeoTimeline());
-    this.timelines.set(NURSE, [msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' })]);
+    this.timelines.set(NURSE, [
+      msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' }),
+      msg(NURSE, { body: 'I come, I come!', outgoing: true, state: 'failed', timestamp_ms: daysAgo(3, 10, 5) }),
+    ]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
     if (scenario === 'hostile') {

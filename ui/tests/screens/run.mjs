@@ -232,6 +232,9 @@ const chatCases = [
       if (await m.getByTestId('failure').count()) fail('the reason stays after sending');
       const others = await p.getByRole('button', { name: 'Send again' }).count();
       if (others) fail(`${others} other messages offer "Send again"`);
+      // In the list, a conversation whose last message failed says so.
+      const nurse = await p.getByRole('button', { name: /^The Nurse/ }).textContent();
+      if (!nurse.includes('Not sent: I come, I come!')) fail(`list: ${nurse}`);
     },
   },
   {

@@ -453,6 +453,21 @@ async fn a_failed_message_can_be_sent_again() {
         Some("service-unavailable"),
         "{failed:?}"
     );
+    // The conversation list learns it too (its last message failed).
+    wait_event(
+        &mut a.events,
+        T,
+        "the list's last message failed",
+        |ev| match ev {
+            ClientEvent::Conversation { conversation: c }
+                if c.peer == later && c.last.as_ref().is_some_and(|m| m.state == "failed") =>
+            {
+                Some(())
+            }
+            _ => None,
+        },
+    )
+    .await;
     assert!(
         a.client
             .correct_message(&alice, sent.id, "are you there?")
