@@ -715,6 +715,15 @@ const chatCases = [
       await panel.waitFor({ state: 'detached' });
       await p.keyboard.type('!');
       if (plain(await composer(p).inputValue()) !== 'See you ❤👍! soon') fail(`caret: ${await composer(p).inputValue()}`);
+      // A click in the text while the panel is open closes it and puts the
+      // caret where the click was.
+      await p.getByRole('button', { name: 'Emoji', exact: true }).click();
+      await p.getByRole('dialog', { name: 'Emoji' }).waitFor();
+      await composer(p).click({ position: { x: 6, y: 12 } });
+      await p.getByRole('dialog', { name: 'Emoji' }).waitFor({ state: 'detached' });
+      await p.waitForTimeout(50);
+      await p.keyboard.type('>');
+      if (!(await composer(p).inputValue()).startsWith('>See you')) fail(`click caret: ${await composer(p).inputValue()}`);
     },
   },
   {
