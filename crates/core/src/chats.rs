@@ -207,12 +207,8 @@ impl Client {
     pub async fn delete_conversation(&self, account: &str, peer: &str) -> Result<()> {
         let ctx = self.ctx(account).await?;
         let peer = peer_jid(peer)?.to_string();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
         self.store()
-            .delete_conversation(&ctx.account, &peer, now)
+            .delete_conversation(&ctx.account, &peer, crate::messaging::now_ms())
             .await?;
         ctx.hub.emit(ClientEvent::ConversationDeleted {
             account: ctx.account.clone(),
@@ -226,15 +222,9 @@ impl Client {
     /// that was not retracted can go again.
     pub async fn resend_message(&self, account: &str, message_id: i64) -> Result<MessageView> {
         let m = self.own_message(account, message_id).await?;
-        if m.direction != tern_store::Direction::Outgoing
-            || m.retracted
-            || m.state != tern_store::MessageState::Failed
-        {
-            return Err(bad(
-                "only a message that could not be sent can be sent again",
-            ));
-        }
         let ctx = self.ctx(account).await?;
+        // The store checks, in the same transaction, that it is a failed
+        // outgoing message that was not retracted.
         let (row, message) = crate::messaging::requeue_failed(&ctx, &m)
             .await?
             .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;

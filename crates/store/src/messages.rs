@@ -209,6 +209,39 @@ pub fn fts_query(input: &str) -> Option<String> {
     }
 }
 
+/// When the user deleted the conversation (`None`: never).
+async fn cleared_ms<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    account: &str,
+    peer: &str,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT cleared_ms FROM cleared_history WHERE account_jid = ?1 AND peer = ?2",
+    )
+    .bind(account)
+    .bind(peer)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Puts (or replaces) a message's stanza in the outbox.
+async fn put_in_outbox<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    m: &MessageRow,
+    stanza: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .bind(m.id)
+    .bind(&m.account)
+    .bind(stanza)
+    .bind(crate::now_unix() * 1000)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Stores a message unless it is already known, in one transaction with
     /// the conversation update and (for outgoing messages) the outbox entry.
@@ -246,13 +279,7 @@ impl Store {
     ) -> Result<Stored> {
         let outgoing = m.direction == Direction::Outgoing;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let cleared: Option<i64> = sqlx::query_scalar(
-            "SELECT cleared_ms FROM cleared_history WHERE account_jid = ?1 AND peer = ?2",
-        )
-        .bind(&m.account)
-        .bind(&m.peer)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let cleared = cleared_ms(&mut *tx, &m.account, &m.peer).await?;
         let sent = if m.coarse_time {
             m.timestamp_ms - m.timestamp_ms.rem_euclid(1000)
         } else {
@@ -320,15 +347,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(stanza) = outbox_stanza {
-            sqlx::query(
-                "INSERT INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .bind(inserted.id)
-            .bind(&m.account)
-            .bind(stanza)
-            .bind(crate::now_unix() * 1000)
-            .execute(&mut *tx)
-            .await?;
+            put_in_outbox(&mut *tx, &inserted, stanza).await?;
         }
         tx.commit().await?;
         Ok(Stored::Inserted(inserted))
@@ -477,13 +496,7 @@ impl Store {
 
     /// When the user last deleted a conversation (`None`: never).
     pub async fn cleared_at(&self, account: &str, peer: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT cleared_ms FROM cleared_history WHERE account_jid = ?1 AND peer = ?2",
-        )
-        .bind(account)
-        .bind(peer)
-        .fetch_optional(self.pool())
-        .await?)
+        cleared_ms(self.pool(), account, peer).await
     }
 
     /// Marks an outgoing message failed, with the error condition and text
@@ -528,15 +541,7 @@ impl Store {
             return Ok(None);
         };
         let requeued = row(&r)?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(requeued.id)
-        .bind(&requeued.account)
-        .bind(stanza)
-        .bind(crate::now_unix() * 1000)
-        .execute(&mut *tx)
-        .await?;
+        put_in_outbox(&mut *tx, &requeued, stanza).await?;
         tx.commit().await?;
         Ok(Some(requeued))
     }

@@ -879,7 +879,6 @@ const profileCases = [
       await openProfile(p);
       await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
       const frame = cropDialog(p).getByTestId('crop-frame');
-      await frame.locator('img').waitFor();
       await p.waitForFunction(() => document.querySelector('[data-testid=crop-frame] img')?.naturalWidth === 300);
       // Drag the picture 60 px to the right: the frame moves onto the red half.
       const box = await frame.boundingBox();
@@ -892,33 +891,14 @@ const profileCases = [
       await frame.focus();
       await p.keyboard.press('+');
       await p.keyboard.press('+');
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `profile-picture-crop-frame-${await theme(p)}.png`) });
     },
     check: async (p) => {
       const zoom = await cropDialog(p).getByRole('slider', { name: 'Zoom' }).inputValue();
       if (Math.abs(Number(zoom) - 1.5625) > 0.01) fail(`zoom ${zoom}`);
-      await p.waitForTimeout(50);
-    },
-  },
-  {
-    name: 'profile-picture-cropped',
-    scenario: 'chats',
-    act: async (p) => {
-      await openProfile(p);
-      await p.getByLabel('Picture file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG });
-      const frame = cropDialog(p).getByTestId('crop-frame');
-      await p.waitForFunction(() => document.querySelector('[data-testid=crop-frame] img')?.naturalWidth === 300);
-      const box = await frame.boundingBox();
-      await p.mouse.move(box.x + 120, box.y + 120);
-      await p.mouse.down();
-      await p.mouse.move(box.x + 180, box.y + 120, { steps: 4 });
-      await p.mouse.up();
-      await frame.focus();
-      await p.keyboard.press('+');
-      await p.keyboard.press('+');
       await cropDialog(p).getByRole('button', { name: 'Use this picture' }).click();
       await p.getByRole('button', { name: 'Remove picture' }).waitFor();
-    },
-    check: async (p) => {
       const a = await lastCall(p, 'set_avatar');
       // At zoom 1 the picture is 480x240 on screen, at x = -120; dragged
       // 60 px right it is at -60 (left 0.125). Zoom 1.5625 about the
