@@ -790,11 +790,15 @@ const openProfile = async (p) => {
   await p.getByRole('button', { name: 'Edit profile…' }).click();
   await p.getByRole('dialog', { name: 'Your profile' }).waitFor();
 };
-const lastCall = (p, cmd) =>
-  p.evaluate((c) => {
+/** The last call of `cmd`, waiting for one: a click's command may be sent
+ *  only after the file it carries has been read. */
+const lastCall = async (p, cmd) => {
+  await p.waitForFunction((c) => window.__calls.some((x) => x.cmd === c), cmd);
+  return p.evaluate((c) => {
     const x = window.__calls.filter((y) => y.cmd === c).at(-1);
     return x && { raw: x.args instanceof Uint8Array, size: x.args?.length ?? null, headers: x.headers ?? null, args: x.args instanceof Uint8Array ? null : x.args };
   }, cmd);
+};
 const openDetails = async (p, name) => {
   await p.getByRole('button', { name: /^Contacts/ }).click();
   await p.getByRole('button', { name: `Details of ${name}` }).first().click();
