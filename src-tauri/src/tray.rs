@@ -164,7 +164,13 @@ fn library_present(name: &str) -> bool {
     let found = dirs
         .into_iter()
         .any(|d| std::path::Path::new(d).join(name).exists());
-    found
+    // The AppImage keeps its libraries in usr/lib beside usr/bin/tern,
+    // where the executable's RUNPATH ($ORIGIN/../lib) points the loader.
+    let bundled = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("lib").join(name)))
+        .is_some_and(|lib| lib.exists());
+    found || bundled
 }
 
 /// Brings the window up.

@@ -4,6 +4,9 @@ tauri-driver + WebKitWebDriver, signing in to a real Prosody on loopback.
 Usage (inside scripts/with-keyring, so passwords go to a real Secret Service):
     python sign_in.py APP_BINARY TEST_SERVER_BINARY SCREENSHOT_DIR
 
+APP_BINARY may be an AppImage (scripts/appimage): then Tern and WebKit's
+processes must also run from the image it unpacked.
+
 Checks that a wrong password shows the wrong-password message, and that the
 right one reaches "Connected". Then an independent client (slixmpp, run by
 the test server) sends a message: it must show up in the conversation list,
@@ -95,6 +98,9 @@ def main():
 
         info["data_dir"] = data_dir
         env = dict(os.environ)
+        if app.endswith(".AppImage"):
+            # The AppImage unpacks itself into $XDG_CACHE_HOME/tern-appimage.
+            env["XDG_CACHE_HOME"] = info["appimage_cache"] = os.path.join(data_dir + "-cache")
         env.update({
             "DISPLAY": f":{display}",
             "TERN_DATA_DIR": data_dir,
@@ -137,6 +143,7 @@ def main():
                 except subprocess.TimeoutExpired:
                     p.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(data_dir + "-cache", ignore_errors=True)
 
 
 class Tray:
@@ -194,6 +201,34 @@ def x_window(display, title):
     return d, find(d.screen().root)
 
 
+def check_appimage_processes(cache, data_dir):
+    """Started from the AppImage, Tern and WebKit's processes (this test's:
+    they carry its TERN_DATA_DIR) must all run from the image unpacked into
+    the cache, not from the system."""
+    unpacked = os.path.join(cache, "tern-appimage")
+    mine = f"TERN_DATA_DIR={data_dir}".encode()
+    seen = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        name = os.path.basename(exe)
+        if name in ("tern", "WebKitWebProcess", "WebKitNetworkProcess") and mine in environ:
+            seen.setdefault(name, []).append(exe)
+        if name in ("tern", "WebKitWebProcess"):
+            # And WebKitGTK itself is the image's copy.
+            with open(f"/proc/{pid}/maps") as f:
+                webkit = {line.split()[-1] for line in f if "libwebkit2gtk-4.1.so" in line}
+            assert webkit and all(p.startswith(unpacked + "/") for p in webkit), f"{name} loaded {webkit}"
+    for name in ("tern", "WebKitWebProcess", "WebKitNetworkProcess"):
+        assert seen.get(name), f"no {name} process runs: {seen}"
+        assert all(e.startswith(unpacked + "/") for e in seen[name]), f"{name} runs from outside the AppImage: {seen[name]}"
+    print(f"e2e: the AppImage runs Tern and WebKit from {unpacked}", flush=True)
+
+
 def run(driver, info, shots):
     wait = WebDriverWait(driver, 30)
 
@@ -209,6 +244,8 @@ def run(driver, info, shots):
         print("e2e: signing in", flush=True)
 
     wait.until(EC.visibility_of_element_located((By.XPATH, "//h1[normalize-space()='Welcome to Tern']")))
+    if info.get("appimage_cache"):
+        check_appimage_processes(info["appimage_cache"], info["data_dir"])
     driver.find_element(By.XPATH, "//summary[normalize-space()='Advanced']").click()
     fill("signin-host", info["host"])
     fill("signin-port", str(info["port"]))
