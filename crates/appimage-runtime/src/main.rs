@@ -3,6 +3,7 @@
 //! every other argument goes to Tern.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,6 +29,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Tern: {e}");
+            // Started from a file manager, nobody reads stderr: say it on
+            // the desktop too, where notify-send is installed.
+            if !std::io::stderr().is_terminal() {
+                let _ = Command::new("notify-send")
+                    .args(["--app-name=Tern", "Tern could not start"])
+                    .arg(e.to_string())
+                    .status();
+            }
             ExitCode::from(127)
         }
     }
