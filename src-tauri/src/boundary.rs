@@ -48,6 +48,14 @@ pub struct DesktopSettings {
     pub notification_text: bool,
     /// Closing the window keeps Tern running in the tray.
     pub close_to_tray: bool,
+    /// Mark misspelled words while typing (a page from before this setting
+    /// sends none: on).
+    #[serde(default = "on")]
+    pub spell_check: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// Someone asks to see an account's presence.

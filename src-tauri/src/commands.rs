@@ -460,6 +460,7 @@ pub async fn set_open_conversation(
 /// The desktop settings the user chose.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_desktop_settings(
+    window: tauri::WebviewWindow,
     shell: State<'_, Shell>,
     settings: crate::boundary::DesktopSettings,
 ) -> Reply {
@@ -469,6 +470,7 @@ pub async fn set_desktop_settings(
     shell
         .close_to_tray
         .store(settings.close_to_tray, std::sync::atomic::Ordering::Relaxed);
+    crate::spelling::apply(&window, settings.spell_check);
     Ok(())
 }
 

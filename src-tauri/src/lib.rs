@@ -11,6 +11,7 @@ mod links;
 pub mod media;
 pub mod notifications;
 pub mod rendering;
+pub mod spelling;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 pub mod tray;

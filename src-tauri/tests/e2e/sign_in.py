@@ -13,10 +13,13 @@ the test server) sends a message: it must show up in the conversation list,
 as a desktop notification (recorded by a notification server on the test's
 D-Bus session, notifyd.py) whose click opens the conversation, and in the
 timeline; the reply typed into the composer must reach the peer.
+Misspelled words typed into the composer must get WebKit's red marks,
+correct ones none, and none with spell checking off in Settings.
 Hostile text (tags, handlers, javascript: links, bidi overrides) must stay
 text in WebKit. Last, the window must refuse to navigate away from Tern's
 pages.
-Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png.
+Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png,
+e2e-spelling.png.
 """
 
 import json
@@ -201,6 +204,67 @@ def x_window(display, title):
     return d, find(d.screen().root)
 
 
+def red_pixels(display, rect):
+    """How many red pixels (WebKitGTK's dotted spelling marks are drawn
+    red and smoothed into pinks like 255,130,130) the display shows inside
+    an element's rectangle (the window sits at the display's top left,
+    undecorated)."""
+    from PIL import ImageGrab
+
+    image = ImageGrab.grab(xdisplay=f":{display}").convert("RGB")
+    x, y, w, h = (round(rect[k]) for k in ("x", "y", "width", "height"))
+    data = image.crop((x, y, x + w, y + h)).tobytes()
+    return sum(1 for i in range(0, len(data), 3)
+               if data[i] > 200 and data[i] - data[i + 1] > 60 and data[i] - data[i + 2] > 60)
+
+
+def check_spelling(driver, info, shots, field):
+    """WebKit marks misspelled words in the composer in red, and only
+    those (WebKitGTK checks nothing unless Tern gives it the languages)."""
+    def clear():
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        WebDriverWait(driver, 5).until(lambda d: field.get_attribute("value") == "")
+
+    field.click()
+    field.send_keys("Tern checks spelling here ")
+    time.sleep(1.0)
+    clean = red_pixels(info["display"], field.rect)
+    clear()
+    field.send_keys("Tern chekcs speling heer ")
+    deadline = time.time() + 10
+    marked = 0
+    while time.time() < deadline and marked < 20:
+        time.sleep(0.25)
+        marked = red_pixels(info["display"], field.rect)
+    screenshot(info["display"], os.path.join(shots, "e2e-spelling.png"))
+    assert clean == 0, f"{clean} red pixels under correctly spelled words"
+    assert marked >= 20, f"misspelled words were not marked ({marked} red pixels)"
+    print(f"e2e: misspelled words are marked ({marked} red pixels), correct ones not", flush=True)
+    clear()
+
+    # Turned off in Settings, nothing is marked; back on for the rest.
+    def toggle_setting():
+        driver.find_element(By.XPATH, "//nav//button[normalize-space()='Settings']").click()
+        box = WebDriverWait(driver, 5).until(EC.element_to_be_clickable(
+            (By.XPATH, "//label[contains(., 'Check spelling while typing')]/input")))
+        box.click()
+        driver.find_element(By.XPATH, "//nav//button[starts-with(normalize-space(), 'Conversations')]").click()
+        return box
+
+    toggle_setting()
+    field = WebDriverWait(driver, 5).until(EC.element_to_be_clickable(
+        (By.CSS_SELECTOR, "textarea[aria-label^='Message ']")))
+    field.click()
+    field.send_keys("Tern chekcs speling heer ")
+    time.sleep(1.0)
+    off = red_pixels(info["display"], field.rect)
+    assert off == 0, f"{off} red pixels with spell checking off"
+    clear()
+    toggle_setting()
+    print("e2e: with spell checking off in Settings, nothing is marked", flush=True)
+
+
 def check_appimage_processes(cache, data_dir):
     """Started from the AppImage, Tern and WebKit's processes (this test's:
     they carry its TERN_DATA_DIR) must all run from the image unpacked into
@@ -328,6 +392,7 @@ def run(driver, info, shots):
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@data-testid='message' and contains(., '{reply}')]")))
     screenshot(info["display"], os.path.join(shots, "e2e-conversation.png"))
+    check_spelling(driver, info, shots, field)
 
     # Hostile text from the network stays text in WebKit.
     hostile = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> '

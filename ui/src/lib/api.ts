@@ -19,6 +19,7 @@ export interface DesktopSettings {
   notifications: boolean;
   notification_text: boolean;
   close_to_tray: boolean;
+  spell_check: boolean;
 }
 
 /** An `xmpp:` link given to Tern (`XmppUri`). */

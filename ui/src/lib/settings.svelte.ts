@@ -18,7 +18,7 @@ function load(): Theme {
 }
 
 const DESKTOP_KEY = 'tern.desktop';
-export const defaultDesktop = (): DesktopSettings => ({ notifications: true, notification_text: true, close_to_tray: true });
+export const defaultDesktop = (): DesktopSettings => ({ notifications: true, notification_text: true, close_to_tray: true, spell_check: true });
 
 function loadDesktop(): DesktopSettings {
   try {

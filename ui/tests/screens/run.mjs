@@ -601,10 +601,18 @@ const chatCases = [
     act: async (p) => {
       await p.getByRole('button', { name: 'Settings' }).click();
       await p.getByLabel('Include the message text').uncheck();
+      await p.getByLabel('Check spelling while typing').uncheck();
     },
     check: async (p) => {
       const s = await calledWith(p, 'set_desktop_settings');
-      if (s.settings.notification_text !== false || s.settings.notifications !== true) fail(JSON.stringify(s));
+      if (s.settings.notification_text !== false || s.settings.notifications !== true || s.settings.spell_check !== false)
+        fail(JSON.stringify(s));
+      // The composer stops asking for spell checking too (all the
+      // Windows and macOS web views go by).
+      await p.getByRole('button', { name: /^Conversations/ }).click();
+      await openChat(p, 'Juliet');
+      if ((await composer(p).getAttribute('spellcheck')) !== 'false') fail('the composer still asks for spell checking');
+      await p.getByRole('button', { name: 'Settings' }).click();
     },
   },
   {
