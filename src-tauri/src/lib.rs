@@ -151,6 +151,11 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
     if !shell.notifier.should_notify(message, now) {
         return;
     }
+    // The task bar marks the window too (the urgency hint on X11); the
+    // mark goes when the window gets the focus.
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
+    }
     let (app, client, message) = (app.clone(), client.clone(), message.clone());
     let show_text = shell.notifier.shows_text();
     tauri::async_runtime::spawn(async move {
@@ -287,6 +292,9 @@ pub fn run() {
             tauri::WindowEvent::Focused(active) => {
                 let shell = window.state::<Shell>();
                 shell.notifier.set_focused(*active);
+                if *active {
+                    let _ = window.request_user_attention(None);
+                }
                 if let Some(client) = shell.client_now() {
                     client.set_client_active(*active);
                 }

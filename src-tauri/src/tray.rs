@@ -10,11 +10,23 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, Tray
 use tauri::{AppHandle, Manager};
 use tern_core::ClientEvent;
 
-/// Unread messages per conversation, and the icon showing their sum.
+/// Unread messages per conversation, and the icon and window title
+/// showing their sum.
 #[derive(Default)]
 pub struct Tray {
     unread: Mutex<HashMap<(String, String), i64>>,
     icon: Mutex<Option<TrayIcon>>,
+    app: Mutex<Option<AppHandle>>,
+}
+
+/// The window's title for `n` unread messages, as task bars and window
+/// switchers show it.
+pub fn window_title(n: i64) -> String {
+    if n > 0 {
+        format!("Tern ({n})")
+    } else {
+        "Tern".into()
+    }
 }
 
 /// What the tooltip says for `n` unread messages.
@@ -80,6 +92,17 @@ impl Tray {
 
     fn refresh(&self) {
         let n = self.total();
+        if let Ok(app) = self.app.lock() {
+            if let Some(w) = app.as_ref().and_then(|a| a.get_webview_window("main")) {
+                let _ = w.set_title(&window_title(n));
+                // With everything read, nothing asks for attention any more
+                // (read on another device, or here without the window
+                // having been focused).
+                if n == 0 {
+                    let _ = w.request_user_attention(None);
+                }
+            }
+        }
         if let Ok(icon) = self.icon.lock() {
             if let Some(icon) = icon.as_ref() {
                 let _ = icon.set_tooltip(Some(tooltip(n)));
@@ -92,6 +115,9 @@ impl Tray {
     /// Puts the icon in the tray. Without a tray service (or its library)
     /// the app goes on without one, and closing the window quits.
     pub fn install(&self, app: &AppHandle) {
+        if let Ok(mut slot) = self.app.lock() {
+            *slot = Some(app.clone());
+        }
         match build(app) {
             Ok(icon) => {
                 if let Ok(mut slot) = self.icon.lock() {
@@ -230,5 +256,7 @@ mod tests {
         assert_eq!(tooltip(0), "Tern");
         assert_eq!(tooltip(1), "Tern: 1 unread message");
         assert_eq!(tooltip(7), "Tern: 7 unread messages");
+        assert_eq!(window_title(0), "Tern");
+        assert_eq!(window_title(3), "Tern (3)");
     }
 }

@@ -189,19 +189,45 @@ class Tray:
 
 
 def x_window(display, title):
-    """The top-level X window named `title`, and the display."""
+    """The top-level X window named `title` (or whose name `title`
+    accepts, when it is a function), and the display."""
     from Xlib import display as xdisplay
     d = xdisplay.Display(f":{display}")
+    matches = title if callable(title) else (lambda name: name == title)
 
     def find(w):
         for c in w.query_tree().children:
-            if c.get_wm_name() == title:
+            name = c.get_wm_name()
+            if isinstance(name, str) and matches(name):
                 return c
             if (found := find(c)) is not None:
                 return found
         return None
 
     return d, find(d.screen().root)
+
+
+def window_state(display):
+    """Tern's window title, and whether the window asks for attention (the
+    urgency hint in its WM_HINTS, which task bars show)."""
+    from Xlib import Xutil
+    d, win = x_window(display, lambda name: name == "Tern" or name.startswith("Tern ("))
+    try:
+        assert win is not None, "no X window named Tern"
+        hints = win.get_wm_hints()
+        return win.get_wm_name(), bool(hints and hints.flags & Xutil.UrgencyHint)
+    finally:
+        d.close()
+
+
+def wait_window_state(display, want_title, want_urgent=None, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        title, urgent = window_state(display)
+        if title == want_title and (want_urgent is None or urgent == want_urgent):
+            return title, urgent
+        assert time.time() < deadline, f"window {title!r} urgent={urgent}, not {want_title!r} urgent={want_urgent}"
+        time.sleep(0.2)
 
 
 def red_pixels(display, rect):
@@ -347,6 +373,8 @@ def run(driver, info, shots):
     print("e2e: the peer's message opened a conversation", flush=True)
     tray.wait_label("1")
     print("e2e: the tray shows 1 unread message", flush=True)
+    wait_window_state(info["display"], "Tern (1)", want_urgent=True)
+    print("e2e: the window is titled 'Tern (1)' and asks for attention", flush=True)
     # The desktop was asked to show it, with the markup made inert.
     note = None
     deadline = time.time() + 15
@@ -370,6 +398,8 @@ def run(driver, info, shots):
         (By.XPATH, "//*[@data-testid='message' and contains(., 'not html</b>')]")))
     print("e2e: clicking the notification opened the conversation", flush=True)
     tray.wait_label("")
+    wait_window_state(info["display"], "Tern", want_urgent=False)
+    print("e2e: read, the window is titled 'Tern' again and no longer asks for attention", flush=True)
     print("e2e: read, the tray count is gone", flush=True)
 
     reply = "Reply typed in Tern"

@@ -3,6 +3,7 @@
 // EngineMirror hands every full state and applied event here, in order).
 
 import { api } from './api';
+import { Drafts } from './drafts';
 import type { ClientEvent, ContactView, ConversationView, EngineEvent, MessageView, ProfileView, SnapshotView } from './engine';
 import { errorText } from './errors';
 import {
@@ -59,8 +60,8 @@ class Messaging {
   loadingNewer = $state(false);
   timelineError = $state<string | null>(null);
 
-  /** Unsent text per conversation, while Tern runs. */
-  drafts = new Map<string, string>();
+  /** Unsent text per conversation, kept across restarts. */
+  drafts = new Drafts();
 
   private accounts: string[] = [];
   private convLoader = new Loader<ConversationView>(
@@ -133,6 +134,7 @@ class Messaging {
         break;
       case 'account_removed':
         this.accounts = this.accounts.filter((a) => a !== ev.jid);
+        this.drafts.deleteAccount(ev.jid);
         this.contacts = this.contacts.filter((c) => c.account !== ev.jid);
         this.conversations = this.conversations.filter((c) => c.account !== ev.jid);
         if (this.open?.account === ev.jid) this.close();

@@ -129,6 +129,31 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-draft-restart',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).fill('');
+      await composer(p).pressSequentially('Half a thought, unsent');
+      // Another conversation, then back: the text is still there.
+      await openChat(p, 'Romeo');
+      if ((await composer(p).inputValue()) !== '') fail('a draft showed in another conversation');
+      await openChat(p, 'Juliet Capulet');
+      if ((await composer(p).inputValue()) !== 'Half a thought, unsent') fail('the draft was lost on switching');
+      // Tern restarts (or crashed) right after typing.
+      await p.reload();
+      await p.locator('#app > *').first().waitFor();
+      await openChat(p, 'Juliet Capulet');
+    },
+    check: async (p) => {
+      const value = await composer(p).inputValue();
+      if (value !== 'Half a thought, unsent') fail(`after a restart the composer holds ${JSON.stringify(value)}`);
+      await composer(p).press('Enter');
+      const args = await calledWith(p, 'send_message');
+      if (args.draft.body !== 'Half a thought, unsent') fail(`sent ${JSON.stringify(args.draft.body)}`);
+    },
+  },
+  {
     name: 'chat-send',
     scenario: 'chats',
     act: async (p) => {
@@ -1266,6 +1291,12 @@ for (const theme of ['light', 'dark']) {
     await page.route('http://tern-media.localhost/avatar/**', (r) =>
       r.fulfill({ contentType: 'image/svg+xml', body: AVATAR_SVG }),
     );
+    // Cases share the context's local storage; each starts without the
+    // drafts an earlier one left (kept across reloads within the case).
+    await page.addInitScript(() => {
+      if (window.name !== 'tern-case') localStorage.removeItem('tern.drafts');
+      window.name = 'tern-case';
+    });
     page.setDefaultTimeout(5000);
     const errors = [];
     page.__dialogs = [];
