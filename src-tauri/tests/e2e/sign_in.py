@@ -12,7 +12,9 @@ right one reaches "Connected". Then an independent client (slixmpp, run by
 the test server) sends a message: it must show up in the conversation list,
 as a desktop notification (recorded by a notification server on the test's
 D-Bus session, notifyd.py) whose click opens the conversation, and in the
-timeline; the reply typed into the composer must reach the peer.
+timeline; the window's title must read "Tern (1)" and the window ask for
+attention (X11 urgency hint) until the message is read; the reply typed
+into the composer must reach the peer.
 Misspelled words typed into the composer must get WebKit's red marks,
 correct ones none, and none with spell checking off in Settings.
 Hostile text (tags, handlers, javascript: links, bidi overrides) must stay
