@@ -6,7 +6,9 @@
 //! checker. WebKitGTK checks nothing until its web context is given the
 //! languages to check (through Enchant and the installed Hunspell
 //! dictionaries, e.g. Debian's `hunspell-en-us`): that is done here, with
-//! the languages of the user's locale.
+//! the languages of the user's locale. The page asks for it only once a
+//! spell-checked field has had the focus, since the dictionaries take
+//! memory (6 MB for English).
 
 /// Spell-checking languages from the locale environment variables, in the
 /// order the C library reads them (`LANGUAGE` lists several; then
@@ -51,8 +53,13 @@ pub fn apply(window: &tauri::WebviewWindow, enabled: bool) {
         let result = window.with_webview(move |view| {
             use webkit2gtk::{WebContextExt, WebViewExt};
             if let Some(context) = view.inner().context() {
-                let langs: Vec<&str> = langs.iter().map(String::as_str).collect();
-                context.set_spell_checking_languages(&langs);
+                // Languages load their dictionaries at once (an empty
+                // list means the default language's), so they are set
+                // only to turn checking on.
+                if enabled {
+                    let langs: Vec<&str> = langs.iter().map(String::as_str).collect();
+                    context.set_spell_checking_languages(&langs);
+                }
                 context.set_spell_checking_enabled(enabled);
             }
         });

@@ -71,7 +71,20 @@ class Settings {
 
   /** Hands the desktop settings to the shell (at start and on change). */
   async sendDesktop(): Promise<void> {
-    await api.setDesktopSettings(this.desktop).catch(() => {});
+    const sent = { ...this.desktop, spell_check: this.desktop.spell_check && this.typed };
+    await api.setDesktopSettings(sent).catch(() => {});
+  }
+
+  /** Whether a spell-checked field has had the focus. Until then the shell
+   *  is not asked to check spelling: WebKitGTK would load its dictionaries
+   *  (6 MB for English) for a window where nobody types. */
+  private typed = false;
+
+  /** Called when a spell-checked field gets the focus. */
+  typing(): void {
+    if (this.typed) return;
+    this.typed = true;
+    if (this.desktop.spell_check) void this.sendDesktop();
   }
 
   setTheme(t: Theme): void {

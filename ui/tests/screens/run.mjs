@@ -641,6 +641,22 @@ const chatCases = [
     },
   },
   {
+    name: 'spelling-on-first-focus',
+    scenario: 'chats',
+    act: async (p) => {
+      // Until something spell-checked has the focus, the shell is not asked
+      // to check (WebKitGTK would load its dictionaries for nothing).
+      const s = await calledWith(p, 'set_desktop_settings');
+      if (s.settings.spell_check !== false) fail(`asked at start: ${JSON.stringify(s)}`);
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).focus();
+    },
+    check: async (p) => {
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_desktop_settings').at(-1).args.settings.spell_check);
+      if ((await composer(p).getAttribute('spellcheck')) !== 'true') fail('the composer does not ask for spell checking');
+    },
+  },
+  {
     name: 'presence',
     scenario: 'chats',
     act: (p) => p.getByRole('combobox', { name: 'Your status' }).selectOption('dnd'),
