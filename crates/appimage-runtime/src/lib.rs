@@ -128,6 +128,14 @@ pub fn check_image(file: &mut (impl Read + Seek), offset: u64) -> Result<(), Err
     }
 }
 
+/// Where the SquashFS image of the AppImage at `appimage` starts, checked.
+pub fn image_offset(appimage: &Path) -> Result<u64, Error> {
+    let mut file = File::open(appimage)?;
+    let offset = elf_end(&mut file)?;
+    check_image(&mut file, offset)?;
+    Ok(offset)
+}
+
 /// A name for the image at `offset` that changes with every build: a hash of
 /// its superblock (size, creation time, table positions), of its last 64 KiB
 /// (the inode and directory tables, which hold every file's size and place)
@@ -239,10 +247,8 @@ pub fn extract(appimage: &Path, offset: u64, dest: &Path) -> Result<usize, Error
 /// an interrupted start leaves nothing half-made behind the final name, and
 /// two starts at once both end up with the same directory.
 pub fn unpacked(appimage: &Path, cache: &Path) -> Result<PathBuf, Error> {
-    let mut file = File::open(appimage)?;
-    let offset = elf_end(&mut file)?;
-    check_image(&mut file, offset)?;
-    let id = image_id(&mut file, offset)?;
+    let offset = image_offset(appimage)?;
+    let id = image_id(&mut File::open(appimage)?, offset)?;
     let dir = cache.join(&id);
     let mark = dir.join(COMPLETE_MARK);
     if mark.exists() {

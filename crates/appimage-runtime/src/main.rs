@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use tern_appimage_runtime::{check_image, elf_end, extract, remove_stale, unpacked, Error};
+use tern_appimage_runtime::{extract, image_offset, remove_stale, unpacked, Error};
 
 /// Unpacked builds not started for this long are removed.
 const STALE_AFTER: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -53,16 +53,11 @@ fn run() -> Result<ExitCode, Error> {
             return Ok(ExitCode::SUCCESS);
         }
         Some("--appimage-offset") => {
-            let mut file = std::fs::File::open(&appimage)?;
-            let offset = elf_end(&mut file)?;
-            check_image(&mut file, offset)?;
-            println!("{offset}");
+            println!("{}", image_offset(&appimage)?);
             return Ok(ExitCode::SUCCESS);
         }
         Some("--appimage-extract") => {
-            let mut file = std::fs::File::open(&appimage)?;
-            let offset = elf_end(&mut file)?;
-            check_image(&mut file, offset)?;
+            let offset = image_offset(&appimage)?;
             let dest = Path::new("squashfs-root");
             if dest.exists() {
                 return Err(Error::Io(std::io::Error::new(
