@@ -1308,9 +1308,13 @@ for (const theme of ['light', 'dark']) {
       r.fulfill({ contentType: 'image/svg+xml', body: AVATAR_SVG }),
     );
     // Cases share the context's local storage; each starts without the
-    // drafts an earlier one left (kept across reloads within the case).
+    // drafts and desktop settings an earlier one left (kept across reloads
+    // within the case).
     await page.addInitScript(() => {
-      if (window.name !== 'tern-case') localStorage.removeItem('tern.drafts');
+      if (window.name !== 'tern-case') {
+        localStorage.removeItem('tern.drafts');
+        localStorage.removeItem('tern.desktop');
+      }
       window.name = 'tern-case';
     });
     page.setDefaultTimeout(5000);
