@@ -12,9 +12,29 @@ use crate::support::*;
 // can take a while when the machine is busy.
 const T: Duration = Duration::from_secs(60);
 
+/// When a test fails, prints the end of both servers' logs: a federation
+/// test fails on the server-to-server link, which only the logs show.
+struct LogsOnFailure<'a>(&'a Federation);
+
+impl Drop for LogsOnFailure<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (name, log) in [
+                ("prosody.log", self.0.prosody.log()),
+                ("ejabberd.log", self.0.ejabberd.log()),
+            ] {
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+                eprintln!("--- the end of {name} ---\n{tail}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prosody_and_ejabberd_users_chat_across_servers() {
     let fed = blocking(|| Federation::start().unwrap()).await;
+    let _logs = LogsOnFailure(&fed);
     let (a_user, a_pass) = fed.prosody.create_user().unwrap();
     let (b_user, b_pass) = fed.ejabberd.create_user().unwrap();
     let alice = format!("{a_user}@{}", fed.domain_a());
