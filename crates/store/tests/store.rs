@@ -15,6 +15,15 @@ fn account(jid: &str) -> StoredAccount {
     }
 }
 
+/// A store in a fresh folder, with one account (the folder lives as long
+/// as the returned guard).
+async fn store_with_account(jid: &str) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    store.upsert_account(&account(jid)).await.unwrap();
+    (dir, store)
+}
+
 #[tokio::test]
 async fn migrations_apply_from_empty_and_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,12 +165,7 @@ async fn truncated_database_is_reported_as_corrupt() {
 
 #[tokio::test]
 async fn accounts_crud_and_pins() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in_dir(dir.path()).await.unwrap();
-    store
-        .upsert_account(&account("a@example.org"))
-        .await
-        .unwrap();
+    let (_dir, store) = store_with_account("a@example.org").await;
     store
         .upsert_account(&account("b@example.net"))
         .await
@@ -215,12 +219,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
 #[tokio::test]
 async fn messages_dedupe_by_uid_and_archive_id() {
     use tern_store::{Direction, Stored};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in_dir(dir.path()).await.unwrap();
-    store
-        .upsert_account(&account("a@example.org"))
-        .await
-        .unwrap();
+    let (_dir, store) = store_with_account("a@example.org").await;
     let live = msg("u1", Direction::Incoming, 1000, "hello");
     assert!(matches!(
         store.insert_message(&live, None, true).await.unwrap(),
@@ -277,12 +276,7 @@ async fn messages_dedupe_by_uid_and_archive_id() {
 #[tokio::test]
 async fn timeline_pages_outbox_and_search() {
     use tern_store::{Direction, MessageState, Stored};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in_dir(dir.path()).await.unwrap();
-    store
-        .upsert_account(&account("a@example.org"))
-        .await
-        .unwrap();
+    let (_dir, store) = store_with_account("a@example.org").await;
     for i in 0..25 {
         let body = if i == 7 {
             "Ünïcode café meeting".to_string()
@@ -447,12 +441,7 @@ async fn timeline_pages_outbox_and_search() {
 #[tokio::test]
 async fn a_deleted_conversation_stays_deleted_until_someone_writes_again() {
     use tern_store::{Direction, MessageState, Stored};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in_dir(dir.path()).await.unwrap();
-    store
-        .upsert_account(&account("a@example.org"))
-        .await
-        .unwrap();
+    let (_dir, store) = store_with_account("a@example.org").await;
     for i in 0..5 {
         store
             .insert_message(

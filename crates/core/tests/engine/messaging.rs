@@ -9,6 +9,27 @@ use crate::support::*;
 
 const T: Duration = Duration::from_secs(15);
 
+/// `from` sends `body` to `to_jid`; waits until `to` has it.
+async fn send_and_see(
+    from: &TestClient,
+    from_jid: &str,
+    to: &mut TestClient,
+    to_jid: &str,
+    body: &str,
+) -> MessageView {
+    from.client
+        .send_message(from_jid, to_jid, body, None)
+        .await
+        .unwrap();
+    wait_event(
+        &mut to.events,
+        T,
+        body,
+        message_where(from_jid, |m| m.body == body),
+    )
+    .await
+}
+
 fn message_where<'a>(
     peer: &'a str,
     pred: impl Fn(&MessageView) -> bool + 'a,
@@ -370,17 +391,7 @@ async fn hostile_stanzas_are_ignored() {
     assert_eq!(tl[0].id, at_a.id);
     assert_eq!(original.body, "original");
     // Still connected and working.
-    a.client
-        .send_message(&alice, &bob, "still here", None)
-        .await
-        .unwrap();
-    wait_event(
-        &mut b.events,
-        T,
-        "still here",
-        message_where(&alice, |m| m.body == "still here"),
-    )
-    .await;
+    send_and_see(&a, &alice, &mut b, &bob, "still here").await;
     a.client.shutdown().await;
     b.client.shutdown().await;
 }
@@ -636,17 +647,7 @@ async fn a_deleted_conversation_does_not_come_back_from_the_archive() {
     empty(&a, alice.clone(), bob.clone()).await;
 
     // Bob writes again: the conversation starts anew with only that.
-    b.client
-        .send_message(&bob, &alice, "are you still there?", None)
-        .await
-        .unwrap();
-    wait_event(
-        &mut a.events,
-        T,
-        "the new message",
-        message_where(&bob, |m| m.body == "are you still there?"),
-    )
-    .await;
+    send_and_see(&b, &bob, &mut a, &alice, "are you still there?").await;
     let now = a.client.load_older(&alice, &bob, None, 50).await.unwrap();
     assert_eq!(
         now.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
