@@ -143,7 +143,7 @@ pub(crate) async fn fetch_page(
 ) -> crate::Result<Page> {
     let query_id = new_id();
     let payload: Element = parse(&query_xml(&query_id, with, start_ms, before, max))
-        .ok_or(crate::Error::Internal("archive query could not be built"))?;
+        .ok_or(crate::Error::Internal("an archive query"))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     handle.mam_sink(&query_id, Some(tx)).await;
     let iq = Iq::Set {

@@ -398,14 +398,11 @@ pub(crate) async fn queue_outgoing(
         reply_to: reply_to.map(str::to_string),
         coarse_time: false,
     };
-    let row =
-        match ctx.store.insert_message(&new, Some(&xml), false).await? {
-            Stored::Inserted(r) | Stored::Duplicate(r) => r,
-            // Only if the clock went back past the moment the user deleted it.
-            Stored::Deleted => return Err(crate::Error::Internal(
-                "the message is older than the conversation's deletion; check the computer's clock",
-            )),
-        };
+    let row = match ctx.store.insert_message(&new, Some(&xml), false).await? {
+        Stored::Inserted(r) | Stored::Duplicate(r) => r,
+        // The store never refuses a message with an outbox stanza.
+        Stored::Deleted => return Err(crate::Error::Internal("a new message")),
+    };
     emit_message(ctx, row.clone());
     emit_conversation(ctx, &peer_s).await;
     Ok((row, message))
@@ -427,8 +424,7 @@ fn chat_message(
         ..Default::default()
     }
     .xml();
-    let message = crate::chat::stanza_from_xml(&xml)
-        .ok_or(crate::Error::Internal("message could not be built"))?;
+    let message = crate::chat::stanza_from_xml(&xml).ok_or(crate::Error::Internal("a message"))?;
     Ok((xml, message))
 }
 

@@ -128,6 +128,7 @@ pub enum Stored {
     /// Already known (seen live, by carbon or in the archive).
     Duplicate(MessageRow),
     /// From before the user deleted the conversation: not stored again.
+    /// (Never for a message given with an outbox stanza.)
     Deleted,
 }
 
@@ -285,7 +286,10 @@ impl Store {
         } else {
             m.timestamp_ms
         };
-        if cleared.is_some_and(|c| sent <= c) {
+        // A message going to the outbox is one the user writes now: never
+        // from before their deletion, even in its millisecond or after the
+        // clock went back. Copies (archive, carbons, offline) are checked.
+        if outbox_stanza.is_none() && cleared.is_some_and(|c| sent <= c) {
             tx.commit().await?;
             return Ok(Stored::Deleted);
         }

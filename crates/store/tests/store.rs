@@ -535,6 +535,18 @@ async fn a_deleted_conversation_stays_deleted_until_someone_writes_again() {
     let Stored::Inserted(_) = store.insert_message(&live, None, true).await.unwrap() else {
         panic!("a live message just after the deletion is kept")
     };
+    // What the user writes in the deletion's very millisecond (or after the
+    // clock went back) is theirs to send, not an old copy.
+    let mut written = msg("written", Direction::Outgoing, 3_500, "typed right away");
+    written.state = MessageState::Queued;
+    let Stored::Inserted(_) = store
+        .insert_message(&written, Some("<message/>"), false)
+        .await
+        .unwrap()
+    else {
+        panic!("a message the user writes is never refused as deleted")
+    };
+    assert_eq!(store.outbox("a@example.org").await.unwrap().len(), 1);
     // A new message starts the conversation again.
     let Stored::Inserted(_) = store
         .insert_message(
