@@ -228,7 +228,7 @@ pub enum Error {
     Connect(#[from] ConnectError),
     /// In-band registration failed.
     #[error(transparent)]
-    Registration(#[from] crate::register::RegistrationError),
+    Registration(#[from] crate::net::register::RegistrationError),
     /// The server answered a request with an error.
     #[error("the server refused: {condition}{}", text.as_deref().map(|t| format!(" ({t})")).unwrap_or_default())]
     Stanza {

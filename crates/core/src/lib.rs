@@ -25,38 +25,29 @@
 #![warn(missing_docs)]
 
 mod account;
-mod blocking;
-mod caps;
-mod chat;
-mod chats;
-pub mod client;
-mod connect;
-mod contacts;
+mod api;
 pub mod error;
 pub mod events;
-mod mam;
-mod messaging;
+mod inbound;
+mod net;
+mod outbound;
 pub mod passwords;
-mod profile;
-pub mod register;
-pub mod resolve;
-mod roster;
-mod session;
-mod tap;
-pub mod tls;
-mod xml;
+mod services;
+mod xep;
 
-pub use caps::PeerInfo;
+pub use api::client;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
     AccountState, AccountView, ClientEvent, ContactView, ConversationView, MessageView,
     ResourcePresence, Snapshot,
 };
+pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};
-pub use profile::{is_avatar_hash, Crop, ProfileView, VCardView};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
+pub use services::caps::PeerInfo;
+pub use services::profile::{is_avatar_hash, Crop, ProfileView, VCardView};
 pub use tls::TlsTrust;
 pub use tokio_xmpp::xmlstream::Timeouts;
 

@@ -7,6 +7,9 @@
 //! stream; that is where Tern decides whether to retry (with jittered
 //! backoff) or to stop and tell the user.
 
+pub(crate) mod ctx;
+pub(crate) mod session;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,15 +28,15 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::connect::{authenticate, identity, Target};
+use crate::account::ctx::Ctx;
 use crate::error::{ConnectError, Error};
 use crate::events::{AccountState, ClientEvent, EventHub};
-use crate::messaging::Ctx;
+use crate::net::connect::{authenticate, identity, Target};
+use crate::net::resolve::ServerOverride;
+use crate::net::tap::StreamErrorSlot;
+use crate::net::tls::TlsTrust;
 use crate::passwords::PasswordStore;
-use crate::resolve::ServerOverride;
-use crate::roster::Presences;
-use crate::tap::StreamErrorSlot;
-use crate::tls::TlsTrust;
+use crate::services::roster::Presences;
 use tern_store::Store;
 use xmpp_parsers::message::Message;
 
@@ -235,7 +238,7 @@ impl AccountHandle {
             .lock()
             .map(|p| p.clone())
             .unwrap_or_else(|_| Presence::available());
-        crate::caps::with_caps(p)
+        crate::services::caps::with_caps(p)
     }
 
     /// Changes the user's presence now and for later sessions.
@@ -243,7 +246,8 @@ impl AccountHandle {
         if let Ok(mut own) = self.shared.own_presence.lock() {
             *own = p.clone();
         }
-        self.send(Stanza::Presence(crate::caps::with_caps(p))).await
+        self.send(Stanza::Presence(crate::services::caps::with_caps(p)))
+            .await
     }
 
     /// Sends a stored message's stanza and tracks its acknowledgement.
@@ -491,14 +495,14 @@ async fn run(
                     outbox.reset(features.stream_management.is_some());
                     shared.ctx.discovery.clear_presences();
                     for jid in shared.presences.clear() {
-                        crate::roster::emit_offline(&shared.ctx, &shared.presences, &jid).await;
+                        crate::services::roster::emit_offline(&shared.ctx, &shared.presences, &jid).await;
                     }
                     bound = bound_jid.to_string();
                     shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: false });
                     if let Some(old) = session.take() {
                         old.abort();
                     }
-                    session = Some(tokio::spawn(crate::session::start(handle.clone())));
+                    session = Some(tokio::spawn(crate::account::session::start(handle.clone())));
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
                     shared.emit(AccountState::Connected { bound_jid: bound.clone(), resumed: true });
@@ -606,7 +610,7 @@ impl Outbox {
                     if self.in_flight.as_ref().map(|f| f.message_id) == Some(e.message_id) {
                         continue;
                     }
-                    match crate::chat::stanza_from_xml(&e.stanza) {
+                    match crate::xep::message::stanza_from_xml(&e.stanza) {
                         Some(m) => self
                             .queue
                             .push_back((e.message_id, Box::new(Stanza::Message(m)))),
@@ -688,7 +692,7 @@ impl Outbox {
                 if let Ok(Some(m)) = ctx.store.fail_message(message_id, None, None).await {
                     let peer = m.peer.clone();
                     ctx.hub.emit(ClientEvent::Message { message: m.into() });
-                    crate::messaging::emit_conversation(ctx, &peer).await;
+                    crate::inbound::emit_conversation(ctx, &peer).await;
                 }
                 self.in_flight = None;
             }
@@ -738,7 +742,8 @@ async fn handle_stanza(
                 if payload.ns() == "urn:xmpp:blocking" {
                     let own = from.as_ref().is_none_or(|f| f.to_bare() == shared.ctx.own);
                     if own {
-                        if let Some(ev) = crate::blocking::on_push(&shared.jid, &payload) {
+                        if let Some(ev) = crate::services::blocking::on_push(&shared.jid, &payload)
+                        {
                             shared.hub.emit(ev);
                             return vec![Iq::Result {
                                 from: None,
@@ -753,7 +758,7 @@ async fn handle_stanza(
                 }
                 if payload.is("query", "jabber:iq:roster") {
                     return vec![
-                        crate::roster::on_roster_push(
+                        crate::services::roster::on_roster_push(
                             &shared.ctx,
                             &shared.presences,
                             from,
@@ -772,7 +777,7 @@ async fn handle_stanza(
             if let Some(qid) = msg
                 .payloads
                 .iter()
-                .find(|p| p.is("result", crate::chat::NS_MAM))
+                .find(|p| p.is("result", crate::xep::message::NS_MAM))
                 .and_then(|p| p.attr("queryid"))
             {
                 if let Some(sink) = mam_sinks.get(qid) {
@@ -789,13 +794,13 @@ async fn handle_stanza(
                     .iter()
                     .find(|p| p.is("event", "http://jabber.org/protocol/pubsub#event")),
             ) {
-                crate::profile::on_pep_event(handle, from, event).await;
+                crate::services::profile::on_pep_event(handle, from, event).await;
                 return Vec::new();
             }
-            crate::messaging::on_message(&shared.ctx, &msg).await
+            crate::inbound::on_message(&shared.ctx, &msg).await
         }
         Stanza::Presence(p) => {
-            crate::roster::on_presence(handle, p).await;
+            crate::services::roster::on_presence(handle, p).await;
             Vec::new()
         }
     }
@@ -822,7 +827,7 @@ fn answer_get(
         );
     }
     if payload.is("query", "http://jabber.org/protocol/disco#info") {
-        let Some(info) = crate::caps::answer_info(&payload) else {
+        let Some(info) = crate::services::caps::answer_info(&payload) else {
             return Some(error_reply(from, id, DefinedCondition::ItemNotFound));
         };
         return Some(

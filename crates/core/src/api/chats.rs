@@ -5,11 +5,11 @@ use tokio::sync::broadcast;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::BareJid;
 
-use crate::chat::{new_id, Outgoing};
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::error::{Error, Result};
 use crate::events::{ClientEvent, ConversationView, MessageView};
-use crate::messaging::{emit_conversation, queue_outgoing};
+use crate::inbound::{emit_conversation, queue_outgoing};
+use crate::xep::message::{new_id, Outgoing};
 
 fn peer_jid(peer: &str) -> Result<BareJid> {
     BareJid::new(peer.trim()).map_err(|e| Error::InvalidJid {
@@ -131,8 +131,8 @@ impl Client {
             .oldest_timestamp(&handle.ctx().account, &peer_s)
             .await?
         {
-            Some(t) => crate::mam::Ordering::older_than(t),
-            None => crate::mam::Ordering::default(),
+            Some(t) => crate::services::archive::Ordering::older_than(t),
+            None => crate::services::archive::Ordering::default(),
         };
         let mut texts = 0;
         let mut cursor = self
@@ -140,15 +140,15 @@ impl Client {
             .oldest_archive_id(&handle.ctx().account, &peer_s)
             .await?;
         for _ in 0..20 {
-            let page = crate::mam::fetch_page(
+            let page = crate::services::archive::fetch_page(
                 &handle,
                 Some(&peer_s),
                 cleared.map(|c| c + 1),
                 cursor.as_deref(),
-                (limit as usize).clamp(1, crate::mam::PAGE),
+                (limit as usize).clamp(1, crate::services::archive::PAGE),
             )
             .await?;
-            texts += crate::mam::ingest(handle.ctx(), &page, &mut order).await;
+            texts += crate::services::archive::ingest(handle.ctx(), &page, &mut order).await;
             if page.complete
                 || page.messages.is_empty()
                 || local.len() as i64 + texts as i64 >= limit
@@ -176,7 +176,7 @@ impl Client {
         if body.trim().is_empty() {
             return Err(bad("empty message"));
         }
-        if body.len() > crate::chat::MAX_BODY_BYTES {
+        if body.len() > crate::xep::message::MAX_BODY_BYTES {
             return Err(bad("message too long"));
         }
         let ctx = self.ctx(account).await?;
@@ -208,7 +208,7 @@ impl Client {
         let ctx = self.ctx(account).await?;
         let peer = peer_jid(peer)?.to_string();
         self.store()
-            .delete_conversation(&ctx.account, &peer, crate::messaging::now_ms())
+            .delete_conversation(&ctx.account, &peer, crate::inbound::now_ms())
             .await?;
         ctx.hub.emit(ClientEvent::ConversationDeleted {
             account: ctx.account.clone(),
@@ -225,7 +225,7 @@ impl Client {
         let ctx = self.ctx(account).await?;
         // The store checks, in the same transaction, that it is a failed
         // outgoing message that was not retracted.
-        let (row, message) = crate::messaging::requeue_failed(&ctx, &m)
+        let (row, message) = crate::inbound::requeue_failed(&ctx, &m)
             .await?
             .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;
         if let Ok(handle) = self.handle(account).await {
@@ -249,7 +249,7 @@ impl Client {
             // The recipient never got it: a correction would refer to nothing.
             return Err(bad("this message was not sent; send it again or delete it"));
         }
-        if body.trim().is_empty() || body.len() > crate::chat::MAX_BODY_BYTES {
+        if body.trim().is_empty() || body.len() > crate::xep::message::MAX_BODY_BYTES {
             return Err(bad("invalid correction"));
         }
         let id = new_id();
@@ -437,9 +437,14 @@ impl Client {
         let mut n = 0u64;
         let mut cursor: Option<String> = None;
         loop {
-            let page =
-                crate::mam::fetch_page(&handle, None, None, cursor.as_deref(), crate::mam::PAGE)
-                    .await?;
+            let page = crate::services::archive::fetch_page(
+                &handle,
+                None,
+                None,
+                cursor.as_deref(),
+                crate::services::archive::PAGE,
+            )
+            .await?;
             n += page.messages.len() as u64;
             if page.complete || page.messages.is_empty() {
                 break;
@@ -460,7 +465,7 @@ impl Client {
         limit: i64,
     ) -> Result<Vec<(MessageView, String)>> {
         let account = match account {
-            Some(a) => Some(crate::client::parse_account_jid(a)?.to_string()),
+            Some(a) => Some(crate::api::client::parse_account_jid(a)?.to_string()),
             None => None,
         };
         let hits = self

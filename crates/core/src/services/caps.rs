@@ -21,8 +21,8 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Presence;
 
+use crate::account::ctx::{now_ms, Ctx};
 use crate::account::AccountHandle;
-use crate::messaging::{now_ms, Ctx};
 
 /// The node Tern's caps name (XEP-0115 §4: a URL identifying the software).
 pub(crate) const CAPS_NODE: &str = "https://tern.im";
@@ -331,29 +331,6 @@ pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
     }
 }
 
-impl crate::Client {
-    /// What an online resource (`user@host/resource`) of a contact
-    /// supports, when its client announced entity caps.
-    pub async fn resource_info(
-        &self,
-        account: &str,
-        full_jid: &str,
-    ) -> crate::Result<Option<PeerInfo>> {
-        let ctx = self.ctx(account).await?;
-        Ok(ctx.discovery.of(full_jid).map(|i| (*i).clone()))
-    }
-
-    /// What the account's server supports: from this session, else as last
-    /// seen (empty if never connected).
-    pub async fn server_features(&self, account: &str) -> crate::Result<Vec<String>> {
-        let ctx = self.ctx(account).await?;
-        Ok(server_info(&ctx, &ctx.discovery)
-            .await
-            .map(|i| i.features)
-            .unwrap_or_default())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +341,7 @@ mod tests {
         assert_eq!(caps.ver.len(), 20);
         assert!(verify(&caps, &own_info(None)));
         assert!(answer_info(
-            &crate::xml::parse(&format!(
+            &crate::xep::xml::parse(&format!(
                 "<query xmlns='http://jabber.org/protocol/disco#info' node='{}'/>",
                 own_caps_node()
             ))
@@ -372,7 +349,7 @@ mod tests {
         )
         .is_some());
         assert!(answer_info(
-            &crate::xml::parse(
+            &crate::xep::xml::parse(
                 "<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
             )
             .unwrap()
@@ -383,7 +360,7 @@ mod tests {
     #[test]
     fn xep_0115_example_verifies_and_a_forgery_does_not() {
         // XEP-0115 §5.2, the simple example.
-        let info: DiscoInfoResult = crate::xml::parse(
+        let info: DiscoInfoResult = crate::xep::xml::parse(
             "<query xmlns='http://jabber.org/protocol/disco#info'>\
                <identity category='client' name='Exodus 0.9.1' type='pc'/>\
                <feature var='http://jabber.org/protocol/caps'/>\
@@ -395,7 +372,7 @@ mod tests {
         .unwrap()
         .try_into()
         .unwrap();
-        let caps: Caps = crate::xml::parse(
+        let caps: Caps = crate::xep::xml::parse(
             "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
                 node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>",
         )

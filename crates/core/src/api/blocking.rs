@@ -1,13 +1,11 @@
-//! XEP-0191 Blocking Command: the server drops everything from blocked
-//! addresses; the list is the server's, changes arrive as pushes.
+//! The `Client` API for the blocklist (XEP-0191).
 
 use xmpp_parsers::blocking::{Block, BlocklistRequest, BlocklistResult, Unblock};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::error::{Error, Result};
-use crate::events::ClientEvent;
 
 fn jid(s: &str) -> Result<Jid> {
     Jid::new(s.trim()).map_err(|e| Error::InvalidJid {
@@ -56,28 +54,4 @@ impl Client {
         );
         self.handle(account).await?.request(iq).await.map(|_| ())
     }
-}
-
-/// A push from the user's server: returns the event for the UI, if valid.
-pub(crate) fn on_push(
-    account: &str,
-    payload: &xmpp_parsers::minidom::Element,
-) -> Option<ClientEvent> {
-    if let Ok(b) = Block::try_from(payload.clone()) {
-        return Some(ClientEvent::Blocklist {
-            account: account.to_string(),
-            blocked: b.items.iter().map(|j| j.to_string()).collect(),
-            unblocked: Vec::new(),
-            unblocked_all: false,
-        });
-    }
-    if let Ok(u) = Unblock::try_from(payload.clone()) {
-        return Some(ClientEvent::Blocklist {
-            account: account.to_string(),
-            blocked: Vec::new(),
-            unblocked_all: u.items.is_empty(),
-            unblocked: u.items.iter().map(|j| j.to_string()).collect(),
-        });
-    }
-    None
 }

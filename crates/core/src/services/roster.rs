@@ -11,9 +11,9 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 use xmpp_parsers::roster::{Ask, Item, Roster, Subscription};
 
+use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::events::{ClientEvent, ContactView, ResourcePresence};
-use crate::messaging::Ctx;
 
 /// Most resources remembered per contact (a hostile contact could send many).
 const MAX_RESOURCES: usize = 32;
@@ -325,7 +325,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
             ctx.hub.emit(ClientEvent::SubscriptionRequest {
                 account: ctx.account.clone(),
                 from: bare,
-                nick: crate::profile::nick_in(&p.payloads),
+                nick: crate::services::profile::nick_in(&p.payloads),
             });
         }
         PresenceType::None => {
@@ -363,7 +363,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
             {
                 let later = handle.clone();
                 let jid = bare.clone();
-                crate::caps::on_caps(handle, &from, caps, move || {
+                crate::services::caps::on_caps(handle, &from, caps, move || {
                     Box::pin(async move {
                         emit_contact(later.ctx(), later.presences(), &jid).await;
                     })
@@ -371,8 +371,8 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                 .await;
             }
             emit_contact(ctx, presences, &bare).await;
-            if let Some(x) = crate::profile::vcard_update_of(&p.payloads) {
-                crate::profile::on_vcard_update(handle, &from, x).await;
+            if let Some(x) = crate::services::profile::vcard_update_of(&p.payloads) {
+                crate::services::profile::on_vcard_update(handle, &from, x).await;
             }
         }
         PresenceType::Unavailable | PresenceType::Error => {

@@ -7,9 +7,9 @@ use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::Element;
 
 use crate::account::AccountHandle;
-use crate::chat::{new_id, NS_MAM};
 use crate::events::ClientEvent;
-use crate::xml::{esc, parse};
+use crate::xep::message::{new_id, NS_MAM};
+use crate::xep::xml::{esc, parse};
 
 /// Messages per archive page.
 pub(crate) const PAGE: usize = 250;
@@ -46,8 +46,8 @@ impl Ordering {
 
 fn archive_stamp(msg: &Message) -> Option<i64> {
     let result = msg.payloads.iter().find(|p| p.is("result", NS_MAM))?;
-    let forwarded = result.get_child("forwarded", crate::chat::NS_FORWARD)?;
-    let delay = forwarded.get_child("delay", crate::chat::NS_DELAY)?;
+    let forwarded = result.get_child("forwarded", crate::xep::message::NS_FORWARD)?;
+    let delay = forwarded.get_child("delay", crate::xep::message::NS_DELAY)?;
     let stamp = delay.attr("stamp")?;
     <xmpp_parsers::date::DateTime as std::str::FromStr>::from_str(stamp)
         .ok()
@@ -56,11 +56,11 @@ fn archive_stamp(msg: &Message) -> Option<i64> {
 
 /// How many results of a page are chat messages with text (archives also
 /// hold receipts, markers and reactions).
-pub(crate) fn count_texts(ctx: &crate::messaging::Ctx, page: &Page) -> u64 {
+pub(crate) fn count_texts(ctx: &crate::account::ctx::Ctx, page: &Page) -> u64 {
     page.messages
         .iter()
-        .filter_map(|(_, msg)| crate::chat::unwrap_forwarded(msg, &ctx.own))
-        .map(|u| crate::chat::parse_message(&u.message, &ctx.own))
+        .filter_map(|(_, msg)| crate::xep::message::unwrap_forwarded(msg, &ctx.own))
+        .map(|u| crate::xep::message::parse_message(&u.message, &ctx.own))
         .filter(|p| {
             p.body.is_some() && p.replace.is_none() && p.retract.is_none() && p.reactions.is_none()
         })
@@ -69,10 +69,14 @@ pub(crate) fn count_texts(ctx: &crate::messaging::Ctx, page: &Page) -> u64 {
 
 /// Runs a page through the pipeline, newest first. Returns how many of
 /// the results were chat messages with text.
-pub(crate) async fn ingest(ctx: &crate::messaging::Ctx, page: &Page, order: &mut Ordering) -> u64 {
+pub(crate) async fn ingest(
+    ctx: &crate::account::ctx::Ctx,
+    page: &Page,
+    order: &mut Ordering,
+) -> u64 {
     for (_, msg) in page.messages.iter().rev() {
         let time = archive_stamp(msg).map(|s| order.file_time(s));
-        crate::messaging::on_message_at(ctx, msg, time).await;
+        crate::inbound::on_message_at(ctx, msg, time).await;
     }
     count_texts(ctx, page)
 }

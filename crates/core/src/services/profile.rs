@@ -18,11 +18,11 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 
+use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::error::{Error, Result};
 use crate::events::ClientEvent;
-use crate::messaging::Ctx;
-use crate::xml::esc;
+use crate::xep::xml::esc;
 
 pub(crate) const NS_AVATAR_DATA: &str = "urn:xmpp:avatar:data";
 pub(crate) const NS_AVATAR_METADATA: &str = "urn:xmpp:avatar:metadata";
@@ -213,7 +213,7 @@ pub(crate) async fn emit(handle: &AccountHandle, jid: &str) {
         },
     });
     if jid != ctx.account {
-        crate::roster::emit_if_contact(ctx, handle.presences(), jid).await;
+        crate::services::roster::emit_if_contact(ctx, handle.presences(), jid).await;
     }
 }
 
@@ -330,7 +330,7 @@ async fn on_avatar_metadata(handle: &AccountHandle, jid: &str, meta: &Element) {
 }
 
 async fn fetch_pep_avatar(handle: &AccountHandle, jid: &str, hash: &str) -> bool {
-    let Some(request) = crate::xml::parse(&format!(
+    let Some(request) = crate::xep::xml::parse(&format!(
         "<pubsub xmlns='{NS_PUBSUB}'><items node='{NS_AVATAR_DATA}'><item id='{}'/></items></pubsub>",
         esc(hash)
     )) else {
@@ -339,7 +339,10 @@ async fn fetch_pep_avatar(handle: &AccountHandle, jid: &str, hash: &str) -> bool
     let Ok(to) = Jid::new(jid) else {
         return false;
     };
-    let answer = match handle.request(crate::xml::iq_get(Some(to), request)).await {
+    let answer = match handle
+        .request(crate::xep::xml::iq_get(Some(to), request))
+        .await
+    {
         Ok(Iq::Result {
             payload: Some(p), ..
         }) => p,
@@ -451,7 +454,7 @@ pub(crate) async fn on_vcard_update(handle: &AccountHandle, from: &Jid, x: &Elem
 
 /// Fetches and parses a vCard (`None` = the user's own), caching its photo.
 pub(crate) async fn fetch_vcard(handle: &AccountHandle, jid: Option<&str>) -> Result<VCardView> {
-    let query = crate::xml::parse(&format!("<vCard xmlns='{NS_VCARD}'/>"))
+    let query = crate::xep::xml::parse(&format!("<vCard xmlns='{NS_VCARD}'/>"))
         .ok_or(Error::Internal("a vCard"))?;
     let to = match jid {
         Some(jid) => Some(Jid::from(BareJid::new(jid).map_err(|e| {
@@ -462,7 +465,7 @@ pub(crate) async fn fetch_vcard(handle: &AccountHandle, jid: Option<&str>) -> Re
         })?)),
         None => None,
     };
-    let iq = crate::xml::iq_get(to, query);
+    let iq = crate::xep::xml::iq_get(to, query);
     let el = match handle.request(iq).await {
         Ok(Iq::Result {
             payload: Some(p), ..
@@ -634,7 +637,7 @@ fn publish(node: &str, item_id: Option<&str>, payload: &str, open: bool) -> Opti
     } else {
         ""
     };
-    crate::xml::parse(&format!(
+    crate::xep::xml::parse(&format!(
         "<pubsub xmlns='{NS_PUBSUB}'><publish node='{}'><item{id}>{payload}</item></publish>{options}</pubsub>",
         esc(node)
     ))
@@ -650,7 +653,7 @@ async fn publish_open(
     payload: &str,
 ) -> Result<()> {
     let open = publish(node, item_id, payload, true).ok_or(Error::Internal("a publish"))?;
-    match handle.request(crate::xml::iq_set(open)).await {
+    match handle.request(crate::xep::xml::iq_set(open)).await {
         Ok(_) => Ok(()),
         Err(Error::Stanza { condition, .. })
             if condition == "conflict"
@@ -663,7 +666,10 @@ async fn publish_open(
             );
             let plain =
                 publish(node, item_id, payload, false).ok_or(Error::Internal("a publish"))?;
-            handle.request(crate::xml::iq_set(plain)).await.map(|_| ())
+            handle
+                .request(crate::xep::xml::iq_set(plain))
+                .await
+                .map(|_| ())
         }
         Err(e) => Err(e),
     }
@@ -754,56 +760,12 @@ pub(crate) fn nick_in(payloads: &[Element]) -> Option<String> {
 
 /// A `<nick/>` element for a subscription request.
 pub(crate) fn nick_element(nick: &str) -> Option<Element> {
-    crate::xml::parse(&format!("<nick xmlns='{NS_NICK}'>{}</nick>", esc(nick)))
+    crate::xep::xml::parse(&format!("<nick xmlns='{NS_NICK}'>{}</nick>", esc(nick)))
 }
 
 /// Finds the vCard-update element of a presence.
 pub(crate) fn vcard_update_of(payloads: &[Element]) -> Option<&Element> {
     payloads.iter().find(|p| p.is("x", NS_VCARD_UPDATE))
-}
-
-impl crate::Client {
-    /// Makes `picture` (PNG, JPEG, GIF or WebP) the account's avatar: the
-    /// `crop` of it (else its centred square), scaled into 256x256 and
-    /// published as PNG (XEP-0084); `None` removes it. Returns the new
-    /// avatar's hash.
-    pub async fn set_avatar(
-        &self,
-        account: &str,
-        picture: Option<Vec<u8>>,
-        crop: Option<Crop>,
-    ) -> Result<Option<String>> {
-        set_own_avatar(&self.handle(account).await?, picture, crop).await
-    }
-
-    /// Publishes the account's nickname (XEP-0172); `None` clears it.
-    pub async fn set_nickname(&self, account: &str, nickname: Option<&str>) -> Result<()> {
-        set_own_nickname(&self.handle(account).await?, nickname).await
-    }
-
-    /// What is stored of `jid`'s avatar and nickname (the account itself
-    /// included), without asking the network.
-    pub async fn profile(&self, account: &str, jid: &str) -> Result<ProfileView> {
-        let ctx = self.ctx(account).await?;
-        let row = self.store().profile(&ctx.account, jid).await?;
-        Ok(ProfileView {
-            avatar: row.avatar,
-            nickname: row.nickname,
-        })
-    }
-
-    /// Fetches `jid`'s vCard (XEP-0054); the account's own when `jid` is
-    /// the account. No vCard gives an empty one.
-    pub async fn vcard(&self, account: &str, jid: &str) -> Result<VCardView> {
-        let handle = self.handle(account).await?;
-        let own = handle.ctx().account == jid;
-        fetch_vcard(&handle, (!own).then_some(jid)).await
-    }
-
-    /// The cached image of an avatar hash, if it is there.
-    pub fn avatar_file(&self, hash: &str) -> Option<PathBuf> {
-        avatar_path(self.data_dir(), hash).filter(|p| p.is_file())
-    }
 }
 
 #[cfg(test)]
@@ -991,7 +953,7 @@ mod tests {
 
     #[test]
     fn vcard_fields_are_read_and_bounded() {
-        let el = crate::xml::parse(&format!(
+        let el = crate::xep::xml::parse(&format!(
             "<vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN><NICKNAME>Jule</NICKNAME>\
              <N><FAMILY>Capulet</FAMILY><GIVEN>Juliet</GIVEN></N>\
              <EMAIL><INTERNET/><USERID>juliet@example.org</USERID></EMAIL>\

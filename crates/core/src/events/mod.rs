@@ -258,7 +258,7 @@ pub enum ClientEvent {
         /// Whose profile.
         jid: String,
         /// Avatar and nickname.
-        profile: crate::profile::ProfileView,
+        profile: crate::services::profile::ProfileView,
     },
     /// The server's blocklist changed (XEP-0191), from this or another client.
     /// Apply `unblocked_all` first, then `unblocked`, then `blocked`; the

@@ -5,10 +5,10 @@ use tokio::sync::broadcast;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::error::{Error, Result};
 use crate::events::{ClientEvent, ContactView};
-use crate::roster::{contact_views, roster_remove, roster_set, subscription_presence};
+use crate::services::roster::{contact_views, roster_remove, roster_set, subscription_presence};
 
 fn contact_jid(jid: &str) -> Result<Jid> {
     BareJid::new(jid.trim())
@@ -75,7 +75,8 @@ impl Client {
         let mut ask = Presence::new(PresenceType::Subscribe).with_to(to);
         let own = handle.ctx().account.clone();
         if let Some(nick) = self.store().profile(&own, &own).await?.nickname {
-            ask.payloads.extend(crate::profile::nick_element(&nick));
+            ask.payloads
+                .extend(crate::services::profile::nick_element(&nick));
         }
         handle.send(ask.into()).await
     }

@@ -25,9 +25,9 @@ use xmpp_parsers::starttls;
 use xmpp_parsers::stream_features::StreamFeatures;
 
 use crate::error::ConnectError;
-use crate::resolve::{endpoints, Endpoint, ServerOverride};
-use crate::tap::{StreamErrorSlot, Tap};
-use crate::tls::{client_config, format_fingerprint, CertFailure, TlsTrust};
+use crate::net::resolve::{endpoints, Endpoint, ServerOverride};
+use crate::net::tap::{StreamErrorSlot, Tap};
+use crate::net::tls::{client_config, format_fingerprint, CertFailure, TlsTrust};
 
 /// The byte stream under an XMPP stream: TLS over TCP, watched for stream errors.
 pub(crate) type Io = BufStream<Tap<TlsStream<TcpStream>>>;

@@ -12,7 +12,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 
-use crate::xml::{esc, parse};
+use crate::xep::xml::{esc, parse};
 
 pub(crate) const NS_CLIENT: &str = "jabber:client";
 pub(crate) const NS_SID: &str = "urn:xmpp:sid:0";

@@ -12,13 +12,13 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::account::{Account, Settings};
-use crate::connect::Target;
 use crate::error::{Error, Result};
 use crate::events::{AccountState, AccountView, ClientEvent, EventHub, Snapshot};
+use crate::net::connect::Target;
+use crate::net::register::{change_password_query, Registration, RegistrationError};
+use crate::net::resolve::ServerOverride;
+use crate::net::tls::{parse_fingerprint, TlsTrust};
 use crate::passwords::PasswordStore;
-use crate::register::{change_password_query, Registration, RegistrationError};
-use crate::resolve::ServerOverride;
-use crate::tls::{parse_fingerprint, TlsTrust};
 
 /// How to build a [`Client`].
 #[derive(Clone, Debug)]
@@ -353,14 +353,14 @@ impl Client {
     }
 
     /// A pipeline context for an account, running or not.
-    pub(crate) async fn ctx(&self, jid: &str) -> Result<crate::messaging::Ctx> {
+    pub(crate) async fn ctx(&self, jid: &str) -> Result<crate::account::ctx::Ctx> {
         let own = parse_account_jid(jid)?;
         let account = own.to_string();
         if let Ok(handle) = self.handle(&account).await {
             return Ok(handle.ctx().clone());
         }
         self.stored(&account).await?;
-        Ok(crate::messaging::Ctx {
+        Ok(crate::account::ctx::Ctx {
             store: self.inner.store.clone(),
             hub: self.inner.hub.clone(),
             own,

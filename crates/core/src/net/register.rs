@@ -20,8 +20,8 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, StanzaError};
 
-use crate::connect::{features_error, io_error, secure, Io, Target};
 use crate::error::{kebab, ConnectError};
+use crate::net::connect::{features_error, io_error, secure, Io, Target};
 
 const NS_REGISTER: &str = "jabber:iq:register";
 const NS_DATA: &str = "jabber:x:data";

@@ -12,9 +12,11 @@ use crate::account::AccountHandle;
 pub(crate) async fn start(handle: AccountHandle) {
     let ctx = handle.ctx().clone();
     // 1. Roster (versioned).
-    let iq = crate::roster::roster_request(&ctx).await;
+    let iq = crate::services::roster::roster_request(&ctx).await;
     match handle.request(iq).await {
-        Ok(answer) => crate::roster::on_roster_result(&ctx, handle.presences(), answer).await,
+        Ok(answer) => {
+            crate::services::roster::on_roster_result(&ctx, handle.presences(), answer).await
+        }
         Err(e) => tracing::warn!(account = %ctx.account, "roster request failed: {e}"),
     }
     // 1b. Blocklist (XEP-0191): asking for it also subscribes to changes.
@@ -41,9 +43,9 @@ pub(crate) async fn start(handle: AccountHandle) {
         Err(e) => tracing::info!(account = %ctx.account, "blocklist unavailable: {e}"),
     }
     // 1c. What the server supports (kept on disk for offline use).
-    crate::caps::discover_server(&handle).await;
+    crate::services::caps::discover_server(&handle).await;
     // 2. Carbons (XEP-0280).
-    if let Some(enable) = crate::xml::parse("<enable xmlns='urn:xmpp:carbons:2'/>") {
+    if let Some(enable) = crate::xep::xml::parse("<enable xmlns='urn:xmpp:carbons:2'/>") {
         let iq = xmpp_parsers::iq::Iq::Set {
             from: None,
             to: None,
@@ -58,7 +60,7 @@ pub(crate) async fn start(handle: AccountHandle) {
     // order, before anything newer (peers drop copies by origin-id).
     handle.flush_outbox().await;
     // 4. History (XEP-0313), newest first.
-    match crate::mam::catch_up(&handle).await {
+    match crate::services::archive::catch_up(&handle).await {
         Ok(n) => tracing::info!(account = %ctx.account, fetched = n, "history caught up"),
         Err(e) => tracing::warn!(account = %ctx.account, "history catch-up failed: {e}"),
     }

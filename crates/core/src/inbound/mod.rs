@@ -11,42 +11,19 @@
 //! 5. `emit`: events for the UI; 6. `reply`: receipts for live messages.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tern_store::{Direction, MessageRow, MessageState, NewMessage, Store, Stored};
+use tern_store::{Direction, MessageRow, MessageState, NewMessage, Stored};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::Message;
 
-use crate::chat::{
+use crate::account::ctx::Ctx;
+use crate::events::{ClientEvent, ConversationView, MessageView};
+use crate::xep::message::{
     new_id, parse_message, unwrap_forwarded, Outgoing, Parsed, Source, MAX_BODY_BYTES,
 };
-use crate::events::{ClientEvent, ConversationView, EventHub, MessageView};
 
-/// What the pipeline needs of its account.
-#[derive(Clone)]
-pub(crate) struct Ctx {
-    pub store: Store,
-    pub hub: Arc<EventHub>,
-    pub own: BareJid,
-    pub account: String,
-    /// On the first history sync, fetch at most this many messages.
-    pub first_sync_limit: u64,
-    /// The data folder (avatars live in `avatars/` there).
-    pub data_dir: std::path::PathBuf,
-    /// What contacts' clients support (entity caps), this session.
-    pub discovery: Arc<crate::caps::Discovery>,
-    /// Avatar downloads in progress.
-    pub fetching: Arc<crate::profile::Fetching>,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::account::ctx::now_ms;
 
 /// Result of classifying a message.
 struct Classified {
@@ -67,9 +44,9 @@ fn classify(ctx: &Ctx, msg: &Message, time_override: Option<i64>) -> Option<Clas
             // A wrapper from someone else is dropped inside unwrap_forwarded;
             // make sure it does not pass as a plain message either.
             if msg.payloads.iter().any(|p| {
-                p.is("received", crate::chat::NS_CARBONS)
-                    || p.is("sent", crate::chat::NS_CARBONS)
-                    || p.is("result", crate::chat::NS_MAM)
+                p.is("received", crate::xep::message::NS_CARBONS)
+                    || p.is("sent", crate::xep::message::NS_CARBONS)
+                    || p.is("result", crate::xep::message::NS_MAM)
             }) {
                 return None;
             }
@@ -424,7 +401,8 @@ fn chat_message(
         ..Default::default()
     }
     .xml();
-    let message = crate::chat::stanza_from_xml(&xml).ok_or(crate::Error::Internal("a message"))?;
+    let message =
+        crate::xep::message::stanza_from_xml(&xml).ok_or(crate::Error::Internal("a message"))?;
     Ok((xml, message))
 }
 
