@@ -105,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
             uid: format!("bench-{i}"),
             msg_id: Some(format!("id-{i}")),
             archive_id: Some(format!("a-{i}")),
+            archive_by: None,
+            kind: Default::default(),
             body: format!("{} #{n}", words(i)),
             timestamp_ms: newest_ms - (total - 1 - i) as i64 * 300_000,
             state: MessageState::Received,

@@ -6,7 +6,7 @@
 //! `serde` tags, no secrets) and cross as they are; `ui/src/lib/engine.ts`
 //! mirrors them. Event names are the `EVENT_*` constants.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use tern_core::{
@@ -17,26 +17,20 @@ pub use tern_core::{
     ClientEvent, ContactView, ConversationView, MessageView, ProfileView, Snapshot, VCardView,
 };
 
-/// Event carrying one [`EngineEvent`].
-pub const EVENT_ENGINE: &str = "engine:event";
+/// Event carrying an [`EngineEvents`] batch.
+pub const EVENT_ENGINE: &str = "engine:events";
 /// Event carrying a fresh [`SnapshotView`]: the UI replaces its state (sent
 /// when the shell fell behind the engine's event stream).
 pub const EVENT_RESYNC: &str = "engine:resync";
 
 /// The engine state with the sequence number of the last event applied to
-/// it. The UI applies only events with a higher `seq`.
+/// it. The UI applies only events with a higher number.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SnapshotView {
     /// Number of the last event included.
     pub seq: u64,
-    /// The state.
+    /// The state: accounts, unanswered subscription requests, blocklists.
     pub snapshot: Snapshot,
-    /// Presence subscription requests not answered yet, oldest first. The
-    /// engine announces them once (`SubscriptionRequest`); the shell keeps
-    /// them until the user answers or the contact is subscribed.
-    pub requests: Vec<SubscriptionRequest>,
-    /// Blocked addresses per account, as the server last told.
-    pub blocked: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Desktop behaviour chosen in Settings.
@@ -56,82 +50,6 @@ pub struct DesktopSettings {
 
 fn on() -> bool {
     true
-}
-
-/// Someone asks to see an account's presence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SubscriptionRequest {
-    /// Account asked.
-    pub account: String,
-    /// Who asks (bare JID).
-    pub from: String,
-    /// The nickname they gave (XEP-0172).
-    pub nick: Option<String>,
-}
-
-impl SnapshotView {
-    /// Applies one engine event to the state the UI can ask for at any time.
-    pub fn apply(&mut self, event: &ClientEvent) {
-        self.snapshot.apply(event);
-        match event {
-            ClientEvent::SubscriptionRequest {
-                account,
-                from,
-                nick,
-            } => self.requested(account, from, nick.as_deref()),
-            ClientEvent::Contact { contact } => {
-                if matches!(contact.subscription.as_str(), "from" | "both") {
-                    self.answered(&contact.account, &contact.jid);
-                }
-            }
-            ClientEvent::Blocklist {
-                account,
-                blocked,
-                unblocked,
-                unblocked_all,
-            } => self.blocklist(account, blocked, unblocked, *unblocked_all),
-            ClientEvent::AccountRemoved { jid } => {
-                self.requests.retain(|r| &r.account != jid);
-                self.blocked.remove(jid);
-            }
-            _ => {}
-        }
-    }
-
-    /// Keeps a subscription request (once per account and address).
-    pub fn requested(&mut self, account: &str, from: &str, nick: Option<&str>) {
-        self.answered(account, from);
-        self.requests.push(SubscriptionRequest {
-            account: account.to_string(),
-            from: from.to_string(),
-            nick: nick.map(str::to_string),
-        });
-    }
-
-    /// Forgets a subscription request (the user answered it, or the contact
-    /// is subscribed).
-    pub fn answered(&mut self, account: &str, from: &str) {
-        self.requests
-            .retain(|r| !(r.account == account && r.from == from));
-    }
-
-    /// Applies a blocklist change in the documented order.
-    pub fn blocklist(
-        &mut self,
-        account: &str,
-        blocked: &[String],
-        unblocked: &[String],
-        all: bool,
-    ) {
-        let list = self.blocked.entry(account.to_string()).or_default();
-        if all {
-            list.clear();
-        }
-        for jid in unblocked {
-            list.remove(jid);
-        }
-        list.extend(blocked.iter().cloned());
-    }
 }
 
 /// A list the UI loads once and then keeps current with `engine:event`
@@ -354,13 +272,14 @@ pub(crate) fn percent_decoded(s: &[u8]) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// One engine change, numbered.
+/// Engine changes, numbered: the last one is number `seq`, the others
+/// count down from it in order (`seq - events.len() + 1` is the first).
 #[derive(Clone, Debug, Serialize)]
-pub struct EngineEvent {
-    /// Increases by one per event.
+pub struct EngineEvents {
+    /// Number of the last event of the batch.
     pub seq: u64,
-    /// The change.
-    pub event: ClientEvent,
+    /// The changes, oldest first.
+    pub events: Vec<ClientEvent>,
 }
 
 /// Manual server settings ("Advanced" in the sign-in form).
@@ -640,33 +559,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn requests_stay_until_answered() {
-        let mut v = SnapshotView::default();
-        v.requested("a@x", "b@y", None);
-        v.requested("a@x", "c@y", None);
-        v.requested("a@x", "b@y", Some("Bea"));
-        assert_eq!(v.requests.len(), 2);
-        assert_eq!(v.requests[1].nick.as_deref(), Some("Bea"));
-        v.answered("a@x", "c@y");
-        assert_eq!(v.requests.len(), 1);
-        v.apply(&ClientEvent::AccountRemoved { jid: "a@x".into() });
-        assert!(v.requests.is_empty());
-    }
-
-    #[test]
-    fn blocklist_follows_the_pushes() {
-        let mut v = SnapshotView::default();
-        let list = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        v.blocklist("a@x", &list(&["s@spam", "t@spam"]), &[], true);
-        v.blocklist("a@x", &[], &list(&["s@spam"]), false);
-        v.blocklist("a@x", &list(&["u@spam"]), &[], false);
-        let now: Vec<_> = v.blocked["a@x"].iter().cloned().collect();
-        assert_eq!(now, ["t@spam", "u@spam"]);
-        v.blocklist("a@x", &list(&["w@spam"]), &[], true);
-        assert_eq!(v.blocked["a@x"].len(), 1);
-    }
-
     fn headers(account: &str) -> tauri::http::HeaderMap {
         let mut h = tauri::http::HeaderMap::new();
         h.insert(ACCOUNT_HEADER, account.parse().unwrap());
@@ -744,12 +636,19 @@ mod tests {
 
     #[test]
     fn events_serialize_with_the_engine_tags() {
-        let ev = EngineEvent {
+        let batch = EngineEvents {
             seq: 3,
-            event: ClientEvent::AccountRemoved { jid: "a@b".into() },
+            events: vec![
+                ClientEvent::AccountRemoved { jid: "a@b".into() },
+                ClientEvent::SubscriptionRequestRemoved {
+                    account: "a@c".into(),
+                    from: "d@e".into(),
+                },
+            ],
         };
-        let v = serde_json::to_value(ev).unwrap();
+        let v = serde_json::to_value(batch).unwrap();
         assert_eq!(v["seq"], 3);
-        assert_eq!(v["event"]["type"], "account_removed");
+        assert_eq!(v["events"][0]["type"], "account_removed");
+        assert_eq!(v["events"][1]["type"], "subscription_request_removed");
     }
 }

@@ -327,7 +327,6 @@ pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid:
         .await?
         .approve_subscription(&account, &jid)
         .await?;
-    shell.answered(&account, &jid);
     Ok(())
 }
 
@@ -339,7 +338,6 @@ pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: St
         .await?
         .deny_subscription(&account, &jid)
         .await?;
-    shell.answered(&account, &jid);
     Ok(())
 }
 
@@ -372,7 +370,6 @@ pub async fn set_presence(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn block(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     shell.client().await?.block(&account, &jid).await?;
-    shell.answered(&account, &jid);
     Ok(())
 }
 

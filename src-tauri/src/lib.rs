@@ -25,7 +25,7 @@ use tern_core::{Client, ClientConfig, Keychain, PasswordStore, Registration};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
-use boundary::{ClientEvent, EngineEvent, SnapshotView, UiError, EVENT_ENGINE, EVENT_RESYNC};
+use boundary::{ClientEvent, EngineEvents, SnapshotView, UiError, EVENT_ENGINE, EVENT_RESYNC};
 
 /// What the commands share.
 pub struct Shell {
@@ -69,11 +69,6 @@ impl Shell {
     pub fn seq(&self) -> u64 {
         self.mirror().seq
     }
-
-    /// Forgets a subscription request the user answered.
-    pub fn answered(&self, account: &str, from: &str) {
-        self.mirror().answered(account, from);
-    }
 }
 
 /// `TERN_DATA_DIR`, else the platform's data folder.
@@ -99,31 +94,57 @@ async fn open_client() -> Result<Client, UiError> {
     Ok(client)
 }
 
+/// Most events sent to the window in one batch.
+const BATCH: usize = 512;
+
 /// Applies engine events to the mirror and sends them to the window, in
 /// order and numbered, so the UI can join at any time through `snapshot`.
+/// Events that are waiting together go as one batch (one IPC message, one
+/// update of the page).
 async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientEvent>) {
     loop {
-        loop {
-            match rx.recv().await {
-                Ok(event) => {
-                    let shell = app.state::<Shell>();
-                    desktop_side_effects(&app, &shell, &client, &event);
-                    let mut mirror = shell.mirror();
-                    mirror.apply(&event);
-                    mirror.seq += 1;
-                    let numbered = EngineEvent {
-                        seq: mirror.seq,
-                        event,
-                    };
-                    if let Err(e) = app.emit(EVENT_ENGINE, numbered) {
-                        tracing::warn!("could not send an event to the window: {e}");
-                    }
-                }
+        'stream: loop {
+            let first = match rx.recv().await {
+                Ok(event) => event,
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "fell behind the engine; resending the state");
-                    break;
+                    break 'stream;
                 }
                 Err(RecvError::Closed) => return,
+            };
+            let mut events = vec![first];
+            let mut lagged = false;
+            while events.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(event) => events.push(event),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "fell behind the engine; resending the state");
+                        lagged = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let shell = app.state::<Shell>();
+            for event in &events {
+                desktop_side_effects(&app, &shell, &client, event);
+            }
+            {
+                let mut mirror = shell.mirror();
+                for event in &events {
+                    mirror.snapshot.apply(event);
+                }
+                mirror.seq += events.len() as u64;
+                let batch = EngineEvents {
+                    seq: mirror.seq,
+                    events,
+                };
+                if let Err(e) = app.emit(EVENT_ENGINE, batch) {
+                    tracing::warn!("could not send events to the window: {e}");
+                }
+            }
+            if lagged {
+                break 'stream;
             }
         }
         let (snapshot, fresh) = client.subscribe();

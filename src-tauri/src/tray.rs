@@ -225,6 +225,7 @@ mod tests {
     fn conv(peer: &str, unread: i64) -> ClientEvent {
         ClientEvent::Conversation {
             conversation: tern_core::ConversationView {
+                kind: tern_core::ConversationKind::Chat,
                 account: "me@a.example".into(),
                 peer: peer.into(),
                 unread,

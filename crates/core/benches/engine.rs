@@ -61,6 +61,8 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             uid: format!("uid-{i}"),
             msg_id: Some(format!("id-{i}")),
             archive_id: Some(format!("a-{i}")),
+            archive_by: None,
+            kind: Default::default(),
             body: body(i),
             timestamp_ms: 1_700_000_000_000 + i as i64 * 1000,
             state: MessageState::Received,

@@ -39,8 +39,8 @@ pub use api::client;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
-    AccountState, AccountView, ClientEvent, ContactView, ConversationView, MessageView,
-    ResourcePresence, Snapshot,
+    AccountState, AccountView, ClientEvent, ContactView, ConversationKind, ConversationView,
+    MessageView, ResourcePresence, Snapshot, SubscriptionRequest,
 };
 pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};

@@ -14,13 +14,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 mod accounts;
+mod changes;
 mod messages;
 mod omemo;
 mod profiles;
 mod roster;
 pub use accounts::StoredAccount;
+pub use changes::{merge_reactions, Change, Committed};
 pub use messages::{
-    Conversation, Direction, MessageRow, MessageState, NewMessage, OutboxEntry, SearchHit, Stored,
+    Conversation, ConversationKind, Direction, MessageRow, MessageState, NewMessage, OutboxEntry,
+    SearchHit, Stored,
 };
 pub use omemo::{OmemoStore, OmemoStoreError};
 pub use profiles::ProfileRow;
@@ -49,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_cleared_history",
         include_str!("../migrations/0006_cleared_history.sql"),
+    ),
+    (
+        "0007_kinds_and_intents",
+        include_str!("../migrations/0007_kinds_and_intents.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+use sqlx::SqliteConnection;
 
 use crate::{Result, Store};
 
@@ -51,7 +52,7 @@ impl MessageState {
 }
 
 /// A message to store.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
     /// Account (bare JID).
     pub account: String,
@@ -65,8 +66,15 @@ pub struct NewMessage {
     pub uid: String,
     /// The `id` attribute, which receipts, markers and corrections reference.
     pub msg_id: Option<String>,
-    /// The id the user's archive gave it (XEP-0359 stanza-id / MAM result id).
+    /// The id an archive gave it (XEP-0359 stanza-id / MAM result id).
     pub archive_id: Option<String>,
+    /// Whose archive gave `archive_id`: the account's bare JID for the
+    /// user's own server, a room's JID for a group chat's archive. `None`
+    /// with an archive id means the user's own server.
+    pub archive_by: Option<String>,
+    /// The kind of conversation it belongs to (set when the conversation
+    /// is created).
+    pub kind: ConversationKind,
     /// Text.
     pub body: String,
     /// Sent time (from XEP-0203 delay when present), ms since the epoch.
@@ -132,6 +140,29 @@ pub enum Stored {
     Deleted,
 }
 
+/// What a conversation is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ConversationKind {
+    /// One-to-one with a contact (or anyone by bare JID).
+    #[default]
+    Chat = 0,
+    /// A group chat (XEP-0045 room); the peer is the room's bare JID.
+    GroupChat = 1,
+    /// A private message to an occupant of a group chat; the peer is the
+    /// occupant's room JID (`room@service/nick`).
+    GroupChatPrivate = 2,
+}
+
+impl ConversationKind {
+    pub(crate) fn from_i64(v: i64) -> ConversationKind {
+        match v {
+            1 => ConversationKind::GroupChat,
+            2 => ConversationKind::GroupChatPrivate,
+            _ => ConversationKind::Chat,
+        }
+    }
+}
+
 /// A conversation in the list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conversation {
@@ -139,6 +170,8 @@ pub struct Conversation {
     pub account: String,
     /// Peer.
     pub peer: String,
+    /// What it is.
+    pub kind: ConversationKind,
     /// Unread incoming messages.
     pub unread: i64,
     /// Time of the newest message, ms.
@@ -147,13 +180,14 @@ pub struct Conversation {
     pub last: Option<MessageRow>,
 }
 
-/// A stanza waiting for the server's acknowledgement.
+/// A message waiting in the send queue until the server acknowledges it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxEntry {
     /// The message it carries.
     pub message_id: i64,
-    /// Serialized stanza.
-    pub stanza: String,
+    /// What to send (an intent, JSON); the engine builds the stanza from
+    /// it and the message's row when the message's turn comes.
+    pub intent: String,
 }
 
 /// A search result.
@@ -225,18 +259,18 @@ async fn cleared_ms<'e>(
     .await?)
 }
 
-/// Puts (or replaces) a message's stanza in the outbox.
+/// Puts (or replaces) a message's intent in the send queue.
 async fn put_in_outbox<'e>(
     db: impl sqlx::SqliteExecutor<'e>,
     m: &MessageRow,
-    stanza: &str,
+    intent: &str,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT OR REPLACE INTO outbox (message_id, account_jid, stanza, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO send_queue (message_id, account_jid, intent, created_ms) VALUES (?1, ?2, ?3, ?4)",
     )
     .bind(m.id)
     .bind(&m.account)
-    .bind(stanza)
+    .bind(intent)
     .bind(crate::now_unix() * 1000)
     .execute(db)
     .await?;
@@ -253,11 +287,11 @@ impl Store {
     pub async fn insert_message(
         &self,
         m: &NewMessage,
-        outbox_stanza: Option<&str>,
+        outbox_intent: Option<&str>,
         count_unread: bool,
     ) -> Result<Stored> {
         match self
-            .insert_message_once(m, outbox_stanza, count_unread)
+            .insert_message_once(m, outbox_intent, count_unread)
             .await
         {
             // Two writers raced on the same message: the second one now
@@ -265,7 +299,7 @@ impl Store {
             Err(crate::StoreError::Database(sqlx::Error::Database(e)))
                 if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
             {
-                self.insert_message_once(m, outbox_stanza, count_unread)
+                self.insert_message_once(m, outbox_intent, count_unread)
                     .await
             }
             other => other,
@@ -275,86 +309,13 @@ impl Store {
     async fn insert_message_once(
         &self,
         m: &NewMessage,
-        outbox_stanza: Option<&str>,
+        outbox_intent: Option<&str>,
         count_unread: bool,
     ) -> Result<Stored> {
-        let outgoing = m.direction == Direction::Outgoing;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let cleared = cleared_ms(&mut *tx, &m.account, &m.peer).await?;
-        let sent = if m.coarse_time {
-            m.timestamp_ms - m.timestamp_ms.rem_euclid(1000)
-        } else {
-            m.timestamp_ms
-        };
-        // A message going to the outbox is one the user writes now: never
-        // from before their deletion, even in its millisecond or after the
-        // clock went back. Copies (archive, carbons, offline) are checked.
-        if outbox_stanza.is_none() && cleared.is_some_and(|c| sent <= c) {
-            tx.commit().await?;
-            return Ok(Stored::Deleted);
-        }
-        let existing = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages
-             WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
-                OR (?5 IS NOT NULL AND archive_id = ?5))
-             LIMIT 1"
-        ))
-        .bind(&m.account)
-        .bind(&m.peer)
-        .bind(outgoing)
-        .bind(&m.uid)
-        .bind(&m.archive_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(r) = existing {
-            let mut found = row(&r)?;
-            if found.archive_id.is_none() && m.archive_id.is_some() {
-                sqlx::query("UPDATE messages SET archive_id = ?2 WHERE id = ?1")
-                    .bind(found.id)
-                    .bind(&m.archive_id)
-                    .execute(&mut *tx)
-                    .await?;
-                found.archive_id = m.archive_id.clone();
-            }
-            tx.commit().await?;
-            return Ok(Stored::Duplicate(found));
-        }
-        let r = sqlx::query(&format!(
-            "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, reply_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             RETURNING {COLUMNS}"
-        ))
-        .bind(&m.account)
-        .bind(&m.peer)
-        .bind(outgoing)
-        .bind(&m.sender)
-        .bind(&m.uid)
-        .bind(&m.msg_id)
-        .bind(&m.archive_id)
-        .bind(&m.body)
-        .bind(m.timestamp_ms)
-        .bind(m.state as i64)
-        .bind(&m.reply_to)
-        .fetch_one(&mut *tx)
-        .await?;
-        let inserted = row(&r)?;
-        let unread = i64::from(!outgoing && count_unread);
-        sqlx::query(
-            "INSERT INTO conversations (account_jid, peer, unread, updated_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(account_jid, peer) DO UPDATE SET
-                unread = unread + ?3, updated_ms = MAX(updated_ms, ?4)",
-        )
-        .bind(&m.account)
-        .bind(&m.peer)
-        .bind(unread)
-        .bind(m.timestamp_ms)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(stanza) = outbox_stanza {
-            put_in_outbox(&mut *tx, &inserted, stanza).await?;
-        }
+        let stored = insert_in(&mut tx, m, outbox_intent, count_unread).await?;
         tx.commit().await?;
-        Ok(Stored::Inserted(inserted))
+        Ok(stored)
     }
 
     /// Imports many messages in one transaction (history import, tests and
@@ -365,8 +326,8 @@ impl Store {
         let mut n = 0;
         for m in messages {
             let done = sqlx::query(
-                "INSERT OR IGNORE INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, reply_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT OR IGNORE INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12)",
             )
             .bind(&m.account)
             .bind(&m.peer)
@@ -375,6 +336,7 @@ impl Store {
             .bind(&m.uid)
             .bind(&m.msg_id)
             .bind(&m.archive_id)
+            .bind(&m.archive_by)
             .bind(&m.body)
             .bind(m.timestamp_ms)
             .bind(m.state as i64)
@@ -383,12 +345,13 @@ impl Store {
             .await?;
             n += done.rows_affected();
             sqlx::query(
-                "INSERT INTO conversations (account_jid, peer, unread, updated_ms) VALUES (?1, ?2, 0, ?3)
+                "INSERT INTO conversations (account_jid, peer, unread, updated_ms, kind) VALUES (?1, ?2, 0, ?3, ?4)
                  ON CONFLICT(account_jid, peer) DO UPDATE SET updated_ms = MAX(updated_ms, ?3)",
             )
             .bind(&m.account)
             .bind(&m.peer)
             .bind(m.timestamp_ms)
+            .bind(m.kind as i64)
             .execute(&mut *tx)
             .await?;
         }
@@ -396,13 +359,38 @@ impl Store {
         Ok(n)
     }
 
+    /// The stored message a copy is of: the same conversation, direction
+    /// and uid, or the same id from the same archive.
+    pub async fn known_message(
+        &self,
+        account: &str,
+        peer: &str,
+        direction: Direction,
+        uid: &str,
+        archive: Option<(&str, &str)>,
+    ) -> Result<Option<MessageRow>> {
+        let (by, id) = archive.unzip();
+        let r = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
+                OR (?5 IS NOT NULL AND archive_by = ?5 AND archive_id = ?6))
+             LIMIT 1"
+        ))
+        .bind(account)
+        .bind(peer)
+        .bind(direction == Direction::Outgoing)
+        .bind(uid)
+        .bind(by)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
     /// A message by local id.
     pub async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        r.as_ref().map(row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        message_in(&mut conn, id).await
     }
 
     /// Finds a message of a conversation by the id another stanza references
@@ -414,57 +402,28 @@ impl Store {
         reference: &str,
         direction: Option<Direction>,
     ) -> Result<Option<MessageRow>> {
-        let outgoing = direction.map(|d| d == Direction::Outgoing);
-        let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages
-             WHERE account_jid = ?1 AND peer = ?2 AND (uid = ?3 OR msg_id = ?3)
-               AND (?4 IS NULL OR outgoing = ?4)
-             ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(account)
-        .bind(peer)
-        .bind(reference)
-        .bind(outgoing)
-        .fetch_optional(self.pool())
-        .await?;
-        r.as_ref().map(row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        find_in(&mut conn, account, peer, reference, direction).await
     }
 
     /// Replaces the text of a message (XEP-0308).
     pub async fn correct_message(&self, id: i64, body: &str) -> Result<Option<MessageRow>> {
-        sqlx::query("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1 AND retracted = 0")
-            .bind(id)
-            .bind(body)
-            .execute(self.pool())
-            .await?;
-        self.message(id).await
+        let mut conn = self.pool().acquire().await?;
+        correct_in(&mut conn, id, body).await
     }
 
     /// Marks a message retracted and drops its text (XEP-0424).
     pub async fn retract_message(&self, id: i64) -> Result<Option<MessageRow>> {
-        sqlx::query("UPDATE messages SET body = '', retracted = 1, reactions = '{}' WHERE id = ?1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        self.message(id).await
+        let mut conn = self.pool().acquire().await?;
+        retract_in(&mut conn, id).await
     }
 
     /// Moves an outgoing message's state forward (never back). A failed one
     /// moves only on proof the recipient got it (a receipt or read marker):
     /// the server's ack of a stanza it then bounced changes nothing.
     pub async fn advance_state(&self, id: i64, state: MessageState) -> Result<Option<MessageRow>> {
-        let done = sqlx::query(
-            "UPDATE messages SET state = ?2 WHERE id = ?1 AND outgoing = 1
-             AND (state < ?2 OR (state = 9 AND ?2 >= 3))",
-        )
-        .bind(id)
-        .bind(state as i64)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.message(id).await
+        let mut conn = self.pool().acquire().await?;
+        advance_in(&mut conn, id, state).await
     }
 
     /// Deletes a conversation on this computer: its messages (and their
@@ -511,25 +470,14 @@ impl Store {
         condition: Option<&str>,
         text: Option<&str>,
     ) -> Result<Option<MessageRow>> {
-        let done = sqlx::query(
-            "UPDATE messages SET state = ?2, failure = ?3, failure_text = ?4 WHERE id = ?1 AND outgoing = 1",
-        )
-        .bind(id)
-        .bind(MessageState::Failed as i64)
-        .bind(condition)
-        .bind(text)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.message(id).await
+        let mut conn = self.pool().acquire().await?;
+        fail_in(&mut conn, id, condition, text).await
     }
 
-    /// Puts a failed outgoing message back in the outbox with `stanza`, as
+    /// Puts a failed outgoing message back in the send queue with `intent`, as
     /// queued, in one transaction. `None` when it is not a failed outgoing
     /// message (sent meanwhile, retracted, someone else's, unknown).
-    pub async fn requeue_message(&self, id: i64, stanza: &str) -> Result<Option<MessageRow>> {
+    pub async fn requeue_message(&self, id: i64, intent: &str) -> Result<Option<MessageRow>> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let r = sqlx::query(&format!(
             "UPDATE messages SET state = ?2, failure = NULL, failure_text = NULL
@@ -545,19 +493,15 @@ impl Store {
             return Ok(None);
         };
         let requeued = row(&r)?;
-        put_in_outbox(&mut *tx, &requeued, stanza).await?;
+        put_in_outbox(&mut *tx, &requeued, intent).await?;
         tx.commit().await?;
         Ok(Some(requeued))
     }
 
     /// Sets the reactions JSON of a message.
     pub async fn set_reactions(&self, id: i64, reactions_json: &str) -> Result<Option<MessageRow>> {
-        sqlx::query("UPDATE messages SET reactions = ?2 WHERE id = ?1")
-            .bind(id)
-            .bind(reactions_json)
-            .execute(self.pool())
-            .await?;
-        self.message(id).await
+        let mut conn = self.pool().acquire().await?;
+        set_reactions_in(&mut conn, id, reactions_json).await
     }
 
     /// Messages of a conversation, oldest first: the `limit` newest ones
@@ -625,7 +569,7 @@ impl Store {
     /// One conversation.
     pub async fn conversation(&self, account: &str, peer: &str) -> Result<Option<Conversation>> {
         let r = sqlx::query(
-            "SELECT unread, updated_ms FROM conversations WHERE account_jid = ?1 AND peer = ?2",
+            "SELECT unread, updated_ms, kind FROM conversations WHERE account_jid = ?1 AND peer = ?2",
         )
         .bind(account)
         .bind(peer)
@@ -645,6 +589,7 @@ impl Store {
         Ok(Some(Conversation {
             account: account.to_string(),
             peer: peer.to_string(),
+            kind: ConversationKind::from_i64(r.try_get("kind")?),
             unread: r.try_get("unread")?,
             updated_ms: r.try_get("updated_ms")?,
             last: last.as_ref().map(row).transpose()?,
@@ -654,7 +599,7 @@ impl Store {
     /// Conversations, most recent first (of one account, or all).
     pub async fn conversations(&self, account: Option<&str>) -> Result<Vec<Conversation>> {
         let rows = sqlx::query(
-            "SELECT c.account_jid, c.peer, c.unread, c.updated_ms,
+            "SELECT c.account_jid, c.peer, c.unread, c.updated_ms, c.kind,
                     (SELECT m.id FROM messages m WHERE m.account_jid = c.account_jid AND m.peer = c.peer
                      ORDER BY m.timestamp_ms DESC, m.id DESC LIMIT 1) AS last_id
              FROM conversations c
@@ -674,6 +619,7 @@ impl Store {
             out.push(Conversation {
                 account: r.try_get("account_jid")?,
                 peer: r.try_get("peer")?,
+                kind: ConversationKind::from_i64(r.try_get("kind")?),
                 unread: r.try_get("unread")?,
                 updated_ms: r.try_get("updated_ms")?,
                 last,
@@ -685,26 +631,16 @@ impl Store {
     /// Marks every incoming message of a conversation read.
     pub async fn mark_read(&self, account: &str, peer: &str) -> Result<()> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE conversations SET unread = 0 WHERE account_jid = ?1 AND peer = ?2")
-            .bind(account)
-            .bind(peer)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE messages SET state = 11 WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10",
-        )
-        .bind(account)
-        .bind(peer)
-        .execute(&mut *tx)
-        .await?;
+        mark_read_in(&mut tx, account, peer).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Stanzas of an account not yet acknowledged by the server, oldest first.
+    /// Messages of an account in the send queue (not yet acknowledged by
+    /// the server), oldest first.
     pub async fn outbox(&self, account: &str) -> Result<Vec<OutboxEntry>> {
         let rows = sqlx::query(
-            "SELECT message_id, stanza FROM outbox WHERE account_jid = ?1 ORDER BY message_id",
+            "SELECT message_id, intent FROM send_queue WHERE account_jid = ?1 ORDER BY message_id",
         )
         .bind(account)
         .fetch_all(self.pool())
@@ -713,15 +649,15 @@ impl Store {
             .map(|r| {
                 Ok(OutboxEntry {
                     message_id: r.try_get("message_id")?,
-                    stanza: r.try_get("stanza")?,
+                    intent: r.try_get("intent")?,
                 })
             })
             .collect()
     }
 
-    /// Removes a message's stanza from the outbox (the server has it).
+    /// Removes a message from the send queue (the server has it).
     pub async fn outbox_done(&self, message_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM outbox WHERE message_id = ?1")
+        sqlx::query("DELETE FROM send_queue WHERE message_id = ?1")
             .bind(message_id)
             .execute(self.pool())
             .await?;
@@ -851,4 +787,226 @@ impl Store {
             None => None,
         })
     }
+}
+
+/// Stores a message unless it is known (see [`Store::insert_message`]),
+/// inside the caller's transaction.
+pub(crate) async fn insert_in(
+    conn: &mut SqliteConnection,
+    m: &NewMessage,
+    outbox_intent: Option<&str>,
+    count_unread: bool,
+) -> Result<Stored> {
+    let outgoing = m.direction == Direction::Outgoing;
+    let cleared = cleared_ms(&mut *conn, &m.account, &m.peer).await?;
+    let sent = if m.coarse_time {
+        m.timestamp_ms - m.timestamp_ms.rem_euclid(1000)
+    } else {
+        m.timestamp_ms
+    };
+    // A message going to the outbox is one the user writes now: never
+    // from before their deletion, even in its millisecond or after the
+    // clock went back. Copies (archive, carbons, offline) are checked.
+    if outbox_intent.is_none() && cleared.is_some_and(|c| sent <= c) {
+        return Ok(Stored::Deleted);
+    }
+    let existing = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE account_jid = ?1 AND ((peer = ?2 AND outgoing = ?3 AND uid = ?4)
+            OR (?5 IS NOT NULL AND archive_by = COALESCE(?6, ?1) AND archive_id = ?5))
+         LIMIT 1"
+    ))
+    .bind(&m.account)
+    .bind(&m.peer)
+    .bind(outgoing)
+    .bind(&m.uid)
+    .bind(&m.archive_id)
+    .bind(&m.archive_by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(r) = existing {
+        let mut found = row(&r)?;
+        if found.archive_id.is_none() && m.archive_id.is_some() {
+            sqlx::query(
+                "UPDATE messages SET archive_id = ?2, archive_by = COALESCE(?3, account_jid) WHERE id = ?1",
+            )
+            .bind(found.id)
+            .bind(&m.archive_id)
+            .bind(&m.archive_by)
+                .execute(&mut *conn)
+                .await?;
+            found.archive_id = m.archive_id.clone();
+        }
+        return Ok(Stored::Duplicate(found));
+    }
+    let r = sqlx::query(&format!(
+        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(&m.account)
+    .bind(&m.peer)
+    .bind(outgoing)
+    .bind(&m.sender)
+    .bind(&m.uid)
+    .bind(&m.msg_id)
+    .bind(&m.archive_id)
+    .bind(&m.archive_by)
+    .bind(&m.body)
+    .bind(m.timestamp_ms)
+    .bind(m.state as i64)
+    .bind(&m.reply_to)
+    .fetch_one(&mut *conn)
+    .await?;
+    let inserted = row(&r)?;
+    let unread = i64::from(!outgoing && count_unread);
+    sqlx::query(
+        "INSERT INTO conversations (account_jid, peer, unread, updated_ms, kind) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(account_jid, peer) DO UPDATE SET
+            unread = unread + ?3, updated_ms = MAX(updated_ms, ?4)",
+    )
+    .bind(&m.account)
+    .bind(&m.peer)
+    .bind(unread)
+    .bind(m.timestamp_ms)
+    .bind(m.kind as i64)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(intent) = outbox_intent {
+        put_in_outbox(&mut *conn, &inserted, intent).await?;
+    }
+    Ok(Stored::Inserted(inserted))
+}
+
+/// A message by local id, inside the caller's transaction.
+pub(crate) async fn message_in(conn: &mut SqliteConnection, id: i64) -> Result<Option<MessageRow>> {
+    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(row).transpose()
+}
+
+/// See [`Store::find_message`].
+pub(crate) async fn find_in(
+    conn: &mut SqliteConnection,
+    account: &str,
+    peer: &str,
+    reference: &str,
+    direction: Option<Direction>,
+) -> Result<Option<MessageRow>> {
+    let outgoing = direction.map(|d| d == Direction::Outgoing);
+    let r = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE account_jid = ?1 AND peer = ?2 AND (uid = ?3 OR msg_id = ?3)
+           AND (?4 IS NULL OR outgoing = ?4)
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(account)
+    .bind(peer)
+    .bind(reference)
+    .bind(outgoing)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.as_ref().map(row).transpose()
+}
+
+/// See [`Store::correct_message`].
+pub(crate) async fn correct_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    body: &str,
+) -> Result<Option<MessageRow>> {
+    sqlx::query("UPDATE messages SET body = ?2, edited = 1 WHERE id = ?1 AND retracted = 0")
+        .bind(id)
+        .bind(body)
+        .execute(&mut *conn)
+        .await?;
+    message_in(conn, id).await
+}
+
+/// See [`Store::retract_message`].
+pub(crate) async fn retract_in(conn: &mut SqliteConnection, id: i64) -> Result<Option<MessageRow>> {
+    sqlx::query("UPDATE messages SET body = '', retracted = 1, reactions = '{}' WHERE id = ?1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    message_in(conn, id).await
+}
+
+/// See [`Store::advance_state`].
+pub(crate) async fn advance_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    state: MessageState,
+) -> Result<Option<MessageRow>> {
+    let done = sqlx::query(
+        "UPDATE messages SET state = ?2 WHERE id = ?1 AND outgoing = 1
+         AND (state < ?2 OR (state = 9 AND ?2 >= 3))",
+    )
+    .bind(id)
+    .bind(state as i64)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    message_in(conn, id).await
+}
+
+/// See [`Store::fail_message`].
+pub(crate) async fn fail_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    condition: Option<&str>,
+    text: Option<&str>,
+) -> Result<Option<MessageRow>> {
+    let done = sqlx::query(
+        "UPDATE messages SET state = ?2, failure = ?3, failure_text = ?4 WHERE id = ?1 AND outgoing = 1",
+    )
+    .bind(id)
+    .bind(MessageState::Failed as i64)
+    .bind(condition)
+    .bind(text)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    message_in(conn, id).await
+}
+
+/// See [`Store::set_reactions`].
+pub(crate) async fn set_reactions_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    reactions_json: &str,
+) -> Result<Option<MessageRow>> {
+    sqlx::query("UPDATE messages SET reactions = ?2 WHERE id = ?1")
+        .bind(id)
+        .bind(reactions_json)
+        .execute(&mut *conn)
+        .await?;
+    message_in(conn, id).await
+}
+
+/// See [`Store::mark_read`].
+pub(crate) async fn mark_read_in(
+    conn: &mut SqliteConnection,
+    account: &str,
+    peer: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE conversations SET unread = 0 WHERE account_jid = ?1 AND peer = ?2")
+        .bind(account)
+        .bind(peer)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE messages SET state = 11 WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10",
+    )
+    .bind(account)
+    .bind(peer)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -86,6 +86,157 @@ async fn a_schema_4_database_is_upgraded_with_its_messages() {
     );
 }
 
+/// A database of schema 6 keeps its queued messages: each outbox stanza
+/// becomes a message intent in the send queue, in the same order; archive
+/// ids become ids of the user's own archive; conversations are one-to-one.
+#[tokio::test]
+async fn a_schema_6_outbox_becomes_the_send_queue() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tern.sqlite3");
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://")
+            .unwrap()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        for sql in [
+            include_str!("../migrations/0001_accounts.sql"),
+            include_str!("../migrations/0002_messaging.sql"),
+            include_str!("../migrations/0003_omemo.sql"),
+            include_str!("../migrations/0004_profiles.sql"),
+            include_str!("../migrations/0005_failures.sql"),
+            include_str!("../migrations/0006_cleared_history.sql"),
+            "PRAGMA user_version = 6",
+            "INSERT INTO accounts (jid, created_at) VALUES ('a@example.org', 1)",
+            "INSERT INTO messages (id, account_jid, peer, outgoing, sender, uid, msg_id, body, timestamp_ms, state)
+             VALUES (7, 'a@example.org', 'b@example.net', 1, 'a@example.org', 'q2', 'q2', 'second', 2000, 0),
+                    (3, 'a@example.org', 'b@example.net', 1, 'a@example.org', 'q1', 'q1', 'first', 1000, 0)",
+            "INSERT INTO messages (id, account_jid, peer, outgoing, sender, uid, archive_id, body, timestamp_ms, state)
+             VALUES (9, 'a@example.org', 'b@example.net', 0, 'b@example.net', 'r1', 'A1', 'archived', 500, 10)",
+            "INSERT INTO conversations (account_jid, peer, unread, updated_ms) VALUES ('a@example.org', 'b@example.net', 1, 2000)",
+            "INSERT INTO outbox (message_id, account_jid, stanza, created_ms) VALUES
+                (7, 'a@example.org', '<message id=''q2''/>', 20),
+                (3, 'a@example.org', '<message id=''q1''/>', 10)",
+        ] {
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let queue = store.outbox("a@example.org").await.unwrap();
+    assert_eq!(
+        queue
+            .iter()
+            .map(|e| (e.message_id, e.intent.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(3, r#"{"type":"message"}"#), (7, r#"{"type":"message"}"#)],
+        "every queued stanza is a message intent, oldest first"
+    );
+    let conv = store
+        .conversation("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.kind, tern_store::ConversationKind::Chat);
+    assert_eq!(conv.unread, 1);
+    // The archive id is now the user's own archive's: the same id from
+    // there is a duplicate, from a room's archive it is another message.
+    let mut again = msg("other", tern_store::Direction::Incoming, 500, "archived");
+    again.archive_id = Some("A1".into());
+    again.archive_by = Some("a@example.org".into());
+    assert!(matches!(
+        store.insert_message(&again, None, true).await.unwrap(),
+        tern_store::Stored::Duplicate(m) if m.id == 9
+    ));
+    again.archive_by = Some("room@muc.example.net".into());
+    assert!(matches!(
+        store.insert_message(&again, None, true).await.unwrap(),
+        tern_store::Stored::Inserted(_)
+    ));
+}
+
+/// One commit applies a whole list in one transaction, and a change finds
+/// a message inserted earlier in the same list.
+#[tokio::test]
+async fn a_list_of_changes_commits_together() {
+    use tern_store::{Change, Direction, MessageState};
+    let (_dir, store) = store_with_account("a@example.org").await;
+    let a = "a@example.org".to_string();
+    let b = "b@example.net".to_string();
+    let mut mine = msg("m1", Direction::Outgoing, 1000, "hello");
+    mine.state = MessageState::Acked;
+    let changes = vec![
+        Change::Insert {
+            message: msg("t1", Direction::Incoming, 900, "typo"),
+            count_unread: true,
+        },
+        Change::Insert {
+            message: mine,
+            count_unread: true,
+        },
+        Change::Correct {
+            account: a.clone(),
+            peer: b.clone(),
+            reference: "t1".into(),
+            direction: Direction::Incoming,
+            body: "fixed".into(),
+        },
+        Change::Correct {
+            account: a.clone(),
+            peer: b.clone(),
+            reference: "m1".into(),
+            direction: Direction::Incoming,
+            body: "nobody edits others' words".into(),
+        },
+        Change::React {
+            account: a.clone(),
+            peer: b.clone(),
+            reference: "id-m1".into(),
+            reactor: b.clone(),
+            emojis: vec!["👍".into()],
+        },
+        Change::Advance {
+            account: a.clone(),
+            peer: b.clone(),
+            reference: "id-m1".into(),
+            state: MessageState::Read,
+        },
+        Change::Insert {
+            message: msg("t1", Direction::Incoming, 900, "typo"),
+            count_unread: true,
+        },
+    ];
+    let done = store.commit(&changes).await.unwrap();
+    assert_eq!((done.inserted, done.duplicates), (2, 1));
+    assert_eq!(done.conversations, vec![(a.clone(), b.clone())]);
+    let rows = store.timeline(&a, &b, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].body.as_str(), rows[0].edited), ("fixed", true));
+    assert_eq!(rows[1].body, "hello");
+    assert_eq!(rows[1].reactions, r#"{"b@example.net":["👍"]}"#);
+    assert_eq!(rows[1].state, MessageState::Read);
+    assert_eq!(store.conversation(&a, &b).await.unwrap().unwrap().unread, 1);
+    // A failing change rolls the whole list back.
+    let bad = vec![
+        Change::Insert {
+            message: msg("t2", Direction::Incoming, 950, "lost with the rest"),
+            count_unread: true,
+        },
+        Change::Insert {
+            message: tern_store::NewMessage {
+                account: "nobody@example.org".into(),
+                ..msg("t3", Direction::Incoming, 960, "no such account")
+            },
+            count_unread: true,
+        },
+    ];
+    assert!(store.commit(&bad).await.is_err());
+    assert_eq!(store.timeline(&a, &b, None, 10).await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn newer_schema_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,6 +359,8 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         uid: uid.into(),
         msg_id: Some(format!("id-{uid}")),
         archive_id: None,
+        archive_by: None,
+        kind: Default::default(),
         body: body.into(),
         timestamp_ms: ts,
         state: tern_store::MessageState::Received,
@@ -405,7 +558,7 @@ async fn timeline_pages_outbox_and_search() {
     );
     let outbox = store.outbox("a@example.org").await.unwrap();
     assert_eq!(outbox.len(), 1, "replaced, not doubled");
-    assert_eq!(outbox[0].stanza, "<message id='again'/>");
+    assert_eq!(outbox[0].intent, "<message id='again'/>");
     assert!(store
         .advance_state(row.id, MessageState::Acked)
         .await

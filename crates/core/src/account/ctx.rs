@@ -33,3 +33,41 @@ pub(crate) fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use tern_store::{NewMessage, StoredAccount};
+
+    /// A context for juliet@capulet.lit on a fresh store holding `stored`.
+    pub(crate) async fn ctx_with(stored: &[NewMessage]) -> (tempfile::TempDir, Ctx) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_in_dir(dir.path()).await.expect("store");
+        store
+            .upsert_account(&StoredAccount {
+                jid: "juliet@capulet.lit".into(),
+                enabled: false,
+                resource: None,
+                host_override: None,
+                port_override: None,
+                direct_tls: false,
+            })
+            .await
+            .expect("account");
+        for m in stored {
+            store.insert_message(m, None, true).await.expect("message");
+        }
+        let own = BareJid::new("juliet@capulet.lit").expect("jid");
+        let ctx = Ctx {
+            store,
+            hub: Arc::new(EventHub::new()),
+            account: own.to_string(),
+            own,
+            first_sync_limit: 10_000,
+            data_dir: dir.path().to_path_buf(),
+            discovery: Arc::default(),
+            fetching: Arc::default(),
+        };
+        (dir, ctx)
+    }
+}

@@ -58,7 +58,7 @@ pub(crate) async fn start(handle: AccountHandle) {
     }
     // 3. Messages stored but never acknowledged by the server go again, in
     // order, before anything newer (peers drop copies by origin-id).
-    handle.flush_outbox().await;
+    handle.flush_queue().await;
     // 4. History (XEP-0313), newest first.
     match crate::services::archive::catch_up(&handle).await {
         Ok(n) => tracing::info!(account = %ctx.account, fetched = n, "history caught up"),

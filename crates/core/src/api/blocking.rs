@@ -40,7 +40,9 @@ impl Client {
                 items: vec![jid(who)?],
             },
         );
-        self.handle(account).await?.request(iq).await.map(|_| ())
+        self.handle(account).await?.request(iq).await?;
+        // A blocked address's subscription request is answered too.
+        self.request_answered(account, who).await
     }
 
     /// Unblocks an address.

@@ -196,7 +196,6 @@ impl Client {
                 pinned: self.inner.store.pinned_certificates(&a.jid).await?,
             },
             timeouts: self.inner.timeouts,
-            first_sync_limit: self.inner.first_sync_limit,
         })
     }
 
@@ -208,6 +207,7 @@ impl Client {
         }
         let account = Account::start(
             settings,
+            self.inner.first_sync_limit,
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),

@@ -111,13 +111,28 @@ impl Client {
     /// in advance when none came yet).
     pub async fn approve_subscription(&self, account: &str, jid: &str) -> Result<()> {
         self.send_subscription(account, jid, PresenceType::Subscribed)
-            .await
+            .await?;
+        self.request_answered(account, jid).await
     }
 
     /// Refuses (or revokes) `jid`'s access to the user's presence.
     pub async fn deny_subscription(&self, account: &str, jid: &str) -> Result<()> {
         self.send_subscription(account, jid, PresenceType::Unsubscribed)
-            .await
+            .await?;
+        self.request_answered(account, jid).await
+    }
+
+    /// The user answered `jid`'s request: it leaves the list.
+    pub(crate) async fn request_answered(&self, account: &str, jid: &str) -> Result<()> {
+        let ctx = self.ctx(account).await?;
+        let from = contact_jid(jid)?.to_string();
+        if self.snapshot().has_request(&ctx.account, &from) {
+            ctx.hub.emit(ClientEvent::SubscriptionRequestRemoved {
+                account: ctx.account.clone(),
+                from,
+            });
+        }
+        Ok(())
     }
 
     /// Stops seeing `jid`'s presence (cancels the user's own subscription).

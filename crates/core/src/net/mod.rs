@@ -2,6 +2,7 @@
 //! authenticate, watch for stream errors, and decide when to reconnect.
 
 pub(crate) mod connect;
+pub(crate) mod reconnect;
 pub mod register;
 pub mod resolve;
 pub(crate) mod tap;

@@ -1,11 +1,13 @@
-//! XEP-0313 Message Archive Management: newest-first catch-up after
-//! connecting, and scroll-back on demand.
+//! History from the user's archive (XEP-0313): newest-first catch-up after
+//! connecting, and scroll-back on demand. The account task runs each query
+//! ([`Run`]) and its page through the inbound pipeline; this service says
+//! which pages to ask for.
 
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::Message;
-use xmpp_parsers::minidom::Element;
 
+use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::events::ClientEvent;
 use crate::xep::message::{new_id, NS_MAM};
@@ -18,7 +20,7 @@ pub(crate) const PAGE: usize = 250;
 /// read newest first; within a second, each older message is filed one
 /// millisecond before the previous one, so the timeline keeps the archive's
 /// order (up to 1000 messages per second).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Ordering {
     lowest_in_second: std::collections::HashMap<i64, i64>,
 }
@@ -52,40 +54,6 @@ fn archive_stamp(msg: &Message) -> Option<i64> {
     <xmpp_parsers::date::DateTime as std::str::FromStr>::from_str(stamp)
         .ok()
         .map(|d| d.0.timestamp_millis())
-}
-
-/// How many results of a page are chat messages with text (archives also
-/// hold receipts, markers and reactions).
-pub(crate) fn count_texts(ctx: &crate::account::ctx::Ctx, page: &Page) -> u64 {
-    page.messages
-        .iter()
-        .filter_map(|(_, msg)| crate::xep::message::unwrap_forwarded(msg, &ctx.own))
-        .map(|u| crate::xep::message::parse_message(&u.message, &ctx.own))
-        .filter(|p| {
-            p.body.is_some() && p.replace.is_none() && p.retract.is_none() && p.reactions.is_none()
-        })
-        .count() as u64
-}
-
-/// Runs a page through the pipeline, newest first. Returns how many of
-/// the results were chat messages with text.
-pub(crate) async fn ingest(
-    ctx: &crate::account::ctx::Ctx,
-    page: &Page,
-    order: &mut Ordering,
-) -> u64 {
-    for (_, msg) in page.messages.iter().rev() {
-        let time = archive_stamp(msg).map(|s| order.file_time(s));
-        crate::inbound::on_message_at(ctx, msg, time).await;
-    }
-    count_texts(ctx, page)
-}
-
-/// One page of results, oldest first, and the page's RSM bounds.
-pub(crate) struct Page {
-    pub messages: Vec<(String, Message)>,
-    pub first: Option<String>,
-    pub complete: bool,
 }
 
 /// A time in XEP-0082 form (UTC, milliseconds): `2026-11-29T16:07:00.123Z`.
@@ -135,45 +103,180 @@ fn query_xml(
     s
 }
 
-/// Fetches the page of the user's archive just before `before` (`None`:
-/// the newest page), optionally only the conversation `with` and only
-/// messages archived from `start_ms` on.
-pub(crate) async fn fetch_page(
-    handle: &AccountHandle,
-    with: Option<&str>,
-    start_ms: Option<i64>,
-    before: Option<&str>,
-    max: usize,
-) -> crate::Result<Page> {
-    let query_id = new_id();
-    let payload: Element = parse(&query_xml(&query_id, with, start_ms, before, max))
-        .ok_or(crate::Error::Internal("an archive query"))?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    handle.mam_sink(&query_id, Some(tx)).await;
-    let iq = Iq::Set {
-        from: None,
-        to: None,
-        id: String::new(),
-        payload,
-    };
-    let answer = handle.request(iq).await;
-    handle.mam_sink(&query_id, None).await;
-    let answer = answer?;
-    let mut messages = Vec::new();
-    while let Ok(m) = rx.try_recv() {
-        let id = m
-            .payloads
-            .iter()
-            .find(|p| p.is("result", NS_MAM))
-            .and_then(|p| p.attr("id"))
-            .map(str::to_string);
-        if let Some(id) = id {
-            messages.push((id, m));
-        }
-        if messages.len() > max * 2 {
-            break;
+/// An archive query for the account task to run.
+#[derive(Debug)]
+pub(crate) struct ArchiveQuery {
+    /// Only the conversation with this address.
+    pub with: Option<String>,
+    /// Only what was archived from this time on (ms).
+    pub start_ms: Option<i64>,
+    /// The page before this archive id (`None`: the newest page).
+    pub before: Option<String>,
+    /// Results per page.
+    pub max: usize,
+    /// Run the results through the inbound pipeline (else only count them).
+    pub store: bool,
+    /// Filing times of this catch-up or scroll-back so far.
+    pub order: Ordering,
+}
+
+impl ArchiveQuery {
+    /// The page of the user's archive before `before`, to be stored.
+    pub(crate) fn page(with: Option<&str>, before: Option<&str>, max: usize) -> ArchiveQuery {
+        ArchiveQuery {
+            with: with.map(str::to_string),
+            start_ms: None,
+            before: before.map(str::to_string),
+            max,
+            store: true,
+            order: Ordering::default(),
         }
     }
+}
+
+/// What one archive page held and did.
+#[derive(Debug, Default)]
+pub(crate) struct ArchivePage {
+    /// The results' archive ids, oldest first.
+    pub ids: Vec<String>,
+    /// The RSM `<first/>` id: the next (older) page is before it.
+    pub first: Option<String>,
+    /// The archive has nothing older.
+    pub complete: bool,
+    /// Chat messages with text among the results (archives also hold
+    /// receipts, markers, corrections and reactions).
+    pub texts: u64,
+    /// The filing times, to hand to the next query of the same run.
+    pub order: Ordering,
+}
+
+/// A query in progress, owned by the account task: it collects the
+/// results the server sends for it and, with the server's `<fin/>`, runs
+/// them through the inbound pipeline as one batch.
+pub(crate) struct Run {
+    query: ArchiveQuery,
+    query_id: String,
+    results: Vec<(String, Message)>,
+    reply: oneshot::Sender<crate::Result<ArchivePage>>,
+}
+
+impl Run {
+    /// Starts a run: the IQ to send for it.
+    pub(crate) fn start(
+        query: ArchiveQuery,
+        reply: oneshot::Sender<crate::Result<ArchivePage>>,
+    ) -> Option<(Run, Iq)> {
+        let query_id = new_id();
+        let xml = query_xml(
+            &query_id,
+            query.with.as_deref(),
+            query.start_ms,
+            query.before.as_deref(),
+            query.max,
+        );
+        let Some(payload) = parse(&xml) else {
+            let _ = reply.send(Err(crate::Error::Internal("an archive query")));
+            return None;
+        };
+        let iq = Iq::Set {
+            from: None,
+            to: None,
+            id: String::new(),
+            payload,
+        };
+        Some((
+            Run {
+                query,
+                query_id,
+                results: Vec::new(),
+                reply,
+            },
+            iq,
+        ))
+    }
+
+    /// The query id results of this run carry.
+    pub(crate) fn query_id(&self) -> &str {
+        &self.query_id
+    }
+
+    /// A result for this run. More than twice the page size is not kept
+    /// (a server flooding results).
+    pub(crate) fn push(&mut self, msg: Message) {
+        if self.results.len() > self.query.max * 2 {
+            return;
+        }
+        if let Some(id) = result_id(&msg) {
+            self.results.push((id, msg));
+        }
+    }
+
+    /// The session ended before the answer came.
+    pub(crate) fn abort(self, e: crate::Error) {
+        let _ = self.reply.send(Err(e));
+    }
+
+    /// The server's answer came: process the page and tell the asker.
+    pub(crate) async fn finish(self, ctx: &Ctx, answer: crate::Result<Iq>) {
+        let Run {
+            mut query,
+            results,
+            reply,
+            ..
+        } = self;
+        let page = match answer.and_then(fin) {
+            Ok((first, complete)) => {
+                let ids: Vec<String> = results.iter().map(|(id, _)| id.clone()).collect();
+                let texts = if query.store {
+                    // Filing times are handed out newest first; the
+                    // pipeline then runs oldest first, so a correction
+                    // finds the message it corrects.
+                    let mut items: Vec<(Message, Option<i64>)> = results
+                        .into_iter()
+                        .rev()
+                        .map(|(_, msg)| {
+                            let time = archive_stamp(&msg).map(|s| query.order.file_time(s));
+                            (msg, time)
+                        })
+                        .collect();
+                    items.reverse();
+                    crate::inbound::process(ctx, items).await.texts
+                } else {
+                    0
+                };
+                Ok(ArchivePage {
+                    ids,
+                    first,
+                    complete,
+                    texts,
+                    order: std::mem::take(&mut query.order),
+                })
+            }
+            Err(e) => Err(e),
+        };
+        let _ = reply.send(page);
+    }
+}
+
+/// The archive id of a result, and the query it answers.
+pub(crate) fn result_query_id(msg: &Message) -> Option<&str> {
+    msg.payloads
+        .iter()
+        .find(|p| p.is("result", NS_MAM))
+        .and_then(|p| p.attr("queryid"))
+}
+
+fn result_id(msg: &Message) -> Option<String> {
+    msg.payloads
+        .iter()
+        .find(|p| p.is("result", NS_MAM))
+        .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty() && id.len() <= 256)
+        .map(str::to_string)
+}
+
+/// Reads the `<fin/>` answering a query: (RSM first, complete).
+fn fin(answer: Iq) -> crate::Result<(Option<String>, bool)> {
     let fin = match answer {
         Iq::Result {
             payload: Some(p), ..
@@ -191,16 +294,14 @@ pub(crate) async fn fetch_page(
         .and_then(|s| s.get_child("first", "http://jabber.org/protocol/rsm"))
         .map(|f| f.text())
         .filter(|t| !t.is_empty());
-    Ok(Page {
-        messages,
-        first,
-        complete,
-    })
+    Ok((first, complete))
 }
 
 /// Catches up with the user's archive, newest page first, until it reaches
-/// the newest message seen in an earlier sync. Pages go through the normal
-/// pipeline, so nothing seen live or by carbon is stored twice.
+/// the newest message seen in an earlier sync (on a new device: until
+/// `first_sync_limit` text messages). The account task runs each page
+/// through the inbound pipeline, so nothing seen live or by carbon is
+/// stored twice.
 pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let ctx = handle.ctx().clone();
     let (_, known_newest, known_oldest, _) = ctx.store.account_sync_state(&ctx.account).await?;
@@ -210,53 +311,44 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let mut oldest_seen: Option<String> = None;
     let mut reached_start = false;
     let mut order = Ordering::default();
+    let mut before: Option<String> = None;
     let limit = ctx.first_sync_limit;
-    let page_size = |texts: u64| {
-        if known_newest.is_none() {
+    loop {
+        let max = if known_newest.is_none() {
             (limit.saturating_sub(texts) as usize).clamp(1, PAGE)
         } else {
             PAGE
-        }
-    };
-    // The next page is requested while the current one is being stored.
-    let prefetch = |before: Option<String>, max: usize| {
-        let h = handle.clone();
-        tokio::spawn(async move { fetch_page(&h, None, None, before.as_deref(), max).await })
-    };
-    let mut next = Some(prefetch(None, page_size(0)));
-    while let Some(task) = next.take() {
-        let page = task.await.map_err(|e| crate::Error::Stanza {
-            condition: "internal-server-error".into(),
-            text: Some(e.to_string()),
-        })??;
+        };
+        let page = handle
+            .archive_page(ArchiveQuery {
+                order,
+                ..ArchiveQuery::page(None, before.as_deref(), max)
+            })
+            .await?;
+        order = page.order;
         if newest_seen.is_none() {
-            newest_seen = page.messages.last().map(|(id, _)| id.clone());
+            newest_seen = page.ids.last().cloned();
         }
-        let hit_known = page
-            .messages
-            .iter()
-            .any(|(id, _)| Some(id) == known_newest.as_ref());
-        let page_texts = count_texts(&ctx, &page);
-        let at_start = page.complete || page.messages.is_empty();
-        let enough = known_newest.is_none() && texts + page_texts >= limit;
-        if !at_start && !hit_known && !enough {
-            if let Some(f) = page.first.clone() {
-                next = Some(prefetch(Some(f), page_size(texts + page_texts)));
-            }
-        }
-        ingest(&ctx, &page, &mut order).await;
-        texts += page_texts;
-        fetched += page.messages.len() as u64;
-        if let Some((id, _)) = page.messages.first() {
+        if let Some(id) = page.ids.first() {
             oldest_seen = Some(id.clone());
         }
+        let hit_known = page.ids.iter().any(|id| Some(id) == known_newest.as_ref());
+        texts += page.texts;
+        fetched += page.ids.len() as u64;
+        let at_start = page.complete || page.ids.is_empty();
+        reached_start |= at_start;
         ctx.hub.emit(ClientEvent::HistorySync {
             account: ctx.account.clone(),
             fetched,
             done: false,
         });
-        if at_start {
-            reached_start = true;
+        let enough = known_newest.is_none() && texts >= limit;
+        if at_start || hit_known || enough {
+            break;
+        }
+        match page.first {
+            Some(f) => before = Some(f),
+            None => break,
         }
     }
     let oldest = if known_oldest.is_none() {
@@ -278,6 +370,72 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
         done: true,
     });
     Ok(fetched)
+}
+
+/// Scroll-back beyond what is stored: pages the archive of one
+/// conversation, older than what is stored, until `wanted` text messages
+/// came or the archive has nothing older.
+pub(crate) async fn scroll_back(
+    handle: &AccountHandle,
+    peer: &str,
+    wanted: u64,
+) -> crate::Result<()> {
+    let ctx = handle.ctx();
+    // After the user deleted the conversation, only what came later.
+    let cleared = ctx.store.cleared_at(&ctx.account, peer).await?;
+    let mut order = match ctx.store.oldest_timestamp(&ctx.account, peer).await? {
+        Some(t) => Ordering::older_than(t),
+        None => Ordering::default(),
+    };
+    let mut texts = 0;
+    let mut cursor = ctx.store.oldest_archive_id(&ctx.account, peer).await?;
+    for _ in 0..20 {
+        let page = handle
+            .archive_page(ArchiveQuery {
+                start_ms: cleared.map(|c| c + 1),
+                order,
+                ..ArchiveQuery::page(
+                    Some(peer),
+                    cursor.as_deref(),
+                    (wanted as usize).clamp(1, PAGE),
+                )
+            })
+            .await?;
+        order = page.order;
+        texts += page.texts;
+        if page.complete || page.ids.is_empty() || texts >= wanted {
+            break;
+        }
+        match page.first {
+            Some(f) => cursor = Some(f),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// The whole archive, page by page, newest first, parsed but not stored
+/// (the rate the server serves it, for benchmarks).
+pub(crate) async fn fetch_all_unstored(handle: &AccountHandle) -> crate::Result<u64> {
+    let mut n = 0u64;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = handle
+            .archive_page(ArchiveQuery {
+                store: false,
+                ..ArchiveQuery::page(None, cursor.as_deref(), PAGE)
+            })
+            .await?;
+        n += page.ids.len() as u64;
+        if page.complete || page.ids.is_empty() {
+            break;
+        }
+        match page.first {
+            Some(f) => cursor = Some(f),
+            None => break,
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -1,7 +1,85 @@
-//! Services, one per concern, each owning its state.
+//! Services, one per concern, each owning its state. [`register`] is the
+//! one list of what each service handles on the wire.
 
 pub(crate) mod archive;
 pub(crate) mod blocking;
 pub(crate) mod caps;
+pub(crate) mod chat;
 pub(crate) mod profile;
 pub(crate) mod roster;
+
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use crate::account::router::{IqKind, Router};
+
+const NS_PING: &str = "urn:xmpp:ping";
+const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+const NS_ROSTER: &str = "jabber:iq:roster";
+const NS_BLOCKING: &str = "urn:xmpp:blocking";
+const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+
+/// Registers every service's stanza handlers.
+pub(crate) fn register(r: &mut Router) {
+    // XEP-0199: the server (or a contact) checks the user is there.
+    r.on_iq(IqKind::Get, ("ping", NS_PING), |_, _| async { Ok(None) });
+    // XEP-0030 and XEP-0115: what Tern supports.
+    r.on_iq(IqKind::Get, ("query", NS_DISCO_INFO), |_, req| async move {
+        caps::answer_info(&req.payload)
+            .map(|info| Some(info.into()))
+            .ok_or(DefinedCondition::ItemNotFound)
+    });
+    // RFC 6121: the server changes a contact.
+    r.on_iq(IqKind::Set, ("query", NS_ROSTER), |h, req| async move {
+        roster::on_roster_push(h.ctx(), h.presences(), req.from, req.payload).await
+    });
+    // XEP-0191: another client (or the server) changed the blocklist.
+    for name in ["block", "unblock"] {
+        r.on_iq(IqKind::Set, (name, NS_BLOCKING), |h, req| async move {
+            let ctx = h.ctx();
+            let own = req.from.as_ref().is_none_or(|f| f.to_bare() == ctx.own);
+            match blocking::on_push(&ctx.account, &req.payload) {
+                Some(ev) if own => {
+                    ctx.hub.emit(ev);
+                    Ok(None)
+                }
+                _ => Err(DefinedCondition::BadRequest),
+            }
+        });
+    }
+    // XEP-0163: contacts' avatar and nickname changes.
+    r.on_message(("event", NS_PUBSUB_EVENT), |h, m| async move {
+        let event = m.payloads.iter().find(|p| p.is("event", NS_PUBSUB_EVENT));
+        if let (Some(from), Some(event)) = (m.from.as_ref(), event) {
+            profile::on_pep_event(&h, from, event).await;
+        }
+        Vec::new()
+    });
+    // RFC 6121: presence and subscription requests.
+    r.on_presence(|h, p| async move {
+        roster::on_presence(&h, p).await;
+        Vec::new()
+    });
+    // Every other message: the inbound pipeline.
+    r.on_other_messages(|h, m| async move { crate::inbound::on_message(h.ctx(), m).await });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_iq_table_holds_what_tern_answers() {
+        let mut r = Router::default();
+        register(&mut r);
+        assert_eq!(
+            r.iq_keys(),
+            vec![
+                (IqKind::Get, "ping", NS_PING),
+                (IqKind::Get, "query", NS_DISCO_INFO),
+                (IqKind::Set, "block", NS_BLOCKING),
+                (IqKind::Set, "query", NS_ROSTER),
+                (IqKind::Set, "unblock", NS_BLOCKING),
+            ]
+        );
+    }
+}

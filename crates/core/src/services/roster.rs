@@ -12,8 +12,10 @@ use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
 use xmpp_parsers::roster::{Ask, Item, Roster, Subscription};
 
 use crate::account::ctx::Ctx;
+use crate::account::router::IqAnswer;
 use crate::account::AccountHandle;
 use crate::events::{ClientEvent, ContactView, ResourcePresence};
+use xmpp_parsers::stanza_error::DefinedCondition;
 
 /// Most resources remembered per contact (a hostile contact could send many).
 const MAX_RESOURCES: usize = 32;
@@ -247,35 +249,24 @@ pub(crate) async fn on_roster_result(ctx: &Ctx, presences: &Presences, iq: Iq) {
     }
 }
 
-/// A roster push (IQ set from our own server). Returns the answer.
+/// A roster push (IQ set from our own server).
 pub(crate) async fn on_roster_push(
     ctx: &Ctx,
     presences: &Presences,
     from: Option<Jid>,
-    id: String,
     payload: xmpp_parsers::minidom::Element,
-) -> Stanza {
+) -> IqAnswer {
     let trusted = match &from {
         None => true,
         Some(f) => f.to_bare() == ctx.own,
     };
     if !trusted {
         tracing::warn!(?from, "roster push from a stranger ignored");
-        return crate::account::error_reply(
-            from,
-            id,
-            xmpp_parsers::stanza_error::DefinedCondition::Forbidden,
-        );
+        return Err(DefinedCondition::Forbidden);
     }
     let roster = match Roster::try_from(payload) {
         Ok(r) if r.items.len() == 1 => r,
-        _ => {
-            return crate::account::error_reply(
-                from,
-                id,
-                xmpp_parsers::stanza_error::DefinedCondition::BadRequest,
-            )
-        }
+        _ => return Err(DefinedCondition::BadRequest),
     };
     for item in &roster.items {
         let jid = item.jid.to_string();
@@ -302,13 +293,7 @@ pub(crate) async fn on_roster_push(
     if let Some(ver) = &roster.ver {
         let _ = ctx.store.set_roster_version(&ctx.account, Some(ver)).await;
     }
-    Iq::Result {
-        from: None,
-        to: from,
-        id,
-        payload: None,
-    }
-    .into()
+    Ok(None)
 }
 
 /// An incoming presence.

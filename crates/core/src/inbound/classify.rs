@@ -1,0 +1,188 @@
+//! Stage 2: what the message is. Its conversation kind (one-to-one, group
+//! chat, private message to a group-chat occupant), its direction, its
+//! peer and sender, the time to file it under, and the archive id with
+//! whose archive gave it.
+
+use tern_store::{ConversationKind, Direction};
+use xmpp_parsers::jid::{BareJid, Jid};
+
+use super::flow::{Classified, Flow, Step};
+use crate::account::ctx::now_ms;
+use crate::xep::message::{parse_message, Source};
+
+/// XEP-0045: a private message through a room carries `<x/>` of this
+/// namespace.
+const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+
+pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
+    let Some(opened) = &flow.opened else {
+        return Step::Drop("not opened");
+    };
+    let parsed = parse_message(&opened.message, own);
+    let source = opened.source;
+    let kind = if parsed.is_groupchat {
+        ConversationKind::GroupChat
+    } else if opened
+        .message
+        .payloads
+        .iter()
+        .any(|p| p.is("x", NS_MUC_USER))
+    {
+        ConversationKind::GroupChatPrivate
+    } else {
+        ConversationKind::Chat
+    };
+    // The peer of a one-to-one chat or a group chat is a bare JID; a
+    // private message in a group chat is with one occupant (room/nick).
+    let peer_of = |j: &Jid| match kind {
+        ConversationKind::GroupChatPrivate => j.to_string(),
+        _ => j.to_bare().to_string(),
+    };
+    let outgoing = match source {
+        Source::Carbon => opened.sent_by_own_client,
+        Source::Archive => parsed.from.as_ref().map(Jid::to_bare).as_ref() == Some(own),
+        Source::Live => false,
+    };
+    let (direction, peer, sender) = if outgoing {
+        let Some(to) = parsed.to.as_ref() else {
+            return Step::Drop("an own message without a recipient");
+        };
+        let sender = parsed
+            .from
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| own.to_string());
+        (Direction::Outgoing, peer_of(to), sender)
+    } else {
+        let Some(from) = parsed.from.as_ref() else {
+            return Step::Drop("a message without a sender");
+        };
+        (Direction::Incoming, peer_of(from), from.to_string())
+    };
+    if peer == own.as_str() && source == Source::Live {
+        // Our own server talking to us (or a loop): nothing for a chat.
+        return Step::Drop("a message from the account to itself");
+    }
+    let (archive_id, archive_stamp) = match &opened.archive {
+        Some((id, stamp)) => (Some(id.clone()), *stamp),
+        None => (parsed.archive_id.clone(), None),
+    };
+    // Archive results and stanza-ids of `by = own` come from the user's own
+    // server's archive.
+    let archive_by = archive_id.as_ref().map(|_| own.to_string());
+    let timestamp_ms = flow
+        .time
+        .or(parsed.delay_ms)
+        .or(archive_stamp)
+        .unwrap_or_else(now_ms);
+    flow.classified = Some(Classified {
+        kind,
+        parsed,
+        source,
+        direction,
+        peer,
+        sender,
+        timestamp_ms,
+        archive_id,
+        archive_by,
+    });
+    Step::Next
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::inbound::flow::Flow;
+    use xmpp_parsers::message::Message;
+    use xmpp_parsers::minidom::Element;
+
+    pub(crate) fn own() -> BareJid {
+        BareJid::new("juliet@capulet.lit").unwrap()
+    }
+
+    /// A flow opened and classified, as the stages after classify see it.
+    pub(crate) fn classified(xml: &str, time: Option<i64>) -> Flow {
+        let mut f = Flow::new(
+            Message::try_from(xml.parse::<Element>().unwrap()).unwrap(),
+            time,
+        );
+        assert_eq!(crate::inbound::unwrap::run(&own(), &mut f), Step::Next);
+        assert_eq!(run(&own(), &mut f), Step::Next, "{xml}");
+        f
+    }
+
+    #[test]
+    fn a_chat_message_from_a_contact() {
+        let f = classified("<message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit/balcony' id='m1' type='chat'>
+            <body>Art thou not Romeo?</body>
+            <delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25Z'/></message>", None);
+        let c = f.classified.unwrap();
+        assert_eq!(c.kind, ConversationKind::Chat);
+        assert_eq!(c.direction, Direction::Incoming);
+        assert_eq!(c.peer, "romeo@montague.lit");
+        assert_eq!(c.sender, "romeo@montague.lit/orchard");
+        assert_eq!(c.timestamp_ms, 1_031_699_305_000);
+        assert_eq!((c.archive_id, c.archive_by), (None, None));
+    }
+
+    #[test]
+    fn an_own_message_from_the_archive_is_outgoing_with_its_archive() {
+        let f = classified("<message xmlns='jabber:client' to='juliet@capulet.lit/chamber'>
+              <result xmlns='urn:xmpp:mam:2' queryid='f27' id='A1'>
+                <forwarded xmlns='urn:xmpp:forward:0'>
+                  <delay xmlns='urn:xmpp:delay' stamp='2010-07-10T23:08:25Z'/>
+                  <message xmlns='jabber:client' from='juliet@capulet.lit/balcony' to='romeo@montague.lit' type='chat'><body>Romeo!</body></message>
+                </forwarded></result></message>", Some(1_278_803_305_999));
+        let c = f.classified.unwrap();
+        assert_eq!(c.direction, Direction::Outgoing);
+        assert_eq!(c.peer, "romeo@montague.lit");
+        assert_eq!(c.source, Source::Archive);
+        assert_eq!(c.archive_id.as_deref(), Some("A1"));
+        assert_eq!(c.archive_by.as_deref(), Some("juliet@capulet.lit"));
+        assert_eq!(
+            c.timestamp_ms, 1_278_803_305_999,
+            "the caller's filing time wins"
+        );
+    }
+
+    #[test]
+    fn group_chat_and_private_messages_have_their_kind() {
+        // XEP-0045 §7.4, example 74.
+        let c = classified("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/thirdwitch' id='hysf1v37' to='crone1@shakespeare.lit/desktop' type='groupchat'>
+            <body>Harpier cries: 'tis time, 'tis time.</body></message>", None).classified.unwrap();
+        assert_eq!(c.kind, ConversationKind::GroupChat);
+        assert_eq!(c.peer, "coven@chat.shakespeare.lit");
+        assert_eq!(c.sender, "coven@chat.shakespeare.lit/thirdwitch");
+        // XEP-0045 §7.5, example 80.
+        let c = classified("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/firstwitch' id='hgn27af1' to='wiccarocks@shakespeare.lit/laptop' type='chat'>
+            <body>I'll give thee a wind.</body><x xmlns='http://jabber.org/protocol/muc#user' /></message>", None).classified.unwrap();
+        assert_eq!(c.kind, ConversationKind::GroupChatPrivate);
+        assert_eq!(c.peer, "coven@chat.shakespeare.lit/firstwitch");
+    }
+
+    #[test]
+    fn messages_without_addresses_or_to_oneself_are_dropped() {
+        let mut f = Flow::new(
+            Message::try_from(
+                "<message xmlns='jabber:client' type='chat'><body>who?</body></message>"
+                    .parse::<Element>()
+                    .unwrap(),
+            )
+            .unwrap(),
+            None,
+        );
+        crate::inbound::unwrap::run(&own(), &mut f);
+        assert!(matches!(run(&own(), &mut f), Step::Drop(_)));
+        let mut f = Flow::new(
+            Message::try_from(
+                "<message xmlns='jabber:client' from='juliet@capulet.lit' type='chat'><body>me</body></message>"
+                    .parse::<Element>()
+                    .unwrap(),
+            )
+            .unwrap(),
+            None,
+        );
+        crate::inbound::unwrap::run(&own(), &mut f);
+        assert!(matches!(run(&own(), &mut f), Step::Drop(_)));
+    }
+}

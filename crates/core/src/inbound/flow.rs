@@ -1,0 +1,116 @@
+//! The value that passes the stages.
+
+use std::collections::HashSet;
+
+use tern_store::{Change, Committed, ConversationKind, Direction};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::message::Message;
+
+use crate::events::ClientEvent;
+use crate::xep::message::{Parsed, Source};
+
+use super::Stage;
+
+/// What a stage says about a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// On to the next stage.
+    Next,
+    /// Nothing more to do with this message (why, for the log).
+    Drop(&'static str),
+}
+
+/// The message as the unwrap stage found it.
+#[derive(Clone, Debug)]
+pub(crate) struct Opened {
+    /// The message itself (inside a carbon or archive result, or as sent).
+    pub message: Message,
+    pub source: Source,
+    /// For carbons: one of the user's other clients sent it.
+    pub sent_by_own_client: bool,
+    /// For archive results: the archive's id for it and its archived time.
+    pub archive: Option<(String, Option<i64>)>,
+}
+
+/// What the classify stage found.
+#[derive(Clone, Debug)]
+pub(crate) struct Classified {
+    pub kind: ConversationKind,
+    pub parsed: Parsed,
+    pub source: Source,
+    pub direction: Direction,
+    /// The conversation: a bare JID (or an occupant's room JID for a
+    /// private message in a group chat).
+    pub peer: String,
+    /// Who sent it (full JID when known).
+    pub sender: String,
+    pub timestamp_ms: i64,
+    /// The id an archive gave it, and whose archive.
+    pub archive_id: Option<String>,
+    pub archive_by: Option<String>,
+}
+
+/// One message on its way through the stages.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    /// As received.
+    pub stanza: Message,
+    /// The time to file it under, when the caller knows better.
+    pub time: Option<i64>,
+    pub opened: Option<Opened>,
+    pub classified: Option<Classified>,
+    /// What it changes in the store.
+    pub changes: Vec<Change>,
+    /// Events that are not about stored state (chat states).
+    pub events: Vec<ClientEvent>,
+    /// Receipts to send: (to, id of the message received).
+    pub receipts: Vec<(String, String)>,
+    /// Where and why it stopped early.
+    pub dropped: Option<(Stage, &'static str)>,
+}
+
+impl Flow {
+    pub(crate) fn new(stanza: Message, time: Option<i64>) -> Flow {
+        Flow {
+            stanza,
+            time,
+            opened: None,
+            classified: None,
+            changes: Vec::new(),
+            events: Vec::new(),
+            receipts: Vec::new(),
+            dropped: None,
+        }
+    }
+}
+
+impl Flow {
+    /// Whether the message would become a stored message with text (not
+    /// an error, a correction, a retraction or a reaction).
+    pub(crate) fn is_content(&self) -> bool {
+        self.classified.as_ref().is_some_and(|c| {
+            let p = &c.parsed;
+            !p.is_error
+                && p.body.as_deref().is_some_and(|b| !b.trim().is_empty())
+                && p.replace.is_none()
+                && p.retract.is_none()
+                && p.reactions.is_none()
+        })
+    }
+}
+
+/// Messages processed together: their changes are committed in one
+/// transaction and their events go out together.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub flows: Vec<Flow>,
+    /// Messages of this batch that passed the known stage (peer, outgoing,
+    /// uid): a second copy in the same batch is known too.
+    pub seen: HashSet<(String, bool, String)>,
+    /// The changes of every message, in order (gathered for the commit).
+    pub changes: Vec<Change>,
+    /// What the commit changed (`None` when it failed).
+    pub committed: Option<Committed>,
+    /// Stanzas to send back.
+    pub replies: Vec<Stanza>,
+}

@@ -1,0 +1,190 @@
+//! What the send queue holds. An intent is stored (as JSON) beside the
+//! message's row; [`prepare`] turns the two into a stanza when the
+//! message's turn comes. That is where end-to-end encryption and uploads
+//! will plug in: an intent may then wait (with a reason) instead of
+//! becoming a stanza.
+
+use serde::{Deserialize, Serialize};
+use tern_store::MessageRow;
+use xmpp_parsers::message::Message;
+
+use crate::xep::message::Outgoing;
+
+/// What to send for a queued message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Intent {
+    /// The message's row as a chat message: its text, its id (XEP-0359
+    /// origin-id too), its reply (XEP-0461), asking for a receipt and a
+    /// read marker.
+    Message,
+}
+
+impl Intent {
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"type":"message"}"#.into())
+    }
+
+    /// Reads a stored intent; `None` for one this Tern does not know (a
+    /// newer Tern wrote it, or it is damaged).
+    pub(crate) fn from_json(json: &str) -> Option<Intent> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+/// What a queued message is ready to be.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// The stanza to send now.
+    Ready(Box<Message>),
+    /// It cannot be sent: it is marked failed with this reason.
+    Unsendable(&'static str),
+}
+
+/// Builds the stanza for a queued message, now that its turn came.
+pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
+    match intent {
+        Intent::Message => {
+            let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
+            let stanza = Outgoing {
+                to: &row.peer,
+                id: &id,
+                body: Some(&row.body),
+                reply: row.reply_to.as_deref().map(|r| (row.peer.as_str(), r)),
+                content: true,
+                ..Default::default()
+            }
+            .message();
+            match stanza {
+                Some(m) => Prepared::Ready(Box::new(m)),
+                None => Prepared::Unsendable("the message could not be built"),
+            }
+        }
+    }
+}
+
+/// Chat stanzas sent at once rather than queued: they are not worth
+/// resending after a lost session (a later one supersedes them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// A new text for one of the user's messages (XEP-0308).
+    Correction { reference: String, body: String },
+    /// The user takes back one of their messages (XEP-0424).
+    Retraction { reference: String },
+    /// The user's reactions to a message (XEP-0444); empty removes them.
+    Reactions {
+        reference: String,
+        emojis: Vec<String>,
+    },
+    /// The user read up to this message (XEP-0333).
+    Displayed { reference: String },
+    /// The user is typing, stopped, ... (XEP-0085).
+    ChatState(String),
+}
+
+/// The fallback body of a retraction, for clients that do not know them.
+const RETRACTION_FALLBACK: &str =
+    "This person attempted to retract a previous message, but it's unsupported by your client.";
+
+/// Builds the stanza of a signal to `peer`. Like [`prepare`], the one
+/// place an outgoing chat stanza is made.
+pub(crate) fn signal(peer: &str, signal: &Signal) -> Option<Message> {
+    let id = crate::xep::message::new_id();
+    let base = Outgoing {
+        to: peer,
+        id: &id,
+        ..Default::default()
+    };
+    match signal {
+        Signal::Correction { reference, body } => Outgoing {
+            body: Some(body),
+            replace: Some(reference),
+            content: true,
+            ..base
+        },
+        Signal::Retraction { reference } => Outgoing {
+            body: Some(RETRACTION_FALLBACK),
+            retract: Some(reference),
+            ..base
+        },
+        Signal::Reactions { reference, emojis } => Outgoing {
+            reactions: Some((reference, emojis)),
+            ..base
+        },
+        Signal::Displayed { reference } => Outgoing {
+            displayed_for: Some(reference),
+            ..base
+        },
+        Signal::ChatState(state) => Outgoing {
+            chat_state: Some(state),
+            ..base
+        },
+    }
+    .message()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_store::{Direction, MessageState};
+
+    fn row() -> MessageRow {
+        MessageRow {
+            id: 1,
+            account: "juliet@capulet.lit".into(),
+            peer: "romeo@montague.lit".into(),
+            direction: Direction::Outgoing,
+            sender: "juliet@capulet.lit".into(),
+            uid: "u1".into(),
+            msg_id: Some("u1".into()),
+            archive_id: None,
+            body: "Parting is such <sweet> sorrow".into(),
+            timestamp_ms: 1,
+            state: MessageState::Queued,
+            edited: false,
+            retracted: false,
+            reply_to: Some("m0".into()),
+            reactions: "{}".into(),
+            failure: None,
+            failure_text: None,
+        }
+    }
+
+    #[test]
+    fn intents_are_stored_as_tagged_json() {
+        assert_eq!(Intent::Message.to_json(), r#"{"type":"message"}"#);
+        assert_eq!(
+            Intent::from_json(r#"{"type":"message"}"#),
+            Some(Intent::Message)
+        );
+        assert_eq!(Intent::from_json(r#"{"type":"teleport"}"#), None);
+        assert_eq!(Intent::from_json("<message/>"), None);
+    }
+
+    #[test]
+    fn a_message_intent_becomes_the_chat_message_of_its_row() {
+        let Prepared::Ready(m) = prepare(&Intent::Message, &row()) else {
+            panic!()
+        };
+        assert_eq!(m.to.as_ref().unwrap().to_string(), "romeo@montague.lit");
+        assert_eq!(m.id.as_ref().map(|i| i.0.as_str()), Some("u1"));
+        assert_eq!(
+            m.bodies.values().next().map(String::as_str),
+            Some("Parting is such <sweet> sorrow")
+        );
+        let has = |name: &str, ns: &str| m.payloads.iter().find(|p| p.is(name, ns)).cloned();
+        assert_eq!(
+            has("origin-id", "urn:xmpp:sid:0")
+                .and_then(|e| e.attr("id").map(str::to_string))
+                .as_deref(),
+            Some("u1")
+        );
+        assert!(has("request", "urn:xmpp:receipts").is_some());
+        assert!(has("markable", "urn:xmpp:chat-markers:0").is_some());
+        let reply = has("reply", "urn:xmpp:reply:0").expect("reply");
+        assert_eq!(
+            (reply.attr("to"), reply.attr("id")),
+            (Some("romeo@montague.lit"), Some("m0"))
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! One-to-one chat: what the user does in a conversation (send, send
+//! again, correct, retract, react, read, type) and reading its history.
+//! Messages go through the send queue ([`crate::outbound`]); corrections,
+//! retractions, reactions, read markers and chat states are signals built
+//! in one place ([`crate::outbound::intent::signal`]).
+
+use tern_store::{Direction, MessageRow, MessageState};
+use tokio_xmpp::Stanza;
+
+use crate::account::ctx::{now_ms, Ctx};
+use crate::account::AccountHandle;
+use crate::error::{Error, Result};
+use crate::events::ClientEvent;
+use crate::inbound::emit_conversation;
+use crate::outbound::intent::{signal, Intent, Signal};
+use crate::xep::message::MAX_BODY_BYTES;
+
+/// A request the user can fix (an empty message, someone else's message).
+pub(crate) fn bad(detail: &str) -> Error {
+    Error::Stanza {
+        condition: "bad-request".into(),
+        text: Some(detail.to_string()),
+    }
+}
+
+/// Chat states XEP-0085 defines.
+const CHAT_STATES: &[&str] = &["active", "composing", "paused", "inactive", "gone"];
+
+/// A message of this account (else "no such message").
+pub(crate) async fn own_message(ctx: &Ctx, message_id: i64) -> Result<MessageRow> {
+    match ctx.store.message(message_id).await? {
+        Some(m) if m.account == ctx.account => Ok(m),
+        _ => Err(bad("no such message")),
+    }
+}
+
+/// The id other stanzas use to refer to a stored message.
+fn reference(m: &MessageRow) -> String {
+    m.msg_id.clone().unwrap_or_else(|| m.uid.clone())
+}
+
+async fn send_signal(handle: &AccountHandle, peer: &str, s: &Signal) -> Result<()> {
+    let stanza = signal(peer, s).ok_or(Error::Internal("a chat signal"))?;
+    handle.send(Stanza::Message(stanza)).await
+}
+
+fn emit_message(ctx: &Ctx, m: &MessageRow) {
+    ctx.hub.emit(ClientEvent::Message {
+        message: m.clone().into(),
+    });
+}
+
+/// Stores a new message in the send queue; the account task sends it
+/// (now, or after reconnecting).
+pub(crate) async fn send(
+    ctx: &Ctx,
+    handle: Option<&AccountHandle>,
+    peer: &str,
+    body: &str,
+    reply_to: Option<i64>,
+) -> Result<MessageRow> {
+    if body.trim().is_empty() {
+        return Err(bad("empty message"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(bad("message too long"));
+    }
+    let reply_ref = match reply_to {
+        Some(id) => ctx.store.message(id).await?.map(|m| m.uid),
+        None => None,
+    };
+    let row = crate::outbound::queue_message(ctx, peer, body, reply_ref.as_deref()).await?;
+    if let Some(handle) = handle {
+        let _ = handle.queue(row.id, Intent::Message).await;
+    }
+    Ok(row)
+}
+
+/// Sends a failed message again, as it was, through the send queue.
+pub(crate) async fn resend(
+    ctx: &Ctx,
+    handle: Option<&AccountHandle>,
+    message_id: i64,
+) -> Result<MessageRow> {
+    let m = own_message(ctx, message_id).await?;
+    // The store checks, in the same transaction, that it is a failed
+    // outgoing message that was not retracted.
+    let row = crate::outbound::requeue_failed(ctx, &m)
+        .await?
+        .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;
+    if let Some(handle) = handle {
+        let _ = handle.queue(row.id, Intent::Message).await;
+    }
+    Ok(row)
+}
+
+/// Corrects one of the user's messages (XEP-0308).
+pub(crate) async fn correct(
+    ctx: &Ctx,
+    handle: &AccountHandle,
+    message_id: i64,
+    body: &str,
+) -> Result<MessageRow> {
+    let m = own_message(ctx, message_id).await?;
+    if m.direction != Direction::Outgoing || m.retracted {
+        return Err(bad("only your own messages can be corrected"));
+    }
+    if m.state == MessageState::Failed {
+        // The recipient never got it: a correction would refer to nothing.
+        return Err(bad("this message was not sent; send it again or delete it"));
+    }
+    if body.trim().is_empty() || body.len() > MAX_BODY_BYTES {
+        return Err(bad("invalid correction"));
+    }
+    let s = Signal::Correction {
+        reference: reference(&m),
+        body: body.to_string(),
+    };
+    send_signal(handle, &m.peer, &s).await?;
+    let updated = ctx
+        .store
+        .correct_message(m.id, body)
+        .await?
+        .ok_or_else(|| bad("no such message"))?;
+    emit_message(ctx, &updated);
+    emit_conversation(ctx, &m.peer).await;
+    Ok(updated)
+}
+
+/// Retracts one of the user's messages (XEP-0424).
+pub(crate) async fn retract(
+    ctx: &Ctx,
+    handle: &AccountHandle,
+    message_id: i64,
+) -> Result<MessageRow> {
+    let m = own_message(ctx, message_id).await?;
+    if m.direction != Direction::Outgoing {
+        return Err(bad("only your own messages can be retracted"));
+    }
+    let s = Signal::Retraction {
+        reference: m.uid.clone(),
+    };
+    send_signal(handle, &m.peer, &s).await?;
+    let updated = ctx
+        .store
+        .retract_message(m.id)
+        .await?
+        .ok_or_else(|| bad("no such message"))?;
+    emit_message(ctx, &updated);
+    emit_conversation(ctx, &m.peer).await;
+    Ok(updated)
+}
+
+/// Sets the user's reactions to a message (XEP-0444); empty removes them.
+pub(crate) async fn react(
+    ctx: &Ctx,
+    handle: &AccountHandle,
+    message_id: i64,
+    emojis: &[String],
+) -> Result<MessageRow> {
+    let m = own_message(ctx, message_id).await?;
+    let mut emojis: Vec<String> = emojis
+        .iter()
+        .filter(|e| !e.is_empty() && e.len() <= 64)
+        .cloned()
+        .collect();
+    emojis.sort();
+    emojis.dedup();
+    let s = Signal::Reactions {
+        reference: reference(&m),
+        emojis: emojis.clone(),
+    };
+    send_signal(handle, &m.peer, &s).await?;
+    let json = tern_store::merge_reactions(&m.reactions, &ctx.account, &emojis);
+    let updated = ctx
+        .store
+        .set_reactions(m.id, &json)
+        .await?
+        .ok_or_else(|| bad("no such message"))?;
+    emit_message(ctx, &updated);
+    Ok(updated)
+}
+
+/// Marks a conversation read, and tells the peer (XEP-0333) which message
+/// was displayed last.
+pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &str) -> Result<()> {
+    let last_incoming = ctx
+        .store
+        .timeline(&ctx.account, peer, None, 50)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| m.direction == Direction::Incoming && !m.retracted);
+    ctx.store.mark_read(&ctx.account, peer).await?;
+    emit_conversation(ctx, peer).await;
+    if let (Some(m), Some(handle)) = (last_incoming, handle) {
+        if let Some(reference) = m.msg_id.clone() {
+            send_signal(handle, peer, &Signal::Displayed { reference }).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Tells the peer the user is typing (`composing`), stopped (`paused`),
+/// and so on (XEP-0085).
+pub(crate) async fn chat_state(handle: &AccountHandle, peer: &str, state: &str) -> Result<()> {
+    if !CHAT_STATES.contains(&state) {
+        return Err(bad("unknown chat state"));
+    }
+    send_signal(handle, peer, &Signal::ChatState(state.to_string())).await
+}
+
+/// Stored messages of a conversation, oldest first: the newest `limit`,
+/// or those before the message `before`.
+pub(crate) async fn timeline(
+    ctx: &Ctx,
+    peer: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<MessageRow>> {
+    let position = match before {
+        Some(id) => ctx.store.message(id).await?.map(|m| (m.timestamp_ms, m.id)),
+        None => None,
+    };
+    Ok(ctx
+        .store
+        .timeline(&ctx.account, peer, position, limit.clamp(1, 10_000))
+        .await?)
+}
+
+/// Up to `limit` stored messages after the message `after`, oldest first.
+pub(crate) async fn newer(
+    ctx: &Ctx,
+    peer: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>> {
+    let Some(m) = ctx.store.message(after).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(ctx
+        .store
+        .timeline_after(
+            &ctx.account,
+            peer,
+            (m.timestamp_ms, m.id),
+            limit.clamp(1, 10_000),
+        )
+        .await?)
+}
+
+/// Older messages for scroll-back: from the store, and from the server's
+/// archive when the store runs out.
+pub(crate) async fn older(
+    ctx: &Ctx,
+    handle: Option<&AccountHandle>,
+    peer: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<MessageRow>> {
+    let local = timeline(ctx, peer, before, limit).await?;
+    if local.len() as i64 >= limit {
+        return Ok(local);
+    }
+    let Some(handle) = handle else {
+        return Ok(local);
+    };
+    let wanted = (limit - local.len() as i64).max(1) as u64;
+    crate::services::archive::scroll_back(handle, peer, wanted).await?;
+    timeline(ctx, peer, before, limit).await
+}
+
+/// Deletes a conversation on this computer (see `Client::delete_conversation`).
+pub(crate) async fn delete_conversation(ctx: &Ctx, peer: &str) -> Result<()> {
+    ctx.store
+        .delete_conversation(&ctx.account, peer, now_ms())
+        .await?;
+    ctx.hub.emit(ClientEvent::ConversationDeleted {
+        account: ctx.account.clone(),
+        peer: peer.to_string(),
+    });
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Changes to messages, applied together in one transaction.
+//!
+//! The engine's inbound stages describe what a stanza changes as a list of
+//! [`Change`]s; [`Store::commit`] applies a whole list (one live message, or
+//! a whole archive page) in one transaction, resolving the messages a change
+//! refers to (by their `id` attribute or origin-id) inside it. So a page is
+//! all stored or not at all, its search rows included, and a correction
+//! finds a message stored earlier in the same list.
+
+use std::collections::BTreeMap;
+
+use crate::messages::{
+    advance_in, correct_in, fail_in, find_in, insert_in, mark_read_in, retract_in, set_reactions_in,
+};
+use crate::{Direction, MessageRow, MessageState, NewMessage, Result, Store, Stored};
+
+/// One change to the stored history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A new message, stored unless known (see [`Store::insert_message`]).
+    Insert {
+        /// The message.
+        message: NewMessage,
+        /// Count it as unread (incoming only).
+        count_unread: bool,
+    },
+    /// An outgoing message bounced (XMPP error with its id).
+    Fail {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The bounced stanza's id.
+        reference: String,
+        /// Error condition.
+        condition: Option<String>,
+        /// Error text.
+        text: Option<String>,
+    },
+    /// Its sender retracted a message (XEP-0424).
+    Retract {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The retracted message's id.
+        reference: String,
+        /// Only a message of this direction (its sender's side) counts.
+        direction: Direction,
+    },
+    /// Its sender corrected a message (XEP-0308).
+    Correct {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The corrected message's id.
+        reference: String,
+        /// Only a message of this direction (its sender's side) counts.
+        direction: Direction,
+        /// The new text.
+        body: String,
+    },
+    /// Someone's reactions to a message (XEP-0444); empty removes theirs.
+    React {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The message reacted to.
+        reference: String,
+        /// Who reacts.
+        reactor: String,
+        /// Their reactions, sorted, no repeats.
+        emojis: Vec<String>,
+    },
+    /// An outgoing message moved on: delivered, read (XEP-0184, XEP-0333).
+    Advance {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The message's id.
+        reference: String,
+        /// The new state.
+        state: MessageState,
+    },
+    /// A stored message's archive id, learnt from a later copy of it.
+    NoteArchiveId {
+        /// The stored message.
+        id: i64,
+        /// The archive's id for it.
+        archive_id: String,
+        /// Whose archive.
+        archive_by: String,
+    },
+    /// The user read the conversation (here or on another device).
+    MarkRead {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+    },
+}
+
+/// What a committed list changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Messages added or changed, in the order of the changes (a message
+    /// changed twice appears twice).
+    pub messages: Vec<MessageRow>,
+    /// Conversations whose list entry changed (account, peer), once each,
+    /// in order of first change.
+    pub conversations: Vec<(String, String)>,
+    /// New messages stored.
+    pub inserted: u64,
+    /// Messages already known (not stored again).
+    pub duplicates: u64,
+    /// Messages from before the user deleted their conversation.
+    pub deleted: u64,
+}
+
+impl Committed {
+    fn touch(&mut self, account: &str, peer: &str) {
+        if !self
+            .conversations
+            .iter()
+            .any(|(a, p)| a == account && p == peer)
+        {
+            self.conversations
+                .push((account.to_string(), peer.to_string()));
+        }
+    }
+}
+
+impl Store {
+    /// Applies `changes` in order, in one transaction. A change whose
+    /// message is unknown (or retracted, for corrections and reactions)
+    /// changes nothing.
+    pub async fn commit(&self, changes: &[Change]) -> Result<Committed> {
+        let mut out = Committed::default();
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        for change in changes {
+            match change {
+                Change::Insert {
+                    message,
+                    count_unread,
+                } => match insert_in(&mut tx, message, None, *count_unread).await? {
+                    Stored::Inserted(row) => {
+                        out.inserted += 1;
+                        out.touch(&row.account, &row.peer);
+                        out.messages.push(row);
+                    }
+                    Stored::Duplicate(_) => out.duplicates += 1,
+                    Stored::Deleted => out.deleted += 1,
+                },
+                Change::Fail {
+                    account,
+                    peer,
+                    reference,
+                    condition,
+                    text,
+                } => {
+                    let found =
+                        find_in(&mut tx, account, peer, reference, Some(Direction::Outgoing))
+                            .await?;
+                    if let Some(m) = found {
+                        if let Some(m) =
+                            fail_in(&mut tx, m.id, condition.as_deref(), text.as_deref()).await?
+                        {
+                            // The list shows when its last message was not sent.
+                            out.touch(account, peer);
+                            out.messages.push(m);
+                        }
+                    }
+                }
+                Change::Retract {
+                    account,
+                    peer,
+                    reference,
+                    direction,
+                } => {
+                    if let Some(m) =
+                        find_in(&mut tx, account, peer, reference, Some(*direction)).await?
+                    {
+                        if let Some(m) = retract_in(&mut tx, m.id).await? {
+                            out.touch(account, peer);
+                            out.messages.push(m);
+                        }
+                    } else {
+                        tracing::info!(%peer, reference, "retraction of an unknown message ignored");
+                    }
+                }
+                Change::Correct {
+                    account,
+                    peer,
+                    reference,
+                    direction,
+                    body,
+                } => match find_in(&mut tx, account, peer, reference, Some(*direction)).await? {
+                    Some(m) if !m.retracted => {
+                        if let Some(m) = correct_in(&mut tx, m.id, body).await? {
+                            out.touch(account, peer);
+                            out.messages.push(m);
+                        }
+                    }
+                    _ => tracing::info!(
+                        %peer,
+                        reference,
+                        "correction of an unknown or foreign message ignored"
+                    ),
+                },
+                Change::React {
+                    account,
+                    peer,
+                    reference,
+                    reactor,
+                    emojis,
+                } => match find_in(&mut tx, account, peer, reference, None).await? {
+                    Some(m) if !m.retracted => {
+                        let json = merge_reactions(&m.reactions, reactor, emojis);
+                        if let Some(m) = set_reactions_in(&mut tx, m.id, &json).await? {
+                            out.messages.push(m);
+                        }
+                    }
+                    _ => tracing::info!(%peer, reference, "reaction to an unknown message ignored"),
+                },
+                Change::Advance {
+                    account,
+                    peer,
+                    reference,
+                    state,
+                } => {
+                    let found =
+                        find_in(&mut tx, account, peer, reference, Some(Direction::Outgoing))
+                            .await?;
+                    if let Some(m) = found {
+                        if let Some(m) = advance_in(&mut tx, m.id, *state).await? {
+                            out.messages.push(m);
+                        }
+                    }
+                }
+                Change::NoteArchiveId {
+                    id,
+                    archive_id,
+                    archive_by,
+                } => {
+                    sqlx::query(
+                        "UPDATE messages SET archive_id = ?2, archive_by = ?3
+                         WHERE id = ?1 AND archive_id IS NULL",
+                    )
+                    .bind(id)
+                    .bind(archive_id)
+                    .bind(archive_by)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::MarkRead { account, peer } => {
+                    mark_read_in(&mut tx, account, peer).await?;
+                    out.touch(account, peer);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// Replaces `reactor`'s set in a reactions JSON object (`{jid: [emoji]}`);
+/// an empty set removes them. Damaged JSON starts afresh.
+pub fn merge_reactions(json: &str, reactor: &str, emojis: &[String]) -> String {
+    let mut map: BTreeMap<String, Vec<String>> = serde_json::from_str(json).unwrap_or_default();
+    if emojis.is_empty() {
+        map.remove(reactor);
+    } else {
+        map.insert(reactor.to_string(), emojis.to_vec());
+    }
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reactions_merge_per_reactor() {
+        let j = merge_reactions("{}", "a@x", &["👍".into()]);
+        let j = merge_reactions(&j, "b@x", &["🎉".into(), "👍".into()]);
+        assert_eq!(j, r#"{"a@x":["👍"],"b@x":["🎉","👍"]}"#);
+        let j = merge_reactions(&j, "a@x", &[]);
+        assert_eq!(j, r#"{"b@x":["🎉","👍"]}"#);
+        assert_eq!(
+            merge_reactions("not json", "a@x", &["x".into()]),
+            r#"{"a@x":["x"]}"#
+        );
+    }
+}
