@@ -295,4 +295,23 @@ mod tests {
         assert!(decode_base64(&"A".repeat(1000), 100).is_none());
         assert!(decode_base64("!!!", 100).is_none());
     }
+
+    #[test]
+    fn the_wire_is_what_it_was() {
+        // What profile publishing wrote as text before the codecs.
+        let image = b"\x89PNG".to_vec();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&image);
+        assert_eq!(
+            wire(data(image)),
+            el(&format!("<data xmlns='urn:xmpp:avatar:data'>{b64}</data>"))
+        );
+        assert_eq!(
+            wire(metadata(HASH, 4, "image/png", 256, 200).unwrap()),
+            el(&format!("<metadata xmlns='urn:xmpp:avatar:metadata'><info bytes='4' id='{HASH}' type='image/png' width='256' height='200'/></metadata>"))
+        );
+        assert_eq!(
+            wire(no_avatar()),
+            el("<metadata xmlns='urn:xmpp:avatar:metadata'/>")
+        );
+    }
 }

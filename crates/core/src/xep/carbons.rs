@@ -54,6 +54,8 @@ mod tests {
         };
         let payload = wire(payload);
         assert_eq!(Some(&payload), expected.get_child("enable", NS));
+        // What the session start sends today, as text.
+        assert_eq!(payload, el("<enable xmlns='urn:xmpp:carbons:2'/>"));
     }
 
     #[test]

@@ -424,4 +424,61 @@ mod tests {
             Some(PageEnd::default())
         );
     }
+
+    /// How the archive query was written before the codecs: text with
+    /// escaped values. Kept to check that the wire did not change.
+    fn as_text(q: &PageQuery) -> String {
+        fn esc(s: &str) -> String {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('\'', "&apos;")
+        }
+        let mut s = format!(
+            "<query xmlns='urn:xmpp:mam:2' queryid='{}'>",
+            esc(q.query_id)
+        );
+        s += "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>";
+        if let Some(w) = q.with {
+            s += &format!("<field var='with'><value>{}</value></field>", esc(w));
+        }
+        if let Some(t) = q.start_ms {
+            s += &format!("<field var='start'><value>{}</value></field>", xep0082(t));
+        }
+        s += "</x><set xmlns='http://jabber.org/protocol/rsm'>";
+        s += &format!("<max>{}</max>", q.max);
+        match q.before {
+            Some(b) => s += &format!("<before>{}</before>", esc(b)),
+            None => s += "<before/>",
+        }
+        s + "</set></query>"
+    }
+
+    #[test]
+    fn the_wire_is_what_it_was() {
+        for q in [
+            PageQuery {
+                query_id: "q1",
+                with: Some("romeo@montague.lit"),
+                max: 50,
+                ..Default::default()
+            },
+            PageQuery {
+                query_id: "q2",
+                before: Some("x'<y"),
+                max: 10,
+                ..Default::default()
+            },
+            PageQuery {
+                query_id: "q3",
+                with: Some("a@b"),
+                start_ms: Some(1_031_699_305_000),
+                before: Some("28482-98726-73623"),
+                max: 250,
+            },
+        ] {
+            let before: Element = as_text(&q).parse().unwrap();
+            assert_eq!(wire(q.query()), before, "{q:?}");
+        }
+    }
 }

@@ -89,4 +89,18 @@ mod tests {
         assert_eq!(read(&n).as_deref(), Some("<b>&'\"]]>"));
         assert_eq!(wire(nick("")).text(), "");
     }
+
+    #[test]
+    fn the_wire_is_what_it_was() {
+        // What profile publishing and subscription requests wrote as text
+        // before the codecs.
+        assert_eq!(
+            wire(nick("Jule & <Co>")),
+            el("<nick xmlns='http://jabber.org/protocol/nick'>Jule &amp; &lt;Co&gt;</nick>")
+        );
+        assert_eq!(
+            wire(nick("")),
+            el("<nick xmlns='http://jabber.org/protocol/nick'></nick>")
+        );
+    }
 }

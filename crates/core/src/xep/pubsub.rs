@@ -273,4 +273,43 @@ mod tests {
         ))
         .is_none());
     }
+
+    /// How profile publishing was written before the codecs (values here
+    /// need no escaping). Kept to check that the wire did not change.
+    fn as_text(node: &str, item_id: Option<&str>, payload: &str, open: bool) -> String {
+        let id = item_id.map(|i| format!(" id='{i}'")).unwrap_or_default();
+        let options = if open {
+            "<publish-options><x xmlns='jabber:x:data' type='submit'>\
+               <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>\
+               <field var='pubsub#access_model'><value>open</value></field>\
+             </x></publish-options>"
+        } else {
+            ""
+        };
+        format!(
+            "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='{node}'><item{id}>{payload}</item></publish>{options}</pubsub>"
+        )
+    }
+
+    #[test]
+    fn the_wire_is_what_it_was() {
+        let nick = "<nick xmlns='http://jabber.org/protocol/nick'>Ishmael</nick>";
+        for (item_id, open) in [
+            (Some("current"), true),
+            (Some("current"), false),
+            (None, true),
+        ] {
+            let before = el(&as_text(NICK, item_id, nick, open));
+            assert_eq!(wire(publish(NICK, item_id, el(nick), open)), before);
+        }
+        let before = el("<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'><item id='111f4b3c50d7b0df729d299bc6f8e9ef9066971f'/></items></pubsub>");
+        let Iq::Get { payload, .. } = item_request(
+            Jid::new("juliet@capulet.lit").unwrap(),
+            "urn:xmpp:avatar:data",
+            "111f4b3c50d7b0df729d299bc6f8e9ef9066971f",
+        ) else {
+            panic!("not a get");
+        };
+        assert_eq!(wire(payload), before);
+    }
 }
