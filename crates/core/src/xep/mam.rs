@@ -192,9 +192,58 @@ mod tests {
         assert_eq!(xep0082(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
         assert_eq!(xep0082(1_795_968_000_001), "2026-11-29T16:00:00.001Z");
         assert_eq!(xep0082(-1), "1969-12-31T23:59:59.999Z");
+        let q = wire(
+            PageQuery {
+                query_id: "q3",
+                with: Some("a@b"),
+                start_ms: Some(1_031_699_305_000),
+                before: None,
+                max: 5,
+            }
+            .query(),
+        );
+        let start = q
+            .get_child("x", "jabber:x:data")
+            .unwrap()
+            .children()
+            .find(|f| f.attr("var") == Some("start"))
+            .unwrap();
+        assert_eq!(
+            start.children().next().unwrap().text(),
+            "2002-09-10T23:08:25.000Z"
+        );
         // And read back as the same instant.
         let back: xmpp_parsers::date::DateTime = xep0082(1_709_251_199_999).parse().unwrap();
         assert_eq!(back.0.timestamp_millis(), 1_709_251_199_999);
+    }
+
+    #[test]
+    fn query_is_well_formed() {
+        let q = wire(
+            PageQuery {
+                query_id: "q1",
+                with: Some("romeo@montague.lit"),
+                max: 50,
+                ..Default::default()
+            }
+            .query(),
+        );
+        assert!(q.is("query", ns::MAM));
+        assert_eq!(q.attr("queryid"), Some("q1"));
+        let set = q.get_child("set", RSM).unwrap();
+        assert_eq!(set.get_child("max", RSM).unwrap().text(), "50");
+        assert!(set.get_child("before", RSM).is_some());
+        let q = wire(
+            PageQuery {
+                query_id: "q2",
+                before: Some("x'<y"),
+                max: 10,
+                ..Default::default()
+            }
+            .query(),
+        );
+        let set = q.get_child("set", RSM).unwrap();
+        assert_eq!(set.get_child("before", RSM).unwrap().text(), "x'<y");
     }
 
     #[test]
