@@ -154,6 +154,11 @@ impl Hash {
 
     /// Like [new](#method.new) but takes hex-encoded data before decoding it.
     pub fn from_hex(algo: Algo, hex: &str) -> Result<Hash, ParseIntError> {
+        // Slicing the text two bytes at a time would panic inside a
+        // multi-byte character, and an odd length would lose a digit.
+        if !hex.is_ascii() || hex.len() % 2 != 0 {
+            return Err(invalid_hex());
+        }
         let mut bytes = vec![];
         for i in 0..hex.len() / 2 {
             let byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
@@ -199,6 +204,15 @@ impl Hash {
     }
 }
 
+/// The error of a text that is not hexadecimal digits in pairs.
+fn invalid_hex() -> ParseIntError {
+    // ParseIntError has no public constructor.
+    match u8::from_str_radix("-", 16) {
+        Err(e) => e,
+        Ok(_) => unreachable!("'-' is not a hexadecimal number"),
+    }
+}
+
 /// Helper for parsing and serialising a SHA-1 attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sha1HexAttribute(Hash);
@@ -207,6 +221,9 @@ impl FromStr for Sha1HexAttribute {
     type Err = ParseIntError;
 
     fn from_str(hex: &str) -> Result<Self, Self::Err> {
+        if hex.len() != 40 {
+            return Err(invalid_hex());
+        }
         let hash = Hash::from_hex(Algo::Sha_1, hex)?;
         Ok(Sha1HexAttribute(hash))
     }
@@ -275,6 +292,28 @@ mod tests {
                 .decode("2XarmwTlNxDAMkvymloX3S5+VbylNrJt/l5QyPa+YoU=")
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn hex_that_is_not_pairs_of_digits_is_refused() {
+        assert!(Hash::from_hex(Algo::Sha_1, "abc").is_err());
+        assert!(Hash::from_hex(Algo::Sha_1, "zz").is_err());
+        // Multi-byte characters used to make the parser panic.
+        assert!(Hash::from_hex(Algo::Sha_1, "a\u{e9}").is_err());
+        assert!(Hash::from_hex(Algo::Sha_1, "\u{20ac}\u{20ac}").is_err());
+        assert_eq!(
+            Hash::from_hex(Algo::Sha_1, "00ff").unwrap().hash,
+            vec![0, 255]
+        );
+    }
+
+    #[test]
+    fn sha1_attributes_are_forty_digits() {
+        let hex = "111f4b3c50d7b0df729d299bc6f8e9ef9066971f";
+        assert_eq!(Sha1HexAttribute::from_str(hex).unwrap().to_hex(), hex);
+        assert!(Sha1HexAttribute::from_str(&hex[..38]).is_err());
+        assert!(Sha1HexAttribute::from_str(&format!("{hex}00")).is_err());
+        assert!(Sha1HexAttribute::from_str(&"\u{e9}".repeat(20)).is_err());
     }
 
     #[test]

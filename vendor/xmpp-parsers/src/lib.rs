@@ -250,6 +250,9 @@ pub mod jid_prep;
 /// XEP-0333: Displayed markers
 pub mod displayed_markers;
 
+/// XEP-0334: Message Processing Hints
+pub mod hints;
+
 /// XEP-0335: JSON Containers
 pub mod json_containers;
 
@@ -301,6 +304,12 @@ pub mod bookmarks2;
 /// XEP-0421: Anonymous unique occupant identifiers for MUCs
 pub mod occupant_id;
 
+/// XEP-0424: Message Retraction
+pub mod message_retract;
+
+/// XEP-0428: Fallback Indication
+pub mod fallback;
+
 /// XEP-0441: Message Archive Management Preferences
 pub mod mam_prefs;
 
@@ -309,6 +318,9 @@ pub mod sasl_cb;
 
 /// XEP-0444: Message Reactions
 pub mod reactions;
+
+/// XEP-0461: Message Replies
+pub mod reply;
 
 /// XEP-0478: Stream Limits Advertisement
 pub mod stream_limits;

@@ -235,6 +235,9 @@ pub const JID_PREP: &str = "urn:xmpp:jidprep:0";
 /// XEP-0333: Displayed markers
 pub const DISPLAYED_MARKERS: &str = "urn:xmpp:chat-markers:0";
 
+/// XEP-0334: Message Processing Hints
+pub const HINTS: &str = "urn:xmpp:hints";
+
 /// XEP-0335: JSON Containers
 pub const JSON_CONTAINERS: &str = "urn:xmpp:json:0";
 
@@ -298,11 +301,20 @@ pub const BOOKMARKS2_COMPAT_PEP: &str = "urn:xmpp:bookmarks:1#compat-pep";
 /// XEP-0421: Anonymous unique occupant identifiers for MUCs
 pub const OID: &str = "urn:xmpp:occupant-id:0";
 
+/// XEP-0424: Message Retraction
+pub const MESSAGE_RETRACT: &str = "urn:xmpp:message-retract:1";
+
+/// XEP-0428: Fallback Indication
+pub const FALLBACK: &str = "urn:xmpp:fallback:0";
+
 /// XEP-0440: SASL Channel-Binding Type Capability
 pub const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
 
 /// XEP-0444: Message Reactions
 pub const REACTIONS: &str = "urn:xmpp:reactions:0";
+
+/// XEP-0461: Message Replies
+pub const REPLY: &str = "urn:xmpp:reply:0";
 
 /// XEP-0463: MUC Affiliations Versioning
 pub const MAV: &str = "urn:xmpp:muc:affiliations:1";

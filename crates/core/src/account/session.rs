@@ -21,19 +21,16 @@ pub(crate) async fn start(handle: AccountHandle) {
     }
     // 1b. Blocklist (XEP-0191): asking for it also subscribes to changes.
     match handle
-        .request(xmpp_parsers::iq::Iq::from_get(
-            "blocklist",
-            xmpp_parsers::blocking::BlocklistRequest,
-        ))
+        .request(crate::xep::blocking::blocklist_request())
         .await
     {
         Ok(xmpp_parsers::iq::Iq::Result {
             payload: Some(p), ..
         }) => {
-            if let Ok(list) = xmpp_parsers::blocking::BlocklistResult::try_from(p) {
+            if let Some(blocked) = crate::xep::blocking::read_blocklist(p) {
                 ctx.hub.emit(crate::events::ClientEvent::Blocklist {
                     account: ctx.account.clone(),
-                    blocked: list.items.iter().map(|j| j.to_string()).collect(),
+                    blocked,
                     unblocked: Vec::new(),
                     unblocked_all: true,
                 });
@@ -45,16 +42,8 @@ pub(crate) async fn start(handle: AccountHandle) {
     // 1c. What the server supports (kept on disk for offline use).
     crate::services::caps::discover_server(&handle).await;
     // 2. Carbons (XEP-0280).
-    if let Some(enable) = crate::xep::xml::parse("<enable xmlns='urn:xmpp:carbons:2'/>") {
-        let iq = xmpp_parsers::iq::Iq::Set {
-            from: None,
-            to: None,
-            id: String::new(),
-            payload: enable,
-        };
-        if let Err(e) = handle.request(iq).await {
-            tracing::info!(account = %ctx.account, "carbons unavailable: {e}");
-        }
+    if let Err(e) = handle.request(crate::xep::carbons::enable()).await {
+        tracing::info!(account = %ctx.account, "carbons unavailable: {e}");
     }
     // 3. Messages stored but never acknowledged by the server go again, in
     // order, before anything newer (peers drop copies by origin-id).

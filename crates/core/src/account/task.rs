@@ -18,7 +18,8 @@ use super::{stanza_error, AccountHandle, Command};
 use crate::error::Error;
 use crate::events::{AccountState, ClientEvent};
 use crate::outbound::queue::Queue;
-use crate::services::archive::{result_query_id, Run};
+use crate::services::archive::Run;
+use crate::xep::mam::result_query_id;
 
 /// What answers an IQ the task sent.
 enum Pending {

@@ -1,11 +1,11 @@
 //! The `Client` API for the blocklist (XEP-0191).
 
-use xmpp_parsers::blocking::{Block, BlocklistRequest, BlocklistResult, Unblock};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 
 use crate::api::client::Client;
 use crate::error::{Error, Result};
+use crate::xep::blocking;
 
 fn jid(s: &str) -> Result<Jid> {
     Jid::new(s.trim()).map_err(|e| Error::InvalidJid {
@@ -20,26 +20,19 @@ impl Client {
         let answer = self
             .handle(account)
             .await?
-            .request(Iq::from_get("blocklist", BlocklistRequest))
+            .request(blocking::blocklist_request())
             .await?;
         match answer {
             Iq::Result {
                 payload: Some(p), ..
-            } => Ok(BlocklistResult::try_from(p)
-                .map(|r| r.items.iter().map(|j| j.to_string()).collect())
-                .unwrap_or_default()),
+            } => Ok(blocking::read_blocklist(p).unwrap_or_default()),
             _ => Ok(Vec::new()),
         }
     }
 
     /// Blocks an address: the server drops its messages, presence and requests.
     pub async fn block(&self, account: &str, who: &str) -> Result<()> {
-        let iq = Iq::from_set(
-            "block",
-            Block {
-                items: vec![jid(who)?],
-            },
-        );
+        let iq = blocking::block(jid(who)?);
         self.handle(account).await?.request(iq).await?;
         // A blocked address's subscription request is answered too.
         self.request_answered(account, who).await
@@ -47,13 +40,8 @@ impl Client {
 
     /// Unblocks an address.
     pub async fn unblock(&self, account: &str, who: &str) -> Result<()> {
-        // An empty <unblock/> means "unblock everyone": never send one by accident.
-        let iq = Iq::from_set(
-            "unblock",
-            Unblock {
-                items: vec![jid(who)?],
-            },
-        );
+        // An empty <unblock/> means "unblock everyone": this builds none.
+        let iq = blocking::unblock(jid(who)?);
         self.handle(account).await?.request(iq).await.map(|_| ())
     }
 }

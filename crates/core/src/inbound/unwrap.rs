@@ -5,7 +5,7 @@
 use xmpp_parsers::jid::BareJid;
 
 use super::flow::{Flow, Opened, Step};
-use crate::xep::message::{unwrap_forwarded, Source, NS_CARBONS, NS_MAM};
+use crate::xep::message::{unwrap_forwarded, Source};
 
 pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
     let msg = &flow.stanza;
@@ -17,9 +17,10 @@ pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
             archive: u.archive.map(|(id, stamp, _query)| (id, stamp)),
         },
         None => {
-            let wrapper = msg.payloads.iter().any(|p| {
-                p.is("received", NS_CARBONS) || p.is("sent", NS_CARBONS) || p.is("result", NS_MAM)
-            });
+            let wrapper = msg
+                .payloads
+                .iter()
+                .any(|p| crate::xep::carbons::is_carbon(p) || crate::xep::mam::is_result(p));
             if wrapper {
                 return Step::Drop("a forwarded message not from the account's own server");
             }

@@ -10,8 +10,8 @@ use xmpp_parsers::message::Message;
 use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::events::ClientEvent;
-use crate::xep::message::{new_id, NS_MAM};
-use crate::xep::xml::{esc, parse};
+use crate::xep::mam;
+use crate::xep::message::new_id;
 
 /// Messages per archive page.
 pub(crate) const PAGE: usize = 250;
@@ -44,63 +44,6 @@ impl Ordering {
         *slot = (*slot - 1).max(0);
         stamp_ms + *slot
     }
-}
-
-fn archive_stamp(msg: &Message) -> Option<i64> {
-    let result = msg.payloads.iter().find(|p| p.is("result", NS_MAM))?;
-    let forwarded = result.get_child("forwarded", crate::xep::message::NS_FORWARD)?;
-    let delay = forwarded.get_child("delay", crate::xep::message::NS_DELAY)?;
-    let stamp = delay.attr("stamp")?;
-    <xmpp_parsers::date::DateTime as std::str::FromStr>::from_str(stamp)
-        .ok()
-        .map(|d| d.0.timestamp_millis())
-}
-
-/// A time in XEP-0082 form (UTC, milliseconds): `2026-11-29T16:07:00.123Z`.
-fn xep0082(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
-}
-
-fn query_xml(
-    query_id: &str,
-    with: Option<&str>,
-    start_ms: Option<i64>,
-    before: Option<&str>,
-    max: usize,
-) -> String {
-    let mut s = format!("<query xmlns='{NS_MAM}' queryid='{}'>", esc(query_id));
-    s += "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>";
-    if let Some(w) = with {
-        s += &format!("<field var='with'><value>{}</value></field>", esc(w));
-    }
-    if let Some(t) = start_ms {
-        s += &format!("<field var='start'><value>{}</value></field>", xep0082(t));
-    }
-    s += "</x><set xmlns='http://jabber.org/protocol/rsm'>";
-    s += &format!("<max>{max}</max>");
-    match before {
-        Some(b) => s += &format!("<before>{}</before>", esc(b)),
-        None => s += "<before/>",
-    }
-    s += "</set></query>";
-    s
 }
 
 /// An archive query for the account task to run.
@@ -167,23 +110,14 @@ impl Run {
         reply: oneshot::Sender<crate::Result<ArchivePage>>,
     ) -> Option<(Run, Iq)> {
         let query_id = new_id();
-        let xml = query_xml(
-            &query_id,
-            query.with.as_deref(),
-            query.start_ms,
-            query.before.as_deref(),
-            query.max,
-        );
-        let Some(payload) = parse(&xml) else {
-            let _ = reply.send(Err(crate::Error::Internal("an archive query")));
-            return None;
-        };
-        let iq = Iq::Set {
-            from: None,
-            to: None,
-            id: String::new(),
-            payload,
-        };
+        let iq = mam::PageQuery {
+            query_id: &query_id,
+            with: query.with.as_deref(),
+            start_ms: query.start_ms,
+            before: query.before.as_deref(),
+            max: query.max,
+        }
+        .iq();
         Some((
             Run {
                 query,
@@ -206,7 +140,7 @@ impl Run {
         if self.results.len() > self.query.max * 2 {
             return;
         }
-        if let Some(id) = result_id(&msg) {
+        if let Some(id) = mam::result_id(&msg) {
             self.results.push((id, msg));
         }
     }
@@ -235,7 +169,7 @@ impl Run {
                         .into_iter()
                         .rev()
                         .map(|(_, msg)| {
-                            let time = archive_stamp(&msg).map(|s| query.order.file_time(s));
+                            let time = mam::result_stamp_ms(&msg).map(|s| query.order.file_time(s));
                             (msg, time)
                         })
                         .collect();
@@ -258,43 +192,19 @@ impl Run {
     }
 }
 
-/// The archive id of a result, and the query it answers.
-pub(crate) fn result_query_id(msg: &Message) -> Option<&str> {
-    msg.payloads
-        .iter()
-        .find(|p| p.is("result", NS_MAM))
-        .and_then(|p| p.attr("queryid"))
-}
-
-fn result_id(msg: &Message) -> Option<String> {
-    msg.payloads
-        .iter()
-        .find(|p| p.is("result", NS_MAM))
-        .and_then(|p| p.attr("id"))
-        .filter(|id| !id.is_empty() && id.len() <= 256)
-        .map(str::to_string)
-}
-
 /// Reads the `<fin/>` answering a query: (RSM first, complete).
 fn fin(answer: Iq) -> crate::Result<(Option<String>, bool)> {
-    let fin = match answer {
+    let end = match answer {
         Iq::Result {
             payload: Some(p), ..
-        } if p.is("fin", NS_MAM) => p,
-        _ => {
-            return Err(crate::Error::Stanza {
-                condition: "bad-request".into(),
-                text: Some("the archive answered without <fin/>".into()),
-            })
-        }
+        } => mam::read_fin(&p),
+        _ => None,
     };
-    let complete = fin.attr("complete") == Some("true");
-    let first = fin
-        .get_child("set", "http://jabber.org/protocol/rsm")
-        .and_then(|s| s.get_child("first", "http://jabber.org/protocol/rsm"))
-        .map(|f| f.text())
-        .filter(|t| !t.is_empty());
-    Ok((first, complete))
+    let end = end.ok_or_else(|| crate::Error::Stanza {
+        condition: "bad-request".into(),
+        text: Some("the archive answered without <fin/>".into()),
+    })?;
+    Ok((end.first, end.complete))
 }
 
 /// Catches up with the user's archive, newest page first, until it reaches
@@ -455,61 +365,5 @@ mod tests {
         // A second page continuing the same second stays older.
         assert_eq!(o.file_time(5000), 5996);
         assert_eq!(o.file_time(5123), 5123, "precise stamps are kept");
-    }
-
-    #[test]
-    fn times_are_written_as_xep_0082() {
-        assert_eq!(xep0082(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(xep0082(1_031_699_305_000), "2002-09-10T23:08:25.000Z");
-        assert_eq!(xep0082(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
-        assert_eq!(xep0082(1_795_968_000_001), "2026-11-29T16:00:00.001Z");
-        assert_eq!(xep0082(-1), "1969-12-31T23:59:59.999Z");
-        let q = parse(&query_xml(
-            "q3",
-            Some("a@b"),
-            Some(1_031_699_305_000),
-            None,
-            5,
-        ))
-        .unwrap();
-        let start = q
-            .get_child("x", "jabber:x:data")
-            .unwrap()
-            .children()
-            .find(|f| f.attr("var") == Some("start"))
-            .unwrap();
-        assert_eq!(
-            start.children().next().unwrap().text(),
-            "2002-09-10T23:08:25.000Z"
-        );
-    }
-
-    #[test]
-    fn query_is_well_formed() {
-        let q = parse(&query_xml("q1", Some("romeo@montague.lit"), None, None, 50)).unwrap();
-        assert!(q.is("query", NS_MAM));
-        assert_eq!(q.attr("queryid"), Some("q1"));
-        let set = q
-            .get_child("set", "http://jabber.org/protocol/rsm")
-            .unwrap();
-        assert_eq!(
-            set.get_child("max", "http://jabber.org/protocol/rsm")
-                .unwrap()
-                .text(),
-            "50"
-        );
-        assert!(set
-            .get_child("before", "http://jabber.org/protocol/rsm")
-            .is_some());
-        let q = parse(&query_xml("q2", None, None, Some("x'<y"), 10)).unwrap();
-        let set = q
-            .get_child("set", "http://jabber.org/protocol/rsm")
-            .unwrap();
-        assert_eq!(
-            set.get_child("before", "http://jabber.org/protocol/rsm")
-                .unwrap()
-                .text(),
-            "x'<y"
-        );
     }
 }

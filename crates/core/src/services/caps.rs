@@ -13,9 +13,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use base64::Engine as _;
-use xmpp_parsers::caps::{compute_disco, hash_caps, Caps};
-use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
-use xmpp_parsers::hashes::Algo;
+use xmpp_parsers::caps::Caps;
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
@@ -23,6 +22,7 @@ use xmpp_parsers::presence::Presence;
 
 use crate::account::ctx::{now_ms, Ctx};
 use crate::account::AccountHandle;
+use crate::xep::{caps, disco};
 
 /// The node Tern's caps name (XEP-0115 §4: a URL identifying the software).
 pub(crate) const CAPS_NODE: &str = "https://tern.im";
@@ -63,22 +63,13 @@ pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
 
 /// Tern's own caps element (computed once).
 pub(crate) fn own_caps() -> &'static Caps {
-    static CAPS: LazyLock<Caps> = LazyLock::new(|| {
-        let hash = hash_caps(&compute_disco(&own_info(None)), Algo::Sha_1)
-            .unwrap_or_else(|_| xmpp_parsers::hashes::Hash::new(Algo::Sha_1, Vec::new()));
-        Caps::new(CAPS_NODE, hash)
-    });
+    static CAPS: LazyLock<Caps> = LazyLock::new(|| caps::of(CAPS_NODE, &own_info(None)));
     &CAPS
 }
 
 /// `node#ver` of Tern's own caps, as peers ask for it.
 pub(crate) fn own_caps_node() -> String {
-    let c = own_caps();
-    format!(
-        "{}#{}",
-        c.node,
-        base64::engine::general_purpose::STANDARD.encode(&c.ver)
-    )
+    caps::node_ver(own_caps())
 }
 
 /// Adds Tern's caps to an available presence (replacing any).
@@ -185,22 +176,6 @@ fn server_key(account: &str, server: &str) -> String {
     format!("jid:{account} {server}")
 }
 
-/// Whether `info` is what `caps` announced (XEP-0115 §5.4).
-pub(crate) fn verify(caps: &Caps, info: &DiscoInfoResult) -> bool {
-    if info.identities.is_empty() || caps.ver.is_empty() {
-        return false;
-    }
-    // Duplicate identities make the hash ambiguous; refuse them.
-    let unique: HashSet<_> = info.identities.iter().collect();
-    if unique.len() != info.identities.len() {
-        return false;
-    }
-    match hash_caps(&compute_disco(info), caps.hash.clone()) {
-        Ok(h) => h.hash == caps.ver,
-        Err(_) => false,
-    }
-}
-
 fn parse_cached(xml: &str) -> Option<DiscoInfoResult> {
     let el: Element = xml.parse().ok()?;
     DiscoInfoResult::try_from(el).ok()
@@ -212,12 +187,12 @@ fn parse_cached(xml: &str) -> Option<DiscoInfoResult> {
 pub(crate) async fn on_caps(
     handle: &AccountHandle,
     from: &Jid,
-    caps: Caps,
+    announced: Caps,
     done: impl FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + 'static,
 ) -> Option<Arc<PeerInfo>> {
     let ctx = handle.ctx();
     let disco = &handle.ctx().discovery;
-    let key = caps_key(&caps);
+    let key = caps_key(&announced);
     let full = from.to_string();
     {
         let mut g = disco.lock();
@@ -239,12 +214,7 @@ pub(crate) async fn on_caps(
     let handle = handle.clone();
     let from = from.clone();
     tokio::spawn(async move {
-        let node = format!(
-            "{}#{}",
-            caps.node,
-            base64::engine::general_purpose::STANDARD.encode(&caps.ver)
-        );
-        let iq = Iq::from_get("disco", DiscoInfoQuery { node: Some(node) }).with_to(from.clone());
+        let iq = disco::info_request(from.clone(), Some(caps::node_ver(&announced)));
         let answer = handle.request(iq).await;
         let disco = &handle.ctx().discovery;
         disco.lock().asking.remove(&key);
@@ -261,7 +231,7 @@ pub(crate) async fn on_caps(
         let Some(info) = info else {
             return;
         };
-        if !verify(&caps, &info) {
+        if !caps::verify(&announced, &info) {
             tracing::warn!(%from, "disco#info does not match its caps hash; not cached");
             return;
         }
@@ -288,7 +258,7 @@ pub(crate) async fn discover_server(handle: &AccountHandle) {
     let ctx = handle.ctx();
     let domain = ctx.own.domain().to_string();
     let iq = match Jid::new(&domain) {
-        Ok(to) => Iq::from_get("disco", DiscoInfoQuery { node: None }).with_to(to),
+        Ok(to) => disco::info_request(to, None),
         Err(_) => return,
     };
     match handle.request(iq).await {
@@ -323,7 +293,7 @@ pub(crate) async fn server_info(ctx: &Ctx, disco: &Discovery) -> Option<PeerInfo
 /// Answers a disco#info query for Tern itself (`node` empty or our caps
 /// node); `None` for a node we do not know.
 pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
-    let node = query.attr("node").map(str::to_string);
+    let node = disco::requested_node(query)?;
     match &node {
         None => Some(own_info(None)),
         Some(n) if *n == own_caps_node() => Some(own_info(node)),
@@ -339,20 +309,20 @@ mod tests {
     fn own_caps_verify_against_own_info() {
         let caps = own_caps().clone();
         assert_eq!(caps.ver.len(), 20);
-        assert!(verify(&caps, &own_info(None)));
+        assert!(crate::xep::caps::verify(&caps, &own_info(None)));
         assert!(answer_info(
-            &crate::xep::xml::parse(&format!(
+            &format!(
                 "<query xmlns='http://jabber.org/protocol/disco#info' node='{}'/>",
                 own_caps_node()
-            ))
+            )
+            .parse()
             .unwrap()
         )
         .is_some());
         assert!(answer_info(
-            &crate::xep::xml::parse(
-                "<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
-            )
-            .unwrap()
+            &"<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
+                .parse()
+                .unwrap()
         )
         .is_none());
     }
@@ -360,26 +330,24 @@ mod tests {
     #[test]
     fn xep_0115_example_verifies_and_a_forgery_does_not() {
         // XEP-0115 §5.2, the simple example.
-        let info: DiscoInfoResult = crate::xep::xml::parse(
-            "<query xmlns='http://jabber.org/protocol/disco#info'>\
+        let info: DiscoInfoResult = "<query xmlns='http://jabber.org/protocol/disco#info'>\
                <identity category='client' name='Exodus 0.9.1' type='pc'/>\
                <feature var='http://jabber.org/protocol/caps'/>\
                <feature var='http://jabber.org/protocol/disco#info'/>\
                <feature var='http://jabber.org/protocol/disco#items'/>\
                <feature var='http://jabber.org/protocol/muc'/>\
-             </query>",
-        )
-        .unwrap()
-        .try_into()
-        .unwrap();
-        let caps: Caps = crate::xep::xml::parse(
-            "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
-                node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>",
-        )
-        .unwrap()
-        .try_into()
-        .unwrap();
-        assert!(verify(&caps, &info));
+             </query>"
+            .parse::<Element>()
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let caps: Caps = "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+                node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
+            .parse::<Element>()
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert!(crate::xep::caps::verify(&caps, &info));
         assert_eq!(
             PeerInfo::from_disco(&info).client.as_deref(),
             Some("Exodus 0.9.1")
@@ -388,9 +356,9 @@ mod tests {
         forged
             .features
             .insert("urn:xmpp:jingle:apps:rtp:audio".into());
-        assert!(!verify(&caps, &forged));
+        assert!(!crate::xep::caps::verify(&caps, &forged));
         let mut doubled = info;
         doubled.identities.push(doubled.identities[0].clone());
-        assert!(!verify(&caps, &doubled));
+        assert!(!crate::xep::caps::verify(&caps, &doubled));
     }
 }

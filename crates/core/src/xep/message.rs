@@ -1,44 +1,36 @@
-//! 1:1 messages on the wire: reading what a `<message/>` carries and
-//! building the ones Tern sends.
-//!
-//! XEPs, one helper each: 0359 (origin-id, stanza-id), 0184 (receipts),
-//! 0333 (displayed markers), 0085 (chat states), 0308 (corrections), 0424
-//! (retractions), 0461 (replies), 0444 (reactions), 0280 (carbons),
-//! 0313 (archive results), 0203 (delay).
-
-use std::str::FromStr;
+//! 1:1 messages on the wire (RFC 6121 §5): reading what a `<message/>`
+//! carries and building the ones Tern sends. Each payload is read and built
+//! by its XEP's codec in `xep/`; this file puts them together.
 
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
 
-use crate::xep::xml::{esc, parse};
+use super::{
+    bounded_id, carbons, chat_states, correction, delay, hints, mam, markers, reactions, receipts,
+    reply, retraction, sid, xml_text,
+};
 
-pub(crate) const NS_CLIENT: &str = "jabber:client";
-pub(crate) const NS_SID: &str = "urn:xmpp:sid:0";
-pub(crate) const NS_RECEIPTS: &str = "urn:xmpp:receipts";
-pub(crate) const NS_MARKERS: &str = "urn:xmpp:chat-markers:0";
-pub(crate) const NS_CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
-pub(crate) const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
-pub(crate) const NS_RETRACT: &str = "urn:xmpp:message-retract:1";
-pub(crate) const NS_REACTIONS: &str = "urn:xmpp:reactions:0";
-pub(crate) const NS_REPLY: &str = "urn:xmpp:reply:0";
-pub(crate) const NS_FALLBACK: &str = "urn:xmpp:fallback:0";
-pub(crate) const NS_CARBONS: &str = "urn:xmpp:carbons:2";
-pub(crate) const NS_FORWARD: &str = "urn:xmpp:forward:0";
-pub(crate) const NS_DELAY: &str = "urn:xmpp:delay";
-pub(crate) const NS_MAM: &str = "urn:xmpp:mam:2";
-pub(crate) const NS_HINTS: &str = "urn:xmpp:hints";
-pub(crate) const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub(crate) const NS_CLIENT: &str = ns::JABBER_CLIENT;
+pub(crate) const NS_SID: &str = ns::SID;
+pub(crate) const NS_RECEIPTS: &str = ns::RECEIPTS;
+pub(crate) const NS_MARKERS: &str = ns::DISPLAYED_MARKERS;
+pub(crate) const NS_CHATSTATES: &str = ns::CHATSTATES;
+pub(crate) const NS_CORRECT: &str = ns::MESSAGE_CORRECT;
+pub(crate) const NS_RETRACT: &str = ns::MESSAGE_RETRACT;
+pub(crate) const NS_REACTIONS: &str = ns::REACTIONS;
+pub(crate) const NS_REPLY: &str = ns::REPLY;
+#[allow(dead_code, reason = "one of the NS_* names callers may use")]
+pub(crate) const NS_FALLBACK: &str = ns::FALLBACK;
+pub(crate) const NS_DELAY: &str = ns::DELAY;
+pub(crate) const NS_HINTS: &str = ns::HINTS;
+pub(crate) const NS_STANZAS: &str = ns::XMPP_STANZAS;
 /// Longest error text kept from a server, in characters.
 const MAX_ERROR_TEXT: usize = 300;
 
 /// Longest body Tern stores; longer ones are refused (and logged).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Most reactions accepted on one message from one sender.
-const MAX_REACTIONS: usize = 32;
-/// Longest id accepted in references.
-const MAX_ID_LEN: usize = 256;
 
 /// Where a message came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,25 +70,13 @@ pub(crate) struct Parsed {
     pub no_store: bool,
 }
 
-fn bounded(s: Option<&str>) -> Option<String> {
-    s.filter(|v| !v.is_empty() && v.len() <= MAX_ID_LEN)
-        .map(str::to_string)
-}
-
-fn stamp_ms(el: &Element) -> Option<i64> {
-    let stamp = el.attr("stamp")?;
-    xmpp_parsers::date::DateTime::from_str(stamp)
-        .ok()
-        .map(|d| d.0.timestamp_millis())
-}
-
 /// Reads a message. `own` is the account's bare JID (whose server's
 /// stanza-id counts as the archive id).
 pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
     let mut p = Parsed {
         from: msg.from.clone(),
         to: msg.to.clone(),
-        id: msg.id.as_ref().and_then(|i| bounded(Some(i.0.as_str()))),
+        id: msg.id.as_ref().and_then(|i| bounded_id(&i.0)),
         is_error: msg.type_ == MessageType::Error,
         is_groupchat: msg.type_ == MessageType::Groupchat,
         body: msg
@@ -105,44 +85,33 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
             .or_else(|| msg.bodies.values().next().cloned()),
         ..Default::default()
     };
-    let own_str = own.to_string();
     for el in &msg.payloads {
         let ns = el.ns();
         match (el.name(), ns.as_str()) {
-            ("origin-id", NS_SID) => p.origin_id = bounded(el.attr("id")),
-            ("stanza-id", NS_SID) if el.attr("by") == Some(own_str.as_str()) => {
-                p.archive_id = bounded(el.attr("id"));
-            }
-            ("delay", NS_DELAY) => p.delay_ms = p.delay_ms.or(stamp_ms(el)),
-            ("replace", NS_CORRECT) => p.replace = bounded(el.attr("id")),
-            ("retract", NS_RETRACT) => p.retract = bounded(el.attr("id")),
-            ("reply", NS_REPLY) => p.reply_to = bounded(el.attr("id")),
-            ("reactions", NS_REACTIONS) => {
-                if let Some(id) = bounded(el.attr("id")) {
-                    let mut emojis: Vec<String> = el
-                        .children()
-                        .filter(|c| c.is("reaction", NS_REACTIONS))
-                        .map(|c| c.text())
-                        .filter(|t| !t.is_empty() && t.len() <= 64)
-                        .take(MAX_REACTIONS)
-                        .collect();
-                    emojis.sort();
-                    emojis.dedup();
-                    p.reactions = Some((id, emojis));
+            ("origin-id", NS_SID) => p.origin_id = sid::read_origin_id(el),
+            ("stanza-id", NS_SID) => {
+                if let Some(id) = sid::read_stanza_id(el, own) {
+                    p.archive_id = Some(id);
                 }
             }
-            ("request", NS_RECEIPTS) => p.receipt_request = true,
-            ("received", NS_RECEIPTS) => p.received = bounded(el.attr("id")),
-            ("displayed", NS_MARKERS) => p.displayed = bounded(el.attr("id")),
-            ("markable", NS_MARKERS) => p.markable = true,
-            ("no-store", NS_HINTS) => p.no_store = true,
+            ("delay", NS_DELAY) => p.delay_ms = p.delay_ms.or(delay::read_stamp_ms(el)),
+            ("replace", NS_CORRECT) => p.replace = correction::read(el),
+            ("retract", NS_RETRACT) => p.retract = retraction::read(el),
+            ("reply", NS_REPLY) => p.reply_to = reply::read(el),
+            ("reactions", NS_REACTIONS) => {
+                if let Some(r) = reactions::read(el) {
+                    p.reactions = Some(r);
+                }
+            }
+            ("request", NS_RECEIPTS) => p.receipt_request = receipts::is_request(el),
+            ("received", NS_RECEIPTS) => p.received = receipts::read_received(el),
+            ("displayed", NS_MARKERS) => p.displayed = markers::read_displayed(el),
+            ("markable", NS_MARKERS) => p.markable = markers::is_markable(el),
+            ("no-store", NS_HINTS) => p.no_store = hints::is_no_store(el),
             ("error", NS_CLIENT) if p.is_error => p.error = Some(error_of(el)),
-            (name, NS_CHATSTATES) => {
-                if matches!(
-                    name,
-                    "active" | "composing" | "paused" | "inactive" | "gone"
-                ) {
-                    p.chat_state = Some(name.to_string());
+            (_, NS_CHATSTATES) => {
+                if let Some(state) = chat_states::read(el) {
+                    p.chat_state = Some(state.to_string());
                 }
             }
             _ => {}
@@ -152,7 +121,10 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
 }
 
 /// The condition and text of a stanza `<error/>`; an unknown or missing
-/// condition is `undefined-condition`.
+/// condition is `undefined-condition`. Read leniently from the element
+/// (not as an xmpp-parsers `StanzaError`, which refuses a bounce without a
+/// known condition): whatever a server bounces with, the user learns that
+/// the message failed.
 fn error_of(el: &Element) -> (String, Option<String>) {
     let mut condition = None;
     let mut text = None;
@@ -195,42 +167,35 @@ pub(crate) fn unwrap_forwarded(msg: &Message, own: &BareJid) -> Option<Unwrapped
         Some(f) => f.to_bare() == *own,
     };
     for el in &msg.payloads {
-        let ns = el.ns();
-        let (source, sent) = match (el.name(), ns.as_str()) {
-            ("received", NS_CARBONS) => (Source::Carbon, false),
-            ("sent", NS_CARBONS) => (Source::Carbon, true),
-            ("result", NS_MAM) => (Source::Archive, false),
-            _ => continue,
+        let source = if carbons::is_carbon(el) {
+            Source::Carbon
+        } else if mam::is_result(el) {
+            Source::Archive
+        } else {
+            continue;
         };
         if !from_own {
             tracing::warn!(from = ?msg.from, "ignoring forwarded message not from the own account");
             return None;
         }
-        let forwarded = el.get_child("forwarded", NS_FORWARD)?;
-        let inner = forwarded.get_child("message", NS_CLIENT)?;
-        let message = match Message::try_from(inner.clone()) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!("ignoring malformed forwarded message: {e}");
-                return None;
-            }
+        let unwrapped = match source {
+            Source::Archive => mam::read_result(el).map(|a| Unwrapped {
+                message: a.message,
+                source,
+                sent_by_own_client: false,
+                archive: Some((a.id, a.stamp_ms, a.query_id)),
+            }),
+            _ => carbons::read(el).map(|(message, sent)| Unwrapped {
+                message,
+                source,
+                sent_by_own_client: sent,
+                archive: None,
+            }),
         };
-        let archive = if source == Source::Archive {
-            let stamp = forwarded.get_child("delay", NS_DELAY).and_then(stamp_ms);
-            Some((
-                el.attr("id")?.to_string(),
-                stamp,
-                el.attr("queryid").map(str::to_string),
-            ))
-        } else {
-            None
-        };
-        return Some(Unwrapped {
-            message,
-            source,
-            sent_by_own_client: sent,
-            archive,
-        });
+        if unwrapped.is_none() {
+            tracing::warn!("ignoring malformed forwarded message");
+        }
+        return unwrapped;
     }
     None
 }
@@ -260,65 +225,72 @@ pub(crate) struct Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
-    pub(crate) fn xml(&self) -> String {
-        let mut s = format!(
-            "<message xmlns='{NS_CLIENT}' type='chat' to='{}' id='{}'>",
-            esc(self.to),
-            esc(self.id)
-        );
+    /// The message; `None` when `to` is not a JID or `chat_state` names no
+    /// XEP-0085 state. Payloads come in a fixed order: origin-id, receipt
+    /// request and markable, correction, reply, retraction, reactions,
+    /// receipt, marker, chat state.
+    pub(crate) fn message(&self) -> Option<Message> {
+        let to = Jid::new(self.to).ok()?;
+        let chat_state = match (self.chat_state, self.content) {
+            (Some(name), _) => Some(chat_states::from_name(name)?),
+            (None, true) => Some(xmpp_parsers::chatstates::ChatState::Active),
+            (None, false) => None,
+        };
+        let mut m = Message::chat(to);
+        m.id = Some(Id(xml_text(self.id)));
         if let Some(b) = self.body {
-            s += &format!("<body>{}</body>", esc(b));
+            m.bodies.insert(Lang::default(), xml_text(b));
         }
-        s += &format!("<origin-id xmlns='{NS_SID}' id='{}'/>", esc(self.id));
+        let p = &mut m.payloads;
+        p.push(sid::origin_id(self.id).into());
         if self.content {
-            s += &format!("<request xmlns='{NS_RECEIPTS}'/><markable xmlns='{NS_MARKERS}'/>");
+            p.push(receipts::request().into());
+            p.push(markers::markable().into());
         }
         if let Some(r) = self.replace {
-            s += &format!("<replace xmlns='{NS_CORRECT}' id='{}'/>", esc(r));
+            p.push(correction::replace(r).into());
         }
         if let Some((to, id)) = self.reply {
-            s += &format!(
-                "<reply xmlns='{NS_REPLY}' to='{}' id='{}'/>",
-                esc(to),
-                esc(id)
-            );
+            p.push(reply::reply(to, id).into());
         }
         if let Some(r) = self.retract {
-            s += &format!(
-                "<retract xmlns='{NS_RETRACT}' id='{}'/><fallback xmlns='{NS_FALLBACK}' for='{NS_RETRACT}'/><store xmlns='{NS_HINTS}'/>",
-                esc(r)
-            );
+            p.extend(retraction::retraction(r));
         }
         if let Some((id, emojis)) = self.reactions {
-            s += &format!("<reactions xmlns='{NS_REACTIONS}' id='{}'>", esc(id));
-            for e in emojis {
-                s += &format!("<reaction>{}</reaction>", esc(e));
-            }
-            s += "</reactions><store xmlns='urn:xmpp:hints'/>";
+            p.push(reactions::reactions(id, emojis).into());
+            p.push(hints::store().into());
         }
         if let Some(r) = self.receipt_for {
-            s += &format!("<received xmlns='{NS_RECEIPTS}' id='{}'/>", esc(r));
+            p.push(receipts::received(r).into());
         }
         if let Some(d) = self.displayed_for {
-            s += &format!("<displayed xmlns='{NS_MARKERS}' id='{}'/>", esc(d));
+            p.push(markers::displayed(d).into());
         }
-        if let Some(c) = self.chat_state {
-            s += &format!("<{c} xmlns='{NS_CHATSTATES}'/>");
-        } else if self.content {
-            s += &format!("<active xmlns='{NS_CHATSTATES}'/>");
+        if let Some(state) = chat_state {
+            p.push(state.into());
         }
-        s += "</message>";
-        s
+        Some(m)
     }
 
-    pub(crate) fn message(&self) -> Option<Message> {
-        stanza_from_xml(&self.xml())
+    /// The message as XML text; empty when it cannot be built (see
+    /// [`Outgoing::message`]).
+    #[cfg(test)]
+    pub(crate) fn xml(&self) -> String {
+        self.message().map(|m| to_xml(&m)).unwrap_or_default()
     }
 }
 
-/// Parses a stored stanza back into a message.
+/// A message as XML text.
+#[cfg(test)]
+pub(crate) fn to_xml(message: &Message) -> String {
+    String::from(&Element::from(message.clone()))
+}
+
+/// Parses XML text into a message.
+#[cfg(test)]
 pub(crate) fn stanza_from_xml(xml: &str) -> Option<Message> {
-    parse(xml).and_then(|el| Message::try_from(el).ok())
+    let el: Element = xml.parse().ok()?;
+    Message::try_from(el).ok()
 }
 
 #[cfg(test)]
@@ -456,5 +428,303 @@ mod tests {
         assert_eq!(p.reply_to.as_deref(), Some("x1"));
         assert!(p.receipt_request && p.markable);
         assert_eq!(p.reactions.unwrap().1, emojis);
+    }
+
+    /// How these messages were written before the codecs: text with
+    /// escaped values. Kept to check that the wire did not change.
+    fn as_text(o: &Outgoing) -> String {
+        fn esc(s: &str) -> String {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&apos;")
+        }
+        let mut s = format!(
+            "<message xmlns='{NS_CLIENT}' type='chat' to='{}' id='{}'>",
+            esc(o.to),
+            esc(o.id)
+        );
+        if let Some(b) = o.body {
+            s += &format!("<body>{}</body>", esc(b));
+        }
+        s += &format!("<origin-id xmlns='{NS_SID}' id='{}'/>", esc(o.id));
+        if o.content {
+            s += &format!("<request xmlns='{NS_RECEIPTS}'/><markable xmlns='{NS_MARKERS}'/>");
+        }
+        if let Some(r) = o.replace {
+            s += &format!("<replace xmlns='{NS_CORRECT}' id='{}'/>", esc(r));
+        }
+        if let Some((to, id)) = o.reply {
+            s += &format!(
+                "<reply xmlns='{NS_REPLY}' to='{}' id='{}'/>",
+                esc(to),
+                esc(id)
+            );
+        }
+        if let Some(r) = o.retract {
+            s += &format!(
+                "<retract xmlns='{NS_RETRACT}' id='{}'/><fallback xmlns='{NS_FALLBACK}' for='{NS_RETRACT}'/><store xmlns='{NS_HINTS}'/>",
+                esc(r)
+            );
+        }
+        if let Some((id, emojis)) = o.reactions {
+            s += &format!("<reactions xmlns='{NS_REACTIONS}' id='{}'>", esc(id));
+            for e in emojis {
+                s += &format!("<reaction>{}</reaction>", esc(e));
+            }
+            s += &format!("</reactions><store xmlns='{NS_HINTS}'/>");
+        }
+        if let Some(r) = o.receipt_for {
+            s += &format!("<received xmlns='{NS_RECEIPTS}' id='{}'/>", esc(r));
+        }
+        if let Some(d) = o.displayed_for {
+            s += &format!("<displayed xmlns='{NS_MARKERS}' id='{}'/>", esc(d));
+        }
+        if let Some(c) = o.chat_state {
+            s += &format!("<{c} xmlns='{NS_CHATSTATES}'/>");
+        } else if o.content {
+            s += &format!("<active xmlns='{NS_CHATSTATES}'/>");
+        }
+        s + "</message>"
+    }
+
+    #[test]
+    fn the_wire_is_what_it_was() {
+        let emojis = vec!["👍".to_string(), "🐢".to_string()];
+        let peer = "romeo@montague.lit";
+        let cases = [
+            Outgoing {
+                to: peer,
+                id: "m1",
+                body: Some("a <b> & 'c' \"d\""),
+                reply: Some((peer, "x1")),
+                content: true,
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m2",
+                body: Some("But soft, what light through yonder window breaks?"),
+                replace: Some("bad1"),
+                content: true,
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m3",
+                body: Some("This person attempted to retract a previous message, but it's unsupported by your client."),
+                retract: Some("origin-id-1"),
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m4",
+                reactions: Some(("744f6e18", &emojis)),
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m5",
+                reactions: Some(("744f6e18", &[])),
+                ..Default::default()
+            },
+            Outgoing {
+                to: "romeo@montague.lit/orchard",
+                id: "m6",
+                receipt_for: Some("richard2-4.1.247"),
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m7",
+                displayed_for: Some("the-msg-1"),
+                ..Default::default()
+            },
+            Outgoing {
+                to: peer,
+                id: "m8",
+                chat_state: Some("composing"),
+                ..Default::default()
+            },
+        ];
+        for o in cases {
+            let before: Element = as_text(&o).parse().unwrap();
+            let now: Element = o.xml().parse().unwrap();
+            assert_eq!(now, before, "{}", o.xml());
+            assert_eq!(Element::from(o.message().unwrap()), before);
+        }
+    }
+
+    #[test]
+    fn built_messages_read_back_the_same() {
+        let emojis = vec!["🐢".to_string(), "👍".to_string()];
+        let o = Outgoing {
+            to: "romeo@montague.lit",
+            id: "abc",
+            body: Some("hello"),
+            replace: Some("r1"),
+            reply: Some(("romeo@montague.lit", "x1")),
+            retract: Some("t1"),
+            reactions: Some(("x2", &emojis)),
+            receipt_for: Some("c1"),
+            displayed_for: Some("d1"),
+            chat_state: Some("paused"),
+            content: true,
+        };
+        let m = stanza_from_xml(&o.xml()).unwrap();
+        let p = parse_message(&m, &own());
+        assert_eq!(
+            p,
+            Parsed {
+                to: Some(Jid::new("romeo@montague.lit").unwrap()),
+                id: Some("abc".into()),
+                origin_id: Some("abc".into()),
+                body: Some("hello".into()),
+                replace: Some("r1".into()),
+                retract: Some("t1".into()),
+                reactions: Some(("x2".into(), emojis)),
+                reply_to: Some("x1".into()),
+                receipt_request: true,
+                received: Some("c1".into()),
+                displayed: Some("d1".into()),
+                markable: true,
+                chat_state: Some("paused".into()),
+                ..Default::default()
+            }
+        );
+        assert_eq!(m.type_, MessageType::Chat);
+    }
+
+    #[test]
+    fn what_cannot_be_sent_is_not_built() {
+        let bad_to = Outgoing {
+            to: "not a jid@@",
+            id: "a",
+            body: Some("hi"),
+            ..Default::default()
+        };
+        assert!(bad_to.message().is_none());
+        assert_eq!(bad_to.xml(), "");
+        assert!(stanza_from_xml(&bad_to.xml()).is_none());
+        let bad_state = Outgoing {
+            to: "romeo@montague.lit",
+            id: "a",
+            chat_state: Some("typing'/><evil/>"),
+            ..Default::default()
+        };
+        assert!(bad_state.message().is_none());
+        // Characters XML cannot carry are left out rather than breaking the
+        // stream.
+        let o = Outgoing {
+            to: "romeo@montague.lit",
+            id: "a\u{0}b",
+            body: Some("bell\u{7} & form feed\u{c}"),
+            content: true,
+            ..Default::default()
+        };
+        let p = parse_message(&stanza_from_xml(&o.xml()).unwrap(), &own());
+        assert_eq!(p.body.as_deref(), Some("bell & form feed"));
+        assert_eq!(p.uid().as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn hostile_messages_are_bounded() {
+        let long = "x".repeat(crate::xep::MAX_ID_LEN + 1);
+        let p = parse_message(
+            &msg(&format!(
+                "<message xmlns='jabber:client' id='{long}' type='chat'>
+            <origin-id xmlns='urn:xmpp:sid:0' id='{long}'/>
+            <stanza-id xmlns='urn:xmpp:sid:0' id='{long}' by='juliet@capulet.lit'/>
+            <replace xmlns='urn:xmpp:message-correct:0' id='{long}'/>
+            <retract xmlns='urn:xmpp:message-retract:1' id='{long}'/>
+            <reply xmlns='urn:xmpp:reply:0' to='a@b' id='{long}'/>
+            <reactions xmlns='urn:xmpp:reactions:0' id='{long}'><reaction>👍</reaction></reactions>
+            <received xmlns='urn:xmpp:receipts' id='{long}'/>
+            <displayed xmlns='urn:xmpp:chat-markers:0' id='{long}'/>
+            <typing xmlns='http://jabber.org/protocol/chatstates'/>
+            <delay xmlns='urn:xmpp:delay' stamp='later'/>
+          </message>"
+            )),
+            &own(),
+        );
+        assert_eq!(
+            p,
+            Parsed {
+                ..Default::default()
+            }
+        );
+        // Namespaces a peer got wrong mean nothing.
+        let p = parse_message(
+            &msg("<message xmlns='jabber:client' id='m1' type='chat'>
+            <replace xmlns='urn:xmpp:message-correct:1' id='a'/>
+            <retract xmlns='urn:xmpp:message-retract:0' id='a'/>
+            <request xmlns='urn:xmpp:receipt'/>
+            <markable xmlns='urn:xmpp:chat-markers:1'/>
+            <no-store xmlns='urn:xmpp:hint'/>
+          </message>"),
+            &own(),
+        );
+        assert_eq!(
+            p,
+            Parsed {
+                id: Some("m1".into()),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_wrappers_are_refused() {
+        // XEP-0280 §7, Example 11: Tybalt attempts a carbons impersonation
+        // attack on Romeo.
+        let romeo = BareJid::new("romeo@montague.example").unwrap();
+        let forged = msg("<message xmlns='jabber:client'
+         from='tybalt@capulet.example/home'
+         to='romeo@montague.example'
+         type='chat'>
+  <received xmlns='urn:xmpp:carbons:2'>
+    <forwarded xmlns='urn:xmpp:forward:0'>
+      <message xmlns='jabber:client'
+               from='juliet@capulet.example/balcony'
+               to='romeo@montague.example/garden'
+               type='chat'>
+        <body>Thou shall meet me tonite, at our house's hall!</body>
+      </message>
+    </forwarded>
+  </received>
+</message>");
+        assert!(unwrap_forwarded(&forged, &romeo).is_none());
+        // A carbon or a result without a message in it, and a result whose
+        // id is too long.
+        for bad in [
+            "<message xmlns='jabber:client' from='juliet@capulet.lit'><sent xmlns='urn:xmpp:carbons:2'/></message>".to_string(),
+            "<message xmlns='jabber:client'><result xmlns='urn:xmpp:mam:2' id='a'><forwarded xmlns='urn:xmpp:forward:0'/></result></message>".to_string(),
+            format!("<message xmlns='jabber:client'><result xmlns='urn:xmpp:mam:2' id='{}'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client'/></forwarded></result></message>", "x".repeat(crate::xep::MAX_ID_LEN + 1)),
+        ] {
+            assert!(unwrap_forwarded(&msg(&bad), &own()).is_none(), "{bad}");
+        }
+        // A plain message is not wrapped.
+        assert!(unwrap_forwarded(&msg("<message xmlns='jabber:client' from='romeo@montague.lit/orchard'><body>hi</body></message>"), &own()).is_none());
+        // XEP-0280 §8, Example 13: a sent carbon.
+        let sent = msg("<message xmlns='jabber:client'
+        from='romeo@montague.example'
+        to='romeo@montague.example/garden'
+        type='chat'>
+  <sent xmlns='urn:xmpp:carbons:2'>
+    <forwarded xmlns='urn:xmpp:forward:0'>
+      <message xmlns='jabber:client'
+               to='juliet@capulet.example/balcony'
+               from='romeo@montague.example/home'
+               type='chat'>
+        <body>Neither, fair saint, if either thee dislike.</body>
+        <thread>0e3141cd80894871a68e6fe6b1ec56fa</thread>
+      </message>
+    </forwarded>
+  </sent>
+</message>");
+        let u = unwrap_forwarded(&sent, &romeo).unwrap();
+        assert_eq!(u.source, Source::Carbon);
+        assert!(u.sent_by_own_client && u.archive.is_none());
     }
 }

@@ -1,5 +1,144 @@
 //! Protocol codecs: pure, synchronous reading and building of stanzas, one
-//! file per XEP. Nothing here touches the store or the event hub.
+//! file per XEP, on xmpp-parsers types. Nothing here touches the store, the
+//! event hub or the network.
+//!
+//! Readers take what the network sent and return plain values, bounded
+//! (ids, texts, lists) so that nothing a peer sends can grow without limit;
+//! a malformed element reads as absent. Builders return xmpp-parsers types,
+//! so every stanza Tern sends is serialised by one XML writer.
 
+/// XEP-0084: User Avatar
+pub(crate) mod avatar;
+/// XEP-0191: Blocking Command
+pub(crate) mod blocking;
+/// XEP-0115: Entity Capabilities
+pub(crate) mod caps;
+/// XEP-0280: Message Carbons
+pub(crate) mod carbons;
+/// XEP-0085: Chat State Notifications
+pub(crate) mod chat_states;
+/// XEP-0308: Last Message Correction
+pub(crate) mod correction;
+/// XEP-0203: Delayed Delivery
+pub(crate) mod delay;
+/// XEP-0030: Service Discovery (the parts about Tern's own answers)
+pub(crate) mod disco;
+/// XEP-0428: Fallback Indication
+pub(crate) mod fallback;
+/// XEP-0297: Stanza Forwarding
+pub(crate) mod forward;
+/// XEP-0334: Message Processing Hints
+pub(crate) mod hints;
+/// XEP-0313: Message Archive Management (with the XEP-0059 result set and
+/// XEP-0004 form of its queries)
+pub(crate) mod mam;
+/// XEP-0333: Displayed Markers
+pub(crate) mod markers;
+/// XEP-0172: User Nickname
+pub(crate) mod nick;
+/// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)
+pub(crate) mod pubsub;
+/// XEP-0444: Message Reactions
+pub(crate) mod reactions;
+/// XEP-0184: Message Delivery Receipts
+pub(crate) mod receipts;
+/// XEP-0461: Message Replies
+pub(crate) mod reply;
+/// XEP-0424: Message Retraction
+pub(crate) mod retraction;
+/// XEP-0359: Unique and Stable Stanza IDs
+pub(crate) mod sid;
+/// XEP-0054: vcard-temp
+pub(crate) mod vcard;
+/// XEP-0153: vCard-Based Avatars
+pub(crate) mod vcard_update;
+
+/// RFC 6120/6121 `<message/>`: the whole-message reader and builder, on
+/// the XEP codecs above.
 pub(crate) mod message;
-pub(crate) mod xml;
+
+/// Longest id accepted in references (message ids, origin-ids, stanza-ids).
+pub(crate) const MAX_ID_LEN: usize = 256;
+
+/// An id from the network, if it is not empty and not longer than
+/// [`MAX_ID_LEN`] bytes.
+pub(crate) fn bounded_id(id: &str) -> Option<String> {
+    (!id.is_empty() && id.len() <= MAX_ID_LEN).then(|| id.to_string())
+}
+
+/// `s` without the characters XML 1.0 cannot carry (control characters
+/// other than tab, line feed and carriage return; U+FFFE and U+FFFF). Every
+/// text or attribute value a builder takes from the user or the store goes
+/// through it: the XML writer refuses those characters.
+pub(crate) fn xml_text(s: &str) -> String {
+    s.chars()
+        .filter(|&c| match c {
+            '\t' | '\n' | '\r' => true,
+            '\u{FFFE}' | '\u{FFFF}' => false,
+            c => c >= ' ',
+        })
+        .collect()
+}
+
+/// Text from the network fit to show: trimmed, without control characters,
+/// at most `max` characters; `None` when nothing is left.
+pub(crate) fn clean_text(s: &str, max: usize) -> Option<String> {
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Parses an element (tests only: readers get elements from the stream).
+#[cfg(test)]
+pub(crate) fn el(xml: &str) -> xmpp_parsers::minidom::Element {
+    xml.parse().expect("test XML parses")
+}
+
+/// Serialises an element and parses it again, as a peer would see it.
+#[cfg(test)]
+pub(crate) fn wire(
+    el: impl Into<xmpp_parsers::minidom::Element>,
+) -> xmpp_parsers::minidom::Element {
+    let el: xmpp_parsers::minidom::Element = el.into();
+    String::from(&el).parse().expect("serialised XML parses")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bounded() {
+        assert_eq!(bounded_id("abc").as_deref(), Some("abc"));
+        assert_eq!(bounded_id(""), None);
+        assert!(bounded_id(&"x".repeat(MAX_ID_LEN)).is_some());
+        assert_eq!(bounded_id(&"x".repeat(MAX_ID_LEN + 1)), None);
+    }
+
+    #[test]
+    fn text_loses_what_xml_cannot_carry() {
+        assert_eq!(
+            xml_text("a\u{1}b\tc\nd\re\u{FFFE}\u{FFFF}f 🐢"),
+            "ab\tc\nd\ref 🐢"
+        );
+        // What is left serialises and reads back the same.
+        let body = xml_text("<script>alert('x')</script> & \"q\" \u{1}\u{1b}");
+        let el = wire(
+            xmpp_parsers::minidom::Element::builder("body", "jabber:client")
+                .append(body.as_str())
+                .build(),
+        );
+        assert_eq!(el.text(), "<script>alert('x')</script> & \"q\" ");
+    }
+
+    #[test]
+    fn shown_text_is_trimmed_cleaned_and_bounded() {
+        assert_eq!(clean_text("  Jule\u{7} ", 10).as_deref(), Some("Jule"));
+        assert_eq!(clean_text(" \n ", 10), None);
+        assert_eq!(clean_text("abcdef", 3).as_deref(), Some("abc"));
+    }
+}
