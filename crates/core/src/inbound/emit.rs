@@ -1,6 +1,8 @@
 //! Stage 8: events for the UI, from what the commit changed: the events
-//! the stages made (chat states), then each added or changed message, then
-//! each conversation whose list entry changed.
+//! the stages made (chat states), then each added or changed message,
+//! newest first (an archive page shows its newest messages first, as the
+//! history comes newest first), then each conversation whose list entry
+//! changed.
 
 use super::flow::Batch;
 use crate::account::ctx::Ctx;
@@ -13,7 +15,9 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch) {
         .flat_map(|f| std::mem::take(&mut f.events))
         .collect();
     if let Some(done) = &batch.committed {
-        events.extend(done.messages.iter().map(|m| ClientEvent::Message {
+        let mut messages: Vec<&tern_store::MessageRow> = done.messages.iter().collect();
+        messages.sort_by_key(|m| std::cmp::Reverse((m.timestamp_ms, m.id)));
+        events.extend(messages.into_iter().map(|m| ClientEvent::Message {
             message: MessageView::from(m.clone()),
         }));
         for (account, peer) in &done.conversations {

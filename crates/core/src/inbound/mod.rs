@@ -156,6 +156,108 @@ pub(crate) async fn on_message(ctx: &Ctx, msg: Message) -> Vec<Stanza> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::ctx::tests::ctx_with;
+    use crate::events::ClientEvent;
+    use xmpp_parsers::minidom::Element;
+
+    fn archived(id: &str, inner: &str) -> Message {
+        let xml = format!(
+            "<message xmlns='jabber:client'><result xmlns='urn:xmpp:mam:2' id='{id}'>\
+             <forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-01-01T10:00:00Z'/>\
+             {inner}</forwarded></result></message>"
+        );
+        Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_is_stored_at_once_with_its_corrections_and_receipts() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let mut rx = ctx.hub.subscribe().1;
+        let page = vec![
+            archived("A1", "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit' id='m1' type='chat'><body>helo</body></message>"),
+            archived("A2", "<message xmlns='jabber:client' from='juliet@capulet.lit/b' to='romeo@montague.lit' id='m2' type='chat'><body>hi</body></message>"),
+            archived("A3", "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit' id='m3' type='chat'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='m1'/></message>"),
+            archived("A4", "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit' id='m4' type='chat'><received xmlns='urn:xmpp:receipts' id='m2'/></message>"),
+        ];
+        let items = page
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (m, Some(1_767_261_600_000 + i as i64)))
+            .collect();
+        let out = process(&ctx, items).await;
+        assert_eq!(
+            out.texts, 2,
+            "two messages with text; a correction and a receipt"
+        );
+        assert!(
+            out.replies.is_empty(),
+            "nothing is answered for the archive"
+        );
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, "romeo@montague.lit", None, 10)
+            .await
+            .unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|m| (m.body.as_str(), m.edited, m.state, m.archive_id.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "hello",
+                    true,
+                    tern_store::MessageState::Received,
+                    Some("A1")
+                ),
+                ("hi", false, tern_store::MessageState::Delivered, Some("A2")),
+            ],
+            "the correction and the receipt found messages of the same page"
+        );
+        let events: Vec<ClientEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let conversations = events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Conversation { .. }))
+            .count();
+        assert_eq!(conversations, 1, "one list update for the page");
+        // The same page again (a second catch-up): nothing new, no events
+        // but the receipts' and corrections' (idempotent) re-application.
+        let again = process(
+            &ctx,
+            vec![(archived("A1", "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit' id='m1' type='chat'><body>helo</body></message>"), None)],
+        )
+        .await;
+        assert_eq!(again.texts, 1);
+        assert_eq!(
+            ctx.store
+                .message_count(&ctx.account, "romeo@montague.lit")
+                .await
+                .unwrap(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_live_message_is_stored_and_answered() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let msg: Message = "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit/b' id='x1' type='chat'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"
+            .parse::<Element>()
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let replies = on_message(&ctx, msg.clone()).await;
+        assert_eq!(replies.len(), 1, "a receipt");
+        let again = on_message(&ctx, msg).await;
+        assert_eq!(again.len(), 1, "a resent copy is answered too");
+        assert_eq!(
+            ctx.store
+                .message_count(&ctx.account, "romeo@montague.lit")
+                .await
+                .unwrap(),
+            1
+        );
+    }
 
     #[test]
     fn the_stages_run_in_the_declared_order() {
