@@ -25,7 +25,7 @@ pub const EVENT_RESYNC: &str = "engine:resync";
 
 /// The engine state with the sequence number of the last event applied to
 /// it. The UI applies only events with a higher number.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, specta::Type)]
 pub struct SnapshotView {
     /// Number of the last event included.
     pub seq: u64,
@@ -34,7 +34,7 @@ pub struct SnapshotView {
 }
 
 /// Desktop behaviour chosen in Settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, specta::Type)]
 pub struct DesktopSettings {
     /// Show a notification for new messages.
     pub notifications: bool,
@@ -54,7 +54,7 @@ fn on() -> bool {
 
 /// A list the UI loads once and then keeps current with `engine:event`
 /// upserts: events with a `seq` above this one may be newer than the items.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct Listed<T> {
     /// Number of the last event sent to the window before the list was read.
     pub seq: u64,
@@ -63,7 +63,7 @@ pub struct Listed<T> {
 }
 
 /// A search result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct SearchHit {
     /// The message found.
     pub message: MessageView,
@@ -72,7 +72,7 @@ pub struct SearchHit {
 }
 
 /// A new message from the composer.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, specta::Type)]
 pub struct Draft {
     /// Sending account.
     pub account: String,
@@ -86,7 +86,7 @@ pub struct Draft {
 }
 
 /// A contact to add or change.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, specta::Type)]
 pub struct ContactForm {
     /// Account.
     pub account: String,
@@ -157,6 +157,25 @@ pub fn checked_link(url: &str) -> Result<&str, UiError> {
         return Err(refuse());
     }
     Ok(url)
+}
+
+/// A command's raw request, for a command whose body is bytes rather than
+/// JSON (`set_avatar`). Its generated TypeScript takes no arguments: the
+/// page sends the bytes as the request body, with headers.
+pub struct RawRequest<'a>(pub tauri::ipc::Request<'a>);
+
+impl<'a, R: tauri::Runtime> tauri::ipc::CommandArg<'a, R> for RawRequest<'a> {
+    fn from_command(
+        command: tauri::ipc::CommandItem<'a, R>,
+    ) -> Result<Self, tauri::ipc::InvokeError> {
+        tauri::ipc::Request::from_command(command).map(RawRequest)
+    }
+}
+
+impl specta::function::FunctionArg for RawRequest<'_> {
+    fn to_datatype(_: &mut specta::Types) -> Option<specta::datatype::DataType> {
+        None
+    }
 }
 
 /// Header naming the account a picture upload is for (percent-encoded, as
@@ -274,7 +293,7 @@ pub(crate) fn percent_decoded(s: &[u8]) -> Option<String> {
 
 /// Engine changes, numbered: the last one is number `seq`, the others
 /// count down from it in order (`seq - events.len() + 1` is the first).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct EngineEvents {
     /// Number of the last event of the batch.
     pub seq: u64,
@@ -283,7 +302,7 @@ pub struct EngineEvents {
 }
 
 /// Manual server settings ("Advanced" in the sign-in form).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, specta::Type)]
 pub struct ServerSettings {
     /// Host name or IP to connect to instead of looking up the domain.
     pub host: Option<String>,
@@ -308,7 +327,7 @@ impl From<ServerSettings> for ServerOverride {
 }
 
 /// An account to add.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, specta::Type)]
 pub struct AccountRequest {
     /// `user@server`.
     pub jid: String,
@@ -328,7 +347,7 @@ impl From<AccountRequest> for NewAccount {
 }
 
 /// One choice of a list field.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct FieldOption {
     /// What to show.
     pub label: String,
@@ -337,7 +356,7 @@ pub struct FieldOption {
 }
 
 /// One field of a sign-up form.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct FormField {
     /// Name to submit the value under.
     pub var: String,
@@ -355,7 +374,7 @@ pub struct FormField {
 }
 
 /// A server's sign-up form (XEP-0077).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, specta::Type)]
 pub struct SignUpForm {
     /// Instructions from the server.
     pub instructions: Option<String>,
@@ -395,7 +414,7 @@ pub type SignUpValues = HashMap<String, String>;
 
 /// An error as the UI shows it: a stable `kind` to branch on and a sentence
 /// a person can act on.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, specta::Type)]
 pub struct UiError {
     /// Stable identifier (`authentication_failed`, `account_exists`, ...).
     /// Connection failures use [`ConnectError::kind`].

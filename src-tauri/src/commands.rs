@@ -14,50 +14,58 @@ type Reply<T = ()> = Result<T, UiError>;
 
 /// The current state and the number of the last event it includes. (Async,
 /// like every command here, so that nothing runs on the window's thread.)
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn snapshot(shell: State<'_, Shell>) -> Reply<SnapshotView> {
     shell.client().await?;
     Ok(shell.snapshot_view())
 }
 
 /// Adds an account and connects it; returns its bare JID.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn add_account(shell: State<'_, Shell>, account: AccountRequest) -> Reply<String> {
     Ok(shell.client().await?.add_account(account.into()).await?)
 }
 
 /// Disconnects and forgets an account (it stays on the server).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn remove_account(shell: State<'_, Shell>, jid: String) -> Reply {
     Ok(shell.client().await?.remove_account(&jid).await?)
 }
 
 /// Connects (enabled) or disconnects (disabled) an account.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_enabled(shell: State<'_, Shell>, jid: String, enabled: bool) -> Reply {
     Ok(shell.client().await?.set_enabled(&jid, enabled).await?)
 }
 
 /// Stores a new password for an account (after "wrong password") and retries.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_password(shell: State<'_, Shell>, jid: String, password: String) -> Reply {
     Ok(shell.client().await?.set_password(&jid, &password).await?)
 }
 
 /// Trusts the certificate with this SHA-256 for the account and retries.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn pin_certificate(shell: State<'_, Shell>, jid: String, sha256: String) -> Reply {
     Ok(shell.client().await?.pin_certificate(&jid, &sha256).await?)
 }
 
 /// Retries now (skips a backoff wait or retries after a failure).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn reconnect(shell: State<'_, Shell>, jid: String) -> Reply {
     Ok(shell.client().await?.reconnect(&jid).await?)
 }
 
 /// Changes the password on the server, then in the keychain.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn change_password(shell: State<'_, Shell>, jid: String, new_password: String) -> Reply {
     Ok(shell
         .client()
@@ -67,14 +75,16 @@ pub async fn change_password(shell: State<'_, Shell>, jid: String, new_password:
 }
 
 /// Deletes the account on its server, then removes it from Tern.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn delete_account_on_server(shell: State<'_, Shell>, jid: String) -> Reply {
     Ok(shell.client().await?.delete_account_on_server(&jid).await?)
 }
 
 /// Asks `domain` for its sign-up form and keeps the session open for
 /// [`registration_submit`].
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn registration_start(
     shell: State<'_, Shell>,
     domain: String,
@@ -92,7 +102,8 @@ pub async fn registration_start(
 
 /// Sends the filled-in sign-up form. On success the account exists on the
 /// server; the UI then adds it with [`add_account`].
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn registration_submit(shell: State<'_, Shell>, values: SignUpValues) -> Reply {
     let registration = shell.registration.lock().await.take().ok_or_else(|| {
         UiError::new(
@@ -104,14 +115,16 @@ pub async fn registration_submit(shell: State<'_, Shell>, values: SignUpValues) 
 }
 
 /// Closes an open sign-up session.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn registration_cancel(shell: State<'_, Shell>) -> Reply {
     shell.registration.lock().await.take();
     Ok(())
 }
 
 /// All conversations, most recent first.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn conversations(shell: State<'_, Shell>) -> Reply<Listed<ConversationView>> {
     let seq = shell.seq();
     let (items, _) = shell.client().await?.subscribe_conversations().await?;
@@ -119,7 +132,8 @@ pub async fn conversations(shell: State<'_, Shell>) -> Reply<Listed<Conversation
 }
 
 /// The newest `limit` messages of a conversation, oldest first.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn timeline(
     shell: State<'_, Shell>,
     account: String,
@@ -137,7 +151,8 @@ pub async fn timeline(
 
 /// Up to `limit` messages before the message `before` (from the archive
 /// when the local history runs out), oldest first.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn load_older(
     shell: State<'_, Shell>,
     account: String,
@@ -153,7 +168,8 @@ pub async fn load_older(
 }
 
 /// Up to `limit` messages after the message `after`, oldest first.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn load_newer(
     shell: State<'_, Shell>,
     account: String,
@@ -169,7 +185,8 @@ pub async fn load_newer(
 }
 
 /// Sends a message; it is stored first and sent when connected.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn send_message(shell: State<'_, Shell>, draft: Draft) -> Reply<MessageView> {
     Ok(shell
         .client()
@@ -179,7 +196,8 @@ pub async fn send_message(shell: State<'_, Shell>, draft: Draft) -> Reply<Messag
 }
 
 /// Corrects one of the user's messages.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn correct_message(
     shell: State<'_, Shell>,
     account: String,
@@ -194,7 +212,8 @@ pub async fn correct_message(
 }
 
 /// Retracts one of the user's messages.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn retract_message(
     shell: State<'_, Shell>,
     account: String,
@@ -204,7 +223,8 @@ pub async fn retract_message(
 }
 
 /// Deletes a conversation on this computer.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn delete_conversation(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
     shell
         .client()
@@ -215,7 +235,8 @@ pub async fn delete_conversation(shell: State<'_, Shell>, account: String, peer:
 }
 
 /// Sends a message that could not be sent again.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn resend_message(
     shell: State<'_, Shell>,
     account: String,
@@ -225,7 +246,8 @@ pub async fn resend_message(
 }
 
 /// Sets the user's reactions to a message (empty removes them).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn react(
     shell: State<'_, Shell>,
     account: String,
@@ -236,13 +258,15 @@ pub async fn react(
 }
 
 /// Marks a conversation read (and tells the peer).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn mark_read(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
     Ok(shell.client().await?.mark_read(&account, &peer).await?)
 }
 
 /// Tells the peer whether the user is typing (`composing`, `paused`, ...).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn send_chat_state(
     shell: State<'_, Shell>,
     account: String,
@@ -257,7 +281,8 @@ pub async fn send_chat_state(
 }
 
 /// Full-text search over stored messages.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn search(
     shell: State<'_, Shell>,
     query: String,
@@ -276,7 +301,8 @@ pub async fn search(
 }
 
 /// An account's contacts with their presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn roster(shell: State<'_, Shell>, account: String) -> Reply<Listed<ContactView>> {
     let seq = shell.seq();
     let (items, _) = shell.client().await?.subscribe_roster(&account).await?;
@@ -284,7 +310,8 @@ pub async fn roster(shell: State<'_, Shell>, account: String) -> Reply<Listed<Co
 }
 
 /// Adds a contact and asks to see their presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn add_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
     Ok(shell
         .client()
@@ -299,7 +326,8 @@ pub async fn add_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply
 }
 
 /// Renames a contact or changes its groups.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn rename_contact(shell: State<'_, Shell>, contact: ContactForm) -> Reply {
     Ok(shell
         .client()
@@ -314,13 +342,15 @@ pub async fn rename_contact(shell: State<'_, Shell>, contact: ContactForm) -> Re
 }
 
 /// Removes a contact.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn remove_contact(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     Ok(shell.client().await?.remove_contact(&account, &jid).await?)
 }
 
 /// Lets `jid` see the account's presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     shell
         .client()
@@ -331,7 +361,8 @@ pub async fn approve_subscription(shell: State<'_, Shell>, account: String, jid:
 }
 
 /// Refuses `jid`'s request to see the account's presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     shell
         .client()
@@ -342,7 +373,8 @@ pub async fn deny_subscription(shell: State<'_, Shell>, account: String, jid: St
 }
 
 /// Stops seeing `jid`'s presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn cancel_subscription(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     Ok(shell
         .client()
@@ -352,7 +384,8 @@ pub async fn cancel_subscription(shell: State<'_, Shell>, account: String, jid: 
 }
 
 /// Sets the account's own presence.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_presence(
     shell: State<'_, Shell>,
     account: String,
@@ -367,20 +400,23 @@ pub async fn set_presence(
 }
 
 /// Blocks an address.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn block(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     shell.client().await?.block(&account, &jid).await?;
     Ok(())
 }
 
 /// Unblocks an address.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn unblock(shell: State<'_, Shell>, account: String, jid: String) -> Reply {
     Ok(shell.client().await?.unblock(&account, &jid).await?)
 }
 
 /// Opens a web or xmpp: link from a message in the system's handler.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn open_link(url: String) -> Reply {
     let url = checked_link(&url)?;
     crate::links::open(url)
@@ -388,7 +424,8 @@ pub async fn open_link(url: String) -> Reply {
 }
 
 /// What is stored of someone's avatar and nickname.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> Reply<ProfileView> {
     Ok(shell.client().await?.profile(&account, &jid).await?)
 }
@@ -397,11 +434,13 @@ pub async fn profile(shell: State<'_, Shell>, account: String, jid: String) -> R
 /// (the account in the `Tern-Account` header, percent-encoded; the part to
 /// use in `Tern-Crop`); returns
 /// the new avatar's hash. The bytes never pass through JSON.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_avatar(
     shell: State<'_, Shell>,
-    request: tauri::ipc::Request<'_>,
+    request: crate::boundary::RawRequest<'_>,
 ) -> Reply<Option<String>> {
+    let request = request.0;
     let up = picture_upload(request.body(), request.headers())?;
     Ok(shell
         .client()
@@ -411,7 +450,8 @@ pub async fn set_avatar(
 }
 
 /// Removes the account's avatar.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn remove_avatar(shell: State<'_, Shell>, account: String) -> Reply {
     shell
         .client()
@@ -422,7 +462,8 @@ pub async fn remove_avatar(shell: State<'_, Shell>, account: String) -> Reply {
 }
 
 /// Publishes the account's nickname; blank clears it.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_nickname(
     shell: State<'_, Shell>,
     account: String,
@@ -437,14 +478,16 @@ pub async fn set_nickname(
 }
 
 /// Fetches someone's vCard (the account's own when `jid` is the account).
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn vcard(shell: State<'_, Shell>, account: String, jid: String) -> Reply<VCardView> {
     Ok(shell.client().await?.vcard(&account, &jid).await?)
 }
 
 /// The conversation the window shows (none: both `None`); no notification
 /// is shown for it while the window has the focus.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_open_conversation(
     shell: State<'_, Shell>,
     account: Option<String>,
@@ -455,7 +498,8 @@ pub async fn set_open_conversation(
 }
 
 /// The desktop settings the user chose.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn set_desktop_settings(
     window: tauri::WebviewWindow,
     shell: State<'_, Shell>,
@@ -473,7 +517,8 @@ pub async fn set_desktop_settings(
 
 /// The `xmpp:` link Tern was started with (or the newest that came before
 /// the window asked), once; later links come as events.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command]
+#[specta::specta]
 pub async fn take_pending_uri(shell: State<'_, Shell>) -> Reply<Option<crate::uri::XmppUri>> {
     Ok(shell.links.take())
 }

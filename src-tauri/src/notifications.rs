@@ -55,7 +55,7 @@ impl Default for Notifier {
 }
 
 /// Which conversation a notification belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
 pub struct OpenConversation {
     /// Account.
     pub account: String,

@@ -11,7 +11,7 @@ pub const EVENT_URI: &str = "tern://open-uri";
 const MAX_URI: usize = 4096;
 
 /// What a link asks Tern to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
 pub struct XmppUri {
     /// The address (bare JID) the link points at.
     pub jid: String,

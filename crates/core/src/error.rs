@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// Why a connection attempt (or an established stream) failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConnectError {
     /// The server rejected the credentials (SASL `not-authorized`, ...).

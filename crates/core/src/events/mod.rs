@@ -17,6 +17,7 @@ pub use views::{ContactView, ConversationKind, ConversationView, MessageView, Re
 
 /// Connection state of one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AccountState {
     /// The user disabled the account; Tern does not connect it.
@@ -52,6 +53,7 @@ pub enum AccountState {
 
 /// What the UI shows for one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AccountView {
     /// Bare JID.
     pub jid: String,
@@ -64,6 +66,7 @@ pub struct AccountView {
 /// A change to the [`Snapshot`] (accounts) or to one of the lists the UI
 /// subscribes to (contacts, conversations, timelines).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// A message was added or changed (upsert by `id`).

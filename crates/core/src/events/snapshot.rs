@@ -12,6 +12,7 @@ const MAX_REQUESTS: usize = 500;
 
 /// Everything the UI needs to draw, at one instant.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Snapshot {
     /// Accounts, in the order they were added.
     pub accounts: Vec<AccountView>,
@@ -23,6 +24,7 @@ pub struct Snapshot {
 
 /// Someone asks to see an account's presence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SubscriptionRequest {
     /// Account asked.
     pub account: String,

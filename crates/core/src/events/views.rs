@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// A message as the UI shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessageView {
     /// Local id (stable; use it for actions on the message).
     pub id: i64,
@@ -77,6 +78,7 @@ impl From<tern_store::MessageRow> for MessageView {
 
 /// What a conversation is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
     /// One-to-one.
@@ -101,6 +103,7 @@ impl From<tern_store::ConversationKind> for ConversationKind {
 
 /// A conversation in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConversationView {
     /// Account.
     pub account: String,
@@ -131,6 +134,7 @@ impl From<tern_store::Conversation> for ConversationView {
 
 /// One online resource of a contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ResourcePresence {
     /// Resource.
     pub resource: String,
@@ -146,6 +150,7 @@ pub struct ResourcePresence {
 
 /// A contact with its presence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ContactView {
     /// Account.
     pub account: String,

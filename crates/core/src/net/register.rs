@@ -28,6 +28,7 @@ const NS_DATA: &str = "jabber:x:data";
 
 /// Why registration (or a registration-related request) failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RegistrationError {
     /// Could not reach the server securely.
@@ -97,6 +98,7 @@ impl RegistrationError {
 
 /// One field the user fills in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RegistrationField {
     /// Field name (`username`, `password`, `email`, or a data-form var).
     pub var: String,
@@ -116,6 +118,7 @@ pub struct RegistrationField {
 
 /// What the server asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RegistrationForm {
     /// Instructions to show.
     pub instructions: Option<String>,

@@ -40,6 +40,7 @@ const OWN_AVATAR_SIDE: u32 = 256;
 
 /// The avatar and nickname of someone, as the UI shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProfileView {
     /// SHA-1 (hex) of the avatar; the image is `avatars/<hash>` in the data
     /// folder.
@@ -50,6 +51,7 @@ pub struct ProfileView {
 
 /// What a vCard (XEP-0054) says.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VCardView {
     /// Full name (FN).
     pub full_name: Option<String>,
