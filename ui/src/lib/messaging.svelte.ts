@@ -8,7 +8,6 @@ import type { ClientEvent, ContactView, ConversationView, EngineEvent, MessageVi
 import { errorText } from './errors';
 import {
   applyChatState,
-  applyInbox,
   applyProfile,
   expireTyping,
   isTyping,
@@ -85,13 +84,15 @@ class Messaging {
 
   reset(view: SnapshotView): void {
     this.accounts = view.snapshot.accounts.map((a) => a.jid);
-    this.inbox = { requests: view.requests ?? [], blocked: view.blocked ?? {} };
     void this.reload();
+  }
+
+  events(list: EngineEvent[]): void {
+    for (const e of list) this.event(e);
   }
 
   event(e: EngineEvent): void {
     const ev = e.event;
-    this.inbox = applyInbox(this.inbox, ev);
     switch (ev.type) {
       case 'conversation':
         if (!this.convLoader.hold(e)) this.conversations = upsertConversation(this.conversations, ev.conversation);

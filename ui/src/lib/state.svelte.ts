@@ -32,6 +32,7 @@ class EngineState {
     this.now = t;
     const connected = newlyConnected(this.snapshot.accounts, s.accounts);
     this.snapshot = s;
+    messaging.inbox = { requests: s.requests, blocked: s.blocked };
     this.tick();
     this.restorePresence(connected);
   }
@@ -47,7 +48,7 @@ class EngineState {
   async start(): Promise<void> {
     try {
       await listenEngine(
-        (e) => this.mirror.event(e),
+        (b) => this.mirror.batch(b),
         (v) => this.mirror.reset(v),
       );
       await this.refresh();

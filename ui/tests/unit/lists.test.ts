@@ -19,6 +19,7 @@ import {
 const conv = (peer: string, updated_ms: number, unread = 0, account = 'me@x'): ConversationView => ({
   account,
   peer,
+  kind: 'chat',
   unread,
   updated_ms,
   last: null,
