@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { MessageView } from '../../src/lib/engine';
-import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel, Timeline } from '../../src/lib/timeline';
+import { Timeline } from '../../src/lib/stores/timeline.svelte';
+import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel } from '../../src/lib/timeline';
 
 const at = (y: number, mo: number, d: number, h = 12, mi = 0) => new Date(y, mo - 1, d, h, mi).getTime();
 let next = 1;
