@@ -10,6 +10,7 @@ import type {
   MessageView,
   SubscriptionRequest,
 } from '../../src/lib/engine';
+import { largeContacts, largeConversations } from './large';
 
 const ME = 'alice@example.org';
 const MIN = 60_000;
@@ -149,6 +150,12 @@ class ChatData {
   setup(scenario: string) {
     this.scenario = scenario;
     if (scenario === 'empty') return;
+    if (scenario === 'large') {
+      this.contacts = largeContacts();
+      this.conversations = largeConversations(now);
+      for (const c of this.conversations) if (c.last) this.timelines.set(c.peer, [c.last]);
+      return;
+    }
     this.contacts = [
       contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [
           { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations' },

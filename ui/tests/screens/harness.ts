@@ -6,6 +6,7 @@ import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { applyEvent, type AccountState, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
 import { chatData, messagingCommand } from './chats';
+import { largeEvents } from './large';
 import { profileCommand } from './profiles';
 import type { SignUpForm } from '../../src/lib/signup';
 
@@ -104,6 +105,8 @@ function sendBatch(events: ClientEvent[]) {
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
 (window as unknown as { __sendBatch: typeof sendBatch }).__sendBatch = sendBatch;
+// Events for the large roster and conversation list.
+if (scenario === 'large') (window as unknown as { __large: typeof largeEvents }).__large = largeEvents;
 // And the shell (a notification clicked, an xmpp: link).
 (window as unknown as { __emit: typeof emit }).__emit = emit;
 

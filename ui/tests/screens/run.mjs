@@ -807,6 +807,140 @@ const chatCases = [
 ];
 const openAccounts = (page) => page.getByRole('button', { name: /^Accounts/ }).click();
 
+// Frames while the lists take changes: requestAnimationFrame intervals, and
+// the frames Chromium reports as long (long-animation-frame entries, 50 ms
+// or more of work for one frame).
+const startFrames = (p) =>
+  p.evaluate(() => {
+    const f = { deltas: [], long: [], running: true, observers: [] };
+    const tick = (t) => {
+      if (!f.running) return;
+      f.deltas.push(t - f.last);
+      f.last = t;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame((t) => {
+      f.last = t;
+      requestAnimationFrame(tick);
+    });
+    const o = new PerformanceObserver((l) => f.long.push(...l.getEntries().map((e) => e.duration)));
+    o.observe({ type: 'long-animation-frame' });
+    f.observers.push(o);
+    window.__frames = f;
+  });
+const stopFrames = async (p) => {
+  await p.waitForTimeout(200);
+  return p.evaluate(() => {
+    const f = window.__frames;
+    f.running = false;
+    for (const o of f.observers) {
+      f.long.push(...o.takeRecords().map((e) => e.duration));
+      o.disconnect();
+    }
+    return { deltas: f.deltas, long: f.long };
+  });
+};
+const frameStats = ({ deltas, long }) => {
+  const sorted = [...deltas].sort((a, b) => a - b);
+  const r = (x) => Math.round(x * 10) / 10;
+  return {
+    frames: deltas.length,
+    max: r(sorted.at(-1) ?? 0),
+    p95: r(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
+    long: long.length,
+    longMax: r(Math.max(0, ...long)),
+  };
+};
+const LIMIT_MS = 50;
+const checkFrames = (what, stats) => {
+  console.log(
+    `      ${what}: ${stats.frames} frames, interval max ${stats.max} ms, p95 ${stats.p95} ms; long frames ${stats.long} (longest ${stats.longMax} ms)`,
+  );
+  if (stats.longMax > LIMIT_MS) fail(`${what}: a frame took ${stats.longMax} ms`);
+};
+
+const largeCases = [
+  {
+    name: 'large-lists',
+    scenario: 'large',
+    check: async (p) => {
+      // The conversation list: 2,000 conversations, a few dozen drawn.
+      const convs = p.getByTestId('conversation');
+      await convs.first().waitFor();
+      const drawn = await convs.count();
+      if (drawn > 60) fail(`${drawn} conversations drawn`);
+      await p.waitForTimeout(300);
+      await startFrames(p);
+      // A new message moves conversation 1,500 (far down) to the top.
+      await p.evaluate(() => window.__sendBatch(window.__large.message(1500, 'Moved to the top')));
+      await p.getByTestId('conversation').first().getByText('Moved to the top').waitFor();
+      await p.waitForTimeout(200);
+      // Presence of someone shown (conversation 0's peer) and of someone far down.
+      await p.evaluate(() => window.__sendBatch([window.__large.presence(0, 'dnd', 'In a meeting'), window.__large.presence(3998, 'away')]));
+      await p.waitForTimeout(200);
+      // A burst: 200 events in one batch (new messages in 100 conversations).
+      await p.evaluate(() => window.__sendBatch(Array.from({ length: 100 }, (_, i) => window.__large.message(100 + i * 17, `Burst ${i}`)).flat()));
+      await p.getByTestId('conversation').first().getByText('Burst 99').waitFor();
+      checkFrames('conversations (2,000)', frameStats(await stopFrames(p)));
+      if ((await convs.count()) > 60) fail('more conversations drawn after the updates');
+
+      // The contact list: 5,000 contacts in groups, a few dozen drawn.
+      await startFrames(p);
+      const t0 = await p.evaluate(() => performance.now());
+      await p.getByRole('button', { name: /^Contacts/ }).click();
+      const contacts = p.getByTestId('contact');
+      await contacts.first().waitFor();
+      const t1 = await p.evaluate(() => performance.now());
+      const opened = frameStats(await stopFrames(p));
+      console.log(`      contacts shown ${Math.round(t1 - t0)} ms after the click (longest frame ${opened.longMax} ms; not checked)`);
+      const shown = await contacts.count();
+      if (shown > 60) fail(`${shown} contacts drawn`);
+      await p.waitForTimeout(300);
+      await startFrames(p);
+      // Someone in view comes online with a status; someone far down goes away.
+      const jid = await contacts.first().evaluate((el) => el.textContent.match(/user\d{4}@people\.example/)?.[0]);
+      const i = Number(jid?.slice(4, 8));
+      if (!Number.isInteger(i)) fail(`no address in the first row: ${jid}`);
+      await p.evaluate((i) => window.__sendBatch([window.__large.presence(i, 'chat', 'Just arrived')]), i);
+      await contacts.first().getByText('Just arrived').waitFor();
+      await p.waitForTimeout(200);
+      await p.evaluate(() => window.__sendBatch([window.__large.presence(4321, 'away', 'Far away')]));
+      await p.waitForTimeout(200);
+      // A burst: 200 presence changes in one batch, in view and out of it.
+      await p.evaluate(
+        (i) =>
+          window.__sendBatch([
+            ...Array.from({ length: 199 }, (_, k) => window.__large.presence((k * 25) % 5000, k % 2 ? 'away' : null)),
+            window.__large.presence(i, 'dnd', 'After the burst'),
+          ]),
+        i,
+      );
+      await contacts.first().getByText('After the burst').waitFor();
+      checkFrames('contacts (5,000)', frameStats(await stopFrames(p)));
+      // Scrolling a third of the way down, a screen at a time (for the record).
+      await startFrames(p);
+      const list = p.getByRole('list', { name: 'Contacts' });
+      for (let k = 0; k < 20; k++) {
+        await list.evaluate((el) => (el.scrollTop += el.clientHeight));
+        await p.waitForTimeout(20);
+      }
+      await list.evaluate((el) => (el.scrollTop = el.scrollHeight / 3));
+      const scrolled = frameStats(await stopFrames(p));
+      console.log(`      scrolling: interval max ${scrolled.max} ms, p95 ${scrolled.p95} ms; long frames ${scrolled.long} (longest ${scrolled.longMax} ms; not checked)`);
+      // Still only what is in view, and the keys move through the list.
+      if ((await contacts.count()) > 60) fail('more contacts drawn after the updates');
+      await contacts.first().getByRole('button').first().focus();
+      for (let k = 0; k < 30; k++) await p.keyboard.press('ArrowDown');
+      const focused = await p.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+      if (!focused?.startsWith('Message ')) fail(`focus on ${focused}`);
+      await p.keyboard.press('End');
+      await p.waitForTimeout(100);
+      const last = await p.evaluate(() => document.activeElement?.closest('[data-testid=contact]')?.textContent ?? '');
+      if (!last) fail('End did not reach the last contact');
+    },
+  },
+];
+
 /** A `w`x`h` RGB PNG coloured by `rgb(x, y)`. */
 function makePng(w, h, rgb) {
   const chunk = (type, data) => {
@@ -1280,6 +1414,7 @@ const cases = [
     },
   },
   { name: 'fatal', scenario: 'fatal', check: (p) => text(p, 'Tern could not start') },
+  ...largeCases,
 ];
 
 const only = process.env.ONLY;
