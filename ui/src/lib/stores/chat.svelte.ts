@@ -25,7 +25,7 @@ export interface Peer {
   peer: string;
 }
 
-class Chat {
+export class Chat {
   open = $state.raw<Peer | null>(null);
   /** The first message that was unread when the conversation opened (the
    *  "New messages" line stays before it while it is open). */

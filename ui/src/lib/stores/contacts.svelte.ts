@@ -49,6 +49,7 @@ export class Contacts {
   requests = $state.raw<SubscriptionRequest[]>([]);
   /** Blocked addresses per account. */
   #blocked = $state.raw<Record<string, string[]>>({});
+  #blockedSets = $derived(new Map(Object.entries(this.#blocked).map(([account, list]) => [account, new Set(list)])));
   /** Requests answered here that the engine has not taken off the list yet. */
   readonly answering = new SvelteSet<string>();
 
@@ -82,7 +83,7 @@ export class Contacts {
   }
 
   isBlocked(account: string, jid: string): boolean {
-    return this.blocked(account).includes(jid);
+    return this.#blockedSets.get(account)?.has(jid) ?? false;
   }
 
   /** Loads the rosters of these accounts (all of them: the list is replaced). */
