@@ -11,6 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { loadavg } from 'node:os';
 import { chromium } from 'playwright-core';
 
 const ui = fileURLToPath(new URL('../..', import.meta.url));
@@ -823,7 +824,19 @@ const startFrames = (p) =>
       f.last = t;
       requestAnimationFrame(tick);
     });
-    const o = new PerformanceObserver((l) => f.long.push(...l.getEntries().map((e) => e.duration)));
+    f.detail = [];
+    const take = (entries) => {
+      for (const e of entries) {
+        f.long.push(e.duration);
+        // Where the time went: scripts (by what ran them), style and layout, the rest.
+        const scripts = e.scripts.map((x) => `${x.invoker || x.invokerType} ${Math.round(x.duration)}`).join(', ');
+        f.detail.push(
+          `${Math.round(e.duration)} ms: scripts [${scripts}], rendering ${Math.round(e.startTime + e.duration - (e.renderStart || e.startTime + e.duration))} ms (style and layout ${Math.round(e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0)} ms)`,
+        );
+      }
+    };
+    f.take = take;
+    const o = new PerformanceObserver((l) => take(l.getEntries()));
     o.observe({ type: 'long-animation-frame' });
     f.observers.push(o);
     window.__frames = f;
@@ -834,13 +847,13 @@ const stopFrames = async (p) => {
     const f = window.__frames;
     f.running = false;
     for (const o of f.observers) {
-      f.long.push(...o.takeRecords().map((e) => e.duration));
+      f.take(o.takeRecords());
       o.disconnect();
     }
-    return { deltas: f.deltas, long: f.long };
+    return { deltas: f.deltas, long: f.long, detail: f.detail };
   });
 };
-const frameStats = ({ deltas, long }) => {
+const frameStats = ({ deltas, long, detail }) => {
   const sorted = [...deltas].sort((a, b) => a - b);
   const r = (x) => Math.round(x * 10) / 10;
   return {
@@ -849,14 +862,33 @@ const frameStats = ({ deltas, long }) => {
     p95: r(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
     long: long.length,
     longMax: r(Math.max(0, ...long)),
+    detail,
   };
 };
 const LIMIT_MS = 50;
-const checkFrames = (what, stats) => {
+const report = (what, stats) => {
   console.log(
-    `      ${what}: ${stats.frames} frames, interval max ${stats.max} ms, p95 ${stats.p95} ms; long frames ${stats.long} (longest ${stats.longMax} ms)`,
+    `      ${what}: ${stats.frames} frames, interval max ${stats.max} ms, p95 ${stats.p95} ms; long frames ${stats.long} (longest ${stats.longMax} ms); load ${loadavg()[0].toFixed(1)}`,
   );
-  if (stats.longMax > LIMIT_MS) fail(`${what}: a frame took ${stats.longMax} ms`);
+  for (const d of stats.detail) console.log(`        long frame ${d}`);
+};
+/**
+ * Runs `changes(attempt)` while measuring frames; fails when a frame has
+ * more than LIMIT_MS of work. Times are wall-clock, so a frame can also be
+ * long because other processes had the CPU (this machine builds Rust
+ * meanwhile): a long frame is measured again, up to three attempts in all.
+ * Slow code shows in every attempt.
+ */
+const measureFrames = async (p, what, changes) => {
+  for (let attempt = 1; ; attempt++) {
+    await p.waitForTimeout(300);
+    await startFrames(p);
+    await changes(attempt);
+    const stats = frameStats(await stopFrames(p));
+    report(attempt > 1 ? `${what}, attempt ${attempt}` : what, stats);
+    if (stats.longMax <= LIMIT_MS) return;
+    if (attempt === 3) fail(`${what}: a frame took ${stats.longMax} ms, in each of 3 attempts`);
+  }
 };
 
 const largeCases = [
@@ -869,20 +901,27 @@ const largeCases = [
       await convs.first().waitFor();
       const drawn = await convs.count();
       if (drawn > 60) fail(`${drawn} conversations drawn`);
-      await p.waitForTimeout(300);
-      await startFrames(p);
-      // A new message moves conversation 1,500 (far down) to the top.
-      await p.evaluate(() => window.__sendBatch(window.__large.message(1500, 'Moved to the top')));
-      await p.getByTestId('conversation').first().getByText('Moved to the top').waitFor();
-      await p.waitForTimeout(200);
-      // Presence of someone shown (conversation 0's peer) and of someone far down.
-      await p.evaluate(() => window.__sendBatch([window.__large.presence(0, 'dnd', 'In a meeting'), window.__large.presence(3998, 'away')]));
-      await p.waitForTimeout(200);
-      // A burst: 200 events in one batch (new messages in 100 conversations).
-      await p.evaluate(() => window.__sendBatch(Array.from({ length: 100 }, (_, i) => window.__large.message(100 + i * 17, `Burst ${i}`)).flat()));
-      await p.getByTestId('conversation').first().getByText('Burst 99').waitFor();
-      checkFrames('conversations (2,000)', frameStats(await stopFrames(p)));
+      await measureFrames(p, 'conversations (2,000)', async (n) => {
+        // A new message moves conversation 1,500 + n (far down) to the top.
+        await p.evaluate((n) => window.__sendBatch(window.__large.message(1500 + n, `Moved to the top ${n}`)), n);
+        await p.getByTestId('conversation').first().getByText(`Moved to the top ${n}`).waitFor();
+        await p.waitForTimeout(200);
+        // Presence of someone shown (conversation 0's peer) and of someone far down.
+        await p.evaluate((n) => window.__sendBatch([window.__large.presence(0, 'dnd', `In meeting ${n}`), window.__large.presence(3998, n % 2 ? 'away' : null)]), n);
+        await p.waitForTimeout(200);
+        // A burst: 200 events in one batch (new messages in 100 conversations).
+        await p.evaluate((n) => window.__sendBatch(Array.from({ length: 100 }, (_, i) => window.__large.message(100 + n + i * 17, `Burst ${i}`)).flat()), n);
+        await p.getByTestId('conversation').first().getByText('Burst 99').waitFor();
+      });
       if ((await convs.count()) > 60) fail('more conversations drawn after the updates');
+      // The arrow keys reach conversations that were not drawn yet, and Home the first.
+      await convs.first().focus();
+      for (let k = 0; k < 40; k++) await p.keyboard.press('ArrowDown');
+      const at = await p.evaluate(() => document.activeElement?.closest('[aria-posinset]')?.getAttribute('aria-posinset'));
+      if (at !== '41') fail(`focus on conversation ${at} after 40 × ArrowDown`);
+      await p.keyboard.press('Home');
+      await p.waitForTimeout(50);
+      if (!(await p.evaluate(() => document.activeElement?.textContent?.includes('Burst 99')))) fail('Home did not reach the first conversation');
 
       // The contact list: 5,000 contacts in groups, a few dozen drawn.
       await startFrames(p);
@@ -895,28 +934,27 @@ const largeCases = [
       console.log(`      contacts shown ${Math.round(t1 - t0)} ms after the click (longest frame ${opened.longMax} ms; not checked)`);
       const shown = await contacts.count();
       if (shown > 60) fail(`${shown} contacts drawn`);
-      await p.waitForTimeout(300);
-      await startFrames(p);
-      // Someone in view comes online with a status; someone far down goes away.
       const jid = await contacts.first().evaluate((el) => el.textContent.match(/user\d{4}@people\.example/)?.[0]);
       const i = Number(jid?.slice(4, 8));
       if (!Number.isInteger(i)) fail(`no address in the first row: ${jid}`);
-      await p.evaluate((i) => window.__sendBatch([window.__large.presence(i, 'chat', 'Just arrived')]), i);
-      await contacts.first().getByText('Just arrived').waitFor();
-      await p.waitForTimeout(200);
-      await p.evaluate(() => window.__sendBatch([window.__large.presence(4321, 'away', 'Far away')]));
-      await p.waitForTimeout(200);
-      // A burst: 200 presence changes in one batch, in view and out of it.
-      await p.evaluate(
-        (i) =>
-          window.__sendBatch([
-            ...Array.from({ length: 199 }, (_, k) => window.__large.presence((k * 25) % 5000, k % 2 ? 'away' : null)),
-            window.__large.presence(i, 'dnd', 'After the burst'),
-          ]),
-        i,
-      );
-      await contacts.first().getByText('After the burst').waitFor();
-      checkFrames('contacts (5,000)', frameStats(await stopFrames(p)));
+      await measureFrames(p, 'contacts (5,000)', async (n) => {
+        // Someone in view comes online with a status; someone far down goes away.
+        await p.evaluate(([i, n]) => window.__sendBatch([window.__large.presence(i, 'chat', `Just arrived ${n}`)]), [i, n]);
+        await contacts.first().getByText(`Just arrived ${n}`).waitFor();
+        await p.waitForTimeout(200);
+        await p.evaluate((n) => window.__sendBatch([window.__large.presence(4321, 'away', `Far away ${n}`)]), n);
+        await p.waitForTimeout(200);
+        // A burst: 200 presence changes in one batch, in view and out of it.
+        await p.evaluate(
+          ([i, n]) =>
+            window.__sendBatch([
+              ...Array.from({ length: 199 }, (_, k) => window.__large.presence((k * 25 + n) % 5000, (k + n) % 2 ? 'away' : null)),
+              window.__large.presence(i, 'dnd', `After the burst ${n}`),
+            ]),
+          [i, n],
+        );
+        await contacts.first().getByText(`After the burst ${n}`).waitFor();
+      });
       // Scrolling a third of the way down, a screen at a time (for the record).
       await startFrames(p);
       const list = p.getByRole('list', { name: 'Contacts' });
