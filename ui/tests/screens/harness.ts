@@ -104,6 +104,12 @@ function sendBatch(events: ClientEvent[]) {
 }
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
+// An event the page never gets (the shell fell behind): the next batch shows a gap.
+(window as unknown as { __lose: (ev: ClientEvent) => void }).__lose = (ev) => {
+  flush();
+  snapshot = applyEvent(snapshot, ev);
+  seq += 1;
+};
 (window as unknown as { __sendBatch: typeof sendBatch }).__sendBatch = sendBatch;
 // Events for the large roster and conversation list.
 if (scenario === 'large') (window as unknown as { __large: typeof largeEvents }).__large = largeEvents;

@@ -569,6 +569,27 @@ const chatCases = [
     },
   },
   {
+    name: 'events-gap',
+    scenario: 'chats',
+    act: (p) => p.getByRole('button', { name: 'Settings' }).click(),
+    check: async (p) => {
+      await p.getByTestId('blocked').waitFor();
+      // A change the page misses, then one it gets: it asks for the state again.
+      await p.evaluate(() => {
+        window.__lose({ type: 'blocklist', account: 'alice@example.org', blocked: ['lost@junk.example'], unblocked: [], unblocked_all: false });
+        window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'juliet@capulet.example', state: 'composing' });
+      });
+      await text(p, 'lost@junk.example');
+      const asked = await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'snapshot').length);
+      if (asked !== 2) fail(`snapshot asked ${asked} times`);
+      // And goes on with the events after it.
+      await p.evaluate(() =>
+        window.__send({ type: 'blocklist', account: 'alice@example.org', blocked: [], unblocked: ['spam@junk.example'], unblocked_all: false }),
+      );
+      await p.getByText('spam@junk.example').waitFor({ state: 'detached' });
+    },
+  },
+  {
     name: 'link-message',
     scenario: 'chats',
     act: async (p) => {
