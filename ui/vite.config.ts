@@ -15,8 +15,14 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
   },
+  // Tests load Svelte's browser runtime (see `test` below).
+  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: {
     include: ['tests/unit/**/*.test.ts'],
     environment: 'node',
+    // Tests of stores (Svelte state, `*.svelte.ts`) load them compiled for
+    // the browser, as in the app, so that derived state and reactive maps
+    // behave as there.
+    testTransformMode: { web: ['**/lists.test.ts', '**/timeline.test.ts', '**/*.svelte.test.ts'] },
   },
 });

@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { ContactView, ConversationView, EngineEvent, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
+import type { ContactView, ConversationView, EventBatch, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
 import { headerValue, type VCardView } from './profile';
 import type { SignUpForm, Values } from './signup';
@@ -37,7 +37,9 @@ export const EVENT_OPEN_URI = 'tern://open-uri';
 
 export const noServerSettings = (): ServerSettings => ({ host: null, port: null, direct_tls: false });
 
-export const EVENT_ENGINE = 'engine:event';
+/** Numbered engine events, in batches (`EventBatch`). */
+export const EVENT_ENGINE = 'engine:events';
+/** A fresh `SnapshotView` (the shell fell behind the engine's events). */
 export const EVENT_RESYNC = 'engine:resync';
 
 export const api = {
@@ -108,12 +110,12 @@ export const api = {
   takePendingUri: () => invoke<XmppUri | null>('take_pending_uri'),
 };
 
-/** Listens to numbered engine events and full resyncs. */
+/** Listens to batches of numbered engine events and to full resyncs. */
 export async function listenEngine(
-  onEvent: (e: EngineEvent) => void,
+  onBatch: (b: EventBatch) => void,
   onResync: (v: SnapshotView) => void,
 ): Promise<UnlistenFn> {
-  const a = await listen<EngineEvent>(EVENT_ENGINE, (e) => onEvent(e.payload));
+  const a = await listen<EventBatch>(EVENT_ENGINE, (e) => onBatch(e.payload));
   const b = await listen<SnapshotView>(EVENT_RESYNC, (e) => onResync(e.payload));
   return () => {
     a();

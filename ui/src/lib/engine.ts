@@ -1,6 +1,14 @@
 // The engine's state as the UI sees it: a TypeScript mirror of the Rust
 // types in crates/core/src/events.rs and error.rs, and of `Snapshot::apply`.
 // The shell (src-tauri/src/boundary.rs) sends them unchanged.
+//
+// Components import these types from here and nowhere else, so that the
+// block below can be replaced by types generated from the Rust definitions
+// (re-exported from this file) without touching them.
+
+// ---------------------------------------------------------------------------
+// IPC types: begin (mirror of the Rust definitions; keep in step with them)
+// ---------------------------------------------------------------------------
 
 /** Why a connection attempt failed (`ConnectError`, tagged by `kind`). */
 export type ConnectError =
@@ -37,9 +45,6 @@ export interface AccountView {
   state: AccountState;
 }
 
-export interface Snapshot {
-  accounts: AccountView[];
-}
 
 /** Delivery state of a message (`MessageView::state`). */
 export type MessageState = 'queued' | 'sent' | 'acked' | 'delivered' | 'read' | 'failed' | 'received' | 'seen';
@@ -73,10 +78,15 @@ export interface MessageView {
   failure_text: string | null;
 }
 
+/** What a conversation is with (`ConversationKind`): one person, a group
+ *  chat, or one occupant of a group chat in private. */
+export type ConversationKind = 'chat' | 'groupchat' | 'groupchat_pm';
+
 /** A conversation in the list (`ConversationView`). */
 export interface ConversationView {
   account: string;
   peer: string;
+  kind: ConversationKind;
   unread: number;
   updated_ms: number;
   last: MessageView | null;
@@ -131,11 +141,12 @@ export type ClientEvent =
   | { type: 'contact'; contact: ContactView }
   | { type: 'contact_removed'; account: string; jid: string }
   | { type: 'subscription_request'; account: string; from: string; nick?: string | null }
+  | { type: 'subscription_request_removed'; account: string; from: string }
   | { type: 'profile'; account: string; jid: string; profile: ProfileView }
   | { type: 'blocklist'; account: string; blocked: string[]; unblocked: string[]; unblocked_all: boolean }
   | { type: 'history_sync'; account: string; fetched: number; done: boolean };
 
-/** An unanswered presence subscription request, kept by the shell. */
+/** An unanswered presence subscription request (`SubscriptionRequest`). */
 export interface SubscriptionRequest {
   account: string;
   from: string;
@@ -143,14 +154,20 @@ export interface SubscriptionRequest {
   nick?: string | null;
 }
 
-/** `SnapshotView` from the shell: state plus the number of the last event in it. */
+/** The engine's state (`Snapshot`), kept current by `applyEvent`. */
+export interface Snapshot {
+  accounts: AccountView[];
+  /** Unanswered subscription requests, oldest first. */
+  requests: SubscriptionRequest[];
+  /** Blocked addresses per account, sorted. */
+  blocked: Record<string, string[]>;
+}
+
+/** `SnapshotView`: the state plus the number of the last event in it (the
+ *  answer to `snapshot`, and the payload of `engine:resync`). */
 export interface SnapshotView {
   seq: number;
   snapshot: Snapshot;
-  /** Unanswered subscription requests, oldest first. */
-  requests?: SubscriptionRequest[];
-  /** Blocked addresses per account. */
-  blocked?: Record<string, string[]>;
 }
 
 /** A list command's answer: events above `seq` may be newer than `items`. */
@@ -165,18 +182,43 @@ export interface SearchHit {
   snippet: string;
 }
 
-/** `EngineEvent` from the shell: one numbered change. */
+/** The payload of `engine:events`: changes in order, numbered
+ *  `seq - events.length + 1` to `seq` (`seq` is the number of the last). */
+export interface EventBatch {
+  seq: number;
+  events: ClientEvent[];
+}
+
+// ---------------------------------------------------------------------------
+// IPC types: end
+// ---------------------------------------------------------------------------
+
+/** One change with its number, as the mirror hands it on (events of a
+ *  batch are numbered in order, see `EventBatch`). */
 export interface EngineEvent {
   seq: number;
   event: ClientEvent;
 }
 
-export const emptySnapshot = (): Snapshot => ({ accounts: [] });
+/** The numbered changes of a batch. */
+export function numbered(batch: EventBatch): EngineEvent[] {
+  const first = batch.seq - batch.events.length + 1;
+  return batch.events.map((event, i) => ({ seq: first + i, event }));
+}
+
+export const emptySnapshot = (): Snapshot => ({ accounts: [], requests: [], blocked: {} });
+
+/** The requests without the one from `from` to `account`; the same array when there is none. */
+function withoutRequest(list: SubscriptionRequest[], account: string, from: string): SubscriptionRequest[] {
+  const i = list.findIndex((r) => r.account === account && r.from === from);
+  return i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
+}
 
 /**
- * Applies one event and returns the new snapshot (the input is not changed).
- * Same rules as `Snapshot::apply` in Rust; unknown events change nothing, so
- * an older UI keeps working with a newer engine.
+ * Applies one event and returns the new snapshot (the input is not changed;
+ * parts an event leaves alone are shared). Same rules as `Snapshot::apply`
+ * in Rust; unknown events change nothing, so an older UI keeps working with
+ * a newer engine.
  */
 export function applyEvent(s: Snapshot, ev: ClientEvent): Snapshot {
   const update = (jid: string, f: (a: AccountView) => AccountView): Snapshot => ({
@@ -186,33 +228,72 @@ export function applyEvent(s: Snapshot, ev: ClientEvent): Snapshot {
   switch (ev.type) {
     case 'account_added':
       return { ...s, accounts: [...s.accounts.filter((a) => a.jid !== ev.account.jid), ev.account] };
-    case 'account_removed':
-      return { ...s, accounts: s.accounts.filter((a) => a.jid !== ev.jid) };
+    case 'account_removed': {
+      const blocked = { ...s.blocked };
+      delete blocked[ev.jid];
+      return {
+        accounts: s.accounts.filter((a) => a.jid !== ev.jid),
+        requests: s.requests.some((r) => r.account === ev.jid) ? s.requests.filter((r) => r.account !== ev.jid) : s.requests,
+        blocked: ev.jid in s.blocked ? blocked : s.blocked,
+      };
+    }
     case 'account_enabled':
       return update(ev.jid, (a) => ({ ...a, enabled: ev.enabled }));
     case 'account_state':
       return update(ev.jid, (a) => ({ ...a, state: ev.state }));
+    case 'subscription_request':
+      // Once per account and address: a new request replaces an older one (and goes last).
+      return {
+        ...s,
+        requests: [...withoutRequest(s.requests, ev.account, ev.from), { account: ev.account, from: ev.from, nick: ev.nick ?? null }],
+      };
+    case 'subscription_request_removed': {
+      const requests = withoutRequest(s.requests, ev.account, ev.from);
+      return requests === s.requests ? s : { ...s, requests };
+    }
+    case 'contact': {
+      // They may see our presence now: nothing left to answer.
+      if (ev.contact.subscription !== 'from' && ev.contact.subscription !== 'both') return s;
+      const requests = withoutRequest(s.requests, ev.contact.account, ev.contact.jid);
+      return requests === s.requests ? s : { ...s, requests };
+    }
+    case 'blocklist': {
+      // In this order: everyone unblocked, then the unblocked, then the blocked.
+      const list = new Set(ev.unblocked_all ? [] : (s.blocked[ev.account] ?? []));
+      for (const j of ev.unblocked) list.delete(j);
+      for (const j of ev.blocked) list.add(j);
+      return { ...s, blocked: { ...s.blocked, [ev.account]: [...list].sort() } };
+    }
     default:
       return s;
   }
 }
 
+/** Sees every full state and every batch of applied events, in order. */
+export interface MirrorObserver {
+  reset(view: SnapshotView): void;
+  /** The events of one batch that were applied (numbered, in order). */
+  events(list: EngineEvent[]): void;
+}
+
 /**
  * Joins the snapshot command and the event stream without losing or
- * repeating a change: events that arrive before the snapshot are held, and
- * only events newer than the snapshot's `seq` are applied. A gap in the
- * numbering asks for a fresh snapshot.
+ * repeating a change: batches that arrive before the snapshot are held, and
+ * only events numbered above the snapshot's `seq` are applied. A gap in the
+ * numbering asks for a fresh snapshot (once; batches are held until it
+ * comes). A batch is applied whole, then announced once.
  */
 export class EngineMirror {
   seq = -1;
   snapshot: Snapshot = emptySnapshot();
-  private held: EngineEvent[] = [];
+  private held: EventBatch[] = [];
+  /** A gap was seen: waiting for a fresh snapshot. */
+  private resyncing = false;
 
   constructor(
     private readonly onChange: (s: Snapshot) => void,
     private readonly onGap: () => void = () => {},
-    /** Sees every full state and every applied event, in order. */
-    private readonly observer?: { reset(view: SnapshotView): void; event(e: EngineEvent): void },
+    private readonly observer?: MirrorObserver,
   ) {}
 
   get ready(): boolean {
@@ -224,31 +305,41 @@ export class EngineMirror {
     if (this.ready && view.seq < this.seq) return;
     this.seq = view.seq;
     this.snapshot = view.snapshot;
+    this.resyncing = false;
     this.observer?.reset(view);
-    const held = this.held.filter((e) => e.seq > view.seq).sort((a, b) => a.seq - b.seq);
+    const held = this.held.sort((a, b) => a.seq - b.seq);
     this.held = [];
-    for (const e of held) this.applyNumbered(e, false);
+    for (const b of held) this.apply(b);
     this.onChange(this.snapshot);
   }
 
-  /** One numbered change. */
-  event(e: EngineEvent): void {
-    if (!this.ready) {
-      this.held.push(e);
+  /** One batch of numbered changes (`engine:events`). */
+  batch(b: EventBatch): void {
+    if (!this.ready || this.resyncing) {
+      this.held.push(b);
       return;
     }
-    this.applyNumbered(e, true);
+    const before = this.snapshot;
+    this.apply(b);
+    if (this.snapshot !== before) this.onChange(this.snapshot);
   }
 
-  private applyNumbered(e: EngineEvent, notify: boolean): void {
-    if (e.seq <= this.seq) return;
-    if (e.seq > this.seq + 1) {
+  /** Applies the events numbered above `seq`; on a gap, holds the batch and asks for a snapshot. */
+  private apply(b: EventBatch): void {
+    if (this.resyncing) {
+      this.held.push(b);
+      return;
+    }
+    const list = numbered(b).filter((e) => e.seq > this.seq);
+    if (list.length === 0) return;
+    if (list[0].seq > this.seq + 1) {
+      this.resyncing = true;
+      this.held.push(b);
       this.onGap();
       return;
     }
-    this.seq = e.seq;
-    this.snapshot = applyEvent(this.snapshot, e.event);
-    this.observer?.event(e);
-    if (notify) this.onChange(this.snapshot);
+    for (const e of list) this.snapshot = applyEvent(this.snapshot, e.event);
+    this.seq = b.seq;
+    this.observer?.events(list);
   }
 }

@@ -10,6 +10,7 @@ import type {
   MessageView,
   SubscriptionRequest,
 } from '../../src/lib/engine';
+import { largeContacts, largeConversations } from './large';
 
 const ME = 'alice@example.org';
 const MIN = 60_000;
@@ -149,6 +150,12 @@ class ChatData {
   setup(scenario: string) {
     this.scenario = scenario;
     if (scenario === 'empty') return;
+    if (scenario === 'large') {
+      this.contacts = largeContacts();
+      this.conversations = largeConversations(now);
+      for (const c of this.conversations) if (c.last) this.timelines.set(c.peer, [c.last]);
+      return;
+    }
     this.contacts = [
       contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [
           { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations' },
@@ -180,7 +187,7 @@ class ChatData {
     }
     for (const [peer, list] of this.timelines) {
       const last = list[list.length - 1];
-      this.conversations.push({ account: ME, peer, unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, updated_ms: last.timestamp_ms, last });
+      this.conversations.push({ account: ME, peer, kind: 'chat', unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, updated_ms: last.timestamp_ms, last });
     }
     this.conversations.sort((a, b) => b.updated_ms - a.updated_ms);
   }
@@ -190,7 +197,7 @@ export const chatData = new ChatData();
 type Send = (ev: ClientEvent) => void;
 
 function upsertConv(send: Send, m: MessageView, unread = 0) {
-  const c: ConversationView = { account: m.account, peer: m.peer, unread, updated_ms: m.timestamp_ms, last: m };
+  const c: ConversationView = { account: m.account, peer: m.peer, kind: 'chat', unread, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
 }
@@ -300,7 +307,8 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
     }
     case 'approve_subscription':
     case 'deny_subscription':
-      d.requests = d.requests.filter((r) => r.from !== a.jid);
+      // Answered: the engine forgets the request.
+      send({ type: 'subscription_request_removed', account: a.account as string, from: a.jid as string });
       return null;
     case 'add_contact': {
       const f = a.contact as { account: string; jid: string; name: string | null; groups: string[] };

@@ -4,8 +4,9 @@
 
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
-import type { AccountState, AccountView, ClientEvent, Snapshot } from '../../src/lib/engine';
+import { applyEvent, type AccountState, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
 import { chatData, messagingCommand } from './chats';
+import { largeEvents } from './large';
 import { profileCommand } from './profiles';
 import type { SignUpForm } from '../../src/lib/signup';
 
@@ -61,32 +62,59 @@ const signUpForm: SignUpForm = {
   ],
 };
 
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
+if (messagingScenario) chatData.setup(scenario);
+
+// The engine's state and event numbering: `seq` is the number of the last
+// event sent. Events sent together (in one command, one task) go out as one
+// batch, as the shell sends them.
 let seq = 0;
 let snapshot: Snapshot = {
   accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
+  requests: messagingScenario ? chatData.requests : [],
+  blocked: messagingScenario ? chatData.blocked : {},
 };
 const calls: { cmd: string; args: unknown; headers?: Record<string, string> }[] = [];
 (window as unknown as { __calls: typeof calls }).__calls = calls;
 
-function apply(ev: ClientEvent) {
-  if (ev.type === 'account_added') snapshot = { accounts: [...snapshot.accounts.filter((a) => a.jid !== ev.account.jid), ev.account] };
-  else if (ev.type === 'account_removed') snapshot = { accounts: snapshot.accounts.filter((a) => a.jid !== ev.jid) };
-  else if (ev.type === 'account_state') snapshot = { accounts: snapshot.accounts.map((a) => (a.jid === ev.jid ? { ...a, state: ev.state } : a)) };
-  else if (ev.type === 'account_enabled') snapshot = { accounts: snapshot.accounts.map((a) => (a.jid === ev.jid ? { ...a, enabled: ev.enabled } : a)) };
+let queued: ClientEvent[] = [];
+/** Emits what was sent since the last batch, as one batch. */
+function flush() {
+  if (queued.length === 0) return;
+  const events = queued;
+  queued = [];
+  void emit('engine:events', { seq, events });
 }
 
 function send(ev: ClientEvent) {
-  apply(ev);
+  snapshot = applyEvent(snapshot, ev);
   seq += 1;
-  void emit('engine:event', { seq, event: ev });
+  if (queued.length === 0) queueMicrotask(flush);
+  queued.push(ev);
+}
+
+/** Sends events as one batch at once (a burst from the engine). */
+function sendBatch(events: ClientEvent[]) {
+  flush();
+  for (const ev of events) {
+    snapshot = applyEvent(snapshot, ev);
+    seq += 1;
+  }
+  void emit('engine:events', { seq, events });
 }
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
+// An event the page never gets (the shell fell behind): the next batch shows a gap.
+(window as unknown as { __lose: (ev: ClientEvent) => void }).__lose = (ev) => {
+  flush();
+  snapshot = applyEvent(snapshot, ev);
+  seq += 1;
+};
+(window as unknown as { __sendBatch: typeof sendBatch }).__sendBatch = sendBatch;
+// Events for the large roster and conversation list.
+if (scenario === 'large') (window as unknown as { __large: typeof largeEvents }).__large = largeEvents;
 // And the shell (a notification clicked, an xmpp: link).
 (window as unknown as { __emit: typeof emit }).__emit = emit;
-
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
-if (messagingScenario) chatData.setup(scenario);
 
 const later = (ms: number, f: () => void) => setTimeout(f, ms);
 const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
@@ -110,7 +138,6 @@ mockIPC(
     if (profile !== undefined) return profile;
     switch (cmd) {
       case 'snapshot':
-        if (messagingScenario) return { seq, snapshot, requests: chatData.requests, blocked: chatData.blocked };
         if (scenario === 'fatal')
           return uiError(
             'keychain_unavailable',

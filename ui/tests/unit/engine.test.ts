@@ -1,12 +1,29 @@
 import { describe, expect, it, vi } from 'vitest';
-import { applyEvent, EngineMirror, emptySnapshot, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
+import {
+  applyEvent,
+  EngineMirror,
+  emptySnapshot,
+  numbered,
+  type AccountView,
+  type ClientEvent,
+  type ContactView,
+  type EngineEvent,
+  type EventBatch,
+  type Snapshot,
+} from '../../src/lib/engine';
 
 const alice: AccountView = { jid: 'alice@example.org', enabled: true, state: { state: 'disabled' } };
 const bob: AccountView = { jid: 'bob@example.org', enabled: false, state: { state: 'disabled' } };
+const withAccounts = (...accounts: AccountView[]): Snapshot => ({ ...emptySnapshot(), accounts });
 
 function applyAll(events: ClientEvent[], s: Snapshot = emptySnapshot()): Snapshot {
   return events.reduce(applyEvent, s);
 }
+
+const contact = (account: string, jid: string, subscription: ContactView['subscription']): ClientEvent => ({
+  type: 'contact',
+  contact: { account, jid, name: null, subscription, ask: false, groups: [], presence: [] },
+});
 
 describe('applyEvent (mirror of Snapshot::apply)', () => {
   it('adds accounts in order and replaces a re-added one at the end', () => {
@@ -39,44 +56,148 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
   });
 
   it('does not change its input', () => {
-    const s = applyAll([{ type: 'account_added', account: alice }]);
+    const s = applyAll([
+      { type: 'account_added', account: alice },
+      { type: 'subscription_request', account: alice.jid, from: 'a@y' },
+      { type: 'blocklist', account: alice.jid, blocked: ['s@spam'], unblocked: [], unblocked_all: false },
+    ]);
     const copy = structuredClone(s);
     applyEvent(s, { type: 'account_removed', jid: alice.jid });
+    applyEvent(s, { type: 'subscription_request_removed', account: alice.jid, from: 'a@y' });
+    applyEvent(s, { type: 'blocklist', account: alice.jid, blocked: ['t@spam'], unblocked: ['s@spam'], unblocked_all: false });
     expect(s).toEqual(copy);
+  });
+
+  it('keeps one request per account and address, the newest last', () => {
+    const s = applyAll([
+      { type: 'subscription_request', account: 'me@x', from: 'a@y', nick: 'Old' },
+      { type: 'subscription_request', account: 'me@x', from: 'b@y' },
+      { type: 'subscription_request', account: 'other@x', from: 'a@y' },
+      { type: 'subscription_request', account: 'me@x', from: 'a@y', nick: 'Ann' },
+    ]);
+    expect(s.requests).toEqual([
+      { account: 'me@x', from: 'b@y', nick: null },
+      { account: 'other@x', from: 'a@y', nick: null },
+      { account: 'me@x', from: 'a@y', nick: 'Ann' },
+    ]);
+  });
+
+  it('drops a request when the engine says it was answered, or the contact is subscribed', () => {
+    let s = applyAll([
+      { type: 'subscription_request', account: 'me@x', from: 'a@y' },
+      { type: 'subscription_request', account: 'me@x', from: 'b@y' },
+      { type: 'subscription_request', account: 'me@x', from: 'c@y' },
+    ]);
+    s = applyEvent(s, { type: 'subscription_request_removed', account: 'me@x', from: 'a@y' });
+    expect(s.requests.map((r) => r.from)).toEqual(['b@y', 'c@y']);
+    // Only for that account.
+    expect(applyEvent(s, { type: 'subscription_request_removed', account: 'other@x', from: 'b@y' })).toBe(s);
+    // `to` and `none` leave it; `from` and `both` answer it.
+    expect(applyEvent(s, contact('me@x', 'b@y', 'to'))).toBe(s);
+    expect(applyEvent(s, contact('me@x', 'b@y', 'none'))).toBe(s);
+    s = applyEvent(s, contact('me@x', 'b@y', 'from'));
+    s = applyEvent(s, contact('me@x', 'c@y', 'both'));
+    expect(s.requests).toEqual([]);
+  });
+
+  it('applies blocklist pushes in the documented order, sorted', () => {
+    let s = applyAll([
+      { type: 'blocklist', account: 'me@x', blocked: ['t@spam', 's@spam'], unblocked: [], unblocked_all: true },
+      { type: 'blocklist', account: 'me@x', blocked: ['u@spam'], unblocked: ['s@spam'], unblocked_all: false },
+    ]);
+    expect(s.blocked['me@x']).toEqual(['t@spam', 'u@spam']);
+    // Everyone unblocked first, then the unblocked, then the blocked.
+    s = applyEvent(s, { type: 'blocklist', account: 'me@x', blocked: ['v@spam', 'w@spam'], unblocked: ['w@spam'], unblocked_all: true });
+    expect(s.blocked['me@x']).toEqual(['v@spam', 'w@spam']);
+  });
+
+  it('forgets the requests and blocklist of a removed account', () => {
+    const s = applyAll([
+      { type: 'account_added', account: alice },
+      { type: 'account_added', account: bob },
+      { type: 'subscription_request', account: alice.jid, from: 'a@y' },
+      { type: 'subscription_request', account: bob.jid, from: 'b@y' },
+      { type: 'blocklist', account: alice.jid, blocked: ['s@spam'], unblocked: [], unblocked_all: false },
+      { type: 'blocklist', account: bob.jid, blocked: ['t@spam'], unblocked: [], unblocked_all: false },
+      { type: 'account_removed', jid: alice.jid },
+    ]);
+    expect(s.requests).toEqual([{ account: bob.jid, from: 'b@y', nick: null }]);
+    expect(s.blocked).toEqual({ [bob.jid]: ['t@spam'] });
   });
 });
 
-describe('EngineMirror', () => {
-  const added = (seq: number, account: AccountView) => ({ seq, event: { type: 'account_added' as const, account } });
+describe('batches', () => {
+  const added = (account: AccountView): ClientEvent => ({ type: 'account_added', account });
+  const batch = (seq: number, ...events: ClientEvent[]): EventBatch => ({ seq, events });
 
-  it('holds events until the snapshot and applies only newer ones', () => {
+  it('numbers the events of a batch up to its seq', () => {
+    const b = batch(7, added(alice), added(bob), { type: 'account_removed', jid: alice.jid });
+    expect(numbered(b).map((e) => e.seq)).toEqual([5, 6, 7]);
+    expect(numbered(batch(3))).toEqual([]);
+  });
+
+  it('holds batches until the snapshot and applies only the newer events', () => {
     const onChange = vi.fn();
     const m = new EngineMirror(onChange);
-    m.event(added(1, alice)); // already in the snapshot below
-    m.event(added(2, bob));
+    m.batch(batch(1, added(alice))); // already in the snapshot below
+    m.batch(batch(3, { type: 'account_enabled', jid: alice.jid, enabled: false }, added(bob)));
     expect(onChange).not.toHaveBeenCalled();
-    m.reset({ seq: 1, snapshot: { accounts: [alice] } });
+    m.reset({ seq: 2, snapshot: withAccounts(alice) });
     expect(m.snapshot.accounts.map((a) => a.jid)).toEqual([alice.jid, bob.jid]);
-    expect(m.seq).toBe(2);
+    expect(m.snapshot.accounts[0].enabled).toBe(true);
+    expect(m.seq).toBe(3);
     expect(onChange).toHaveBeenCalledTimes(1);
   });
 
-  it('drops repeated events and asks for a snapshot on a gap', () => {
+  it('applies a batch whole and tells once', () => {
+    const onChange = vi.fn();
+    const seen: EngineEvent[][] = [];
+    const m = new EngineMirror(onChange, () => {}, { reset: () => {}, events: (l) => seen.push(l) });
+    m.reset({ seq: 10, snapshot: emptySnapshot() });
+    onChange.mockClear();
+    m.batch(batch(13, added(alice), added(bob), { type: 'account_removed', jid: alice.jid }));
+    expect(onChange).toHaveBeenCalledTimes(1);
+    expect(onChange.mock.calls[0][0].accounts.map((a: AccountView) => a.jid)).toEqual([bob.jid]);
+    expect(seen.map((l) => l.map((e) => e.seq))).toEqual([[11, 12, 13]]);
+    expect(m.seq).toBe(13);
+  });
+
+  it('applies only the part of a batch above its seq', () => {
+    const seen: number[] = [];
+    const m = new EngineMirror(() => {}, () => {}, { reset: () => {}, events: (l) => seen.push(...l.map((e) => e.seq)) });
+    m.reset({ seq: 5, snapshot: withAccounts(alice) });
+    // 4 and 5 are in the snapshot already.
+    m.batch(batch(6, added(alice), { type: 'account_enabled', jid: alice.jid, enabled: false }, added(bob)));
+    expect(seen).toEqual([6]);
+    expect(m.snapshot.accounts.map((a) => a.jid)).toEqual([alice.jid, bob.jid]);
+    expect(m.snapshot.accounts[0].enabled).toBe(true);
+    // A batch seen before changes nothing.
+    m.batch(batch(6, added(alice), added(alice), added(bob)));
+    expect(seen).toEqual([6]);
+  });
+
+  it('asks for a snapshot once on a gap, then applies what came after it', () => {
     const onGap = vi.fn();
     const m = new EngineMirror(() => {}, onGap);
-    m.reset({ seq: 5, snapshot: { accounts: [alice] } });
-    m.event(added(5, bob));
+    m.reset({ seq: 5, snapshot: withAccounts(alice) });
+    m.batch(batch(5, added(bob)));
     expect(m.snapshot.accounts).toHaveLength(1);
-    m.event(added(7, bob));
+    // 6 is missing.
+    m.batch(batch(8, { type: 'account_enabled', jid: alice.jid, enabled: false }, added(bob)));
     expect(onGap).toHaveBeenCalledOnce();
     expect(m.snapshot.accounts).toHaveLength(1);
-    m.reset({ seq: 7, snapshot: { accounts: [alice, bob] } });
-    expect(m.snapshot.accounts).toHaveLength(2);
+    expect(m.seq).toBe(5);
+    m.batch(batch(9, { type: 'account_state', jid: bob.jid, state: { state: 'connecting', attempt: 1 } }));
+    expect(onGap).toHaveBeenCalledOnce();
+    // The fresh snapshot holds up to 7; 8 and 9 come from the held batches.
+    m.reset({ seq: 7, snapshot: withAccounts({ ...alice, enabled: false }) });
+    expect(m.snapshot.accounts.map((a) => `${a.jid}:${a.state.state}`)).toEqual([`${alice.jid}:disabled`, `${bob.jid}:connecting`]);
+    expect(m.seq).toBe(9);
   });
 
   it('ignores a stale snapshot', () => {
     const m = new EngineMirror(() => {});
-    m.reset({ seq: 3, snapshot: { accounts: [alice] } });
+    m.reset({ seq: 3, snapshot: withAccounts(alice) });
     m.reset({ seq: 2, snapshot: emptySnapshot() });
     expect(m.snapshot.accounts).toHaveLength(1);
   });

@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { MessageView } from '../../src/lib/engine';
-import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel, Timeline } from '../../src/lib/timeline';
+import { Chat } from '../../src/lib/stores/chat.svelte';
+import { Timeline } from '../../src/lib/stores/timeline.svelte';
+import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel } from '../../src/lib/timeline';
 
 const at = (y: number, mo: number, d: number, h = 12, mi = 0) => new Date(y, mo - 1, d, h, mi).getTime();
 let next = 1;
@@ -79,6 +81,22 @@ describe('Timeline', () => {
     expect(t.lastOwn()).toBe(a);
   });
 
+  it('never changes a list it handed out: changes make a new one', () => {
+    const t = new Timeline([msg({ id: 1, timestamp_ms: 10 })]);
+    const before = t.items;
+    expect(t.upsert(before[0])).toBe(false);
+    expect(t.items).toBe(before);
+    t.upsert(msg({ id: 2, timestamp_ms: 20 }));
+    t.upsert(msg({ id: 3, timestamp_ms: 30 }));
+    const after = t.items;
+    expect(after).not.toBe(before);
+    expect(before.map((m) => m.id)).toEqual([1]);
+    expect(after.map((m) => m.id)).toEqual([1, 2, 3]);
+    t.trimOldest(2);
+    expect(after.map((m) => m.id)).toEqual([1, 2, 3]);
+    expect(t.items.map((m) => m.id)).toEqual([2, 3]);
+  });
+
   it('stays fast at 100,000 messages', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => msg({ id: i + 1, timestamp_ms: i * 1000 }));
     const t = new Timeline(many);
@@ -86,6 +104,27 @@ describe('Timeline', () => {
     for (let i = 0; i < 1000; i++) t.upsert(msg({ id: 200_000 + i, timestamp_ms: 100_000_000 + i }));
     expect(performance.now() - start).toBeLessThan(2000);
     expect(t.items.length).toBe(101_000);
+  });
+});
+
+describe('the open conversation', () => {
+  it('takes a batch of its messages in one change, and no one else’s', () => {
+    const chat = new Chat();
+    chat.open = { account: 'me@example.org', peer: 'juliet@example.net' };
+    chat.timeline = new Timeline([msg({ id: 1, timestamp_ms: 10 })]);
+    const before = chat.timeline.items;
+    const ev = (m: MessageView) => ({ type: 'message' as const, message: m });
+    chat.events([
+      { seq: 1, event: ev(msg({ id: 3, timestamp_ms: 30 })) },
+      { seq: 2, event: ev(msg({ id: 9, timestamp_ms: 20, peer: 'romeo@example.net' })) },
+      { seq: 3, event: ev(msg({ id: 2, timestamp_ms: 20 })) },
+      { seq: 4, event: ev(msg({ id: 1, timestamp_ms: 10, body: 'edited', edited: true })) },
+    ]);
+    expect(before.map((m) => m.id)).toEqual([1]);
+    expect(chat.timeline.items.map((m) => `${m.id}${m.edited ? '*' : ''}`)).toEqual(['1*', '2', '3']);
+    // Deleted while open: it closes.
+    chat.events([{ seq: 5, event: { type: 'conversation_deleted', account: 'me@example.org', peer: 'juliet@example.net' } }]);
+    expect(chat.open).toBeNull();
   });
 });
 
