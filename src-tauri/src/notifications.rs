@@ -202,7 +202,7 @@ mod tests {
             uid: format!("u{id}"),
             body: "hello".into(),
             timestamp_ms: now - 1000,
-            state: "received".into(),
+            state: tern_core::MessageState::Received,
             edited: false,
             retracted: false,
             reply_to: None,

@@ -39,8 +39,9 @@ pub use api::client;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
-    AccountState, AccountView, ClientEvent, ContactView, ConversationKind, ConversationView,
-    MessageView, ResourcePresence, Snapshot, SubscriptionRequest,
+    AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,
+    ConversationView, MessageState, MessageView, ResourcePresence, Show, Snapshot, Subscription,
+    SubscriptionRequest,
 };
 pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};

@@ -3,111 +3,91 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { ContactView, ConversationView, EventBatch, Listed, MessageView, ProfileView, SearchHit, Show, SnapshotView } from './engine';
+import type { EventBatch, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
-import { headerValue, type VCardView } from './profile';
-import type { SignUpForm, Values } from './signup';
+import { headerValue } from './profile';
+import type { Values } from './signup';
+import {
+  commands,
+  EVENT_ENGINE,
+  EVENT_OPEN_CONVERSATION,
+  EVENT_OPEN_URI,
+  EVENT_RESYNC,
+  type DesktopSettings,
+  type ServerSettings,
+  type XmppUri,
+} from './generated/bindings';
 
-export interface ServerSettings {
-  host: string | null;
-  port: number | null;
-  direct_tls: boolean;
-}
+export type { DesktopSettings, ServerSettings, XmppUri };
+export { EVENT_ENGINE, EVENT_OPEN_CONVERSATION, EVENT_OPEN_URI, EVENT_RESYNC };
 
-/** Desktop behaviour chosen in Settings (`DesktopSettings`). */
-export interface DesktopSettings {
-  notifications: boolean;
-  notification_text: boolean;
-  close_to_tray: boolean;
-  spell_check: boolean;
-}
-
-/** An `xmpp:` link given to Tern (`XmppUri`). */
-export interface XmppUri {
-  jid: string;
-  /** `message`, `roster`, `subscribe` or `join`. */
-  action: string;
-  body: string | null;
-  name: string | null;
-}
-
-/** Events from the shell besides the engine's. */
-export const EVENT_OPEN_CONVERSATION = 'tern://open-conversation';
-export const EVENT_OPEN_URI = 'tern://open-uri';
+/** A command that answers nothing (`null`), as the UI awaits it. */
+const done = (p: Promise<unknown>): Promise<void> => p.then(() => undefined);
 
 export const noServerSettings = (): ServerSettings => ({ host: null, port: null, direct_tls: false });
 
-/** Numbered engine events, in batches (`EventBatch`). */
-export const EVENT_ENGINE = 'engine:events';
-/** A fresh `SnapshotView` (the shell fell behind the engine's events). */
-export const EVENT_RESYNC = 'engine:resync';
-
+/** The shell's commands, as the UI calls them. Each is the generated
+ *  command (defined once, in Rust) with the arguments in the UI's shape. */
 export const api = {
-  snapshot: () => invoke<SnapshotView>('snapshot'),
+  snapshot: () => commands.snapshot(),
   addAccount: (jid: string, password: string, server: ServerSettings) =>
-    invoke<string>('add_account', { account: { jid, password, server } }),
-  removeAccount: (jid: string) => invoke<void>('remove_account', { jid }),
-  setEnabled: (jid: string, enabled: boolean) => invoke<void>('set_enabled', { jid, enabled }),
-  setPassword: (jid: string, password: string) => invoke<void>('set_password', { jid, password }),
-  pinCertificate: (jid: string, sha256: string) => invoke<void>('pin_certificate', { jid, sha256 }),
-  reconnect: (jid: string) => invoke<void>('reconnect', { jid }),
-  changePassword: (jid: string, newPassword: string) =>
-    invoke<void>('change_password', { jid, new_password: newPassword }),
-  deleteAccountOnServer: (jid: string) => invoke<void>('delete_account_on_server', { jid }),
-  registrationStart: (domain: string, server: ServerSettings) =>
-    invoke<SignUpForm>('registration_start', { domain, server }),
-  registrationSubmit: (values: Values) => invoke<void>('registration_submit', { values }),
-  registrationCancel: () => invoke<void>('registration_cancel'),
+    commands.addAccount({ jid, password, server }),
+  removeAccount: (jid: string) => done(commands.removeAccount(jid)),
+  setEnabled: (jid: string, enabled: boolean) => done(commands.setEnabled(jid, enabled)),
+  setPassword: (jid: string, password: string) => done(commands.setPassword(jid, password)),
+  pinCertificate: (jid: string, sha256: string) => done(commands.pinCertificate(jid, sha256)),
+  reconnect: (jid: string) => done(commands.reconnect(jid)),
+  changePassword: (jid: string, newPassword: string) => done(commands.changePassword(jid, newPassword)),
+  deleteAccountOnServer: (jid: string) => done(commands.deleteAccountOnServer(jid)),
+  registrationStart: (domain: string, server: ServerSettings) => commands.registrationStart(domain, server),
+  registrationSubmit: (values: Values) => done(commands.registrationSubmit(values)),
+  registrationCancel: () => done(commands.registrationCancel()),
 
-  conversations: () => invoke<Listed<ConversationView>>('conversations'),
-  timeline: (account: string, peer: string, limit: number) =>
-    invoke<Listed<MessageView>>('timeline', { account, peer, limit }),
+  conversations: () => commands.conversations(),
+  timeline: (account: string, peer: string, limit: number) => commands.timeline(account, peer, limit),
   loadOlder: (account: string, peer: string, before: number | null, limit: number) =>
-    invoke<MessageView[]>('load_older', { account, peer, before, limit }),
+    commands.loadOlder(account, peer, before, limit),
   loadNewer: (account: string, peer: string, after: number, limit: number) =>
-    invoke<MessageView[]>('load_newer', { account, peer, after, limit }),
+    commands.loadNewer(account, peer, after, limit),
   sendMessage: (account: string, peer: string, body: string, replyTo: number | null) =>
-    invoke<MessageView>('send_message', { draft: { account, peer, body, reply_to: replyTo } }),
-  correctMessage: (account: string, id: number, body: string) =>
-    invoke<MessageView>('correct_message', { account, id, body }),
-  retractMessage: (account: string, id: number) => invoke<MessageView>('retract_message', { account, id }),
-  resendMessage: (account: string, id: number) => invoke<MessageView>('resend_message', { account, id }),
-  deleteConversation: (account: string, peer: string) => invoke<void>('delete_conversation', { account, peer }),
-  react: (account: string, id: number, emojis: string[]) => invoke<MessageView>('react', { account, id, emojis }),
-  markRead: (account: string, peer: string) => invoke<void>('mark_read', { account, peer }),
+    commands.sendMessage({ account, peer, body, reply_to: replyTo }),
+  correctMessage: (account: string, id: number, body: string) => commands.correctMessage(account, id, body),
+  retractMessage: (account: string, id: number) => commands.retractMessage(account, id),
+  resendMessage: (account: string, id: number) => commands.resendMessage(account, id),
+  deleteConversation: (account: string, peer: string) => done(commands.deleteConversation(account, peer)),
+  react: (account: string, id: number, emojis: string[]) => commands.react(account, id, emojis),
+  markRead: (account: string, peer: string) => done(commands.markRead(account, peer)),
   sendChatState: (account: string, peer: string, state: 'active' | 'composing' | 'paused' | 'inactive' | 'gone') =>
-    invoke<void>('send_chat_state', { account, peer, state }),
-  search: (query: string, account: string | null, limit: number) =>
-    invoke<SearchHit[]>('search', { query, account, limit }),
+    done(commands.sendChatState(account, peer, state)),
+  search: (query: string, account: string | null, limit: number) => commands.search(query, account, limit),
 
-  roster: (account: string) => invoke<Listed<ContactView>>('roster', { account }),
+  roster: (account: string) => commands.roster(account),
   addContact: (account: string, jid: string, name: string | null, groups: string[]) =>
-    invoke<void>('add_contact', { contact: { account, jid, name, groups } }),
+    done(commands.addContact({ account, jid, name, groups })),
   renameContact: (account: string, jid: string, name: string | null, groups: string[]) =>
-    invoke<void>('rename_contact', { contact: { account, jid, name, groups } }),
-  removeContact: (account: string, jid: string) => invoke<void>('remove_contact', { account, jid }),
-  approveSubscription: (account: string, jid: string) => invoke<void>('approve_subscription', { account, jid }),
-  denySubscription: (account: string, jid: string) => invoke<void>('deny_subscription', { account, jid }),
-  cancelSubscription: (account: string, jid: string) => invoke<void>('cancel_subscription', { account, jid }),
-  setPresence: (account: string, show: Show, status: string | null) =>
-    invoke<void>('set_presence', { account, show, status }),
-  block: (account: string, jid: string) => invoke<void>('block', { account, jid }),
-  unblock: (account: string, jid: string) => invoke<void>('unblock', { account, jid }),
-  openLink: (url: string) => invoke<void>('open_link', { url }),
-  profile: (account: string, jid: string) => invoke<ProfileView>('profile', { account, jid }),
+    done(commands.renameContact({ account, jid, name, groups })),
+  removeContact: (account: string, jid: string) => done(commands.removeContact(account, jid)),
+  approveSubscription: (account: string, jid: string) => done(commands.approveSubscription(account, jid)),
+  denySubscription: (account: string, jid: string) => done(commands.denySubscription(account, jid)),
+  cancelSubscription: (account: string, jid: string) => done(commands.cancelSubscription(account, jid)),
+  setPresence: (account: string, show: Show, status: string | null) => done(commands.setPresence(account, show, status)),
+  block: (account: string, jid: string) => done(commands.block(account, jid)),
+  unblock: (account: string, jid: string) => done(commands.unblock(account, jid)),
+  openLink: (url: string) => done(commands.openLink(url)),
+  profile: (account: string, jid: string) => commands.profile(account, jid),
   /** Sends the picture as the raw request body (not JSON) with the part to
-   *  use (else the engine takes the centred square); returns the new avatar's hash. */
+   *  use (else the engine takes the centred square); returns the new
+   *  avatar's hash. (The generated `setAvatar` cannot carry a body.) */
   setAvatar: (account: string, picture: Uint8Array, crop: CropRect | null = null) =>
-    invoke<string | null>('set_avatar', picture, {
+    invoke<Awaited<ReturnType<typeof commands.setAvatar>>>('set_avatar', picture, {
       headers: { 'Tern-Account': headerValue(account), ...(crop ? { 'Tern-Crop': cropHeader(crop) } : {}) },
     }),
-  removeAvatar: (account: string) => invoke<void>('remove_avatar', { account }),
-  setNickname: (account: string, nickname: string | null) => invoke<void>('set_nickname', { account, nickname }),
-  vcard: (account: string, jid: string) => invoke<VCardView>('vcard', { account, jid }),
-  setOpenConversation: (account: string | null, peer: string | null) =>
-    invoke<void>('set_open_conversation', { account, peer }),
-  setDesktopSettings: (settings: DesktopSettings) => invoke<void>('set_desktop_settings', { settings }),
-  takePendingUri: () => invoke<XmppUri | null>('take_pending_uri'),
+  removeAvatar: (account: string) => done(commands.removeAvatar(account)),
+  setNickname: (account: string, nickname: string | null) => done(commands.setNickname(account, nickname)),
+  vcard: (account: string, jid: string) => commands.vcard(account, jid),
+  setOpenConversation: (account: string | null, peer: string | null) => done(commands.setOpenConversation(account, peer)),
+  setDesktopSettings: (settings: DesktopSettings) => done(commands.setDesktopSettings(settings)),
+  takePendingUri: () => commands.takePendingUri(),
 };
 
 /** Listens to batches of numbered engine events and to full resyncs. */

@@ -1,197 +1,62 @@
-// The engine's state as the UI sees it: a TypeScript mirror of the Rust
-// types in crates/core/src/events.rs and error.rs, and of `Snapshot::apply`.
-// The shell (src-tauri/src/boundary.rs) sends them unchanged.
-//
-// Components import these types from here and nowhere else, so that the
-// block below can be replaced by types generated from the Rust definitions
-// (re-exported from this file) without touching them.
+// The engine's state as the UI sees it: its types, generated from the Rust
+// definitions, and the mirror of `Snapshot::apply` that keeps it current.
+// Components import these types from here and nowhere else.
 
 // ---------------------------------------------------------------------------
-// IPC types: begin (mirror of the Rust definitions; keep in step with them)
+// IPC types: generated from the Rust definitions (src-tauri, tern_app::bindings)
 // ---------------------------------------------------------------------------
 
-/** Why a connection attempt failed (`ConnectError`, tagged by `kind`). */
-export type ConnectError =
-  | { kind: 'authentication_failed'; condition: string }
-  | { kind: 'account_disabled' }
-  | { kind: 'certificate_untrusted'; fingerprint: string; sha256: string; reason: string }
-  | { kind: 'dns_failure'; domain: string; detail: string }
-  | { kind: 'host_unreachable'; host: string; detail: string }
-  | { kind: 'tls_failure'; detail: string }
-  | { kind: 'no_encryption' }
-  | { kind: 'no_usable_mechanism'; offered: string }
-  | { kind: 'conflict' }
-  | { kind: 'see_other_host'; host: string }
-  | { kind: 'policy_violation'; text: string }
-  | { kind: 'stream_error'; condition: string; text: string }
-  | { kind: 'connection_lost'; detail: string }
-  | { kind: 'timeout' }
-  | { kind: 'protocol'; detail: string }
-  | { kind: 'password_unavailable'; detail: string };
+import type {
+  AccountState,
+  AccountView,
+  ChatState,
+  ClientEvent,
+  ConnectError,
+  ContactView,
+  ConversationKind,
+  ConversationView,
+  EngineEvents,
+  Listed,
+  MessageState,
+  MessageView,
+  ProfileView,
+  ResourcePresence,
+  SearchHit,
+  Show,
+  Snapshot,
+  SnapshotView,
+  Subscription,
+  SubscriptionRequest,
+} from './generated/bindings';
+
+export type {
+  AccountState,
+  AccountView,
+  ChatState,
+  ClientEvent,
+  ConnectError,
+  ContactView,
+  ConversationKind,
+  ConversationView,
+  Listed,
+  MessageState,
+  MessageView,
+  ProfileView,
+  ResourcePresence,
+  SearchHit,
+  Show,
+  Snapshot,
+  SnapshotView,
+  Subscription,
+  SubscriptionRequest,
+};
 
 export type ConnectErrorKind = ConnectError['kind'];
 
-/** Connection state of one account (`AccountState`, tagged by `state`). */
-export type AccountState =
-  | { state: 'disabled' }
-  | { state: 'connecting'; attempt: number }
-  | { state: 'connected'; bound_jid: string; resumed: boolean }
-  | { state: 'reconnecting'; attempt: number; retry_in_ms: number; error: ConnectError }
-  | { state: 'failed'; error: ConnectError };
-
-export interface AccountView {
-  jid: string;
-  enabled: boolean;
-  state: AccountState;
-}
-
-
-/** Delivery state of a message (`MessageView::state`). */
-export type MessageState = 'queued' | 'sent' | 'acked' | 'delivered' | 'read' | 'failed' | 'received' | 'seen';
-
-/** A message (`MessageView`). */
-export interface MessageView {
-  /** Local id, stable; used for actions. */
-  id: number;
-  account: string;
-  peer: string;
-  outgoing: boolean;
-  sender: string;
-  /** Cross-device id (XEP-0359). */
-  uid: string;
-  /** Empty once retracted. */
-  body: string;
-  timestamp_ms: number;
-  state: MessageState;
-  edited: boolean;
-  retracted: boolean;
-  /** uid (or id) of the message this one replies to. */
-  reply_to: string | null;
-  /** Emojis by the JID that reacted. */
-  reactions: Record<string, string[]>;
-  /** A `/me` action. */
-  me: boolean;
-  /** Why it was not sent (`state` is `failed`): an XMPP error condition,
-   *  or null when it never reached a server. */
-  failure: string | null;
-  /** The server's own words about that, if any (plain text). */
-  failure_text: string | null;
-}
-
-/** What a conversation is with (`ConversationKind`): one person, a group
- *  chat, or one occupant of a group chat in private. */
-export type ConversationKind = 'chat' | 'groupchat' | 'groupchat_pm';
-
-/** A conversation in the list (`ConversationView`). */
-export interface ConversationView {
-  account: string;
-  peer: string;
-  kind: ConversationKind;
-  unread: number;
-  updated_ms: number;
-  last: MessageView | null;
-}
-
-export type Show = 'available' | 'chat' | 'away' | 'xa' | 'dnd';
-
-export interface ResourcePresence {
-  resource: string;
-  show: Show;
-  status: string | null;
-  priority: number;
-  /** Client software, from its entity capabilities. */
-  client?: string | null;
-}
-
-/** A contact with its presence (`ContactView`). */
-export interface ContactView {
-  account: string;
-  jid: string;
-  name: string | null;
-  subscription: 'none' | 'to' | 'from' | 'both';
-  /** Our request to see their presence is pending. */
-  ask: boolean;
-  groups: string[];
-  /** Online resources, highest priority first; empty = offline. */
-  presence: ResourcePresence[];
-  /** SHA-1 of the avatar (served as tern-media://localhost/avatar/<hash>). */
-  avatar?: string | null;
-  /** Nickname the contact chose (XEP-0172); `name` wins. */
-  nickname?: string | null;
-}
-
-/** Avatar and nickname someone shows (`ProfileView`). */
-export interface ProfileView {
-  avatar: string | null;
-  nickname: string | null;
-}
-
-export type ChatState = 'active' | 'composing' | 'paused' | 'inactive' | 'gone';
-
-/** A change (`ClientEvent`, tagged by `type`). */
-export type ClientEvent =
-  | { type: 'account_added'; account: AccountView }
-  | { type: 'account_removed'; jid: string }
-  | { type: 'account_enabled'; jid: string; enabled: boolean }
-  | { type: 'account_state'; jid: string; state: AccountState }
-  | { type: 'message'; message: MessageView }
-  | { type: 'conversation'; conversation: ConversationView }
-  | { type: 'conversation_deleted'; account: string; peer: string }
-  | { type: 'chat_state'; account: string; peer: string; state: ChatState }
-  | { type: 'contact'; contact: ContactView }
-  | { type: 'contact_removed'; account: string; jid: string }
-  | { type: 'subscription_request'; account: string; from: string; nick?: string | null }
-  | { type: 'subscription_request_removed'; account: string; from: string }
-  | { type: 'profile'; account: string; jid: string; profile: ProfileView }
-  | { type: 'blocklist'; account: string; blocked: string[]; unblocked: string[]; unblocked_all: boolean }
-  | { type: 'history_sync'; account: string; fetched: number; done: boolean };
-
-/** An unanswered presence subscription request (`SubscriptionRequest`). */
-export interface SubscriptionRequest {
-  account: string;
-  from: string;
-  /** The nickname they gave. */
-  nick?: string | null;
-}
-
-/** The engine's state (`Snapshot`), kept current by `applyEvent`. */
-export interface Snapshot {
-  accounts: AccountView[];
-  /** Unanswered subscription requests, oldest first. */
-  requests: SubscriptionRequest[];
-  /** Blocked addresses per account, sorted. */
-  blocked: Record<string, string[]>;
-}
-
-/** `SnapshotView`: the state plus the number of the last event in it (the
- *  answer to `snapshot`, and the payload of `engine:resync`). */
-export interface SnapshotView {
-  seq: number;
-  snapshot: Snapshot;
-}
-
-/** A list command's answer: events above `seq` may be newer than `items`. */
-export interface Listed<T> {
-  seq: number;
-  items: T[];
-}
-
-/** Search result: the message and an excerpt with matches in `[` `]`. */
-export interface SearchHit {
-  message: MessageView;
-  snippet: string;
-}
-
 /** The payload of `engine:events`: changes in order, numbered
  *  `seq - events.length + 1` to `seq` (`seq` is the number of the last). */
-export interface EventBatch {
-  seq: number;
-  events: ClientEvent[];
-}
+export type EventBatch = EngineEvents;
 
-// ---------------------------------------------------------------------------
-// IPC types: end
-// ---------------------------------------------------------------------------
 
 /** One change with its number, as the mirror hands it on (events of a
  *  batch are numbered in order, see `EventBatch`). */

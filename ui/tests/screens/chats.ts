@@ -64,7 +64,7 @@ function msg(peer: string, p: Partial<MessageView>): MessageView {
 }
 
 function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
-  return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], ...p };
+  return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], avatar: null, nickname: null, ...p };
 }
 
 const JULIET = 'juliet@capulet.example';
@@ -161,8 +161,8 @@ class ChatData {
           { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations' },
           { resource: 'laptop.7f3a', show: 'away', status: 'At my desk after supper', priority: 0, client: 'Gajim' },
         ] }),
-      contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0 }] }),
-      contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0 }] }),
+      contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0, client: null }] }),
+      contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0, client: null }] }),
       contact(TYBALT, { subscription: 'none', ask: true, nickname: 'Prince of Cats' }),
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];

@@ -25,7 +25,7 @@ const jidOf = (i: number) => `user${String(i).padStart(4, '0')}@people.example`;
 const nameOf = (i: number) => `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]} ${Math.floor(i / (FIRST.length * LAST.length)) + 1}`;
 
 function presence(i: number, show: Show | null, status: string | null = null): ContactView['presence'] {
-  return show ? [{ resource: `r${i}`, show, status, priority: 0 }] : [];
+  return show ? [{ resource: `r${i}`, show, status, priority: 0, client: null }] : [];
 }
 
 let roster: ContactView[] | null = null;
@@ -45,6 +45,8 @@ export function largeContacts(): ContactView[] {
       ask: false,
       groups,
       presence: presence(i, online ? SHOWS[Math.floor(r() * SHOWS.length)] : null, online && r() < 0.3 ? `Status of ${i}` : null),
+      avatar: null,
+      nickname: null,
     };
   }));
 }

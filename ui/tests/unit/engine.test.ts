@@ -22,7 +22,7 @@ function applyAll(events: ClientEvent[], s: Snapshot = emptySnapshot()): Snapsho
 
 const contact = (account: string, jid: string, subscription: ContactView['subscription']): ClientEvent => ({
   type: 'contact',
-  contact: { account, jid, name: null, subscription, ask: false, groups: [], presence: [] },
+  contact: { account, jid, name: null, subscription, ask: false, groups: [], presence: [], avatar: null, nickname: null },
 });
 
 describe('applyEvent (mirror of Snapshot::apply)', () => {
@@ -58,7 +58,7 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
   it('does not change its input', () => {
     const s = applyAll([
       { type: 'account_added', account: alice },
-      { type: 'subscription_request', account: alice.jid, from: 'a@y' },
+      { type: 'subscription_request', account: alice.jid, from: 'a@y', nick: null },
       { type: 'blocklist', account: alice.jid, blocked: ['s@spam'], unblocked: [], unblocked_all: false },
     ]);
     const copy = structuredClone(s);
@@ -71,8 +71,8 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
   it('keeps one request per account and address, the newest last', () => {
     const s = applyAll([
       { type: 'subscription_request', account: 'me@x', from: 'a@y', nick: 'Old' },
-      { type: 'subscription_request', account: 'me@x', from: 'b@y' },
-      { type: 'subscription_request', account: 'other@x', from: 'a@y' },
+      { type: 'subscription_request', account: 'me@x', from: 'b@y', nick: null },
+      { type: 'subscription_request', account: 'other@x', from: 'a@y', nick: null },
       { type: 'subscription_request', account: 'me@x', from: 'a@y', nick: 'Ann' },
     ]);
     expect(s.requests).toEqual([
@@ -84,9 +84,9 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
 
   it('drops a request when the engine says it was answered, or the contact is subscribed', () => {
     let s = applyAll([
-      { type: 'subscription_request', account: 'me@x', from: 'a@y' },
-      { type: 'subscription_request', account: 'me@x', from: 'b@y' },
-      { type: 'subscription_request', account: 'me@x', from: 'c@y' },
+      { type: 'subscription_request', account: 'me@x', from: 'a@y', nick: null },
+      { type: 'subscription_request', account: 'me@x', from: 'b@y', nick: null },
+      { type: 'subscription_request', account: 'me@x', from: 'c@y', nick: null },
     ]);
     s = applyEvent(s, { type: 'subscription_request_removed', account: 'me@x', from: 'a@y' });
     expect(s.requests.map((r) => r.from)).toEqual(['b@y', 'c@y']);
@@ -115,8 +115,8 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
     const s = applyAll([
       { type: 'account_added', account: alice },
       { type: 'account_added', account: bob },
-      { type: 'subscription_request', account: alice.jid, from: 'a@y' },
-      { type: 'subscription_request', account: bob.jid, from: 'b@y' },
+      { type: 'subscription_request', account: alice.jid, from: 'a@y', nick: null },
+      { type: 'subscription_request', account: bob.jid, from: 'b@y', nick: null },
       { type: 'blocklist', account: alice.jid, blocked: ['s@spam'], unblocked: [], unblocked_all: false },
       { type: 'blocklist', account: bob.jid, blocked: ['t@spam'], unblocked: [], unblocked_all: false },
       { type: 'account_removed', jid: alice.jid },

@@ -21,6 +21,8 @@ const contact = (jid: string, p: Partial<ContactView> = {}): ContactView => ({
   ask: false,
   groups: [],
   presence: [],
+  avatar: null,
+  nickname: null,
   ...p,
 });
 
@@ -106,7 +108,7 @@ describe('contacts', () => {
     s.events(batch(upsertContact(contact('a@y', { groups: ['Work'] })), upsertContact(contact('b@y'))));
     const sorted = s.sorted;
     const grouped = s.grouped;
-    s.events(batch(upsertContact(contact('a@y', { groups: ['Work'], presence: [{ resource: 'r', show: 'away', status: 'Out', priority: 0 }] }))));
+    s.events(batch(upsertContact(contact('a@y', { groups: ['Work'], presence: [{ resource: 'r', show: 'away', status: 'Out', priority: 0, client: null }] }))));
     expect(s.get('me@x', 'a@y')?.presence[0].show).toBe('away');
     expect(s.sorted).toBe(sorted);
     expect(s.grouped).toBe(grouped);

@@ -13,7 +13,10 @@ mod views;
 
 pub(crate) use hub::EventHub;
 pub use snapshot::{Snapshot, SubscriptionRequest};
-pub use views::{ContactView, ConversationKind, ConversationView, MessageView, ResourcePresence};
+pub use views::{
+    ChatState, ContactView, ConversationKind, ConversationView, MessageState, MessageView,
+    ResourcePresence, Show, Subscription,
+};
 
 /// Connection state of one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -92,8 +95,8 @@ pub enum ClientEvent {
         account: String,
         /// Peer.
         peer: String,
-        /// `active`, `composing`, `paused`, `inactive`, `gone`.
-        state: String,
+        /// What they do.
+        state: ChatState,
     },
     /// A contact was added or changed, presence included (upsert).
     Contact {

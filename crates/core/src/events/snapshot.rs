@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{AccountView, ClientEvent};
+use super::{AccountView, ClientEvent, Subscription};
 
 /// Most subscription requests kept per account (a flood of requests from
 /// strangers must not grow without bound; the oldest go first).
@@ -84,7 +84,10 @@ impl Snapshot {
                 self.answered(account, from);
             }
             ClientEvent::Contact { contact } => {
-                if matches!(contact.subscription.as_str(), "from" | "both") {
+                if matches!(
+                    contact.subscription,
+                    Subscription::From | Subscription::Both
+                ) {
                     self.answered(&contact.account, &contact.jid);
                 }
             }
@@ -144,7 +147,7 @@ mod tests {
                 account: account.into(),
                 jid: jid.into(),
                 name: None,
-                subscription: subscription.into(),
+                subscription: Subscription::from_name(subscription).unwrap_or(Subscription::None),
                 ask: false,
                 groups: Vec::new(),
                 presence: Vec::new(),

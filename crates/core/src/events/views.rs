@@ -2,6 +2,124 @@
 
 use serde::Serialize;
 
+/// Declares a string-like enum: serialized as its snake_case name, and
+/// comparable with that name (`state == "read"`).
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The name it is serialized as.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value of a name (`None` for an unknown one).
+            pub fn from_name(name: &str) -> Option<$name> {
+                match name {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Where a message is: outgoing ones move forward from `queued` to
+    /// `read` (or end `failed`); incoming ones are `received`, then `seen`.
+    MessageState {
+        /// Stored, not yet on the wire.
+        Queued = "queued",
+        /// Written to the stream.
+        Sent = "sent",
+        /// The server acknowledged it (XEP-0198).
+        Acked = "acked",
+        /// The recipient's client confirmed delivery (XEP-0184).
+        Delivered = "delivered",
+        /// The recipient read it (XEP-0333).
+        Read = "read",
+        /// Could not be sent.
+        Failed = "failed",
+        /// Incoming, not read yet.
+        Received = "received",
+        /// Incoming, read by the user.
+        Seen = "seen",
+    }
+}
+
+named_enum! {
+    /// How available someone is (RFC 6121 `<show/>`; `available` without one).
+    Show {
+        /// Online.
+        Available = "available",
+        /// Free to chat.
+        Chat = "chat",
+        /// Away.
+        Away = "away",
+        /// Away for long.
+        Xa = "xa",
+        /// Do not disturb.
+        Dnd = "dnd",
+    }
+}
+
+named_enum! {
+    /// Who sees whose presence (RFC 6121 roster subscription).
+    Subscription {
+        /// Neither.
+        None = "none",
+        /// The user sees the contact's.
+        To = "to",
+        /// The contact sees the user's.
+        From = "from",
+        /// Both ways.
+        Both = "both",
+    }
+}
+
+named_enum! {
+    /// What someone is doing in a conversation (XEP-0085).
+    ChatState {
+        /// Taking part.
+        Active = "active",
+        /// Typing.
+        Composing = "composing",
+        /// Stopped typing.
+        Paused = "paused",
+        /// Not looking.
+        Inactive = "inactive",
+        /// Left.
+        Gone = "gone",
+    }
+}
+
 /// A message as the UI shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -22,8 +140,8 @@ pub struct MessageView {
     pub body: String,
     /// Sent time, ms since the epoch.
     pub timestamp_ms: i64,
-    /// `queued`, `sent`, `acked`, `delivered`, `read`, `failed`, `received`, `seen`.
-    pub state: String,
+    /// Where it is.
+    pub state: MessageState,
     /// Corrected (XEP-0308).
     pub edited: bool,
     /// Retracted by its sender (XEP-0424).
@@ -46,14 +164,14 @@ impl From<tern_store::MessageRow> for MessageView {
     fn from(m: tern_store::MessageRow) -> Self {
         use tern_store::MessageState as S;
         let state = match m.state {
-            S::Queued => "queued",
-            S::Sent => "sent",
-            S::Acked => "acked",
-            S::Delivered => "delivered",
-            S::Read => "read",
-            S::Failed => "failed",
-            S::Received => "received",
-            S::Seen => "seen",
+            S::Queued => MessageState::Queued,
+            S::Sent => MessageState::Sent,
+            S::Acked => MessageState::Acked,
+            S::Delivered => MessageState::Delivered,
+            S::Read => MessageState::Read,
+            S::Failed => MessageState::Failed,
+            S::Received => MessageState::Received,
+            S::Seen => MessageState::Seen,
         };
         MessageView {
             me: m.body.starts_with("/me "),
@@ -66,7 +184,7 @@ impl From<tern_store::MessageRow> for MessageView {
             uid: m.uid,
             body: m.body,
             timestamp_ms: m.timestamp_ms,
-            state: state.to_string(),
+            state,
             edited: m.edited,
             retracted: m.retracted,
             reply_to: m.reply_to,
@@ -138,8 +256,8 @@ impl From<tern_store::Conversation> for ConversationView {
 pub struct ResourcePresence {
     /// Resource.
     pub resource: String,
-    /// `available`, `chat`, `away`, `xa` or `dnd`.
-    pub show: String,
+    /// How available.
+    pub show: Show,
     /// Status message.
     pub status: Option<String>,
     /// Priority.
@@ -158,8 +276,8 @@ pub struct ContactView {
     pub jid: String,
     /// Name the user gave it.
     pub name: Option<String>,
-    /// `none`, `to`, `from`, `both`.
-    pub subscription: String,
+    /// Who sees whose presence.
+    pub subscription: Subscription,
     /// Our subscription request is pending.
     pub ask: bool,
     /// Groups.

@@ -15,7 +15,7 @@
 use tern_store::{Change, Direction, MessageState, NewMessage};
 
 use super::flow::{Flow, Step};
-use crate::events::ClientEvent;
+use crate::events::{ChatState, ClientEvent};
 use crate::xep::message::Source;
 
 pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
@@ -114,11 +114,11 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
     }
 
     if live_incoming {
-        if let Some(state) = &p.chat_state {
+        if let Some(state) = p.chat_state.as_deref().and_then(ChatState::from_name) {
             flow.events.push(ClientEvent::ChatState {
                 account: account.clone(),
                 peer: peer.clone(),
-                state: state.clone(),
+                state,
             });
         }
     }
@@ -260,7 +260,7 @@ mod tests {
             Change::Advance { reference: b, state: MessageState::Read, .. },
         ] if a == "richard2-4.1.247" && b == "message-1"));
         assert!(
-            matches!(&f.events[..], [ClientEvent::ChatState { state, peer, .. }] if state == "composing" && peer == ROMEO)
+            matches!(&f.events[..], [ClientEvent::ChatState { state, peer, .. }] if *state == "composing" && peer == ROMEO)
         );
         assert!(f.receipts.is_empty());
     }

@@ -64,7 +64,7 @@ mod tests {
         flow.events.push(ClientEvent::ChatState {
             account: ctx.account.clone(),
             peer: "romeo@montague.lit".into(),
-            state: "active".into(),
+            state: crate::events::ChatState::Active,
         });
         let mut batch = Batch {
             flows: vec![flow],

@@ -112,7 +112,8 @@ pub(crate) fn contact_view(
         presence,
         jid: row.jid,
         name: row.name,
-        subscription: row.subscription,
+        subscription: crate::events::Subscription::from_name(&row.subscription)
+            .unwrap_or(crate::events::Subscription::None),
         ask: row.ask,
         groups: row.groups,
         avatar: profile.avatar,
@@ -317,12 +318,13 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
             if from.to_bare() == ctx.own && from.resource().is_none() {
                 return;
             }
+            use crate::events::Show as Seen;
             let show = match p.show {
-                None => "available",
-                Some(Show::Away) => "away",
-                Some(Show::Chat) => "chat",
-                Some(Show::Dnd) => "dnd",
-                Some(Show::Xa) => "xa",
+                None => Seen::Available,
+                Some(Show::Away) => Seen::Away,
+                Some(Show::Chat) => Seen::Chat,
+                Some(Show::Dnd) => Seen::Dnd,
+                Some(Show::Xa) => Seen::Xa,
             };
             let status = p
                 .statuses
@@ -333,7 +335,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                 &bare,
                 Some(ResourcePresence {
                     resource: resource.clone(),
-                    show: show.to_string(),
+                    show,
                     status,
                     priority: p.priority.0,
                     client: None,

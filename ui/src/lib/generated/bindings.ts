@@ -179,6 +179,19 @@ export type AccountView = {
 	state: AccountState,
 };
 
+/**  What someone is doing in a conversation (XEP-0085). */
+export type ChatState = 
+/**  Taking part. */
+"active" | 
+/**  Typing. */
+"composing" | 
+/**  Stopped typing. */
+"paused" | 
+/**  Not looking. */
+"inactive" | 
+/**  Left. */
+"gone";
+
 /**
  *  A change to the [`Snapshot`] (accounts) or to one of the lists the UI
  *  subscribes to (contacts, conversations, timelines).
@@ -204,8 +217,8 @@ peer: string } |
 account: string; 
 /**  Peer. */
 peer: string; 
-/**  `active`, `composing`, `paused`, `inactive`, `gone`. */
-state: string } | 
+/**  What they do. */
+state: ChatState } | 
 /**  A contact was added or changed, presence included (upsert). */
 { type: "contact"; 
 /**  The contact. */
@@ -376,8 +389,8 @@ export type ContactView = {
 	jid: string,
 	/**  Name the user gave it. */
 	name: string | null,
-	/**  `none`, `to`, `from`, `both`. */
-	subscription: string,
+	/**  Who sees whose presence. */
+	subscription: Subscription,
 	/**  Our subscription request is pending. */
 	ask: boolean,
 	/**  Groups. */
@@ -494,6 +507,28 @@ export type Listed<T> = {
 	items: T[],
 };
 
+/**
+ *  Where a message is: outgoing ones move forward from `queued` to
+ *  `read` (or end `failed`); incoming ones are `received`, then `seen`.
+ */
+export type MessageState = 
+/**  Stored, not yet on the wire. */
+"queued" | 
+/**  Written to the stream. */
+"sent" | 
+/**  The server acknowledged it (XEP-0198). */
+"acked" | 
+/**  The recipient's client confirmed delivery (XEP-0184). */
+"delivered" | 
+/**  The recipient read it (XEP-0333). */
+"read" | 
+/**  Could not be sent. */
+"failed" | 
+/**  Incoming, not read yet. */
+"received" | 
+/**  Incoming, read by the user. */
+"seen";
+
 /**  A message as the UI shows it. */
 export type MessageView = {
 	/**  Local id (stable; use it for actions on the message). */
@@ -512,8 +547,8 @@ export type MessageView = {
 	body: string,
 	/**  Sent time, ms since the epoch. */
 	timestamp_ms: number,
-	/**  `queued`, `sent`, `acked`, `delivered`, `read`, `failed`, `received`, `seen`. */
-	state: string,
+	/**  Where it is. */
+	state: MessageState,
 	/**  Corrected (XEP-0308). */
 	edited: boolean,
 	/**  Retracted by its sender (XEP-0424). */
@@ -557,8 +592,8 @@ export type ProfileView = {
 export type ResourcePresence = {
 	/**  Resource. */
 	resource: string,
-	/**  `available`, `chat`, `away`, `xa` or `dnd`. */
-	show: string,
+	/**  How available. */
+	show: Show,
 	/**  Status message. */
 	status: string | null,
 	/**  Priority. */
@@ -584,6 +619,19 @@ export type ServerSettings = {
 	/**  Direct TLS (XEP-0368) instead of STARTTLS. */
 	direct_tls?: boolean,
 };
+
+/**  How available someone is (RFC 6121 `<show/>`; `available` without one). */
+export type Show = 
+/**  Online. */
+"available" | 
+/**  Free to chat. */
+"chat" | 
+/**  Away. */
+"away" | 
+/**  Away for long. */
+"xa" | 
+/**  Do not disturb. */
+"dnd";
 
 /**  A server's sign-up form (XEP-0077). */
 export type SignUpForm = {
@@ -613,6 +661,17 @@ export type SnapshotView = {
 	/**  The state: accounts, unanswered subscription requests, blocklists. */
 	snapshot: Snapshot,
 };
+
+/**  Who sees whose presence (RFC 6121 roster subscription). */
+export type Subscription = 
+/**  Neither. */
+"none" | 
+/**  The user sees the contact's. */
+"to" | 
+/**  The contact sees the user's. */
+"from" | 
+/**  Both ways. */
+"both";
 
 /**  Someone asks to see an account's presence. */
 export type SubscriptionRequest = {
