@@ -245,52 +245,8 @@ async fn start_engine(app: &AppHandle, client: Result<Client, UiError>) {
 /// (`ui/src/lib/generated/bindings.ts`, see [`typescript`]) both come from.
 pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(tauri_specta::collect_commands![
-            commands::snapshot,
-            commands::set_open_conversation,
-            commands::set_desktop_settings,
-            commands::take_pending_uri,
-            commands::add_account,
-            commands::remove_account,
-            commands::set_enabled,
-            commands::set_password,
-            commands::pin_certificate,
-            commands::reconnect,
-            commands::change_password,
-            commands::delete_account_on_server,
-            commands::registration_start,
-            commands::registration_submit,
-            commands::registration_cancel,
-            commands::conversations,
-            commands::timeline,
-            commands::load_older,
-            commands::load_newer,
-            commands::send_message,
-            commands::correct_message,
-            commands::retract_message,
-            commands::resend_message,
-            commands::delete_conversation,
-            commands::react,
-            commands::mark_read,
-            commands::send_chat_state,
-            commands::search,
-            commands::roster,
-            commands::add_contact,
-            commands::rename_contact,
-            commands::remove_contact,
-            commands::approve_subscription,
-            commands::deny_subscription,
-            commands::cancel_subscription,
-            commands::set_presence,
-            commands::block,
-            commands::unblock,
-            commands::open_link,
-            commands::profile,
-            commands::set_avatar,
-            commands::remove_avatar,
-            commands::set_nickname,
-            commands::vcard,
-        ])
+        // Every `#[tauri::command]` of commands.rs (listed by build.rs).
+        .commands(include!(concat!(env!("OUT_DIR"), "/commands.rs")))
         .typ::<boundary::EngineEvents>()
         .typ::<notifications::OpenConversation>()
         .typ::<uri::XmppUri>()

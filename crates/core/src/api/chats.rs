@@ -30,7 +30,7 @@ impl Client {
         &self,
     ) -> Result<(Vec<ConversationView>, broadcast::Receiver<ClientEvent>)> {
         let rx = self.subscribe().1;
-        let list = self.store().conversations(None).await?;
+        let list = chat::conversations(self.store()).await?;
         Ok((list.into_iter().map(ConversationView::from).collect(), rx))
     }
 

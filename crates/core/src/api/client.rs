@@ -7,15 +7,15 @@ use std::sync::Arc;
 use tern_store::{Store, StoredAccount};
 use tokio::sync::{broadcast, Mutex};
 use tokio_xmpp::xmlstream::Timeouts;
-use xmpp_parsers::ibr::RemoveQuery;
+
 use xmpp_parsers::iq::Iq;
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::BareJid;
 
 use crate::account::{Account, Settings};
 use crate::error::{Error, Result};
 use crate::events::{AccountState, AccountView, ClientEvent, EventHub, Snapshot};
 use crate::net::connect::Target;
-use crate::net::register::{change_password_query, Registration, RegistrationError};
+use crate::net::register::{Registration, RegistrationError};
 use crate::net::resolve::ServerOverride;
 use crate::net::tls::{parse_fingerprint, TlsTrust};
 use crate::passwords::PasswordStore;
@@ -407,19 +407,12 @@ impl Client {
     pub async fn change_password(&self, jid: &str, new_password: &str) -> Result<()> {
         let bare = parse_account_jid(jid)?;
         let jid = bare.to_string();
-        let username = bare.node().map(|n| n.to_string()).unwrap_or_default();
-        let iq = Iq::from_set("chpw", change_password_query(&username, new_password))
-            .with_to(Jid::from(bare.domain().to_owned()));
-        match self.request(&jid, iq).await {
-            Ok(_) => {}
-            Err(Error::Stanza { condition, text }) => {
-                return Err(Error::Registration(RegistrationError::Refused {
-                    condition,
-                    text: text.unwrap_or_default(),
-                }))
-            }
-            Err(e) => return Err(e),
-        }
+        crate::services::registration::change_password(
+            &self.handle(&jid).await?,
+            &bare,
+            new_password,
+        )
+        .await?;
         let passwords = self.inner.passwords.clone();
         let (j, p) = (jid.clone(), new_password.to_string());
         blocking(move || passwords.set(&j, &p)).await
@@ -430,11 +423,9 @@ impl Client {
     pub async fn delete_account_on_server(&self, jid: &str) -> Result<()> {
         let bare = parse_account_jid(jid)?;
         let jid = bare.to_string();
-        let iq = Iq::from_set("unreg", RemoveQuery { remove: true })
-            .with_to(Jid::from(bare.domain().to_owned()));
-        match self.request(&jid, iq).await {
-            // The server may close the stream before or right after answering.
-            Ok(_) | Err(Error::NotConnected(_)) => {}
+        match self.handle(&jid).await {
+            Ok(handle) => crate::services::registration::remove(&handle, &bare).await?,
+            Err(Error::NotConnected(_)) => {}
             Err(e) => return Err(e),
         }
         self.remove_account(&jid).await

@@ -28,11 +28,7 @@ impl crate::Client {
     /// included), without asking the network.
     pub async fn profile(&self, account: &str, jid: &str) -> Result<ProfileView> {
         let ctx = self.ctx(account).await?;
-        let row = self.store().profile(&ctx.account, jid).await?;
-        Ok(ProfileView {
-            avatar: row.avatar,
-            nickname: row.nickname,
-        })
+        stored_profile(&ctx, jid).await
     }
 
     /// Fetches `jid`'s vCard (XEP-0054); the account's own when `jid` is

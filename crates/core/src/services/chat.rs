@@ -281,3 +281,10 @@ pub(crate) async fn delete_conversation(ctx: &Ctx, peer: &str) -> Result<()> {
     });
     Ok(())
 }
+
+/// Conversations of every account, most recent first.
+pub(crate) async fn conversations(
+    store: &tern_store::Store,
+) -> Result<Vec<tern_store::Conversation>> {
+    Ok(store.conversations(None).await?)
+}

@@ -5,7 +5,9 @@ pub(crate) mod archive;
 pub(crate) mod blocking;
 pub(crate) mod caps;
 pub(crate) mod chat;
+pub(crate) mod contacts;
 pub(crate) mod profile;
+pub(crate) mod registration;
 pub(crate) mod roster;
 
 use xmpp_parsers::stanza_error::DefinedCondition;

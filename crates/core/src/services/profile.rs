@@ -98,6 +98,15 @@ impl Fetching {
     }
 }
 
+/// What is stored of `jid`'s avatar and nickname.
+pub(crate) async fn stored_profile(ctx: &Ctx, jid: &str) -> Result<ProfileView> {
+    let row = ctx.store.profile(&ctx.account, jid).await?;
+    Ok(ProfileView {
+        avatar: row.avatar,
+        nickname: row.nickname,
+    })
+}
+
 /// Whether `s` is a SHA-1 in lowercase hex (what names avatar files).
 pub fn is_avatar_hash(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
