@@ -522,3 +522,14 @@ pub async fn set_desktop_settings(
 pub async fn take_pending_uri(shell: State<'_, Shell>) -> Reply<Option<crate::uri::XmppUri>> {
     Ok(shell.links.take())
 }
+
+/// The user is scrolling or typing: background history waits until they
+/// have been quiet for a moment.
+#[tauri::command]
+#[specta::specta]
+pub async fn user_active(shell: State<'_, Shell>) -> Reply {
+    if let Some(client) = shell.client_now() {
+        client.user_active();
+    }
+    Ok(())
+}

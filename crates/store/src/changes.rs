@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::messages::{
-    advance_in, correct_in, fail_in, find_in, insert_in, mark_read_in, retract_in, set_reactions_in,
+    advance_in, correct_in, fail_in, find_in, insert_in, mark_read_in, retract_in,
+    set_reactions_in, settle_unread_in,
 };
 use crate::{Direction, MessageRow, MessageState, NewMessage, Result, Store, Stored};
 
@@ -93,6 +94,28 @@ pub enum Change {
         archive_id: String,
         /// Whose archive.
         archive_by: String,
+    },
+    /// The user's displayed marker (XEP-0333) from another device: kept if
+    /// it is the newest seen in the conversation (see [`Change::SettleUnread`]).
+    ReadMarker {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The id of the message it marks.
+        reference: String,
+        /// When the marker was sent.
+        at_ms: i64,
+    },
+    /// On a device's first catch-up: incoming messages the user has
+    /// answered (up to their own latest message) or marked displayed (up to
+    /// the message of their newest marker) are read; only later ones count
+    /// as unread.
+    SettleUnread {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
     },
     /// The user read the conversation (here or on another device).
     MarkRead {
@@ -257,6 +280,29 @@ impl Store {
                     .bind(archive_by)
                     .execute(&mut *tx)
                     .await?;
+                }
+                Change::ReadMarker {
+                    account,
+                    peer,
+                    reference,
+                    at_ms,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO read_markers (account_jid, peer, reference, at_ms) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(account_jid, peer) DO UPDATE SET reference = ?3, at_ms = ?4
+                         WHERE ?4 > at_ms",
+                    )
+                    .bind(account)
+                    .bind(peer)
+                    .bind(reference)
+                    .bind(at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::SettleUnread { account, peer } => {
+                    if settle_unread_in(&mut tx, account, peer).await? {
+                        out.touch(account, peer);
+                    }
                 }
                 Change::MarkRead { account, peer } => {
                     mark_read_in(&mut tx, account, peer).await?;

@@ -57,6 +57,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_kinds_and_intents",
         include_str!("../migrations/0007_kinds_and_intents.sql"),
     ),
+    (
+        "0008_read_markers",
+        include_str!("../migrations/0008_read_markers.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.

@@ -1010,3 +1010,53 @@ pub(crate) async fn mark_read_in(
     .await?;
     Ok(())
 }
+
+/// See [`crate::Change::SettleUnread`]. Returns whether the unread count
+/// changed.
+pub(crate) async fn settle_unread_in(
+    conn: &mut SqliteConnection,
+    account: &str,
+    peer: &str,
+) -> Result<bool> {
+    // The read point: the user's own latest message, or the message their
+    // newest displayed marker names, whichever is later.
+    let read_point: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(t) FROM (
+            SELECT MAX(timestamp_ms) AS t FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 1
+            UNION ALL
+            SELECT MAX(m.timestamp_ms) AS t FROM read_markers r
+              JOIN messages m ON m.account_jid = r.account_jid AND m.peer = r.peer
+                 AND m.outgoing = 0 AND (m.uid = r.reference OR m.msg_id = r.reference)
+             WHERE r.account_jid = ?1 AND r.peer = ?2)",
+    )
+    .bind(account)
+    .bind(peer)
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(rp) = read_point {
+        sqlx::query(
+            "UPDATE messages SET state = 11
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10 AND timestamp_ms <= ?3",
+        )
+        .bind(account)
+        .bind(peer)
+        .bind(rp)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let changed = sqlx::query(
+        "UPDATE conversations SET unread = (
+            SELECT COUNT(*) FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10)
+         WHERE account_jid = ?1 AND peer = ?2 AND unread != (
+            SELECT COUNT(*) FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10)",
+    )
+    .bind(account)
+    .bind(peer)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}

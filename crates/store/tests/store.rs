@@ -237,6 +237,92 @@ async fn a_list_of_changes_commits_together() {
     assert_eq!(store.timeline(&a, &b, None, 10).await.unwrap().len(), 2);
 }
 
+/// On a first catch-up, what the user answered or marked displayed is read:
+/// only incoming messages after both count as unread.
+#[tokio::test]
+async fn settling_unread_follows_answers_and_markers() {
+    use tern_store::{Change, Direction};
+    let (_dir, store) = store_with_account("a@example.org").await;
+    let (a, b) = ("a@example.org".to_string(), "b@example.net".to_string());
+    let insert = |uid: &str, dir: Direction, ts: i64| Change::Insert {
+        message: msg(uid, dir, ts, uid),
+        count_unread: true,
+    };
+    let settle = Change::SettleUnread {
+        account: a.clone(),
+        peer: b.clone(),
+    };
+    let unread = |store: &Store| {
+        let store = store.clone();
+        let (a, b) = (a.clone(), b.clone());
+        async move { store.conversation(&a, &b).await.unwrap().unwrap().unread }
+    };
+    // Newest page first: the contact's last three came after the user's reply.
+    store
+        .commit(&[
+            insert("in3", Direction::Incoming, 4000),
+            insert("in4", Direction::Incoming, 5000),
+            insert("in5", Direction::Incoming, 6000),
+            settle.clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(unread(&store).await, 3, "no answer known yet");
+    // An older page brings the user's answer and what it answered.
+    store
+        .commit(&[
+            insert("in1", Direction::Incoming, 1000),
+            insert("in2", Direction::Incoming, 2000),
+            insert("out1", Direction::Outgoing, 3000),
+            settle.clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        unread(&store).await,
+        3,
+        "answered ones are read, later ones not"
+    );
+    // The user's displayed marker from another device, for in4.
+    let done = store
+        .commit(&[
+            Change::ReadMarker {
+                account: a.clone(),
+                peer: b.clone(),
+                reference: "id-in4".into(),
+                at_ms: 7000,
+            },
+            settle.clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(unread(&store).await, 1, "only in5 came after both");
+    assert_eq!(done.conversations, vec![(a.clone(), b.clone())]);
+    // An older marker changes nothing.
+    store
+        .commit(&[
+            Change::ReadMarker {
+                account: a.clone(),
+                peer: b.clone(),
+                reference: "id-in1".into(),
+                at_ms: 1500,
+            },
+            settle,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(unread(&store).await, 1);
+    let rows = store.timeline(&a, &b, None, 10).await.unwrap();
+    let unread_ids: Vec<_> = rows
+        .iter()
+        .filter(|m| {
+            m.direction == Direction::Incoming && m.state == tern_store::MessageState::Received
+        })
+        .map(|m| m.uid.as_str())
+        .collect();
+    assert_eq!(unread_ids, vec!["in5"]);
+}
+
 #[tokio::test]
 async fn newer_schema_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -24,6 +24,24 @@ pub(crate) struct Ctx {
     pub discovery: Arc<crate::services::caps::Discovery>,
     /// Avatar downloads in progress.
     pub fetching: Arc<crate::services::profile::Fetching>,
+    /// When the user last scrolled or typed (background work waits).
+    pub activity: Arc<Activity>,
+}
+
+/// When the user last scrolled or typed, shared by every account.
+#[derive(Debug, Default)]
+pub(crate) struct Activity(std::sync::atomic::AtomicI64);
+
+impl Activity {
+    /// The user is active now.
+    pub(crate) fn touch(&self) {
+        self.0.store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the user was active in the last `ms` milliseconds.
+    pub(crate) fn active_within(&self, ms: i64) -> bool {
+        now_ms() - self.0.load(std::sync::atomic::Ordering::Relaxed) < ms
+    }
 }
 
 /// Milliseconds since the epoch, now.
@@ -67,6 +85,7 @@ pub(crate) mod tests {
             data_dir: dir.path().to_path_buf(),
             discovery: Arc::default(),
             fetching: Arc::default(),
+            activity: Arc::default(),
         };
         (dir, ctx)
     }

@@ -86,9 +86,11 @@ pub(crate) struct Account {
 
 impl Account {
     /// Starts connecting. Must run inside the tokio runtime.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         settings: Settings,
         first_sync_limit: u64,
+        activity: Arc<crate::account::ctx::Activity>,
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
         store: Store,
@@ -103,6 +105,7 @@ impl Account {
             data_dir,
             discovery: Arc::default(),
             fetching: Arc::default(),
+            activity,
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {

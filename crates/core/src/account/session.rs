@@ -1,9 +1,9 @@
-//! What happens when a new session starts (not on resumption): roster,
-//! carbons, resending the outbox, catching up with the archive, and only
-//! then the initial presence. Servers deliver stored offline messages when
-//! they see the initial presence, oldest first; by then the archive has
-//! already brought them newest first, so the offline copies are only
-//! recognised as duplicates.
+//! What happens when a new session starts (not on resumption): roster and
+//! carbons, then at once the initial presence (contacts see the user online
+//! within a round trip or two of signing in), then the blocklist, the
+//! server's features, the send queue and the archive. Servers deliver
+//! stored offline messages when they see the initial presence; the archive
+//! brings the same messages again and de-duplication keeps one copy.
 
 use crate::account::AccountHandle;
 
@@ -19,7 +19,19 @@ pub(crate) async fn start(handle: AccountHandle) {
         }
         Err(e) => tracing::warn!(account = %ctx.account, "roster request failed: {e}"),
     }
-    // 1b. Blocklist (XEP-0191): asking for it also subscribes to changes.
+    // 2. Carbons (XEP-0280).
+    if let Err(e) = handle.request(crate::xep::carbons::enable()).await {
+        tracing::info!(account = %ctx.account, "carbons unavailable: {e}");
+    }
+    // 2b. Initial presence, as soon as the session is ready: contacts see
+    // the user online at once, whatever the size of the archive. Offline
+    // messages the server now delivers are recognised later when the
+    // archive brings them again (and the other way round).
+    let presence = handle.own_presence();
+    if let Err(e) = handle.send(tokio_xmpp::Stanza::Presence(presence)).await {
+        tracing::warn!(account = %ctx.account, "initial presence not sent: {e}");
+    }
+    // 3. Blocklist (XEP-0191): asking for it also subscribes to changes.
     match handle
         .request(crate::xep::blocking::blocklist_request())
         .await
@@ -39,23 +51,16 @@ pub(crate) async fn start(handle: AccountHandle) {
         Ok(_) => {}
         Err(e) => tracing::info!(account = %ctx.account, "blocklist unavailable: {e}"),
     }
-    // 1c. What the server supports (kept on disk for offline use).
+    // 3b. What the server supports (kept on disk for offline use).
     crate::services::caps::discover_server(&handle).await;
-    // 2. Carbons (XEP-0280).
-    if let Err(e) = handle.request(crate::xep::carbons::enable()).await {
-        tracing::info!(account = %ctx.account, "carbons unavailable: {e}");
-    }
-    // 3. Messages stored but never acknowledged by the server go again, in
+    // 4. Messages stored but never acknowledged by the server go again, in
     // order, before anything newer (peers drop copies by origin-id).
     handle.flush_queue().await;
-    // 4. History (XEP-0313), newest first.
+    // 5. History (XEP-0313): the gap since the last session, or on a new
+    // device the newest of every conversation and then, in the background,
+    // the rest.
     match crate::services::archive::catch_up(&handle).await {
         Ok(n) => tracing::info!(account = %ctx.account, fetched = n, "history caught up"),
         Err(e) => tracing::warn!(account = %ctx.account, "history catch-up failed: {e}"),
-    }
-    // 5. Initial presence: now contacts see us, and presences arrive.
-    let presence = handle.own_presence();
-    if let Err(e) = handle.send(tokio_xmpp::Stanza::Presence(presence)).await {
-        tracing::warn!(account = %ctx.account, "initial presence not sent: {e}");
     }
 }

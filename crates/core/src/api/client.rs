@@ -91,6 +91,8 @@ struct Inner {
     timeouts: Timeouts,
     first_sync_limit: u64,
     data_dir: PathBuf,
+    /// When the user last scrolled or typed.
+    activity: Arc<crate::account::ctx::Activity>,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -158,6 +160,7 @@ impl Client {
                 timeouts: config.timeouts,
                 first_sync_limit: config.first_sync_limit,
                 data_dir: config.data_dir.clone(),
+                activity: Arc::default(),
             }),
         };
         for a in client.inner.store.accounts().await? {
@@ -208,6 +211,7 @@ impl Client {
         let account = Account::start(
             settings,
             self.inner.first_sync_limit,
+            self.inner.activity.clone(),
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),
@@ -369,6 +373,7 @@ impl Client {
             data_dir: self.inner.data_dir.clone(),
             discovery: Default::default(),
             fetching: Default::default(),
+            activity: self.inner.activity.clone(),
         })
     }
 
@@ -394,6 +399,12 @@ impl Client {
     pub async fn send_stanza(&self, jid: &str, stanza: tokio_xmpp::Stanza) -> Result<()> {
         let handle = self.handle(jid).await?;
         handle.send(stanza).await
+    }
+
+    /// The user is scrolling or typing: background history waits until they
+    /// have been quiet for a moment.
+    pub fn user_active(&self) {
+        self.inner.activity.touch();
     }
 
     /// XEP-0352 client state indication hook: the app reports whether the

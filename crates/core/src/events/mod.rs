@@ -150,12 +150,15 @@ pub enum ClientEvent {
         /// Everyone was unblocked.
         unblocked_all: bool,
     },
-    /// History catch-up progress.
+    /// History catch-up progress: after each page, then once with `done`
+    /// when the history is in (or the run stopped).
     HistorySync {
         /// Account.
         account: String,
         /// Messages fetched so far in this catch-up.
         fetched: u64,
+        /// The time of the oldest message reached so far (ms).
+        oldest_ms: Option<i64>,
         /// Catch-up finished.
         done: bool,
     },

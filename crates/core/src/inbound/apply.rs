@@ -105,12 +105,23 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
                 });
             }
         }
-    } else if p.displayed.is_some() && c.source == Source::Carbon {
-        // The user read the conversation on another device.
-        flow.changes.push(Change::MarkRead {
-            account: account.clone(),
-            peer: peer.clone(),
-        });
+    } else if let Some(reference) = &p.displayed {
+        match c.source {
+            // The user read the conversation on another device.
+            Source::Carbon => flow.changes.push(Change::MarkRead {
+                account: account.clone(),
+                peer: peer.clone(),
+            }),
+            // The user read it on another device some time ago: on a first
+            // catch-up, what it marks is read.
+            Source::Archive => flow.changes.push(Change::ReadMarker {
+                account: account.clone(),
+                peer: peer.clone(),
+                reference: reference.clone(),
+                at_ms: c.timestamp_ms,
+            }),
+            Source::Live => {}
+        }
     }
 
     if live_incoming {

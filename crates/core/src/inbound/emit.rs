@@ -15,7 +15,12 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch) {
         .flat_map(|f| std::mem::take(&mut f.events))
         .collect();
     if let Some(done) = &batch.committed {
-        let mut messages: Vec<&tern_store::MessageRow> = done.messages.iter().collect();
+        let announced = if batch.mode.announce_messages {
+            &done.messages[..]
+        } else {
+            &[]
+        };
+        let mut messages: Vec<&tern_store::MessageRow> = announced.iter().collect();
         messages.sort_by_key(|m| std::cmp::Reverse((m.timestamp_ms, m.id)));
         events.extend(messages.into_iter().map(|m| ClientEvent::Message {
             message: MessageView::from(m.clone()),

@@ -101,8 +101,9 @@ impl Flow {
 
 /// Messages processed together: their changes are committed in one
 /// transaction and their events go out together.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Batch {
+    pub mode: super::Mode,
     pub flows: Vec<Flow>,
     /// Messages of this batch that passed the known stage (peer, outgoing,
     /// uid): a second copy in the same batch is known too.
@@ -113,4 +114,17 @@ pub(crate) struct Batch {
     pub committed: Option<Committed>,
     /// Stanzas to send back.
     pub replies: Vec<Stanza>,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            mode: super::Mode::LIVE,
+            flows: Vec::new(),
+            seen: HashSet::new(),
+            changes: Vec::new(),
+            committed: None,
+            replies: Vec::new(),
+        }
+    }
 }

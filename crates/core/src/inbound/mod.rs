@@ -101,6 +101,32 @@ impl Stage {
     }
 }
 
+/// How a batch is announced and counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mode {
+    /// Each added or changed message becomes an event (live messages, and
+    /// a reconnect's catch-up). A device's first catch-up announces only
+    /// the conversations' list entries: the page reads what it shows from
+    /// the store.
+    pub announce_messages: bool,
+    /// A device's first catch-up: what the user answered or marked
+    /// displayed is read (see `tern_store::Change::SettleUnread`).
+    pub settle_unread: bool,
+}
+
+impl Mode {
+    /// Live messages, carbons, a reconnect's catch-up, scroll-back.
+    pub(crate) const LIVE: Mode = Mode {
+        announce_messages: true,
+        settle_unread: false,
+    };
+    /// A device's first catch-up (and its background history).
+    pub(crate) const FIRST_SYNC: Mode = Mode {
+        announce_messages: false,
+        settle_unread: true,
+    };
+}
+
 /// What processing a batch did.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
@@ -109,13 +135,16 @@ pub(crate) struct Outcome {
     /// Messages with text among the batch, stored now or before (archives
     /// also hold receipts, markers, corrections and reactions).
     pub texts: u64,
+    /// The time of the oldest message of the batch.
+    pub oldest_ms: Option<i64>,
 }
 
 /// Runs messages through every stage, in [`ORDER`]. Each item carries the
 /// time to file it under, when the caller knows better than the stanza
 /// (archive stamps only have whole seconds; see `services::archive`).
-pub(crate) async fn process(ctx: &Ctx, items: Vec<(Message, Option<i64>)>) -> Outcome {
+pub(crate) async fn process(ctx: &Ctx, items: Vec<(Message, Option<i64>)>, mode: Mode) -> Outcome {
     let mut batch = Batch {
+        mode,
         flows: items
             .into_iter()
             .map(|(stanza, time)| Flow::new(stanza, time))
@@ -134,23 +163,52 @@ pub(crate) async fn process(ctx: &Ctx, items: Vec<(Message, Option<i64>)>) -> Ou
             }
             batch.flows = flows;
         } else {
-            batch.changes = batch
-                .flows
-                .iter_mut()
-                .flat_map(|f| std::mem::take(&mut f.changes))
-                .collect::<Vec<Change>>();
+            if batch.changes.is_empty() {
+                batch.changes = batch
+                    .flows
+                    .iter_mut()
+                    .flat_map(|f| std::mem::take(&mut f.changes))
+                    .collect::<Vec<Change>>();
+                if mode.settle_unread {
+                    let settle = settle_changes(&batch.changes);
+                    batch.changes.extend(settle);
+                }
+            }
             stage.run_batch(ctx, &mut batch).await;
         }
     }
     Outcome {
         texts: batch.flows.iter().filter(|f| f.is_content()).count() as u64,
+        oldest_ms: batch
+            .flows
+            .iter()
+            .filter_map(|f| f.classified.as_ref().map(|c| c.timestamp_ms))
+            .min(),
         replies: batch.replies,
     }
 }
 
+/// One settling of unread counts per conversation the changes touch.
+fn settle_changes(changes: &[Change]) -> Vec<Change> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for c in changes {
+        let key = match c {
+            Change::Insert { message, .. } => (message.account.clone(), message.peer.clone()),
+            Change::ReadMarker { account, peer, .. } => (account.clone(), peer.clone()),
+            _ => continue,
+        };
+        if !seen.contains(&key) {
+            seen.push(key);
+        }
+    }
+    seen.into_iter()
+        .map(|(account, peer)| Change::SettleUnread { account, peer })
+        .collect()
+}
+
 /// Runs one live message through the pipeline; returns what to send back.
 pub(crate) async fn on_message(ctx: &Ctx, msg: Message) -> Vec<Stanza> {
-    process(ctx, vec![(msg, None)]).await.replies
+    process(ctx, vec![(msg, None)], Mode::LIVE).await.replies
 }
 
 #[cfg(test)]
@@ -184,7 +242,7 @@ mod tests {
             .enumerate()
             .map(|(i, m)| (m, Some(1_767_261_600_000 + i as i64)))
             .collect();
-        let out = process(&ctx, items).await;
+        let out = process(&ctx, items, Mode::LIVE).await;
         assert_eq!(
             out.texts, 2,
             "two messages with text; a correction and a receipt"
@@ -226,6 +284,7 @@ mod tests {
         let again = process(
             &ctx,
             vec![(archived("A1", "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit' id='m1' type='chat'><body>helo</body></message>"), None)],
+            Mode::LIVE,
         )
         .await;
         assert_eq!(again.texts, 1);

@@ -7,9 +7,12 @@ use tokio::sync::oneshot;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::Message;
 
+use futures::StreamExt;
+
 use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::events::ClientEvent;
+use crate::inbound::Mode;
 use crate::xep::mam;
 use crate::xep::message::new_id;
 
@@ -55,10 +58,14 @@ pub(crate) struct ArchiveQuery {
     pub start_ms: Option<i64>,
     /// The page before this archive id (`None`: the newest page).
     pub before: Option<String>,
+    /// Instead, the page after this archive id (paging forwards).
+    pub after: Option<String>,
     /// Results per page.
     pub max: usize,
     /// Run the results through the inbound pipeline (else only count them).
     pub store: bool,
+    /// How the pipeline announces and counts them.
+    pub mode: Mode,
     /// Filing times of this catch-up or scroll-back so far.
     pub order: Ordering,
 }
@@ -70,8 +77,10 @@ impl ArchiveQuery {
             with: with.map(str::to_string),
             start_ms: None,
             before: before.map(str::to_string),
+            after: None,
             max,
             store: true,
+            mode: Mode::LIVE,
             order: Ordering::default(),
         }
     }
@@ -84,6 +93,10 @@ pub(crate) struct ArchivePage {
     pub ids: Vec<String>,
     /// The RSM `<first/>` id: the next (older) page is before it.
     pub first: Option<String>,
+    /// The RSM `<last/>` id: the next (newer) page is after it.
+    pub last: Option<String>,
+    /// The time of the oldest message of the page.
+    pub oldest_ms: Option<i64>,
     /// The archive has nothing older.
     pub complete: bool,
     /// Chat messages with text among the results (archives also hold
@@ -99,6 +112,7 @@ pub(crate) struct ArchivePage {
 pub(crate) struct Run {
     query: ArchiveQuery,
     query_id: String,
+    started: std::time::Instant,
     results: Vec<(String, Message)>,
     reply: oneshot::Sender<crate::Result<ArchivePage>>,
 }
@@ -115,6 +129,7 @@ impl Run {
             with: query.with.as_deref(),
             start_ms: query.start_ms,
             before: query.before.as_deref(),
+            after: query.after.as_deref(),
             max: query.max,
         }
         .iq();
@@ -122,6 +137,7 @@ impl Run {
             Run {
                 query,
                 query_id,
+                started: std::time::Instant::now(),
                 results: Vec::new(),
                 reply,
             },
@@ -156,12 +172,15 @@ impl Run {
             mut query,
             results,
             reply,
+            started,
             ..
         } = self;
+        let answered = started.elapsed();
         let page = match answer.and_then(fin) {
-            Ok((first, complete)) => {
+            Ok(end) => {
                 let ids: Vec<String> = results.iter().map(|(id, _)| id.clone()).collect();
-                let texts = if query.store {
+                let processing = std::time::Instant::now();
+                let (texts, oldest_ms) = if query.store {
                     // Filing times are handed out newest first; the
                     // pipeline then runs oldest first, so a correction
                     // finds the message it corrects.
@@ -174,15 +193,25 @@ impl Run {
                         })
                         .collect();
                     items.reverse();
-                    crate::inbound::process(ctx, items).await.texts
+                    let done = crate::inbound::process(ctx, items, query.mode).await;
+                    (done.texts, done.oldest_ms)
                 } else {
-                    0
+                    (0, None)
                 };
+                tracing::debug!(
+                    results = ids.len(),
+                    with = ?query.with,
+                    ?answered,
+                    processed = ?processing.elapsed(),
+                    "archive page"
+                );
                 Ok(ArchivePage {
                     ids,
-                    first,
-                    complete,
+                    first: end.first,
+                    last: end.last,
+                    complete: end.complete,
                     texts,
+                    oldest_ms,
                     order: std::mem::take(&mut query.order),
                 })
             }
@@ -192,8 +221,8 @@ impl Run {
     }
 }
 
-/// Reads the `<fin/>` answering a query: (RSM first, complete).
-fn fin(answer: Iq) -> crate::Result<(Option<String>, bool)> {
+/// Reads the `<fin/>` answering a query.
+fn fin(answer: Iq) -> crate::Result<mam::PageEnd> {
     let end = match answer {
         Iq::Result {
             payload: Some(p), ..
@@ -204,82 +233,240 @@ fn fin(answer: Iq) -> crate::Result<(Option<String>, bool)> {
         condition: "bad-request".into(),
         text: Some("the archive answered without <fin/>".into()),
     })?;
-    Ok((end.first, end.complete))
+    Ok(end)
 }
 
-/// Catches up with the user's archive, newest page first, until it reaches
-/// the newest message seen in an earlier sync (on a new device: until
-/// `first_sync_limit` text messages). The account task runs each page
-/// through the inbound pipeline, so nothing seen live or by carbon is
-/// stored twice.
+/// Results per conversation asked for on a device's first catch-up.
+const CONVERSATION_PAGE: usize = 50;
+/// Conversations asked for at once on a device's first catch-up.
+const PARALLEL: usize = 4;
+/// Most conversations whose newest page is asked for one by one on a
+/// device's first catch-up (the rest come with the background history).
+const MAX_CONVERSATIONS: usize = 200;
+/// Background history waits while the user scrolled or typed this
+/// recently (ms).
+const QUIET_MS: i64 = 1500;
+
+/// History progress of one run, announced after each page.
+struct Progress<'a> {
+    ctx: &'a Ctx,
+    fetched: u64,
+    texts: u64,
+    oldest_ms: Option<i64>,
+}
+
+impl Progress<'_> {
+    fn page(&mut self, page: &ArchivePage) {
+        self.fetched += page.ids.len() as u64;
+        self.texts += page.texts;
+        self.oldest_ms = match (self.oldest_ms, page.oldest_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.emit(false);
+    }
+
+    fn emit(&self, done: bool) {
+        self.ctx.hub.emit(ClientEvent::HistorySync {
+            account: self.ctx.account.clone(),
+            fetched: self.fetched,
+            oldest_ms: self.oldest_ms,
+            done,
+        });
+    }
+}
+
+/// Catches up with the user's archive after a new session. A reconnect
+/// fills the gap since the newest message seen. A new device first takes
+/// the newest page of the archive and of each conversation (the list is
+/// right within about a second); then older history comes in the
+/// background, a page at a time, waiting while the user scrolls or types,
+/// and resumes after a restart where it stopped. The account task runs
+/// each page through the inbound pipeline as one batch, so nothing seen
+/// live or by carbon is stored twice. Returns how many results came.
 pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let ctx = handle.ctx().clone();
-    let (_, known_newest, known_oldest, _) = ctx.store.account_sync_state(&ctx.account).await?;
-    let mut fetched: u64 = 0;
-    let mut texts: u64 = 0;
-    let mut newest_seen: Option<String> = None;
-    let mut oldest_seen: Option<String> = None;
-    let mut reached_start = false;
-    let mut order = Ordering::default();
-    let mut before: Option<String> = None;
-    let limit = ctx.first_sync_limit;
-    loop {
-        let max = if known_newest.is_none() {
-            (limit.saturating_sub(texts) as usize).clamp(1, PAGE)
-        } else {
-            PAGE
-        };
-        let page = handle
-            .archive_page(ArchiveQuery {
-                order,
-                ..ArchiveQuery::page(None, before.as_deref(), max)
-            })
-            .await?;
-        order = page.order;
-        if newest_seen.is_none() {
-            newest_seen = page.ids.last().cloned();
+    let (_, known_newest, _, _) = ctx.store.account_sync_state(&ctx.account).await?;
+    let mut progress = Progress {
+        ctx: &ctx,
+        fetched: 0,
+        texts: 0,
+        oldest_ms: None,
+    };
+    let result = async {
+        match known_newest {
+            Some(newest) => fill_gap(handle, &newest, &mut progress).await?,
+            None => first_pages(handle, &mut progress).await?,
         }
-        if let Some(id) = page.ids.first() {
-            oldest_seen = Some(id.clone());
-        }
-        let hit_known = page.ids.iter().any(|id| Some(id) == known_newest.as_ref());
-        texts += page.texts;
-        fetched += page.ids.len() as u64;
-        let at_start = page.complete || page.ids.is_empty();
-        reached_start |= at_start;
-        ctx.hub.emit(ClientEvent::HistorySync {
-            account: ctx.account.clone(),
-            fetched,
-            done: false,
-        });
-        let enough = known_newest.is_none() && texts >= limit;
-        if at_start || hit_known || enough {
-            break;
-        }
-        match page.first {
-            Some(f) => before = Some(f),
-            None => break,
+        background(handle, &mut progress).await
+    }
+    .await;
+    progress.emit(true);
+    result.map(|()| progress.fetched)
+}
+
+/// A reconnect: what came since `newest`. A small gap comes in one page
+/// after it; a larger one newest page first, back to that page.
+async fn fill_gap(
+    handle: &AccountHandle,
+    newest: &str,
+    progress: &mut Progress<'_>,
+) -> crate::Result<()> {
+    let ctx = handle.ctx();
+    let first = handle
+        .archive_page(ArchiveQuery {
+            after: Some(newest.to_string()),
+            ..ArchiveQuery::page(None, None, PAGE)
+        })
+        .await?;
+    progress.page(&first);
+    let mut newest_seen = first.ids.last().cloned().or_else(|| first.last.clone());
+    if !first.complete && !first.ids.is_empty() {
+        // More than a page came meanwhile: the newest first, back to the
+        // page already fetched.
+        let mut order = Ordering::default();
+        let mut before: Option<String> = None;
+        let mut top = true;
+        loop {
+            let mut page = handle
+                .archive_page(ArchiveQuery {
+                    order,
+                    ..ArchiveQuery::page(None, before.as_deref(), PAGE)
+                })
+                .await?;
+            order = std::mem::take(&mut page.order);
+            progress.page(&page);
+            if top {
+                newest_seen = page.ids.last().cloned().or(newest_seen);
+                top = false;
+            }
+            let met = page.ids.iter().any(|id| first.ids.contains(id));
+            if met || page.complete || page.ids.is_empty() {
+                break;
+            }
+            match page.first {
+                Some(f) => before = Some(f),
+                None => break,
+            }
         }
     }
-    let oldest = if known_oldest.is_none() {
-        oldest_seen.as_deref()
-    } else {
-        None
-    };
+    if let Some(id) = newest_seen {
+        ctx.store
+            .set_mam_state(&ctx.account, Some(&id), None, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A new device: the newest page of the archive, then the newest page of
+/// each conversation it did not fill, a few at a time.
+async fn first_pages(handle: &AccountHandle, progress: &mut Progress<'_>) -> crate::Result<()> {
+    let ctx = handle.ctx();
+    let limit = ctx.first_sync_limit;
+    let page = handle
+        .archive_page(ArchiveQuery {
+            mode: Mode::FIRST_SYNC,
+            ..ArchiveQuery::page(None, None, (limit as usize).clamp(1, PAGE))
+        })
+        .await?;
+    progress.page(&page);
     ctx.store
         .set_mam_state(
             &ctx.account,
-            newest_seen.as_deref(),
-            oldest,
-            reached_start.then_some(true),
+            page.ids.last().map(String::as_str),
+            page.first.as_deref(),
+            Some(page.complete || page.ids.is_empty()),
         )
         .await?;
-    ctx.hub.emit(ClientEvent::HistorySync {
-        account: ctx.account.clone(),
-        fetched,
-        done: true,
-    });
-    Ok(fetched)
+    if page.complete || page.ids.is_empty() || progress.texts >= limit {
+        return Ok(());
+    }
+    let mut peers: Vec<String> = ctx
+        .store
+        .roster(&ctx.account)
+        .await?
+        .into_iter()
+        .map(|r| r.jid)
+        .collect();
+    for c in ctx.store.conversations(Some(&ctx.account)).await? {
+        if !peers.contains(&c.peer) {
+            peers.push(c.peer);
+        }
+    }
+    let mut wanted = Vec::new();
+    for peer in peers {
+        if ctx.store.message_count(&ctx.account, &peer).await? < CONVERSATION_PAGE as i64 {
+            wanted.push(peer);
+        }
+        if wanted.len() >= MAX_CONVERSATIONS {
+            break;
+        }
+    }
+    let pages = futures::stream::iter(wanted.into_iter().map(|peer| async move {
+        handle
+            .archive_page(ArchiveQuery {
+                mode: Mode::FIRST_SYNC,
+                ..ArchiveQuery::page(Some(&peer), None, CONVERSATION_PAGE)
+            })
+            .await
+    }))
+    .buffer_unordered(PARALLEL);
+    futures::pin_mut!(pages);
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => progress.page(&page),
+            Err(e) => {
+                tracing::info!(account = %ctx.account, "a conversation's history failed: {e}")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Older history, a page at a time, from where the last run stopped, until
+/// the archive's beginning (or `first_sync_limit` messages in this run).
+/// Waits while the user scrolls or types.
+async fn background(handle: &AccountHandle, progress: &mut Progress<'_>) -> crate::Result<()> {
+    let ctx = handle.ctx();
+    let limit = ctx.first_sync_limit;
+    // Older than anything fetched in this run, in the archive's order.
+    let mut order = progress
+        .oldest_ms
+        .map(Ordering::older_than)
+        .unwrap_or_default();
+    loop {
+        let (_, _, cursor, complete) = ctx.store.account_sync_state(&ctx.account).await?;
+        let Some(cursor) = cursor.filter(|_| !complete) else {
+            return Ok(());
+        };
+        if progress.texts >= limit {
+            return Ok(());
+        }
+        while ctx.activity.active_within(QUIET_MS) {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let mut page = handle
+            .archive_page(ArchiveQuery {
+                mode: Mode::FIRST_SYNC,
+                order,
+                ..ArchiveQuery::page(None, Some(&cursor), PAGE)
+            })
+            .await?;
+        order = std::mem::take(&mut page.order);
+        progress.page(&page);
+        let at_start = page.complete || page.ids.is_empty();
+        ctx.store
+            .set_mam_state(
+                &ctx.account,
+                None,
+                page.first.as_deref(),
+                at_start.then_some(true),
+            )
+            .await?;
+        if at_start {
+            return Ok(());
+        }
+    }
 }
 
 /// Scroll-back beyond what is stored: pages the archive of one

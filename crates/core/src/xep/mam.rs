@@ -24,6 +24,9 @@ pub(crate) struct PageQuery<'a> {
     pub start_ms: Option<i64>,
     /// The page before this archive id; `None`: the last page.
     pub before: Option<&'a str>,
+    /// Instead, the page after this archive id (paging forwards, oldest
+    /// first); `before` is then ignored.
+    pub after: Option<&'a str>,
     /// At most this many results.
     pub max: usize,
 }
@@ -42,12 +45,20 @@ impl PageQuery<'_> {
             queryid: Some(QueryId(xml_text(self.query_id))),
             node: None,
             form: Some(DataForm::new(DataFormType::Submit, ns::MAM, fields)),
-            set: Some(SetQuery {
-                max: Some(self.max),
-                after: None,
-                // An empty <before/> asks for the last page (XEP-0059 §2.5).
-                before: Some(self.before.map(xml_text).unwrap_or_default()),
-                index: None,
+            set: Some(match self.after {
+                Some(after) => SetQuery {
+                    max: Some(self.max),
+                    after: Some(xml_text(after)),
+                    before: None,
+                    index: None,
+                },
+                None => SetQuery {
+                    max: Some(self.max),
+                    after: None,
+                    // An empty <before/> asks for the last page (XEP-0059 §2.5).
+                    before: Some(self.before.map(xml_text).unwrap_or_default()),
+                    index: None,
+                },
             }),
             flip_page: false,
         }
@@ -144,6 +155,9 @@ pub(crate) struct PageEnd {
     /// The archive id of the page's first (oldest) result, to ask for the
     /// page before it.
     pub first: Option<String>,
+    /// The archive id of the page's last (newest) result, to ask for the
+    /// page after it.
+    pub last: Option<String>,
 }
 
 /// Reads the `<fin/>` that ends a page; `None` if `el` is none. A `<fin/>`
@@ -157,10 +171,12 @@ pub(crate) fn read_fin(el: &Element) -> Option<PageEnd> {
         Ok(fin) => Some(PageEnd {
             complete: fin.complete,
             first: fin.set.first.and_then(|f| bounded_id(&f.item)),
+            last: fin.set.last.as_deref().and_then(bounded_id),
         }),
         Err(_) => Some(PageEnd {
             complete: matches!(el.attr("complete"), Some("true" | "1")),
             first: None,
+            last: None,
         }),
     }
 }
@@ -179,6 +195,37 @@ mod tests {
     }
 
     #[test]
+    fn a_query_can_page_forwards_after_a_known_id() {
+        // XEP-0059 §2.2: the page after a known item.
+        let q = wire(
+            PageQuery {
+                query_id: "gap",
+                after: Some("09af3-cc343-b409f"),
+                before: Some("ignored"),
+                max: 10,
+                ..PageQuery::default()
+            }
+            .query(),
+        );
+        let set = q.get_child("set", RSM).unwrap();
+        assert_eq!(
+            set.get_child("after", RSM).unwrap().text(),
+            "09af3-cc343-b409f"
+        );
+        assert!(set.get_child("before", RSM).is_none());
+        // XEP-0313 §4.3: a <fin/> with the page's bounds.
+        let end = read_fin(&el(
+            "<fin xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>
+               <first index='0'>28482-98726-73623</first><last>09af3-cc343-b409f</last>
+             </set></fin>",
+        ))
+        .unwrap();
+        assert_eq!(end.first.as_deref(), Some("28482-98726-73623"));
+        assert_eq!(end.last.as_deref(), Some("09af3-cc343-b409f"));
+        assert!(!end.complete);
+    }
+
+    #[test]
     fn times_are_written_as_xep_0082() {
         assert_eq!(xep0082(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(xep0082(1_031_699_305_000), "2002-09-10T23:08:25.000Z");
@@ -191,6 +238,7 @@ mod tests {
                 with: Some("a@b"),
                 start_ms: Some(1_031_699_305_000),
                 before: None,
+                after: None,
                 max: 5,
             }
             .query(),
@@ -230,6 +278,7 @@ mod tests {
             PageQuery {
                 query_id: "q2",
                 before: Some("x'<y"),
+                after: None,
                 max: 10,
                 ..Default::default()
             }
@@ -296,6 +345,7 @@ mod tests {
                 with: None,
                 start_ms: Some(1_281_139_200_000),
                 before: Some("x'<y"),
+                after: None,
                 max: 5,
             }
             .query(),
@@ -320,6 +370,7 @@ mod tests {
             with: Some("romeo@montague.lit"),
             start_ms: Some(0),
             before: Some("28482-98726-73623"),
+            after: None,
             max: 250,
         };
         let Iq::Set { payload, .. } = page.iq() else {
@@ -420,7 +471,8 @@ mod tests {
             read_fin(fin.get_child("fin", "urn:xmpp:mam:2").unwrap()),
             Some(PageEnd {
                 complete: false,
-                first: Some("28482-98726-73623".into())
+                first: Some("28482-98726-73623".into()),
+                last: Some("09af3-cc343-b409f".into()),
             })
         );
         // XEP-0313 §4.3.2, Example 22: the last page.
@@ -435,7 +487,8 @@ mod tests {
             read_fin(&fin),
             Some(PageEnd {
                 complete: true,
-                first: Some("23452-4534-1".into())
+                first: Some("23452-4534-1".into()),
+                last: Some("390-2342-22".into()),
             })
         );
     }
@@ -447,14 +500,16 @@ mod tests {
             read_fin(&el("<fin xmlns='urn:xmpp:mam:2' complete='true'/>")),
             Some(PageEnd {
                 complete: true,
-                first: None
+                first: None,
+                last: None,
             })
         );
         assert_eq!(
             read_fin(&el("<fin xmlns='urn:xmpp:mam:2' complete='true'><set xmlns='http://jabber.org/protocol/rsm'><count>0</count></set></fin>")),
             Some(PageEnd {
                 complete: true,
-                first: None
+                first: None,
+                last: None,
             })
         );
         // Not a <fin/>, and an oversized first id.
@@ -508,6 +563,7 @@ mod tests {
             PageQuery {
                 query_id: "q2",
                 before: Some("x'<y"),
+                after: None,
                 max: 10,
                 ..Default::default()
             },
@@ -516,6 +572,7 @@ mod tests {
                 with: Some("a@b"),
                 start_ms: Some(1_031_699_305_000),
                 before: Some("28482-98726-73623"),
+                after: None,
                 max: 250,
             },
         ] {

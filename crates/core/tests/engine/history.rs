@@ -19,6 +19,7 @@ async fn history_synced(t: &mut TestClient, jid: &str) -> u64 {
                 account,
                 fetched,
                 done: true,
+                ..
             } if account == jid => Some(*fetched),
             _ => None,
         },
@@ -54,7 +55,7 @@ async fn send_acked(t: &mut TestClient, from: &str, to: &str, n: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offline_messages_arrive_newest_first_once_and_scroll_back_pages() {
+async fn offline_messages_arrive_once_and_scroll_back_pages() {
     const N: usize = 2000;
     let server = Prosody::start().unwrap();
     let (mut b, bob) = signed_in(&server).await;
@@ -63,9 +64,10 @@ async fn offline_messages_arrive_newest_first_once_and_scroll_back_pages() {
     let (mut a, alice) = signed_in(&server).await;
     send_acked(&mut a, &alice, &bob, N).await;
 
-    // bob comes back: everything arrives, the newest first.
+    // bob comes back: he is online at once, so the server delivers what it
+    // kept for him while the archive brings the same, newest page first;
+    // everything arrives, once.
     b.client.set_enabled(&bob, true).await.unwrap();
-    let mut first = None;
     let mut seen = HashSet::new();
     wait_event(
         &mut b.events,
@@ -74,7 +76,6 @@ async fn offline_messages_arrive_newest_first_once_and_scroll_back_pages() {
         |ev| {
             if let ClientEvent::Message { message } = ev {
                 if !message.outgoing {
-                    first.get_or_insert_with(|| message.body.clone());
                     seen.insert(message.uid.clone());
                 }
             }
@@ -82,11 +83,6 @@ async fn offline_messages_arrive_newest_first_once_and_scroll_back_pages() {
         },
     )
     .await;
-    assert_eq!(
-        first.as_deref(),
-        Some("m1999"),
-        "the newest message comes first"
-    );
     history_synced(&mut b, &bob).await;
     // Offline copies delivered after the initial presence are duplicates.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -11,6 +11,7 @@ mod federation;
 mod history;
 mod interop;
 mod messaging;
+mod new_device;
 mod profiles;
 mod register;
 mod support;

@@ -17,6 +17,18 @@ pub struct TestClient {
     pub dir: tempfile::TempDir,
 }
 
+/// Logging at `filter` unless `RUST_LOG` says otherwise (for tests whose
+/// thousands of messages would drown the log at debug level). Must come
+/// before anything else logs.
+pub fn init_tracing_at(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
