@@ -124,8 +124,16 @@ export function rowsOf(messages: MessageView[], now: number = Date.now(), comple
     }
     const unread = m.id === unreadFrom;
     if (unread) rows.push({ kind: 'unread', key: 'unread' });
+    // The user's own messages are theirs from any device (the sender is
+    // then the account or one of its full JIDs).
     const first =
-      unread || !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || t - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
+      unread ||
+      !prev ||
+      prev.outgoing !== m.outgoing ||
+      (!m.outgoing && prev.sender !== m.sender) ||
+      t - prev.timestamp_ms > GROUP_GAP_MS ||
+      prev.me ||
+      m.me;
     // Reuse the row of an unchanged message, so long histories stay cheap.
     let row = rowCache.get(m);
     if (!row || row.first !== first) {

@@ -218,6 +218,18 @@ describe('dates and groups', () => {
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
   });
 
+  it('keeps the user’s own messages from several devices in one group', () => {
+    const rows = rowsOf(
+      [
+        msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10, 0), outgoing: true, sender: 'me@example.org' }),
+        msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 1), outgoing: true, sender: 'me@example.org/phone' }),
+        msg({ id: 3, timestamp_ms: at(2026, 3, 9, 10, 2), outgoing: true, sender: 'me@example.org/tern.1' }),
+      ],
+      now,
+    );
+    expect(rows.flatMap((r) => (r.kind === 'message' ? [`${r.message.id}${r.first ? '*' : ''}`] : []))).toEqual(['1*', '2', '3']);
+  });
+
   it('marks where the unread messages start', () => {
     const t = (min: number) => at(2026, 3, 9, 10, min);
     const items = [
