@@ -1168,8 +1168,14 @@ const newDeviceCases = [
         window.__send({ type: 'message', message: m });
       });
       await text(p, 'A new one');
+      // Nor the typing line coming and going under the list.
+      for (const state of ['composing', 'paused']) {
+        await p.evaluate((state) => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'romeo@montague.example', state }), state);
+        await p.locator('.typing-line').waitFor({ state: state === 'composing' ? 'visible' : 'detached' });
+        await p.waitForTimeout(150);
+      }
       await p.waitForTimeout(300);
-      if (await activeCalls(p)) fail('user_active sent when a message came');
+      if (await activeCalls(p)) fail(`user_active sent ${await activeCalls(p)} times when a message came or the typing line moved`);
       // Scrolling: once, however many wheel turns in that second.
       const box = await p.getByTestId('timeline').boundingBox();
       await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
