@@ -3,7 +3,7 @@
 // it. Without it, or when storage cannot be read, the system's theme shows
 // until the app starts.
 try {
-  var theme = localStorage.getItem('tern.theme');
+  const theme = localStorage.getItem('tern.theme');
   if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
 } catch (e) {
   // The app applies the theme when it starts.
