@@ -240,6 +240,8 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
   const d = chatData;
   switch (cmd) {
     case 'conversations':
+      // A slow disk: the list comes a while after the rest.
+      if (d.scenario === 'chats-slow') return new Promise((r) => setTimeout(() => r({ seq: 0, items: d.conversations }), 1000));
       return { seq: 0, items: d.conversations };
     case 'roster':
       return { seq: 0, items: d.contacts.filter((c) => c.account === a.account) };

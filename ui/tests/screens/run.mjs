@@ -968,6 +968,19 @@ const newDeviceCases = [
     },
   },
   {
+    // Until the list comes, its rows are placeholders, not "No conversations yet".
+    name: 'first-frame-list',
+    scenario: 'chats-slow',
+    check: async (p) => {
+      await p.getByRole('searchbox', { name: 'Search messages' }).waitFor();
+      if ((await p.getByTestId('conversations-loading').locator('.boot-row').count()) < 5) fail('no placeholder rows while the list loads');
+      if (await p.getByText('No conversations yet.').count()) fail('"No conversations yet" before the list came');
+      await p.screenshot({ path: join(shots, `first-frame-list-loading-${await theme(p)}.png`) });
+      await p.getByTestId('conversation').first().waitFor();
+      await p.getByTestId('conversations-loading').waitFor({ state: 'detached' });
+    },
+  },
+  {
     name: 'history-progress',
     scenario: 'chats',
     act: async (p) => {
