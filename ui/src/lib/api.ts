@@ -88,6 +88,8 @@ export const api = {
   setOpenConversation: (account: string | null, peer: string | null) => done(commands.setOpenConversation(account, peer)),
   setDesktopSettings: (settings: DesktopSettings) => done(commands.setDesktopSettings(settings)),
   takePendingUri: () => commands.takePendingUri(),
+  /** The user scrolls or types: the engine pauses background history fetching (see activity.ts). */
+  userActive: () => done(commands.userActive()),
 };
 
 /** Listens to batches of numbered engine events and to full resyncs. */

@@ -1,6 +1,6 @@
 // Names, initials, colours and presence of people, for lists and headers.
 
-import type { ContactView, Show } from './engine';
+import type { ContactView, ConversationKind, MessageView, Show } from './engine';
 
 /** The part of a JID before `@` (or the domain, for a server). */
 export function localPart(jid: string): string {
@@ -8,19 +8,41 @@ export function localPart(jid: string): string {
   return at > 0 ? jid.slice(0, at) : jid;
 }
 
+/** A JID without its resource (`bob@host/phone` is `bob@host`), lower-cased
+ *  as addresses compare. */
+export function bareJid(jid: string): string {
+  const slash = jid.indexOf('/');
+  return (slash < 0 ? jid : jid.slice(0, slash)).toLowerCase();
+}
+
+/**
+ * Whose message it is, for the name, avatar and colour it shows with (the
+ * same as in lists and headers): the account for the user's own, whichever
+ * of their devices sent it; else the sender's bare JID. In group chats the
+ * occupants are told apart by their full room JID (`room@host/nick`).
+ */
+export function senderJid(m: Pick<MessageView, 'outgoing' | 'account' | 'sender' | 'peer'>, kind: ConversationKind = 'chat'): string {
+  if (m.outgoing) return bareJid(m.account);
+  if (kind !== 'chat') return m.sender || m.peer;
+  return bareJid(m.sender || m.peer);
+}
+
 /** The name to show: the roster name, else the nickname they chose, else the JID's local part. */
 export function displayName(jid: string, contact?: Pick<ContactView, 'name' | 'nickname'> | null): string {
   return contact?.name?.trim() || contact?.nickname?.trim() || localPart(jid);
 }
 
-/** One or two letters for an avatar. */
+/** One or two letters (or digits) for an avatar: the first of the first two
+ *  words, punctuation skipped ("Juliet (demo)" is JD, "Bob 1" is B1); a name
+ *  without letters keeps its first character. */
 export function initials(name: string): string {
   const words = name
     .replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
     .split(/[\s._-]+/)
     .filter(Boolean);
-  const letters = words.slice(0, 2).map((w) => [...w][0] ?? '');
-  return letters.join('').toUpperCase() || '?';
+  const letters = words.flatMap((w) => w.match(/[\p{L}\p{N}]/u)?.[0] ?? []);
+  const picked = letters.length ? letters.slice(0, 2) : words.slice(0, 1).map((w) => [...w][0]);
+  return picked.join('').toUpperCase() || '?';
 }
 
 /** A stable hue for a JID (so a person keeps their colour). */

@@ -58,13 +58,42 @@ export function fullTimeLabel(t: number, locale?: string): string {
   return format(locale, FULL).format(t);
 }
 
+const SHORT_DATE: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short' };
+const SHORT_DATE_YEAR: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short', year: 'numeric' };
+
+/** A short date: "Nov 22" (or "22 Nov", as the locale writes it) this year, "Nov 22, 2025" in another. */
+export function shortDate(t: number, now: number = Date.now(), locale?: string): string {
+  const sameYear = new Date(t).getFullYear() === new Date(now).getFullYear();
+  return format(locale, sameYear ? SHORT_DATE : SHORT_DATE_YEAR).format(t);
+}
+
 /** For the conversation list: a time today, else "Yesterday", a weekday or a short date. */
 export function shortWhen(t: number, now: number = Date.now(), locale?: string): string {
   const days = Math.round((dayStart(now) - dayStart(t)) / 86_400_000);
   if (days === 0) return timeLabel(t, locale);
   if (days === 1) return 'Yesterday';
   if (days > 1 && days < 7) return format(locale, { weekday: 'short' }).format(t);
-  return format(locale, { day: 'numeric', month: 'short', year: '2-digit' }).format(t);
+  return shortDate(t, now, locale);
+}
+
+const counts = new Map<string, Intl.NumberFormat>();
+
+/** A count with the locale's grouping ("2,300"), formatters made once per locale. */
+export function countLabel(n: number, locale?: string): string {
+  const key = locale ?? '';
+  let f = counts.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(locale);
+    counts.set(key, f);
+  }
+  return f.format(n);
+}
+
+/** How far a history catch-up got: "2,300 messages, back to 3 Mar" (empty before the first page). */
+export function historyProgress(p: { fetched: number; oldest_ms: number | null }, now: number = Date.now(), locale?: string): string {
+  if (p.fetched === 0 && p.oldest_ms === null) return '';
+  const n = `${countLabel(p.fetched, locale)} ${p.fetched === 1 ? 'message' : 'messages'}`;
+  return p.oldest_ms === null ? n : `${n}, back to ${shortDate(p.oldest_ms, now, locale)}`;
 }
 
 /** Messages closer than this, from the same sender, share one header. */
@@ -95,8 +124,16 @@ export function rowsOf(messages: MessageView[], now: number = Date.now(), comple
     }
     const unread = m.id === unreadFrom;
     if (unread) rows.push({ kind: 'unread', key: 'unread' });
+    // The user's own messages are theirs from any device (the sender is
+    // then the account or one of its full JIDs).
     const first =
-      unread || !prev || prev.outgoing !== m.outgoing || prev.sender !== m.sender || t - prev.timestamp_ms > GROUP_GAP_MS || prev.me || m.me;
+      unread ||
+      !prev ||
+      prev.outgoing !== m.outgoing ||
+      (!m.outgoing && prev.sender !== m.sender) ||
+      t - prev.timestamp_ms > GROUP_GAP_MS ||
+      prev.me ||
+      m.me;
     // Reuse the row of an unchanged message, so long histories stay cheap.
     let row = rowCache.get(m);
     if (!row || row.first !== first) {

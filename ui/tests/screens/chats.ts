@@ -72,6 +72,19 @@ const ROMEO = 'romeo@montague.example';
 const NURSE = 'nurse@capulet.example';
 const TYBALT = 'tybalt@capulet.example';
 const HOSTILE_PEER = 'mallory@evil.example';
+const BOB = 'bob1@example.net';
+const DEMO = 'demo@capulet.example';
+
+/** Bob writes from two devices (full JIDs); the user's own messages came
+ *  from the archive (the bare JID) and live (a full JID). */
+function bobTimeline(): MessageView[] {
+  return [
+    msg(BOB, { body: 'Hi, it is Bob, from my phone', sender: `${BOB}/phone.4f2a`, timestamp_ms: daysAgo(1, 9, 0) }),
+    msg(BOB, { body: 'Hello Bob (from the archive)', outgoing: true, sender: ME, timestamp_ms: daysAgo(1, 9, 2) }),
+    msg(BOB, { body: 'And now from my laptop', sender: `${BOB}/laptop`, timestamp_ms: daysAgo(1, 9, 20) }),
+    msg(BOB, { body: 'Sent from this computer', outgoing: true, sender: `${ME}/tern.4f2a1c`, state: 'read', timestamp_ms: today(8, 0) }),
+  ];
+}
 
 function julietTimeline(): MessageView[] {
   const greet = msg(JULIET, { id: 1, body: 'Good morrow! Did you see the *new* release notes?', timestamp_ms: daysAgo(2, 9, 5) });
@@ -174,6 +187,12 @@ class ChatData {
     ]);
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
+    if (scenario === 'chats-people') {
+      this.contacts.push(contact(BOB, { name: 'Bob 1', presence: [{ resource: 'phone.4f2a', show: 'available', status: null, priority: 0, client: null }] }));
+      this.contacts.push(contact(DEMO, { name: 'Juliet (demo)' }));
+      this.timelines.set(BOB, bobTimeline());
+      this.timelines.set(DEMO, [msg(DEMO, { body: 'A demo account', timestamp_ms: daysAgo(4) })]);
+    }
     if (scenario === 'hostile') {
       this.contacts.push(
         contact(HOSTILE_PEER, {
@@ -221,6 +240,8 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
   const d = chatData;
   switch (cmd) {
     case 'conversations':
+      // A slow disk: the list comes a while after the rest.
+      if (d.scenario === 'chats-slow') return new Promise((r) => setTimeout(() => r({ seq: 0, items: d.conversations }), 1000));
       return { seq: 0, items: d.conversations };
     case 'roster':
       return { seq: 0, items: d.contacts.filter((c) => c.account === a.account) };
@@ -329,4 +350,4 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
 }
 
 /** For scenarios: the peer starts typing after the page loaded. */
-export const PEERS = { ME, JULIET, ROMEO, NURSE, HOSTILE_PEER };
+export const PEERS = { ME, JULIET, ROMEO, NURSE, HOSTILE_PEER, BOB, DEMO };

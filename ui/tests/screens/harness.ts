@@ -169,6 +169,9 @@ mockIPC(
         return null;
       case 'change_password':
         return uiError('refused', 'The server refused: password too weak (not-acceptable).');
+      case 'user_active':
+        // The user scrolls or types: the engine would hold back fetching history.
+        return null;
       default:
         return messagingScenario ? messagingCommand(cmd, a, send) : null;
     }

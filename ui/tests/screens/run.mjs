@@ -3,7 +3,8 @@
 // screenshots to test-results/screenshots/.
 //
 //   node tests/screens/run.mjs            (CHROMIUM=/path/to/chromium to override)
-//   ONLY=chat node tests/screens/run.mjs  (only the cases whose name starts with "chat")
+//   ONLY=chat node tests/screens/run.mjs  (only the cases whose name starts with "chat";
+//                                         ONLY=chat,search for several)
 
 import { createServer } from 'node:http';
 import zlib from 'node:zlib';
@@ -33,7 +34,8 @@ const server = createServer(async (req, res) => {
   }
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const base = `http://127.0.0.1:${server.address().port}/tests/screens/harness.html`;
+const root = `http://127.0.0.1:${server.address().port}`;
+const base = `${root}/tests/screens/harness.html`;
 
 const signIn = async (page, jid = 'me@example.org') => {
   await page.getByLabel('Address').fill(jid);
@@ -827,6 +829,382 @@ const chatCases = [
     },
   },
 ];
+// What a new device shows while it starts and fetches history (the first
+// frame, progress, incomplete search), and how people and ticks look.
+const ALICE = 'alice@example.org';
+const WORK = 'work.account.with.a.long.name@chat.example-company.com';
+const SCRIPTS = /\.js(\?.*)?$/;
+const historySync = (p, account, fetched, oldest_ms, done = false) =>
+  p.evaluate((ev) => window.__send({ type: 'history_sync', ...ev }), { account, fetched, oldest_ms, done });
+/** Noon on 3 January of this year. */
+const jan3 = () => {
+  const d = new Date();
+  d.setMonth(0, 3);
+  d.setHours(12, 0, 0, 0);
+  return d.getTime();
+};
+/** "2,300 messages, back to Jan 3" as the page's locale writes it. */
+const progressText = (p, n, t) =>
+  p.evaluate(([n, t]) => `${new Intl.NumberFormat().format(n)} messages, back to ${new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' }).format(t)}`, [n, t]);
+const historyLines = (p) => p.getByTestId('history-progress').locator('p').evaluateAll((ps) => ps.map((e) => e.textContent.replace(/\s+/g, ' ').trim()));
+/** Each progress line is one line, within the list. */
+const fitsLines = async (p) => {
+  const bad = await p.getByTestId('history-progress').locator('p').evaluateAll((ps) => {
+    const list = ps[0].closest('.list').getBoundingClientRect();
+    // Only an address may be cut short (with an ellipsis).
+    const cut = (e, c) => !c.matches('bdi') && (c.scrollWidth > c.clientWidth || c.getBoundingClientRect().right > e.getBoundingClientRect().right + 0.5);
+    return ps
+      .filter((e) => e.getBoundingClientRect().height >= 20 || e.getBoundingClientRect().right > list.right || e.scrollWidth > e.clientWidth || [...e.children].some((c) => cut(e, c)))
+      .map((e) => e.textContent.trim());
+  });
+  if (bad.length) fail(`progress lines wrap or overflow: ${JSON.stringify(bad)}`);
+};
+const INCOMPLETE = 'History is still loading, so some older messages may be missing.';
+/** How far the newest message drawn is below the timeline's bottom edge (0 when in view at the bottom). */
+const bottomGap = (p) =>
+  p.getByTestId('timeline').evaluate((el) => {
+    const last = [...el.querySelectorAll('[data-testid=message]')].at(-1);
+    const below = last ? last.getBoundingClientRect().bottom - el.getBoundingClientRect().bottom : 0;
+    return Math.round(Math.max(el.scrollHeight - el.scrollTop - el.clientHeight, below));
+  });
+const keepsBottom = async (p, what) => {
+  try {
+    await p.waitForFunction(() => {
+      const el = document.querySelector('[data-testid=timeline]');
+      const last = [...el.querySelectorAll('[data-testid=message]')].at(-1);
+      return el.scrollHeight - el.scrollTop - el.clientHeight <= 2 && (!last || last.getBoundingClientRect().bottom <= el.getBoundingClientRect().bottom + 1);
+    }, null, { timeout: 1500 });
+  } catch {
+    fail(`${what}: the newest message is ${await bottomGap(p)} px out of view`);
+  }
+};
+const julietSays = (p, id, body) =>
+  p.evaluate(([id, body]) => {
+    const m = {
+      id, account: 'alice@example.org', peer: 'juliet@capulet.example', outgoing: false, sender: 'juliet@capulet.example/phone', uid: `uid-${id}`,
+      body, timestamp_ms: Date.now(), state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null,
+    };
+    window.__send({ type: 'message', message: m });
+    window.__send({ type: 'conversation', conversation: { account: m.account, peer: m.peer, kind: 'chat', unread: 1, updated_ms: m.timestamp_ms, last: m } });
+  }, [id, body]);
+const julietTyping = (p, state) =>
+  p.evaluate((state) => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'juliet@capulet.example', state }), state);
+const activeCalls = (p) => p.evaluate(() => window.__calls.filter((c) => c.cmd === 'user_active').length);
+/** Pixels of an element's screenshot that stand out from its background (its top-left pixel). */
+const ink = async (p, locator) => {
+  const png = (await locator.screenshot()).toString('base64');
+  return p.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const lum = (i) => 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    const bg = lum(0);
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(lum(i) - bg) > 40) n += 1;
+    return n;
+  }, png);
+};
+/** Initials and colour of an avatar. */
+const avatarLook = (loc) => loc.evaluate((el) => ({ text: el.textContent.trim(), bg: getComputedStyle(el).backgroundColor }));
+
+const newDeviceCases = [
+  {
+    // index.html as built, with every script answered empty: what the window
+    // paints before any script runs.
+    name: 'first-frame',
+    path: 'index.html',
+    mounted: false,
+    before: (p) => p.route(SCRIPTS, (r) => r.fulfill({ contentType: 'text/javascript', body: '' })),
+    check: async (p) => {
+      await p.locator('#boot').waitFor();
+      if ((await p.locator('#boot .boot-row').count()) < 5) fail('fewer than 5 placeholder rows');
+      if ((await p.locator('#app').innerHTML()) !== '') fail('something mounted without scripts');
+      // The CSP ('self') allows no inline script or style.
+      const inline = await p.evaluate(() => document.querySelectorAll('script:not([src]), style, [style]').length);
+      if (inline) fail(`${inline} inline scripts or styles`);
+      const look = await p.evaluate(() => {
+        const box = (s) => document.querySelector(s).getBoundingClientRect();
+        const css = (s) => getComputedStyle(document.querySelector(s));
+        return { bg: css('body').backgroundColor, nav: Math.round(box('.boot-nav').width), list: Math.round(box('.boot-list').width), avatar: box('.boot-avatar').width, grey: css('.boot-avatar').backgroundColor, brand: document.querySelector('.boot-brand').textContent };
+      });
+      const bg = (await theme(p)) === 'dark' ? 'rgb(21, 24, 27)' : 'rgb(246, 247, 248)';
+      // 12.75rem and 19rem of 14px, as in the app (see first-frame-mount).
+      if (look.bg !== bg || look.nav !== 179 || look.list !== 266 || look.avatar !== 40 || /rgba\(0, 0, 0, 0\)/.test(look.grey) || look.brand !== 'Tern')
+        fail(`first frame drawn as ${JSON.stringify(look)}`);
+    },
+  },
+  {
+    // The harness starts like the app: the first frame until the scripts
+    // run, then the app in its place.
+    name: 'first-frame-mount',
+    scenario: 'chats',
+    mounted: false,
+    waitUntil: 'commit',
+    before: async (p) => {
+      p.__held = [];
+      await p.route(SCRIPTS, (r) => p.__held.push(r));
+    },
+    act: async (p) => {
+      await p.locator('#boot .boot-row').first().waitFor();
+      if ((await p.locator('#app > *').count()) !== 0) fail('the app mounted before its script ran');
+      p.__frame = await p.evaluate(() => ['.boot-nav', '.boot-list'].map((s) => Math.round(document.querySelector(s).getBoundingClientRect().width)));
+      await p.unroute(SCRIPTS);
+      for (const r of p.__held) await r.continue();
+    },
+    check: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.locator('#boot').waitFor({ state: 'detached' });
+      // The placeholders stood where the app's navigation and list came.
+      const app = await p.evaluate(() =>
+        [document.querySelector('nav[aria-label=Main]'), document.querySelector('nav[aria-label=Conversations]').parentElement].map((e) => Math.round(e.getBoundingClientRect().width)),
+      );
+      if (JSON.stringify(app) !== JSON.stringify(p.__frame)) fail(`first frame ${p.__frame}, app ${app}`);
+    },
+  },
+  {
+    // Until the list comes, its rows are placeholders, not "No conversations yet".
+    name: 'first-frame-list',
+    scenario: 'chats-slow',
+    check: async (p) => {
+      await p.getByRole('searchbox', { name: 'Search messages' }).waitFor();
+      if ((await p.getByTestId('conversations-loading').locator('.boot-row').count()) < 5) fail('no placeholder rows while the list loads');
+      if (await p.getByText('No conversations yet.').count()) fail('"No conversations yet" before the list came');
+      await p.screenshot({ path: join(shots, `first-frame-list-loading-${await theme(p)}.png`) });
+      await p.getByTestId('conversation').first().waitFor();
+      await p.getByTestId('conversations-loading').waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'history-progress',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await historySync(p, ALICE, 0, null);
+    },
+    check: async (p) => {
+      const lines = async (want) => {
+        try {
+          await p.waitForFunction((want) => {
+            const box = document.querySelector('[data-testid=history-progress]');
+            const got = box ? [...box.querySelectorAll('p')].map((e) => e.textContent.replace(/\s+/g, ' ').trim()) : [];
+            return JSON.stringify(got) === JSON.stringify(want);
+          }, want, { timeout: 2000 });
+        } catch {
+          fail(`progress ${JSON.stringify(await historyLines(p).catch(() => []))}, wanted ${JSON.stringify(want)}`);
+        }
+      };
+      await lines(['Loading history']);
+      await historySync(p, ALICE, 2300, jan3());
+      await lines(['Loading history', await progressText(p, 2300, jan3())]);
+      // Quiet: small lines under the search field.
+      const box = await p.getByTestId('history-progress').boundingBox();
+      const search = await p.getByRole('searchbox', { name: 'Search messages' }).boundingBox();
+      if (box.height > 40 || box.y < search.y + search.height) fail(`progress drawn at ${JSON.stringify(box)}`);
+      await fitsLines(p);
+      await historySync(p, ALICE, 4100, jan3() - 86_400_000 * 400);
+      // From another year: with the year.
+      const older = await p.evaluate(
+        (t) => `${new Intl.NumberFormat().format(4100)} messages, back to ${new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' }).format(t)}`,
+        jan3() - 86_400_000 * 400,
+      );
+      await lines(['Loading history', older]);
+      await historySync(p, ALICE, 4100, jan3() - 86_400_000 * 400, true);
+      await p.getByTestId('history-progress').waitFor({ state: 'detached' });
+      // The next run, in the background.
+      await historySync(p, ALICE, 120, jan3());
+      await lines(['Loading history', await progressText(p, 120, jan3())]);
+    },
+  },
+  {
+    name: 'history-progress-accounts',
+    scenario: 'main',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await historySync(p, ALICE, 2300, jan3());
+      await historySync(p, WORK, 15, null);
+    },
+    check: async (p) => {
+      await p.getByTestId('history-progress').locator('p').nth(2).waitFor();
+      const got = await historyLines(p);
+      const want = ['Loading history', `${ALICE} · ${await progressText(p, 2300, jan3())}`, `${WORK} · 15 messages`];
+      if (JSON.stringify(got) !== JSON.stringify(want)) fail(`progress ${JSON.stringify(got)}`);
+      // One line each: a long address gives way, the numbers stay whole.
+      await fitsLines(p);
+      await historySync(p, WORK, 15, null, true);
+      await p.getByTestId('history-progress').locator('p').nth(2).waitFor({ state: 'detached' });
+      await historySync(p, WORK, 15, null);
+    },
+  },
+  {
+    name: 'search-incomplete',
+    scenario: 'chats',
+    act: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await historySync(p, ALICE, 300, jan3());
+      await p.getByRole('searchbox', { name: 'Search messages' }).fill('search');
+    },
+    check: async (p) => {
+      await p.getByTestId('search-hit').first().waitFor();
+      const note = p.getByTestId('search-incomplete');
+      if ((await note.innerText()) !== INCOMPLETE) fail(`note: ${await note.innerText()}`);
+      // Also when nothing matches.
+      await p.getByRole('searchbox', { name: 'Search messages' }).fill('nothing like this');
+      await text(p, 'No messages match');
+      await note.waitFor();
+      // Gone once the history is in.
+      await historySync(p, ALICE, 300, jan3(), true);
+      await note.waitFor({ state: 'detached' });
+      await p.getByRole('searchbox', { name: 'Search messages' }).fill('search');
+      await p.getByTestId('search-hit').first().waitFor();
+      if (await note.count()) fail('the note stays after the history is in');
+      await historySync(p, ALICE, 10, null);
+      await note.waitFor();
+    },
+  },
+  {
+    name: 'chat-ticks',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await composer(p).fill('Ticked');
+      await p.keyboard.press('Enter');
+      await p.locator('[title="Sent to the server"]').last().waitFor();
+    },
+    check: async (p) => {
+      const tick = (label) => p.locator(`[data-testid=message] [role=img][aria-label="${label}"]`).last();
+      for (const label of ['Waiting to send', 'Sent to the server', 'Delivered', 'Read', 'Not sent']) {
+        await tick(label).waitFor();
+        if ((await tick(label).getAttribute('title')) !== label) fail(`${label}: title ${await tick(label).getAttribute('title')}`);
+      }
+      // By shape: one check, two checks, two checks cut out of a filled badge.
+      const shape = (label) =>
+        tick(label).evaluate((el) => `${el.querySelectorAll('svg .line').length} lines, ${el.querySelectorAll('svg .fill').length} filled, ${el.querySelectorAll('svg .knock').length} cut`);
+      const shapes = { sent: await shape('Sent to the server'), delivered: await shape('Delivered'), read: await shape('Read') };
+      if (shapes.sent !== '1 lines, 0 filled, 0 cut' || shapes.delivered !== '2 lines, 0 filled, 0 cut' || shapes.read !== '0 lines, 1 filled, 2 cut')
+        fail(`shapes ${JSON.stringify(shapes)}`);
+      // In greyscale and one colour for all, they still differ: read carries
+      // far more ink than delivered, delivered more than sent.
+      const style = await p.addStyleTag({ content: 'html { filter: grayscale(1) } [data-testid=message] [role=img] { color: #808080 !important }' });
+      const seen = { sent: await ink(p, tick('Sent to the server')), delivered: await ink(p, tick('Delivered')), read: await ink(p, tick('Read')) };
+      await style.evaluate((el) => el.remove());
+      if (!(seen.read > 2 * seen.delivered && seen.delivered > 1.3 * seen.sent)) fail(`ink in greyscale ${JSON.stringify(seen)}`);
+    },
+  },
+  {
+    name: 'chat-people',
+    scenario: 'chats-people',
+    act: (p) => openChat(p, 'Bob 1'),
+    check: async (p) => {
+      const list = await avatarLook(p.getByTestId('conversation').filter({ hasText: 'Bob 1' }).locator('.avatar'));
+      const header = await avatarLook(p.getByRole('region', { name: 'Conversation with Bob 1' }).locator('header .avatar'));
+      if (list.text !== 'B1' || header.text !== 'B1' || list.bg !== header.bg) fail(`list ${JSON.stringify(list)}, header ${JSON.stringify(header)}`);
+      const demo = await avatarLook(p.getByTestId('conversation').filter({ hasText: 'Juliet (demo)' }).locator('.avatar'));
+      if (demo.text !== 'JD') fail(`"Juliet (demo)" shows ${demo.text}`);
+      const heads = () =>
+        p.locator('[data-testid=message]:has(.head)').evaluateAll((ms) =>
+          ms.map((m) => {
+            const a = m.querySelector('.gutter .avatar');
+            return { name: m.querySelector('.head .name').textContent, text: a.textContent.trim(), bg: getComputedStyle(a).backgroundColor, out: m.classList.contains('out') };
+          }),
+        );
+      const same = async (when) => {
+        const hs = await heads();
+        const theirs = hs.filter((h) => !h.out);
+        const mine = hs.filter((h) => h.out);
+        if (theirs.length < 2 || mine.length < 2) fail(`${when}: ${hs.length} message groups`);
+        for (const h of theirs) if (h.name !== 'Bob 1' || h.text !== 'B1' || h.bg !== list.bg) fail(`${when}: Bob's message shows as ${JSON.stringify(h)}`);
+        for (const h of mine) if (h.name !== 'You' || h.text !== mine[0].text || h.bg !== mine[0].bg) fail(`${when}: own messages differ: ${JSON.stringify(mine)}`);
+      };
+      await same('archived');
+      // Live ones: from another of Bob's devices, and from this computer.
+      await p.evaluate(() => {
+        const base = { account: 'alice@example.org', peer: 'bob1@example.net', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null };
+        const t = Date.now();
+        window.__send({ type: 'message', message: { ...base, id: 9101, outgoing: false, sender: 'bob1@example.net/tablet', uid: 'u9101', body: 'Now on my tablet', timestamp_ms: t, state: 'received' } });
+        window.__send({ type: 'message', message: { ...base, id: 9102, outgoing: true, sender: 'alice@example.org/tern.4f2a1c', uid: 'u9102', body: 'Live from here', timestamp_ms: t + 1, state: 'acked' } });
+      });
+      await text(p, 'Live from here');
+      await same('live');
+    },
+  },
+  {
+    name: 'chat-typing-bottom',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await keepsBottom(p, 'opened');
+    },
+    check: async (p) => {
+      await julietTyping(p, 'composing');
+      await p.locator('.typing-line').waitFor();
+      await keepsBottom(p, 'typing line shown');
+      // Her message comes (and the typing line goes with it).
+      await julietSays(p, 9001, 'There you are!');
+      await p.locator('[data-testid=message][data-id="9001"]').waitFor();
+      await keepsBottom(p, 'a message came');
+      await julietTyping(p, 'composing');
+      await p.locator('.typing-line').waitFor();
+      await keepsBottom(p, 'typing again');
+      await julietTyping(p, 'paused');
+      await p.locator('.typing-line').waitFor({ state: 'detached' });
+      await keepsBottom(p, 'typing line gone');
+      // Scrolled up: the view stays where the user left it.
+      await p.getByTestId('timeline').evaluate((el) => (el.scrollTop = 0));
+      await p.waitForTimeout(100);
+      await julietTyping(p, 'composing');
+      await p.locator('.typing-line').waitFor();
+      await p.waitForTimeout(100);
+      const top = await p.getByTestId('timeline').evaluate((el) => el.scrollTop);
+      if (top !== 0) fail(`scrolled to ${top} when the typing line came`);
+      await p.getByRole('button', { name: 'Jump to the latest message' }).click();
+      await keepsBottom(p, 'back at the latest');
+    },
+  },
+  {
+    name: 'user-active',
+    scenario: 'paged',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.waitForTimeout(1100);
+    },
+    check: async (p) => {
+      // Opening, loading and following new messages are not the user's doing.
+      if (await activeCalls(p)) fail(`user_active sent ${await activeCalls(p)} times without the user`);
+      await p.evaluate(() => {
+        const m = { id: 9201, account: 'alice@example.org', peer: 'romeo@montague.example', outgoing: false, sender: 'romeo@montague.example', uid: 'u9201', body: 'A new one', timestamp_ms: Date.now(), state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null };
+        window.__send({ type: 'message', message: m });
+      });
+      await text(p, 'A new one');
+      // Nor the typing line coming and going under the list.
+      for (const state of ['composing', 'paused']) {
+        await p.evaluate((state) => window.__send({ type: 'chat_state', account: 'alice@example.org', peer: 'romeo@montague.example', state }), state);
+        await p.locator('.typing-line').waitFor({ state: state === 'composing' ? 'visible' : 'detached' });
+        await p.waitForTimeout(150);
+      }
+      await p.waitForTimeout(300);
+      if (await activeCalls(p)) fail(`user_active sent ${await activeCalls(p)} times when a message came or the typing line moved`);
+      // Scrolling: once, however many wheel turns in that second.
+      const box = await p.getByTestId('timeline').boundingBox();
+      await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      for (let i = 0; i < 6; i++) await p.mouse.wheel(0, -120);
+      await p.waitForFunction(() => window.__calls.some((c) => c.cmd === 'user_active'));
+      await p.waitForTimeout(200);
+      if ((await activeCalls(p)) !== 1) fail(`user_active sent ${await activeCalls(p)} times for one second of scrolling`);
+      // Typing, a second later: once more.
+      await p.waitForTimeout(1000);
+      await composer(p).pressSequentially('hello');
+      await p.waitForTimeout(100);
+      if ((await activeCalls(p)) !== 2) fail(`user_active sent ${await activeCalls(p)} times after typing`);
+    },
+  },
+];
+
 const openAccounts = (page) => page.getByRole('button', { name: /^Accounts/ }).click();
 
 // Frames while the lists take changes: requestAnimationFrame intervals, and
@@ -1380,6 +1758,7 @@ const cases = [
   },
   { name: 'home', scenario: 'main', check: (p) => p.getByTestId('conversation').first().waitFor() },
   ...chatCases,
+  ...newDeviceCases,
   ...profileCases,
   {
     name: 'accounts',
@@ -1477,7 +1856,7 @@ const cases = [
 ];
 
 const only = process.env.ONLY;
-const selected = only ? cases.filter((c) => c.name.startsWith(only)) : cases;
+const selected = only ? cases.filter((c) => only.split(',').some((o) => c.name.startsWith(o))) : cases;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -1522,8 +1901,12 @@ for (const theme of ['light', 'dark']) {
     page.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('favicon.ico') && errors.push(m.text()));
     const file = join(shots, `${c.name}-${theme}.png`);
     try {
-      await page.goto(`${base}?scenario=${c.scenario}&theme=${theme}${c.query ?? ''}`);
-      await page.locator('#app > *').first().waitFor();
+      // A case may load another page (`path`), prepare the page (`before`),
+      // and look before the app mounted (`mounted: false`).
+      if (c.before) await c.before(page);
+      const url = c.path ? `${root}/${c.path}` : `${base}?scenario=${c.scenario}&theme=${theme}${c.query ?? ''}`;
+      await page.goto(url, { waitUntil: c.waitUntil ?? 'load' });
+      if (c.mounted !== false) await page.locator('#app > *').first().waitFor();
       if (c.act) await c.act(page);
       await c.check(page);
       if (errors.length) throw new Error(errors.join('\n'));

@@ -205,7 +205,7 @@ describe('Loader', () => {
     const answers: ((v: { seq: number; items: number[] }) => void)[] = [];
     const first = l.load(() => new Promise((r) => answers.push(r)));
     const second = l.load(() => new Promise((r) => answers.push(r)));
-    l.hold({ seq: 3, event: { type: 'history_sync', account: 'me@x', fetched: 3, done: false } });
+    l.hold({ seq: 3, event: { type: 'history_sync', account: 'me@x', fetched: 3, oldest_ms: null, done: false } });
     answers[1]({ seq: 2, items: [2] });
     await second;
     answers[0]({ seq: 1, items: [1] });
@@ -214,7 +214,7 @@ describe('Loader', () => {
     expect(applied).toEqual([3]);
     set = [];
     const failed = l.load(() => Promise.reject(new Error('offline')));
-    l.hold({ seq: 4, event: { type: 'history_sync', account: 'me@x', fetched: 4, done: false } });
+    l.hold({ seq: 4, event: { type: 'history_sync', account: 'me@x', fetched: 4, oldest_ms: null, done: false } });
     await expect(failed).rejects.toThrow('offline');
     expect(set).toEqual([]);
     expect(applied).toEqual([3, 4]);

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { MessageView } from '../../src/lib/engine';
 import { Chat } from '../../src/lib/stores/chat.svelte';
 import { Timeline } from '../../src/lib/stores/timeline.svelte';
-import { dayLabel, fullTimeLabel, rowsOf, shortWhen, timeLabel } from '../../src/lib/timeline';
+import { countLabel, dayLabel, fullTimeLabel, historyProgress, rowsOf, shortDate, shortWhen, timeLabel } from '../../src/lib/timeline';
 
 const at = (y: number, mo: number, d: number, h = 12, mi = 0) => new Date(y, mo - 1, d, h, mi).getTime();
 let next = 1;
@@ -139,6 +139,41 @@ describe('dates and groups', () => {
     expect(shortWhen(at(2026, 3, 8), now)).toBe('Yesterday');
   });
 
+  it('leaves the year out of dates in the current year', () => {
+    expect(shortWhen(at(2026, 3, 5), now, 'en-US')).toBe('Thu');
+    expect(shortWhen(at(2026, 1, 22), now, 'en-US')).toBe('Jan 22');
+    expect(shortWhen(at(2026, 1, 22), now, 'en-GB')).toBe('22 Jan');
+    expect(shortWhen(at(2025, 11, 22), now, 'en-US')).toBe('Nov 22, 2025');
+    expect(shortWhen(at(2025, 11, 22), now, 'en-GB')).toBe('22 Nov 2025');
+    // A date later this year (a clock set wrong) is still this year's.
+    expect(shortDate(at(2026, 11, 22), now, 'en-US')).toBe('Nov 22');
+    expect(shortDate(at(2027, 1, 2), now, 'en-US')).toBe('Jan 2, 2027');
+  });
+
+  it('says how far history loading got', () => {
+    expect(historyProgress({ fetched: 0, oldest_ms: null }, now, 'en-GB')).toBe('');
+    expect(historyProgress({ fetched: 1, oldest_ms: null }, now, 'en-GB')).toBe('1 message');
+    expect(historyProgress({ fetched: 2300, oldest_ms: at(2026, 3, 3) }, now, 'en-GB')).toBe('2,300 messages, back to 3 Mar');
+    expect(historyProgress({ fetched: 51_234, oldest_ms: at(2019, 6, 1) }, now, 'en-US')).toBe('51,234 messages, back to Jun 1, 2019');
+    expect(countLabel(1234567, 'de-DE')).toBe('1.234.567');
+  });
+
+  it('formats short dates and counts with formatters made once', () => {
+    shortWhen(at(2026, 1, 20), now, 'en-GB');
+    shortWhen(at(2025, 1, 20), now, 'en-GB');
+    countLabel(1, 'en-GB');
+    const dates = vi.spyOn(Intl, 'DateTimeFormat');
+    const numbers = vi.spyOn(Intl, 'NumberFormat');
+    for (let i = 0; i < 200; i++) {
+      shortWhen(at(2026 - (i % 2), 1, 1 + (i % 28)), now, 'en-GB');
+      historyProgress({ fetched: i * 100, oldest_ms: at(2026 - (i % 2), 1, 1 + (i % 28)) }, now, 'en-GB');
+    }
+    expect(dates).not.toHaveBeenCalled();
+    expect(numbers).not.toHaveBeenCalled();
+    dates.mockRestore();
+    numbers.mockRestore();
+  });
+
   it('formats times with formatters made once, not one per row', () => {
     // WebKit builds an ICU formatter for every toLocale*String call with
     // options; a timeline draws thousands of times while scrolling.
@@ -181,6 +216,18 @@ describe('dates and groups', () => {
       '5*',
     ]);
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
+  });
+
+  it('keeps the user’s own messages from several devices in one group', () => {
+    const rows = rowsOf(
+      [
+        msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10, 0), outgoing: true, sender: 'me@example.org' }),
+        msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 1), outgoing: true, sender: 'me@example.org/phone' }),
+        msg({ id: 3, timestamp_ms: at(2026, 3, 9, 10, 2), outgoing: true, sender: 'me@example.org/tern.1' }),
+      ],
+      now,
+    );
+    expect(rows.flatMap((r) => (r.kind === 'message' ? [`${r.message.id}${r.first ? '*' : ''}`] : []))).toEqual(['1*', '2', '3']);
   });
 
   it('marks where the unread messages start', () => {

@@ -117,6 +117,11 @@ export const commands = {
 	setNickname: (account: string, nickname: string | null) => __TAURI_INVOKE<null>("set_nickname", { account, nickname }),
 	/**  Fetches someone's vCard (the account's own when `jid` is the account). */
 	vcard: (account: string, jid: string) => __TAURI_INVOKE<VCardView>("vcard", { account, jid }),
+	/**
+	 *  The user is scrolling or typing: background history fetching pauses
+	 *  while they are active.
+	 */
+	userActive: () => __TAURI_INVOKE<null>("user_active"),
 };
 
 /* Constants */
@@ -271,13 +276,19 @@ blocked: string[];
 unblocked: string[]; 
 /**  Everyone was unblocked. */
 unblocked_all: boolean } | 
-/**  History catch-up progress. */
+/**
+ *  History catch-up progress: several per run (after signing in on a new
+ *  device, and in the background after that), none after `done` until the
+ *  next run.
+ */
 { type: "history_sync"; 
 /**  Account. */
 account: string; 
-/**  Messages fetched so far in this catch-up. */
+/**  Messages fetched so far in this run. */
 fetched: number; 
-/**  Catch-up finished. */
+/**  Time of the oldest message reached so far, ms (none before the first page). */
+oldest_ms: number | null; 
+/**  The whole history is in, or the run stopped. */
 done: boolean } | 
 /**  An account was added. */
 { type: "account_added"; 

@@ -1,11 +1,20 @@
 // The accounts as the engine reports them, with when each one's state last
-// changed (for "reconnecting in N s") and history catch-up progress.
+// changed (for "reconnecting in N s") and how far fetching their history
+// got while it runs.
 
 import { SvelteMap } from 'svelte/reactivity';
 import { api } from '../api';
 import type { AccountView, EngineEvent } from '../engine';
 import { isDefaultPresence, newlyConnected } from '../profile';
 import { settings } from '../settings.svelte';
+
+/** How far a history catch-up got (from `history_sync` events). */
+export interface HistoryProgress {
+  /** Messages fetched so far in this run. */
+  fetched: number;
+  /** Time of the oldest message reached so far, ms. */
+  oldest_ms: number | null;
+}
 
 class Accounts {
   /** In the engine's order. */
@@ -14,8 +23,13 @@ class Accounts {
   readonly enabled = $derived(this.list.filter((a) => a.enabled).map((a) => a.jid));
   /** Accounts whose connection failed and that need the user. */
   readonly failed = $derived(this.list.filter((a) => a.state.state === 'failed').length);
-  /** History catch-up progress per account (messages fetched) while it runs. */
-  readonly syncing = new SvelteMap<string, number>();
+  /** History catch-up progress per account while it runs (in the engine's order of accounts: see `loading`). */
+  readonly syncing = new SvelteMap<string, HistoryProgress>();
+  /** Accounts whose history is still coming in, in the order of the list, with their progress. */
+  readonly loading = $derived(this.list.flatMap((a) => {
+    const p = this.syncing.get(a.jid);
+    return p ? [{ account: a.jid, ...p }] : [];
+  }));
   /** Ticks every second while an account waits to reconnect. */
   now = $state(Date.now());
 
@@ -54,7 +68,7 @@ class Accounts {
         if (ev.done) {
           this.syncing.delete(ev.account);
           done = true;
-        } else this.syncing.set(ev.account, ev.fetched);
+        } else this.syncing.set(ev.account, { fetched: ev.fetched, oldest_ms: ev.oldest_ms ?? null });
       } else if (ev.type === 'account_removed') {
         this.syncing.delete(ev.jid);
         this.#changedAt.delete(ev.jid);

@@ -54,8 +54,14 @@ export class Conversations {
     return this.keys.flatMap((k) => this.#items.get(k) ?? []);
   }
 
+  /** The list was loaded once (or could not be): until then, "no conversations" is not known. */
+  loaded = $state(false);
+
   load(): Promise<void> {
-    return this.#loader.load(() => api.conversations()).catch(() => {});
+    return this.#loader
+      .load(() => api.conversations())
+      .catch(() => {})
+      .finally(() => (this.loaded = true));
   }
 
   /** Applies a batch of events. */
