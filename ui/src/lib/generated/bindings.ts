@@ -11,18 +11,6 @@ export const commands = {
 	 *  like every command here, so that nothing runs on the window's thread.)
 	 */
 	snapshot: () => __TAURI_INVOKE<SnapshotView>("snapshot"),
-	/**
-	 *  The conversation the window shows (none: both `None`); no notification
-	 *  is shown for it while the window has the focus.
-	 */
-	setOpenConversation: (account: string | null, peer: string | null) => __TAURI_INVOKE<null>("set_open_conversation", { account, peer }),
-	/**  The desktop settings the user chose. */
-	setDesktopSettings: (settings: DesktopSettings) => __TAURI_INVOKE<null>("set_desktop_settings", { settings }),
-	/**
-	 *  The `xmpp:` link Tern was started with (or the newest that came before
-	 *  the window asked), once; later links come as events.
-	 */
-	takePendingUri: () => __TAURI_INVOKE<XmppUri | null>("take_pending_uri"),
 	/**  Adds an account and connects it; returns its bare JID. */
 	addAccount: (account: AccountRequest) => __TAURI_INVOKE<string>("add_account", { account }),
 	/**  Disconnects and forgets an account (it stays on the server). */
@@ -68,10 +56,10 @@ export const commands = {
 	correctMessage: (account: string, id: number, body: string) => __TAURI_INVOKE<MessageView>("correct_message", { account, id, body }),
 	/**  Retracts one of the user's messages. */
 	retractMessage: (account: string, id: number) => __TAURI_INVOKE<MessageView>("retract_message", { account, id }),
-	/**  Sends a message that could not be sent again. */
-	resendMessage: (account: string, id: number) => __TAURI_INVOKE<MessageView>("resend_message", { account, id }),
 	/**  Deletes a conversation on this computer. */
 	deleteConversation: (account: string, peer: string) => __TAURI_INVOKE<null>("delete_conversation", { account, peer }),
+	/**  Sends a message that could not be sent again. */
+	resendMessage: (account: string, id: number) => __TAURI_INVOKE<MessageView>("resend_message", { account, id }),
 	/**  Sets the user's reactions to a message (empty removes them). */
 	react: (account: string, id: number, emojis: string[]) => __TAURI_INVOKE<MessageView>("react", { account, id, emojis }),
 	/**  Marks a conversation read (and tells the peer). */
@@ -118,8 +106,20 @@ export const commands = {
 	/**  Fetches someone's vCard (the account's own when `jid` is the account). */
 	vcard: (account: string, jid: string) => __TAURI_INVOKE<VCardView>("vcard", { account, jid }),
 	/**
-	 *  The user is scrolling or typing: background history fetching pauses
-	 *  while they are active.
+	 *  The conversation the window shows (none: both `None`); no notification
+	 *  is shown for it while the window has the focus.
+	 */
+	setOpenConversation: (account: string | null, peer: string | null) => __TAURI_INVOKE<null>("set_open_conversation", { account, peer }),
+	/**  The desktop settings the user chose. */
+	setDesktopSettings: (settings: DesktopSettings) => __TAURI_INVOKE<null>("set_desktop_settings", { settings }),
+	/**
+	 *  The `xmpp:` link Tern was started with (or the newest that came before
+	 *  the window asked), once; later links come as events.
+	 */
+	takePendingUri: () => __TAURI_INVOKE<XmppUri | null>("take_pending_uri"),
+	/**
+	 *  The user is scrolling or typing: background history waits until they
+	 *  have been quiet for a moment.
 	 */
 	userActive: () => __TAURI_INVOKE<null>("user_active"),
 };
@@ -277,18 +277,17 @@ unblocked: string[];
 /**  Everyone was unblocked. */
 unblocked_all: boolean } | 
 /**
- *  History catch-up progress: several per run (after signing in on a new
- *  device, and in the background after that), none after `done` until the
- *  next run.
+ *  History catch-up progress: after each page, then once with `done`
+ *  when the history is in (or the run stopped).
  */
 { type: "history_sync"; 
 /**  Account. */
 account: string; 
-/**  Messages fetched so far in this run. */
+/**  Messages fetched so far in this catch-up. */
 fetched: number; 
-/**  Time of the oldest message reached so far, ms (none before the first page). */
+/**  The time of the oldest message reached so far (ms). */
 oldest_ms: number | null; 
-/**  The whole history is in, or the run stopped. */
+/**  Catch-up finished. */
 done: boolean } | 
 /**  An account was added. */
 { type: "account_added"; 
