@@ -128,6 +128,32 @@ describe('the open conversation', () => {
   });
 });
 
+describe('history that comes as a batch', () => {
+  it('reads the newest page again when the list entry shows newer messages than the window', async () => {
+    const chat = new Chat();
+    chat.open = { account: 'me@example.org', peer: 'juliet@example.net' };
+    chat.timeline = new Timeline([msg({ id: 1, timestamp_ms: 10 })]);
+    const page = [msg({ id: 1, timestamp_ms: 10 }), msg({ id: 7, timestamp_ms: 70 }), msg({ id: 8, timestamp_ms: 80 })];
+    const api = (await import('../../src/lib/api')).api;
+    const timeline = vi.spyOn(api, 'timeline').mockResolvedValue({ seq: 10, items: page });
+    const conversation = (last: MessageView) => ({
+      seq: 11,
+      event: {
+        type: 'conversation' as const,
+        conversation: { account: 'me@example.org', peer: 'juliet@example.net', kind: 'chat' as const, unread: 0, updated_ms: 80, last },
+      },
+    });
+    // An older page (the list entry's newest is loaded): nothing to do.
+    chat.events([conversation(msg({ id: 1, timestamp_ms: 10 }))]);
+    expect(timeline).not.toHaveBeenCalled();
+    // The newest page of a first catch-up: the window reads it.
+    chat.events([conversation(page[2])]);
+    expect(timeline).toHaveBeenCalledTimes(1);
+    await vi.waitFor(() => expect(chat.timeline.items.map((m) => m.id)).toEqual([1, 7, 8]));
+    timeline.mockRestore();
+  });
+});
+
 describe('dates and groups', () => {
   const now = at(2026, 3, 9, 15);
   it('labels days like a person would', () => {

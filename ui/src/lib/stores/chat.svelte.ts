@@ -45,6 +45,10 @@ export class Chat {
   /** Applies a batch of events: the open conversation's messages in one change. */
   events(list: readonly EngineEvent[]): void {
     let live: MessageView[] = [];
+    // History that comes as a batch (a new device's first catch-up) is
+    // announced by its conversation only: newer messages than the window
+    // holds mean the newest page should be read again.
+    let stale = false;
     const flush = () => {
       if (live.length) this.#add(live);
       live = [];
@@ -55,9 +59,14 @@ export class Chat {
         case 'message':
           if (this.isOpen(ev.message.account, ev.message.peer) && !this.#loader?.hold(e)) live.push(ev.message);
           break;
-        case 'conversation':
-          if (this.isOpen(ev.conversation.account, ev.conversation.peer) && ev.conversation.unread > 0) this.markReadSoon();
+        case 'conversation': {
+          const c = ev.conversation;
+          if (!this.isOpen(c.account, c.peer)) break;
+          if (c.unread > 0) this.markReadSoon();
+          const last = c.last;
+          if (last && !this.timeline.get(last.id) && !live.some((m) => m.id === last.id) && this.timeline.accepts(last)) stale = true;
           break;
+        }
         case 'conversation_deleted':
           if (this.isOpen(ev.account, ev.peer)) {
             flush();
@@ -73,6 +82,7 @@ export class Chat {
       }
     }
     flush();
+    if (stale && this.open) void this.#loadLatest(this.open);
   }
 
   /** Live messages: those that belong in the loaded window. */
