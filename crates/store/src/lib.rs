@@ -22,8 +22,8 @@ mod roster;
 pub use accounts::StoredAccount;
 pub use changes::{merge_reactions, Change, Committed};
 pub use messages::{
-    Conversation, ConversationKind, Direction, MessageRow, MessageState, NewMessage, OutboxEntry,
-    SearchHit, Stored,
+    strip_reply_quote, Conversation, ConversationKind, Direction, MessageRow, MessageState,
+    NewMessage, OutboxEntry, SearchHit, Stored,
 };
 pub use omemo::{OmemoStore, OmemoStoreError};
 pub use profiles::ProfileRow;

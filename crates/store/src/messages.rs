@@ -839,6 +839,16 @@ pub(crate) async fn insert_in(
         }
         return Ok(Stored::Duplicate(found));
     }
+    // A reply whose sender quoted the replied message without marking the
+    // quote (XEP-0428): the quote goes, the replied message is shown.
+    let mut body = std::borrow::Cow::Borrowed(m.body.as_str());
+    if let (Some(reference), true) = (&m.reply_to, m.body.starts_with('>')) {
+        if let Some(replied) = find_in(&mut *conn, &m.account, &m.peer, reference, None).await? {
+            if let Some(stripped) = strip_reply_quote(&m.body, &replied.body) {
+                body = std::borrow::Cow::Owned(stripped);
+            }
+        }
+    }
     let r = sqlx::query(&format!(
         "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12)
@@ -852,7 +862,7 @@ pub(crate) async fn insert_in(
     .bind(&m.msg_id)
     .bind(&m.archive_id)
     .bind(&m.archive_by)
-    .bind(&m.body)
+    .bind(body.as_ref())
     .bind(m.timestamp_ms)
     .bind(m.state as i64)
     .bind(&m.reply_to)
@@ -1059,4 +1069,74 @@ pub(crate) async fn settle_unread_in(
     .await?
     .rows_affected();
     Ok(changed > 0)
+}
+
+/// A reply's body without a leading quote of the replied message, for
+/// senders that quote it without marking the quote as a fallback: the
+/// lines starting with `>` at the start of `body` go when the text they
+/// quote (after an optional "… wrote:" line) begins `replied`'s text.
+pub fn strip_reply_quote(body: &str, replied: &str) -> Option<String> {
+    let lines: Vec<&str> = body.lines().collect();
+    let quoted = lines.iter().take_while(|l| l.starts_with('>')).count();
+    if quoted == 0 || quoted == lines.len() {
+        return None;
+    }
+    let text: Vec<&str> = lines[..quoted]
+        .iter()
+        .map(|l| l.trim_start_matches('>').trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let text: Vec<&str> = match text.first() {
+        Some(first) if first.ends_with("wrote:") => text[1..].to_vec(),
+        _ => text,
+    };
+    let replied: String = replied.split_whitespace().collect::<Vec<_>>().join(" ");
+    let quote: String = text
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if quote.is_empty() || !replied.starts_with(quote.trim_end_matches('…')) {
+        return None;
+    }
+    let rest = lines[quoted..].join("\n");
+    Some(rest.trim_start_matches('\n').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unmarked_quote_of_the_replied_message_goes() {
+        assert_eq!(
+            strip_reply_quote(
+                "> We should bake a cake\nGreat idea!",
+                "We should bake a cake"
+            )
+            .as_deref(),
+            Some("Great idea!")
+        );
+        assert_eq!(
+            strip_reply_quote(
+                "> Anna wrote:\n> We should bake\n> a cake\n\nGreat idea!",
+                "We should bake a cake"
+            )
+            .as_deref(),
+            Some("Great idea!")
+        );
+        // A quote of something else, or only a quote, stays.
+        assert_eq!(
+            strip_reply_quote("> To be or not\nno", "We should bake a cake"),
+            None
+        );
+        assert_eq!(
+            strip_reply_quote("> We should bake a cake", "We should bake a cake"),
+            None
+        );
+        assert_eq!(
+            strip_reply_quote("Great idea!", "We should bake a cake"),
+            None
+        );
+    }
 }

@@ -298,6 +298,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn replies_are_stored_without_the_quote_other_clients_add() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let live = |xml: &str| -> Message { xml.parse::<Element>().unwrap().try_into().unwrap() };
+        on_message(&ctx, live("<message xmlns='jabber:client' from='romeo@montague.lit/o' id='q1' type='chat'><body>We should bake a cake</body></message>")).await;
+        // Marked as a fallback (XEP-0428), as Dino and Conversations do.
+        on_message(&ctx, live("<message xmlns='jabber:client' from='romeo@montague.lit/o' id='q2' type='chat'>
+            <body>&gt; Romeo wrote:\n&gt; We should bake a cake\nGreat idea!</body>
+            <reply xmlns='urn:xmpp:reply:0' to='romeo@montague.lit/o' id='q1'/>
+            <fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start='0' end='39'/></fallback></message>")).await;
+        // Not marked: the quote matches the replied message.
+        on_message(
+            &ctx,
+            live(
+                "<message xmlns='jabber:client' from='romeo@montague.lit/o' id='q3' type='chat'>
+            <body>&gt; We should bake a cake\nWith cherries</body>
+            <reply xmlns='urn:xmpp:reply:0' to='romeo@montague.lit/o' id='q1'/></message>",
+            ),
+        )
+        .await;
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, "romeo@montague.lit", None, 10)
+            .await
+            .unwrap();
+        let bodies: Vec<&str> = rows.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            vec!["We should bake a cake", "Great idea!", "With cherries"]
+        );
+        assert!(rows[1..]
+            .iter()
+            .all(|m| m.reply_to.as_deref() == Some("q1")));
+    }
+
+    #[tokio::test]
     async fn a_live_message_is_stored_and_answered() {
         let (_d, ctx) = ctx_with(&[]).await;
         let msg: Message = "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit/b' id='x1' type='chat'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"

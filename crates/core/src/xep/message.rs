@@ -117,6 +117,14 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
             _ => {}
         }
     }
+    if p.reply_to.is_some() {
+        // The quote other clients put in front of a reply, marked as a
+        // XEP-0428 fallback, is not part of what the sender wrote: Tern
+        // shows the replied message itself.
+        if let Some(body) = reply::body_without_fallback(msg) {
+            p.body = Some(body.trim_start_matches('\n').to_string());
+        }
+    }
     p
 }
 

@@ -26,13 +26,6 @@ pub(crate) fn read(el: &Element) -> Option<String> {
 
 /// The body of `msg` without the quote a sender added for clients without
 /// replies (XEP-0461 §3.1); `None` when it has no body.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "for the inbound pipeline to store replies without their quote"
-    )
-)]
 pub(crate) fn body_without_fallback(msg: &Message) -> Option<String> {
     let body = msg
         .get_best_body_cloned(vec!["en", ""])
@@ -45,6 +38,7 @@ pub(crate) fn body_without_fallback(msg: &Message) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::xep::{el, wire, MAX_ID_LEN};
 
     const NS: &str = "urn:xmpp:reply:0";
