@@ -77,6 +77,7 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0359", "complete"),
     ("0368", "complete"),
     ("0424", "complete"),
+    ("0428", "partial"),
     ("0444", "complete"),
     ("0461", "partial"),
 ];
