@@ -286,7 +286,7 @@ impl Progress<'_> {
 /// live or by carbon is stored twice. Returns how many results came.
 pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
     let ctx = handle.ctx().clone();
-    let (_, known_newest, _, _) = ctx.store.account_sync_state(&ctx.account).await?;
+    let (_, known_newest, _, complete) = ctx.store.account_sync_state(&ctx.account).await?;
     let mut progress = Progress {
         ctx: &ctx,
         fetched: 0,
@@ -294,9 +294,11 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
         oldest_ms: None,
     };
     let result = async {
-        match known_newest {
-            Some(newest) => fill_gap(handle, &newest, &mut progress).await?,
-            None => first_pages(handle, &mut progress).await?,
+        match (known_newest, complete) {
+            (Some(newest), _) => fill_gap(handle, &newest, &mut progress).await?,
+            // The archive was empty at the last sync: all of it is new.
+            (None, true) => fill_since_empty(handle, &mut progress).await?,
+            (None, false) => first_pages(handle, &mut progress).await?,
         }
         background(handle, &mut progress).await
     }
@@ -355,6 +357,47 @@ async fn fill_gap(
             .set_mam_state(&ctx.account, Some(&id), None, None)
             .await?;
     }
+    Ok(())
+}
+
+/// A reconnect after a sync that found the archive empty: everything in it
+/// came since, newest page first, announced like live messages.
+async fn fill_since_empty(
+    handle: &AccountHandle,
+    progress: &mut Progress<'_>,
+) -> crate::Result<()> {
+    let ctx = handle.ctx();
+    let mut order = Ordering::default();
+    let mut before: Option<String> = None;
+    let mut newest: Option<String> = None;
+    loop {
+        let mut page = handle
+            .archive_page(ArchiveQuery {
+                order,
+                ..ArchiveQuery::page(None, before.as_deref(), PAGE)
+            })
+            .await?;
+        order = std::mem::take(&mut page.order);
+        progress.page(&page);
+        if newest.is_none() {
+            newest = page.ids.last().cloned();
+        }
+        if page.complete || page.ids.is_empty() {
+            break;
+        }
+        match page.first {
+            Some(f) => before = Some(f),
+            None => break,
+        }
+    }
+    ctx.store
+        .set_mam_state(
+            &ctx.account,
+            newest.as_deref(),
+            before.as_deref(),
+            Some(true),
+        )
+        .await?;
     Ok(())
 }
 
