@@ -111,6 +111,16 @@ impl<H: Clone + Send + 'static> Router<H> {
         self.presence = Some(Arc::new(move |h, p| Box::pin(f(h, p))));
     }
 
+    /// Whether `m` goes to the handler of other messages (no registered
+    /// payload of it has a handler of its own).
+    pub(crate) fn takes_as_other(&self, m: &Message) -> bool {
+        self.default_message.is_some()
+            && !self
+                .message
+                .iter()
+                .any(|((name, ns), _)| m.payloads.iter().any(|p| p.is(*name, *ns)))
+    }
+
     /// The keys of the IQ table (for tests and the supported-XEP check).
     #[cfg(test)]
     pub(crate) fn iq_keys(&self) -> Vec<(IqKind, &'static str, &'static str)> {
@@ -309,6 +319,19 @@ mod tests {
                 "presence"
             ]
         );
+    }
+
+    #[test]
+    fn messages_without_a_payload_handler_go_to_the_other_messages_handler() {
+        let r = router();
+        let msg = |xml: &str| Message::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        assert!(r.takes_as_other(&msg(
+            "<message xmlns='jabber:client'><body>hi</body></message>"
+        )));
+        assert!(!r.takes_as_other(&msg(
+            "<message xmlns='jabber:client'><event xmlns='http://jabber.org/protocol/pubsub#event'/></message>"
+        )));
+        assert!(!Router::<Log>::default().takes_as_other(&msg("<message xmlns='jabber:client'/>")));
     }
 
     #[tokio::test]

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
+use xmpp_parsers::message::Message;
 
 use super::router::Router;
 use super::{stanza_error, AccountHandle, Command};
@@ -66,7 +67,6 @@ pub(super) async fn run(
 ) {
     let shared = handle.shared.clone();
     let ctx = &shared.ctx;
-    let link = &shared.link;
     let mut router = Router::default();
     crate::services::register(&mut router);
     let mut st = State::default();
@@ -79,34 +79,39 @@ pub(super) async fn run(
             fate = st.queue.wait_in_flight() => {
                 st.queue.in_flight_done(ctx, fate).await;
             }
-            ev = stream.next() => match ev {
-                None => break,
-                Some(Event::Stream(StreamEvent::Reset { bound_jid, features })) => {
-                    st.drop_requests(&ctx.account);
-                    st.queue.reset(features.stream_management.is_some());
-                    ctx.discovery.clear_presences();
-                    for jid in shared.presences.clear() {
-                        crate::services::roster::emit_offline(ctx, &shared.presences, &jid).await;
-                    }
-                    st.bound = bound_jid.to_string();
-                    link.emit(AccountState::Connected { bound_jid: st.bound.clone(), resumed: false });
-                    if let Some(old) = st.session.take() {
-                        old.abort();
-                    }
-                    st.session = Some(tokio::spawn(super::session::start(handle.clone())));
-                }
-                Some(Event::Stream(StreamEvent::Resumed)) => {
-                    link.emit(AccountState::Connected { bound_jid: st.bound.clone(), resumed: true });
-                }
-                Some(Event::Stream(StreamEvent::Suspended)) => {
-                    tracing::info!(account = %ctx.account, "stream suspended");
-                }
-                Some(Event::Stanza(stanza)) => {
-                    for reply in inbound(&handle, &router, &mut st, stanza).await {
-                        let _ = stream.send(Box::new(reply)).await;
+            ev = stream.next() => {
+                let Some(ev) = ev else { break };
+                // What else the stream has ready goes with it: consecutive
+                // messages for the pipeline are processed as one batch (a
+                // burst of offline messages is one transaction).
+                let mut ready = vec![ev];
+                while ready.len() < BURST {
+                    match stream.next().now_or_never() {
+                        Some(Some(ev)) => ready.push(ev),
+                        _ => break,
                     }
                 }
-            },
+                let mut batch: Vec<Message> = Vec::new();
+                for ev in ready {
+                    match ev {
+                        Event::Stanza(Stanza::Message(m))
+                            if result_query_id(&m).is_none() && router.takes_as_other(&m) =>
+                        {
+                            batch.push(m);
+                        }
+                        ev => {
+                            let msgs = std::mem::take(&mut batch);
+                            for reply in crate::inbound::on_messages(ctx, msgs).await {
+                                let _ = stream.send(Box::new(reply)).await;
+                            }
+                            on_event(&handle, &router, &mut st, ev, &mut stream).await;
+                        }
+                    }
+                }
+                for reply in crate::inbound::on_messages(ctx, batch).await {
+                    let _ = stream.send(Box::new(reply)).await;
+                }
+            }
             cmd = cmd_rx.recv() => match cmd {
                 Some(Command::Iq { mut iq, reply }) => {
                     let id = st.iq_id();
@@ -145,6 +150,57 @@ pub(super) async fn run(
         s.abort();
     }
     stream.close().await;
+}
+
+/// Most stream events taken together.
+const BURST: usize = 250;
+
+/// A stream event besides a message for the pipeline.
+async fn on_event(
+    handle: &AccountHandle,
+    router: &Router,
+    st: &mut State,
+    ev: Event,
+    stream: &mut StanzaStream,
+) {
+    let shared = &handle.shared;
+    let (ctx, link) = (&shared.ctx, &shared.link);
+    match ev {
+        Event::Stream(StreamEvent::Reset {
+            bound_jid,
+            features,
+        }) => {
+            st.drop_requests(&ctx.account);
+            st.queue.reset(features.stream_management.is_some());
+            ctx.discovery.clear_presences();
+            for jid in shared.presences.clear() {
+                crate::services::roster::emit_offline(ctx, &shared.presences, &jid).await;
+            }
+            st.bound = bound_jid.to_string();
+            link.emit(AccountState::Connected {
+                bound_jid: st.bound.clone(),
+                resumed: false,
+            });
+            if let Some(old) = st.session.take() {
+                old.abort();
+            }
+            st.session = Some(tokio::spawn(super::session::start(handle.clone())));
+        }
+        Event::Stream(StreamEvent::Resumed) => {
+            link.emit(AccountState::Connected {
+                bound_jid: st.bound.clone(),
+                resumed: true,
+            });
+        }
+        Event::Stream(StreamEvent::Suspended) => {
+            tracing::info!(account = %ctx.account, "stream suspended");
+        }
+        Event::Stanza(stanza) => {
+            for reply in inbound(handle, router, st, stanza).await {
+                let _ = stream.send(Box::new(reply)).await;
+            }
+        }
+    }
 }
 
 /// One inbound stanza: answers to the task's own requests and archive

@@ -206,6 +206,16 @@ fn settle_changes(changes: &[Change]) -> Vec<Change> {
         .collect()
 }
 
+/// Runs live messages that came together through the pipeline as one
+/// batch; returns what to send back.
+pub(crate) async fn on_messages(ctx: &Ctx, msgs: Vec<Message>) -> Vec<Stanza> {
+    if msgs.is_empty() {
+        return Vec::new();
+    }
+    let items = msgs.into_iter().map(|m| (m, None)).collect();
+    process(ctx, items, Mode::LIVE).await.replies
+}
+
 /// Runs one live message through the pipeline; returns what to send back.
 pub(crate) async fn on_message(ctx: &Ctx, msg: Message) -> Vec<Stanza> {
     process(ctx, vec![(msg, None)], Mode::LIVE).await.replies

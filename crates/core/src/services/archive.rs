@@ -237,7 +237,7 @@ fn fin(answer: Iq) -> crate::Result<mam::PageEnd> {
 }
 
 /// Results per conversation asked for on a device's first catch-up.
-const CONVERSATION_PAGE: usize = 50;
+const CONVERSATION_PAGE: usize = 25;
 /// Conversations asked for at once on a device's first catch-up.
 const PARALLEL: usize = 4;
 /// Most conversations whose newest page is asked for one by one on a
