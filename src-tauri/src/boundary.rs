@@ -478,6 +478,14 @@ impl From<Error> for UiError {
                 "invalid_fingerprint",
                 format!("“{fp}” is not a certificate fingerprint. Trust the certificate from the prompt Tern shows."),
             ),
+            Error::NotRefusedCertificate(fp) => UiError::new(
+                "not_refused_certificate",
+                format!("“{fp}” is not the certificate Tern refused last for this account. Trust the certificate from the prompt Tern shows."),
+            ),
+            Error::NoRefusedSignIn(jid) => UiError::new(
+                "no_refused_sign_in",
+                format!("Tern refused no weaker sign-in for {jid}."),
+            ),
             Error::UnknownAccount(jid) => UiError::new(
                 "unknown_account",
                 format!("Tern has no account {jid}; it may have been removed."),

@@ -25,12 +25,36 @@ pub enum ConnectError {
         "the server's certificate is not trusted ({reason}); SHA-256 fingerprint {fingerprint}"
     )]
     CertificateUntrusted {
-        /// SHA-256 of the end-entity certificate, lowercase hex with colons.
+        /// SHA-256 of the end-entity certificate, uppercase hex with colons.
         fingerprint: String,
         /// Raw SHA-256 bytes, hex without separators (for pinning).
         sha256: String,
-        /// Why verification failed.
+        /// Why verification failed, in words.
         reason: String,
+        /// Every problem found, as stable names: `untrusted` (unknown or
+        /// invalid issuer), `name` (issued for another server), `expired`
+        /// (or not valid yet), `revoked`, `purpose` (not for servers). A pin
+        /// accepts exactly these.
+        problems: Vec<String>,
+    },
+    /// The server presents a certificate that fails verification and is not
+    /// the one it presented at the last sign-in: someone may be intercepting
+    /// the connection. The user may still pin it, after a stronger warning.
+    #[error(
+        "the server's certificate changed since the last sign-in and is not trusted ({reason}); SHA-256 fingerprint {fingerprint}, before {previous_sha256}"
+    )]
+    CertificateChanged {
+        /// SHA-256 of the new certificate, uppercase hex with colons.
+        fingerprint: String,
+        /// The new certificate's SHA-256, hex without separators (for pinning).
+        sha256: String,
+        /// Why verification failed, in words.
+        reason: String,
+        /// Every problem found (see [`ConnectError::CertificateUntrusted`]).
+        problems: Vec<String>,
+        /// SHA-256 of the certificate of the last sign-in, hex without
+        /// separators.
+        previous_sha256: String,
     },
     /// The domain (or its SRV records) could not be resolved.
     #[error("could not find the server for {domain}: {detail}")]
@@ -62,6 +86,27 @@ pub enum ConnectError {
     NoUsableMechanism {
         /// Mechanisms the server offered.
         offered: String,
+    },
+    /// The server no longer offers the sign-in it offered before: a weaker
+    /// SASL mechanism (PLAIN after SCRAM, SCRAM-SHA-1 after SCRAM-SHA-256)
+    /// or no channel binding where there was. Someone may be intercepting
+    /// the connection to get the password. Nothing was sent; the user may
+    /// accept the weaker sign-in ([`crate::Client::accept_weaker_sign_in`]).
+    #[error("the server no longer offers the secure sign-in it offered before ({previous}, now {offered}); this may be an attack")]
+    SaslDowngrade {
+        /// The sign-in used before, e.g. `SCRAM-SHA-1` or
+        /// `SCRAM-SHA-256-PLUS` (`-PLUS`: with channel binding).
+        previous: String,
+        /// The best sign-in offered now, e.g. `PLAIN`.
+        offered: String,
+    },
+    /// The sign-in was tampered with on the way: the server's signed list
+    /// of mechanisms (XEP-0474) does not match the list Tern received, or
+    /// the server could not prove that it knows the password (SCRAM).
+    #[error("someone changed the sign-in on the way to the server ({detail}); this is likely an attack")]
+    SignInIntercepted {
+        /// What did not match.
+        detail: String,
     },
     /// Another client signed in with the same resource and took over.
     #[error("another client signed in with the same resource and replaced this connection")]
@@ -133,6 +178,9 @@ impl ConnectError {
             ConnectError::AuthenticationFailed { .. }
             | ConnectError::AccountDisabled
             | ConnectError::CertificateUntrusted { .. }
+            | ConnectError::CertificateChanged { .. }
+            | ConnectError::SaslDowngrade { .. }
+            | ConnectError::SignInIntercepted { .. }
             | ConnectError::NoEncryption
             | ConnectError::NoUsableMechanism { .. }
             | ConnectError::Conflict
@@ -146,6 +194,9 @@ impl ConnectError {
             ConnectError::AuthenticationFailed { .. } => "authentication_failed",
             ConnectError::AccountDisabled => "account_disabled",
             ConnectError::CertificateUntrusted { .. } => "certificate_untrusted",
+            ConnectError::CertificateChanged { .. } => "certificate_changed",
+            ConnectError::SaslDowngrade { .. } => "sasl_downgrade",
+            ConnectError::SignInIntercepted { .. } => "sign_in_intercepted",
             ConnectError::DnsFailure { .. } => "dns_failure",
             ConnectError::HostUnreachable { .. } => "host_unreachable",
             ConnectError::TlsFailure { .. } => "tls_failure",
@@ -215,6 +266,14 @@ pub enum Error {
     /// Not a SHA-256 certificate fingerprint (64 hex digits, colons allowed).
     #[error("'{0}' is not a SHA-256 certificate fingerprint")]
     InvalidFingerprint(String),
+    /// [`crate::Client::pin_certificate`] with a certificate that is not the
+    /// one Tern refused last for this account.
+    #[error("'{0}' is not the certificate Tern refused last for this account")]
+    NotRefusedCertificate(String),
+    /// [`crate::Client::accept_weaker_sign_in`] while no weaker sign-in was
+    /// refused for this account.
+    #[error("Tern refused no weaker sign-in for {0}")]
+    NoRefusedSignIn(String),
     /// No such account.
     #[error("no account {0}")]
     UnknownAccount(String),
@@ -289,5 +348,32 @@ mod tests {
         let json = serde_json::to_value(ConnectError::Timeout).unwrap();
         assert_eq!(json["kind"], "timeout");
         assert_eq!(ConnectError::Timeout.kind(), "timeout");
+    }
+
+    #[test]
+    fn security_kinds_are_stable_and_need_the_user() {
+        let changed = ConnectError::CertificateChanged {
+            fingerprint: "AB".into(),
+            sha256: "ab".into(),
+            reason: "issued by an unknown authority".into(),
+            problems: vec!["untrusted".into()],
+            previous_sha256: "cd".into(),
+        };
+        let downgrade = ConnectError::SaslDowngrade {
+            previous: "SCRAM-SHA-1".into(),
+            offered: "PLAIN".into(),
+        };
+        let intercepted = ConnectError::SignInIntercepted {
+            detail: "x".into(),
+        };
+        for (e, kind) in [
+            (changed, "certificate_changed"),
+            (downgrade, "sasl_downgrade"),
+            (intercepted, "sign_in_intercepted"),
+        ] {
+            assert!(!e.is_retryable(), "{kind}");
+            assert_eq!(e.kind(), kind);
+            assert_eq!(serde_json::to_value(&e).unwrap()["kind"], kind);
+        }
     }
 }

@@ -19,7 +19,7 @@ mod messages;
 mod omemo;
 mod profiles;
 mod roster;
-pub use accounts::StoredAccount;
+pub use accounts::{PinnedCertificate, ServerSecurity, StoredAccount};
 pub use changes::{merge_reactions, Change, Committed};
 pub use messages::{
     strip_reply_quote, Conversation, ConversationKind, Direction, MessageRow, MessageState,
@@ -60,6 +60,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_read_markers",
         include_str!("../migrations/0008_read_markers.sql"),
+    ),
+    (
+        "0009_security_memory",
+        include_str!("../migrations/0009_security_memory.sql"),
     ),
 ];
 

@@ -100,8 +100,33 @@ impl TestCa {
             .expect("issuing a test leaf certificate")
     }
 
+    /// Like [`TestCa::issue_leaf`], valid from `not_before` to `not_after`
+    /// (year, month, day): e.g. an expired certificate.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a name is not a valid DNS name (IA5 string) or signing fails.
+    pub fn issue_leaf_valid(
+        &self,
+        dns_names: &[&str],
+        not_before: (i32, u8, u8),
+        not_after: (i32, u8, u8),
+    ) -> Leaf {
+        self.issue(dns_names, Some((not_before, not_after)))
+            .expect("issuing a test leaf certificate")
+    }
+
     /// Like [`TestCa::issue_leaf`], returning errors instead of panicking.
     pub fn try_issue_leaf(&self, dns_names: &[&str]) -> Result<Leaf, rcgen::Error> {
+        self.issue(dns_names, None)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn issue(
+        &self,
+        dns_names: &[&str],
+        validity: Option<((i32, u8, u8), (i32, u8, u8))>,
+    ) -> Result<Leaf, rcgen::Error> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         let mut sans = Vec::new();
@@ -118,6 +143,10 @@ impl TestCa {
             dns_names.first().copied().unwrap_or("localhost"),
         );
         set_validity(&mut params);
+        if let Some(((y1, m1, d1), (y2, m2, d2))) = validity {
+            params.not_before = date_time_ymd(y1, m1, d1);
+            params.not_after = date_time_ymd(y2, m2, d2);
+        }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,

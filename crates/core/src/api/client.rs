@@ -17,7 +17,7 @@ use crate::events::{AccountState, AccountView, ClientEvent, EventHub, Snapshot};
 use crate::net::connect::Target;
 use crate::net::register::{Registration, RegistrationError};
 use crate::net::resolve::ServerOverride;
-use crate::net::tls::{parse_fingerprint, TlsTrust};
+use crate::net::tls::{parse_fingerprint, Pin, Problems, TlsTrust};
 use crate::passwords::PasswordStore;
 
 /// How to build a [`Client`].
@@ -196,9 +196,10 @@ impl Client {
             over: stored_override(a),
             trust: TlsTrust {
                 extra_roots: self.inner.extra_roots.clone(),
-                pinned: self.inner.store.pinned_certificates(&a.jid).await?,
+                pin: self.pin(&a.jid).await?,
             },
             timeouts: self.inner.timeouts,
+            store: self.inner.store.clone(),
         })
     }
 
@@ -317,16 +318,81 @@ impl Client {
     }
 
     /// Trusts a certificate for this account (after the user compared the
-    /// fingerprint from [`ConnectError::CertificateUntrusted`]) and retries.
+    /// fingerprint from [`ConnectError::CertificateUntrusted`] or
+    /// [`ConnectError::CertificateChanged`]) and retries.
+    ///
+    /// Only the certificate Tern refused last for this account can be
+    /// pinned, and the pin accepts only the problems shown then (its
+    /// `problems`): the same certificate is refused again if another problem
+    /// appears (it expires). The pin replaces any earlier one.
+    ///
+    /// [`ConnectError::CertificateUntrusted`]: crate::ConnectError::CertificateUntrusted
+    /// [`ConnectError::CertificateChanged`]: crate::ConnectError::CertificateChanged
     pub async fn pin_certificate(&self, jid: &str, sha256: &str) -> Result<()> {
         let jid = parse_account_jid(jid)?.to_string();
         self.stored(&jid).await?;
         let fp = parse_fingerprint(sha256)
             .ok_or_else(|| Error::InvalidFingerprint(sha256.to_string()))?;
-        self.inner.store.pin_certificate(&jid, &fp).await?;
-        let pins = self.inner.store.pinned_certificates(&jid).await?;
+        let record = self.inner.store.server_security(&jid).await?;
+        if record.refused_certificate != Some(fp) {
+            return Err(Error::NotRefusedCertificate(sha256.to_string()));
+        }
+        let accepts = record
+            .refused_problems
+            .unwrap_or_else(|| Problems::UNTRUSTED.to_list());
+        self.inner
+            .store
+            .pin_certificate_accepting(&jid, &fp, &accepts)
+            .await?;
+        let pin = self.pin(&jid).await?;
         if let Some(a) = self.inner.running.lock().await.get(&jid) {
-            a.update_settings(|s| s.trust.pinned = pins);
+            a.update_settings(|s| s.trust.pin = pin);
+            a.retry();
+        }
+        Ok(())
+    }
+
+    /// The certificate pinned for an account.
+    async fn pin(&self, jid: &str) -> Result<Option<Pin>> {
+        Ok(self
+            .inner
+            .store
+            .pinned_certificate(jid)
+            .await?
+            .map(|p| Pin {
+                sha256: p.sha256,
+                accepts: Problems::from_list(&p.accepts),
+            }))
+    }
+
+    /// Accepts the weaker sign-in Tern refused last for this account
+    /// ([`ConnectError::SaslDowngrade`]: the server no longer offers the
+    /// mechanism or channel binding it offered before), and retries. Tern
+    /// remembers the weaker sign-in as the new minimum; a stronger one raises
+    /// it again.
+    ///
+    /// [`ConnectError::SaslDowngrade`]: crate::ConnectError::SaslDowngrade
+    pub async fn accept_weaker_sign_in(&self, jid: &str) -> Result<()> {
+        let jid = parse_account_jid(jid)?.to_string();
+        self.stored(&jid).await?;
+        let record = self.inner.store.server_security(&jid).await?;
+        let Some(weaker) = record.refused_sasl_mechanism else {
+            return Err(Error::NoRefusedSignIn(jid));
+        };
+        let binding = record.refused_channel_binding;
+        self.inner
+            .store
+            .update_server_security(&jid, |s| {
+                s.sasl_mechanism = Some(weaker);
+                s.channel_binding = binding;
+                // The server's earlier XEP-0474 signatures no longer set
+                // what is expected of it.
+                s.sasl_ssdp = false;
+                s.refused_sasl_mechanism = None;
+                s.refused_channel_binding = false;
+            })
+            .await?;
+        if let Some(a) = self.inner.running.lock().await.get(&jid) {
             a.retry();
         }
         Ok(())
@@ -454,7 +520,7 @@ impl Client {
             over: server,
             trust: TlsTrust {
                 extra_roots: self.inner.extra_roots.clone(),
-                pinned: Vec::new(),
+                pin: None,
             },
             timeouts: self.inner.timeouts,
         };

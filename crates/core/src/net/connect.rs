@@ -5,27 +5,28 @@
 //! resource and runs XEP-0198 stream management (resumption included).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use sasl::common::{ChannelBinding, Credentials};
+use sasl::common::ChannelBinding;
+use sha2::{Digest, Sha256};
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
-use tokio_xmpp::error::{AuthError, Error as XmppError};
 use tokio_xmpp::xmlstream::{
     initiate_stream, PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStream,
     XmppStreamElement,
 };
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::sasl_cb::Type as CbType;
 use xmpp_parsers::starttls;
 use xmpp_parsers::stream_features::StreamFeatures;
 
 use crate::error::ConnectError;
 use crate::net::resolve::{endpoints, Endpoint, ServerOverride};
+use crate::net::sasl::{plan, sign_in, Binding, Failed, Floor, Offer, Plan, Strength};
 use crate::net::tap::{StreamErrorSlot, Tap};
 use crate::net::tls::{client_config, format_fingerprint, CertFailure, TlsTrust};
 
@@ -50,6 +51,8 @@ pub(crate) struct Secured {
     pub channel_binding: ChannelBinding,
     pub endpoint: Endpoint,
     pub stream_errors: StreamErrorSlot,
+    /// SHA-256 of the server's end-entity certificate.
+    pub certificate: Option<[u8; 32]>,
 }
 
 /// Resolves and connects, trying each endpoint in turn, up to a secured stream.
@@ -132,6 +135,12 @@ async fn secure_endpoint(target: &Target, ep: &Endpoint) -> Result<Secured, Conn
         Ok(t) => t,
         Err(e) => return Err(tls_error(e, &failure)),
     };
+    let certificate = {
+        let (_, conn) = tls.get_ref();
+        conn.peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|c| Sha256::digest(c.as_ref()).into())
+    };
     let channel_binding = {
         let (_, conn) = tls.get_ref();
         match conn.protocol_version() {
@@ -152,6 +161,7 @@ async fn secure_endpoint(target: &Target, ep: &Endpoint) -> Result<Secured, Conn
         channel_binding,
         endpoint: ep.clone(),
         stream_errors,
+        certificate,
     })
 }
 
@@ -160,7 +170,8 @@ fn tls_error(e: std::io::Error, failure: &Mutex<Option<CertFailure>>) -> Connect
         return ConnectError::CertificateUntrusted {
             fingerprint: format_fingerprint(&f.sha256),
             sha256: hex::encode(f.sha256),
-            reason: f.reason,
+            reason: f.problems.describe(),
+            problems: f.problems.names(),
         };
     }
     ConnectError::TlsFailure {
@@ -248,19 +259,42 @@ pub(crate) struct Authenticated {
     pub features: StreamFeatures,
     pub stream_errors: StreamErrorSlot,
     pub endpoint: Endpoint,
+    /// SHA-256 of the server's certificate.
+    pub certificate: Option<[u8; 32]>,
+    /// The sign-in used.
+    pub strength: Strength,
+    /// The server signed its mechanism list (XEP-0474) and it matched.
+    pub ssdp: bool,
+    /// The server rejected channel binding (the sign-in went without).
+    pub binding_rejected: bool,
 }
 
-/// Connects and authenticates with SASL.
-///
-/// Mechanisms, best first: SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), PLAIN
-/// (always inside TLS). ANONYMOUS is never used for an account. Channel
-/// binding (tls-exporter) is used when the server offers a -PLUS mechanism
-/// and `use_channel_binding` is set.
+/// The channel-binding types of a XEP-0440 announcement.
+fn cb_names(types: &[CbType]) -> Vec<String> {
+    types
+        .iter()
+        .map(|t| {
+            match t {
+                CbType::TlsUnique => "tls-unique",
+                CbType::TlsServerEndPoint => "tls-server-end-point",
+                CbType::TlsUniqueForTelnet => "tls-unique-for-telnet",
+                CbType::TlsExporter => "tls-exporter",
+            }
+            .to_string()
+        })
+        .collect()
+}
+
+/// Connects and authenticates with SASL (see [`crate::net::sasl`]): the
+/// strongest mechanism offered, with tls-exporter channel binding when
+/// possible and `try_binding` is set, and never weaker than `floor` (what
+/// worked before) without the user's decision.
 pub(crate) async fn authenticate(
     target: &Target,
     jid: &BareJid,
     password: &str,
-    use_channel_binding: bool,
+    try_binding: bool,
+    floor: Floor,
 ) -> Result<Authenticated, ConnectError> {
     let secured = secure(target).await?;
     let (features, stream): (StreamFeatures, XmppStream<Io>) = secured
@@ -268,48 +302,74 @@ pub(crate) async fn authenticate(
         .recv_features()
         .await
         .map_err(features_error)?;
-    let offered = features.sasl_mechanisms.clone();
-    let plus_offered = offered.iter().any(|m| m.ends_with("-PLUS"));
-    let binding = match (
-        &secured.channel_binding,
-        use_channel_binding && plus_offered,
-    ) {
-        (ChannelBinding::TlsExporter(_), true) => secured.channel_binding.clone(),
-        _ => ChannelBinding::None,
+    let offer = Offer {
+        mechanisms: features.sasl_mechanisms.clone(),
+        cb_types: features.sasl_cb.as_ref().map(|cb| cb_names(&cb.types)),
     };
-    let mut usable: BTreeSet<String> = offered
-        .iter()
-        .filter(|m| m.as_str() != "ANONYMOUS")
-        .cloned()
-        .collect();
-    if matches!(binding, ChannelBinding::None) {
-        usable.retain(|m| !m.ends_with("-PLUS"));
-    }
+    let exporter = match &secured.channel_binding {
+        ChannelBinding::TlsExporter(data) => Some(data.clone()),
+        _ => None,
+    };
+    let (mech, binding, require_ssdp) = match plan(&offer, exporter.is_some(), try_binding, floor)
+    {
+        Plan::Go {
+            mech,
+            binding,
+            require_ssdp,
+        } => (mech, binding, require_ssdp),
+        Plan::Refuse(e) => return Err(e),
+    };
     let Some(local) = jid.node() else {
         return Err(ConnectError::Protocol {
             detail: "the address has no user name".into(),
         });
     };
-    let creds = Credentials::default()
-        .with_username(local.as_str())
-        .with_password(password)
-        .with_channel_binding(binding);
-    let used_binding = !matches!(creds.channel_binding, ChannelBinding::None);
-    let initiating = match tokio_xmpp::client_login(stream, usable, creds).await {
+    let signed = match sign_in(
+        stream,
+        &offer,
+        mech,
+        binding,
+        exporter.as_deref(),
+        require_ssdp,
+        floor,
+        local.as_str(),
+        password,
+    )
+    .await
+    {
         Ok(s) => s,
-        Err(e) => {
-            let err = auth_error(e, &offered);
-            if used_binding && matches!(err, ConnectError::AuthenticationFailed { .. }) {
+        Err(Failed::Other(e)) => return Err(e),
+        Err(Failed::Refused(condition, text)) => {
+            let err = auth_failure(condition);
+            if binding == Binding::Exporter && matches!(err, ConnectError::AuthenticationFailed { .. })
+            {
                 // Some servers offer -PLUS but reject tls-exporter binding
-                // ("Invalid channel binding"). Try once more without it; the
-                // TLS certificate was verified either way.
-                tracing::info!("SASL with channel binding failed ({err}); retrying without");
-                return Box::pin(authenticate(target, jid, password, false)).await;
+                // (ejabberd 23.01: "Invalid channel binding"). Without it is
+                // one more attempt, unless binding worked with this server
+                // before: then a failure is what a man in the middle causes.
+                if let Some(before) = floor.strength.filter(|s| s.binding) {
+                    return Err(ConnectError::SaslDowngrade {
+                        previous: before.name(),
+                        offered: Strength {
+                            mech,
+                            binding: false,
+                        }
+                        .name(),
+                    });
+                }
+                tracing::info!(
+                    "SASL with channel binding failed ({err}: {}); retrying without",
+                    text.unwrap_or_default()
+                );
+                let mut again = Box::pin(authenticate(target, jid, password, false, floor)).await?;
+                again.binding_rejected = true;
+                return Ok(again);
             }
             return Err(err);
         }
     };
-    let pending = initiating
+    let pending = signed
+        .stream
         .send_header(header(&target.domain))
         .await
         .map_err(io_error)?;
@@ -319,41 +379,29 @@ pub(crate) async fn authenticate(
         features,
         stream_errors: secured.stream_errors,
         endpoint: secured.endpoint,
+        certificate: secured.certificate,
+        strength: signed.strength,
+        ssdp: signed.ssdp,
+        binding_rejected: false,
     })
 }
 
-fn auth_error(e: XmppError, offered: &BTreeSet<String>) -> ConnectError {
+fn auth_failure(condition: xmpp_parsers::sasl::DefinedCondition) -> ConnectError {
     use xmpp_parsers::sasl::DefinedCondition as C;
-    match e {
-        XmppError::Auth(AuthError::Fail(c)) => match c {
-            C::AccountDisabled => ConnectError::AccountDisabled,
-            C::NotAuthorized => ConnectError::AuthenticationFailed {
-                condition: "not-authorized".into(),
-            },
-            C::CredentialsExpired => ConnectError::AuthenticationFailed {
-                condition: "credentials-expired".into(),
-            },
-            C::TemporaryAuthFailure => ConnectError::StreamError {
-                condition: "temporary-auth-failure".into(),
-                text: String::new(),
-            },
-            other => ConnectError::AuthenticationFailed {
-                condition: format!("{other:?}"),
-            },
+    match condition {
+        C::AccountDisabled => ConnectError::AccountDisabled,
+        C::NotAuthorized => ConnectError::AuthenticationFailed {
+            condition: "not-authorized".into(),
         },
-        XmppError::Auth(AuthError::NoMechanism) => ConnectError::NoUsableMechanism {
-            offered: offered.iter().cloned().collect::<Vec<_>>().join(", "),
+        C::CredentialsExpired => ConnectError::AuthenticationFailed {
+            condition: "credentials-expired".into(),
         },
-        XmppError::Auth(other) => ConnectError::AuthenticationFailed {
-            condition: other.to_string(),
+        C::TemporaryAuthFailure => ConnectError::StreamError {
+            condition: "temporary-auth-failure".into(),
+            text: String::new(),
         },
-        XmppError::Io(e) => io_error(e),
-        XmppError::Disconnected => ConnectError::ConnectionLost {
-            detail: "server closed the connection during sign-in".into(),
-        },
-        XmppError::StreamError(e) => ConnectError::from_stream_error(&e.0),
-        other => ConnectError::Protocol {
-            detail: other.to_string(),
+        other => ConnectError::AuthenticationFailed {
+            condition: format!("{other:?}"),
         },
     }
 }

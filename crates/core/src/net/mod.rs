@@ -5,5 +5,6 @@ pub(crate) mod connect;
 pub(crate) mod reconnect;
 pub mod register;
 pub mod resolve;
+pub(crate) mod sasl;
 pub(crate) mod tap;
 pub mod tls;

@@ -3,6 +3,14 @@
 //! "reconnector" it calls whenever it needs a fresh authenticated stream.
 //! That is where Tern decides whether to retry (with jittered backoff) or
 //! to stop and tell the user, and follows `see-other-host` redirects.
+//!
+//! Each attempt reads what the account remembers about its server (the
+//! store's `server_security` and pinned certificate) and writes back what it
+//! learnt: the certificate and sign-in of a successful connection, or the
+//! certificate or weaker sign-in it refused, which is what the user can then
+//! accept (`Client::pin_certificate`, `Client::accept_weaker_sign_in`). A
+//! refused certificate that differs from the one of the last sign-in is
+//! reported as [`ConnectError::CertificateChanged`].
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,12 +22,15 @@ use tokio_xmpp::stanzastream::Connection;
 use tokio_xmpp::xmlstream::Timeouts;
 use xmpp_parsers::jid::BareJid;
 
+use tern_store::{ServerSecurity, Store};
+
 use crate::error::ConnectError;
 use crate::events::{AccountState, ClientEvent, EventHub};
-use crate::net::connect::{authenticate, identity, Target};
+use crate::net::connect::{authenticate, identity, Authenticated, Target};
 use crate::net::resolve::ServerOverride;
+use crate::net::sasl::{Floor, Strength};
 use crate::net::tap::StreamErrorSlot;
-use crate::net::tls::TlsTrust;
+use crate::net::tls::{parse_fingerprint, TlsTrust};
 use crate::passwords::PasswordStore;
 
 /// How long one connection attempt (resolve + TLS + SASL) may take.
@@ -36,6 +47,8 @@ pub(crate) struct Settings {
     pub over: ServerOverride,
     pub trust: TlsTrust,
     pub timeouts: Timeouts,
+    /// Where the account's pin and server security record live.
+    pub store: Store,
 }
 
 /// What the reconnector of one account keeps between attempts.
@@ -50,7 +63,8 @@ pub(crate) struct Link {
     pub stopped: AtomicBool,
     /// Stream-error slot of the current connection.
     pub stream_errors: Mutex<Option<StreamErrorSlot>>,
-    /// Channel binding gave trouble with this server: do not use it again.
+    /// Channel binding is worth trying: the server did not reject it yet
+    /// while this account runs.
     pub use_channel_binding: AtomicBool,
 }
 
@@ -220,23 +234,139 @@ async fn attempt_once(
         Some(h) => parse_redirect(&h, &settings.over),
         None => settings.over.clone(),
     };
+    let jid = settings.jid.to_string();
+    let record = settings
+        .store
+        .server_security(&jid)
+        .await
+        .map_err(memory_error)?;
     let target = Target {
         domain: settings.jid.domain().to_string(),
         over,
         trust: settings.trust.clone(),
         timeouts: settings.timeouts,
     };
+    let floor = Floor {
+        strength: Strength::from_stored(record.sasl_mechanism.as_deref(), record.channel_binding),
+        ssdp: record.sasl_ssdp,
+    };
     let cb = link.use_channel_binding.load(Ordering::SeqCst);
-    let auth = authenticate(&target, &settings.jid, &password, cb).await?;
+    let auth = match authenticate(&target, &settings.jid, &password, cb, floor).await {
+        Ok(auth) => auth,
+        Err(e) => return Err(remember_refusal(&settings.store, &jid, &record, e).await),
+    };
+    if auth.binding_rejected {
+        link.use_channel_binding.store(false, Ordering::SeqCst);
+    }
+    remember_sign_in(&settings.store, &jid, floor, &auth).await?;
     if let Ok(mut s) = link.stream_errors.lock() {
         *s = Some(auth.stream_errors.clone());
     }
-    tracing::info!(account = %link.jid, host = %auth.endpoint.host, port = auth.endpoint.port, direct_tls = auth.endpoint.direct_tls, "authenticated");
+    tracing::info!(account = %link.jid, host = %auth.endpoint.host, port = auth.endpoint.port, direct_tls = auth.endpoint.direct_tls, mechanism = %auth.strength.name(), "authenticated");
     Ok(Connection {
         stream: auth.stream.box_stream(),
         features: auth.features,
         identity: identity(&settings.jid, settings.resource.as_deref()),
     })
+}
+
+fn memory_error(e: tern_store::StoreError) -> ConnectError {
+    // Without its record Tern cannot tell a downgrade: no attempt.
+    ConnectError::Protocol {
+        detail: format!("cannot read what Tern knows about this server: {e}"),
+    }
+}
+
+/// Records a refused certificate or sign-in (what the user can accept), and
+/// turns a refused certificate that differs from the last sign-in's into
+/// [`ConnectError::CertificateChanged`].
+async fn remember_refusal(
+    store: &Store,
+    jid: &str,
+    record: &ServerSecurity,
+    error: ConnectError,
+) -> ConnectError {
+    match error {
+        ConnectError::CertificateUntrusted {
+            fingerprint,
+            sha256,
+            reason,
+            problems,
+        } => {
+            let refused = parse_fingerprint(&sha256);
+            let list = problems.join(",");
+            if let Err(e) = store
+                .update_server_security(jid, |s| {
+                    s.refused_certificate = refused;
+                    s.refused_problems = Some(list);
+                })
+                .await
+            {
+                tracing::warn!(account = %jid, "cannot record the refused certificate: {e}");
+            }
+            match record.known_certificate.filter(|k| Some(*k) != refused) {
+                Some(previous) => ConnectError::CertificateChanged {
+                    fingerprint,
+                    sha256,
+                    reason,
+                    problems,
+                    previous_sha256: hex::encode(previous),
+                },
+                None => ConnectError::CertificateUntrusted {
+                    fingerprint,
+                    sha256,
+                    reason,
+                    problems,
+                },
+            }
+        }
+        ConnectError::SaslDowngrade { previous, offered } => {
+            let weaker = Strength::from_name(&offered);
+            if let Err(e) = store
+                .update_server_security(jid, |s| {
+                    s.refused_sasl_mechanism = weaker.map(|w| w.mech.name().to_string());
+                    s.refused_channel_binding = weaker.is_some_and(|w| w.binding);
+                })
+                .await
+            {
+                tracing::warn!(account = %jid, "cannot record the refused sign-in: {e}");
+            }
+            ConnectError::SaslDowngrade { previous, offered }
+        }
+        other => other,
+    }
+}
+
+/// Records a successful sign-in: its certificate, and its strength if
+/// stronger than what was known.
+async fn remember_sign_in(
+    store: &Store,
+    jid: &str,
+    floor: Floor,
+    auth: &Authenticated,
+) -> Result<(), ConnectError> {
+    let strength = match floor.strength {
+        Some(before) => before.max(auth.strength),
+        None => auth.strength,
+    };
+    store
+        .update_server_security(jid, |s| {
+            if auth.certificate.is_some() {
+                s.known_certificate = auth.certificate;
+            }
+            s.refused_certificate = None;
+            s.refused_problems = None;
+            s.sasl_mechanism = Some(strength.mech.name().to_string());
+            s.channel_binding = strength.binding;
+            s.sasl_ssdp = floor.ssdp || auth.ssdp;
+            s.refused_sasl_mechanism = None;
+            s.refused_channel_binding = false;
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| ConnectError::Protocol {
+            detail: format!("cannot record the sign-in: {e}"),
+        })
 }
 
 #[cfg(test)]

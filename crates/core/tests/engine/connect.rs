@@ -124,8 +124,10 @@ async fn untrusted_certificate_can_be_pinned_and_a_new_one_is_refused() {
                     sha256,
                     fingerprint,
                     reason,
+                    problems,
                 },
         } => {
+            assert_eq!(problems, vec!["untrusted".to_string()]);
             assert_eq!(sha256, hex(&expected));
             assert_eq!(fingerprint.replace(':', "").to_lowercase(), hex(&expected));
             assert!(reason.contains("unknown authority"), "{reason}");
@@ -136,7 +138,8 @@ async fn untrusted_certificate_can_be_pinned_and_a_new_one_is_refused() {
     // The user compares the fingerprint and pins it: sign-in proceeds.
     t.client.pin_certificate(&jid, &sha256).await.unwrap();
     wait_connected(&mut t, &jid).await;
-    // The server now presents a different certificate: refused again.
+    // The server now presents a different certificate: refused again, as a
+    // change from the certificate of the last sign-in.
     let server = blocking(move || {
         server.restart_with_new_certificate().unwrap();
         server
@@ -150,8 +153,16 @@ async fn untrusted_certificate_can_be_pinned_and_a_new_one_is_refused() {
     .await;
     match state {
         AccountState::Failed {
-            error: ConnectError::CertificateUntrusted { sha256, .. },
-        } => assert_eq!(sha256, hex(&new_fp)),
+            error:
+                ConnectError::CertificateChanged {
+                    sha256,
+                    previous_sha256,
+                    ..
+                },
+        } => {
+            assert_eq!(sha256, hex(&new_fp));
+            assert_eq!(previous_sha256, hex(&expected));
+        }
         other => panic!("{other:?}"),
     }
     t.client.shutdown().await;

@@ -14,4 +14,5 @@ mod messaging;
 mod new_device;
 mod profiles;
 mod register;
+mod stream_errors;
 mod support;
