@@ -19,6 +19,17 @@
 //! restart after SASL) starts a new root. Anything the watcher cannot
 //! follow (an over-long tag, a capture over [`WINDOW`]) is not counted: a
 //! missed stream error only looks like a lost connection, which is retried.
+//!
+//! The same depth tracking bounds what a peer (or server) can make Tern
+//! parse: each direct child of the stream root (a stanza, or a nonza such as
+//! `<stream:features/>`) is held here until it is complete, and passed on to
+//! the XML parser only then. One that grows over [`MAX_STANZA`] bytes or
+//! nests deeper than [`MAX_DEPTH`] elements is not passed on: a `<message/>`,
+//! `<presence/>` or `<iq/>` is replaced by an empty one with the same start
+//! tag (same `id`, so XEP-0198 counting stays right; a request is answered
+//! with an error by the router), anything else ends the connection with an
+//! error. Held bytes never exceed [`MAX_STANZA`], and the parser never sees
+//! a deep tree (whose building or dropping could overflow the stack).
 
 use std::io;
 use std::pin::Pin;
@@ -38,6 +49,14 @@ const WINDOW: usize = 8 * 1024;
 const TAG_LIMIT: usize = 4 * 1024;
 /// Most namespace declarations kept from a stream header.
 const MAX_DECLS: usize = 16;
+/// Largest direct child of the stream root (stanza) passed to the parser.
+/// Servers limit what their users send to far less (Prosody 0.12 and
+/// ejabberd's default configuration: 256 KiB); what the server sends
+/// itself (an archive page item, a vCard with a photo) stays well under it.
+pub(crate) const MAX_STANZA: usize = 4 * 1024 * 1024;
+/// Deepest element nesting passed to the parser, the stream root counted
+/// as 1 (a forwarded message in an archive result is about 8 deep).
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Shared slot holding the last stream error seen on a connection.
 pub(crate) type StreamErrorSlot = Arc<Mutex<Option<StreamError>>>;
@@ -46,6 +65,12 @@ pub(crate) struct Tap<S> {
     inner: S,
     watch: Watcher,
     slot: StreamErrorSlot,
+    /// Bytes read from `inner` and checked, not yet given to the reader.
+    ready: Vec<u8>,
+    /// Where the next byte of `ready` is.
+    ready_at: usize,
+    /// A limit was broken where nothing could be dropped: every read fails.
+    broken: Option<String>,
 }
 
 impl<S> Tap<S> {
@@ -54,15 +79,31 @@ impl<S> Tap<S> {
             inner,
             watch: Watcher::default(),
             slot,
+            ready: Vec::new(),
+            ready_at: 0,
+            broken: None,
         }
     }
 
+    /// Checks `data` from the server; what may go on to the parser is
+    /// appended to `ready`.
     fn observe(&mut self, data: &[u8]) {
-        for err in self.watch.feed(data) {
+        let mut out = std::mem::take(&mut self.ready);
+        if self.ready_at >= out.len() {
+            out.clear();
+            self.ready_at = 0;
+        }
+        let fed = self.watch.feed(data, &mut out);
+        self.ready = out;
+        for err in fed.errors {
             tracing::debug!("server sent stream error: {err}");
             if let Ok(mut slot) = self.slot.lock() {
                 *slot = Some(err);
             }
+        }
+        if let Some(why) = fed.broken {
+            tracing::warn!("closing the connection: {why}");
+            self.broken = Some(why);
         }
     }
 }
@@ -123,14 +164,51 @@ pub(crate) struct Watcher {
     root: Option<Vec<Decl>>,
     /// A depth-1 stream error being read, from its `<`.
     capture: Option<Vec<u8>>,
+    /// The direct child of the root being read (from its `<`), held until
+    /// it is complete.
+    hold: Option<Vec<u8>>,
+    /// Its start tag, when it was short enough to keep.
+    head: Option<Vec<u8>>,
+    /// It broke a limit: its bytes are being skipped.
+    over: bool,
+}
+
+/// What [`Watcher::feed`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Fed {
+    /// Stream errors the bytes completed.
+    pub errors: Vec<StreamError>,
+    /// A limit was broken by something that cannot be dropped: the
+    /// connection must end.
+    pub broken: Option<String>,
 }
 
 impl Watcher {
-    /// Feeds the next bytes from the server; returns the stream errors they
-    /// complete.
-    pub(crate) fn feed(&mut self, data: &[u8]) -> Vec<StreamError> {
+    /// Feeds the next bytes from the server, appending to `out` what may
+    /// go on to the parser; returns the stream errors they complete.
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Fed {
         let mut found = Vec::new();
+        let mut broken = None;
         for &b in data {
+            if broken.is_some() {
+                break;
+            }
+            if self.depth == 1 && self.lex == Lex::Text && b == b'<' {
+                self.hold = Some(Vec::new());
+                self.head = None;
+                self.over = false;
+            }
+            match self.hold.as_mut() {
+                Some(held) if !self.over => {
+                    held.push(b);
+                    if held.len() > MAX_STANZA {
+                        tracing::warn!("a stanza over {MAX_STANZA} bytes is dropped");
+                        self.drop_held();
+                    }
+                }
+                Some(_) => {}
+                None => out.push(b),
+            }
             if let Some(c) = self.capture.as_mut() {
                 if c.len() >= WINDOW {
                     tracing::debug!("stream error too long, ignored");
@@ -232,17 +310,75 @@ impl Watcher {
                     }
                 }
             };
+            if self.depth > MAX_DEPTH && self.hold.is_some() && !self.over {
+                tracing::warn!("a stanza nested over {MAX_DEPTH} deep is dropped");
+                self.drop_held();
+            }
+            if self.depth <= 1 && self.lex == Lex::Text {
+                if let Some(held) = self.hold.take() {
+                    if self.over {
+                        match self.replacement() {
+                            Some(r) => out.extend_from_slice(&r),
+                            None => {
+                                broken = Some(format!(
+                                    "the server sent an element over the limits ({MAX_STANZA} bytes, {MAX_DEPTH} deep) that is not a stanza"
+                                ));
+                            }
+                        }
+                    } else {
+                        out.extend_from_slice(&held);
+                    }
+                    self.over = false;
+                    self.head = None;
+                }
+            }
         }
-        found
+        Fed {
+            errors: found,
+            broken,
+        }
+    }
+
+    /// Stops holding the current direct child: it broke a limit.
+    fn drop_held(&mut self) {
+        self.over = true;
+        self.hold = Some(Vec::new());
+        self.capture = None;
+    }
+
+    /// What stands for a dropped stanza: its start tag, empty (`<message
+    /// …/>`); an `<iq/>` request gets a payload nobody handles (so it is
+    /// answered with an error) and an error an undefined condition. `None`
+    /// for anything but a stanza, or a start tag too long to keep.
+    fn replacement(&self) -> Option<Vec<u8>> {
+        let head = self.head.as_ref()?;
+        let tag = parse_start_tag(head)?;
+        let local = tag.name.rsplit(':').next()?;
+        if !matches!(local, "message" | "presence" | "iq") {
+            return None;
+        }
+        let text = std::str::from_utf8(head).ok()?;
+        let open = text.strip_suffix('>')?;
+        let kind = tag.attr("type");
+        let inner = match (local, kind) {
+            (_, Some("error")) => Some(
+                "<error type='cancel'><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+            ),
+            ("iq", Some("get" | "set")) => Some("<dropped xmlns='urn:xmpp:tern:dropped:0'/>"),
+            _ => None,
+        };
+        Some(match inner {
+            Some(inner) => format!("{open}>{inner}</{}>", tag.name),
+            None => format!("{open}/>"),
+        }
+        .into_bytes())
     }
 
     /// A start tag ended with `>` (not `/>`).
     fn start_element(&mut self) -> Option<StreamError> {
-        let tag = if self.keeping && !self.overlong {
-            parse_start_tag(&self.tag)
-        } else {
-            None
-        };
+        let kept = self.keeping && !self.overlong;
+        let tag = if kept { parse_start_tag(&self.tag) } else { None };
+        let head = (kept && self.depth == 1).then(|| self.tag.clone());
         self.keeping = false;
         match self.depth {
             0 => {
@@ -251,6 +387,7 @@ impl Watcher {
                 self.depth = 1;
             }
             1 => {
+                self.head = head;
                 let resolved = tag.as_ref().and_then(|t| self.resolve(t));
                 match resolved {
                     // A new stream header (after SASL): a new root.
@@ -315,6 +452,18 @@ impl Watcher {
 struct StartTag {
     name: String,
     decls: Option<Vec<Decl>>,
+    /// Every attribute, value as written.
+    attrs: Vec<(String, String)>,
+}
+
+impl StartTag {
+    /// The raw value of attribute `name`.
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Reads `<name attr='value' …>` (the whole tag, `<` to `>`).
@@ -329,6 +478,7 @@ fn parse_start_tag(tag: &[u8]) -> Option<StartTag> {
     }
     let mut rest = &inner[name_end..];
     let mut decls = Vec::new();
+    let mut attrs = Vec::new();
     loop {
         rest = rest.trim_start_matches(is_space);
         if rest.is_empty() {
@@ -344,6 +494,7 @@ fn parse_start_tag(tag: &[u8]) -> Option<StartTag> {
         let close = rest[1..].find(quote)? + 1;
         let raw = &rest[1..close];
         rest = &rest[close + 1..];
+        attrs.push((attr.to_string(), raw.to_string()));
         let prefix = if attr == "xmlns" {
             Some("")
         } else {
@@ -360,6 +511,7 @@ fn parse_start_tag(tag: &[u8]) -> Option<StartTag> {
     Some(StartTag {
         name: name.to_string(),
         decls: (decls.len() <= MAX_DECLS).then_some(decls),
+        attrs,
     })
 }
 
@@ -421,16 +573,36 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                tracing::trace!(target: "tern_core::xml", "RECV {}", String::from_utf8_lossy(new));
-                this.observe(new);
+        loop {
+            if this.ready_at < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.ready_at);
+                buf.put_slice(&this.ready[this.ready_at..this.ready_at + n]);
+                this.ready_at += n;
+                if this.ready_at == this.ready.len() {
+                    this.ready.clear();
+                    this.ready_at = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(why) = &this.broken {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why.clone())));
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) => {
+                    let new = read.filled();
+                    if new.is_empty() {
+                        // End of stream.
+                        return Poll::Ready(Ok(()));
+                    }
+                    tracing::trace!(target: "tern_core::xml", "RECV {}", String::from_utf8_lossy(new));
+                    this.observe(new);
+                    // Everything read may be held: read on.
+                }
+                other => return other,
             }
         }
-        res
     }
 }
 
@@ -469,9 +641,17 @@ mod tests {
         let mut w = Watcher::default();
         let mut all = Vec::new();
         for c in chunks {
-            all.extend(w.feed(c.as_bytes()));
+            all.extend(w.feed(c.as_bytes(), &mut Vec::new()).errors);
         }
         all
+    }
+
+    /// Feeds and returns the errors and what was passed on.
+    fn pass(w: &mut Watcher, data: &[u8]) -> (Vec<StreamError>, Vec<u8>) {
+        let mut out = Vec::new();
+        let fed = w.feed(data, &mut out);
+        assert!(fed.broken.is_none(), "{:?}", fed.broken);
+        (fed.errors, out)
     }
 
     /// Feeds `text` split at every position (and byte by byte) and checks
@@ -481,14 +661,19 @@ mod tests {
         let bytes = text.as_bytes();
         for at in 0..=bytes.len() {
             let mut w = Watcher::default();
-            let mut got = w.feed(&bytes[..at]);
-            got.extend(w.feed(&bytes[at..]));
+            let (mut got, mut out) = pass(&mut w, &bytes[..at]);
+            let (more, rest) = pass(&mut w, &bytes[at..]);
+            got.extend(more);
+            out.extend(rest);
             assert_eq!(got, whole, "split at {at}");
+            // Under the limits, every byte goes on, unchanged, once the
+            // element it belongs to is complete.
+            assert!(bytes.starts_with(&out), "split at {at}");
         }
         let mut w = Watcher::default();
         let mut got = Vec::new();
         for b in bytes {
-            got.extend(w.feed(std::slice::from_ref(b)));
+            got.extend(pass(&mut w, std::slice::from_ref(b)).0);
         }
         assert_eq!(got, whole, "byte by byte");
         whole
@@ -643,6 +828,104 @@ mod tests {
             conditions(&feed(&[&long])),
             vec![DefinedCondition::Conflict]
         );
+    }
+
+    #[test]
+    fn an_element_goes_on_only_when_complete() {
+        let mut w = Watcher::default();
+        let (_, out) = pass(&mut w, format!("{HEADER}<message><body>hi").as_bytes());
+        assert_eq!(out, HEADER.as_bytes());
+        let (_, out) = pass(&mut w, b"</body></message> <r xmlns='urn:xmpp:sm:3'/><a");
+        assert_eq!(out, b"<message><body>hi</body></message> <r xmlns='urn:xmpp:sm:3'/>");
+    }
+
+    const NEXT: &str = "<message from='b@localhost/r' id='next'><body>ok</body></message>";
+
+    #[test]
+    fn a_huge_stanza_is_replaced_by_an_empty_one() {
+        let mut w = Watcher::default();
+        let mut out = Vec::new();
+        let head = "<message from='m@localhost/x' to='a@localhost' type='chat' id='big'>";
+        assert!(w.feed(format!("{HEADER}{head}<body>").as_bytes(), &mut out).broken.is_none());
+        let chunk = vec![b'a'; 64 * 1024];
+        // 10 MB: what is held never grows over the limit.
+        for _ in 0..160 {
+            assert!(w.feed(&chunk, &mut out).broken.is_none());
+            assert!(w.hold.as_ref().map_or(0, Vec::capacity) <= 2 * MAX_STANZA);
+        }
+        assert!(w.feed(format!("</body></message>{NEXT}").as_bytes(), &mut out).broken.is_none());
+        let expected = format!(
+            "{HEADER}<message from='m@localhost/x' to='a@localhost' type='chat' id='big'/>{NEXT}"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn deep_nesting_is_replaced_and_a_request_still_gets_an_answer() {
+        let deep = 50_000;
+        let nest = |head: &str, close: &str| {
+            format!("{head}{}{}{close}", "<a>".repeat(deep), "</a>".repeat(deep))
+        };
+        let text = format!(
+            "{HEADER}{}{}{}{NEXT}",
+            nest("<message id='deep' type='chat'>", "</message>"),
+            nest("<iq type='get' id='q1' from='m@localhost/x'>", "</iq>"),
+            nest("<presence type='error' id='p1'>", "</presence>"),
+        );
+        let mut w = Watcher::default();
+        let (_, out) = pass(&mut w, text.as_bytes());
+        let expected = format!(
+            "{HEADER}<message id='deep' type='chat'/><iq type='get' id='q1' from='m@localhost/x'><dropped xmlns='urn:xmpp:tern:dropped:0'/></iq><presence type='error' id='p1'><error type='cancel'><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>{NEXT}"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        // Just under the limit passes unchanged.
+        let fine = format!(
+            "{HEADER}<message>{}{}</message>",
+            "<a>".repeat(MAX_DEPTH - 2),
+            "</a>".repeat(MAX_DEPTH - 2)
+        );
+        let mut w = Watcher::default();
+        assert_eq!(pass(&mut w, fine.as_bytes()).1, fine.as_bytes());
+    }
+
+    #[test]
+    fn a_non_stanza_over_the_limits_ends_the_connection() {
+        let mut w = Watcher::default();
+        let text = format!(
+            "{HEADER}<stream:features>{}",
+            "<a>".repeat(MAX_DEPTH + 1)
+        );
+        let mut out = Vec::new();
+        assert!(w.feed(text.as_bytes(), &mut out).broken.is_none());
+        let fed = w.feed(b"</a></stream:features>", &mut Vec::new());
+        assert!(fed.broken.is_none(), "still inside");
+        let close = "</a>".repeat(MAX_DEPTH);
+        assert!(w.feed(close.as_bytes(), &mut Vec::new()).broken.is_some());
+        assert_eq!(out, HEADER.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn reading_through_the_tap() {
+        use tokio::io::AsyncReadExt;
+        let text = format!(
+            "{HEADER}<message id='deep'>{}{}</message>{NEXT}{CONFLICT}",
+            "<a>".repeat(50_000),
+            "</a>".repeat(50_000)
+        );
+        let slot: StreamErrorSlot = Arc::new(Mutex::new(None));
+        let mut tap = Tap::new(text.as_bytes(), slot.clone());
+        let mut got = String::new();
+        tap.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, format!("{HEADER}<message id='deep'/>{NEXT}{CONFLICT}"));
+        assert!(slot.lock().unwrap().is_some());
+        // Something that is not a stanza: the read fails after what was
+        // fine.
+        let bad = format!("{HEADER}<stream:features>{}", "<a>".repeat(200));
+        let mut tap = Tap::new(bad.as_bytes(), slot);
+        let mut got = Vec::new();
+        // Unclosed: held, then end of stream.
+        tap.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, HEADER.as_bytes());
     }
 
     #[test]

@@ -135,6 +135,13 @@ async fn untrusted_certificate_can_be_pinned_and_a_new_one_is_refused() {
         }
         other => panic!("{other:?}"),
     };
+    // Only the certificate refused last can be pinned, not any other
+    // fingerprint.
+    let other = "ab".repeat(32);
+    assert!(matches!(
+        t.client.pin_certificate(&jid, &other).await,
+        Err(tern_core::Error::NotRefusedCertificate(_))
+    ));
     // The user compares the fingerprint and pins it: sign-in proceeds.
     t.client.pin_certificate(&jid, &sha256).await.unwrap();
     wait_connected(&mut t, &jid).await;
@@ -165,6 +172,14 @@ async fn untrusted_certificate_can_be_pinned_and_a_new_one_is_refused() {
         }
         other => panic!("{other:?}"),
     }
+    // The old certificate is no longer what can be pinned; the new one is,
+    // and its pin replaces the old one.
+    assert!(matches!(
+        t.client.pin_certificate(&jid, &hex(&expected)).await,
+        Err(tern_core::Error::NotRefusedCertificate(_))
+    ));
+    t.client.pin_certificate(&jid, &hex(&new_fp)).await.unwrap();
+    wait_connected(&mut t, &jid).await;
     t.client.shutdown().await;
 }
 

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod connect;
+mod downgrade;
 mod federation;
 mod history;
 mod interop;

@@ -189,3 +189,52 @@ async fn injected_markup_counts_only_at_depth_one() {
     );
     t.client.shutdown().await;
 }
+
+/// A 10 MB stanza and a 50,000-deep one, injected into the stream (a
+/// malicious server, or a proxy holding a trusted certificate): each is
+/// dropped whole, Tern neither crashes nor holds them, and the next message
+/// arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_and_deeply_nested_stanzas_are_dropped() {
+    let server = Prosody::start().unwrap();
+    let (user, pass) = server.create_user().unwrap();
+    let jid = format!("{user}@{}", server.domain());
+    let mitm = TlsMitm::start(
+        ([127, 0, 0, 1], server.direct_tls_port()).into(),
+        server.domain(),
+    )
+    .unwrap();
+    let mut t = client().await;
+    t.client
+        .add_account(account(&jid, &pass, loopback(mitm.port(), true)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, &jid).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let from = format!("mallory@{}/x", server.domain());
+    let head = |id: &str| format!("<message from='{from}' to='{jid}' type='chat' id='{id}'><body>{id}</body>");
+    let mut big = head("big").into_bytes();
+    big.extend_from_slice(b"<x xmlns='urn:example'>");
+    big.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+    big.extend_from_slice(b"</x></message>");
+    mitm.inject(&big);
+    drop(big);
+    let depth = 50_000;
+    let deep = format!(
+        "{}{}{}</message>",
+        head("deep"),
+        "<a xmlns='urn:example'>".repeat(depth),
+        "</a>".repeat(depth)
+    );
+    mitm.inject(deep.as_bytes());
+    mitm.inject(format!("{}</message>", head("after")).as_bytes());
+
+    let seen = wait_event(&mut t.events, Duration::from_secs(60), "the message after", |ev| match ev {
+        ClientEvent::Message { message } => Some(message.body.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, "after", "a stanza over the limits got through");
+    t.client.shutdown().await;
+}
