@@ -56,6 +56,15 @@ pub async fn pin_certificate(shell: State<'_, Shell>, jid: String, sha256: Strin
     Ok(shell.client().await?.pin_certificate(&jid, &sha256).await?)
 }
 
+/// Accepts the weaker sign-in Tern refused for the account (the server no
+/// longer offers the mechanism or channel binding it offered before) and
+/// retries.
+#[tauri::command]
+#[specta::specta]
+pub async fn accept_weaker_sign_in(shell: State<'_, Shell>, jid: String) -> Reply {
+    Ok(shell.client().await?.accept_weaker_sign_in(&jid).await?)
+}
+
 /// Retries now (skips a backoff wait or retries after a failure).
 #[tauri::command]
 #[specta::specta]

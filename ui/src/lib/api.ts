@@ -36,6 +36,7 @@ export const api = {
   setEnabled: (jid: string, enabled: boolean) => done(commands.setEnabled(jid, enabled)),
   setPassword: (jid: string, password: string) => done(commands.setPassword(jid, password)),
   pinCertificate: (jid: string, sha256: string) => done(commands.pinCertificate(jid, sha256)),
+  acceptWeakerSignIn: (jid: string) => done(commands.acceptWeakerSignIn(jid)),
   reconnect: (jid: string) => done(commands.reconnect(jid)),
   changePassword: (jid: string, newPassword: string) => done(commands.changePassword(jid, newPassword)),
   deleteAccountOnServer: (jid: string) => done(commands.deleteAccountOnServer(jid)),

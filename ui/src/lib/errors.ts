@@ -5,7 +5,7 @@
 import type { AccountState, ConnectError, ConnectErrorKind } from './engine';
 
 /** What fixes a failure; the UI shows the matching button. */
-export type Fix = 'password' | 'certificate' | 'retry' | 'edit';
+export type Fix = 'password' | 'certificate' | 'weaker' | 'retry' | 'edit';
 
 export interface Described {
   /** Short headline, e.g. "Wrong password". */
@@ -42,6 +42,24 @@ export function describeConnectError(e: ConnectError): Described {
         title: 'Certificate not trusted',
         message: `Tern could not verify the server’s certificate${detailSuffix(e.reason)}. Someone could be intercepting the connection, or the server uses a certificate of its own. Trust it only if the fingerprint matches the one its administrator gave you.`,
         fix: 'certificate',
+      };
+    case 'certificate_changed':
+      return {
+        title: 'Server certificate changed',
+        message: `The server now presents a different certificate from the one it used when this account last signed in, and Tern cannot verify it${detailSuffix(e.reason)}. This is what an attack looks like. Trust it only if the server’s administrator told you about the new certificate and its fingerprint matches.`,
+        fix: 'certificate',
+      };
+    case 'sasl_downgrade':
+      return {
+        title: 'Weaker sign-in refused',
+        message: `The server no longer offers the secure sign-in it offered before (${e.previous}, now only ${e.offered}). Someone may be intercepting the connection to get your password, so Tern did not send it. Accept the weaker sign-in only if the server’s administrator told you about the change.`,
+        fix: 'weaker',
+      };
+    case 'sign_in_intercepted':
+      return {
+        title: 'Sign-in tampered with',
+        message: `Someone changed the sign-in on its way to the server${detailSuffix(e.detail)}. Tern stopped before sending anything that reveals your password. Try again on another network.`,
+        fix: 'retry',
       };
     case 'dns_failure':
       return {
@@ -137,6 +155,9 @@ export const CONNECT_ERROR_KINDS: ConnectErrorKind[] = [
   'authentication_failed',
   'account_disabled',
   'certificate_untrusted',
+  'certificate_changed',
+  'sasl_downgrade',
+  'sign_in_intercepted',
   'dns_failure',
   'host_unreachable',
   'tls_failure',

@@ -35,7 +35,7 @@ const states: Record<string, AccountState> = {
   wrongPassword: { state: 'failed', error: { kind: 'authentication_failed', condition: 'not-authorized' } },
   certificate: {
     state: 'failed',
-    error: { kind: 'certificate_untrusted', fingerprint: colons(FP), sha256: FP, reason: 'issued by an unknown authority' },
+    error: { kind: 'certificate_untrusted', fingerprint: colons(FP), sha256: FP, reason: 'issued by an unknown authority', problems: ['untrusted'] },
   },
   disabled: { state: 'disabled' },
 };

@@ -8,7 +8,7 @@ import type { ConnectError } from '../../src/lib/engine';
 const examples: ConnectError[] = [
   { kind: 'authentication_failed', condition: 'not-authorized' },
   { kind: 'account_disabled' },
-  { kind: 'certificate_untrusted', fingerprint: 'ab:cd', sha256: 'abcd', reason: 'UnknownIssuer' },
+  { kind: 'certificate_untrusted', fingerprint: 'ab:cd', sha256: 'abcd', reason: 'UnknownIssuer', problems: ['untrusted'] },
   { kind: 'dns_failure', domain: 'example.org', detail: 'no record' },
   { kind: 'host_unreachable', host: 'xmpp.example.org:5222', detail: 'Connection refused' },
   { kind: 'tls_failure', detail: 'handshake' },
@@ -22,6 +22,16 @@ const examples: ConnectError[] = [
   { kind: 'timeout' },
   { kind: 'protocol', detail: 'bad xml' },
   { kind: 'password_unavailable', detail: 'locked' },
+  {
+    kind: 'certificate_changed',
+    fingerprint: 'ab:cd',
+    sha256: 'abcd',
+    reason: 'issued by an unknown authority',
+    problems: ['untrusted'],
+    previous_sha256: 'ef01',
+  },
+  { kind: 'sasl_downgrade', previous: 'SCRAM-SHA-1', offered: 'PLAIN' },
+  { kind: 'sign_in_intercepted', detail: 'the lists differ' },
 ];
 
 describe('describeConnectError', () => {
@@ -51,6 +61,12 @@ describe('describeConnectError', () => {
     expect(describeConnectError(examples[2]).fix).toBe('certificate');
     expect(describeConnectError(examples[3]).message).toContain('example.org');
     expect(describeConnectError({ kind: 'password_unavailable', detail: '' }).fix).toBe('password');
+    const byKind = (k: string) => describeConnectError(examples.find((e) => e.kind === k)!);
+    expect(byKind('certificate_changed').fix).toBe('certificate');
+    expect(byKind('certificate_changed').message).toContain('attack');
+    expect(byKind('sasl_downgrade').fix).toBe('weaker');
+    expect(byKind('sasl_downgrade').message).toContain('PLAIN');
+    expect(byKind('sign_in_intercepted').fix).toBe('retry');
   });
 
   it('survives a kind it does not know', () => {

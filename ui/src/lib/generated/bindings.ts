@@ -21,6 +21,12 @@ export const commands = {
 	setPassword: (jid: string, password: string) => __TAURI_INVOKE<null>("set_password", { jid, password }),
 	/**  Trusts the certificate with this SHA-256 for the account and retries. */
 	pinCertificate: (jid: string, sha256: string) => __TAURI_INVOKE<null>("pin_certificate", { jid, sha256 }),
+	/**
+	 *  Accepts the weaker sign-in Tern refused for the account (the server no
+	 *  longer offers the mechanism or channel binding it offered before) and
+	 *  retries.
+	 */
+	acceptWeakerSignIn: (jid: string) => __TAURI_INVOKE<null>("accept_weaker_sign_in", { jid }),
 	/**  Retries now (skips a backoff wait or retries after a failure). */
 	reconnect: (jid: string) => __TAURI_INVOKE<null>("reconnect", { jid }),
 	/**  Changes the password on the server, then in the keychain. */
@@ -320,12 +326,38 @@ condition: string } |
 { kind: "account_disabled" } | 
 /**  The server certificate failed verification. The user may pin it. */
 { kind: "certificate_untrusted"; 
-/**  SHA-256 of the end-entity certificate, lowercase hex with colons. */
+/**  SHA-256 of the end-entity certificate, uppercase hex with colons. */
 fingerprint: string; 
 /**  Raw SHA-256 bytes, hex without separators (for pinning). */
 sha256: string; 
-/**  Why verification failed. */
-reason: string } | 
+/**  Why verification failed, in words. */
+reason: string; 
+/**
+ *  Every problem found, as stable names: `untrusted` (unknown or
+ *  invalid issuer), `name` (issued for another server), `expired`
+ *  (or not valid yet), `revoked`, `purpose` (not for servers). A pin
+ *  accepts exactly these.
+ */
+problems: string[] } | 
+/**
+ *  The server presents a certificate that fails verification and is not
+ *  the one it presented at the last sign-in: someone may be intercepting
+ *  the connection. The user may still pin it, after a stronger warning.
+ */
+{ kind: "certificate_changed"; 
+/**  SHA-256 of the new certificate, uppercase hex with colons. */
+fingerprint: string; 
+/**  The new certificate's SHA-256, hex without separators (for pinning). */
+sha256: string; 
+/**  Why verification failed, in words. */
+reason: string; 
+/**  Every problem found (see [`ConnectError::CertificateUntrusted`]). */
+problems: string[]; 
+/**
+ *  SHA-256 of the certificate of the last sign-in, hex without
+ *  separators.
+ */
+previous_sha256: string } | 
 /**  The domain (or its SRV records) could not be resolved. */
 { kind: "dns_failure"; 
 /**  Domain we tried to resolve. */
@@ -348,6 +380,29 @@ detail: string } |
 { kind: "no_usable_mechanism"; 
 /**  Mechanisms the server offered. */
 offered: string } | 
+/**
+ *  The server no longer offers the sign-in it offered before: a weaker
+ *  SASL mechanism (PLAIN after SCRAM, SCRAM-SHA-1 after SCRAM-SHA-256)
+ *  or no channel binding where there was. Someone may be intercepting
+ *  the connection to get the password. Nothing was sent; the user may
+ *  accept the weaker sign-in ([`crate::Client::accept_weaker_sign_in`]).
+ */
+{ kind: "sasl_downgrade"; 
+/**
+ *  The sign-in used before, e.g. `SCRAM-SHA-1` or
+ *  `SCRAM-SHA-256-PLUS` (`-PLUS`: with channel binding).
+ */
+previous: string; 
+/**  The best sign-in offered now, e.g. `PLAIN`. */
+offered: string } | 
+/**
+ *  The sign-in was tampered with on the way: the server's signed list
+ *  of mechanisms (XEP-0474) does not match the list Tern received, or
+ *  the server could not prove that it knows the password (SCRAM).
+ */
+{ kind: "sign_in_intercepted"; 
+/**  What did not match. */
+detail: string } | 
 /**  Another client signed in with the same resource and took over. */
 { kind: "conflict" } | 
 /**  The server asked us to connect elsewhere. */
