@@ -103,7 +103,9 @@ pub enum ConnectError {
     /// The sign-in was tampered with on the way: the server's signed list
     /// of mechanisms (XEP-0474) does not match the list Tern received, or
     /// the server could not prove that it knows the password (SCRAM).
-    #[error("someone changed the sign-in on the way to the server ({detail}); this is likely an attack")]
+    #[error(
+        "someone changed the sign-in on the way to the server ({detail}); this is likely an attack"
+    )]
     SignInIntercepted {
         /// What did not match.
         detail: String,
@@ -363,9 +365,7 @@ mod tests {
             previous: "SCRAM-SHA-1".into(),
             offered: "PLAIN".into(),
         };
-        let intercepted = ConnectError::SignInIntercepted {
-            detail: "x".into(),
-        };
+        let intercepted = ConnectError::SignInIntercepted { detail: "x".into() };
         for (e, kind) in [
             (changed, "certificate_changed"),
             (downgrade, "sasl_downgrade"),

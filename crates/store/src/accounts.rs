@@ -153,12 +153,11 @@ impl Store {
 
     /// The certificate pinned for this account, if any.
     pub async fn pinned_certificate(&self, jid: &str) -> Result<Option<PinnedCertificate>> {
-        let row = sqlx::query(
-            "SELECT sha256, accepts FROM pinned_certificates WHERE account_jid = ?1",
-        )
-        .bind(jid)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT sha256, accepts FROM pinned_certificates WHERE account_jid = ?1")
+                .bind(jid)
+                .fetch_optional(self.pool())
+                .await?;
         let Some(r) = row else { return Ok(None) };
         let blob: Vec<u8> = r.try_get("sha256")?;
         Ok(fingerprint(&blob).map(|sha256| PinnedCertificate {
@@ -301,7 +300,10 @@ mod tests {
     #[tokio::test]
     async fn one_pin_per_account_and_what_it_accepts() {
         let (_dir, store) = store_with("a@example.org").await;
-        assert_eq!(store.pinned_certificate("a@example.org").await.unwrap(), None);
+        assert_eq!(
+            store.pinned_certificate("a@example.org").await.unwrap(),
+            None
+        );
         store
             .pin_certificate_accepting("a@example.org", &[1; 32], "untrusted,name")
             .await
@@ -350,7 +352,10 @@ mod tests {
         assert_eq!(s.known_certificate, Some([3; 32]));
         assert_eq!(s.refused_certificate, Some([4; 32]));
         assert!(s.channel_binding);
-        assert!(store.update_server_security("nobody@example.org", |_| {}).await.is_err());
+        assert!(store
+            .update_server_security("nobody@example.org", |_| {})
+            .await
+            .is_err());
         store.remove_account("a@example.org").await.unwrap();
         assert_eq!(
             store.server_security("a@example.org").await.unwrap(),

@@ -355,7 +355,16 @@ async fn connection(
         s.run().await?;
     }
     let offer = if fake.is_some() { None } else { offer_only };
-    relay(client, server, from_client, from_server, offer, shared, inject).await;
+    relay(
+        client,
+        server,
+        from_client,
+        from_server,
+        offer,
+        shared,
+        inject,
+    )
+    .await;
     Ok(())
 }
 
@@ -527,7 +536,9 @@ impl Hash {
             Hash::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
             Hash::Sha256 => hmac::HMAC_SHA256,
         };
-        hmac::sign(&hmac::Key::new(alg, key), data).as_ref().to_vec()
+        hmac::sign(&hmac::Key::new(alg, key), data)
+            .as_ref()
+            .to_vec()
     }
 
     fn digest(self, data: &[u8]) -> Vec<u8> {
@@ -561,7 +572,11 @@ pub(crate) fn ssdp_hash(hash: &str, mechanisms: &[String], cb_types: Option<&[St
         s.push('\u{1f}');
         s.push_str(&c.join("\u{1e}"));
     }
-    let h = if hash == "SHA-1" { Hash::Sha1 } else { Hash::Sha256 };
+    let h = if hash == "SHA-1" {
+        Hash::Sha1
+    } else {
+        Hash::Sha256
+    };
     B64.encode(h.digest(s.as_bytes()))
 }
 
@@ -609,7 +624,8 @@ where
         let header = self.read_client(header_end).await?;
         self.server.write_all(header.as_bytes()).await?;
         let features = read_until(self.server, self.from_server, None, |t| {
-            t.find("</stream:features>").map(|at| at + "</stream:features>".len())
+            t.find("</stream:features>")
+                .map(|at| at + "</stream:features>".len())
         })
         .await?;
         let mut features = replace_mechanisms(&features, &self.fake.offer)
@@ -619,7 +635,9 @@ where
                 .iter()
                 .map(|t| format!("<channel-binding type='{t}'/>"))
                 .collect();
-            let at = features.rfind("</stream:features>").unwrap_or(features.len());
+            let at = features
+                .rfind("</stream:features>")
+                .unwrap_or(features.len());
             features.insert_str(
                 at,
                 &format!("<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>{list}</sasl-channel-binding>"),
@@ -649,7 +667,9 @@ where
         // Sign in to the real server with the same credentials.
         let plain = B64.encode(format!("\0{}\0{}", self.fake.username, self.fake.password));
         self.server
-            .write_all(format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain}</auth>").as_bytes())
+            .write_all(
+                format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{plain}</auth>").as_bytes(),
+            )
             .await?;
         let answer = read_until(self.server, self.from_server, None, |t| {
             element_end(t, &["success", "failure"])
@@ -726,7 +746,9 @@ where
             B64.encode(&server_first)
         ))
         .await?;
-        let response = self.read_client(|t| element_end(t, &["response", "abort"])).await?;
+        let response = self
+            .read_client(|t| element_end(t, &["response", "abort"]))
+            .await?;
         if response.trim_start().starts_with("<abort") {
             bail!("the client aborted");
         }
@@ -738,9 +760,7 @@ where
         cb.extend_from_slice(&cb_data);
         let expected_c = format!("c={}", B64.encode(&cb));
         if !without_proof.split(',').any(|a| a == expected_c) {
-            return self
-                .fail("Invalid channel binding")
-                .await;
+            return self.fail("Invalid channel binding").await;
         }
         if !without_proof.split(',').any(|a| a == format!("r={nonce}")) {
             return self.fail("wrong nonce").await;
@@ -785,11 +805,11 @@ mod tests {
         let rest = &t[h..];
         let e = element_end(rest, &["auth"]).unwrap();
         assert_eq!(content(&rest[..e]), "AGEAYg==");
+        assert_eq!(attribute(&rest[..e], "mechanism").as_deref(), Some("PLAIN"));
         assert_eq!(
-            attribute(&rest[..e], "mechanism").as_deref(),
-            Some("PLAIN")
+            element_end("<success xmlns='x'/>", &["success", "failure"]),
+            Some(20)
         );
-        assert_eq!(element_end("<success xmlns='x'/>", &["success", "failure"]), Some(20));
     }
 
     #[test]

@@ -310,8 +310,7 @@ pub(crate) async fn authenticate(
         ChannelBinding::TlsExporter(data) => Some(data.clone()),
         _ => None,
     };
-    let (mech, binding, require_ssdp) = match plan(&offer, exporter.is_some(), try_binding, floor)
-    {
+    let (mech, binding, require_ssdp) = match plan(&offer, exporter.is_some(), try_binding, floor) {
         Plan::Go {
             mech,
             binding,
@@ -341,7 +340,8 @@ pub(crate) async fn authenticate(
         Err(Failed::Other(e)) => return Err(e),
         Err(Failed::Refused(condition, text)) => {
             let err = auth_failure(condition);
-            if binding == Binding::Exporter && matches!(err, ConnectError::AuthenticationFailed { .. })
+            if binding == Binding::Exporter
+                && matches!(err, ConnectError::AuthenticationFailed { .. })
             {
                 // Some servers offer -PLUS but reject tls-exporter binding
                 // (ejabberd 23.01: "Invalid channel binding"). Without it is

@@ -312,7 +312,9 @@ pub(crate) async fn sign_in(
         .with_password(password)
         .with_channel_binding(channel_binding);
     let mut mechanism: Box<dyn sasl::client::Mechanism + Send> = match mech {
-        Mech::ScramSha256 => Box::new(Scram::<Sha256>::from_credentials(creds).map_err(mech_error)?),
+        Mech::ScramSha256 => {
+            Box::new(Scram::<Sha256>::from_credentials(creds).map_err(mech_error)?)
+        }
         Mech::ScramSha1 => Box::new(Scram::<Sha1>::from_credentials(creds).map_err(mech_error)?),
         Mech::Plain => Box::new(Plain::from_credentials(creds).map_err(mech_error)?),
     };
@@ -350,11 +352,11 @@ pub(crate) async fn sign_in(
                         }));
                     }
                 }
-                let response = mechanism.response(&c.data).map_err(|e| {
-                    ConnectError::Protocol {
+                let response = mechanism
+                    .response(&c.data)
+                    .map_err(|e| ConnectError::Protocol {
                         detail: format!("SASL: {e}"),
-                    }
-                })?;
+                    })?;
                 stream
                     .send(&XmppStreamElement::Sasl(Nonza::Response(Response {
                         data: response,
@@ -551,7 +553,10 @@ mod tests {
 
     #[test]
     fn strengths() {
-        let s = |m, b| Strength { mech: m, binding: b };
+        let s = |m, b| Strength {
+            mech: m,
+            binding: b,
+        };
         assert!(s(Mech::ScramSha256, true).covers(s(Mech::ScramSha1, true)));
         assert!(!s(Mech::ScramSha256, false).covers(s(Mech::ScramSha1, true)));
         assert!(!s(Mech::ScramSha1, true).covers(s(Mech::ScramSha256, false)));

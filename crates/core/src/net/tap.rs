@@ -367,17 +367,23 @@ impl Watcher {
             ("iq", Some("get" | "set")) => Some("<dropped xmlns='urn:xmpp:tern:dropped:0'/>"),
             _ => None,
         };
-        Some(match inner {
-            Some(inner) => format!("{open}>{inner}</{}>", tag.name),
-            None => format!("{open}/>"),
-        }
-        .into_bytes())
+        Some(
+            match inner {
+                Some(inner) => format!("{open}>{inner}</{}>", tag.name),
+                None => format!("{open}/>"),
+            }
+            .into_bytes(),
+        )
     }
 
     /// A start tag ended with `>` (not `/>`).
     fn start_element(&mut self) -> Option<StreamError> {
         let kept = self.keeping && !self.overlong;
-        let tag = if kept { parse_start_tag(&self.tag) } else { None };
+        let tag = if kept {
+            parse_start_tag(&self.tag)
+        } else {
+            None
+        };
         let head = (kept && self.depth == 1).then(|| self.tag.clone());
         self.keeping = false;
         match self.depth {
@@ -836,7 +842,10 @@ mod tests {
         let (_, out) = pass(&mut w, format!("{HEADER}<message><body>hi").as_bytes());
         assert_eq!(out, HEADER.as_bytes());
         let (_, out) = pass(&mut w, b"</body></message> <r xmlns='urn:xmpp:sm:3'/><a");
-        assert_eq!(out, b"<message><body>hi</body></message> <r xmlns='urn:xmpp:sm:3'/>");
+        assert_eq!(
+            out,
+            b"<message><body>hi</body></message> <r xmlns='urn:xmpp:sm:3'/>"
+        );
     }
 
     const NEXT: &str = "<message from='b@localhost/r' id='next'><body>ok</body></message>";
@@ -846,14 +855,20 @@ mod tests {
         let mut w = Watcher::default();
         let mut out = Vec::new();
         let head = "<message from='m@localhost/x' to='a@localhost' type='chat' id='big'>";
-        assert!(w.feed(format!("{HEADER}{head}<body>").as_bytes(), &mut out).broken.is_none());
+        assert!(w
+            .feed(format!("{HEADER}{head}<body>").as_bytes(), &mut out)
+            .broken
+            .is_none());
         let chunk = vec![b'a'; 64 * 1024];
         // 10 MB: what is held never grows over the limit.
         for _ in 0..160 {
             assert!(w.feed(&chunk, &mut out).broken.is_none());
             assert!(w.hold.as_ref().map_or(0, Vec::capacity) <= 2 * MAX_STANZA);
         }
-        assert!(w.feed(format!("</body></message>{NEXT}").as_bytes(), &mut out).broken.is_none());
+        assert!(w
+            .feed(format!("</body></message>{NEXT}").as_bytes(), &mut out)
+            .broken
+            .is_none());
         let expected = format!(
             "{HEADER}<message from='m@localhost/x' to='a@localhost' type='chat' id='big'/>{NEXT}"
         );
@@ -891,10 +906,7 @@ mod tests {
     #[test]
     fn a_non_stanza_over_the_limits_ends_the_connection() {
         let mut w = Watcher::default();
-        let text = format!(
-            "{HEADER}<stream:features>{}",
-            "<a>".repeat(MAX_DEPTH + 1)
-        );
+        let text = format!("{HEADER}<stream:features>{}", "<a>".repeat(MAX_DEPTH + 1));
         let mut out = Vec::new();
         assert!(w.feed(text.as_bytes(), &mut out).broken.is_none());
         let fed = w.feed(b"</a></stream:features>", &mut Vec::new());

@@ -64,12 +64,12 @@ impl Problems {
     pub const PURPOSE: Problems = Problems(16);
 
     const ALL: [(Problems, &'static str, &'static str); 5] = [
-        (Problems::UNTRUSTED, "untrusted", "issued by an unknown authority"),
         (
-            Problems::NAME,
-            "name",
-            "issued for a different server name",
+            Problems::UNTRUSTED,
+            "untrusted",
+            "issued by an unknown authority",
         ),
+        (Problems::NAME, "name", "issued for a different server name"),
         (Problems::EXPIRED, "expired", "expired or not valid yet"),
         (Problems::REVOKED, "revoked", "revoked"),
         (
@@ -290,9 +290,10 @@ fn classify(e: &rustls::Error) -> Problems {
     use rustls::CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                Problems::EXPIRED
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => Problems::EXPIRED,
             C::NotValidForName | C::NotValidForNameContext { .. } => Problems::NAME,
             C::Revoked => Problems::REVOKED,
             C::InvalidPurpose | C::InvalidPurposeContext { .. } => Problems::PURPOSE,
@@ -373,7 +374,12 @@ fn asn1_time(tag: u8, value: &[u8]) -> Option<i64> {
     let field = |i: usize| rest.get(i..i + 2).and_then(|s| s.parse::<i64>().ok());
     let (month, day) = (field(0)?, field(2)?);
     let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
@@ -493,7 +499,10 @@ mod tests {
         assert_eq!(asn1_time(0x04, b"700101000000Z"), None);
         let leaf = TestCa::global().issue_leaf(&["localhost"]);
         // 2020-01-01 to 2099-01-01.
-        assert_eq!(validity(&leaf.cert_der), Some((1_577_836_800, 4_070_908_800)));
+        assert_eq!(
+            validity(&leaf.cert_der),
+            Some((1_577_836_800, 4_070_908_800))
+        );
         assert_eq!(validity(&leaf.cert_der[..40]), None);
         assert_eq!(validity(b""), None);
     }
@@ -518,7 +527,10 @@ mod tests {
         let none = TlsTrust::default();
         // Unknown issuer, right name.
         let leaf = other_ca.issue_leaf(&["localhost"]);
-        assert_eq!(check(&none, &leaf, "localhost", at(Y2030)), Err(Problems::UNTRUSTED));
+        assert_eq!(
+            check(&none, &leaf, "localhost", at(Y2030)),
+            Err(Problems::UNTRUSTED)
+        );
         // Unknown issuer and another name: the platform verifier only says
         // the first.
         assert_eq!(
@@ -540,7 +552,10 @@ mod tests {
         );
         // A trusted, valid certificate needs nothing.
         let good = TestCa::global().issue_leaf(&["localhost"]);
-        assert_eq!(check(&trusting_test_ca(), &good, "localhost", at(Y2030)), Ok(()));
+        assert_eq!(
+            check(&trusting_test_ca(), &good, "localhost", at(Y2030)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -555,7 +570,10 @@ mod tests {
             }),
         };
         // Pinned for an unknown issuer: accepted while valid.
-        assert_eq!(check(&pinned(Problems::UNTRUSTED), &leaf, "localhost", at(Y2030)), Ok(()));
+        assert_eq!(
+            check(&pinned(Problems::UNTRUSTED), &leaf, "localhost", at(Y2030)),
+            Ok(())
+        );
         // The same certificate, once expired, is refused again.
         let after = 4_070_908_800 + DAY;
         assert_eq!(
@@ -574,7 +592,12 @@ mod tests {
         );
         // Used for another server name: refused.
         assert_eq!(
-            check(&pinned(Problems::UNTRUSTED), &leaf, "example.net", at(Y2030)),
+            check(
+                &pinned(Problems::UNTRUSTED),
+                &leaf,
+                "example.net",
+                at(Y2030)
+            ),
             Err(Problems::UNTRUSTED.union(Problems::NAME))
         );
         // Another certificate is not covered by the pin.

@@ -15,7 +15,10 @@ const T: Duration = Duration::from_secs(30);
 
 async fn failed(t: &mut TestClient, jid: &str) -> ConnectError {
     match wait_for(&mut t.events, jid, T, |s| {
-        matches!(s, AccountState::Failed { .. } | AccountState::Connected { .. })
+        matches!(
+            s,
+            AccountState::Failed { .. } | AccountState::Connected { .. }
+        )
     })
     .await
     {
@@ -66,7 +69,10 @@ async fn plain_after_scram_is_refused(domain: &str, direct_tls: u16, user: &str,
     // the new minimum.
     t.client.accept_weaker_sign_in(&jid).await.unwrap();
     wait_connected(&mut t, &jid).await;
-    assert_eq!(mitm.client_mechanisms().last().map(String::as_str), Some("PLAIN"));
+    assert_eq!(
+        mitm.client_mechanisms().last().map(String::as_str),
+        Some("PLAIN")
+    );
     // With SCRAM offered again, SCRAM is used again.
     mitm.offer_only(None);
     mitm.cut_all();
@@ -121,7 +127,11 @@ async fn connect_channel_binding_cannot_be_stripped() {
     );
 
     // -PLUS no longer offered.
-    mitm.fake_sasl(Some(FakeSasl::new(&user, &pass, &["SCRAM-SHA-256", "PLAIN"])));
+    mitm.fake_sasl(Some(FakeSasl::new(
+        &user,
+        &pass,
+        &["SCRAM-SHA-256", "PLAIN"],
+    )));
     mitm.cut_all();
     match failed(&mut t, &jid).await {
         ConnectError::SaslDowngrade { previous, offered } => {

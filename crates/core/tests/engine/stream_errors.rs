@@ -69,7 +69,10 @@ async fn wait_body(t: &mut TestClient, body: &str) {
 async fn reconnects_after_cut(t: &mut TestClient, jid: &str, cut: impl FnOnce(), what: &str) {
     cut();
     let state = wait_for(&mut t.events, jid, T, |s| {
-        matches!(s, AccountState::Connected { .. } | AccountState::Failed { .. })
+        matches!(
+            s,
+            AccountState::Connected { .. } | AccountState::Failed { .. }
+        )
     })
     .await;
     assert!(
@@ -80,7 +83,12 @@ async fn reconnects_after_cut(t: &mut TestClient, jid: &str, cut: impl FnOnce(),
 
 /// A contact sends each hostile payload through the server; after each, the
 /// connection is cut and Tern must reconnect.
-async fn payloads_through_server(domain: &str, c2s: u16, alice: (String, String), mallory: (String, String)) {
+async fn payloads_through_server(
+    domain: &str,
+    c2s: u16,
+    alice: (String, String),
+    mallory: (String, String),
+) {
     let alice_jid = format!("{}@{domain}", alice.0);
     let mallory_jid = format!("{}@{domain}", mallory.0);
     let proxy = TcpProxy::start(([127, 0, 0, 1], c2s).into()).unwrap();
@@ -104,7 +112,10 @@ async fn payloads_through_server(domain: &str, c2s: u16, alice: (String, String)
         .unwrap();
         wait_body(&mut t, &body).await;
         reconnects_after_cut(&mut t, &alice_jid, || proxy.cut_all(), what).await;
-        assert!(!decoy.was_contacted(), "{what}: Tern connected to the host the contact named");
+        assert!(
+            !decoy.was_contacted(),
+            "{what}: Tern connected to the host the contact named"
+        );
     }
     t.client.shutdown().await;
 }
@@ -158,7 +169,10 @@ async fn injected_markup_counts_only_at_depth_one() {
     }
     wait_body(&mut t, "injected 1").await;
     reconnects_after_cut(&mut t, &jid, || mitm.cut_all(), "injected see-other-host").await;
-    assert!(!decoy.was_contacted(), "Tern followed a redirect from inside a stanza");
+    assert!(
+        !decoy.was_contacted(),
+        "Tern followed a redirect from inside a stanza"
+    );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let deeper = format!(
@@ -213,7 +227,9 @@ async fn huge_and_deeply_nested_stanzas_are_dropped() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let from = format!("mallory@{}/x", server.domain());
-    let head = |id: &str| format!("<message from='{from}' to='{jid}' type='chat' id='{id}'><body>{id}</body>");
+    let head = |id: &str| {
+        format!("<message from='{from}' to='{jid}' type='chat' id='{id}'><body>{id}</body>")
+    };
     let mut big = head("big").into_bytes();
     big.extend_from_slice(b"<x xmlns='urn:example'>");
     big.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
@@ -230,10 +246,15 @@ async fn huge_and_deeply_nested_stanzas_are_dropped() {
     mitm.inject(deep.as_bytes());
     mitm.inject(format!("{}</message>", head("after")).as_bytes());
 
-    let seen = wait_event(&mut t.events, Duration::from_secs(60), "the message after", |ev| match ev {
-        ClientEvent::Message { message } => Some(message.body.clone()),
-        _ => None,
-    })
+    let seen = wait_event(
+        &mut t.events,
+        Duration::from_secs(60),
+        "the message after",
+        |ev| match ev {
+            ClientEvent::Message { message } => Some(message.body.clone()),
+            _ => None,
+        },
+    )
     .await;
     assert_eq!(seen, "after", "a stanza over the limits got through");
     t.client.shutdown().await;
