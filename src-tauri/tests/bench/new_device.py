@@ -300,8 +300,13 @@ def one_start(app, server, display, data_dir, log_path, label, args, first):
     env = app_env(os.environ, display, data_dir, info)
     logf = open(log_path, "w")
     launched = time.time()
-    proc = subprocess.Popen([app], env=env, stdout=logf, stderr=subprocess.STDOUT)
-    pid = proc.pid
+    cmd = [app]
+    if args.perf and first:
+        # Diagnosis only: perf's own cost lands on the measured start.
+        cmd = ["perf", "record", "-F", "999", "-o", os.path.join(args.perf, f"{label.split(',')[0].replace(' ', '')}.perf.data"),
+               "--", app]
+    proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT)
+    pid = find_app(app, proc.pid) if args.perf and first else proc.pid
     spawned = boot_epoch() + stat(pid)[2] / CLK_TCK
     lg = Log(log_path)
     db = Db(data_dir, info["jid"])
@@ -663,6 +668,8 @@ def main():
     p.add_argument("--soak-seconds", type=float, default=3600)
     p.add_argument("--senders", type=int, default=50)
     p.add_argument("--log-dir", help="keep the app's logs here")
+    p.add_argument("--perf", help="record a CPU profile (perf record) of each new device's start into this folder;"
+                                  " for diagnosis, not for the figures")
     p.add_argument("--json")
     args = p.parse_args()
     if args.soak:
