@@ -258,7 +258,7 @@ async fn attempt_once(
     if auth.binding_rejected {
         link.use_channel_binding.store(false, Ordering::SeqCst);
     }
-    remember_sign_in(&settings.store, &jid, floor, &auth).await?;
+    remember_sign_in(&settings.store, &jid, &record, floor, &auth).await?;
     if let Ok(mut s) = link.stream_errors.lock() {
         *s = Some(auth.stream_errors.clone());
     }
@@ -339,9 +339,14 @@ async fn remember_refusal(
 
 /// Records a successful sign-in: its certificate, and its strength if
 /// stronger than what was known.
+///
+/// Most reconnections learn nothing new: then nothing is written, so a
+/// reconnection never waits for the database's write lock while messages
+/// are being stored.
 async fn remember_sign_in(
     store: &Store,
     jid: &str,
+    record: &ServerSecurity,
     floor: Floor,
     auth: &Authenticated,
 ) -> Result<(), ConnectError> {
@@ -349,19 +354,25 @@ async fn remember_sign_in(
         Some(before) => before.max(auth.strength),
         None => auth.strength,
     };
+    let learn = |s: &mut ServerSecurity| {
+        if auth.certificate.is_some() {
+            s.known_certificate = auth.certificate;
+        }
+        s.refused_certificate = None;
+        s.refused_problems = None;
+        s.sasl_mechanism = Some(strength.mech.name().to_string());
+        s.channel_binding = strength.binding;
+        s.sasl_ssdp = floor.ssdp || auth.ssdp;
+        s.refused_sasl_mechanism = None;
+        s.refused_channel_binding = false;
+    };
+    let mut learnt = record.clone();
+    learn(&mut learnt);
+    if learnt == *record {
+        return Ok(());
+    }
     store
-        .update_server_security(jid, |s| {
-            if auth.certificate.is_some() {
-                s.known_certificate = auth.certificate;
-            }
-            s.refused_certificate = None;
-            s.refused_problems = None;
-            s.sasl_mechanism = Some(strength.mech.name().to_string());
-            s.channel_binding = strength.binding;
-            s.sasl_ssdp = floor.ssdp || auth.ssdp;
-            s.refused_sasl_mechanism = None;
-            s.refused_channel_binding = false;
-        })
+        .update_server_security(jid, learn)
         .await
         .map(|_| ())
         .map_err(|e| ConnectError::Protocol {
