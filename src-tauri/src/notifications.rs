@@ -578,6 +578,43 @@ mod tests {
         assert!(!n.should_notify(&msg(6, now), now), "turned off");
     }
 
+    fn pending(i: usize, body: &str) -> Pending {
+        Pending {
+            title: format!("Sender {i}"),
+            body: body.into(),
+            open: OpenConversation {
+                account: "me@a.example".into(),
+                peer: format!("sender{i}@b.example"),
+            },
+        }
+    }
+
+    #[test]
+    fn the_queue_holds_one_per_conversation_and_is_bounded() {
+        let mut q = Queue::default();
+        for round in 0..3 {
+            for i in 0..1000 {
+                q.push(pending(i, &format!("message {round}")));
+            }
+        }
+        assert_eq!(q.waiting.len(), MAX_WAITING);
+        assert_eq!(q.dropped, 3 * (1000 - MAX_WAITING as u64));
+        // The first conversations hold their place, with their newest text.
+        assert_eq!(q.waiting[0].open, pending(0, "").open);
+        assert!(q.waiting.iter().all(|p| p.body == "message 2"));
+
+        for i in 0..1000 {
+            q.remember(pending(i, "").open, i as u32 + 1);
+        }
+        assert_eq!(q.ids.len(), REMEMBERED_IDS);
+        assert_eq!(q.order.len(), REMEMBERED_IDS);
+        assert_eq!(q.conversation(1000), Some(pending(999, "").open));
+        assert_eq!(q.conversation(1), None, "forgotten: the oldest");
+        q.closed(1000);
+        assert_eq!(q.conversation(1000), None);
+        assert_eq!(q.ids.len(), REMEMBERED_IDS - 1);
+    }
+
     #[test]
     fn text_is_inert_and_short() {
         assert_eq!(inert("<b>x</b> & y"), "&lt;b&gt;x&lt;/b&gt; &amp; y");
