@@ -38,9 +38,8 @@ pub(crate) fn register(r: &mut Router) {
     for name in ["block", "unblock"] {
         r.on_iq(IqKind::Set, (name, NS_BLOCKING), |h, req| async move {
             let ctx = h.ctx();
-            let own = req.from.as_ref().is_none_or(|f| f.to_bare() == ctx.own);
-            match blocking::on_push(&ctx.account, &req.payload) {
-                Some(ev) if own => {
+            match blocking::on_push(&ctx.own, req.from.as_ref(), &req.payload) {
+                Some(ev) => {
                     ctx.hub.emit(ev);
                     Ok(None)
                 }

@@ -257,11 +257,7 @@ pub(crate) async fn on_roster_push(
     from: Option<Jid>,
     payload: xmpp_parsers::minidom::Element,
 ) -> IqAnswer {
-    let trusted = match &from {
-        None => true,
-        Some(f) => f.to_bare() == ctx.own,
-    };
-    if !trusted {
+    if !crate::xep::from_own_account(from.as_ref(), &ctx.own) {
         tracing::warn!(?from, "roster push from a stranger ignored");
         return Err(DefinedCondition::Forbidden);
     }
@@ -410,4 +406,40 @@ pub(crate) fn roster_remove(jid: &str) -> Option<Iq> {
 /// A directed presence of the given type (subscribe, subscribed, ...).
 pub(crate) fn subscription_presence(to: &Jid, type_: PresenceType) -> Stanza {
     Presence::new(type_).with_to(to.clone()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::ctx::tests::ctx_with;
+    use xmpp_parsers::minidom::Element;
+
+    fn push(jid: &str) -> Element {
+        format!("<query xmlns='jabber:iq:roster' ver='v2'><item jid='{jid}' subscription='both'/></query>")
+            .parse()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn roster_pushes_come_from_the_bare_account_or_nobody() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let p = Presences::default();
+        for from in [
+            "juliet@capulet.lit/laptop",
+            "romeo@montague.lit",
+            "capulet.lit",
+        ] {
+            let answer =
+                on_roster_push(&ctx, &p, Jid::new(from).ok(), push("mallory@evil.example")).await;
+            assert_eq!(answer, Err(DefinedCondition::Forbidden), "{from}");
+        }
+        assert!(ctx.store.roster(&ctx.account).await.unwrap().is_empty());
+        for (from, jid) in [
+            (None, "romeo@montague.lit"),
+            (Jid::new("juliet@capulet.lit").ok(), "nurse@capulet.lit"),
+        ] {
+            assert_eq!(on_roster_push(&ctx, &p, from, push(jid)).await, Ok(None));
+        }
+        assert_eq!(ctx.store.roster(&ctx.account).await.unwrap().len(), 2);
+    }
 }
