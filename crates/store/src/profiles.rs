@@ -33,17 +33,16 @@ impl Store {
     /// (`fetched_at` is when it was last stored or used: the least recently
     /// used entries are the first [`Store::prune_disco_cache`] drops).
     pub async fn use_disco_info(&self, key: &str, now_ms: i64) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "UPDATE disco_cache SET fetched_at = max(fetched_at, ?2) WHERE key = ?1 RETURNING info",
-        )
-        .bind(key)
-        .bind(now_ms)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get("info")?),
-            None => None,
-        })
+        // A miss (the usual case for a key never seen) only reads.
+        let Some(info) = self.disco_info(key).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE disco_cache SET fetched_at = max(fetched_at, ?2) WHERE key = ?1")
+            .bind(key)
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(info))
     }
 
     /// Keeps at most `max` cached entries whose key starts with `prefix`

@@ -218,8 +218,8 @@ pub(crate) async fn emit_if_contact(ctx: &Ctx, presences: &Presences, jid: &str)
 }
 
 pub(crate) async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
-    let row = match ctx.store.roster(&ctx.account).await {
-        Ok(r) => r.into_iter().find(|r| r.jid == jid),
+    let row = match ctx.store.roster_item(&ctx.account, jid).await {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!("roster read failed: {e}");
             return;
@@ -230,15 +230,33 @@ pub(crate) async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
         .profile(&ctx.account, jid)
         .await
         .unwrap_or_default();
-    let row = row.unwrap_or(RosterRow {
+    let row = row.unwrap_or_else(|| not_in_roster(jid));
+    ctx.hub.emit(ClientEvent::Contact {
+        contact: contact_view(ctx, presences, row, profile),
+    });
+}
+
+/// The roster row of someone outside the roster.
+fn not_in_roster(jid: &str) -> RosterRow {
+    RosterRow {
         jid: jid.to_string(),
         name: None,
         subscription: "none".into(),
         ask: false,
         groups: Vec::new(),
-    });
+    }
+}
+
+/// [`emit_contact`] for `jid` when `contact` says whether it is in the
+/// roster: for a stranger nothing is read from the store (no roster row,
+/// no profile is kept for them), so a flood of their presences costs no
+/// queries.
+async fn emit_presence(ctx: &Ctx, presences: &Presences, jid: &str, contact: bool) {
+    if contact {
+        return emit_contact(ctx, presences, jid).await;
+    }
     ctx.hub.emit(ClientEvent::Contact {
-        contact: contact_view(ctx, presences, row, profile),
+        contact: contact_view(ctx, presences, not_in_roster(jid), ProfileRow::default()),
     });
 }
 
@@ -400,7 +418,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                 for r in resources {
                     ctx.discovery.forget(&format!("{jid}/{r}"));
                 }
-                emit_contact(ctx, presences, &jid).await;
+                emit_presence(ctx, presences, &jid, false).await;
             }
             if let Some(caps) = p
                 .payloads
@@ -417,7 +435,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                 })
                 .await;
             }
-            emit_contact(ctx, presences, &bare).await;
+            emit_presence(ctx, presences, &bare, contact).await;
             if let Some(x) = crate::services::profile::vcard_update_of(&p.payloads) {
                 if contact {
                     crate::services::profile::on_vcard_update(handle, &from, x).await;
@@ -425,6 +443,11 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
             }
         }
         PresenceType::Unavailable | PresenceType::Error => {
+            if presences.of(&bare).is_empty() {
+                // Nobody online there: nothing changes (and a flood of
+                // such presences costs nothing).
+                return;
+            }
             presences.set(&bare, None, &resource, false);
             ctx.discovery.forget(&from.to_string());
             emit_contact(ctx, presences, &bare).await;
