@@ -53,10 +53,22 @@ impl Server {
 
     /// A fresh user: `(bare JID, password)`.
     fn user(&self) -> (String, String) {
-        let (user, pass) = match self {
-            Server::Prosody(s) => s.create_user().unwrap(),
-            Server::Ejabberd(s) => s.create_user().unwrap(),
+        let create = || match self {
+            Server::Prosody(s) => s.create_user(),
+            Server::Ejabberd(s) => s.create_user(),
         };
+        // ejabberd's first registrations may fail while it finishes
+        // starting (an ets_cache exception): try again.
+        let (user, pass) = create()
+            .or_else(|_| {
+                std::thread::sleep(Duration::from_secs(1));
+                create()
+            })
+            .or_else(|_| {
+                std::thread::sleep(Duration::from_secs(2));
+                create()
+            })
+            .unwrap();
         (format!("{user}@{}", self.domain()), pass)
     }
 
@@ -244,7 +256,11 @@ async fn another_client_of_the_account_cannot_speak_for_the_server(kind: Kind) {
         }
     })
     .await;
-    assert_eq!(roster["type"], "error", "{roster}");
+    // Every forgery believed, listed at the end.
+    let mut believed = Vec::new();
+    if roster["type"] != "error" {
+        believed.push(format!("roster push answered: {roster}"));
+    }
     let block = on(&other, {
         let full = full.clone();
         move |p| {
@@ -259,7 +275,9 @@ async fn another_client_of_the_account_cannot_speak_for_the_server(kind: Kind) {
         }
     })
     .await;
-    assert_eq!(block["type"], "error", "{block}");
+    if block["type"] != "error" {
+        believed.push(format!("blocklist push answered: {block}"));
+    }
 
     // Then a real message: whatever was forged would have come before it.
     friend.send_message(&me, "the real one", "real-1").unwrap();
@@ -269,23 +287,27 @@ async fn another_client_of_the_account_cannot_speak_for_the_server(kind: Kind) {
         .timeline(&me, friend.bare_jid(), None, 10)
         .await
         .unwrap();
-    assert!(
-        list.iter().all(|m| m.body != "forged copy"),
-        "{:?}",
-        list.iter().map(|m| &m.body).collect::<Vec<_>>()
-    );
-    assert!(t
-        .client
+    let forged = list.iter().filter(|m| m.body == "forged copy").count();
+    if forged > 0 {
+        believed.push(format!("{forged} forged carbon or archive result stored"));
+    }
+    if t.client
         .contact(&me, "mallory@evil.example")
         .await
         .unwrap()
-        .is_none());
-    assert!(!t
-        .client
+        .is_some()
+    {
+        believed.push("roster push stored".into());
+    }
+    if t.client
         .snapshot()
         .blocked
         .get(&me)
-        .is_some_and(|b| b.contains("friend@evil.example")));
+        .is_some_and(|b| b.contains("friend@evil.example"))
+    {
+        believed.push("blocklist push applied".into());
+    }
+    assert!(believed.is_empty(), "{believed:#?}");
     t.client.shutdown().await;
 }
 
