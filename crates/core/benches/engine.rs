@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tern_core::{Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride};
 use tern_store::{Direction, MessageState, NewMessage, Store};
 
+mod new_device;
+
 const WORDS: &[&str] = &[
     "meeting", "tomorrow", "lunch", "train", "photo", "holiday", "project", "release", "coffee",
     "concert", "garden", "invoice", "birthday", "weather", "museum", "bicycle", "kitchen",
@@ -259,6 +261,18 @@ async fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    // Not a benchmark: the server of `scripts/bench newdevice`.
+    if which.first().map(String::as_str) == Some("newdevice-server") {
+        let args: Vec<String> = std::env::args().collect();
+        let extra = args
+            .iter()
+            .position(|a| a == "--extra")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        new_device::serve(extra).await;
+        return;
+    }
     let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     println!("| benchmark | result |\n|---|---|");
     if run("search") {
