@@ -75,8 +75,8 @@ impl ClientConfig {
     }
 }
 
-/// A new account to add.
-#[derive(Clone, Debug)]
+/// A new account to add. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct NewAccount {
     /// `user@server`.
     pub jid: String,
@@ -88,6 +88,18 @@ pub struct NewAccount {
     pub enabled: bool,
     /// Resource to bind; a random `tern.xxxxxx` when `None`.
     pub resource: Option<String>,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("jid", &self.jid)
+            .field("password", &"[redacted]")
+            .field("server", &self.server)
+            .field("enabled", &self.enabled)
+            .field("resource", &self.resource)
+            .finish()
+    }
 }
 
 impl NewAccount {
