@@ -9,6 +9,7 @@ mod accounts;
 mod connect;
 mod federation;
 mod history;
+mod hostile;
 mod interop;
 mod messaging;
 mod new_device;
