@@ -129,8 +129,20 @@ impl ContactForm {
 /// Schemes a link in a message may open in the system's handler.
 pub const LINK_SCHEMES: &[&str] = &["http", "https", "xmpp"];
 
+/// Characters that change the order in which text is shown (Unicode
+/// bidirectional embeddings, overrides, isolates and marks): in a link they
+/// can make it show something other than where it goes
+/// (`https://example.org/\u{202E}gnp.exe` shows as `…exe.png`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
 /// Checks a link from a message before the system opens it: one of
-/// [`LINK_SCHEMES`], no spaces or control characters, bounded length.
+/// [`LINK_SCHEMES`], no spaces, control characters or bidi controls
+/// ([`is_bidi_control`]), bounded length.
 pub fn checked_link(url: &str) -> Result<&str, UiError> {
     let refuse = || {
         UiError::new(
@@ -141,7 +153,9 @@ pub fn checked_link(url: &str) -> Result<&str, UiError> {
     let url = url.trim();
     if url.is_empty()
         || url.len() > 4096
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c))
     {
         return Err(refuse());
     }
@@ -327,7 +341,7 @@ impl From<ServerSettings> for ServerOverride {
 }
 
 /// An account to add.
-#[derive(Clone, Debug, Deserialize, specta::Type)]
+#[derive(Clone, Deserialize, specta::Type)]
 pub struct AccountRequest {
     /// `user@server`.
     pub jid: String,
@@ -336,6 +350,17 @@ pub struct AccountRequest {
     /// Manual server settings.
     #[serde(default)]
     pub server: ServerSettings,
+}
+
+/// Without the password: a request may be logged.
+impl std::fmt::Debug for AccountRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRequest")
+            .field("jid", &self.jid)
+            .field("password", &"[redacted]")
+            .field("server", &self.server)
+            .finish()
+    }
 }
 
 impl From<AccountRequest> for NewAccount {
@@ -584,6 +609,45 @@ mod tests {
         ] {
             assert!(checked_link(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        let request = AccountRequest {
+            jid: "juliet@example.org".into(),
+            password: "hunter2-s3cret".into(),
+            server: ServerSettings::default(),
+        };
+        let shown = format!("{request:?} {request:#?}");
+        assert!(!shown.contains("hunter2-s3cret"), "{shown}");
+        assert!(shown.contains("juliet@example.org"), "{shown}");
+        let account = NewAccount::from(request);
+        let shown = format!("{account:?} {account:#?}");
+        assert!(!shown.contains("hunter2-s3cret"), "{shown}");
+        assert!(shown.contains("juliet@example.org"), "{shown}");
+    }
+
+    #[test]
+    fn links_with_bidi_controls_are_refused() {
+        // Embeddings and overrides, isolates, and the bidi marks: each can
+        // make a link show something other than where it goes.
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            for link in [
+                format!("https://example.org/{c}gnp.exe"),
+                format!("https://{c}example.org/"),
+                format!("xmpp:juliet@example.org{c}"),
+            ] {
+                let e = checked_link(&link).expect_err(&format!("{:04X}", c as u32));
+                assert_eq!(e.kind, "bad_link");
+            }
+        }
+        assert!(
+            checked_link("https://example.org/\u{05D0}").is_ok(),
+            "Hebrew text is fine"
+        );
     }
 
     fn headers(account: &str) -> tauri::http::HeaderMap {

@@ -8,6 +8,7 @@
 pub mod boundary;
 pub mod commands;
 mod links;
+pub mod logging;
 pub mod media;
 pub mod notifications;
 pub mod rendering;
@@ -35,8 +36,10 @@ pub struct Shell {
     mirror: Mutex<SnapshotView>,
     /// An open sign-up session (one at a time).
     pub registration: tokio::sync::Mutex<Option<Registration>>,
-    /// Desktop notifications for new messages.
+    /// Desktop notifications for new messages: which to show.
     pub notifier: notifications::Notifier,
+    /// The desktop's notification service: shows them.
+    pub desktop: notifications::Desktop,
     /// The tray icon and its unread count.
     pub tray: tray::Tray,
     /// Closing the window hides it in the tray (when there is one).
@@ -177,7 +180,7 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
     }
-    let (app, client, message) = (app.clone(), client.clone(), message.clone());
+    let (desktop, client, message) = (shell.desktop.clone(), client.clone(), message.clone());
     let show_text = shell.notifier.shows_text();
     tauri::async_runtime::spawn(async move {
         let contact = client
@@ -189,8 +192,7 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
             .and_then(|c| c.name.or(c.nickname))
             .unwrap_or_else(|| message.peer.clone());
         let (title, body) = notifications::content(&sender, &message, show_text);
-        notifications::show(
-            app,
+        desktop.show(
             title,
             body,
             notifications::OpenConversation {
@@ -285,15 +287,29 @@ fn context() -> tauri::Context {
     tauri::tauri_build_context!()
 }
 
+/// Makes every file and folder Tern creates from here on its user's only
+/// (Unix: umask 077, so files are 0600 and folders 0700): the avatars and
+/// caches in the data folder as well as the database (which the store makes
+/// private itself, for a folder from before). Other users of the computer
+/// cannot read what Tern writes.
+#[allow(unsafe_code)] // one libc call, no pointers
+pub fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only changes the process's file mode mask; it cannot
+    // fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Starts the app.
 pub fn run() {
     let started = std::time::Instant::now();
+    private_files();
     rendering::choose();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    logging::init();
+    #[cfg(feature = "test-hooks")]
+    test_hooks::announce();
     tracing::info!("web view: {}", rendering::describe());
 
     let result = tauri::Builder::default()
@@ -319,6 +335,12 @@ pub fn run() {
                 mirror: Mutex::new(SnapshotView::default()),
                 registration: tokio::sync::Mutex::new(None),
                 notifier: notifications::Notifier::default(),
+                desktop: {
+                    let app = app.handle().clone();
+                    notifications::Desktop::start(move |open| {
+                        notifications::bring_up(&app, &open)
+                    })
+                },
                 tray: tray::Tray::default(),
                 close_to_tray: std::sync::atomic::AtomicBool::new(true),
                 links: uri::Inbox::new(uri::from_args(std::env::args().skip(1))),
@@ -394,5 +416,30 @@ pub fn run() {
             tracing::error!("Tern could not start: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn what_tern_creates_is_for_its_user_only() {
+        super::private_files();
+        let tmp = tempfile::tempdir().unwrap();
+        // As the avatar cache writes its files.
+        let avatars = tmp.path().join("avatars").join("ab");
+        std::fs::create_dir_all(&avatars).unwrap();
+        let file = avatars.join("abcdef");
+        std::fs::write(&file, b"picture").unwrap();
+        assert_eq!(mode(&file), 0o600, "a file");
+        assert_eq!(mode(&avatars), 0o700, "a folder");
+        assert_eq!(mode(avatars.parent().unwrap()), 0o700, "its parent");
     }
 }

@@ -1,11 +1,20 @@
 //! Desktop notifications for incoming messages, through the platform's
-//! notification service (notify-rust: D-Bus `org.freedesktop.Notifications`
-//! on Linux). One per message at most, none for the conversation the user
-//! is looking at, none for history fetched after a long time offline; a
-//! click on one opens its conversation.
+//! notification service (D-Bus `org.freedesktop.Notifications` on Linux).
+//! One per message at most, none for the conversation the user is looking
+//! at, none for history fetched after a long time offline; a click on one
+//! opens its conversation.
+//!
+//! A flood of messages costs nothing that grows with it ([`Desktop`]): one
+//! D-Bus connection for the life of the app, one task that shows
+//! notifications and one that listens for clicks, one notification per
+//! conversation that each new message replaces in place, at most
+//! [`RATE_BURST`] shown at once and then one per [`RATE_EVERY`], and at
+//! most [`MAX_WAITING`] conversations waiting for their turn (others are
+//! left to the tray count and the window's attention mark).
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
@@ -55,7 +64,7 @@ impl Default for Notifier {
 }
 
 /// Which conversation a notification belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, specta::Type)]
 pub struct OpenConversation {
     /// Account.
     pub account: String,
@@ -154,30 +163,356 @@ pub fn content(sender: &str, m: &MessageView, show_text: bool) -> (String, Strin
     (title, body)
 }
 
-/// Shows a notification; a click brings the window up on the conversation.
-pub fn show(app: AppHandle, title: String, body: String, open: OpenConversation) {
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Tern")
-            .summary(&title)
-            .body(&body)
-            .icon("tern")
-            .action("default", "Open")
-            .show();
-        match shown {
-            #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "default" {
-                    bring_up(&app, &open);
-                }
-            }),
-            #[cfg(not(all(unix, not(target_os = "macos"))))]
-            Ok(_) => {
-                let _ = (&app, &open);
-            }
-            Err(e) => tracing::info!("notification not shown: {e}"),
+/// Notifications shown at once before the rate cap applies.
+pub const RATE_BURST: u32 = 5;
+/// After a burst, one notification per this long at most.
+pub const RATE_EVERY: Duration = Duration::from_secs(1);
+/// Conversations whose notification may wait for the rate cap; a new
+/// conversation beyond these gets none.
+pub const MAX_WAITING: usize = 32;
+/// Notification ids remembered (to replace them, and to know what a click
+/// was on): the conversations notified last.
+pub const REMEMBERED_IDS: usize = 256;
+
+/// A notification to show.
+#[derive(Clone, Debug)]
+struct Pending {
+    title: String,
+    body: String,
+    open: OpenConversation,
+}
+
+/// What [`Desktop`]'s task and its callers share.
+#[derive(Debug, Default)]
+struct Queue {
+    /// At most one per conversation, oldest first.
+    waiting: VecDeque<Pending>,
+    /// Notification id of each conversation notified lately, and the
+    /// order they were notified in (oldest first).
+    ids: HashMap<OpenConversation, u32>,
+    order: VecDeque<OpenConversation>,
+    /// Notifications shown (sent to the service), and dropped because too
+    /// many conversations were waiting.
+    shown: u64,
+    dropped: u64,
+}
+
+impl Queue {
+    /// Puts a notification in line: a conversation already waiting gets
+    /// the newer text in its place in line.
+    fn push(&mut self, p: Pending) -> bool {
+        if let Some(w) = self.waiting.iter_mut().find(|w| w.open == p.open) {
+            *w = p;
+            return true;
         }
-    });
+        if self.waiting.len() >= MAX_WAITING {
+            self.dropped += 1;
+            return false;
+        }
+        self.waiting.push_back(p);
+        true
+    }
+
+    /// Remembers the id the service gave a conversation's notification.
+    fn remember(&mut self, open: OpenConversation, id: u32) {
+        if self.ids.insert(open.clone(), id).is_none() {
+            self.order.push_back(open);
+        } else if let Some(at) = self.order.iter().position(|o| *o == open) {
+            if let Some(o) = self.order.remove(at) {
+                self.order.push_back(o);
+            }
+        }
+        while self.order.len() > REMEMBERED_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    /// The conversation of notification `id`.
+    fn conversation(&self, id: u32) -> Option<OpenConversation> {
+        self.ids
+            .iter()
+            .find_map(|(o, i)| (*i == id).then(|| o.clone()))
+    }
+
+    /// The user closed notification `id`: the next message starts a new one.
+    fn closed(&mut self, id: u32) {
+        if let Some(open) = self.conversation(id) {
+            self.ids.remove(&open);
+            self.order.retain(|o| *o != open);
+        }
+    }
+}
+
+/// Shared between [`Desktop`] and its tasks.
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Counts for tests and the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DesktopStats {
+    /// Notifications sent to the service.
+    pub shown: u64,
+    /// Notifications not shown because [`MAX_WAITING`] conversations were
+    /// waiting already.
+    pub dropped: u64,
+    /// Conversations waiting for the rate cap now.
+    pub waiting: usize,
+}
+
+/// The desktop's notification service: one connection for the life of the
+/// app, a task that shows what [`Desktop::show`] puts in line, and one
+/// that tells `on_open` which conversation a clicked notification was for.
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Desktop {
+    shared: Arc<Shared>,
+}
+
+impl Desktop {
+    /// Starts the tasks (on Tauri's runtime). The connection opens with the
+    /// first notification; when there is no service, notifications are
+    /// dropped (logged) and it is tried again a minute later.
+    pub fn start(on_open: impl Fn(OpenConversation) + Send + Sync + 'static) -> Desktop {
+        let shared = Arc::new(Shared::default());
+        let task = shared.clone();
+        tauri::async_runtime::spawn(async move { run(task, Arc::new(on_open)).await });
+        Desktop { shared }
+    }
+
+    /// Puts a message's notification in line: it replaces the one shown for
+    /// the same conversation, and waits for the rate cap.
+    pub fn show(&self, title: String, body: String, open: OpenConversation) {
+        let queued = self.shared.lock().push(Pending { title, body, open });
+        if queued {
+            self.shared.wake.notify_one();
+        } else {
+            tracing::debug!("notification dropped: {MAX_WAITING} conversations are waiting");
+        }
+    }
+
+    /// What has been shown and dropped so far.
+    pub fn stats(&self) -> DesktopStats {
+        let q = self.shared.lock();
+        DesktopStats {
+            shown: q.shown,
+            dropped: q.dropped,
+            waiting: q.waiting.len(),
+        }
+    }
+}
+
+/// A token bucket: [`RATE_BURST`] at once, then one per [`RATE_EVERY`].
+struct Rate {
+    tokens: u32,
+    last: tokio::time::Instant,
+}
+
+impl Rate {
+    fn new() -> Rate {
+        Rate {
+            tokens: RATE_BURST,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Waits for a token and takes it.
+    async fn take(&mut self) {
+        loop {
+            let now = tokio::time::Instant::now();
+            let earned =
+                (now.duration_since(self.last).as_millis() / RATE_EVERY.as_millis().max(1)) as u32;
+            if earned > 0 {
+                self.tokens = (self.tokens + earned).min(RATE_BURST);
+                self.last += RATE_EVERY * earned;
+            }
+            if self.tokens > 0 {
+                self.tokens -= 1;
+                return;
+            }
+            tokio::time::sleep_until(self.last + RATE_EVERY).await;
+        }
+    }
+}
+
+type OnOpen = Arc<dyn Fn(OpenConversation) + Send + Sync>;
+
+/// The task behind [`Desktop`]: shows notifications one at a time, at the
+/// rate cap, on one connection.
+async fn run(shared: Arc<Shared>, on_open: OnOpen) {
+    let mut rate = Rate::new();
+    let mut service: Option<service::Service> = None;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    loop {
+        let next = shared.lock().waiting.pop_front();
+        let Some(p) = next else {
+            shared.wake.notified().await;
+            continue;
+        };
+        if service.is_none() && retry_at.is_none_or(|t| tokio::time::Instant::now() >= t) {
+            match service::Service::connect(shared.clone(), on_open.clone()).await {
+                Ok(s) => service = Some(s),
+                Err(e) => {
+                    tracing::info!("no notification service: {e}");
+                    retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(60));
+                }
+            }
+        }
+        let Some(s) = service.as_ref() else {
+            continue;
+        };
+        rate.take().await;
+        let replaces = shared.lock().ids.get(&p.open).copied().unwrap_or(0);
+        match s.notify(replaces, &p.title, &p.body).await {
+            Ok(id) => {
+                let mut q = shared.lock();
+                q.shown += 1;
+                q.remember(p.open, id);
+            }
+            Err(e) => {
+                tracing::info!("notification not shown: {e}");
+                // The connection may be gone: open a new one next time.
+                service = None;
+            }
+        }
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod service {
+    //! `org.freedesktop.Notifications` over D-Bus.
+
+    use std::collections::HashMap;
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use zbus::export::futures_core::Stream;
+    use zbus::Variant;
+
+    use super::{OnOpen, Shared};
+
+    const NAME: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
+
+    /// The session bus connection, and the click listener on it.
+    pub(super) struct Service {
+        conn: zbus::Connection,
+        listener: tauri::async_runtime::JoinHandle<()>,
+    }
+
+    impl Drop for Service {
+        fn drop(&mut self) {
+            self.listener.abort();
+        }
+    }
+
+    impl Service {
+        pub(super) async fn connect(shared: Arc<Shared>, on_open: OnOpen) -> zbus::Result<Service> {
+            let conn = zbus::Connection::session().await?;
+            let rule = zbus::MatchRule::builder()
+                .msg_type(zbus::message::Type::Signal)
+                .interface(NAME)
+                .path(PATH)
+                .build()?;
+            let mut signals = zbus::MessageStream::for_match_rule(rule, &conn, None).await?;
+            let listener = tauri::async_runtime::spawn(async move {
+                while let Some(Ok(msg)) = poll_fn(|cx| Pin::new(&mut signals).poll_next(cx)).await {
+                    let header = msg.header();
+                    match header.member().map(|m| m.as_str()) {
+                        Some("ActionInvoked") => {
+                            let Ok((id, action)) = msg.body().deserialize::<(u32, String)>() else {
+                                continue;
+                            };
+                            let open = shared.lock().conversation(id);
+                            if let (Some(open), "default") = (open, action.as_str()) {
+                                on_open(open);
+                            }
+                        }
+                        Some("NotificationClosed") => {
+                            if let Ok((id, _reason)) = msg.body().deserialize::<(u32, u32)>() {
+                                shared.lock().closed(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+            Ok(Service { conn, listener })
+        }
+
+        /// Shows (or, with `replaces` not 0, replaces) a notification; its id.
+        pub(super) async fn notify(
+            &self,
+            replaces: u32,
+            title: &str,
+            body: &str,
+        ) -> zbus::Result<u32> {
+            let hints: HashMap<&str, Variant<'_>> = HashMap::new();
+            let reply = self
+                .conn
+                .call_method(
+                    Some(NAME),
+                    PATH,
+                    Some(NAME),
+                    "Notify",
+                    &(
+                        "Tern",
+                        replaces,
+                        "tern",
+                        title,
+                        body,
+                        vec!["default", "Open"],
+                        hints,
+                        -1i32,
+                    ),
+                )
+                .await?;
+            reply.body().deserialize::<u32>()
+        }
+    }
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+mod service {
+    //! The platform's notifications through notify-rust (no clicks).
+
+    use std::sync::Arc;
+
+    use super::{OnOpen, Shared};
+
+    pub(super) struct Service;
+
+    impl Service {
+        pub(super) async fn connect(_: Arc<Shared>, _: OnOpen) -> Result<Service, String> {
+            Ok(Service)
+        }
+
+        pub(super) async fn notify(
+            &self,
+            _replaces: u32,
+            title: &str,
+            body: &str,
+        ) -> Result<u32, String> {
+            notify_rust::Notification::new()
+                .appname("Tern")
+                .summary(title)
+                .body(body)
+                .show()
+                .map(|_| 0)
+                .map_err(|e| e.to_string())
+        }
+    }
 }
 
 /// Shows the window and tells it to open a conversation.
@@ -241,6 +576,43 @@ mod tests {
         assert!(!n.should_notify(&own, now));
         n.configure(false, true);
         assert!(!n.should_notify(&msg(6, now), now), "turned off");
+    }
+
+    fn pending(i: usize, body: &str) -> Pending {
+        Pending {
+            title: format!("Sender {i}"),
+            body: body.into(),
+            open: OpenConversation {
+                account: "me@a.example".into(),
+                peer: format!("sender{i}@b.example"),
+            },
+        }
+    }
+
+    #[test]
+    fn the_queue_holds_one_per_conversation_and_is_bounded() {
+        let mut q = Queue::default();
+        for round in 0..3 {
+            for i in 0..1000 {
+                q.push(pending(i, &format!("message {round}")));
+            }
+        }
+        assert_eq!(q.waiting.len(), MAX_WAITING);
+        assert_eq!(q.dropped, 3 * (1000 - MAX_WAITING as u64));
+        // The first conversations hold their place, with their newest text.
+        assert_eq!(q.waiting[0].open, pending(0, "").open);
+        assert!(q.waiting.iter().all(|p| p.body == "message 2"));
+
+        for i in 0..1000 {
+            q.remember(pending(i, "").open, i as u32 + 1);
+        }
+        assert_eq!(q.ids.len(), REMEMBERED_IDS);
+        assert_eq!(q.order.len(), REMEMBERED_IDS);
+        assert_eq!(q.conversation(1000), Some(pending(999, "").open));
+        assert_eq!(q.conversation(1), None, "forgotten: the oldest");
+        q.closed(1000);
+        assert_eq!(q.conversation(1000), None);
+        assert_eq!(q.ids.len(), REMEMBERED_IDS - 1);
     }
 
     #[test]

@@ -12,6 +12,20 @@ use tern_core::Client;
 
 use crate::boundary::{AccountRequest, ServerSettings};
 
+/// A string only builds with test hooks contain: `scripts/no-test-hooks`
+/// looks for it and refuses to package such a build. [`announce`] uses it,
+/// so the linker keeps it.
+pub const MARKER: &str = "tern-build-with-test-hooks-9c41e7b2d05a";
+
+/// Says in the log that this build has test hooks (and so keeps
+/// [`MARKER`] in the binary).
+pub fn announce() {
+    tracing::warn!(
+        "this build has test hooks ({}): it is for tests, never for packages",
+        std::hint::black_box(MARKER)
+    );
+}
+
 /// Root certificates (DER) from `TERN_EXTRA_ROOT_PEM`.
 pub fn extra_roots() -> Vec<Vec<u8>> {
     let Some(path) = std::env::var_os("TERN_EXTRA_ROOT_PEM") else {

@@ -5,13 +5,22 @@
 //! itself, unpacks it once into the user's cache (one directory per build,
 //! reused on later starts) and runs the `AppRun` inside. It needs no FUSE,
 //! so it runs in containers and sandboxes where mounting is not allowed.
+//!
+//! What it runs must be what the image holds: the cache folder and every
+//! unpacked file and folder belong to the user and are writable by them
+//! only (modes from the image lose their group and other write bits), and
+//! an unpacked build is reused only while it matches the record written
+//! when it was unpacked ([`COMPLETE_MARK`]: each entry's type, mode, size,
+//! inode and change time). Anything else is unpacked again.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use backhand::{FilesystemReader, InnerNode};
+use sha2::{Digest, Sha256};
 
 /// The SquashFS magic, at the start of the appended image.
 const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
@@ -20,9 +29,16 @@ const SUPERBLOCK_LEN: usize = 96;
 /// How much of the image's end (its inode, directory and fragment tables)
 /// goes into [`image_id`].
 const TAIL_LEN: u64 = 64 * 1024;
-/// Written last into an unpacked directory: without it, the directory is
-/// an interrupted unpacking and is not used.
+/// Written last into an unpacked directory: the record of what was
+/// unpacked ([`record`]). Without it the directory is an interrupted
+/// unpacking; when the directory no longer matches it, it was changed. In
+/// both cases it is not used.
 pub const COMPLETE_MARK: &str = ".tern-complete";
+/// First line of the record.
+const RECORD_HEADER: &str = "tern-appimage record 1";
+/// The permission bits an unpacked entry may keep: no set-id or sticky
+/// bits, and no writing by group or others.
+const KEEP_BITS: u32 = 0o755;
 
 /// Why the runtime cannot go on, in words for the person who started it.
 #[derive(Debug)]
@@ -35,6 +51,8 @@ pub enum Error {
     BadImage(String),
     /// A path in the image leaves the directory it is unpacked into.
     UnsafePath(PathBuf),
+    /// The cache folder cannot be trusted (another user's, or not a folder).
+    UnsafeCache(PathBuf, String),
     /// Reading the AppImage or writing the unpacked files failed.
     Io(io::Error),
 }
@@ -53,6 +71,11 @@ impl std::fmt::Display for Error {
             Error::UnsafePath(p) => write!(
                 f,
                 "this AppImage is damaged: it holds a path outside its folder ({})",
+                p.display()
+            ),
+            Error::UnsafeCache(p, why) => write!(
+                f,
+                "cannot unpack into {}: {why}; remove it, or set XDG_CACHE_HOME to a folder of your own",
                 p.display()
             ),
             Error::Io(e) => write!(f, "{e}"),
@@ -136,11 +159,13 @@ pub fn image_offset(appimage: &Path) -> Result<u64, Error> {
     Ok(offset)
 }
 
-/// A name for the image at `offset` that changes with every build: a hash of
-/// its superblock (size, creation time, table positions), of its last 64 KiB
-/// (the inode and directory tables, which hold every file's size and place)
-/// and of its length. Reading these few kilobytes keeps starts fast where
-/// hashing the whole image would read 100 MB each time.
+/// A name for the image at `offset` that changes with every build: the
+/// SHA-256 of its length, its superblock (size, creation time, table
+/// positions) and its last 64 KiB (the inode and directory tables, which
+/// hold every file's size and place). Reading these few kilobytes keeps
+/// starts fast where hashing the whole image would read 100 MB each time.
+/// It names a build; what is run is checked against the unpacked files'
+/// record ([`verify`]).
 pub fn image_id(file: &mut (impl Read + Seek), offset: u64) -> Result<String, Error> {
     let len = file.seek(SeekFrom::End(0))?;
     let size = len.checked_sub(offset).ok_or(Error::NoImage(offset))?;
@@ -152,31 +177,15 @@ pub fn image_id(file: &mut (impl Read + Seek), offset: u64) -> Result<String, Er
     let mut tail = Vec::new();
     file.seek(SeekFrom::Start(tail_start))?;
     file.read_to_end(&mut tail)?;
-    let mut hash = Fnv::default();
-    hash.write(&size.to_le_bytes());
-    hash.write(&superblock);
-    hash.write(&tail);
-    Ok(format!("{:016x}", hash.0))
+    let mut hash = Sha256::new();
+    hash.update(size.to_le_bytes());
+    hash.update(superblock);
+    hash.update(&tail);
+    Ok(hex(&hash.finalize()))
 }
 
-/// FNV-1a, 64 bits: stable across builds of the runtime, unlike std's
-/// hasher. It tells builds apart; it is not a defence against tampering
-/// (whoever can change the AppImage can change the runtime too).
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The path of an image entry below the directory it is unpacked into, or
@@ -196,14 +205,19 @@ fn relative(full: &Path) -> Result<PathBuf, Error> {
 }
 
 /// Unpacks the SquashFS image at `offset` of `appimage` into `dest`, which
-/// must not exist yet. Files keep their permission bits (without set-id
-/// bits); symbolic links are made as they are; device nodes, pipes and
-/// sockets are skipped. Returns the number of entries written.
+/// must not exist yet. Files and directories keep their permission bits
+/// except set-id, sticky, and group and other write bits ([`KEEP_BITS`]);
+/// directories are always usable by their owner. Symbolic links are made
+/// as they are; device nodes, pipes and sockets are skipped. Returns the
+/// number of entries written.
 pub fn extract(appimage: &Path, offset: u64, dest: &Path) -> Result<usize, Error> {
     let file = BufReader::new(File::open(appimage)?);
     let image = FilesystemReader::from_reader_with_offset(file, offset)
         .map_err(|e| Error::BadImage(e.to_string()))?;
-    fs::create_dir(dest)?;
+    // Everything is made for the owner alone first and gets its own mode
+    // once written, whatever the umask.
+    let private_dir = |path: &Path| fs::DirBuilder::new().mode(0o700).create(path);
+    private_dir(dest)?;
     let mut count = 0;
     // Directories get their own permissions last: a read-only directory
     // would otherwise refuse its own files.
@@ -211,16 +225,20 @@ pub fn extract(appimage: &Path, offset: u64, dest: &Path) -> Result<usize, Error
     for node in image.files() {
         let rel = relative(&node.fullpath)?;
         let path = dest.join(&rel);
-        let mode = u32::from(node.header.permissions) & 0o777;
+        let mode = u32::from(node.header.permissions) & KEEP_BITS;
         match &node.inner {
             InnerNode::Dir(_) => {
                 if !rel.as_os_str().is_empty() {
-                    fs::create_dir(&path)?;
+                    private_dir(&path)?;
                 }
-                dirs.push((path, mode));
+                dirs.push((path, mode | 0o700));
             }
             InnerNode::File(f) => {
-                let mut out = File::create(&path)?;
+                let mut out = File::options()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)?;
                 let mut data = image.file(f).reader();
                 io::copy(&mut data, &mut out).map_err(|e| match e.kind() {
                     io::ErrorKind::InvalidData
@@ -236,43 +254,236 @@ pub fn extract(appimage: &Path, offset: u64, dest: &Path) -> Result<usize, Error
         count += 1;
     }
     for (path, mode) in dirs.into_iter().rev() {
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     }
     Ok(count)
 }
 
+/// The effective user id of this process (from `/proc/self/status`).
+pub fn effective_uid() -> io::Result<u32> {
+    let status = fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| io::Error::other("/proc/self/status has no Uid line"))
+}
+
+/// Bytes as text for the record: printable ASCII except `%` as it is,
+/// anything else (spaces, line breaks, other bytes) as `%xx`.
+fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The record of the unpacked build in `root`: one line per entry below it
+/// (except [`COMPLETE_MARK`]), in name order, with its type, mode, size
+/// (files), inode and change time, and the target of a symbolic link. An
+/// entry that belongs to anyone but `uid`, or that others may write to, is
+/// an error: such a build is not used.
+pub fn record(root: &Path, uid: u32) -> Result<String, String> {
+    let mut out = String::from(RECORD_HEADER);
+    out.push('\n');
+    record_dir(root, root, uid, &mut out)?;
+    Ok(out)
+}
+
+fn record_dir(root: &Path, dir: &Path, uid: u32, out: &mut String) -> Result<(), String> {
+    let failed = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+    let mut names = fs::read_dir(dir)
+        .map_err(|e| failed(dir, e))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| failed(dir, e))?;
+    names.sort();
+    for name in names {
+        if dir == root && name == COMPLETE_MARK {
+            continue;
+        }
+        let path = dir.join(&name);
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let m = fs::symlink_metadata(&path).map_err(|e| failed(rel, e))?;
+        if m.uid() != uid {
+            return Err(format!("{} belongs to another user", rel.display()));
+        }
+        let kind = m.file_type();
+        let (tag, size) = if kind.is_dir() {
+            ('d', 0)
+        } else if kind.is_file() {
+            ('f', m.len())
+        } else if kind.is_symlink() {
+            ('l', 0)
+        } else {
+            return Err(format!("{} is not a file, folder or link", rel.display()));
+        };
+        let mode = m.mode() & 0o7777;
+        if tag != 'l' && mode & !KEEP_BITS & 0o7077 != 0 {
+            return Err(format!(
+                "{} may be changed by others ({mode:o})",
+                rel.display()
+            ));
+        }
+        out.push_str(&format!(
+            "{tag} {mode:o} {size} {} {}.{:09} {}",
+            m.ino(),
+            m.ctime(),
+            m.ctime_nsec(),
+            escaped(rel.as_os_str().as_bytes())
+        ));
+        if tag == 'l' {
+            let target = fs::read_link(&path).map_err(|e| failed(rel, e))?;
+            out.push_str(" -> ");
+            out.push_str(&escaped(target.as_os_str().as_bytes()));
+        }
+        out.push('\n');
+        if tag == 'd' {
+            record_dir(root, &path, uid, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a folder or file of `uid` that others cannot write to.
+fn owned_privately(path: &Path, uid: u32, want_dir: bool) -> Result<(), String> {
+    let m = fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if m.file_type().is_dir() != want_dir || m.file_type().is_symlink() {
+        return Err(format!(
+            "{} is not a {}",
+            path.display(),
+            if want_dir { "folder" } else { "file" }
+        ));
+    }
+    if m.uid() != uid {
+        return Err(format!("{} belongs to another user", path.display()));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(format!("{} may be changed by others", path.display()));
+    }
+    Ok(())
+}
+
+/// Checks that the unpacked build in `dir` is as it was unpacked: it and
+/// its record belong to `uid` and others cannot write to them, and its
+/// entries match the record (nothing added, removed, rewritten, replaced
+/// or given other modes). `Err` says what differs.
+pub fn verify(dir: &Path, uid: u32) -> Result<(), String> {
+    owned_privately(dir, uid, true)?;
+    let mark = dir.join(COMPLETE_MARK);
+    owned_privately(&mark, uid, false)
+        .map_err(|_| "it was not completely unpacked, or its record is gone".to_string())?;
+    let recorded = fs::read_to_string(&mark).map_err(|e| format!("its record: {e}"))?;
+    let now = record(dir, uid)?;
+    if recorded == now {
+        return Ok(());
+    }
+    let differs = recorded
+        .lines()
+        .zip(now.lines())
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| if a.len() > b.len() { a } else { b })
+        .or_else(|| recorded.lines().nth(now.lines().count()))
+        .or_else(|| now.lines().nth(recorded.lines().count()))
+        .and_then(|line| line.rsplit(' ').find(|w| !w.is_empty() && *w != "->"))
+        .unwrap_or("?");
+    Err(format!("{differs} changed after it was unpacked"))
+}
+
+/// Makes `dir` (the cache folder) a folder of `uid` that others cannot
+/// write to: created 0700 when missing, its mode tightened when others may
+/// write to it; another user's folder is refused.
+fn own_cache(dir: &Path, uid: u32) -> Result<(), Error> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let m = fs::metadata(dir)?;
+    if !m.is_dir() {
+        return Err(Error::UnsafeCache(dir.into(), "it is not a folder".into()));
+    }
+    if m.uid() != uid {
+        return Err(Error::UnsafeCache(
+            dir.into(),
+            "it belongs to another user".into(),
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Makes sure the image of `appimage` is unpacked below `cache` and returns
-/// its directory. A complete directory from an earlier start is reused.
-/// Unpacking goes to a temporary sibling that is renamed when complete, so
-/// an interrupted start leaves nothing half-made behind the final name, and
-/// two starts at once both end up with the same directory.
+/// its directory. A directory from an earlier start is reused when it is
+/// as it was unpacked ([`verify`]); otherwise it is removed and the image
+/// unpacked again (saying so on stderr). Unpacking goes to a temporary
+/// sibling that is renamed when complete, so an interrupted start leaves
+/// nothing half-made behind the final name, and two starts at once both
+/// end up with the same directory.
 pub fn unpacked(appimage: &Path, cache: &Path) -> Result<PathBuf, Error> {
     let offset = image_offset(appimage)?;
     let id = image_id(&mut File::open(appimage)?, offset)?;
+    let uid = effective_uid()?;
+    own_cache(cache, uid)?;
     let dir = cache.join(&id);
     let mark = dir.join(COMPLETE_MARK);
-    if mark.exists() {
-        // Its modification time says when this build was last started.
-        let _ = touch(&mark);
-        return Ok(dir);
+    if fs::symlink_metadata(&dir).is_ok() {
+        match verify(&dir, uid) {
+            Ok(()) => {
+                // Its modification time says when this build was last started.
+                let _ = touch(&mark);
+                return Ok(dir);
+            }
+            Err(why) => {
+                eprintln!(
+                    "Tern: the unpacked copy in {} is not as it was unpacked ({why}); unpacking it again",
+                    dir.display()
+                );
+                remove_entry(&dir)?;
+            }
+        }
     }
-    fs::create_dir_all(cache)?;
     let tmp = cache.join(format!(".{id}.{}", std::process::id()));
-    if tmp.exists() {
-        remove_all(&tmp)?;
+    if fs::symlink_metadata(&tmp).is_ok() {
+        remove_entry(&tmp)?;
     }
     let result = extract(appimage, offset, &tmp).and_then(|_| {
-        File::create(tmp.join(COMPLETE_MARK))?;
+        let record = record(&tmp, uid).map_err(|why| Error::Io(io::Error::other(why)))?;
+        let mut out = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(tmp.join(COMPLETE_MARK))?;
+        out.write_all(record.as_bytes())?;
+        out.sync_all()?;
         Ok(())
     });
     if let Err(e) = result {
-        let _ = remove_all(&tmp);
+        let _ = remove_entry(&tmp);
         return Err(e);
     }
     if let Err(e) = fs::rename(&tmp, &dir) {
         // Another start finished first: use its directory.
-        let _ = remove_all(&tmp);
-        if !mark.exists() {
+        let _ = remove_entry(&tmp);
+        if verify(&dir, uid).is_err() {
             return Err(e.into());
         }
     }
@@ -284,6 +495,16 @@ fn touch(path: &Path) -> io::Result<()> {
         .write(true)
         .open(path)?
         .set_modified(std::time::SystemTime::now())
+}
+
+/// Removes `path`: a folder with everything in it, or a file or link (a
+/// link is never followed).
+fn remove_entry(path: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(path)?.file_type().is_dir() {
+        remove_all(path)
+    } else {
+        fs::remove_file(path)
+    }
 }
 
 fn remove_all(dir: &Path) -> io::Result<()> {
@@ -398,6 +619,12 @@ mod tests {
             relative(Path::new("/usr/../../etc/passwd")),
             Err(Error::UnsafePath(_))
         ));
+    }
+
+    #[test]
+    fn the_record_names_every_entry_safely() {
+        assert_eq!(escaped(b"usr/lib/libx.so.1"), "usr/lib/libx.so.1");
+        assert_eq!(escaped(b"a b\n%c\xff"), "a%20b%0a%25c%ff");
     }
 
     #[test]

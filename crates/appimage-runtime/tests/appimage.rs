@@ -95,6 +95,24 @@ fn start(appimage: &Path, cache: &Path, out: &Path, args: &[&str]) -> Output {
     )
 }
 
+/// What changes when a file is written again: its inode and change time.
+fn identity(path: &Path) -> (u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).unwrap();
+    (m.ino(), m.ctime(), m.ctime_nsec())
+}
+
+/// Every entry below `dir` (symbolic links not followed).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        out.push(path.clone());
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            walk(&path, out);
+        }
+    }
+}
+
 fn cached_builds(cache: &Path) -> Vec<PathBuf> {
     let mut v: Vec<_> = fs::read_dir(cache.join("tern-appimage"))
         .unwrap()
@@ -161,12 +179,13 @@ fn it_unpacks_once_and_runs_the_app_with_its_arguments() {
         .mode();
     assert_eq!(mode & 0o777, 0o755);
 
-    // The second start uses the same directory, without unpacking: a file
-    // left in it is still there.
-    fs::write(builds[0].join("left-here"), b"").unwrap();
+    // The second start uses the same directory, without unpacking: the
+    // files are the same ones (same inode, same change time).
+    let payload_file = builds[0].join("usr/share/tern/payload.bin");
+    let before = identity(&payload_file);
     let second = start(&app, &cache, &out, &[]);
     assert_eq!(second.status.code(), Some(7));
-    assert!(builds[0].join("left-here").exists());
+    assert_eq!(identity(&payload_file), before, "unpacked again");
     assert_eq!(cached_builds(&cache), builds);
 
     // A new build gets its own directory.
@@ -293,4 +312,191 @@ fn a_damaged_appimage_says_so_and_leaves_nothing_behind() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("damaged"));
     assert!(!String::from_utf8_lossy(&r.stderr).contains("panicked"));
     assert!(!out.exists());
+}
+
+#[test]
+fn no_one_else_may_write_to_the_unpacked_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = app_dir(root, b"hello");
+    // Modes an image may carry that would let other users change Tern.
+    fs::create_dir_all(dir.join("usr/share/open")).unwrap();
+    fs::write(dir.join("usr/share/open/file"), b"x").unwrap();
+    fs::write(dir.join("usr/share/tern/writable-by-all"), b"x").unwrap();
+    fs::write(dir.join("usr/share/tern/group-script"), b"#!/bin/sh\n").unwrap();
+    for (path, mode) in [
+        ("usr/share/open", 0o777),
+        ("usr/share/open/file", 0o666),
+        ("usr/share/tern/writable-by-all", 0o666),
+        ("usr/share/tern/group-script", 0o775),
+        ("usr", 0o775),
+        ("AppRun", 0o777),
+    ] {
+        fs::set_permissions(dir.join(path), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let app = appimage(root, &dir, "Tern.AppImage");
+    let cache = root.join("cache");
+    let out = root.join("out.txt");
+    let r = start(&app, &cache, &out, &[]);
+    assert_eq!(
+        r.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+
+    let builds = cached_builds(&cache);
+    let mut entries = vec![cache.join("tern-appimage"), builds[0].clone()];
+    walk(&builds[0], &mut entries);
+    for path in &entries {
+        let m = fs::symlink_metadata(path).unwrap();
+        if m.file_type().is_symlink() {
+            continue;
+        }
+        assert_eq!(
+            m.permissions().mode() & 0o022,
+            0,
+            "{} is writable by others ({:o})",
+            path.display(),
+            m.permissions().mode() & 0o777
+        );
+    }
+    // The rest of the modes came through.
+    let mode = |p: &str| {
+        fs::metadata(builds[0].join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("usr/share/open"), 0o755);
+    assert_eq!(mode("usr/share/open/file"), 0o644);
+    assert_eq!(mode("usr/share/tern/group-script"), 0o755);
+    assert_eq!(mode("AppRun"), 0o755);
+
+    // --appimage-extract strips them too.
+    let work = root.join("work");
+    fs::create_dir(&work).unwrap();
+    let extract = output(
+        Command::new(&app)
+            .arg("--appimage-extract")
+            .current_dir(&work),
+    );
+    assert!(extract.status.success());
+    let mut entries = Vec::new();
+    walk(&work.join("squashfs-root"), &mut entries);
+    for path in &entries {
+        let m = fs::symlink_metadata(path).unwrap();
+        if !m.file_type().is_symlink() {
+            assert_eq!(m.permissions().mode() & 0o022, 0, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn a_changed_unpacked_build_is_unpacked_again_before_it_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let dir = app_dir(root, &payload);
+    let app = appimage(root, &dir, "Tern.AppImage");
+    let cache = root.join("cache");
+    let out = root.join("out.txt");
+    assert_eq!(start(&app, &cache, &out, &[]).status.code(), Some(7));
+    let build = cached_builds(&cache)[0].clone();
+    let pristine = {
+        let mut v = Vec::new();
+        walk(&build, &mut v);
+        v.sort();
+        v
+    };
+
+    type Change = fn(&Path);
+    let changes: [(&str, Change); 8] = [
+        ("a file's bytes, same size", |b| {
+            let p = b.join("usr/share/tern/payload.bin");
+            let mut bytes = fs::read(&p).unwrap();
+            bytes[1000] ^= 0xff;
+            fs::write(&p, bytes).unwrap();
+        }),
+        ("a file cut short", |b| {
+            let p = b.join("usr/share/tern/payload.bin");
+            let bytes = fs::read(&p).unwrap();
+            fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        }),
+        ("AppRun replaced", |b| {
+            let p = b.join("AppRun");
+            fs::remove_file(&p).unwrap();
+            fs::write(&p, "#!/bin/sh\necho tampered > \"$OUT\"\nexit 9\n").unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }),
+        ("a library dropped in", |b| {
+            fs::write(b.join("usr/lib/libextra.so.1"), b"\x7fELF").unwrap();
+        }),
+        ("a file removed", |b| {
+            fs::remove_file(b.join("usr/lib/read-only/x")).unwrap();
+        }),
+        ("a folder made writable by all", |b| {
+            fs::set_permissions(b.join("usr/share/tern"), fs::Permissions::from_mode(0o777))
+                .unwrap();
+        }),
+        ("a link pointed elsewhere", |b| {
+            let p = b.join("payload-link");
+            fs::remove_file(&p).unwrap();
+            symlink("/etc/hostname", &p).unwrap();
+        }),
+        ("the record of what was unpacked removed", |b| {
+            fs::remove_file(b.join(".tern-complete")).unwrap();
+        }),
+    ];
+    for (what, change) in changes {
+        let _ = fs::remove_file(&out);
+        change(&build);
+        let r = start(&app, &cache, &out, &[]);
+        assert_eq!(
+            r.status.code(),
+            Some(7),
+            "after {what}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(
+            fs::read(root.join("out.txt.payload")).unwrap() == payload,
+            "after {what}: the app ran with other data"
+        );
+        let mut now = Vec::new();
+        walk(&build, &mut now);
+        now.sort();
+        assert_eq!(now, pristine, "after {what}");
+        assert_eq!(cached_builds(&cache), vec![build.clone()], "after {what}");
+        // And it is reused again as it is.
+        let id = identity(&build.join("usr/share/tern/payload.bin"));
+        assert_eq!(start(&app, &cache, &out, &[]).status.code(), Some(7));
+        assert_eq!(
+            identity(&build.join("usr/share/tern/payload.bin")),
+            id,
+            "after {what}"
+        );
+    }
+}
+
+#[test]
+fn a_cache_folder_others_may_write_to_is_made_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = app_dir(root, b"hello");
+    let app = appimage(root, &dir, "Tern.AppImage");
+    let cache = root.join("cache");
+    fs::create_dir_all(cache.join("tern-appimage")).unwrap();
+    fs::set_permissions(
+        cache.join("tern-appimage"),
+        fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let out = root.join("out.txt");
+    assert_eq!(start(&app, &cache, &out, &[]).status.code(), Some(7));
+    let mode = fs::metadata(cache.join("tern-appimage"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{:o}", mode & 0o777);
 }

@@ -36,7 +36,7 @@ mod services;
 mod xep;
 
 pub use api::client;
-pub use client::{parse_account_jid, Client, ClientConfig, NewAccount};
+pub use client::{parse_account_jid, Client, ClientConfig, NewAccount, Privacy};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
     AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,

@@ -60,6 +60,68 @@ fn without_tests(text: &str) -> String {
     out.join("\n")
 }
 
+/// The code with the contents of string literals (plain and raw) left
+/// out, so that a name in a string is not taken for a use of it.
+fn without_strings(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        // A character literal: '"' or '\"'.
+        if c == '\'' && chars.get(i + 1) == Some(&'"') && chars.get(i + 2) == Some(&'\'') {
+            out.push_str("'\"'");
+            i += 3;
+            continue;
+        }
+        if c == 'r' && matches!(chars.get(i + 1), Some('"') | Some('#')) {
+            let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+            if chars.get(i + 1 + hashes) == Some(&'"') {
+                let mut j = i + 2 + hashes;
+                while j < chars.len() {
+                    if chars[j] == '"'
+                        && chars[j + 1..]
+                            .iter()
+                            .take(hashes)
+                            .filter(|&&h| h == '#')
+                            .count()
+                            == hashes
+                    {
+                        break;
+                    }
+                    j += 1;
+                }
+                out.push_str("\"\"");
+                i = j + 1 + hashes;
+                continue;
+            }
+        }
+        if c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            out.push_str("\"\"");
+            i = j + 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn strings_are_not_code() {
+    let code = r##"log::info!(target: "tokio_xmpp::x", "a \" minidom"); let q = '"'; let r = r#"sqlx "x""#; use xmpp_parsers::A;"##;
+    let left = without_strings(code);
+    assert!(
+        !left.contains("tokio_xmpp") && !left.contains("minidom") && !left.contains("sqlx"),
+        "{left}"
+    );
+    assert!(left.contains("use xmpp_parsers::A;"), "{left}");
+}
+
 /// Fails listing every file of `dir` that contains one of `forbidden`.
 fn forbid(dir: &str, forbidden: &[&str], except: &[&str], rule: &str) {
     let mut broken = Vec::new();
@@ -172,6 +234,8 @@ fn the_shell_holds_no_protocol_logic() {
     }
     let mut broken = Vec::new();
     for (path, code) in sources(&shell.join("src")) {
+        // Log targets name the crates in strings; only code counts.
+        let code = without_strings(&code);
         for f in ["xmpp_parsers", "tokio_xmpp", "minidom", "sqlx"] {
             if code.contains(f) {
                 broken.push(format!("{}: `{f}`", path.display()));

@@ -29,6 +29,51 @@ impl Store {
         })
     }
 
+    /// A cached disco#info result (XML), by key, marked as used at `now_ms`
+    /// (`fetched_at` is when it was last stored or used: the least recently
+    /// used entries are the first [`Store::prune_disco_cache`] drops).
+    pub async fn use_disco_info(&self, key: &str, now_ms: i64) -> Result<Option<String>> {
+        // A miss (the usual case for a key never seen) only reads.
+        let Some(info) = self.disco_info(key).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE disco_cache SET fetched_at = max(fetched_at, ?2) WHERE key = ?1")
+            .bind(key)
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(info))
+    }
+
+    /// Keeps at most `max` cached entries whose key starts with `prefix`
+    /// (e.g. `caps:`), dropping the least recently used; returns how many
+    /// were dropped.
+    pub async fn prune_disco_cache(&self, prefix: &str, max: usize) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM disco_cache WHERE key IN (
+                 SELECT key FROM disco_cache WHERE substr(key, 1, length(?1)) = ?1
+                 ORDER BY fetched_at DESC, key LIMIT -1 OFFSET ?2)",
+        )
+        .bind(prefix)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many disco#info results are cached under keys starting with
+    /// `prefix`.
+    pub async fn disco_cache_len(&self, prefix: &str) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT count(*) AS n FROM disco_cache WHERE substr(key, 1, length(?1)) = ?1",
+        )
+        .bind(prefix)
+        .fetch_one(self.pool())
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Caches a disco#info result (XML) under `key`, replacing an older one.
     pub async fn store_disco_info(&self, key: &str, info: &str, now_ms: i64) -> Result<()> {
         sqlx::query(

@@ -42,6 +42,28 @@ impl Store {
             .collect()
     }
 
+    /// One roster item of an account, if `jid` is in its roster.
+    pub async fn roster_item(&self, account: &str, jid: &str) -> Result<Option<RosterRow>> {
+        let row = sqlx::query(
+            "SELECT jid, name, subscription, ask, groups FROM roster_items WHERE account_jid = ?1 AND jid = ?2",
+        )
+        .bind(account)
+        .bind(jid)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let groups: String = r.try_get("groups")?;
+            Ok(RosterRow {
+                jid: r.try_get("jid")?,
+                name: r.try_get("name")?,
+                subscription: r.try_get("subscription")?,
+                ask: r.try_get("ask")?,
+                groups: decode_groups(&groups),
+            })
+        })
+        .transpose()
+    }
+
     /// Inserts or replaces a roster item.
     pub async fn upsert_roster_item(&self, account: &str, item: &RosterRow) -> Result<()> {
         sqlx::query(

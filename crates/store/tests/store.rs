@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use tern_store::{Store, StoreError, StoredAccount, SCHEMA_VERSION};
+use tern_store::{RosterRow, Store, StoreError, StoredAccount, SCHEMA_VERSION};
 
 fn account(jid: &str) -> StoredAccount {
     StoredAccount {
@@ -819,4 +819,71 @@ async fn a_deleted_conversation_stays_deleted_until_someone_writes_again() {
             .unwrap(),
         Some(3500)
     );
+}
+
+#[tokio::test]
+async fn the_caps_cache_keeps_the_most_recently_used_entries() {
+    let (_d, store) = store_with_account("a@example.org").await;
+    store
+        .store_disco_info("jid:a@example.org example.org", "<server/>", 0)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        store
+            .store_disco_info(&format!("caps:sha-1:{i}"), "<q/>", 100 + i)
+            .await
+            .unwrap();
+    }
+    // The oldest entry was used again: it stays.
+    assert!(store
+        .use_disco_info("caps:sha-1:0", 1_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .use_disco_info("caps:nothing", 1_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.prune_disco_cache("caps:", 5).await.unwrap(), 15);
+    assert_eq!(store.disco_cache_len("caps:").await.unwrap(), 5);
+    for kept in ["caps:sha-1:0", "caps:sha-1:19", "caps:sha-1:16"] {
+        assert!(store.disco_info(kept).await.unwrap().is_some(), "{kept}");
+    }
+    assert!(store.disco_info("caps:sha-1:15").await.unwrap().is_none());
+    // Other entries (the server's) are not counted or dropped.
+    assert_eq!(store.disco_cache_len("jid:").await.unwrap(), 1);
+    assert_eq!(store.prune_disco_cache("caps:", 5).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn one_roster_item_is_read_by_its_jid() {
+    let (_d, store) = store_with_account("a@example.org").await;
+    store
+        .upsert_roster_item(
+            "a@example.org",
+            &RosterRow {
+                jid: "b@example.net".into(),
+                name: Some("B".into()),
+                subscription: "to".into(),
+                ask: false,
+                groups: vec!["G".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let row = store
+        .roster_item("a@example.org", "b@example.net")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.subscription.as_str(), row.groups),
+        ("to", vec!["G".to_string()])
+    );
+    assert!(store
+        .roster_item("a@example.org", "c@example.net")
+        .await
+        .unwrap()
+        .is_none());
 }

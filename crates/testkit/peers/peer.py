@@ -27,6 +27,9 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "approve", "to": JID}
     {"cmd": "presence", "show": "away", "status": TEXT}
     {"cmd": "raw", "xml": "<message .../>"}
+    {"cmd": "quiet_disco"}   (stop answering disco#info requests)
+    {"cmd": "flood", "to": JID, "count": N}   (N directed presences, each
+        with new entity caps and a new vCard avatar hash; then "flooded")
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
     {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID}   (--omemo only)
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
@@ -47,6 +50,8 @@ Events (stdout):
     {"event": "presence", "from", "type", "show", "status"}
     {"event": "subscribe_request", "from"}
     {"event": "iq_result", "id", "type", "xml"}
+    {"event": "iq_request", "from", "id", "type", "ns", "node"}
+    {"event": "flooded", "count"}
     {"event": "omemo_message", "from", "id", "body", "device_id"}
     {"event": "sent", "id", "cmd"}
     {"event": "disconnected", "reason"}
@@ -70,6 +75,8 @@ messages are decrypted and sent one at a time, in the order they arrive.
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import ssl
@@ -227,6 +234,10 @@ class Peer(ClientXMPP):
         self.register_handler(
             CoroutineCallback("Peer message", MatchXPath(q(NS_CLIENT, "message")), self.on_message)
         )
+        # Every IQ request the peer receives is reported (answered or not).
+        self.register_handler(
+            CoroutineCallback("Peer IQ request", MatchXPath(q(NS_CLIENT, "iq")), self.on_iq_request)
+        )
         self.add_event_handler("presence", self.on_presence)
         self.add_event_handler("failed_auth", self.on_failed_auth)
         self.add_event_handler("connection_failed", self.on_connection_failed)
@@ -326,6 +337,19 @@ class Peer(ClientXMPP):
             )
             if body and self.omemo_echo:
                 await self.send_encrypted(msg["from"].bare, body, None)
+
+    async def on_iq_request(self, iq):
+        xml = iq.xml
+        kind = xml.get("type")
+        if kind not in ("get", "set"):
+            return
+        payload = next(iter(xml), None)
+        ns, node = None, None
+        if payload is not None and payload.tag.startswith("{"):
+            ns = payload.tag[1:].split("}", 1)[0]
+            node = payload.get("node")
+        emit("iq_request", **{"from": xml.get("from"), "id": xml.get("id"), "type": kind,
+                              "ns": ns, "node": node})
 
     async def on_presence(self, pres):
         xml = pres.xml
@@ -456,6 +480,10 @@ class Peer(ClientXMPP):
             self.send_presence(pshow=show, pstatus=cmd.get("status"))
         elif name == "raw":
             self.send_raw(cmd["xml"])
+        elif name == "quiet_disco":
+            self.remove_handler("Disco Info")
+        elif name == "flood":
+            await self.flood(cmd["to"], int(cmd["count"]))
         elif name == "iq":
             await self.send_iq(cmd["xml"], float(cmd.get("timeout", 10)))
         elif name == "omemo_send":
@@ -467,6 +495,24 @@ class Peer(ClientXMPP):
             self.omemo_echo = bool(cmd.get("enabled", True))
         else:
             raise ValueError("unknown command %r" % (name,))
+
+    async def flood(self, to, count):
+        """Directed presences to `to`, each announcing capabilities and an
+        avatar nobody has seen before (a hostile peer's flood)."""
+        for i in range(count):
+            digest = hashlib.sha1(b"flood %d" % i).digest()
+            ver = base64.b64encode(digest).decode()
+            self.send_raw(
+                "<presence xmlns='%s' to='%s'>"
+                "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1'"
+                " node='https://flood.example' ver='%s'/>"
+                "<x xmlns='vcard-temp:x:update'><photo>%s</photo></x>"
+                "</presence>" % (NS_CLIENT, to, ver, digest.hex())
+            )
+            if i % 500 == 499:
+                # Let the transport write (and keep memory flat).
+                await asyncio.sleep(0)
+        emit("flooded", count=count)
 
     async def send_iq(self, text, timeout):
         wrapper = ET.fromstring("<w xmlns='%s'>%s</w>" % (NS_CLIENT, text))

@@ -386,6 +386,21 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "raw", "xml": xml}))
     }
 
+    /// Stops answering disco#info requests (they are still reported as
+    /// `iq_request` events): for tests where someone else answers them.
+    pub fn quiet_disco(&self) -> Result<()> {
+        self.send(json!({"cmd": "quiet_disco"}))
+    }
+
+    /// Sends `count` directed presences to `to`, each with entity caps and
+    /// a vCard avatar hash never seen before, and waits (up to `within`)
+    /// until all are handed to the socket.
+    pub fn flood(&self, to: &str, count: usize, within: Duration) -> Result<()> {
+        self.send(json!({"cmd": "flood", "to": to, "count": count}))?;
+        self.wait_for(within, |e| e["event"] == "flooded")?;
+        Ok(())
+    }
+
     /// Sends an `<iq/>` (as XML text, `jabber:client` is implied) and returns
     /// the answer: the `iq_result` event, with `type` (`result`, `error` or
     /// `timeout`) and `xml`.

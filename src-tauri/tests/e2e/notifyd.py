@@ -2,7 +2,8 @@
 
 Owns `org.freedesktop.Notifications` on the session bus (the test runs in
 a private D-Bus session) and records every `Notify` call as one JSON line in
-the file given as the first argument: what Tern asked the desktop to show.
+the file given as the first argument: what Tern asked the desktop to show
+(a notification that replaces another keeps its id, as on desktops).
 A line `invoke <id> <action>` on stdin emits `ActionInvoked`, as a click on
 the notification would.
 """
@@ -25,12 +26,17 @@ class Notifications(ServiceInterface):
     @method()
     def Notify(self, app_name: "s", replaces_id: "u", app_icon: "s", summary: "s", body: "s",
                actions: "as", hints: "a{sv}", expire_timeout: "i") -> "u":
-        self.next_id += 1
-        record = {"id": self.next_id, "app_name": app_name, "icon": app_icon,
+        # As desktops do: a notification that replaces another keeps its id.
+        if 0 < replaces_id <= self.next_id:
+            nid = replaces_id
+        else:
+            self.next_id += 1
+            nid = self.next_id
+        record = {"id": nid, "replaces_id": replaces_id, "app_name": app_name, "icon": app_icon,
                   "summary": summary, "body": body, "actions": actions}
         with open(self.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        return self.next_id
+        return nid
 
     @method()
     def GetCapabilities(self) -> "as":

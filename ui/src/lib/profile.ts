@@ -2,6 +2,7 @@
 // the shape the screens show them.
 
 import type { AccountView, Show } from './engine';
+import { BIDI_CONTROLS } from './styling';
 
 // Own presence ------------------------------------------------------------
 
@@ -95,7 +96,7 @@ export interface VCardRow {
 /** The link a vCard URL may open: http or https only, else `null`. */
 export function webLink(url: string | null | undefined): string | null {
   const u = url?.trim();
-  if (!u || u.length > 2048 || /[\s\u0000-\u001f\u007f]/.test(u)) return null;
+  if (!u || u.length > 2048 || /[\s\u0000-\u001f\u007f]/.test(u) || BIDI_CONTROLS.test(u)) return null;
   try {
     const parsed = new URL(u);
     return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.host ? u : null;

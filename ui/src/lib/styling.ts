@@ -24,6 +24,14 @@ const DIRECTIVES: Record<string, 'strong' | 'em' | 'strike' | 'code'> = {
 export const LINK_SCHEMES = ['http', 'https', 'xmpp'] as const;
 
 const LINK = /\b(?:https?:\/\/[^\s<>"]+|xmpp:[^\s<>"]+)/gi;
+
+/**
+ * Bidi controls (embeddings and overrides U+202A–U+202E, isolates
+ * U+2066–U+2069) and marks (U+200E, U+200F, U+061C): they can make a link
+ * show something other than where it goes. Text holding any of them gets no
+ * links at all, so the address is never clickable under a false face.
+ */
+export const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/;
 const TRAILING = `.,;:!?'")]}>*_~`;
 
 /** Whether a link may be opened: http(s) with a host, or xmpp:. */
@@ -32,7 +40,7 @@ export function safeHref(href: string): boolean {
   if (!m) return false;
   const scheme = m[1].toLowerCase();
   if (!(LINK_SCHEMES as readonly string[]).includes(scheme)) return false;
-  if (/[\s\u0000-\u001f\u007f]/.test(href)) return false;
+  if (/[\s\u0000-\u001f\u007f]/.test(href) || BIDI_CONTROLS.test(href)) return false;
   if (scheme === 'xmpp') return m[2].length > 0;
   return /^\/\/[^/\s]/.test(m[2]);
 }
@@ -53,6 +61,8 @@ function trimLink(text: string): string {
 /** Link ranges `[start, end)` in a line. */
 export function findLinks(line: string): [number, number][] {
   const out: [number, number][] = [];
+  // An override before a link reorders it as well as one inside it.
+  if (BIDI_CONTROLS.test(line)) return out;
   for (const m of line.matchAll(LINK)) {
     const text = trimLink(m[0]);
     const start = m.index ?? 0;
@@ -125,11 +135,11 @@ function merge(list: Span[]): Span[] {
   return out;
 }
 
-function line(text: string): Block {
-  return { t: 'line', spans: spans(text, 0, text.length, findLinks(text)) };
+function line(text: string, linkify: boolean): Block {
+  return { t: 'line', spans: spans(text, 0, text.length, linkify ? findLinks(text) : []) };
 }
 
-function blocks(lines: string[]): Block[] {
+function blocks(lines: string[], linkify: boolean): Block[] {
   const out: Block[] = [];
   let i = 0;
   while (i < lines.length) {
@@ -147,9 +157,9 @@ function blocks(lines: string[]): Block[] {
         quoted.push(lines[i].slice(1).replace(/^ /, ''));
         i += 1;
       }
-      out.push({ t: 'quote', blocks: blocks(quoted) });
+      out.push({ t: 'quote', blocks: blocks(quoted, linkify) });
     } else {
-      out.push(line(l));
+      out.push(line(l, linkify));
       i += 1;
     }
   }
@@ -158,7 +168,9 @@ function blocks(lines: string[]): Block[] {
 
 /** Parses a message body. */
 export function parseStyling(body: string): Block[] {
-  return blocks(body.replace(/\r\n?/g, '\n').split('\n'));
+  // Bidi controls anywhere in the body: no links in any of its lines (a
+  // body shown inline, as in a reply's quote, is one paragraph).
+  return blocks(body.replace(/\r\n?/g, '\n').split('\n'), !BIDI_CONTROLS.test(body));
 }
 
 /** The body as plain text for one-line previews: the first lines, styling kept as typed. */

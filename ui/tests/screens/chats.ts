@@ -34,6 +34,10 @@ export const HOSTILE = {
   link: 'javascript:window.__pwned=3',
   anchor: '<a href="javascript:window.__pwned=4">click</a>',
   bidi: 'evil\u202Egnp.exe',
+  // A link whose shown text a bidi override reverses, and one an isolate
+  // around it could move: text, never links.
+  bidiLink: 'https://tern.example/\u202Eexe.gnp',
+  bidiAround: '\u2067see https://tern.example/ok\u2069',
   svg: '<svg onload="window.__pwned=5"></svg>',
   html: '{@html "<b>x</b>"} &lt;b&gt;',
 };

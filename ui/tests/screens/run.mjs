@@ -725,6 +725,8 @@ const chatCases = [
     check: async (p) => {
       for (const s of HOSTILE_TEXTS) await p.getByText(s, { exact: true }).first().waitFor();
       await p.getByText('evil\u202Egnp.exe').first().waitFor();
+      await p.getByText('https://tern.example/\u202Eexe.gnp').first().waitFor();
+      await p.getByText('\u2067see https://tern.example/ok\u2069').first().waitFor();
       if ((await p.getByRole('link').count()) !== 0) fail('a hostile string became a link');
       await inert(p);
     },

@@ -81,7 +81,7 @@ describe('vCards', () => {
   it('opens only web links', () => {
     expect(webLink('https://example.org/me')).toBe('https://example.org/me');
     expect(webLink(' http://example.org ')).toBe('http://example.org');
-    for (const bad of ['javascript:alert(1)', 'JavaScript:alert(1)', 'data:text/html,x', 'file:///etc/passwd', 'xmpp:a@b', 'https://a b', 'http://', 'example.org', '', null])
+    for (const bad of ['javascript:alert(1)', 'JavaScript:alert(1)', 'data:text/html,x', 'file:///etc/passwd', 'xmpp:a@b', 'https://a b', 'http://', 'example.org', '', null, 'https://example.org/\u202Egnp.exe', 'https://\u2067example.org'])
       expect(webLink(bad)).toBeNull();
   });
 

@@ -58,6 +58,25 @@ describe('XEP-0393 message styling', () => {
       expect(safeHref(bad), bad).toBe(false);
   });
 
+  it('makes no link in text with bidi controls, which could reorder what a link shows', () => {
+    // U+202A–U+202E (embeddings, overrides), U+2066–U+2069 (isolates), and
+    // the marks U+200E, U+200F, U+061C.
+    const controls = ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C'];
+    for (const c of controls) {
+      const hex = c.codePointAt(0)!.toString(16);
+      expect(safeHref(`https://example.org/${c}gnp.exe`), hex).toBe(false);
+      expect(safeHref(`xmpp:juliet@example.org${c}`), hex).toBe(false);
+      expect(findLinks(`https://example.org/${c}x`), hex).toEqual([]);
+      // Anywhere in the line: an override before a link reorders it too.
+      expect(findLinks(`${c} https://example.org/ok`), hex).toEqual([]);
+      // Anywhere in the message: lines shown inline (previews) are one paragraph.
+      const tree = parseStyling(`look ${c}here\nhttps://example.org/ok`);
+      expect(show(tree), hex).toBe(`look ${c}here|https://example.org/ok`);
+    }
+    // Without them, the same text has its link.
+    expect(show(parseStyling('look here\nhttps://example.org/ok'))).toBe('look here|<a https://example.org/ok>');
+  });
+
   it('produces text nodes only: markup stays text', () => {
     const tree = parseStyling('<img src=x onerror=alert(1)> <script>alert(1)</script>');
     expect(tree).toEqual([{ t: 'line', spans: [{ t: 'text', text: '<img src=x onerror=alert(1)> <script>alert(1)</script>' }] }]);

@@ -26,6 +26,62 @@ pub(crate) struct Ctx {
     pub fetching: Arc<crate::services::profile::Fetching>,
     /// When the user last scrolled or typed (background work waits).
     pub activity: Arc<Activity>,
+    /// What strangers are told (the user's choice).
+    pub privacy: Arc<PrivacyChoice>,
+}
+
+impl Ctx {
+    /// Whether `jid` (a bare JID) is in the account's roster, or is the
+    /// account itself: whose presence, capabilities and avatars Tern keeps
+    /// first (everyone else's are bounded).
+    pub(crate) async fn in_roster(&self, jid: &str) -> bool {
+        self.knows(jid).await
+    }
+
+    /// Whether `jid` (a bare JID) is someone the user knows: the account
+    /// itself or anyone in its roster (the user added them, or accepted
+    /// their subscription). Everyone else is a stranger, who gets no
+    /// delivery receipts, read markers, chat states or answers to pings and
+    /// disco unless the user chose so ([`crate::Privacy`]).
+    pub(crate) async fn knows(&self, jid: &str) -> bool {
+        if jid == self.account {
+            return true;
+        }
+        match self.store.roster_item(&self.account, jid).await {
+            Ok(row) => row.is_some(),
+            Err(e) => {
+                tracing::warn!("reading the roster failed: {e}");
+                false
+            }
+        }
+    }
+
+    /// Whether `jid` (a bare JID) may be told `what` of the user: always
+    /// when the user knows them, else as the user chose.
+    pub(crate) async fn may_tell(&self, jid: &str, what: fn(&crate::Privacy) -> bool) -> bool {
+        what(&self.privacy.get()) || self.knows(jid).await
+    }
+}
+
+/// The user's choice of what strangers are told, shared by every account
+/// and changed at run time.
+#[derive(Debug, Default)]
+pub(crate) struct PrivacyChoice(std::sync::Mutex<crate::Privacy>);
+
+impl PrivacyChoice {
+    pub(crate) fn get(&self) -> crate::Privacy {
+        match self.0.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    pub(crate) fn set(&self, privacy: crate::Privacy) {
+        match self.0.lock() {
+            Ok(mut g) => *g = privacy,
+            Err(p) => *p.into_inner() = privacy,
+        }
+    }
 }
 
 /// When the user last scrolled or typed, shared by every account.
@@ -86,6 +142,7 @@ pub(crate) mod tests {
             discovery: Arc::default(),
             fetching: Arc::default(),
             activity: Arc::default(),
+            privacy: Arc::default(),
         };
         (dir, ctx)
     }

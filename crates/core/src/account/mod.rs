@@ -91,6 +91,7 @@ impl Account {
         settings: Settings,
         first_sync_limit: u64,
         activity: Arc<crate::account::ctx::Activity>,
+        privacy: Arc<crate::account::ctx::PrivacyChoice>,
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
         store: Store,
@@ -106,6 +107,7 @@ impl Account {
             discovery: Arc::default(),
             fetching: Arc::default(),
             activity,
+            privacy,
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {

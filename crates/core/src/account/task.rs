@@ -5,29 +5,57 @@
 //! included, so that nothing else ever processes this account's messages.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::Message;
 
 use super::router::Router;
-use super::{stanza_error, AccountHandle, Command};
+use super::{stanza_error, AccountHandle, Command, IQ_TIMEOUT};
 use crate::error::Error;
 use crate::events::{AccountState, ClientEvent};
 use crate::outbound::queue::Queue;
 use crate::services::archive::Run;
 use crate::xep::mam::result_query_id;
 
-/// What answers an IQ the task sent.
-enum Pending {
+/// What waits for the answer to an IQ the task sent.
+enum Waiting {
     /// Someone waits for the answer.
     Request(oneshot::Sender<Result<Iq, Error>>),
     /// An archive query: its results are collected under this query id.
     Archive(String),
+}
+
+/// An IQ the task sent and has no answer to yet.
+struct Pending {
+    /// Where it went (`None`: the account's own server).
+    to: Option<Jid>,
+    /// When it is given up (the asker stopped waiting by then).
+    deadline: Instant,
+    waiting: Waiting,
+}
+
+/// How often the task drops requests whose answer did not come in time.
+const SWEEP: Duration = Duration::from_secs(5);
+
+/// Whether an answer from `from` can answer a request sent to `to` by the
+/// account `own`: the entity asked (RFC 6120 §8.1.2.1), where a request
+/// without `to` went to the account's own server, which answers with no
+/// `from`, the bare account JID or the domain.
+fn answers(to: Option<&Jid>, from: Option<&Jid>, own: &BareJid) -> bool {
+    let own_server = |j: Option<&Jid>| j.is_none_or(|j| crate::xep::is_own_server(j, own));
+    if own_server(to) {
+        own_server(from)
+    } else {
+        from == to
+    }
 }
 
 /// The task's state besides the stream.
@@ -47,10 +75,47 @@ impl State {
         format!("tern-{}-{:08x}", self.next_id, rand::random::<u32>())
     }
 
+    /// Remembers a request sent now, answered by `deadline` at the latest.
+    fn expect(&mut self, id: String, to: Option<Jid>, within: Duration, waiting: Waiting) {
+        self.pending.insert(
+            id,
+            Pending {
+                to,
+                deadline: Instant::now() + within,
+                waiting,
+            },
+        );
+    }
+
+    /// Drops the requests whose time ran out by `now`: their askers get
+    /// [`Error::Timeout`] (if still there), archive runs are aborted.
+    fn expire(&mut self, now: Instant) {
+        if self.pending.values().all(|p| p.deadline > now) {
+            return;
+        }
+        let (late, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, p)| p.deadline <= now);
+        self.pending = kept;
+        let late: HashMap<String, Pending> = late;
+        for (_, p) in late {
+            match p.waiting {
+                Waiting::Request(reply) => {
+                    let _ = reply.send(Err(Error::Timeout));
+                }
+                Waiting::Archive(query_id) => {
+                    if let Some(run) = self.archive.remove(&query_id) {
+                        run.abort(Error::Timeout);
+                    }
+                }
+            }
+        }
+    }
+
     /// A new session: requests sent on the old one will not be answered.
     fn drop_requests(&mut self, account: &str) {
         for (_, p) in self.pending.drain() {
-            if let Pending::Request(reply) = p {
+            if let Waiting::Request(reply) = p.waiting {
                 let _ = reply.send(Err(Error::NotConnected(account.to_string())));
             }
         }
@@ -70,12 +135,15 @@ pub(super) async fn run(
     let mut router = Router::default();
     crate::services::register(&mut router);
     let mut st = State::default();
+    let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if let Some((message_id, stanza)) = st.queue.next(ctx).await {
             let token = stream.send(Box::new(stanza)).await;
             st.queue.sending(message_id, token);
         }
         tokio::select! {
+            _ = sweep.tick() => st.expire(Instant::now()),
             fate = st.queue.wait_in_flight() => {
                 st.queue.in_flight_done(ctx, fate).await;
             }
@@ -116,14 +184,15 @@ pub(super) async fn run(
                 Some(Command::Iq { mut iq, reply }) => {
                     let id = st.iq_id();
                     *iq.id_mut() = id.clone();
-                    st.pending.insert(id, Pending::Request(reply));
+                    st.expect(id, iq_to(&iq), IQ_TIMEOUT + SWEEP, Waiting::Request(reply));
                     let _ = stream.send(Box::new((*iq).into())).await;
                 }
                 Some(Command::Archive { query, reply }) => {
                     if let Some((run, mut iq)) = Run::start(*query, reply) {
                         let id = st.iq_id();
                         *iq.id_mut() = id.clone();
-                        st.pending.insert(id, Pending::Archive(run.query_id().to_string()));
+                        let waiting = Waiting::Archive(run.query_id().to_string());
+                        st.expect(id, iq_to(&iq), IQ_TIMEOUT * 2, waiting);
                         st.archive.insert(run.query_id().to_string(), run);
                         let _ = stream.send(Box::new(iq.into())).await;
                     }
@@ -150,6 +219,15 @@ pub(super) async fn run(
         s.abort();
     }
     stream.close().await;
+}
+
+/// Where an IQ goes (`None`: the account's own server).
+fn iq_to(iq: &Iq) -> Option<Jid> {
+    match iq {
+        Iq::Get { to, .. } | Iq::Set { to, .. } | Iq::Result { to, .. } | Iq::Error { to, .. } => {
+            to.clone()
+        }
+    }
 }
 
 /// Most stream events taken together.
@@ -213,9 +291,25 @@ async fn inbound(
 ) -> Vec<Stanza> {
     let ctx = handle.ctx();
     match stanza {
-        Stanza::Iq(Iq::Result { ref id, .. } | Iq::Error { ref id, .. }) => {
-            let Some(pending) = st.pending.remove(id.as_str()) else {
+        Stanza::Iq(
+            Iq::Result {
+                ref id, ref from, ..
+            }
+            | Iq::Error {
+                ref id, ref from, ..
+            },
+        ) => {
+            let Some(pending) = st.pending.get(id.as_str()) else {
                 tracing::debug!(account = %ctx.account, "ignoring unsolicited IQ response");
+                return Vec::new();
+            };
+            if !answers(pending.to.as_ref(), from.as_ref(), &ctx.own) {
+                // Someone else knows (or guessed) the id: the request stays
+                // for the entity it went to.
+                tracing::warn!(account = %ctx.account, ?from, "IQ response from another entity ignored");
+                return Vec::new();
+            }
+            let Some(pending) = st.pending.remove(id.as_str()) else {
                 return Vec::new();
             };
             let Stanza::Iq(iq) = stanza else {
@@ -225,11 +319,11 @@ async fn inbound(
                 Iq::Error { error, .. } => Err(stanza_error(&error)),
                 iq => Ok(iq),
             };
-            match pending {
-                Pending::Request(reply) => {
+            match pending.waiting {
+                Waiting::Request(reply) => {
                     let _ = reply.send(answer);
                 }
-                Pending::Archive(query_id) => {
+                Waiting::Archive(query_id) => {
                     if let Some(run) = st.archive.remove(&query_id) {
                         run.finish(ctx, answer).await;
                     }
@@ -250,5 +344,92 @@ async fn inbound(
             Vec::new()
         }
         stanza => router.route(handle, stanza).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jid(s: &str) -> Option<Jid> {
+        Some(Jid::new(s).unwrap())
+    }
+
+    #[test]
+    fn answers_come_from_whom_they_were_asked() {
+        let own = BareJid::new("juliet@capulet.lit").unwrap();
+        let ok = |to: Option<Jid>, from: Option<Jid>| answers(to.as_ref(), from.as_ref(), &own);
+        // The account's own server: no `from`, the bare account or the domain.
+        assert!(ok(None, None));
+        assert!(ok(None, jid("juliet@capulet.lit")));
+        assert!(ok(None, jid("capulet.lit")));
+        assert!(ok(jid("juliet@capulet.lit"), None));
+        assert!(ok(jid("capulet.lit"), jid("capulet.lit")));
+        // Not another client of the account, a contact or another server.
+        assert!(!ok(None, jid("juliet@capulet.lit/laptop")));
+        assert!(!ok(None, jid("romeo@montague.lit/orchard")));
+        assert!(!ok(None, jid("montague.lit")));
+        // A request to someone is answered by that someone.
+        let romeo = jid("romeo@montague.lit/orchard");
+        assert!(ok(romeo.clone(), romeo.clone()));
+        assert!(ok(jid("romeo@montague.lit"), jid("romeo@montague.lit")));
+        assert!(!ok(romeo.clone(), jid("romeo@montague.lit/other")));
+        assert!(!ok(romeo.clone(), jid("mallory@evil.example/x")));
+        assert!(!ok(romeo.clone(), None));
+        assert!(!ok(romeo.clone(), jid("capulet.lit")));
+        assert!(!ok(romeo, jid("juliet@capulet.lit")));
+        assert!(!ok(jid("pubsub.capulet.lit"), jid("capulet.lit")));
+    }
+
+    #[tokio::test]
+    async fn requests_are_dropped_when_their_time_runs_out() {
+        let mut st = State::default();
+        let (tx, mut rx) = oneshot::channel();
+        st.expect(
+            "old".into(),
+            None,
+            Duration::from_secs(1),
+            Waiting::Request(tx),
+        );
+        let (tx, mut fresh) = oneshot::channel();
+        st.expect(
+            "new".into(),
+            None,
+            Duration::from_secs(60),
+            Waiting::Request(tx),
+        );
+        for i in 0..100_000 {
+            let (tx, _) = oneshot::channel();
+            st.expect(
+                format!("lost-{i}"),
+                None,
+                Duration::from_secs(1),
+                Waiting::Request(tx),
+            );
+        }
+        st.expire(Instant::now() + Duration::from_secs(2));
+        assert_eq!(st.pending.len(), 1, "only the request still in time");
+        assert!(st.pending.contains_key("new"));
+        assert!(matches!(rx.try_recv(), Ok(Err(Error::Timeout))));
+        assert!(fresh.try_recv().is_err(), "still waiting");
+
+        // An archive run is dropped with its request.
+        let (tx, mut page) = oneshot::channel();
+        let (run, _) = Run::start(
+            crate::services::archive::ArchiveQuery::page(None, None, 50),
+            tx,
+        )
+        .unwrap();
+        let qid = run.query_id().to_string();
+        st.archive.insert(qid.clone(), run);
+        st.expect(
+            "mam".into(),
+            None,
+            Duration::from_secs(1),
+            Waiting::Archive(qid),
+        );
+        st.expire(Instant::now() + Duration::from_secs(2));
+        assert!(st.archive.is_empty() && !st.pending.contains_key("mam"));
+        assert!(matches!(page.try_recv(), Ok(Err(Error::Timeout))));
     }
 }

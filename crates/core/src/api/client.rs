@@ -36,6 +36,26 @@ pub struct ClientConfig {
     /// On an account's first history sync, fetch at most this many messages
     /// (newest first); older ones come on scroll-back.
     pub first_sync_limit: u64,
+    /// What people outside the roster are told (default: nothing).
+    pub privacy: Privacy,
+}
+
+/// What Tern tells strangers: anyone outside the account's roster (who
+/// neither the user added nor whose subscription the user accepted). The
+/// user's server, the user's other clients and roster contacts are always
+/// answered. Everything is off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Privacy {
+    /// Delivery receipts (XEP-0184) and read markers (XEP-0333): that the
+    /// user's client got, or the user read, their message.
+    pub receipts_to_strangers: bool,
+    /// Typing notifications (XEP-0085).
+    pub chat_states_to_strangers: bool,
+    /// Answers to pings (XEP-0199) and service discovery (XEP-0030), which
+    /// tell that the client is online and what it runs; without this a
+    /// stranger gets `service-unavailable`, as from an offline resource.
+    pub answer_strangers: bool,
 }
 
 impl ClientConfig {
@@ -50,12 +70,13 @@ impl ClientConfig {
                 response_timeout: std::time::Duration::from_secs(30),
             },
             first_sync_limit: 10_000,
+            privacy: Privacy::default(),
         }
     }
 }
 
-/// A new account to add.
-#[derive(Clone, Debug)]
+/// A new account to add. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct NewAccount {
     /// `user@server`.
     pub jid: String,
@@ -67,6 +88,18 @@ pub struct NewAccount {
     pub enabled: bool,
     /// Resource to bind; a random `tern.xxxxxx` when `None`.
     pub resource: Option<String>,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("jid", &self.jid)
+            .field("password", &"[redacted]")
+            .field("server", &self.server)
+            .field("enabled", &self.enabled)
+            .field("resource", &self.resource)
+            .finish()
+    }
 }
 
 impl NewAccount {
@@ -93,6 +126,8 @@ struct Inner {
     data_dir: PathBuf,
     /// When the user last scrolled or typed.
     activity: Arc<crate::account::ctx::Activity>,
+    /// What strangers are told.
+    privacy: Arc<crate::account::ctx::PrivacyChoice>,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -161,8 +196,10 @@ impl Client {
                 first_sync_limit: config.first_sync_limit,
                 data_dir: config.data_dir.clone(),
                 activity: Arc::default(),
+                privacy: Arc::new(crate::account::ctx::PrivacyChoice::default()),
             }),
         };
+        client.inner.privacy.set(config.privacy);
         for a in client.inner.store.accounts().await? {
             client.inner.hub.emit(ClientEvent::AccountAdded {
                 account: AccountView {
@@ -181,6 +218,16 @@ impl Client {
     /// The current state plus every change from now on.
     pub fn subscribe(&self) -> (Snapshot, broadcast::Receiver<ClientEvent>) {
         self.inner.hub.subscribe()
+    }
+
+    /// What strangers are told, as chosen now.
+    pub fn privacy(&self) -> Privacy {
+        self.inner.privacy.get()
+    }
+
+    /// Changes what strangers are told, for every account at once.
+    pub fn set_privacy(&self, privacy: Privacy) {
+        self.inner.privacy.set(privacy);
     }
 
     /// The current state.
@@ -213,6 +260,7 @@ impl Client {
             settings,
             self.inner.first_sync_limit,
             self.inner.activity.clone(),
+            self.inner.privacy.clone(),
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),
@@ -440,6 +488,7 @@ impl Client {
             discovery: Default::default(),
             fetching: Default::default(),
             activity: self.inner.activity.clone(),
+            privacy: self.inner.privacy.clone(),
         })
     }
 

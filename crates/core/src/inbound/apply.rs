@@ -162,7 +162,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             timestamp_ms: c.timestamp_ms,
             state,
             reply_to: p.reply_to.clone(),
-            coarse_time: c.source == Source::Archive || p.delay_ms.is_some(),
+            coarse_time: c.coarse_time,
         },
         count_unread: true,
     });

@@ -2,6 +2,11 @@
 //! chat, private message to a group-chat occupant), its direction, its
 //! peer and sender, the time to file it under, and the archive id with
 //! whose archive gave it.
+//!
+//! The time is never the sender's to choose: a `<delay/>` counts only when
+//! the user's own server stamped it (offline delivery), an archive result
+//! is filed at the archive's stamp, and nothing is filed later than it
+//! arrived.
 
 use tern_store::{ConversationKind, Direction};
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -70,11 +75,18 @@ pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
     // Archive results and stanza-ids of `by = own` come from the user's own
     // server's archive.
     let archive_by = archive_id.as_ref().map(|_| own.to_string());
-    let timestamp_ms = flow
-        .time
-        .or(parsed.delay_ms)
-        .or(archive_stamp)
-        .unwrap_or_else(now_ms);
+    // The time is the user's own server's word, never the sender's: the
+    // archive's stamp, or the stamp of offline delivery (a `<delay/>` from
+    // the account's domain or bare JID, which `parse_message` reads);
+    // anything else is filed at arrival. Never later than arrival either:
+    // a message from the future would stay on top of the list.
+    let arrival = now_ms();
+    let stamped = match source {
+        Source::Archive => archive_stamp,
+        Source::Live | Source::Carbon => parsed.delay_ms,
+    };
+    let timestamp_ms = flow.time.or(stamped).unwrap_or(arrival).min(arrival);
+    let coarse_time = source == Source::Archive || stamped.is_some();
     flow.classified = Some(Classified {
         kind,
         parsed,
@@ -83,6 +95,7 @@ pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
         peer,
         sender,
         timestamp_ms,
+        coarse_time,
         archive_id,
         archive_by,
     });
@@ -115,7 +128,7 @@ pub(crate) mod tests {
     fn a_chat_message_from_a_contact() {
         let f = classified("<message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit/balcony' id='m1' type='chat'>
             <body>Art thou not Romeo?</body>
-            <delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25Z'/></message>", None);
+            <delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2002-09-10T23:08:25Z'>Offline Storage</delay></message>", None);
         let c = f.classified.unwrap();
         assert_eq!(c.kind, ConversationKind::Chat);
         assert_eq!(c.direction, Direction::Incoming);
@@ -142,6 +155,111 @@ pub(crate) mod tests {
         assert_eq!(
             c.timestamp_ms, 1_278_803_305_999,
             "the caller's filing time wins"
+        );
+    }
+
+    /// Classifies a live message from Romeo carrying `delay`, and returns
+    /// its time and whether it counts as coarse.
+    fn filed_at(delay: &str) -> (i64, bool) {
+        let c = classified(
+            &format!(
+                "<message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit/balcony' id='d1' type='chat'>\
+                 <body>when?</body>{delay}</message>"
+            ),
+            None,
+        )
+        .classified
+        .unwrap();
+        (c.timestamp_ms, c.coarse_time)
+    }
+
+    #[test]
+    fn a_sender_does_not_choose_the_time_of_its_message() {
+        let before = now_ms();
+        for delay in [
+            // Backdated by the sender: it would hide in old history.
+            "<delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25Z'/>",
+            "<delay xmlns='urn:xmpp:delay' from='romeo@montague.lit/orchard' stamp='2002-09-10T23:08:25Z'/>",
+            "<delay xmlns='urn:xmpp:delay' from='montague.lit' stamp='2002-09-10T23:08:25Z'/>",
+            // Another of the user's clients is not the user's server.
+            "<delay xmlns='urn:xmpp:delay' from='juliet@capulet.lit/balcony' stamp='2002-09-10T23:08:25Z'/>",
+            // Future-dated: it would pin its conversation to the top.
+            "<delay xmlns='urn:xmpp:delay' stamp='2999-01-01T00:00:00Z'/>",
+        ] {
+            let (at, coarse) = filed_at(delay);
+            assert!(
+                at >= before && at <= now_ms(),
+                "{delay}: filed at {at}, arrival"
+            );
+            assert!(!coarse, "{delay}");
+        }
+    }
+
+    #[test]
+    fn the_own_server_vouches_for_offline_delivery_but_not_for_the_future() {
+        for from in ["capulet.lit", "juliet@capulet.lit"] {
+            let (at, coarse) = filed_at(&format!(
+                "<delay xmlns='urn:xmpp:delay' from='{from}' stamp='2002-09-10T23:08:25Z'>Offline Storage</delay>"
+            ));
+            assert_eq!((at, coarse), (1_031_699_305_000, true), "{from}");
+        }
+        // The server's stamp wins over the sender's, whatever the order.
+        let (at, _) = filed_at(
+            "<delay xmlns='urn:xmpp:delay' stamp='1999-01-01T00:00:00Z'/>\
+             <delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2002-09-10T23:08:25Z'/>",
+        );
+        assert_eq!(at, 1_031_699_305_000);
+        // A server clock ahead of ours: never later than arrival.
+        let before = now_ms();
+        let (at, _) = filed_at(
+            "<delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2999-01-01T00:00:00Z'/>",
+        );
+        assert!(at >= before && at <= now_ms(), "{at}");
+    }
+
+    #[test]
+    fn archive_stamps_count_and_are_never_in_the_future() {
+        let archived = |stamp: &str, inner_delay: &str| {
+            classified(&format!("<message xmlns='jabber:client' to='juliet@capulet.lit/chamber'>
+              <result xmlns='urn:xmpp:mam:2' queryid='f27' id='A1'>
+                <forwarded xmlns='urn:xmpp:forward:0'>
+                  <delay xmlns='urn:xmpp:delay' stamp='{stamp}'/>
+                  <message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit' type='chat'><body>then</body>{inner_delay}</message>
+                </forwarded></result></message>"), None)
+            .classified
+            .unwrap()
+        };
+        // The archive's stamp, not the sender's delay inside.
+        let c = archived(
+            "2010-07-10T23:08:25Z",
+            "<delay xmlns='urn:xmpp:delay' stamp='1999-01-01T00:00:00Z'/>",
+        );
+        assert_eq!((c.timestamp_ms, c.coarse_time), (1_278_803_305_000, true));
+        let before = now_ms();
+        let c = archived("2999-01-01T00:00:00Z", "");
+        assert!(c.timestamp_ms >= before && c.timestamp_ms <= now_ms());
+    }
+
+    #[test]
+    fn carbons_are_filed_at_arrival_unless_the_server_vouches() {
+        let carbon = |delay: &str| {
+            classified(&format!("<message xmlns='jabber:client' from='juliet@capulet.lit' to='juliet@capulet.lit/balcony' type='chat'>
+              <received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>
+                <message xmlns='jabber:client' from='romeo@montague.lit/garden' to='juliet@capulet.lit/home' type='chat'>
+                  <body>copy</body>{delay}</message>
+              </forwarded></received></message>"), None)
+            .classified
+            .unwrap()
+            .timestamp_ms
+        };
+        let before = now_ms();
+        let at = carbon("<delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25Z'/>");
+        assert!(at >= before && at <= now_ms());
+        assert_eq!(
+            carbon(
+                "<delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2002-09-10T23:08:25Z'/>"
+            ),
+            1_031_699_305_000
         );
     }
 

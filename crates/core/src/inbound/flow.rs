@@ -45,6 +45,8 @@ pub(crate) struct Classified {
     /// Who sent it (full JID when known).
     pub sender: String,
     pub timestamp_ms: i64,
+    /// Whether the time came from a server's stamp (whole seconds).
+    pub coarse_time: bool,
     /// The id an archive gave it, and whose archive.
     pub archive_id: Option<String>,
     pub archive_by: Option<String>,

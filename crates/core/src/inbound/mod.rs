@@ -17,7 +17,7 @@
 //!    a new message);
 //! 7. [`commit`]: the changes of the whole batch in one transaction;
 //! 8. [`emit`]: events for the UI, from what the commit changed;
-//! 9. [`reply`]: receipts for live messages.
+//! 9. [`reply`]: receipts for live messages (to people the user knows).
 //!
 //! Stages 1–6 run for each message of a batch, 7–9 once per batch: a live
 //! message is a batch of one, an archive page a batch of up to a page.
@@ -95,7 +95,10 @@ impl Stage {
         match self {
             Stage::Commit => commit::run(ctx, batch).await,
             Stage::Emit => emit::run(ctx, batch).await,
-            Stage::Reply => reply::run(batch),
+            Stage::Reply => {
+                let known = reply::known_peers(ctx, batch).await;
+                reply::run(batch, &known)
+            }
             _ => {}
         }
     }
@@ -222,7 +225,7 @@ pub(crate) async fn on_message(ctx: &Ctx, msg: Message) -> Vec<Stanza> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::account::ctx::tests::ctx_with;
     use crate::events::ClientEvent;
@@ -345,6 +348,7 @@ mod tests {
     #[tokio::test]
     async fn a_live_message_is_stored_and_answered() {
         let (_d, ctx) = ctx_with(&[]).await;
+        contact(&ctx, "romeo@montague.lit", "both", false).await;
         let msg: Message = "<message xmlns='jabber:client' from='romeo@montague.lit/o' to='juliet@capulet.lit/b' id='x1' type='chat'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"
             .parse::<Element>()
             .unwrap()
@@ -361,6 +365,83 @@ mod tests {
                 .unwrap(),
             1
         );
+    }
+
+    /// Puts `jid` in the roster of the test account.
+    pub(crate) async fn contact(ctx: &Ctx, jid: &str, subscription: &str, ask: bool) {
+        ctx.store
+            .upsert_roster_item(
+                &ctx.account,
+                &tern_store::RosterRow {
+                    jid: jid.into(),
+                    name: None,
+                    subscription: subscription.into(),
+                    ask,
+                    groups: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn strangers_get_no_receipts_unless_the_user_chose() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        contact(&ctx, "nurse@capulet.lit", "none", false).await;
+        contact(&ctx, "friar@verona.lit", "none", true).await;
+        contact(&ctx, "tybalt@capulet.lit", "from", false).await;
+        let asking = |from: &str, id: &str| -> Message {
+            format!("<message xmlns='jabber:client' from='{from}' to='juliet@capulet.lit/b' id='{id}' type='chat'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>")
+                .parse::<Element>()
+                .unwrap()
+                .try_into()
+                .unwrap()
+        };
+        let batch = |n: u32| {
+            vec![
+                // Not in the roster.
+                asking("mallory@evil.example/x", &format!("s1-{n}")),
+                // A private message through a room.
+                asking("coven@chat.shakespeare.lit/witch", &format!("s2-{n}")),
+                // In the roster, whatever the subscription.
+                asking("nurse@capulet.lit/kitchen", &format!("k1-{n}")),
+                asking("friar@verona.lit/cell", &format!("k2-{n}")),
+                asking("tybalt@capulet.lit/street", &format!("k3-{n}")),
+            ]
+        };
+        let answered = |replies: Vec<Stanza>| {
+            let mut to: Vec<String> = replies
+                .iter()
+                .map(|r| match r {
+                    Stanza::Message(m) => m.to.as_ref().unwrap().to_string(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            to.sort();
+            to
+        };
+        assert_eq!(
+            answered(on_messages(&ctx, batch(1)).await),
+            [
+                "friar@verona.lit/cell",
+                "nurse@capulet.lit/kitchen",
+                "tybalt@capulet.lit/street"
+            ]
+        );
+        assert_eq!(
+            ctx.store
+                .message_count(&ctx.account, "mallory@evil.example")
+                .await
+                .unwrap(),
+            1,
+            "the message itself is kept"
+        );
+        // The user chose to send receipts to strangers too.
+        ctx.privacy.set(crate::Privacy {
+            receipts_to_strangers: true,
+            ..crate::Privacy::default()
+        });
+        assert_eq!(answered(on_messages(&ctx, batch(2)).await).len(), 5);
     }
 
     #[test]

@@ -2,17 +2,25 @@
 //! addresses; the list is the server's, changes arrive as pushes.
 
 use xmpp_parsers::iq::Iq;
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::account::AccountHandle;
 use crate::events::{ClientEvent, Snapshot};
 use crate::xep::blocking::{self, read_push, Push};
 
-/// A push from the user's server: returns the event for the UI, if valid.
+/// A push (from `from`) to `own`: returns the event for the UI, if it is
+/// valid and comes from the user's server (no `from` or the bare account
+/// JID; not another of the user's clients, not a stranger).
 pub(crate) fn on_push(
-    account: &str,
+    own: &BareJid,
+    from: Option<&Jid>,
     payload: &xmpp_parsers::minidom::Element,
 ) -> Option<ClientEvent> {
+    if !crate::xep::from_own_account(from, own) {
+        tracing::warn!(?from, "blocklist push not from the user's server ignored");
+        return None;
+    }
+    let account = own.as_str();
     let (blocked, unblocked, unblocked_all) = match read_push(payload)? {
         Push::Blocked(jids) => (jids, Vec::new(), false),
         Push::Unblocked(jids) => (Vec::new(), jids, false),
@@ -54,4 +62,33 @@ pub(crate) async fn block(
 /// this never builds one.)
 pub(crate) async fn unblock(handle: &AccountHandle, who: Jid) -> crate::Result<()> {
     handle.request(blocking::unblock(who)).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocklist_pushes_come_from_the_bare_account_or_nobody() {
+        let own = BareJid::new("juliet@capulet.lit").unwrap();
+        let push: xmpp_parsers::minidom::Element =
+            "<block xmlns='urn:xmpp:blocking'><item jid='romeo@montague.lit'/></block>"
+                .parse()
+                .unwrap();
+        for from in [
+            "juliet@capulet.lit/laptop",
+            "mallory@evil.example",
+            "capulet.lit",
+        ] {
+            let from = Jid::new(from).unwrap();
+            assert!(on_push(&own, Some(&from), &push).is_none(), "{from}");
+        }
+        let bare = Jid::new("juliet@capulet.lit").unwrap();
+        for from in [None, Some(&bare)] {
+            assert!(matches!(
+                on_push(&own, from, &push),
+                Some(ClientEvent::Blocklist { blocked, .. }) if blocked == ["romeo@montague.lit"]
+            ));
+        }
+    }
 }

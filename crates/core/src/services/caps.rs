@@ -50,6 +50,16 @@ pub(crate) const FEATURES: &[&str] = &[
 const MAX_FEATURES: usize = 512;
 /// Most caps hashes remembered in memory per account.
 const MAX_KNOWN: usize = 4096;
+/// Most online full JIDs whose caps are remembered.
+const MAX_ONLINE: usize = 8192;
+/// Most verified caps answers kept on disk (all accounts); the least
+/// recently used go first.
+pub(crate) const MAX_CACHED: usize = 2000;
+/// Most disco#info lookups in flight at once.
+const MAX_ASKING: usize = 16;
+/// Most lookups for people outside the roster per [`STRANGER_WINDOW`].
+const STRANGER_LOOKUPS: u32 = 10;
+const STRANGER_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Tern's own disco#info answer.
 pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
@@ -121,6 +131,10 @@ struct Inner {
     by_jid: HashMap<String, String>,
     /// Caps keys being asked for right now.
     asking: HashSet<String>,
+    /// Full JIDs being asked right now (one lookup each at a time).
+    asking_jids: HashSet<String>,
+    /// Lookups for people outside the roster in the current window.
+    stranger_lookups: (Option<std::time::Instant>, u32),
     /// The user's server.
     server: Option<Arc<PeerInfo>>,
 }
@@ -144,6 +158,12 @@ impl Discovery {
         self.lock().by_jid.remove(full_jid);
     }
 
+    /// How many online full JIDs have their caps remembered.
+    #[cfg(test)]
+    pub(crate) fn online(&self) -> usize {
+        self.lock().by_jid.len()
+    }
+
     /// Our session ended: nobody is online any more.
     pub(crate) fn clear_presences(&self) {
         self.lock().by_jid.clear();
@@ -152,6 +172,38 @@ impl Discovery {
     /// The user's server, if known this session.
     pub(crate) fn server(&self) -> Option<Arc<PeerInfo>> {
         self.lock().server.clone()
+    }
+
+    /// `full` announced the caps `key`: what is known of them in memory.
+    fn seen(&self, full: &str, key: &str) -> Option<Arc<PeerInfo>> {
+        let mut g = self.lock();
+        if g.by_jid.len() < MAX_ONLINE || g.by_jid.contains_key(full) {
+            g.by_jid.insert(full.to_string(), key.to_string());
+        }
+        g.known.get(key).cloned()
+    }
+
+    /// Whether a lookup of `key` for `full` may start at `now` (and if so,
+    /// it is counted as started).
+    fn may_ask(&self, key: &str, full: &str, contact: bool, now: std::time::Instant) -> bool {
+        let mut g = self.lock();
+        if g.asking.contains(key) || g.asking_jids.contains(full) || g.asking.len() >= MAX_ASKING {
+            return false;
+        }
+        if !contact {
+            let (since, n) = &mut g.stranger_lookups;
+            if since.is_none_or(|s| now.duration_since(s) >= STRANGER_WINDOW) {
+                *since = Some(now);
+                *n = 0;
+            }
+            if *n >= STRANGER_LOOKUPS {
+                return false;
+            }
+            *n += 1;
+        }
+        g.asking.insert(key.to_string());
+        g.asking_jids.insert(full.to_string());
+        true
     }
 
     fn remember(&self, key: &str, info: Arc<PeerInfo>) {
@@ -163,10 +215,13 @@ impl Discovery {
     }
 }
 
+/// What the cache keys of caps announcements start with.
+const CAPS_PREFIX: &str = "caps:";
+
 /// Cache key of a caps announcement.
 fn caps_key(caps: &Caps) -> String {
     format!(
-        "caps:{}:{}",
+        "{CAPS_PREFIX}{}:{}",
         String::from(caps.hash.clone()),
         base64::engine::general_purpose::STANDARD.encode(&caps.ver)
     )
@@ -184,31 +239,33 @@ fn parse_cached(xml: &str) -> Option<DiscoInfoResult> {
 /// A presence from `from` carried `caps`. Returns what is known right away
 /// (memory or disk); otherwise asks in the background and calls `done` once
 /// the answer is verified.
+/// `contact`: `from` is in the roster (or is the user's own account). The
+/// answer of a lookup is kept on disk up to [`MAX_CACHED`] entries, least
+/// recently used dropped first. Lookups are bounded: one in flight per full
+/// JID and [`MAX_ASKING`] in all, and for people outside the roster
+/// [`STRANGER_LOOKUPS`] a minute (a stranger's caps then stay unknown).
 pub(crate) async fn on_caps(
     handle: &AccountHandle,
     from: &Jid,
     announced: Caps,
+    contact: bool,
     done: impl FnOnce() -> futures::future::BoxFuture<'static, ()> + Send + 'static,
 ) -> Option<Arc<PeerInfo>> {
     let ctx = handle.ctx();
     let disco = &handle.ctx().discovery;
     let key = caps_key(&announced);
     let full = from.to_string();
-    {
-        let mut g = disco.lock();
-        g.by_jid.insert(full.clone(), key.clone());
-        if let Some(info) = g.known.get(&key) {
-            return Some(info.clone());
-        }
+    if let Some(info) = disco.seen(&full, &key) {
+        return Some(info);
     }
-    if let Ok(Some(xml)) = ctx.store.disco_info(&key).await {
+    if let Ok(Some(xml)) = ctx.store.use_disco_info(&key, now_ms()).await {
         if let Some(info) = parse_cached(&xml) {
             let info = Arc::new(PeerInfo::from_disco(&info));
             disco.remember(&key, info.clone());
             return Some(info);
         }
     }
-    if !disco.lock().asking.insert(key.clone()) {
+    if !disco.may_ask(&key, &full, contact, std::time::Instant::now()) {
         return None;
     }
     let handle = handle.clone();
@@ -217,7 +274,11 @@ pub(crate) async fn on_caps(
         let iq = disco::info_request(from.clone(), Some(caps::node_ver(&announced)));
         let answer = handle.request(iq).await;
         let disco = &handle.ctx().discovery;
-        disco.lock().asking.remove(&key);
+        {
+            let mut g = disco.lock();
+            g.asking.remove(&key);
+            g.asking_jids.remove(&full);
+        }
         let info = match answer {
             Ok(Iq::Result {
                 payload: Some(p), ..
@@ -239,13 +300,12 @@ pub(crate) async fn on_caps(
             node: None,
             ..info.clone()
         }));
-        if let Err(e) = handle
-            .ctx()
-            .store
-            .store_disco_info(&key, &xml, now_ms())
-            .await
-        {
+        let store = &handle.ctx().store;
+        if let Err(e) = store.store_disco_info(&key, &xml, now_ms()).await {
             tracing::warn!("caching disco#info failed: {e}");
+        }
+        if let Err(e) = store.prune_disco_cache(CAPS_PREFIX, MAX_CACHED).await {
+            tracing::warn!("pruning the disco#info cache failed: {e}");
         }
         disco.remember(&key, Arc::new(PeerInfo::from_disco(&info)));
         done().await;
@@ -290,6 +350,20 @@ pub(crate) async fn server_info(ctx: &Ctx, disco: &Discovery) -> Option<PeerInfo
     parse_cached(&xml).map(|i| PeerInfo::from_disco(&i))
 }
 
+/// Whether Tern answers `from`'s pings and disco queries: the user's own
+/// server and account (any of its clients), people the user knows
+/// (`Ctx::knows`), and strangers only if the user chose so
+/// ([`crate::Privacy::answer_strangers`]).
+pub(crate) async fn tells(ctx: &Ctx, from: Option<&Jid>) -> bool {
+    let Some(from) = from else {
+        return true;
+    };
+    let bare = from.to_bare();
+    bare == ctx.own
+        || crate::xep::is_own_server(from, &ctx.own)
+        || ctx.may_tell(bare.as_str(), |p| p.answer_strangers).await
+}
+
 /// Answers a disco#info query for Tern itself (`node` empty or our caps
 /// node); `None` for a node we do not know.
 pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
@@ -304,6 +378,102 @@ pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_caps_costs_bounded_memory_and_few_lookups() {
+        let d = Discovery::default();
+        let now = std::time::Instant::now();
+        let mut asked = 0;
+        for i in 0..100_000 {
+            let full = format!("stranger{i}@evil.example/r");
+            let key = format!("caps:sha-1:{i}");
+            assert!(d.seen(&full, &key).is_none());
+            asked += usize::from(d.may_ask(&key, &full, false, now));
+        }
+        assert_eq!(
+            asked, STRANGER_LOOKUPS as usize,
+            "strangers: a few a minute"
+        );
+        assert!(d.online() <= MAX_ONLINE);
+        // One contact announcing ever new caps: one lookup at a time.
+        let d = Discovery::default();
+        let asked = (0..100_000)
+            .filter(|i| {
+                d.may_ask(
+                    &format!("caps:sha-1:{i}"),
+                    "romeo@montague.lit/orchard",
+                    true,
+                    now,
+                )
+            })
+            .count();
+        assert_eq!(asked, 1);
+        // Many contacts: at most MAX_ASKING in flight.
+        let asked = (0..100_000)
+            .filter(|i| {
+                d.may_ask(
+                    &format!("caps:x:{i}"),
+                    &format!("c{i}@montague.lit/r"),
+                    true,
+                    now,
+                )
+            })
+            .count();
+        assert_eq!(asked + 1, MAX_ASKING);
+        // A minute later strangers get a few more.
+        let d = Discovery::default();
+        for i in 0..100 {
+            d.may_ask(&format!("k{i}"), &format!("s{i}@e/r"), false, now);
+            d.lock().asking.clear();
+            d.lock().asking_jids.clear();
+        }
+        let later = now + STRANGER_WINDOW;
+        assert!(d.may_ask("k-late", "late@e/r", false, later));
+    }
+
+    #[tokio::test]
+    async fn strangers_learn_nothing_from_disco_unless_the_user_chose() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
+        for (jid, subscription, ask) in [
+            ("romeo@montague.lit", "both", false),
+            ("friar@verona.lit", "none", true),
+            ("nurse@capulet.lit", "none", false),
+        ] {
+            crate::inbound::tests::contact(&ctx, jid, subscription, ask).await;
+        }
+        let asks = |from: Option<&str>| {
+            let ctx = ctx.clone();
+            let from = from.map(|f| Jid::new(f).unwrap());
+            async move { tells(&ctx, from.as_ref()).await }
+        };
+        for from in [
+            None,
+            Some("capulet.lit"),
+            Some("juliet@capulet.lit"),
+            Some("juliet@capulet.lit/laptop"),
+            Some("romeo@montague.lit/orchard"),
+            Some("friar@verona.lit/cell"),
+            Some("nurse@capulet.lit/kitchen"),
+        ] {
+            assert!(asks(from).await, "{from:?}");
+        }
+        let strangers = [
+            "mallory@evil.example/x",
+            "montague.lit",
+            "conference.capulet.lit",
+            "coven@chat.shakespeare.lit/witch",
+        ];
+        for from in strangers {
+            assert!(!asks(Some(from)).await, "{from}");
+        }
+        ctx.privacy.set(crate::Privacy {
+            answer_strangers: true,
+            ..crate::Privacy::default()
+        });
+        for from in strangers {
+            assert!(asks(Some(from)).await, "{from}");
+        }
+    }
 
     #[test]
     fn own_caps_verify_against_own_info() {

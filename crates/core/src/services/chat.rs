@@ -182,7 +182,7 @@ pub(crate) async fn react(
 }
 
 /// Marks a conversation read, and tells the peer (XEP-0333) which message
-/// was displayed last.
+/// was displayed last, unless the peer is a stranger (`Ctx::may_tell`).
 pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &str) -> Result<()> {
     let last_incoming = ctx
         .store
@@ -194,7 +194,9 @@ pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &
     ctx.store.mark_read(&ctx.account, peer).await?;
     emit_conversation(ctx, peer).await;
     if let (Some(m), Some(handle)) = (last_incoming, handle) {
-        if let Some(reference) = m.msg_id.clone() {
+        // A stranger does not learn when the user read the conversation.
+        let tell = ctx.may_tell(peer, |p| p.receipts_to_strangers).await;
+        if let (Some(reference), true) = (m.msg_id.clone(), tell) {
             send_signal(handle, peer, &Signal::Displayed { reference }).await?;
         }
     }
@@ -202,10 +204,19 @@ pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &
 }
 
 /// Tells the peer the user is typing (`composing`), stopped (`paused`),
-/// and so on (XEP-0085).
+/// and so on (XEP-0085). Not to strangers unless the user chose so:
+/// whether the user is at the keyboard is no stranger's business.
 pub(crate) async fn chat_state(handle: &AccountHandle, peer: &str, state: &str) -> Result<()> {
     if !CHAT_STATES.contains(&state) {
         return Err(bad("unknown chat state"));
+    }
+    if !handle
+        .ctx()
+        .may_tell(peer, |p| p.chat_states_to_strangers)
+        .await
+    {
+        tracing::debug!(peer, "no chat state for a stranger");
+        return Ok(());
     }
     send_signal(handle, peer, &Signal::ChatState(state.to_string())).await
 }

@@ -22,10 +22,25 @@ const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
 
 /// Registers every service's stanza handlers.
 pub(crate) fn register(r: &mut Router) {
-    // XEP-0199: the server (or a contact) checks the user is there.
-    r.on_iq(IqKind::Get, ("ping", NS_PING), |_, _| async { Ok(None) });
-    // XEP-0030 and XEP-0115: what Tern supports.
-    r.on_iq(IqKind::Get, ("query", NS_DISCO_INFO), |_, req| async move {
+    // XEP-0199: the server (or a contact) checks the user is there. A
+    // stranger gets `service-unavailable`, what the server answers for a
+    // resource that is not online (RFC 6121 §8.5.3.1), unless the user
+    // chose to answer strangers.
+    r.on_iq(IqKind::Get, ("ping", NS_PING), |h, req| async move {
+        if !caps::tells(h.ctx(), req.from.as_ref()).await {
+            return Err(DefinedCondition::ServiceUnavailable);
+        }
+        Ok(None)
+    });
+    // XEP-0030 and XEP-0115: what Tern supports, for the user's server, the
+    // user's other clients and people the user knows; a stranger gets
+    // `service-unavailable` likewise (XEP-0030 §8: what software runs here
+    // is no stranger's business). Software version (XEP-0092) is not
+    // answered at all (the router's `service-unavailable`).
+    r.on_iq(IqKind::Get, ("query", NS_DISCO_INFO), |h, req| async move {
+        if !caps::tells(h.ctx(), req.from.as_ref()).await {
+            return Err(DefinedCondition::ServiceUnavailable);
+        }
         caps::answer_info(&req.payload)
             .map(|info| Some(info.into()))
             .ok_or(DefinedCondition::ItemNotFound)
@@ -38,9 +53,8 @@ pub(crate) fn register(r: &mut Router) {
     for name in ["block", "unblock"] {
         r.on_iq(IqKind::Set, (name, NS_BLOCKING), |h, req| async move {
             let ctx = h.ctx();
-            let own = req.from.as_ref().is_none_or(|f| f.to_bare() == ctx.own);
-            match blocking::on_push(&ctx.account, &req.payload) {
-                Some(ev) if own => {
+            match blocking::on_push(&ctx.own, req.from.as_ref(), &req.payload) {
+                Some(ev) => {
                     ctx.hub.emit(ev);
                     Ok(None)
                 }

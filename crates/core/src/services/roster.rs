@@ -1,7 +1,7 @@
 //! Contacts and presence (RFC 6121): the roster with versioning, roster
 //! pushes, presence per resource, and subscription requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use tern_store::{ProfileRow, RosterRow};
@@ -22,19 +22,43 @@ const MAX_RESOURCES: usize = 32;
 /// Longest status message kept.
 const MAX_STATUS: usize = 1024;
 
-/// Online resources of every contact of one account.
+/// Most JIDs outside the roster whose presence is kept (anyone can send a
+/// directed presence); the least recently heard from is forgotten first.
+pub(crate) const MAX_STRANGERS: usize = 256;
+
+/// Online resources of every contact of one account, and of at most
+/// [`MAX_STRANGERS`] others.
 #[derive(Default, Debug)]
 pub(crate) struct Presences {
-    by_jid: Mutex<HashMap<String, BTreeMap<String, ResourcePresence>>>,
+    by_jid: Mutex<Online>,
+}
+
+#[derive(Default, Debug)]
+struct Online {
+    by_jid: HashMap<String, BTreeMap<String, ResourcePresence>>,
+    /// The JIDs of `by_jid` outside the roster, least recently heard from
+    /// first.
+    strangers: VecDeque<String>,
 }
 
 impl Presences {
-    pub(crate) fn of(&self, jid: &str) -> Vec<ResourcePresence> {
-        let map = match self.by_jid.lock() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Online> {
+        match self.by_jid.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
-        };
+        }
+    }
+
+    /// How many JIDs have a resource online (contacts and others).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().by_jid.len()
+    }
+
+    pub(crate) fn of(&self, jid: &str) -> Vec<ResourcePresence> {
+        let map = self.lock();
         let mut v: Vec<ResourcePresence> = map
+            .by_jid
             .get(jid)
             .map(|r| r.values().cloned().collect())
             .unwrap_or_default();
@@ -46,34 +70,64 @@ impl Presences {
         v
     }
 
-    fn set(&self, jid: &str, p: Option<ResourcePresence>, resource: &str) {
-        let mut map = match self.by_jid.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        let entry = map.entry(jid.to_string()).or_default();
+    /// Sets (or, with `None`, removes) the presence of `jid`'s `resource`.
+    /// `contact`: `jid` is in the roster (or the account itself); others
+    /// are kept up to [`MAX_STRANGERS`]. Returns the JIDs forgotten to make
+    /// room, with their resources.
+    pub(crate) fn set(
+        &self,
+        jid: &str,
+        p: Option<ResourcePresence>,
+        resource: &str,
+        contact: bool,
+    ) -> Vec<(String, Vec<String>)> {
+        let mut online = self.lock();
+        let Online { by_jid, strangers } = &mut *online;
+        let mut forgotten = Vec::new();
+        // Someone who became a contact is no longer counted as a stranger.
+        let was_stranger = strangers.iter().position(|s| s == jid);
+        if let Some(i) = was_stranger {
+            strangers.remove(i);
+        }
         match p {
             Some(p) => {
+                if !contact {
+                    if was_stranger.is_none() {
+                        while strangers.len() >= MAX_STRANGERS {
+                            let Some(old) = strangers.pop_front() else {
+                                break;
+                            };
+                            if let Some(resources) = by_jid.remove(&old) {
+                                forgotten.push((old, resources.into_keys().collect()));
+                            }
+                        }
+                    }
+                    strangers.push_back(jid.to_string());
+                }
+                let entry = by_jid.entry(jid.to_string()).or_default();
                 if entry.len() < MAX_RESOURCES || entry.contains_key(resource) {
                     entry.insert(resource.to_string(), p);
                 }
             }
             None => {
-                entry.remove(resource);
+                if let Some(entry) = by_jid.get_mut(jid) {
+                    entry.remove(resource);
+                    if entry.is_empty() {
+                        by_jid.remove(jid);
+                    } else if was_stranger.is_some() {
+                        strangers.push_back(jid.to_string());
+                    }
+                }
             }
         }
-        if entry.is_empty() {
-            map.remove(jid);
-        }
+        forgotten
     }
 
     /// Everyone is offline (our stream ended without resumption).
     pub(crate) fn clear(&self) -> Vec<String> {
-        let mut map = match self.by_jid.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        map.drain().map(|(k, _)| k).collect()
+        let mut online = self.lock();
+        online.strangers.clear();
+        online.by_jid.drain().map(|(k, _)| k).collect()
     }
 }
 
@@ -164,8 +218,8 @@ pub(crate) async fn emit_if_contact(ctx: &Ctx, presences: &Presences, jid: &str)
 }
 
 pub(crate) async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
-    let row = match ctx.store.roster(&ctx.account).await {
-        Ok(r) => r.into_iter().find(|r| r.jid == jid),
+    let row = match ctx.store.roster_item(&ctx.account, jid).await {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!("roster read failed: {e}");
             return;
@@ -176,15 +230,33 @@ pub(crate) async fn emit_contact(ctx: &Ctx, presences: &Presences, jid: &str) {
         .profile(&ctx.account, jid)
         .await
         .unwrap_or_default();
-    let row = row.unwrap_or(RosterRow {
+    let row = row.unwrap_or_else(|| not_in_roster(jid));
+    ctx.hub.emit(ClientEvent::Contact {
+        contact: contact_view(ctx, presences, row, profile),
+    });
+}
+
+/// The roster row of someone outside the roster.
+fn not_in_roster(jid: &str) -> RosterRow {
+    RosterRow {
         jid: jid.to_string(),
         name: None,
         subscription: "none".into(),
         ask: false,
         groups: Vec::new(),
-    });
+    }
+}
+
+/// [`emit_contact`] for `jid` when `contact` says whether it is in the
+/// roster: for a stranger nothing is read from the store (no roster row,
+/// no profile is kept for them), so a flood of their presences costs no
+/// queries.
+async fn emit_presence(ctx: &Ctx, presences: &Presences, jid: &str, contact: bool) {
+    if contact {
+        return emit_contact(ctx, presences, jid).await;
+    }
     ctx.hub.emit(ClientEvent::Contact {
-        contact: contact_view(ctx, presences, row, profile),
+        contact: contact_view(ctx, presences, not_in_roster(jid), ProfileRow::default()),
     });
 }
 
@@ -257,11 +329,7 @@ pub(crate) async fn on_roster_push(
     from: Option<Jid>,
     payload: xmpp_parsers::minidom::Element,
 ) -> IqAnswer {
-    let trusted = match &from {
-        None => true,
-        Some(f) => f.to_bare() == ctx.own,
-    };
-    if !trusted {
+    if !crate::xep::from_own_account(from.as_ref(), &ctx.own) {
         tracing::warn!(?from, "roster push from a stranger ignored");
         return Err(DefinedCondition::Forbidden);
     }
@@ -331,7 +399,10 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                 .values()
                 .next()
                 .map(|s| s.chars().take(MAX_STATUS).collect::<String>());
-            presences.set(
+            // Contacts (and the user's other clients) first: anyone else's
+            // presence, capabilities and avatar are bounded or ignored.
+            let contact = ctx.in_roster(&bare).await;
+            let forgotten = presences.set(
                 &bare,
                 Some(ResourcePresence {
                     resource: resource.clone(),
@@ -341,7 +412,14 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                     client: None,
                 }),
                 &resource,
+                contact,
             );
+            for (jid, resources) in forgotten {
+                for r in resources {
+                    ctx.discovery.forget(&format!("{jid}/{r}"));
+                }
+                emit_presence(ctx, presences, &jid, false).await;
+            }
             if let Some(caps) = p
                 .payloads
                 .iter()
@@ -350,20 +428,27 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
             {
                 let later = handle.clone();
                 let jid = bare.clone();
-                crate::services::caps::on_caps(handle, &from, caps, move || {
+                crate::services::caps::on_caps(handle, &from, caps, contact, move || {
                     Box::pin(async move {
                         emit_contact(later.ctx(), later.presences(), &jid).await;
                     })
                 })
                 .await;
             }
-            emit_contact(ctx, presences, &bare).await;
+            emit_presence(ctx, presences, &bare, contact).await;
             if let Some(x) = crate::services::profile::vcard_update_of(&p.payloads) {
-                crate::services::profile::on_vcard_update(handle, &from, x).await;
+                if contact {
+                    crate::services::profile::on_vcard_update(handle, &from, x).await;
+                }
             }
         }
         PresenceType::Unavailable | PresenceType::Error => {
-            presences.set(&bare, None, &resource);
+            if presences.of(&bare).is_empty() {
+                // Nobody online there: nothing changes (and a flood of
+                // such presences costs nothing).
+                return;
+            }
+            presences.set(&bare, None, &resource, false);
             ctx.discovery.forget(&from.to_string());
             emit_contact(ctx, presences, &bare).await;
         }
@@ -410,4 +495,97 @@ pub(crate) fn roster_remove(jid: &str) -> Option<Iq> {
 /// A directed presence of the given type (subscribe, subscribed, ...).
 pub(crate) fn subscription_presence(to: &Jid, type_: PresenceType) -> Stanza {
     Presence::new(type_).with_to(to.clone()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::ctx::tests::ctx_with;
+    use xmpp_parsers::minidom::Element;
+
+    fn push(jid: &str) -> Element {
+        format!("<query xmlns='jabber:iq:roster' ver='v2'><item jid='{jid}' subscription='both'/></query>")
+            .parse()
+            .unwrap()
+    }
+
+    fn online(resource: &str) -> Option<ResourcePresence> {
+        Some(ResourcePresence {
+            resource: resource.into(),
+            show: crate::events::Show::Available,
+            status: None,
+            priority: 0,
+            client: None,
+        })
+    }
+
+    #[test]
+    fn presences_of_strangers_are_bounded_and_contacts_are_kept() {
+        let p = Presences::default();
+        for i in 0..1000 {
+            p.set(&format!("contact{i}@capulet.lit"), online("r"), "r", true);
+        }
+        let mut forgotten = 0;
+        for i in 0..100_000 {
+            let jid = format!("stranger{i}@evil.example");
+            forgotten += p
+                .set(&jid, online(&format!("r{i}")), &format!("r{i}"), false)
+                .len();
+        }
+        assert_eq!(p.len(), 1000 + MAX_STRANGERS);
+        assert_eq!(forgotten, 100_000 - MAX_STRANGERS);
+        assert_eq!(p.of("contact0@capulet.lit").len(), 1, "contacts stay");
+        assert_eq!(
+            p.of("stranger99999@evil.example").len(),
+            1,
+            "the latest stay"
+        );
+        assert!(p.of("stranger0@evil.example").is_empty());
+        // One stranger's many resources are bounded too.
+        for i in 0..100_000 {
+            p.set(
+                "mallory@evil.example",
+                online(&format!("r{i}")),
+                &format!("r{i}"),
+                false,
+            );
+        }
+        assert_eq!(p.of("mallory@evil.example").len(), MAX_RESOURCES);
+        assert_eq!(p.len(), 1000 + MAX_STRANGERS);
+        // Heard from again: the least recent goes first, not it.
+        // (mallory took the place of stranger99744.)
+        assert!(p.of("stranger99744@evil.example").is_empty());
+        p.set("stranger99745@evil.example", online("x"), "x", false);
+        p.set("new@evil.example", online("r"), "r", false);
+        assert_eq!(p.of("stranger99745@evil.example").len(), 2);
+        assert!(p.of("stranger99746@evil.example").is_empty());
+        // Gone offline: no longer counted.
+        p.set("new@evil.example", None, "r", false);
+        assert_eq!(p.len(), 1000 + MAX_STRANGERS - 1);
+        assert_eq!(p.clear().len(), 1000 + MAX_STRANGERS - 1);
+        assert_eq!(p.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn roster_pushes_come_from_the_bare_account_or_nobody() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let p = Presences::default();
+        for from in [
+            "juliet@capulet.lit/laptop",
+            "romeo@montague.lit",
+            "capulet.lit",
+        ] {
+            let answer =
+                on_roster_push(&ctx, &p, Jid::new(from).ok(), push("mallory@evil.example")).await;
+            assert_eq!(answer, Err(DefinedCondition::Forbidden), "{from}");
+        }
+        assert!(ctx.store.roster(&ctx.account).await.unwrap().is_empty());
+        for (from, jid) in [
+            (None, "romeo@montague.lit"),
+            (Jid::new("juliet@capulet.lit").ok(), "nurse@capulet.lit"),
+        ] {
+            assert_eq!(on_roster_push(&ctx, &p, from, push(jid)).await, Ok(None));
+        }
+        assert_eq!(ctx.store.roster(&ctx.account).await.unwrap().len(), 2);
+    }
 }

@@ -2,12 +2,18 @@
 //! later delivery (offline storage, archives).
 
 use xmpp_parsers::delay::Delay;
+use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 
 /// The stamp of a `<delay/>`, in milliseconds since 1970.
 pub(crate) fn read_stamp_ms(el: &Element) -> Option<i64> {
+    read(el).map(|(ms, _)| ms)
+}
+
+/// The stamp of a `<delay/>` (ms since 1970) and who says so (`from`).
+pub(crate) fn read(el: &Element) -> Option<(i64, Option<Jid>)> {
     let d = Delay::try_from(el.clone()).ok()?;
-    Some(d.stamp.0.timestamp_millis())
+    Some((d.stamp.0.timestamp_millis(), d.from))
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub(crate) struct Parsed {
     /// XEP-0359 stanza-id assigned by the user's own server.
     pub archive_id: Option<String>,
     pub body: Option<String>,
+    /// XEP-0203 stamp of a `<delay/>` the user's own server put on it
+    /// (offline storage: `from` is the account's domain or bare JID). A
+    /// stamp from anyone else is the sender's word and is not read.
     pub delay_ms: Option<i64>,
     pub is_error: bool,
     /// For an error: its condition (RFC 6120 §8.3.3) and text, if given.
@@ -94,7 +97,13 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
                     p.archive_id = Some(id);
                 }
             }
-            ("delay", NS_DELAY) => p.delay_ms = p.delay_ms.or(delay::read_stamp_ms(el)),
+            ("delay", NS_DELAY) => {
+                if let Some((ms, Some(from))) = delay::read(el) {
+                    if super::is_own_server(&from, own) {
+                        p.delay_ms = p.delay_ms.or(Some(ms));
+                    }
+                }
+            }
             ("replace", NS_CORRECT) => p.replace = correction::read(el),
             ("retract", NS_RETRACT) => p.retract = retraction::read(el),
             ("reply", NS_REPLY) => p.reply_to = reply::read(el),
@@ -170,10 +179,7 @@ pub(crate) struct Unwrapped {
 /// If `msg` is a carbon (from the user's own bare JID) or an archive result,
 /// returns the message inside. Wrappers from anyone else are not trusted.
 pub(crate) fn unwrap_forwarded(msg: &Message, own: &BareJid) -> Option<Unwrapped> {
-    let from_own = match &msg.from {
-        None => true,
-        Some(f) => f.to_bare() == *own,
-    };
+    let from_own = super::from_own_account(msg.from.as_ref(), own);
     for el in &msg.payloads {
         let source = if carbons::is_carbon(el) {
             Source::Carbon
@@ -324,7 +330,8 @@ mod tests {
             <markable xmlns='urn:xmpp:chat-markers:0'/>
             <active xmlns='http://jabber.org/protocol/chatstates'/>
             <reply xmlns='urn:xmpp:reply:0' to='juliet@capulet.lit/balcony' id='prev'/>
-            <delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25Z'/>
+            <delay xmlns='urn:xmpp:delay' stamp='1999-09-10T23:08:25Z'/>
+            <delay xmlns='urn:xmpp:delay' from='capulet.lit' stamp='2002-09-10T23:08:25Z'/>
           </message>");
         let p = parse_message(&m, &own());
         assert_eq!(p.body.as_deref(), Some("Wherefore art thou?"));
@@ -337,7 +344,11 @@ mod tests {
         assert!(p.receipt_request && p.markable);
         assert_eq!(p.chat_state.as_deref(), Some("active"));
         assert_eq!(p.reply_to.as_deref(), Some("prev"));
-        assert_eq!(p.delay_ms, Some(1_031_699_305_000));
+        assert_eq!(
+            p.delay_ms,
+            Some(1_031_699_305_000),
+            "only the own server's stamp counts"
+        );
     }
 
     #[test]
@@ -405,6 +416,26 @@ mod tests {
         assert!(!u.sent_by_own_client);
         let forged = msg(&format!("<message xmlns='jabber:client' from='mallory@evil.example' to='juliet@capulet.lit/balcony'><sent xmlns='urn:xmpp:carbons:2'>{inner}</sent></message>"));
         assert!(unwrap_forwarded(&forged, &own()).is_none());
+    }
+
+    #[test]
+    fn another_client_of_the_account_cannot_forge_carbons_or_results() {
+        // A full JID of the account is one of the user's other clients, not
+        // the user's server (RFC 6121: the bare JID or no `from`).
+        let inner = "<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='romeo@montague.example/home' to='juliet@capulet.lit/balcony' type='chat'><body>forged</body></message></forwarded>";
+        for wrapper in [
+            format!("<received xmlns='urn:xmpp:carbons:2'>{inner}</received>"),
+            format!("<sent xmlns='urn:xmpp:carbons:2'>{inner}</sent>"),
+            format!("<result xmlns='urn:xmpp:mam:2' id='A9'>{inner}</result>"),
+        ] {
+            let forged = msg(&format!("<message xmlns='jabber:client' from='juliet@capulet.lit/laptop' to='juliet@capulet.lit/balcony'>{wrapper}</message>"));
+            assert!(unwrap_forwarded(&forged, &own()).is_none(), "{wrapper}");
+            let from_server = msg(&format!("<message xmlns='jabber:client' from='juliet@capulet.lit' to='juliet@capulet.lit/balcony'>{wrapper}</message>"));
+            assert!(
+                unwrap_forwarded(&from_server, &own()).is_some(),
+                "{wrapper}"
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,30 @@ pub(crate) mod vcard_update;
 /// the XEP codecs above.
 pub(crate) mod message;
 
+/// Whether a stanza with this `from` comes from the user's own account as
+/// the server speaks for it: no `from`, or the bare account JID (RFC 6121
+/// §2.1.6, XEP-0280 §11, XEP-0191). A full JID of the account is another
+/// of the user's clients, which must not pass for the server.
+pub(crate) fn from_own_account(
+    from: Option<&xmpp_parsers::jid::Jid>,
+    own: &xmpp_parsers::jid::BareJid,
+) -> bool {
+    match from {
+        None => true,
+        Some(f) => f.resource().is_none() && f.to_bare() == *own,
+    }
+}
+
+/// Whether `from` is the user's own server speaking for the account: the
+/// bare account JID or its domain (what stamps offline delivery).
+pub(crate) fn is_own_server(
+    from: &xmpp_parsers::jid::Jid,
+    own: &xmpp_parsers::jid::BareJid,
+) -> bool {
+    from.resource().is_none()
+        && (from.to_bare() == *own || (from.node().is_none() && from.domain() == own.domain()))
+}
+
 /// Longest id accepted in references (message ids, origin-ids, stanza-ids).
 pub(crate) const MAX_ID_LEN: usize = 256;
 

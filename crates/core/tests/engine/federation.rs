@@ -59,6 +59,8 @@ async fn prosody_and_ejabberd_users_chat_across_servers() {
         .unwrap();
     wait_connected(&mut a, &alice).await;
     wait_connected(&mut b, &bob).await;
+    // alice is bob's contact: strangers get no receipts.
+    b.client.add_contact(&bob, &alice, None, &[]).await.unwrap();
 
     let sent = a
         .client

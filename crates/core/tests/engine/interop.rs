@@ -33,6 +33,8 @@ async fn messages_receipts_and_corrections_with_slixmpp() {
     })
     .await;
     let peer = std::sync::Arc::new(peer);
+    // bob is a contact: strangers get no receipts.
+    t.client.add_contact(&alice, &bob, None, &[]).await.unwrap();
 
     // slixmpp -> Tern, with a receipt request: Tern answers it.
     peer.send_message(&alice, "hello from slixmpp", "slix-1")

@@ -10,6 +10,7 @@ mod connect;
 mod downgrade;
 mod federation;
 mod history;
+mod hostile;
 mod interop;
 mod messaging;
 mod new_device;

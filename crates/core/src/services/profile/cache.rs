@@ -4,22 +4,42 @@
 
 use super::*;
 
-/// Avatar downloads in progress for one account (by hash).
+/// Avatar downloads in progress for one account: at most one per image
+/// and one per person (someone announcing a new hash in every presence
+/// gets one download at a time, not one per presence).
 #[derive(Default, Debug)]
 pub(crate) struct Fetching(Mutex<HashSet<String>>);
 
 impl Fetching {
-    pub(super) fn start(&self, hash: &str) -> bool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         match self.0.lock() {
-            Ok(mut g) => g.insert(hash.to_string()),
-            Err(p) => p.into_inner().insert(hash.to_string()),
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         }
     }
-    pub(super) fn done(&self, hash: &str) {
-        match self.0.lock() {
-            Ok(mut g) => g.remove(hash),
-            Err(p) => p.into_inner().remove(hash),
-        };
+
+    /// Starts downloading `hash` for `jid`, unless either is under way.
+    pub(super) fn start(&self, jid: &str, hash: &str) -> bool {
+        let mut g = self.lock();
+        let by_jid = format!("jid {jid}");
+        if g.contains(hash) || g.contains(&by_jid) {
+            return false;
+        }
+        g.insert(hash.to_string());
+        g.insert(by_jid);
+        true
+    }
+
+    pub(super) fn done(&self, jid: &str, hash: &str) {
+        let mut g = self.lock();
+        g.remove(hash);
+        g.remove(&format!("jid {jid}"));
+    }
+
+    /// Downloads under way.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len() / 2
     }
 }
 
@@ -107,4 +127,26 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 
 pub(super) fn cached(ctx: &Ctx, hash: &str) -> bool {
     avatar_path(&ctx.data_dir, hash).is_some_and(|p| p.exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_download_per_person_and_per_image() {
+        let f = Fetching::default();
+        let started = (0..100_000)
+            .filter(|i| f.start("mallory@evil.example", &format!("{i:040x}")))
+            .count();
+        assert_eq!(started, 1);
+        assert!(
+            !f.start("romeo@montague.lit", &format!("{:040x}", 0)),
+            "the same image"
+        );
+        assert!(f.start("romeo@montague.lit", &format!("{:040x}", 1)));
+        assert_eq!(f.len(), 2);
+        f.done("mallory@evil.example", &format!("{:040x}", 0));
+        assert!(f.start("mallory@evil.example", &format!("{:040x}", 2)));
+    }
 }

@@ -16,6 +16,12 @@ pub(crate) async fn on_pep_event(handle: &AccountHandle, from: &Jid, event: &Ele
         return true;
     }
     let jid = from.to_bare().to_string();
+    // Avatars and nicknames are kept for the roster and the account only:
+    // a stranger's events would grow the profiles and the avatar folder.
+    if !handle.ctx().in_roster(&jid).await {
+        tracing::debug!(%from, "PEP event from outside the roster ignored");
+        return true;
+    }
     let Some(published) = pubsub::read_event(event) else {
         return true;
     };
@@ -84,7 +90,7 @@ pub(super) async fn on_avatar_metadata(handle: &AccountHandle, jid: &str, meta: 
         emit(handle, jid).await;
         return;
     }
-    if !ctx.fetching.start(&hash) {
+    if !ctx.fetching.start(jid, &hash) {
         return;
     }
     let handle = handle.clone();
@@ -92,7 +98,7 @@ pub(super) async fn on_avatar_metadata(handle: &AccountHandle, jid: &str, meta: 
     tokio::spawn(async move {
         let ok = fetch_pep_avatar(&handle, &jid, &hash).await;
         let ctx = handle.ctx();
-        ctx.fetching.done(&hash);
+        ctx.fetching.done(&jid, &hash);
         if ok {
             let _ = ctx
                 .store
@@ -138,7 +144,8 @@ pub(super) async fn fetch_pep_avatar(handle: &AccountHandle, jid: &str, hash: &s
 }
 
 /// A presence carried a vCard photo hash (XEP-0153): used only when the
-/// contact has no PEP avatar.
+/// contact has no PEP avatar. The caller checks that `from` is in the
+/// roster (or the account itself).
 pub(crate) async fn on_vcard_update(handle: &AccountHandle, from: &Jid, x: &Element) {
     let ctx = handle.ctx();
     let hash = match vcard_update::read(x) {
@@ -177,14 +184,14 @@ pub(crate) async fn on_vcard_update(handle: &AccountHandle, from: &Jid, x: &Elem
         emit(handle, &jid).await;
         return;
     }
-    if !ctx.fetching.start(&hash) {
+    if !ctx.fetching.start(&jid, &hash) {
         return;
     }
     let handle = handle.clone();
     tokio::spawn(async move {
         let fetched = fetch_vcard(&handle, Some(&jid)).await;
         let ctx = handle.ctx();
-        ctx.fetching.done(&hash);
+        ctx.fetching.done(&jid, &hash);
         match fetched {
             Ok(card) if card.photo.as_deref() == Some(hash.as_str()) => {
                 // The contact may have published a PEP avatar meanwhile.
