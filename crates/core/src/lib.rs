@@ -80,4 +80,5 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0428", "partial"),
     ("0444", "complete"),
     ("0461", "partial"),
+    ("0474", "partial"),
 ];
