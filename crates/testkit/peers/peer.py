@@ -27,7 +27,8 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "approve", "to": JID}
     {"cmd": "presence", "show": "away", "status": TEXT}
     {"cmd": "raw", "xml": "<message .../>"}
-    {"cmd": "quiet_disco"}   (stop answering disco#info requests)
+    {"cmd": "quiet_disco"}   (stop answering disco#info requests; then
+        "disco_quiet")
     {"cmd": "flood", "to": JID, "count": N}   (N directed presences, each
         with new entity caps and a new vCard avatar hash; then "flooded")
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
@@ -52,6 +53,7 @@ Events (stdout):
     {"event": "iq_result", "id", "type", "xml"}
     {"event": "iq_request", "from", "id", "type", "ns", "node"}
     {"event": "flooded", "count"}
+    {"event": "disco_quiet"}
     {"event": "omemo_message", "from", "id", "body", "device_id"}
     {"event": "sent", "id", "cmd"}
     {"event": "disconnected", "reason"}
@@ -482,6 +484,7 @@ class Peer(ClientXMPP):
             self.send_raw(cmd["xml"])
         elif name == "quiet_disco":
             self.remove_handler("Disco Info")
+            emit("disco_quiet")
         elif name == "flood":
             await self.flood(cmd["to"], int(cmd["count"]))
         elif name == "iq":

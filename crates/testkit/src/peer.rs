@@ -389,7 +389,10 @@ impl SlixmppPeer {
     /// Stops answering disco#info requests (they are still reported as
     /// `iq_request` events): for tests where someone else answers them.
     pub fn quiet_disco(&self) -> Result<()> {
-        self.send(json!({"cmd": "quiet_disco"}))
+        self.send(json!({"cmd": "quiet_disco"}))?;
+        // Requests sent after this returns find the handler gone.
+        self.wait_for(Duration::from_secs(30), |e| e["event"] == "disco_quiet")?;
+        Ok(())
     }
 
     /// Sends `count` directed presences to `to`, each with entity caps and
