@@ -274,7 +274,7 @@ async fn on_event(
             tracing::info!(account = %ctx.account, "stream suspended");
         }
         Event::Stanza(stanza) => {
-            for reply in inbound(handle, router, st, stanza).await {
+            for reply in inbound(handle, router, st, stanza, stream).await {
                 let _ = stream.send(Box::new(reply)).await;
             }
         }
@@ -288,6 +288,7 @@ async fn inbound(
     router: &Router,
     st: &mut State,
     stanza: Stanza,
+    stream: &mut StanzaStream,
 ) -> Vec<Stanza> {
     let ctx = handle.ctx();
     match stanza {
@@ -325,6 +326,16 @@ async fn inbound(
                 }
                 Waiting::Archive(query_id) => {
                     if let Some(run) = st.archive.remove(&query_id) {
+                        // The next page of a chain is asked for before
+                        // this one is stored.
+                        if let Some((next, mut iq)) = run.ahead(ctx, &answer) {
+                            let id = st.iq_id();
+                            *iq.id_mut() = id.clone();
+                            let waiting = Waiting::Archive(next.query_id().to_string());
+                            st.expect(id, iq_to(&iq), IQ_TIMEOUT * 2, waiting);
+                            st.archive.insert(next.query_id().to_string(), next);
+                            let _ = stream.send(Box::new(iq.into())).await;
+                        }
                         run.finish(ctx, answer).await;
                     }
                 }

@@ -3,7 +3,10 @@
 //! ([`Run`]) and its page through the inbound pipeline; this service says
 //! which pages to ask for.
 
-use tokio::sync::oneshot;
+use std::sync::atomic::{AtomicBool, Ordering as Atomic};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::Message;
 
@@ -68,6 +71,23 @@ pub(crate) struct ArchiveQuery {
     pub mode: Mode,
     /// Filing times of this catch-up or scroll-back so far.
     pub order: Ordering,
+    /// Instead of `order`: filing times shared by the pages of one chain.
+    pub shared_order: Option<Arc<Mutex<Ordering>>>,
+    /// Asks for the page before this one as soon as the server has
+    /// answered, before this page is stored (see [`Chain`]).
+    pub chain: Option<Chain>,
+}
+
+/// Pages read one after another, older each time, where the account task
+/// sends the query for the next page as soon as the server has answered
+/// for the current one, so the server reads the next page while Tern
+/// stores the current. Pages are still stored in turn.
+#[derive(Clone, Debug)]
+pub(crate) struct Chain {
+    /// Cleared by the reader to stop asking ahead (near its limit).
+    pub go: Arc<AtomicBool>,
+    /// Where the next page's answer goes, as soon as it was asked for.
+    pub next: mpsc::UnboundedSender<oneshot::Receiver<crate::Result<ArchivePage>>>,
 }
 
 impl ArchiveQuery {
@@ -82,6 +102,8 @@ impl ArchiveQuery {
             store: true,
             mode: Mode::LIVE,
             order: Ordering::default(),
+            shared_order: None,
+            chain: None,
         }
     }
 }
@@ -161,6 +183,41 @@ impl Run {
         }
     }
 
+    /// The query for the next page of a chain, when the server answered
+    /// this one, the archive has older pages, and the chain goes on (not
+    /// near its limit, the user not busy scrolling or typing).
+    pub(crate) fn ahead(&self, ctx: &Ctx, answer: &crate::Result<Iq>) -> Option<(Run, Iq)> {
+        let chain = self.query.chain.as_ref()?;
+        if !chain.go.load(Atomic::Relaxed) || ctx.activity.active_within(QUIET_MS) {
+            return None;
+        }
+        let Ok(Iq::Result {
+            payload: Some(p), ..
+        }) = answer
+        else {
+            return None;
+        };
+        let end = mam::read_fin(p)?;
+        let first = end.first.filter(|_| !end.complete)?;
+        let (reply, answer) = oneshot::channel();
+        chain.next.send(answer).ok()?;
+        Run::start(
+            ArchiveQuery {
+                with: self.query.with.clone(),
+                start_ms: self.query.start_ms,
+                before: Some(first),
+                after: None,
+                max: self.query.max,
+                store: self.query.store,
+                mode: self.query.mode,
+                order: Ordering::default(),
+                shared_order: self.query.shared_order.clone(),
+                chain: Some(chain.clone()),
+            },
+            reply,
+        )
+    }
+
     /// The session ended before the answer came.
     pub(crate) fn abort(self, e: crate::Error) {
         let _ = self.reply.send(Err(e));
@@ -184,14 +241,24 @@ impl Run {
                     // Filing times are handed out newest first; the
                     // pipeline then runs oldest first, so a correction
                     // finds the message it corrects.
-                    let mut items: Vec<(Message, Option<i64>)> = results
-                        .into_iter()
-                        .rev()
-                        .map(|(_, msg)| {
-                            let time = mam::result_stamp_ms(&msg).map(|s| query.order.file_time(s));
-                            (msg, time)
-                        })
-                        .collect();
+                    let mut items: Vec<(Message, Option<i64>)> = {
+                        let mut shared = query
+                            .shared_order
+                            .as_ref()
+                            .map(|o| o.lock().unwrap_or_else(|e| e.into_inner()));
+                        let order = match shared.as_deref_mut() {
+                            Some(o) => o,
+                            None => &mut query.order,
+                        };
+                        results
+                            .into_iter()
+                            .rev()
+                            .map(|(_, msg)| {
+                                let time = mam::result_stamp_ms(&msg).map(|s| order.file_time(s));
+                                (msg, time)
+                            })
+                            .collect()
+                    };
                     items.reverse();
                     let done = crate::inbound::process(ctx, items, query.mode).await;
                     (done.texts, done.oldest_ms)
@@ -468,34 +535,61 @@ async fn first_pages(handle: &AccountHandle, progress: &mut Progress<'_>) -> cra
 
 /// Older history, a page at a time, from where the last run stopped, until
 /// the archive's beginning (or `first_sync_limit` messages in this run).
-/// Waits while the user scrolls or types.
+/// Waits while the user scrolls or types. The pages form a [`Chain`]: the
+/// server reads the next page while Tern stores the current one; the
+/// resume point moves past a page once it is stored.
 async fn background(handle: &AccountHandle, progress: &mut Progress<'_>) -> crate::Result<()> {
     let ctx = handle.ctx();
     let limit = ctx.first_sync_limit;
     // Older than anything fetched in this run, in the archive's order.
-    let mut order = progress
-        .oldest_ms
-        .map(Ordering::older_than)
-        .unwrap_or_default();
-    loop {
+    let order = Arc::new(Mutex::new(
+        progress
+            .oldest_ms
+            .map(Ordering::older_than)
+            .unwrap_or_default(),
+    ));
+    let go = Arc::new(AtomicBool::new(true));
+    let (next, mut asked) = mpsc::unbounded_channel();
+    let chain = Chain {
+        go: go.clone(),
+        next,
+    };
+    let mut ahead: Option<oneshot::Receiver<crate::Result<ArchivePage>>> = None;
+    let outcome = loop {
         let (_, _, cursor, complete) = ctx.store.account_sync_state(&ctx.account).await?;
         let Some(cursor) = cursor.filter(|_| !complete) else {
-            return Ok(());
+            break Ok(());
         };
         if progress.texts >= limit {
-            return Ok(());
+            break Ok(());
         }
-        while ctx.activity.active_within(QUIET_MS) {
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        let mut page = handle
-            .archive_page(ArchiveQuery {
-                mode: Mode::FIRST_SYNC,
-                order,
-                ..ArchiveQuery::page(None, Some(&cursor), PAGE)
-            })
-            .await?;
-        order = std::mem::take(&mut page.order);
+        // A page holds at most twice its size (see `Run::push`).
+        go.store(progress.texts + 2 * (PAGE as u64) < limit, Atomic::Relaxed);
+        let page = match ahead.take() {
+            Some(answer) => match answer.await {
+                Ok(page) => page,
+                Err(_) => Err(crate::Error::Internal("an archive page was lost")),
+            },
+            None => {
+                while ctx.activity.active_within(QUIET_MS) {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                handle
+                    .archive_page(ArchiveQuery {
+                        mode: Mode::FIRST_SYNC,
+                        shared_order: Some(order.clone()),
+                        chain: Some(chain.clone()),
+                        ..ArchiveQuery::page(None, Some(&cursor), PAGE)
+                    })
+                    .await
+            }
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => break Err(e),
+        };
+        // Asked for before this page was stored, if the chain went on.
+        ahead = asked.try_recv().ok();
         progress.page(&page);
         let at_start = page.complete || page.ids.is_empty();
         ctx.store
@@ -507,9 +601,16 @@ async fn background(handle: &AccountHandle, progress: &mut Progress<'_>) -> crat
             )
             .await?;
         if at_start {
-            return Ok(());
+            break Ok(());
         }
+    };
+    // A page asked for ahead but not wanted any more is stored when it
+    // comes (nothing is lost; the resume point stays before it).
+    go.store(false, Atomic::Relaxed);
+    if let Some(answer) = ahead {
+        let _ = answer.await;
     }
+    outcome
 }
 
 /// Scroll-back beyond what is stored: pages the archive of one
