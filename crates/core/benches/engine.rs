@@ -211,19 +211,7 @@ async fn mam_bench() {
     // Bob's copies waiting for offline delivery go: the history is in the
     // archive only, so neither client below gets 10,000 offline messages
     // (and answers them with receipts, which the archive would keep).
-    let db = server.dir().join("data/prosody.sqlite");
-    let purged = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys\n\
-             c = sqlite3.connect(sys.argv[1], timeout=30)\n\
-             c.execute(\"DELETE FROM prosodyarchive WHERE store = 'offline'\")\n\
-             c.commit()",
-        )
-        .arg(&db)
-        .status()
-        .unwrap();
-    assert!(purged.success(), "purging offline messages failed");
+    server.purge_offline().unwrap();
 
     // Raw: the same pages fetched by a client that parses and drops them.
     let dr = tempfile::tempdir().unwrap();

@@ -264,6 +264,34 @@ impl Prosody {
         self.dir.path()
     }
 
+    /// Deletes what the server keeps for offline delivery, so an account's
+    /// history is in its archive only (as on an account whose other device
+    /// received everything). Returns how many stanzas went.
+    pub fn purge_offline(&self) -> Result<u64> {
+        let db = self.dir.path().join("data/prosody.sqlite");
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys\n\
+                 c = sqlite3.connect(sys.argv[1], timeout=30)\n\
+                 n = c.execute(\"DELETE FROM prosodyarchive WHERE store = 'offline'\").rowcount\n\
+                 c.commit()\n\
+                 print(n)",
+            )
+            .arg(&db)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "purging offline messages failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0))
+    }
+
     /// Prosody's log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()

@@ -151,28 +151,6 @@ async fn wait_connected(h: &mut Helper, who: &str) {
     .await
 }
 
-/// Deletes what the server keeps for offline delivery.
-fn purge_offline(server: &Prosody) {
-    let db = server.dir().join("data/prosody.sqlite");
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys\n\
-             c = sqlite3.connect(sys.argv[1], timeout=30)\n\
-             n = c.execute(\"DELETE FROM prosodyarchive WHERE store = 'offline'\").rowcount\n\
-             c.commit()\n\
-             print(n)",
-        )
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "purging offline messages failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn stanza(xml: &str) -> tokio_xmpp::Stanza {
     tokio_xmpp::Stanza::Message(
         xmpp_parsers::message::Message::try_from(
@@ -341,7 +319,7 @@ pub async fn serve(extra: usize) {
 
     let with_history = &contacts[..CONTACTS];
     let last_bulk = send_from_each(&cs.client, with_history, &me, EACH, "bulk").await;
-    purge_offline(&server);
+    server.purge_offline().unwrap();
     note("archive filled", start);
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
@@ -377,7 +355,7 @@ pub async fn serve(extra: usize) {
     for (c, uid) in send_from_each(&cs.client, &with_history[1..2], &me, 2, "later").await {
         newest.insert(c, (uid, false));
     }
-    purge_offline(&server);
+    server.purge_offline().unwrap();
     a.client.shutdown().await;
     note("data set ready", start);
 

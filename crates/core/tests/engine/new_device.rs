@@ -12,30 +12,6 @@ use crate::support::*;
 
 const T: Duration = Duration::from_secs(60);
 
-/// Deletes what the server keeps for offline delivery, so the account's
-/// history is in its archive only (as on an account whose other device
-/// received everything).
-fn purge_offline(server: &Prosody) {
-    let db = server.dir().join("data/prosody.sqlite");
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys\n\
-             c = sqlite3.connect(sys.argv[1], timeout=30)\n\
-             n = c.execute(\"DELETE FROM prosodyarchive WHERE store = 'offline'\").rowcount\n\
-             c.commit()\n\
-             print(n)",
-        )
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "purging offline messages failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Users created before anyone signs in (the server's database is busy
 /// once clients are connected).
 fn users(server: &Prosody, n: usize) -> Vec<(String, String)> {
@@ -170,7 +146,7 @@ async fn a_new_device_is_online_at_once_and_nothing_is_falsely_unread() {
 
     // 4,900 messages from 20 contacts while the user is away.
     let last_bulk = send_from_each(&mut cs, &contacts, &me, EACH, "bulk").await;
-    purge_offline(&server);
+    server.purge_offline().unwrap();
     eprintln!("archive filled: {:?}", start.elapsed());
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
@@ -212,7 +188,7 @@ async fn a_new_device_is_online_at_once_and_nothing_is_falsely_unread() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let later0 = send_from_each(&mut cs, &contacts[0..1], &me, 3, "later").await;
     let later1 = send_from_each(&mut cs, &contacts[1..2], &me, 2, "later").await;
-    purge_offline(&server);
+    server.purge_offline().unwrap();
     let mut newest = last_bulk.clone();
     newest.extend(later0);
     newest.extend(later1);
@@ -350,7 +326,7 @@ async fn a_restart_in_the_middle_of_the_history_resumes_where_it_stopped() {
     let (me, me_pass) = people.remove(0);
     let (mut cs, contacts) = contacts(&server, people).await;
     send_from_each(&mut cs, &contacts, &me, N, "m").await;
-    purge_offline(&server);
+    server.purge_offline().unwrap();
 
     // First start: once the first page is in, the user is busy (scrolling,
     // typing), so the background history waits; then Tern quits.
