@@ -112,6 +112,8 @@ async fn main() -> anyhow::Result<()> {
             state: MessageState::Received,
             reply_to: None,
             coarse_time: false,
+            mention: false,
+            occupant_id: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

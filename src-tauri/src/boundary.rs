@@ -14,7 +14,8 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, MessageView, ProfileView, Snapshot, VCardView,
+    ClientEvent, ContactView, ConversationView, InvitationView, MessageView, OccupantView,
+    ProfileView, RoomInfoView, RoomKind, RoomListing, RoomNotify, RoomView, Snapshot, VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch.
@@ -536,6 +537,7 @@ impl From<Error> for UiError {
                 "timeout",
                 "The server did not answer in time. Check the connection and try again.",
             ),
+            Error::Room { code, message } => UiError::new(&format!("room_{code}"), message),
             Error::InvalidImage(why) => UiError::new(
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),

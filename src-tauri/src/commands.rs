@@ -5,8 +5,9 @@ use tauri::State;
 
 use crate::boundary::{
     checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
-    Draft, Listed, MessageView, ProfileView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
-    SnapshotView, UiError, VCardView,
+    Draft, Listed, MessageView, OccupantView, ProfileView, RoomInfoView, RoomKind, RoomListing,
+    RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
+    UiError, VCardView,
 };
 use crate::Shell;
 
@@ -541,4 +542,311 @@ pub async fn user_active(shell: State<'_, Shell>) -> Reply {
         client.user_active();
     }
     Ok(())
+}
+
+/// Joins a group chat (`room@service` or an `xmpp:…?join` link); resolves
+/// once the user is in, rejects saying why not.
+#[tauri::command]
+#[specta::specta]
+pub async fn join_room(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    nick: Option<String>,
+    password: Option<String>,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .join_room(&account, &room, nick.as_deref(), password.as_deref())
+        .await?)
+}
+
+/// Creates a group chat (a private group or a public channel) and joins it.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_room(
+    shell: State<'_, Shell>,
+    account: String,
+    name: String,
+    address: Option<String>,
+    kind: RoomKind,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .create_room(&account, &name, address.as_deref(), kind)
+        .await?)
+}
+
+/// An address for a new group chat named `name` on the account's server.
+#[tauri::command]
+#[specta::specta]
+pub async fn suggest_room_address(
+    shell: State<'_, Shell>,
+    account: String,
+    name: String,
+) -> Reply<String> {
+    Ok(shell
+        .client()
+        .await?
+        .suggest_room_address(&account, &name)
+        .await?)
+}
+
+/// Leaves a group chat; `forget` also removes its bookmark.
+#[tauri::command]
+#[specta::specta]
+pub async fn leave_room(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    forget: bool,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .leave_room(&account, &room, forget)
+        .await?)
+}
+
+/// Who is in a group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn room_occupants(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+) -> Reply<Vec<OccupantView>> {
+    Ok(shell
+        .client()
+        .await?
+        .room_occupants(&account, &room)
+        .await?)
+}
+
+/// What a group chat says about itself (before joining).
+#[tauri::command]
+#[specta::specta]
+pub async fn room_info(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+) -> Reply<RoomInfoView> {
+    Ok(shell.client().await?.room_info(&account, &room).await?)
+}
+
+/// The group chats the account's server lists.
+#[tauri::command]
+#[specta::specta]
+pub async fn browse_rooms(shell: State<'_, Shell>, account: String) -> Reply<Vec<RoomListing>> {
+    Ok(shell.client().await?.browse_rooms(&account).await?)
+}
+
+/// Changes the user's nickname in a group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn change_room_nick(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    nick: String,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .change_room_nick(&account, &room, &nick)
+        .await?)
+}
+
+/// Changes a group chat's subject.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_room_subject(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    subject: String,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .set_room_subject(&account, &room, &subject)
+        .await?)
+}
+
+/// Removes an occupant from a group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn kick_occupant(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    nick: String,
+    reason: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .kick_occupant(&account, &room, &nick, reason.as_deref())
+        .await?)
+}
+
+/// Bans someone from a group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn ban_user(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    jid: String,
+    reason: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .ban_user(&account, &room, &jid, reason.as_deref())
+        .await?)
+}
+
+/// Sets an occupant's role (`participant` gives voice, `visitor` takes it).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_occupant_role(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    nick: String,
+    role: String,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .set_occupant_role(&account, &room, &nick, &role)
+        .await?)
+}
+
+/// Sets someone's affiliation with a group chat (owner, admin, member, none).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_affiliation(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    jid: String,
+    affiliation: String,
+    reason: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .set_affiliation(&account, &room, &jid, &affiliation, reason.as_deref())
+        .await?)
+}
+
+/// Removes someone's message from a group chat for everyone.
+#[tauri::command]
+#[specta::specta]
+pub async fn moderate_message(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+    reason: Option<String>,
+) -> Reply<MessageView> {
+    Ok(shell
+        .client()
+        .await?
+        .moderate_message(&account, id, reason.as_deref())
+        .await?)
+}
+
+/// Destroys a group chat (its owner).
+#[tauri::command]
+#[specta::specta]
+pub async fn destroy_room(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    reason: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .destroy_room(&account, &room, reason.as_deref())
+        .await?)
+}
+
+/// Invites people to a group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn invite_to_room(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    jids: Vec<String>,
+    reason: Option<String>,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .invite_to_room(&account, &room, &jids, reason.as_deref())
+        .await?)
+}
+
+/// Accepts an invitation: joins the group chat.
+#[tauri::command]
+#[specta::specta]
+pub async fn accept_invitation(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .accept_invitation(&account, &room)
+        .await?)
+}
+
+/// Declines an invitation.
+#[tauri::command]
+#[specta::specta]
+pub async fn decline_invitation(shell: State<'_, Shell>, account: String, room: String) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .decline_invitation(&account, &room)
+        .await?)
+}
+
+/// Which messages of a group chat notify.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_room_notify(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    notify: RoomNotify,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .set_room_notify(&account, &room, notify)
+        .await?)
+}
+
+/// Whether a group chat is joined at each sign-in.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_room_autojoin(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    autojoin: bool,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .set_room_autojoin(&account, &room, autojoin)
+        .await?)
 }

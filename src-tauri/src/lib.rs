@@ -172,6 +172,20 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
+    // In a group chat, the room's setting decides: every message, mentions
+    // of the user (the default in channels), or nothing.
+    let room = shell
+        .mirror()
+        .snapshot
+        .rooms
+        .iter()
+        .find(|r| r.account == message.account && r.jid == message.peer)
+        .cloned();
+    if let Some(r) = &room {
+        if !notifications::room_wants(r.notify, message.mention) {
+            return;
+        }
+    }
     if !shell.notifier.should_notify(message, now) {
         return;
     }
@@ -183,14 +197,28 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
     let (desktop, client, message) = (shell.desktop.clone(), client.clone(), message.clone());
     let show_text = shell.notifier.shows_text();
     tauri::async_runtime::spawn(async move {
-        let contact = client
-            .contact(&message.account, &message.peer)
-            .await
-            .ok()
-            .flatten();
-        let sender = contact
-            .and_then(|c| c.name.or(c.nickname))
-            .unwrap_or_else(|| message.peer.clone());
+        let sender = match &room {
+            // "nick in Room"
+            Some(r) => {
+                let nick = message
+                    .sender
+                    .split_once('/')
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_else(|| message.sender.clone());
+                let name = r.name.clone().unwrap_or_else(|| r.jid.clone());
+                format!("{nick} in {name}")
+            }
+            None => {
+                let contact = client
+                    .contact(&message.account, &message.peer)
+                    .await
+                    .ok()
+                    .flatten();
+                contact
+                    .and_then(|c| c.name.or(c.nickname))
+                    .unwrap_or_else(|| message.peer.clone())
+            }
+        };
         let (title, body) = notifications::content(&sender, &message, show_text);
         desktop.show(
             title,

@@ -127,6 +127,15 @@ impl Notifier {
     }
 }
 
+/// Whether a group chat's message notifies, by the room's setting.
+pub fn room_wants(notify: tern_core::RoomNotify, mention: bool) -> bool {
+    match notify {
+        tern_core::RoomNotify::All => true,
+        tern_core::RoomNotify::Mentions => mention,
+        tern_core::RoomNotify::None => false,
+    }
+}
+
 /// Notification servers may read a subset of HTML in the body: make the
 /// text inert, and short.
 pub fn inert(text: &str) -> String {

@@ -70,6 +70,8 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             state: MessageState::Received,
             reply_to: None,
             coarse_time: false,
+            mention: false,
+            occupant_id: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

@@ -302,6 +302,16 @@ pub enum Error {
     /// The request timed out.
     #[error("the server did not answer in time")]
     Timeout,
+    /// A group chat refused or removed the user, or an action on a room
+    /// failed: `code` says why (`banned`, `members_only`, `nick_conflict`,
+    /// `not_a_room`, `not_moderator`, …), `message` in words.
+    #[error("{message}")]
+    Room {
+        /// Why, for the UI to act on.
+        code: String,
+        /// What happened, in words a person can act on.
+        message: String,
+    },
     /// A picture cannot be used (e.g. as avatar).
     #[error("this picture can't be used: {0}")]
     InvalidImage(String),

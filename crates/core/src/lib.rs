@@ -36,12 +36,14 @@ mod services;
 mod xep;
 
 pub use api::client;
+pub use api::rooms::parse_room_address;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount, Privacy};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
     AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,
-    ConversationView, MessageState, MessageView, ResourcePresence, Show, Snapshot, Subscription,
-    SubscriptionRequest,
+    ConversationView, InvitationView, MessageState, MessageView, OccupantView, Renamed,
+    ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomNotify, RoomStatus, RoomView, Show,
+    Snapshot, Subscription, SubscriptionRequest,
 };
 pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};

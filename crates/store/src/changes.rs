@@ -10,10 +10,31 @@
 use std::collections::BTreeMap;
 
 use crate::messages::{
-    advance_in, correct_in, fail_in, find_in, insert_in, mark_read_in, retract_in,
+    advance_in, correct_in, fail_in, find_in, insert_in, mark_read_in, message_in, retract_in,
     set_reactions_in, settle_unread_in,
 };
 use crate::{Direction, MessageRow, MessageState, NewMessage, Result, Store, Stored};
+
+/// Who sent a group-chat message, to check a correction or retraction
+/// comes from the same occupant: by the room's stable occupant id
+/// (XEP-0421) when both messages carry one, else by room JID (nick).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occupant {
+    /// The occupant's room JID (`room@service/nick`).
+    pub sender: String,
+    /// Its occupant id, when the room gives them.
+    pub occupant_id: Option<String>,
+}
+
+impl Occupant {
+    /// Whether the stored message `m` was sent by this occupant.
+    pub fn sent(&self, m: &crate::MessageRow) -> bool {
+        match (&self.occupant_id, &m.occupant_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.sender == m.sender,
+        }
+    }
+}
 
 /// One change to the stored history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +69,30 @@ pub enum Change {
         reference: String,
         /// Only a message of this direction (its sender's side) counts.
         direction: Direction,
+        /// In a group chat, only a message of this occupant counts.
+        occupant: Option<Occupant>,
+    },
+    /// A group chat's subject changed.
+    RoomSubject {
+        /// Account.
+        account: String,
+        /// The room.
+        room: String,
+        /// The new subject (empty: none).
+        subject: String,
+    },
+    /// A group chat's moderator removed a message (XEP-0425).
+    Moderate {
+        /// Account.
+        account: String,
+        /// The room.
+        peer: String,
+        /// The removed message's id in the room's archive (stanza-id).
+        stanza_id: String,
+        /// Who removed it.
+        by: Option<String>,
+        /// Why.
+        reason: Option<String>,
     },
     /// Its sender corrected a message (XEP-0308).
     Correct {
@@ -59,6 +104,8 @@ pub enum Change {
         reference: String,
         /// Only a message of this direction (its sender's side) counts.
         direction: Direction,
+        /// In a group chat, only a message of this occupant counts.
+        occupant: Option<Occupant>,
         /// The new text.
         body: String,
     },
@@ -205,10 +252,12 @@ impl Store {
                     peer,
                     reference,
                     direction,
+                    occupant,
                 } => {
-                    if let Some(m) =
-                        find_in(&mut tx, account, peer, reference, Some(*direction)).await?
-                    {
+                    let found =
+                        find_in(&mut tx, account, peer, reference, Some(*direction)).await?;
+                    let found = found.filter(|m| occupant.as_ref().is_none_or(|o| o.sent(m)));
+                    if let Some(m) = found {
                         if let Some(m) = retract_in(&mut tx, m.id).await? {
                             out.touch(account, peer);
                             out.messages.push(m);
@@ -222,9 +271,10 @@ impl Store {
                     peer,
                     reference,
                     direction,
+                    occupant,
                     body,
                 } => match find_in(&mut tx, account, peer, reference, Some(*direction)).await? {
-                    Some(m) if !m.retracted => {
+                    Some(m) if !m.retracted && occupant.as_ref().is_none_or(|o| o.sent(&m)) => {
                         if let Some(m) = correct_in(&mut tx, m.id, body).await? {
                             out.touch(account, peer);
                             out.messages.push(m);
@@ -236,6 +286,53 @@ impl Store {
                         "correction of an unknown or foreign message ignored"
                     ),
                 },
+                Change::RoomSubject {
+                    account,
+                    room,
+                    subject,
+                } => {
+                    sqlx::query(
+                        "UPDATE rooms SET subject = ?3 WHERE account_jid = ?1 AND jid = ?2",
+                    )
+                    .bind(account)
+                    .bind(room)
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::Moderate {
+                    account,
+                    peer,
+                    stanza_id,
+                    by,
+                    reason,
+                } => {
+                    let r = sqlx::query(
+                        "UPDATE messages SET body = '', retracted = 1, reactions = '{}',
+                            moderated_by = ?4, moderation_reason = ?5
+                         WHERE account_jid = ?1 AND peer = ?2 AND archive_by = ?2 AND archive_id = ?3
+                         RETURNING id",
+                    )
+                    .bind(account)
+                    .bind(peer)
+                    .bind(stanza_id)
+                    .bind(by)
+                    .bind(reason)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match r {
+                        Some(r) => {
+                            let id: i64 = sqlx::Row::try_get(&r, 0)?;
+                            if let Some(m) = message_in(&mut tx, id).await? {
+                                out.touch(account, peer);
+                                out.messages.push(m);
+                            }
+                        }
+                        None => {
+                            tracing::info!(%peer, stanza_id, "moderation of an unknown message ignored")
+                        }
+                    }
+                }
                 Change::React {
                     account,
                     peer,

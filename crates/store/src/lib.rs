@@ -18,15 +18,17 @@ mod changes;
 mod messages;
 mod omemo;
 mod profiles;
+mod rooms;
 mod roster;
 pub use accounts::{PinnedCertificate, ServerSecurity, StoredAccount};
-pub use changes::{merge_reactions, Change, Committed};
+pub use changes::{merge_reactions, Change, Committed, Occupant};
 pub use messages::{
     strip_reply_quote, Conversation, ConversationKind, Direction, MessageRow, MessageState,
     NewMessage, OutboxEntry, SearchHit, Stored,
 };
 pub use omemo::{OmemoStore, OmemoStoreError};
 pub use profiles::ProfileRow;
+pub use rooms::{InvitationRow, RoomRow};
 pub use roster::RosterRow;
 
 /// The migrations, in order. The position in this list (starting at 1) is
@@ -64,6 +66,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_security_memory",
         include_str!("../migrations/0009_security_memory.sql"),
+    ),
+    (
+        "0010_group_chats",
+        include_str!("../migrations/0010_group_chats.sql"),
     ),
 ];
 
@@ -468,6 +474,8 @@ mod tests {
                 state: MessageState::Received,
                 reply_to: None,
                 coarse_time: false,
+                mention: false,
+                occupant_id: None,
             })
             .collect();
         store

@@ -87,6 +87,10 @@ pub struct NewMessage {
     /// stamps): such a message from the second a conversation was deleted
     /// counts as from before it.
     pub coarse_time: bool,
+    /// A group-chat message that mentions the user.
+    pub mention: bool,
+    /// The sending occupant's stable id in a group chat (XEP-0421).
+    pub occupant_id: Option<String>,
 }
 
 /// A stored message.
@@ -126,6 +130,14 @@ pub struct MessageRow {
     pub failure: Option<String>,
     /// The server's words about that, when it gave any.
     pub failure_text: Option<String>,
+    /// A group-chat message that mentions the user.
+    pub mention: bool,
+    /// The sending occupant's stable id in a group chat (XEP-0421).
+    pub occupant_id: Option<String>,
+    /// Who removed it from a group chat (a moderator, XEP-0425).
+    pub moderated_by: Option<String>,
+    /// The moderator's reason.
+    pub moderation_reason: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -174,6 +186,8 @@ pub struct Conversation {
     pub kind: ConversationKind,
     /// Unread incoming messages.
     pub unread: i64,
+    /// Unread messages that mention the user (group chats).
+    pub mentions: i64,
     /// Time of the newest message, ms.
     pub updated_ms: i64,
     /// The newest message.
@@ -199,7 +213,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text";
+const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason";
 
 fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -225,6 +239,10 @@ fn row(r: &SqliteRow) -> Result<MessageRow> {
         reactions: r.try_get("reactions")?,
         failure: r.try_get("failure")?,
         failure_text: r.try_get("failure_text")?,
+        mention: r.try_get("mention")?,
+        occupant_id: r.try_get("occupant_id")?,
+        moderated_by: r.try_get("moderated_by")?,
+        moderation_reason: r.try_get("moderation_reason")?,
     })
 }
 
@@ -569,7 +587,7 @@ impl Store {
     /// One conversation.
     pub async fn conversation(&self, account: &str, peer: &str) -> Result<Option<Conversation>> {
         let r = sqlx::query(
-            "SELECT unread, updated_ms, kind FROM conversations WHERE account_jid = ?1 AND peer = ?2",
+            "SELECT unread, mentions, updated_ms, kind FROM conversations WHERE account_jid = ?1 AND peer = ?2",
         )
         .bind(account)
         .bind(peer)
@@ -591,6 +609,7 @@ impl Store {
             peer: peer.to_string(),
             kind: ConversationKind::from_i64(r.try_get("kind")?),
             unread: r.try_get("unread")?,
+            mentions: r.try_get("mentions")?,
             updated_ms: r.try_get("updated_ms")?,
             last: last.as_ref().map(row).transpose()?,
         }))
@@ -599,7 +618,7 @@ impl Store {
     /// Conversations, most recent first (of one account, or all).
     pub async fn conversations(&self, account: Option<&str>) -> Result<Vec<Conversation>> {
         let rows = sqlx::query(
-            "SELECT c.account_jid, c.peer, c.unread, c.updated_ms, c.kind,
+            "SELECT c.account_jid, c.peer, c.unread, c.mentions, c.updated_ms, c.kind,
                     (SELECT m.id FROM messages m WHERE m.account_jid = c.account_jid AND m.peer = c.peer
                      ORDER BY m.timestamp_ms DESC, m.id DESC LIMIT 1) AS last_id
              FROM conversations c
@@ -621,6 +640,7 @@ impl Store {
                 peer: r.try_get("peer")?,
                 kind: ConversationKind::from_i64(r.try_get("kind")?),
                 unread: r.try_get("unread")?,
+                mentions: r.try_get("mentions")?,
                 updated_ms: r.try_get("updated_ms")?,
                 last,
             });
@@ -850,8 +870,8 @@ pub(crate) async fn insert_in(
         }
     }
     let r = sqlx::query(&format!(
-        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12)
+        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14)
          RETURNING {COLUMNS}"
     ))
     .bind(&m.account)
@@ -866,20 +886,24 @@ pub(crate) async fn insert_in(
     .bind(m.timestamp_ms)
     .bind(m.state as i64)
     .bind(&m.reply_to)
+    .bind(m.mention)
+    .bind(&m.occupant_id)
     .fetch_one(&mut *conn)
     .await?;
     let inserted = row(&r)?;
     let unread = i64::from(!outgoing && count_unread);
+    let mentions = unread * i64::from(m.mention);
     sqlx::query(
-        "INSERT INTO conversations (account_jid, peer, unread, updated_ms, kind) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO conversations (account_jid, peer, unread, updated_ms, kind, mentions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(account_jid, peer) DO UPDATE SET
-            unread = unread + ?3, updated_ms = MAX(updated_ms, ?4)",
+            unread = unread + ?3, updated_ms = MAX(updated_ms, ?4), mentions = mentions + ?6",
     )
     .bind(&m.account)
     .bind(&m.peer)
     .bind(unread)
     .bind(m.timestamp_ms)
     .bind(m.kind as i64)
+    .bind(mentions)
     .execute(&mut *conn)
     .await?;
     if let Some(intent) = outbox_intent {
@@ -908,7 +932,7 @@ pub(crate) async fn find_in(
     let outgoing = direction.map(|d| d == Direction::Outgoing);
     let r = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM messages
-         WHERE account_jid = ?1 AND peer = ?2 AND (uid = ?3 OR msg_id = ?3)
+         WHERE account_jid = ?1 AND peer = ?2 AND (uid = ?3 OR msg_id = ?3 OR archive_id = ?3)
            AND (?4 IS NULL OR outgoing = ?4)
          ORDER BY id DESC LIMIT 1"
     ))
@@ -1006,11 +1030,13 @@ pub(crate) async fn mark_read_in(
     account: &str,
     peer: &str,
 ) -> Result<()> {
-    sqlx::query("UPDATE conversations SET unread = 0 WHERE account_jid = ?1 AND peer = ?2")
-        .bind(account)
-        .bind(peer)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE conversations SET unread = 0, mentions = 0 WHERE account_jid = ?1 AND peer = ?2",
+    )
+    .bind(account)
+    .bind(peer)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(
         "UPDATE messages SET state = 11 WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10",
     )
@@ -1058,7 +1084,10 @@ pub(crate) async fn settle_unread_in(
     let changed = sqlx::query(
         "UPDATE conversations SET unread = (
             SELECT COUNT(*) FROM messages
-             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10)
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10),
+           mentions = (
+            SELECT COUNT(*) FROM messages
+             WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10 AND mention = 1)
          WHERE account_jid = ?1 AND peer = ?2 AND unread != (
             SELECT COUNT(*) FROM messages
              WHERE account_jid = ?1 AND peer = ?2 AND outgoing = 0 AND state = 10)",

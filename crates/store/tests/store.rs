@@ -182,6 +182,7 @@ async fn a_list_of_changes_commits_together() {
             peer: b.clone(),
             reference: "t1".into(),
             direction: Direction::Incoming,
+            occupant: None,
             body: "fixed".into(),
         },
         Change::Correct {
@@ -189,6 +190,7 @@ async fn a_list_of_changes_commits_together() {
             peer: b.clone(),
             reference: "m1".into(),
             direction: Direction::Incoming,
+            occupant: None,
             body: "nobody edits others' words".into(),
         },
         Change::React {
@@ -452,6 +454,8 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         state: tern_store::MessageState::Received,
         reply_to: None,
         coarse_time: false,
+        mention: false,
+        occupant_id: None,
     }
 }
 

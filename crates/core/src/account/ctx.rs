@@ -28,6 +28,11 @@ pub(crate) struct Ctx {
     pub activity: Arc<Activity>,
     /// What strangers are told (the user's choice).
     pub privacy: Arc<PrivacyChoice>,
+    /// The account's group chats and who is in them.
+    pub rooms: Arc<crate::services::muc::Rooms>,
+    /// How long a room may stay silent before Tern checks the user is
+    /// still in it (XEP-0410).
+    pub room_ping_after: std::time::Duration,
 }
 
 impl Ctx {
@@ -143,6 +148,8 @@ pub(crate) mod tests {
             fetching: Arc::default(),
             activity: Arc::default(),
             privacy: Arc::default(),
+            rooms: Arc::default(),
+            room_ping_after: std::time::Duration::from_secs(300),
         };
         (dir, ctx)
     }

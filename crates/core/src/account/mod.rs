@@ -90,6 +90,7 @@ impl Account {
     pub(crate) fn start(
         settings: Settings,
         first_sync_limit: u64,
+        room_ping_after: std::time::Duration,
         activity: Arc<crate::account::ctx::Activity>,
         privacy: Arc<crate::account::ctx::PrivacyChoice>,
         passwords: Arc<dyn PasswordStore>,
@@ -108,6 +109,8 @@ impl Account {
             fetching: Arc::default(),
             activity,
             privacy,
+            rooms: Arc::default(),
+            room_ping_after,
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {

@@ -31,6 +31,18 @@ pub(crate) async fn start(handle: AccountHandle) {
     if let Err(e) = handle.send(tokio_xmpp::Stanza::Presence(presence)).await {
         tracing::warn!(account = %ctx.account, "initial presence not sent: {e}");
     }
+    // 2c. Group chats (XEP-0045): the bookmarks (XEP-0402), then every
+    // room to be in is joined at once, each with its own archive after.
+    crate::services::muc::bookmarks::fetch(&handle).await;
+    crate::services::muc::join::rejoin(&handle).await;
+    match crate::services::muc::invites::pending(&ctx).await {
+        Ok(list) => ctx.hub.emit_all(
+            list.into_iter()
+                .map(|invitation| crate::events::ClientEvent::Invitation { invitation })
+                .collect(),
+        ),
+        Err(e) => tracing::warn!(account = %ctx.account, "invitations not read: {e}"),
+    }
     // 3. Blocklist (XEP-0191): asking for it also subscribes to changes.
     match handle
         .request(crate::xep::blocking::blocklist_request())
@@ -63,4 +75,7 @@ pub(crate) async fn start(handle: AccountHandle) {
         Ok(n) => tracing::info!(account = %ctx.account, fetched = n, "history caught up"),
         Err(e) => tracing::warn!(account = %ctx.account, "history catch-up failed: {e}"),
     }
+    // 6. For as long as the session lasts: silent rooms are checked
+    // (XEP-0410).
+    crate::services::muc::self_ping::run(handle).await;
 }

@@ -179,6 +179,11 @@ pub(super) async fn run(
                 for reply in crate::inbound::on_messages(ctx, batch).await {
                     let _ = stream.send(Box::new(reply)).await;
                 }
+                // Occupant changes of the burst, coalesced.
+                let rooms = ctx.rooms.flush(&ctx.account);
+                if !rooms.is_empty() {
+                    ctx.hub.emit_all(rooms);
+                }
             }
             cmd = cmd_rx.recv() => match cmd {
                 Some(Command::Iq { mut iq, reply }) => {
@@ -249,6 +254,7 @@ async fn on_event(
             features,
         }) => {
             st.drop_requests(&ctx.account);
+            ctx.rooms.session_lost(&ctx.account);
             st.queue.reset(features.stream_management.is_some());
             ctx.discovery.clear_presences();
             for jid in shared.presences.clear() {

@@ -19,6 +19,18 @@ fn peer_jid(peer: &str) -> Result<String> {
         })
 }
 
+/// A conversation's peer: a bare JID, or an occupant of one of the
+/// account's rooms (`room@service/nick`, a private message in a room).
+async fn peer_of(ctx: &crate::account::ctx::Ctx, peer: &str) -> Result<String> {
+    if let Ok(full) = xmpp_parsers::jid::FullJid::new(peer.trim()) {
+        if chat::kind_of(ctx, full.as_str()).await == tern_store::ConversationKind::GroupChatPrivate
+        {
+            return Ok(full.to_string());
+        }
+    }
+    peer_jid(peer)
+}
+
 fn views(rows: Vec<tern_store::MessageRow>) -> Vec<MessageView> {
     rows.into_iter().map(MessageView::from).collect()
 }
@@ -58,7 +70,7 @@ impl Client {
     ) -> Result<Vec<MessageView>> {
         let ctx = self.ctx(account).await?;
         Ok(views(
-            chat::timeline(&ctx, &peer_jid(peer)?, before, limit).await?,
+            chat::timeline(&ctx, &peer_of(&ctx, peer).await?, before, limit).await?,
         ))
     }
 
@@ -73,7 +85,7 @@ impl Client {
     ) -> Result<Vec<MessageView>> {
         let ctx = self.ctx(account).await?;
         Ok(views(
-            chat::newer(&ctx, &peer_jid(peer)?, after, limit).await?,
+            chat::newer(&ctx, &peer_of(&ctx, peer).await?, after, limit).await?,
         ))
     }
 
@@ -88,7 +100,14 @@ impl Client {
     ) -> Result<Vec<MessageView>> {
         let ctx = self.ctx(account).await?;
         let handle = self.handle(account).await.ok();
-        let rows = chat::older(&ctx, handle.as_ref(), &peer_jid(peer)?, before, limit).await?;
+        let rows = chat::older(
+            &ctx,
+            handle.as_ref(),
+            &peer_of(&ctx, peer).await?,
+            before,
+            limit,
+        )
+        .await?;
         Ok(views(rows))
     }
 
@@ -106,7 +125,7 @@ impl Client {
             return Err(chat::bad("empty message"));
         }
         let ctx = self.ctx(account).await?;
-        let peer = peer_jid(peer)?;
+        let peer = peer_of(&ctx, peer).await?;
         let handle = self.handle(account).await.ok();
         Ok(chat::send(&ctx, handle.as_ref(), &peer, body, reply_to)
             .await?
@@ -119,7 +138,7 @@ impl Client {
     /// a new message starts the conversation anew.
     pub async fn delete_conversation(&self, account: &str, peer: &str) -> Result<()> {
         let ctx = self.ctx(account).await?;
-        chat::delete_conversation(&ctx, &peer_jid(peer)?).await
+        chat::delete_conversation(&ctx, &peer_of(&ctx, peer).await?).await
     }
 
     /// Sends a message that failed again, as it was (its id, body and reply),
@@ -172,7 +191,7 @@ impl Client {
     pub async fn mark_read(&self, account: &str, peer: &str) -> Result<()> {
         let ctx = self.ctx(account).await?;
         let handle = self.handle(account).await.ok();
-        chat::mark_read(&ctx, handle.as_ref(), &peer_jid(peer)?).await
+        chat::mark_read(&ctx, handle.as_ref(), &peer_of(&ctx, peer).await?).await
     }
 
     /// Tells the peer the user is typing (`composing`), stopped (`paused`),

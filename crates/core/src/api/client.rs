@@ -38,6 +38,9 @@ pub struct ClientConfig {
     pub first_sync_limit: u64,
     /// What people outside the roster are told (default: nothing).
     pub privacy: Privacy,
+    /// How long a group chat may stay silent before Tern checks the user
+    /// is still in it (XEP-0410 self-ping; default 5 minutes).
+    pub room_ping_after: std::time::Duration,
 }
 
 /// What Tern tells strangers: anyone outside the account's roster (who
@@ -71,6 +74,7 @@ impl ClientConfig {
             },
             first_sync_limit: 10_000,
             privacy: Privacy::default(),
+            room_ping_after: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -123,6 +127,7 @@ struct Inner {
     extra_roots: Vec<Vec<u8>>,
     timeouts: Timeouts,
     first_sync_limit: u64,
+    room_ping_after: std::time::Duration,
     data_dir: PathBuf,
     /// When the user last scrolled or typed.
     activity: Arc<crate::account::ctx::Activity>,
@@ -194,6 +199,7 @@ impl Client {
                 extra_roots: config.extra_roots,
                 timeouts: config.timeouts,
                 first_sync_limit: config.first_sync_limit,
+                room_ping_after: config.room_ping_after,
                 data_dir: config.data_dir.clone(),
                 activity: Arc::default(),
                 privacy: Arc::new(crate::account::ctx::PrivacyChoice::default()),
@@ -259,6 +265,7 @@ impl Client {
         let account = Account::start(
             settings,
             self.inner.first_sync_limit,
+            self.inner.room_ping_after,
             self.inner.activity.clone(),
             self.inner.privacy.clone(),
             self.inner.passwords.clone(),
@@ -489,6 +496,8 @@ impl Client {
             fetching: Default::default(),
             activity: self.inner.activity.clone(),
             privacy: self.inner.privacy.clone(),
+            rooms: Default::default(),
+            room_ping_after: self.inner.room_ping_after,
         })
     }
 

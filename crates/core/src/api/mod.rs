@@ -6,3 +6,4 @@ pub mod client;
 mod contacts;
 mod discovery;
 mod profile;
+pub mod rooms;

@@ -14,8 +14,9 @@ mod views;
 pub(crate) use hub::EventHub;
 pub use snapshot::{Snapshot, SubscriptionRequest};
 pub use views::{
-    ChatState, ContactView, ConversationKind, ConversationView, MessageState, MessageView,
-    ResourcePresence, Show, Subscription,
+    ChatState, ContactView, ConversationKind, ConversationView, InvitationView, MessageState,
+    MessageView, OccupantView, Renamed, ResourcePresence, RoomInfoView, RoomKind, RoomListing,
+    RoomNotify, RoomStatus, RoomView, Show, Subscription,
 };
 
 /// Connection state of one account.
@@ -161,6 +162,62 @@ pub enum ClientEvent {
         oldest_ms: Option<i64>,
         /// Catch-up finished.
         done: bool,
+    },
+    /// A group chat was added or changed (upsert by account + jid).
+    Room {
+        /// The room.
+        room: RoomView,
+    },
+    /// The user left and forgot a room.
+    RoomRemoved {
+        /// Account.
+        account: String,
+        /// The room.
+        jid: String,
+    },
+    /// Who is in a room changed (coalesced; `reset`: what the UI had is
+    /// replaced by `upserted`).
+    Occupants {
+        /// Account.
+        account: String,
+        /// The room.
+        room: String,
+        /// How many are in the room now.
+        count: u32,
+        /// Replace the list.
+        reset: bool,
+        /// Occupants added or changed.
+        upserted: Vec<OccupantView>,
+        /// Nicknames that left.
+        removed: Vec<String>,
+    },
+    /// Joins, leaves and nick changes in a room since the last such event,
+    /// once the user is in (for a quiet line in the timeline).
+    RoomActivity {
+        /// Account.
+        account: String,
+        /// The room.
+        room: String,
+        /// Who joined.
+        joined: Vec<String>,
+        /// Who left.
+        left: Vec<String>,
+        /// Who changed nickname.
+        renamed: Vec<Renamed>,
+        /// When, ms.
+        at_ms: i64,
+    },
+    /// An invitation to a room arrived (upsert by account + room).
+    Invitation {
+        /// The invitation.
+        invitation: InvitationView,
+    },
+    /// An invitation was answered or withdrawn.
+    InvitationRemoved {
+        /// Account.
+        account: String,
+        /// The room.
+        room: String,
     },
     /// An account was added.
     AccountAdded {

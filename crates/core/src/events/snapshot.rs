@@ -20,6 +20,10 @@ pub struct Snapshot {
     pub requests: Vec<SubscriptionRequest>,
     /// Blocked addresses per account, as the server last told (XEP-0191).
     pub blocked: BTreeMap<String, BTreeSet<String>>,
+    /// Group chats of every account.
+    pub rooms: Vec<crate::RoomView>,
+    /// Invitations to rooms not answered yet, oldest first.
+    pub invitations: Vec<crate::InvitationView>,
 }
 
 /// Someone asks to see an account's presence.
@@ -46,6 +50,45 @@ impl Snapshot {
                 self.accounts.retain(|a| &a.jid != jid);
                 self.requests.retain(|r| &r.account != jid);
                 self.blocked.remove(jid);
+                self.rooms.retain(|r| &r.account != jid);
+                self.invitations.retain(|i| &i.account != jid);
+            }
+            ClientEvent::Room { room } => {
+                match self
+                    .rooms
+                    .iter_mut()
+                    .find(|r| r.account == room.account && r.jid == room.jid)
+                {
+                    Some(r) => *r = room.clone(),
+                    None => self.rooms.push(room.clone()),
+                }
+            }
+            ClientEvent::RoomRemoved { account, jid } => {
+                self.rooms
+                    .retain(|r| !(&r.account == account && &r.jid == jid));
+            }
+            ClientEvent::Occupants {
+                account,
+                room,
+                count,
+                ..
+            } => {
+                if let Some(r) = self
+                    .rooms
+                    .iter_mut()
+                    .find(|r| &r.account == account && &r.jid == room)
+                {
+                    r.occupants = *count;
+                }
+            }
+            ClientEvent::Invitation { invitation } => {
+                self.invitations
+                    .retain(|i| !(i.account == invitation.account && i.room == invitation.room));
+                self.invitations.push(invitation.clone());
+            }
+            ClientEvent::InvitationRemoved { account, room } => {
+                self.invitations
+                    .retain(|i| !(&i.account == account && &i.room == room));
             }
             ClientEvent::AccountEnabled { jid, enabled } => {
                 if let Some(a) = self.accounts.iter_mut().find(|a| &a.jid == jid) {

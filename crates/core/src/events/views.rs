@@ -7,7 +7,7 @@ use serde::Serialize;
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "specta", derive(specta::Type))]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
@@ -158,6 +158,12 @@ pub struct MessageView {
     pub failure: Option<String>,
     /// The server's own words about the failure, if any (plain text).
     pub failure_text: Option<String>,
+    /// A group-chat message that mentions the user.
+    pub mention: bool,
+    /// A group chat's moderator removed it (`retracted` is then set): who.
+    pub moderated_by: Option<String>,
+    /// The moderator's reason.
+    pub moderation_reason: Option<String>,
 }
 
 impl From<tern_store::MessageRow> for MessageView {
@@ -190,6 +196,9 @@ impl From<tern_store::MessageRow> for MessageView {
             reply_to: m.reply_to,
             failure: m.failure.filter(|_| m.state == S::Failed),
             failure_text: m.failure_text.filter(|_| m.state == S::Failed),
+            mention: m.mention,
+            moderated_by: m.moderated_by,
+            moderation_reason: m.moderation_reason,
         }
     }
 }
@@ -231,6 +240,8 @@ pub struct ConversationView {
     pub kind: ConversationKind,
     /// Unread incoming messages.
     pub unread: i64,
+    /// Unread messages that mention the user (group chats).
+    pub mentions: i64,
     /// Time of the newest message, ms.
     pub updated_ms: i64,
     /// Newest message.
@@ -244,6 +255,7 @@ impl From<tern_store::Conversation> for ConversationView {
             peer: c.peer,
             kind: c.kind.into(),
             unread: c.unread,
+            mentions: c.mentions,
             updated_ms: c.updated_ms,
             last: c.last.map(MessageView::from),
         }
@@ -288,4 +300,180 @@ pub struct ContactView {
     pub avatar: Option<String>,
     /// Nickname the contact chose (XEP-0172); `name` wins when set.
     pub nickname: Option<String>,
+}
+
+named_enum! {
+    /// What kind of group chat a room is, as users know them.
+    RoomKind {
+        /// Members only and non-anonymous: members see each other's
+        /// addresses; can be end-to-end encrypted.
+        PrivateGroup = "private_group",
+        /// Open to anyone, addresses hidden from other occupants.
+        PublicChannel = "public_channel",
+        /// Something in between (or not known yet).
+        Other = "other",
+    }
+}
+
+named_enum! {
+    /// Where the user is with a room.
+    RoomStatus {
+        /// The join request is out.
+        Joining = "joining",
+        /// In the room.
+        Joined = "joined",
+        /// Not in the room (left, disconnected, or not joined yet this
+        /// session).
+        Left = "left",
+        /// Could not join or was removed: see `error`.
+        Failed = "failed",
+    }
+}
+
+named_enum! {
+    /// Which messages of a room notify.
+    RoomNotify {
+        /// Every message.
+        All = "all",
+        /// Mentions of the user and replies to the user.
+        Mentions = "mentions",
+        /// Nothing.
+        None = "none",
+    }
+}
+
+/// A group chat as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RoomView {
+    /// Account.
+    pub account: String,
+    /// The room's bare JID.
+    pub jid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Private group, public channel, or other.
+    pub kind: RoomKind,
+    /// The room's subject.
+    pub subject: Option<String>,
+    /// The user's nickname in the room.
+    pub nick: String,
+    /// Joining, joined, left or failed.
+    pub status: RoomStatus,
+    /// Why the user is not (or no longer) in the room: `nick_conflict`,
+    /// `password_required`, `banned`, `members_only`, `full`, `not_found`,
+    /// `nick_reserved`, `creation_restricted`, `kicked`,
+    /// `removed_affiliation`, `removed_members_only`, `destroyed`,
+    /// `shutdown`, `lost`, `other`.
+    pub error: Option<String>,
+    /// The server's or the moderator's words about it (plain text).
+    pub error_text: Option<String>,
+    /// The user's role: `moderator`, `participant`, `visitor`, `none`.
+    pub role: String,
+    /// The user's affiliation: `owner`, `admin`, `member`, `outcast`, `none`.
+    pub affiliation: String,
+    /// How many occupants are in the room.
+    pub occupants: u32,
+    /// A bookmark of it exists (synced with the user's other clients).
+    pub bookmarked: bool,
+    /// Joined after each sign-in.
+    pub autojoin: bool,
+    /// Which messages notify (private groups default to all, channels to
+    /// mentions).
+    pub notify: RoomNotify,
+    /// Moderators can remove others' messages (XEP-0425).
+    pub moderation: bool,
+    /// Occupants may message each other privately.
+    pub private_messages: bool,
+    /// Joining needs a password.
+    pub password_protected: bool,
+}
+
+/// Someone in a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct OccupantView {
+    /// Nickname.
+    pub nick: String,
+    /// Real bare JID, when the room shows it.
+    pub jid: Option<String>,
+    /// `moderator`, `participant`, `visitor`.
+    pub role: String,
+    /// `owner`, `admin`, `member`, `none`.
+    pub affiliation: String,
+    /// How available.
+    pub show: Show,
+    /// Status message.
+    pub status: Option<String>,
+    /// SHA-1 of the occupant's avatar when cached (`avatars/<hash>`).
+    pub avatar: Option<String>,
+    /// The user.
+    pub is_self: bool,
+}
+
+/// An invitation to a room, not answered yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct InvitationView {
+    /// Account invited.
+    pub account: String,
+    /// The room.
+    pub room: String,
+    /// Who invites (bare JID).
+    pub inviter: String,
+    /// Their words.
+    pub reason: Option<String>,
+    /// The room's password, if the invitation carries it.
+    pub password: Option<String>,
+    /// The inviter is one of the user's contacts (else: a stranger's
+    /// invitation, shown as a request).
+    pub from_contact: bool,
+    /// When it arrived, ms.
+    pub received_ms: i64,
+}
+
+/// A room offered by a group-chat service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RoomListing {
+    /// The room's JID.
+    pub jid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// How many are in it, when the service says.
+    pub occupants: Option<u32>,
+}
+
+/// What a room says about itself (before joining).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RoomInfoView {
+    /// The room's JID.
+    pub jid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Private group, public channel, or other.
+    pub kind: RoomKind,
+    /// How many are in it.
+    pub occupants: Option<u32>,
+    /// Joining needs a password.
+    pub password_protected: bool,
+    /// Only occupants with voice may speak.
+    pub moderated: bool,
+    /// Listed in the service's directory.
+    pub public: bool,
+    /// The room keeps an archive.
+    pub archived: bool,
+}
+
+/// A nick change in a room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Renamed {
+    /// The old nickname.
+    pub from: String,
+    /// The new one.
+    pub to: String,
 }

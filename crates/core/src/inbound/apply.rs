@@ -12,7 +12,7 @@
 //! - chat states (XEP-0085) of live messages become events;
 //! - a body becomes a new message.
 
-use tern_store::{Change, Direction, MessageState, NewMessage};
+use tern_store::{Change, ConversationKind, Direction, MessageState, NewMessage, Occupant};
 
 use super::flow::{Flow, Step};
 use crate::events::{ChatState, ClientEvent};
@@ -52,12 +52,59 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
         return Step::Next;
     }
 
+    let group = c.kind == ConversationKind::GroupChat;
+    // In a group chat, only the occupant who sent a message may change it.
+    let occupant = (group && c.direction == Direction::Incoming).then(|| Occupant {
+        sender: c.sender.clone(),
+        occupant_id: c.occupant_id.clone(),
+    });
+    if group {
+        let from_room = p.from.as_ref().is_some_and(|f| f.resource().is_none());
+        if let Some(subject) = crate::xep::muc::read_subject(&flow.stanza_opened()) {
+            if c.source == Source::Live && p.body.is_none() {
+                flow.changes.push(Change::RoomSubject {
+                    account,
+                    room: peer,
+                    subject,
+                });
+                return Step::Next;
+            }
+        }
+        let opened = flow.stanza_opened();
+        if from_room {
+            if let Some(m) = crate::xep::moderation::read_moderated(&opened) {
+                flow.changes.push(Change::Moderate {
+                    account,
+                    peer,
+                    stanza_id: m.stanza_id,
+                    by: m.by.map(|b| nick_of(&b)),
+                    reason: m.reason,
+                });
+                return Step::Next;
+            }
+        }
+        if let (Some((by, reason)), Some(id)) = (
+            crate::xep::moderation::read_tombstone(&opened),
+            c.archive_id.clone(),
+        ) {
+            flow.changes.push(Change::Moderate {
+                account,
+                peer,
+                stanza_id: id,
+                by: by.map(|b| nick_of(&b)),
+                reason,
+            });
+            return Step::Next;
+        }
+    }
+
     if let Some(target) = &p.retract {
         flow.changes.push(Change::Retract {
             account,
             peer,
             reference: target.clone(),
             direction: c.direction,
+            occupant,
         });
         return Step::Next;
     }
@@ -68,6 +115,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             peer,
             reference: target.clone(),
             direction: c.direction,
+            occupant,
             body: body.clone(),
         });
         if live_incoming && p.receipt_request {
@@ -79,6 +127,12 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
     if let Some((target, emojis)) = &p.reactions {
         let reactor = match c.direction {
             Direction::Outgoing => account.clone(),
+            // An occupant: by occupant id where the room gives them.
+            Direction::Incoming if group => c
+                .occupant_id
+                .as_ref()
+                .map(|o| format!("{peer}#{o}"))
+                .unwrap_or_else(|| c.sender.clone()),
             Direction::Incoming => peer.clone(),
         };
         flow.changes.push(Change::React {
@@ -91,7 +145,9 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
         return Step::Next;
     }
 
-    if c.direction == Direction::Incoming {
+    if group {
+        // Receipts and markers in rooms are about everyone's messages.
+    } else if c.direction == Direction::Incoming {
         for (reference, state) in [
             (&p.received, MessageState::Delivered),
             (&p.displayed, MessageState::Read),
@@ -139,9 +195,8 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
     };
     // Without any id there is no way to de-duplicate; still keep it,
     // keyed by content and time.
-    let uid = p
+    let uid = c
         .uid()
-        .or_else(|| c.archive_id.clone())
         .unwrap_or_else(|| format!("t{}-{}", c.timestamp_ms, body.len()));
     let state = match c.direction {
         Direction::Outgoing => MessageState::Acked,
@@ -163,6 +218,8 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             state,
             reply_to: p.reply_to.clone(),
             coarse_time: c.coarse_time,
+            mention: c.mention,
+            occupant_id: c.occupant_id.clone(),
         },
         count_unread: true,
     });
@@ -170,6 +227,15 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
         flow.receipts.extend(receipt());
     }
     Step::Next
+}
+
+/// The nickname in an occupant's room JID (`room@service/nick`), else the
+/// whole address.
+fn nick_of(by: &str) -> String {
+    match by.split_once('/') {
+        Some((_, nick)) if !nick.is_empty() => nick.to_string(),
+        _ => by.to_string(),
+    }
 }
 
 #[cfg(test)]

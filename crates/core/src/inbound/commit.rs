@@ -38,6 +38,8 @@ mod tests {
                 state: MessageState::Received,
                 reply_to: None,
                 coarse_time: false,
+                mention: false,
+                occupant_id: None,
             },
             count_unread: true,
         }

@@ -31,6 +31,15 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch) {
             }
         }
     }
+    // Group chats' subjects: the room's view changes.
+    for change in &batch.changes {
+        if let tern_store::Change::RoomSubject { room, subject, .. } = change {
+            if let Ok(room) = xmpp_parsers::jid::BareJid::new(room) {
+                ctx.rooms.set_subject(&room, subject);
+            }
+        }
+    }
+    events.extend(ctx.rooms.flush(&ctx.account));
     ctx.hub.emit_all(events);
 }
 
@@ -91,6 +100,8 @@ mod tests {
                 state: tern_store::MessageState::Received,
                 reply_to: None,
                 coarse_time: false,
+                mention: false,
+                occupant_id: None,
             },
             count_unread: true,
         }];

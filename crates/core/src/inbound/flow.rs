@@ -50,6 +50,29 @@ pub(crate) struct Classified {
     /// The id an archive gave it, and whose archive.
     pub archive_id: Option<String>,
     pub archive_by: Option<String>,
+    /// In a group chat: the sender's occupant id (XEP-0421), when the
+    /// room vouches for it.
+    pub occupant_id: Option<String>,
+    /// In a group chat: the message mentions the user.
+    pub mention: bool,
+}
+
+impl Classified {
+    /// The message's identity in its conversation: the XEP-0359 origin-id
+    /// or id attribute, else its archive id. Someone else's group-chat
+    /// message is known by the room's stanza-id (occupants choose their
+    /// ids, and one must not pass for another's message), else by sender
+    /// and id.
+    pub(crate) fn uid(&self) -> Option<String> {
+        if self.kind == ConversationKind::GroupChat && self.direction == Direction::Incoming {
+            return self.archive_id.clone().or_else(|| {
+                self.parsed
+                    .uid()
+                    .map(|u| format!("{}\u{1f}{u}", self.sender))
+            });
+        }
+        self.parsed.uid().or_else(|| self.archive_id.clone())
+    }
 }
 
 /// One message on its way through the stages.
@@ -72,6 +95,14 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
+    /// The message as opened (inside its carbon or archive result).
+    pub(crate) fn stanza_opened(&self) -> Message {
+        match &self.opened {
+            Some(o) => o.message.clone(),
+            None => self.stanza.clone(),
+        }
+    }
+
     pub(crate) fn new(stanza: Message, time: Option<i64>) -> Flow {
         Flow {
             stanza,
@@ -116,11 +147,15 @@ pub(crate) struct Batch {
     pub committed: Option<Committed>,
     /// Stanzas to send back.
     pub replies: Vec<Stanza>,
+    /// A page of this group chat's own archive (its results come from the
+    /// room).
+    pub archive_of: Option<xmpp_parsers::jid::BareJid>,
 }
 
 impl Default for Batch {
     fn default() -> Self {
         Batch {
+            archive_of: None,
             mode: super::Mode::LIVE,
             flows: Vec::new(),
             seen: HashSet::new(),

@@ -25,7 +25,7 @@ pub(crate) async fn run(
     let Some(c) = &flow.classified else {
         return Step::Next;
     };
-    let Some(uid) = c.parsed.uid().or_else(|| c.archive_id.clone()) else {
+    let Some(uid) = c.uid() else {
         return Step::Next;
     };
     let outgoing = c.direction == Direction::Outgoing;
@@ -99,6 +99,8 @@ mod tests {
             state: tern_store::MessageState::Received,
             reply_to: None,
             coarse_time: false,
+            mention: false,
+            occupant_id: None,
         }
     }
 

@@ -81,8 +81,8 @@ impl Stage {
 
     async fn run_one(self, ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
         match self {
-            Stage::Unwrap => unwrap::run(&ctx.own, flow),
-            Stage::Classify => classify::run(&ctx.own, flow),
+            Stage::Unwrap => unwrap::run(&ctx.own, batch.archive_of.as_ref(), flow),
+            Stage::Classify => classify::run(&ctx.own, &ctx.rooms, batch.archive_of.as_ref(), flow),
             Stage::Known => known::run(ctx, &mut batch.seen, flow).await,
             Stage::Decrypt => decrypt::run(flow),
             Stage::Validate => validate::run(flow),
@@ -146,7 +146,19 @@ pub(crate) struct Outcome {
 /// time to file it under, when the caller knows better than the stanza
 /// (archive stamps only have whole seconds; see `services::archive`).
 pub(crate) async fn process(ctx: &Ctx, items: Vec<(Message, Option<i64>)>, mode: Mode) -> Outcome {
+    process_from(ctx, items, mode, None).await
+}
+
+/// [`process`] for an archive page of a group chat's own archive
+/// (`archive_of`: the room), whose results come from the room.
+pub(crate) async fn process_from(
+    ctx: &Ctx,
+    items: Vec<(Message, Option<i64>)>,
+    mode: Mode,
+    archive_of: Option<&str>,
+) -> Outcome {
     let mut batch = Batch {
+        archive_of: archive_of.and_then(|r| xmpp_parsers::jid::BareJid::new(r).ok()),
         mode,
         flows: items
             .into_iter()

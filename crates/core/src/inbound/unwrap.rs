@@ -1,15 +1,21 @@
 //! Stage 1: open carbons (XEP-0280) and archive results (XEP-0313). Only
 //! wrappers from the account's own server (or bare JID) are trusted; a
-//! wrapper from anyone else is dropped, never read as a plain message.
+//! wrapper from anyone else is dropped, never read as a plain message. A
+//! page of a group chat's own archive comes from the room: only its
+//! archive results are opened there.
 
 use xmpp_parsers::jid::BareJid;
 
 use super::flow::{Flow, Opened, Step};
 use crate::xep::message::{unwrap_forwarded, Source};
 
-pub(crate) fn run(own: &BareJid, flow: &mut Flow) -> Step {
+pub(crate) fn run(own: &BareJid, archive_of: Option<&BareJid>, flow: &mut Flow) -> Step {
     let msg = &flow.stanza;
-    flow.opened = Some(match unwrap_forwarded(msg, own) {
+    let opened = match archive_of {
+        Some(room) => unwrap_forwarded(msg, room).filter(|u| u.source == Source::Archive),
+        None => unwrap_forwarded(msg, own),
+    };
+    flow.opened = Some(match opened {
         Some(u) => Opened {
             message: u.message,
             source: u.source,
@@ -56,7 +62,7 @@ mod tests {
     #[test]
     fn a_plain_message_is_live() {
         let mut f = flow("<message xmlns='jabber:client' from='romeo@montague.lit/orchard' type='chat'><body>hi</body></message>");
-        assert_eq!(run(&own(), &mut f), Step::Next);
+        assert_eq!(run(&own(), None, &mut f), Step::Next);
         let o = f.opened.unwrap();
         assert_eq!(o.source, Source::Live);
         assert!(o.archive.is_none());
@@ -70,7 +76,7 @@ mod tests {
                 <message xmlns='jabber:client' to='romeo@montague.lit/garden' from='juliet@capulet.lit/home' type='chat'>
                   <body>Neither, fair saint, if either thee dislike.</body></message>
               </forwarded></sent></message>");
-        assert_eq!(run(&own(), &mut f), Step::Next);
+        assert_eq!(run(&own(), None, &mut f), Step::Next);
         let o = f.opened.unwrap();
         assert_eq!(o.source, Source::Carbon);
         assert!(o.sent_by_own_client);
@@ -90,7 +96,7 @@ mod tests {
                   <message xmlns='jabber:client' to='juliet@capulet.lit/balcony' from='romeo@montague.lit/orchard' type='chat'>
                     <body>Call me but love, and I'll be new baptized; Henceforth I never will be Romeo.</body>
                   </message></forwarded></result></message>");
-        assert_eq!(run(&own(), &mut f), Step::Next);
+        assert_eq!(run(&own(), None, &mut f), Step::Next);
         let o = f.opened.unwrap();
         assert_eq!(o.source, Source::Archive);
         assert_eq!(
@@ -105,11 +111,11 @@ mod tests {
               <received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>
                 <message xmlns='jabber:client' from='romeo@montague.lit/garden' type='chat'><body>forged</body></message>
               </forwarded></received></message>");
-        assert!(matches!(run(&own(), &mut f), Step::Drop(_)));
+        assert!(matches!(run(&own(), None, &mut f), Step::Drop(_)));
         let mut f = flow("<message xmlns='jabber:client' from='mallory@evil.example/x'>
               <result xmlns='urn:xmpp:mam:2' id='x'><forwarded xmlns='urn:xmpp:forward:0'>
                 <message xmlns='jabber:client' from='romeo@montague.lit/garden' type='chat'><body>forged</body></message>
               </forwarded></result></message>");
-        assert!(matches!(run(&own(), &mut f), Step::Drop(_)));
+        assert!(matches!(run(&own(), None, &mut f), Step::Drop(_)));
     }
 }

@@ -18,6 +18,10 @@ pub(crate) enum Intent {
     /// origin-id too), its reply (XEP-0461), asking for a receipt and a
     /// read marker.
     Message,
+    /// The message's row as a message to a group chat (`groupchat`).
+    GroupMessage,
+    /// The message's row as a private message to an occupant of a room.
+    RoomPrivate,
 }
 
 impl Intent {
@@ -44,7 +48,7 @@ pub(crate) enum Prepared {
 /// Builds the stanza for a queued message, now that its turn came.
 pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
     match intent {
-        Intent::Message => {
+        Intent::Message | Intent::GroupMessage | Intent::RoomPrivate => {
             let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
             let stanza = Outgoing {
                 to: &row.peer,
@@ -52,6 +56,8 @@ pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
                 body: Some(&row.body),
                 reply: row.reply_to.as_deref().map(|r| (row.peer.as_str(), r)),
                 content: true,
+                groupchat: *intent == Intent::GroupMessage,
+                room_private: *intent == Intent::RoomPrivate,
                 ..Default::default()
             }
             .message();
@@ -88,11 +94,12 @@ const RETRACTION_FALLBACK: &str =
 
 /// Builds the stanza of a signal to `peer`. Like [`prepare`], the one
 /// place an outgoing chat stanza is made.
-pub(crate) fn signal(peer: &str, signal: &Signal) -> Option<Message> {
+pub(crate) fn signal(peer: &str, groupchat: bool, signal: &Signal) -> Option<Message> {
     let id = crate::xep::message::new_id();
     let base = Outgoing {
         to: peer,
         id: &id,
+        groupchat,
         ..Default::default()
     };
     match signal {
@@ -147,6 +154,10 @@ mod tests {
             reactions: "{}".into(),
             failure: None,
             failure_text: None,
+            mention: false,
+            occupant_id: None,
+            moderated_by: None,
+            moderation_reason: None,
         }
     }
 

@@ -24,27 +24,34 @@ pub(crate) async fn queue_message(
     peer: &str,
     body: &str,
     reply_to: Option<&str>,
+    kind: tern_store::ConversationKind,
+    sender: Option<&str>,
+    intent: &Intent,
 ) -> crate::Result<MessageRow> {
     let id = new_id();
     let new = NewMessage {
         account: ctx.account.clone(),
         peer: peer.to_string(),
         direction: Direction::Outgoing,
-        sender: ctx.own.to_string(),
+        sender: sender
+            .map(str::to_string)
+            .unwrap_or_else(|| ctx.own.to_string()),
         uid: id.clone(),
         msg_id: Some(id),
         archive_id: None,
         archive_by: None,
-        kind: Default::default(),
+        kind,
         body: body.to_string(),
         timestamp_ms: now_ms(),
         state: MessageState::Queued,
         reply_to: reply_to.map(str::to_string),
         coarse_time: false,
+        mention: false,
+        occupant_id: None,
     };
     let row = match ctx
         .store
-        .insert_message(&new, Some(&Intent::Message.to_json()), false)
+        .insert_message(&new, Some(&intent.to_json()), false)
         .await?
     {
         Stored::Inserted(r) | Stored::Duplicate(r) => r,
@@ -61,12 +68,12 @@ pub(crate) async fn queue_message(
 /// Puts a failed outgoing message back in the send queue with its own id
 /// (a recipient that got the first attempt after all drops the copy).
 /// `None` when the message is not a failed one.
-pub(crate) async fn requeue_failed(ctx: &Ctx, m: &MessageRow) -> crate::Result<Option<MessageRow>> {
-    let Some(row) = ctx
-        .store
-        .requeue_message(m.id, &Intent::Message.to_json())
-        .await?
-    else {
+pub(crate) async fn requeue_failed(
+    ctx: &Ctx,
+    m: &MessageRow,
+    intent: &Intent,
+) -> crate::Result<Option<MessageRow>> {
+    let Some(row) = ctx.store.requeue_message(m.id, &intent.to_json()).await? else {
         return Ok(None);
     };
     ctx.hub.emit(ClientEvent::Message {

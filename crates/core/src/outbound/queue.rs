@@ -208,12 +208,28 @@ mod tests {
     #[tokio::test]
     async fn the_stored_queue_goes_in_order_and_unknown_intents_fail() {
         let (_d, ctx) = ctx_with(&[]).await;
-        let first = crate::outbound::queue_message(&ctx, "romeo@montague.lit", "one", None)
-            .await
-            .unwrap();
-        let second = crate::outbound::queue_message(&ctx, "romeo@montague.lit", "two", None)
-            .await
-            .unwrap();
+        let first = crate::outbound::queue_message(
+            &ctx,
+            "romeo@montague.lit",
+            "one",
+            None,
+            Default::default(),
+            None,
+            &crate::outbound::intent::Intent::Message,
+        )
+        .await
+        .unwrap();
+        let second = crate::outbound::queue_message(
+            &ctx,
+            "romeo@montague.lit",
+            "two",
+            None,
+            Default::default(),
+            None,
+            &crate::outbound::intent::Intent::Message,
+        )
+        .await
+        .unwrap();
         // A newer Tern's intent (the store only requeues failed messages,
         // so write one the way a newer Tern would).
         ctx.store.fail_message(second.id, None, None).await.unwrap();

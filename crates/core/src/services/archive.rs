@@ -76,6 +76,9 @@ pub(crate) struct ArchiveQuery {
     /// Asks for the page before this one as soon as the server has
     /// answered, before this page is stored (see [`Chain`]).
     pub chain: Option<Chain>,
+    /// A group chat's own archive (the query goes to the room's JID);
+    /// `None`: the user's archive.
+    pub room: Option<String>,
 }
 
 /// Pages read one after another, older each time, where the account task
@@ -104,6 +107,7 @@ impl ArchiveQuery {
             order: Ordering::default(),
             shared_order: None,
             chain: None,
+            room: None,
         }
     }
 }
@@ -146,7 +150,7 @@ impl Run {
         reply: oneshot::Sender<crate::Result<ArchivePage>>,
     ) -> Option<(Run, Iq)> {
         let query_id = new_id();
-        let iq = mam::PageQuery {
+        let mut iq = mam::PageQuery {
             query_id: &query_id,
             with: query.with.as_deref(),
             start_ms: query.start_ms,
@@ -155,6 +159,15 @@ impl Run {
             max: query.max,
         }
         .iq();
+        if let Some(room) = &query.room {
+            let Ok(to) = xmpp_parsers::jid::Jid::new(room) else {
+                let _ = reply.send(Err(crate::Error::Internal("a room archive query")));
+                return None;
+            };
+            if let Iq::Set { to: t, .. } = &mut iq {
+                *t = Some(to);
+            }
+        }
         Some((
             Run {
                 query,
@@ -213,6 +226,7 @@ impl Run {
                 order: Ordering::default(),
                 shared_order: self.query.shared_order.clone(),
                 chain: Some(chain.clone()),
+                room: self.query.room.clone(),
             },
             reply,
         )
@@ -260,7 +274,9 @@ impl Run {
                             .collect()
                     };
                     items.reverse();
-                    let done = crate::inbound::process(ctx, items, query.mode).await;
+                    let done =
+                        crate::inbound::process_from(ctx, items, query.mode, query.room.as_deref())
+                            .await;
                     (done.texts, done.oldest_ms)
                 } else {
                     (0, None)

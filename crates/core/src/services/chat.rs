@@ -4,7 +4,7 @@
 //! retractions, reactions, read markers and chat states are signals built
 //! in one place ([`crate::outbound::intent::signal`]).
 
-use tern_store::{Direction, MessageRow, MessageState};
+use tern_store::{ConversationKind, Direction, MessageRow, MessageState};
 use tokio_xmpp::Stanza;
 
 use crate::account::ctx::{now_ms, Ctx};
@@ -34,14 +34,50 @@ pub(crate) async fn own_message(ctx: &Ctx, message_id: i64) -> Result<MessageRow
     }
 }
 
-/// The id other stanzas use to refer to a stored message.
-fn reference(m: &MessageRow) -> String {
+/// The id other stanzas use to refer to a stored message. In a group
+/// chat, replies, reactions and retractions name the room's stanza-id
+/// (XEP-0461, XEP-0444, XEP-0424); corrections the message's own id.
+fn reference(m: &MessageRow, kind: ConversationKind) -> String {
+    if kind == ConversationKind::GroupChat {
+        if let Some(a) = &m.archive_id {
+            return a.clone();
+        }
+    }
     m.msg_id.clone().unwrap_or_else(|| m.uid.clone())
 }
 
+/// What a conversation is: a room of the account, a private message to one
+/// of its occupants, or a one-to-one chat.
+pub(crate) async fn kind_of(ctx: &Ctx, peer: &str) -> ConversationKind {
+    let Ok(jid) = xmpp_parsers::jid::Jid::new(peer) else {
+        return ConversationKind::Chat;
+    };
+    let bare = jid.to_bare();
+    let is_room = ctx.rooms.has(&bare)
+        || matches!(
+            ctx.store.room(&ctx.account, bare.as_str()).await,
+            Ok(Some(_))
+        );
+    match (is_room, jid.resource().is_some()) {
+        (true, false) => ConversationKind::GroupChat,
+        (true, true) => ConversationKind::GroupChatPrivate,
+        _ => ConversationKind::Chat,
+    }
+}
+
 async fn send_signal(handle: &AccountHandle, peer: &str, s: &Signal) -> Result<()> {
-    let stanza = signal(peer, s).ok_or(Error::Internal("a chat signal"))?;
+    let group = kind_of(handle.ctx(), peer).await == ConversationKind::GroupChat;
+    let stanza = signal(peer, group, s).ok_or(Error::Internal("a chat signal"))?;
     handle.send(Stanza::Message(stanza)).await
+}
+
+/// The intent of a message to `peer`, by the kind of conversation.
+fn intent_for(kind: ConversationKind) -> Intent {
+    match kind {
+        ConversationKind::GroupChat => Intent::GroupMessage,
+        ConversationKind::GroupChatPrivate => Intent::RoomPrivate,
+        ConversationKind::Chat => Intent::Message,
+    }
 }
 
 fn emit_message(ctx: &Ctx, m: &MessageRow) {
@@ -65,13 +101,39 @@ pub(crate) async fn send(
     if body.len() > MAX_BODY_BYTES {
         return Err(bad("message too long"));
     }
+    let kind = kind_of(ctx, peer).await;
     let reply_ref = match reply_to {
-        Some(id) => ctx.store.message(id).await?.map(|m| m.uid),
+        Some(id) => ctx.store.message(id).await?.map(|m| match kind {
+            ConversationKind::GroupChat => m.archive_id.unwrap_or(m.uid),
+            _ => m.uid,
+        }),
         None => None,
     };
-    let row = crate::outbound::queue_message(ctx, peer, body, reply_ref.as_deref()).await?;
+    // In a room, the user speaks as their occupant (`room/nick`).
+    let sender = match kind {
+        ConversationKind::GroupChat => {
+            let bare = xmpp_parsers::jid::BareJid::new(peer).map_err(|_| bad("not a room"))?;
+            let nick = ctx
+                .rooms
+                .own_nick(&bare)
+                .ok_or_else(|| bad("not in this group chat"))?;
+            Some(format!("{peer}/{nick}"))
+        }
+        _ => None,
+    };
+    let intent = intent_for(kind);
+    let row = crate::outbound::queue_message(
+        ctx,
+        peer,
+        body,
+        reply_ref.as_deref(),
+        kind,
+        sender.as_deref(),
+        &intent,
+    )
+    .await?;
     if let Some(handle) = handle {
-        let _ = handle.queue(row.id, Intent::Message).await;
+        let _ = handle.queue(row.id, intent).await;
     }
     Ok(row)
 }
@@ -85,11 +147,12 @@ pub(crate) async fn resend(
     let m = own_message(ctx, message_id).await?;
     // The store checks, in the same transaction, that it is a failed
     // outgoing message that was not retracted.
-    let row = crate::outbound::requeue_failed(ctx, &m)
+    let intent = intent_for(kind_of(ctx, &m.peer).await);
+    let row = crate::outbound::requeue_failed(ctx, &m, &intent)
         .await?
         .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;
     if let Some(handle) = handle {
-        let _ = handle.queue(row.id, Intent::Message).await;
+        let _ = handle.queue(row.id, intent).await;
     }
     Ok(row)
 }
@@ -113,7 +176,7 @@ pub(crate) async fn correct(
         return Err(bad("invalid correction"));
     }
     let s = Signal::Correction {
-        reference: reference(&m),
+        reference: reference(&m, ConversationKind::Chat),
         body: body.to_string(),
     };
     send_signal(handle, &m.peer, &s).await?;
@@ -138,7 +201,10 @@ pub(crate) async fn retract(
         return Err(bad("only your own messages can be retracted"));
     }
     let s = Signal::Retraction {
-        reference: m.uid.clone(),
+        reference: match kind_of(ctx, &m.peer).await {
+            ConversationKind::GroupChat => m.archive_id.clone().unwrap_or_else(|| m.uid.clone()),
+            _ => m.uid.clone(),
+        },
     };
     send_signal(handle, &m.peer, &s).await?;
     let updated = ctx
@@ -167,7 +233,7 @@ pub(crate) async fn react(
     emojis.sort();
     emojis.dedup();
     let s = Signal::Reactions {
-        reference: reference(&m),
+        reference: reference(&m, kind_of(ctx, &m.peer).await),
         emojis: emojis.clone(),
     };
     send_signal(handle, &m.peer, &s).await?;
@@ -193,7 +259,9 @@ pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &
         .find(|m| m.direction == Direction::Incoming && !m.retracted);
     ctx.store.mark_read(&ctx.account, peer).await?;
     emit_conversation(ctx, peer).await;
-    if let (Some(m), Some(handle)) = (last_incoming, handle) {
+    // Rooms are not told (everyone there would get it).
+    let room = kind_of(ctx, peer).await == ConversationKind::GroupChat;
+    if let (Some(m), Some(handle), false) = (last_incoming, handle, room) {
         // A stranger does not learn when the user read the conversation.
         let tell = ctx.may_tell(peer, |p| p.receipts_to_strangers).await;
         if let (Some(reference), true) = (m.msg_id.clone(), tell) {
@@ -209,6 +277,10 @@ pub(crate) async fn mark_read(ctx: &Ctx, handle: Option<&AccountHandle>, peer: &
 pub(crate) async fn chat_state(handle: &AccountHandle, peer: &str, state: &str) -> Result<()> {
     if !CHAT_STATES.contains(&state) {
         return Err(bad("unknown chat state"));
+    }
+    if kind_of(handle.ctx(), peer).await == ConversationKind::GroupChat {
+        // A room of thousands need not hear of every keystroke.
+        return Ok(());
     }
     if !handle
         .ctx()
@@ -277,6 +349,12 @@ pub(crate) async fn older(
         return Ok(local);
     };
     let wanted = (limit - local.len() as i64).max(1) as u64;
+    if kind_of(ctx, peer).await == ConversationKind::GroupChat {
+        if let Ok(room) = xmpp_parsers::jid::BareJid::new(peer) {
+            crate::services::muc::history::scroll_back(handle, &room, wanted).await?;
+        }
+        return timeline(ctx, peer, before, limit).await;
+    }
     crate::services::archive::scroll_back(handle, peer, wanted).await?;
     timeline(ctx, peer, before, limit).await
 }

@@ -6,6 +6,7 @@ pub(crate) mod blocking;
 pub(crate) mod caps;
 pub(crate) mod chat;
 pub(crate) mod contacts;
+pub(crate) mod muc;
 pub(crate) mod profile;
 pub(crate) mod registration;
 pub(crate) mod roster;
@@ -19,6 +20,7 @@ const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const NS_ROSTER: &str = "jabber:iq:roster";
 const NS_BLOCKING: &str = "urn:xmpp:blocking";
 const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+const NS_CONFERENCE: &str = "jabber:x:conference";
 
 /// Registers every service's stanza handlers.
 pub(crate) fn register(r: &mut Router) {
@@ -66,12 +68,38 @@ pub(crate) fn register(r: &mut Router) {
     r.on_message(("event", NS_PUBSUB_EVENT), |h, m| async move {
         let event = m.payloads.iter().find(|p| p.is("event", NS_PUBSUB_EVENT));
         if let (Some(from), Some(event)) = (m.from.as_ref(), event) {
+            // XEP-0402: the user's bookmarks changed on another client
+            // (only the user's own account speaks for them).
+            if crate::xep::bookmarks::read_event(event).is_some() {
+                if crate::xep::from_own_account(Some(from), &h.ctx().own) {
+                    muc::bookmarks::on_event(&h, event).await;
+                }
+                return Vec::new();
+            }
             profile::on_pep_event(&h, from, event).await;
         }
         Vec::new()
     });
+    // XEP-0249: a direct invitation to a room.
+    r.on_message(("x", NS_CONFERENCE), |h, m| async move {
+        muc::invites::on_message(&h, &m).await;
+        Vec::new()
+    });
+    // XEP-0045: a mediated invitation (from the room), else a private
+    // message through a room or a room's status message: the pipeline.
+    r.on_message(("x", crate::xep::muc::NS_MUC_USER), |h, m| async move {
+        if muc::invites::is_invitation(&m) {
+            muc::invites::on_message(&h, &m).await;
+            return Vec::new();
+        }
+        crate::inbound::on_message(h.ctx(), m).await
+    });
     // RFC 6121: presence and subscription requests.
+    // XEP-0045: presences from the account's rooms are occupants.
     r.on_presence(|h, p| async move {
+        if muc::presence::from_room(&h, &p) {
+            return muc::presence::on_presence(&h, p).await;
+        }
         roster::on_presence(&h, p).await;
         Vec::new()
     });

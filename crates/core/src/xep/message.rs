@@ -236,6 +236,12 @@ pub(crate) struct Outgoing<'a> {
     pub chat_state: Option<&'a str>,
     /// A content message: asks for receipts and markers.
     pub content: bool,
+    /// To a group chat (`type='groupchat'`): no receipt request, no chat
+    /// state (a room of thousands need not hear of every keystroke).
+    pub groupchat: bool,
+    /// A private message through a room (XEP-0045 §7.5: carries an empty
+    /// `<x/>` of `muc#user`).
+    pub room_private: bool,
 }
 
 impl Outgoing<'_> {
@@ -250,16 +256,26 @@ impl Outgoing<'_> {
             (None, true) => Some(xmpp_parsers::chatstates::ChatState::Active),
             (None, false) => None,
         };
-        let mut m = Message::chat(to);
+        let chat_state = if self.groupchat { None } else { chat_state };
+        let mut m = if self.groupchat {
+            Message::groupchat(to)
+        } else {
+            Message::chat(to)
+        };
         m.id = Some(Id(xml_text(self.id)));
         if let Some(b) = self.body {
             m.bodies.insert(Lang::default(), xml_text(b));
         }
         let p = &mut m.payloads;
         p.push(sid::origin_id(self.id).into());
-        if self.content {
+        if self.content && !self.groupchat {
             p.push(receipts::request().into());
+        }
+        if self.content {
             p.push(markers::markable().into());
+        }
+        if self.room_private {
+            p.push(Element::builder("x", "http://jabber.org/protocol/muc#user").build());
         }
         if let Some(r) = self.replace {
             p.push(correction::replace(r).into());
@@ -610,6 +626,8 @@ mod tests {
             displayed_for: Some("d1"),
             chat_state: Some("paused"),
             content: true,
+            groupchat: false,
+            room_private: false,
         };
         let m = stanza_from_xml(&o.xml()).unwrap();
         let p = parse_message(&m, &own());

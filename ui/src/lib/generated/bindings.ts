@@ -128,6 +128,49 @@ export const commands = {
 	 *  have been quiet for a moment.
 	 */
 	userActive: () => __TAURI_INVOKE<null>("user_active"),
+	/**
+	 *  Joins a group chat (`room@service` or an `xmpp:…?join` link); resolves
+	 *  once the user is in, rejects saying why not.
+	 */
+	joinRoom: (account: string, room: string, nick: string | null, password: string | null) => __TAURI_INVOKE<RoomView>("join_room", { account, room, nick, password }),
+	/**  Creates a group chat (a private group or a public channel) and joins it. */
+	createRoom: (account: string, name: string, address: string | null, kind: RoomKind) => __TAURI_INVOKE<RoomView>("create_room", { account, name, address, kind }),
+	/**  An address for a new group chat named `name` on the account's server. */
+	suggestRoomAddress: (account: string, name: string) => __TAURI_INVOKE<string>("suggest_room_address", { account, name }),
+	/**  Leaves a group chat; `forget` also removes its bookmark. */
+	leaveRoom: (account: string, room: string, forget: boolean) => __TAURI_INVOKE<null>("leave_room", { account, room, forget }),
+	/**  Who is in a group chat. */
+	roomOccupants: (account: string, room: string) => __TAURI_INVOKE<OccupantView[]>("room_occupants", { account, room }),
+	/**  What a group chat says about itself (before joining). */
+	roomInfo: (account: string, room: string) => __TAURI_INVOKE<RoomInfoView>("room_info", { account, room }),
+	/**  The group chats the account's server lists. */
+	browseRooms: (account: string) => __TAURI_INVOKE<RoomListing[]>("browse_rooms", { account }),
+	/**  Changes the user's nickname in a group chat. */
+	changeRoomNick: (account: string, room: string, nick: string) => __TAURI_INVOKE<null>("change_room_nick", { account, room, nick }),
+	/**  Changes a group chat's subject. */
+	setRoomSubject: (account: string, room: string, subject: string) => __TAURI_INVOKE<null>("set_room_subject", { account, room, subject }),
+	/**  Removes an occupant from a group chat. */
+	kickOccupant: (account: string, room: string, nick: string, reason: string | null) => __TAURI_INVOKE<null>("kick_occupant", { account, room, nick, reason }),
+	/**  Bans someone from a group chat. */
+	banUser: (account: string, room: string, jid: string, reason: string | null) => __TAURI_INVOKE<null>("ban_user", { account, room, jid, reason }),
+	/**  Sets an occupant's role (`participant` gives voice, `visitor` takes it). */
+	setOccupantRole: (account: string, room: string, nick: string, role: string) => __TAURI_INVOKE<null>("set_occupant_role", { account, room, nick, role }),
+	/**  Sets someone's affiliation with a group chat (owner, admin, member, none). */
+	setAffiliation: (account: string, room: string, jid: string, affiliation: string, reason: string | null) => __TAURI_INVOKE<null>("set_affiliation", { account, room, jid, affiliation, reason }),
+	/**  Removes someone's message from a group chat for everyone. */
+	moderateMessage: (account: string, id: number, reason: string | null) => __TAURI_INVOKE<MessageView>("moderate_message", { account, id, reason }),
+	/**  Destroys a group chat (its owner). */
+	destroyRoom: (account: string, room: string, reason: string | null) => __TAURI_INVOKE<null>("destroy_room", { account, room, reason }),
+	/**  Invites people to a group chat. */
+	inviteToRoom: (account: string, room: string, jids: string[], reason: string | null) => __TAURI_INVOKE<null>("invite_to_room", { account, room, jids, reason }),
+	/**  Accepts an invitation: joins the group chat. */
+	acceptInvitation: (account: string, room: string) => __TAURI_INVOKE<RoomView>("accept_invitation", { account, room }),
+	/**  Declines an invitation. */
+	declineInvitation: (account: string, room: string) => __TAURI_INVOKE<null>("decline_invitation", { account, room }),
+	/**  Which messages of a group chat notify. */
+	setRoomNotify: (account: string, room: string, notify: RoomNotify) => __TAURI_INVOKE<RoomView>("set_room_notify", { account, room, notify }),
+	/**  Whether a group chat is joined at each sign-in. */
+	setRoomAutojoin: (account: string, room: string, autojoin: boolean) => __TAURI_INVOKE<RoomView>("set_room_autojoin", { account, room, autojoin }),
 };
 
 /* Constants */
@@ -295,6 +338,60 @@ fetched: number;
 oldest_ms: number | null; 
 /**  Catch-up finished. */
 done: boolean } | 
+/**  A group chat was added or changed (upsert by account + jid). */
+{ type: "room"; 
+/**  The room. */
+room: RoomView } | 
+/**  The user left and forgot a room. */
+{ type: "room_removed"; 
+/**  Account. */
+account: string; 
+/**  The room. */
+jid: string } | 
+/**
+ *  Who is in a room changed (coalesced; `reset`: what the UI had is
+ *  replaced by `upserted`).
+ */
+{ type: "occupants"; 
+/**  Account. */
+account: string; 
+/**  The room. */
+room: string; 
+/**  How many are in the room now. */
+count: number; 
+/**  Replace the list. */
+reset: boolean; 
+/**  Occupants added or changed. */
+upserted: OccupantView[]; 
+/**  Nicknames that left. */
+removed: string[] } | 
+/**
+ *  Joins, leaves and nick changes in a room since the last such event,
+ *  once the user is in (for a quiet line in the timeline).
+ */
+{ type: "room_activity"; 
+/**  Account. */
+account: string; 
+/**  The room. */
+room: string; 
+/**  Who joined. */
+joined: string[]; 
+/**  Who left. */
+left: string[]; 
+/**  Who changed nickname. */
+renamed: Renamed[]; 
+/**  When, ms. */
+at_ms: number } | 
+/**  An invitation to a room arrived (upsert by account + room). */
+{ type: "invitation"; 
+/**  The invitation. */
+invitation: InvitationView } | 
+/**  An invitation was answered or withdrawn. */
+{ type: "invitation_removed"; 
+/**  Account. */
+account: string; 
+/**  The room. */
+room: string } | 
 /**  An account was added. */
 { type: "account_added"; 
 /**  The new account. */
@@ -490,6 +587,8 @@ export type ConversationView = {
 	kind: ConversationKind,
 	/**  Unread incoming messages. */
 	unread: number,
+	/**  Unread messages that mention the user (group chats). */
+	mentions: number,
 	/**  Time of the newest message, ms. */
 	updated_ms: number,
 	/**  Newest message. */
@@ -559,6 +658,27 @@ export type FormField = {
 	value: string | null,
 	/**  Choices of list fields. */
 	options: FieldOption[],
+};
+
+/**  An invitation to a room, not answered yet. */
+export type InvitationView = {
+	/**  Account invited. */
+	account: string,
+	/**  The room. */
+	room: string,
+	/**  Who invites (bare JID). */
+	inviter: string,
+	/**  Their words. */
+	reason: string | null,
+	/**  The room's password, if the invitation carries it. */
+	password: string | null,
+	/**
+	 *  The inviter is one of the user's contacts (else: a stranger's
+	 *  invitation, shown as a request).
+	 */
+	from_contact: boolean,
+	/**  When it arrived, ms. */
+	received_ms: number,
 };
 
 /**
@@ -632,6 +752,32 @@ export type MessageView = {
 	failure: string | null,
 	/**  The server's own words about the failure, if any (plain text). */
 	failure_text: string | null,
+	/**  A group-chat message that mentions the user. */
+	mention: boolean,
+	/**  A group chat's moderator removed it (`retracted` is then set): who. */
+	moderated_by: string | null,
+	/**  The moderator's reason. */
+	moderation_reason: string | null,
+};
+
+/**  Someone in a room. */
+export type OccupantView = {
+	/**  Nickname. */
+	nick: string,
+	/**  Real bare JID, when the room shows it. */
+	jid: string | null,
+	/**  `moderator`, `participant`, `visitor`. */
+	role: string,
+	/**  `owner`, `admin`, `member`, `none`. */
+	affiliation: string,
+	/**  How available. */
+	show: Show,
+	/**  Status message. */
+	status: string | null,
+	/**  SHA-1 of the occupant's avatar when cached (`avatars/<hash>`). */
+	avatar: string | null,
+	/**  The user. */
+	is_self: boolean,
 };
 
 /**  Which conversation a notification belongs to. */
@@ -653,6 +799,14 @@ export type ProfileView = {
 	nickname: string | null,
 };
 
+/**  A nick change in a room. */
+export type Renamed = {
+	/**  The old nickname. */
+	from: string,
+	/**  The new one. */
+	to: string,
+};
+
 /**  One online resource of a contact. */
 export type ResourcePresence = {
 	/**  Resource. */
@@ -665,6 +819,122 @@ export type ResourcePresence = {
 	priority: number,
 	/**  Name of the client software, from its entity capabilities (XEP-0115). */
 	client: string | null,
+};
+
+/**  What a room says about itself (before joining). */
+export type RoomInfoView = {
+	/**  The room's JID. */
+	jid: string,
+	/**  Its name. */
+	name: string | null,
+	/**  Its description. */
+	description: string | null,
+	/**  Private group, public channel, or other. */
+	kind: RoomKind,
+	/**  How many are in it. */
+	occupants: number | null,
+	/**  Joining needs a password. */
+	password_protected: boolean,
+	/**  Only occupants with voice may speak. */
+	moderated: boolean,
+	/**  Listed in the service's directory. */
+	public: boolean,
+	/**  The room keeps an archive. */
+	archived: boolean,
+};
+
+/**  What kind of group chat a room is, as users know them. */
+export type RoomKind = 
+/**
+ *  Members only and non-anonymous: members see each other's
+ *  addresses; can be end-to-end encrypted.
+ */
+"private_group" | 
+/**  Open to anyone, addresses hidden from other occupants. */
+"public_channel" | 
+/**  Something in between (or not known yet). */
+"other";
+
+/**  A room offered by a group-chat service. */
+export type RoomListing = {
+	/**  The room's JID. */
+	jid: string,
+	/**  Its name. */
+	name: string | null,
+	/**  How many are in it, when the service says. */
+	occupants: number | null,
+};
+
+/**  Which messages of a room notify. */
+export type RoomNotify = 
+/**  Every message. */
+"all" | 
+/**  Mentions of the user and replies to the user. */
+"mentions" | 
+/**  Nothing. */
+"none";
+
+/**  Where the user is with a room. */
+export type RoomStatus = 
+/**  The join request is out. */
+"joining" | 
+/**  In the room. */
+"joined" | 
+/**
+ *  Not in the room (left, disconnected, or not joined yet this
+ *  session).
+ */
+"left" | 
+/**  Could not join or was removed: see `error`. */
+"failed";
+
+/**  A group chat as the UI shows it. */
+export type RoomView = {
+	/**  Account. */
+	account: string,
+	/**  The room's bare JID. */
+	jid: string,
+	/**  Its name. */
+	name: string | null,
+	/**  Private group, public channel, or other. */
+	kind: RoomKind,
+	/**  The room's subject. */
+	subject: string | null,
+	/**  The user's nickname in the room. */
+	nick: string,
+	/**  Joining, joined, left or failed. */
+	status: RoomStatus,
+	/**
+	 *  Why the user is not (or no longer) in the room: `nick_conflict`,
+	 *  `password_required`, `banned`, `members_only`, `full`, `not_found`,
+	 *  `nick_reserved`, `creation_restricted`, `kicked`,
+	 *  `removed_affiliation`, `removed_members_only`, `destroyed`,
+	 *  `shutdown`, `lost`, `other`.
+	 */
+	error: string | null,
+	/**  The server's or the moderator's words about it (plain text). */
+	error_text: string | null,
+	/**  The user's role: `moderator`, `participant`, `visitor`, `none`. */
+	role: string,
+	/**  The user's affiliation: `owner`, `admin`, `member`, `outcast`, `none`. */
+	affiliation: string,
+	/**  How many occupants are in the room. */
+	occupants: number,
+	/**  A bookmark of it exists (synced with the user's other clients). */
+	bookmarked: boolean,
+	/**  Joined after each sign-in. */
+	autojoin: boolean,
+	/**
+	 *  Which messages notify (private groups default to all, channels to
+	 *  mentions).
+	 */
+	notify: RoomNotify,
+	/**  Moderators can remove others' messages (XEP-0425). */
+	moderation: boolean,
+	/**  Occupants may message each other privately. */
+	private_messages: boolean,
+	/**  Joining needs a password. */
+	password_protected: boolean,
 };
 
 /**  A search result. */
@@ -714,6 +984,10 @@ export type Snapshot = {
 	requests: SubscriptionRequest[],
 	/**  Blocked addresses per account, as the server last told (XEP-0191). */
 	blocked: { [key in string]: string[] },
+	/**  Group chats of every account. */
+	rooms: RoomView[],
+	/**  Invitations to rooms not answered yet, oldest first. */
+	invitations: InvitationView[],
 };
 
 /**

@@ -1,0 +1,179 @@
+//! The user's rooms on the server: PEP native bookmarks (XEP-0402), with
+//! the older private-storage bookmarks (XEP-0048) read when there are
+//! none. Synced both ways: a room joined here is bookmarked (autojoin), a
+//! room left here loses autojoin, a room forgotten loses its bookmark; a
+//! bookmark another client adds is joined when it says autojoin, one it
+//! removes is left.
+
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::BareJid;
+use xmpp_parsers::minidom::Element;
+
+use super::join::{join, JoinRequest};
+use crate::account::AccountHandle;
+use crate::events::RoomStatus;
+use crate::xep::bookmarks::{self, Bookmark, BookmarkEvent};
+
+/// The bookmark of a room as Tern knows it now.
+fn bookmark_of(h: &AccountHandle, room: &BareJid, autojoin: bool) -> Option<Bookmark> {
+    h.ctx().rooms.with_room(room, |r| Bookmark {
+        room: room.clone(),
+        name: r.row.name.clone(),
+        nick: Some(r.nick.clone()),
+        password: r.row.password.clone(),
+        autojoin,
+        extensions: None,
+    })
+}
+
+/// Publishes the room's bookmark (with `autojoin`).
+pub(crate) async fn save(h: &AccountHandle, room: &BareJid, autojoin: bool) -> crate::Result<()> {
+    let Some(b) = bookmark_of(h, room, autojoin) else {
+        return Ok(());
+    };
+    let ctx = h.ctx();
+    h.request(bookmarks::publish(&b)).await?;
+    let row = ctx.rooms.with_room(room, |r| {
+        r.row.bookmarked = true;
+        r.row.autojoin = autojoin;
+        r.view_changed();
+        r.row.clone()
+    });
+    if let Some(row) = row {
+        ctx.store.upsert_room(&ctx.account, &row).await?;
+    }
+    super::join::flush(h);
+    Ok(())
+}
+
+/// Removes the room's bookmark.
+pub(crate) async fn remove(h: &AccountHandle, room: &BareJid) -> crate::Result<()> {
+    h.request(bookmarks::retract(room)).await?;
+    Ok(())
+}
+
+/// Session start: reads the bookmarks (XEP-0402, else XEP-0048) and
+/// takes each room in; returns the rooms to join.
+pub(crate) async fn fetch(h: &AccountHandle) -> Vec<BareJid> {
+    let mut list = match h.request(bookmarks::request_all()).await {
+        Ok(Iq::Result {
+            payload: Some(p), ..
+        }) => bookmarks::read_items(p),
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::info!(account = %h.ctx().account, "bookmarks unavailable: {e}");
+            Vec::new()
+        }
+    };
+    if list.is_empty() {
+        if let Ok(Iq::Result {
+            payload: Some(p), ..
+        }) = h.request(bookmarks::legacy_request()).await
+        {
+            list = bookmarks::read_legacy(p);
+        }
+    }
+    let mut to_join = Vec::new();
+    for b in list {
+        if take_in(h, &b).await && b.autojoin {
+            to_join.push(b.room.clone());
+        }
+    }
+    to_join
+}
+
+/// Takes a bookmark into the rooms (and the store); whether it is new or
+/// changed.
+async fn take_in(h: &AccountHandle, b: &Bookmark) -> bool {
+    let ctx = h.ctx();
+    let stored = ctx
+        .store
+        .room(&ctx.account, b.room.as_str())
+        .await
+        .ok()
+        .flatten();
+    let mut row = stored.clone().unwrap_or_else(|| tern_store::RoomRow {
+        jid: b.room.to_string(),
+        features: "{}".into(),
+        ..Default::default()
+    });
+    row.name = b.name.clone().or(row.name);
+    row.nick = b.nick.clone().or(row.nick);
+    row.password = b.password.clone().or(row.password);
+    row.autojoin = b.autojoin;
+    row.bookmarked = true;
+    if stored.as_ref() == Some(&row) {
+        return true;
+    }
+    if ctx.store.upsert_room(&ctx.account, &row).await.is_err() {
+        return false;
+    }
+    let nick = match &row.nick {
+        Some(n) => n.clone(),
+        None => super::join::default_nick(h).await,
+    };
+    ctx.rooms.ensure(&b.room, row, nick);
+    ctx.rooms.mark_dirty();
+    true
+}
+
+/// A PEP notification of the bookmarks node: another client of the user
+/// added, changed or removed a bookmark.
+pub(crate) async fn on_event(h: &AccountHandle, event: &Element) {
+    let Some(ev) = bookmarks::read_event(event) else {
+        return;
+    };
+    let ctx = h.ctx();
+    match ev {
+        BookmarkEvent::Set(list) => {
+            for b in list {
+                take_in(h, &b).await;
+                let status = ctx.rooms.with_room(&b.room, |r| r.status);
+                let inside = matches!(status, Some(RoomStatus::Joined | RoomStatus::Joining));
+                if b.autojoin && !inside {
+                    let h = h.clone();
+                    tokio::spawn(async move {
+                        let req = JoinRequest {
+                            wait: false,
+                            ..Default::default()
+                        };
+                        if let Err(e) = join(&h, &b.room, req).await {
+                            tracing::info!(room = %b.room, "bookmarked room not joined: {e}");
+                        }
+                    });
+                } else if !b.autojoin && inside {
+                    // Left on another device.
+                    let _ = super::join::leave(h, &b.room, false).await;
+                }
+            }
+        }
+        BookmarkEvent::Removed(rooms) => {
+            for room in rooms {
+                let row = ctx.rooms.with_room(&room, |r| {
+                    r.row.bookmarked = false;
+                    r.row.autojoin = false;
+                    r.view_changed();
+                    (r.row.clone(), r.status)
+                });
+                if let Some((row, status)) = row {
+                    let _ = ctx.store.upsert_room(&ctx.account, &row).await;
+                    if matches!(status, RoomStatus::Joined | RoomStatus::Joining) {
+                        if let Some(nick) = ctx.rooms.own_nick(&room) {
+                            if let Ok(occupant) =
+                                xmpp_parsers::jid::FullJid::new(&format!("{room}/{nick}"))
+                            {
+                                let _ = h
+                                    .send(tokio_xmpp::Stanza::Presence(crate::xep::muc::leave(
+                                        &occupant, None,
+                                    )))
+                                    .await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        BookmarkEvent::Purged => {}
+    }
+    super::join::flush(h);
+}
