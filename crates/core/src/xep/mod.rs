@@ -37,6 +37,10 @@ pub(crate) mod markers;
 /// XEP-0425: Moderated Message Retraction
 #[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) mod moderation;
+/// XEP-0045: Multi-User Chat (with XEP-0421 occupant ids and XEP-0410
+/// self-ping)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod muc;
 /// XEP-0172: User Nickname
 pub(crate) mod nick;
 /// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)
