@@ -11,6 +11,9 @@
 pub(crate) mod avatar;
 /// XEP-0191: Blocking Command
 pub(crate) mod blocking;
+/// XEP-0402: PEP Native Bookmarks (and XEP-0048 bookmarks, read)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod bookmarks;
 /// XEP-0115: Entity Capabilities
 pub(crate) mod caps;
 /// XEP-0280: Message Carbons

@@ -247,8 +247,9 @@ pub(crate) struct OccupantPresence {
     pub avatar_hash: Option<String>,
 }
 
-/// A nickname from the network, if it can be a JID resource.
-fn nick_of(s: &str) -> Option<String> {
+/// A nickname from the network, if it can be a JID resource (at most 1023
+/// bytes, valid under resourceprep).
+pub(crate) fn nick_of(s: &str) -> Option<String> {
     (!s.is_empty() && s.len() <= MAX_NICK && ResourcePart::new(s).is_ok()).then(|| s.to_string())
 }
 
