@@ -32,6 +32,9 @@ pub(crate) mod fallback;
 pub(crate) mod forward;
 /// XEP-0334: Message Processing Hints
 pub(crate) mod hints;
+/// XEP-0249: Direct MUC Invitations (and XEP-0045 mediated invitations)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod invite;
 /// XEP-0313: Message Archive Management (with the XEP-0059 result set and
 /// XEP-0004 form of its queries)
 pub(crate) mod mam;
