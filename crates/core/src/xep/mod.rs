@@ -11,6 +11,9 @@
 pub(crate) mod avatar;
 /// XEP-0191: Blocking Command
 pub(crate) mod blocking;
+/// XEP-0402: PEP Native Bookmarks (and XEP-0048 bookmarks, read)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod bookmarks;
 /// XEP-0115: Entity Capabilities
 pub(crate) mod caps;
 /// XEP-0280: Message Carbons
@@ -29,11 +32,21 @@ pub(crate) mod fallback;
 pub(crate) mod forward;
 /// XEP-0334: Message Processing Hints
 pub(crate) mod hints;
+/// XEP-0249: Direct MUC Invitations (and XEP-0045 mediated invitations)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod invite;
 /// XEP-0313: Message Archive Management (with the XEP-0059 result set and
 /// XEP-0004 form of its queries)
 pub(crate) mod mam;
 /// XEP-0333: Displayed Markers
 pub(crate) mod markers;
+/// XEP-0425: Moderated Message Retraction
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod moderation;
+/// XEP-0045: Multi-User Chat (with XEP-0421 occupant ids and XEP-0410
+/// self-ping)
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) mod muc;
 /// XEP-0172: User Nickname
 pub(crate) mod nick;
 /// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)
@@ -104,6 +117,21 @@ pub(crate) fn xml_text(s: &str) -> String {
         .collect()
 }
 
+/// `builder` with the attribute `name` (a constant, valid XML name) set to
+/// `value`, without the characters XML cannot carry (see [`xml_text`]):
+/// for the elements xmpp-parsers has no type for.
+#[allow(dead_code, reason = "until the group chat service uses it")]
+pub(crate) fn with_attr(
+    builder: xmpp_parsers::minidom::ElementBuilder,
+    name: &'static str,
+    value: &str,
+) -> xmpp_parsers::minidom::ElementBuilder {
+    match xmpp_parsers::minidom::rxml::NcName::try_from(name) {
+        Ok(name) => builder.attr(name, xml_text(value)),
+        Err(_) => builder,
+    }
+}
+
 /// Text from the network fit to show: trimmed, without control characters,
 /// at most `max` characters; `None` when nothing is left.
 pub(crate) fn clean_text(s: &str, max: usize) -> Option<String> {
@@ -120,6 +148,28 @@ pub(crate) fn clean_text(s: &str, max: usize) -> Option<String> {
 #[cfg(test)]
 pub(crate) fn el(xml: &str) -> xmpp_parsers::minidom::Element {
     xml.parse().expect("test XML parses")
+}
+
+/// Parses an element written over several lines, without the whitespace
+/// between its tags (tests only: to compare with what a builder makes).
+#[cfg(test)]
+pub(crate) fn tight(xml: &str) -> xmpp_parsers::minidom::Element {
+    let mut out = String::with_capacity(xml.len());
+    let mut pending = String::new();
+    let mut after_tag = false;
+    for c in xml.chars() {
+        if after_tag && c.is_whitespace() {
+            pending.push(c);
+            continue;
+        }
+        if c != '<' {
+            out.push_str(&pending);
+        }
+        pending.clear();
+        out.push(c);
+        after_tag = c == '>';
+    }
+    el(&out)
 }
 
 /// Serialises an element and parses it again, as a peer would see it.
