@@ -554,7 +554,19 @@ mod tests {
             me: false,
             failure: None,
             failure_text: None,
+            mention: false,
+            moderated_by: None,
+            moderation_reason: None,
         }
+    }
+
+    #[test]
+    fn rooms_notify_by_their_setting() {
+        use tern_core::RoomNotify;
+        assert!(room_wants(RoomNotify::All, false));
+        assert!(room_wants(RoomNotify::Mentions, true));
+        assert!(!room_wants(RoomNotify::Mentions, false));
+        assert!(!room_wants(RoomNotify::None, true));
     }
 
     #[test]

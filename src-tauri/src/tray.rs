@@ -229,6 +229,7 @@ mod tests {
                 account: "me@a.example".into(),
                 peer: peer.into(),
                 unread,
+                mentions: 0,
                 updated_ms: 0,
                 last: None,
             },

@@ -34,6 +34,11 @@ pub(crate) fn run(
     if parsed.is_groupchat {
         return group_message(own, rooms, archive_of, flow, parsed);
     }
+    // A private message through a room: only from (or, the user's own, to)
+    // an occupant of one of the account's rooms; anyone else's `<x/>` does
+    // not make a message a room's.
+    let through_room =
+        |j: Option<&Jid>| j.is_some_and(|j| j.resource().is_some() && rooms.has(&j.to_bare()));
     let kind = if parsed.is_groupchat {
         ConversationKind::GroupChat
     } else if opened
@@ -41,6 +46,7 @@ pub(crate) fn run(
         .payloads
         .iter()
         .any(|p| p.is("x", NS_MUC_USER))
+        && (through_room(parsed.from.as_ref()) || through_room(parsed.to.as_ref()))
     {
         ConversationKind::GroupChatPrivate
     } else {
@@ -366,15 +372,51 @@ pub(crate) mod tests {
 
     #[test]
     fn group_chat_and_private_messages_have_their_kind() {
+        let rooms = Rooms::default();
+        let coven = BareJid::new("coven@chat.shakespeare.lit").unwrap();
+        let classify = |rooms: &Rooms, xml: &str| {
+            let mut f = Flow::new(
+                Message::try_from(xml.parse::<Element>().unwrap()).unwrap(),
+                None,
+            );
+            crate::inbound::unwrap::run(&own(), None, &mut f);
+            (run(&own(), rooms, None, &mut f), f.classified)
+        };
         // XEP-0045 §7.4, example 74.
-        let c = classified("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/thirdwitch' id='hysf1v37' to='crone1@shakespeare.lit/desktop' type='groupchat'>
-            <body>Harpier cries: 'tis time, 'tis time.</body></message>", None).classified.unwrap();
+        let ex74 = "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/thirdwitch' id='hysf1v37' to='crone1@shakespeare.lit/desktop' type='groupchat'>
+            <body>Harpier cries: 'tis time, 'tis time.</body>
+            <stanza-id xmlns='urn:xmpp:sid:0' by='coven@chat.shakespeare.lit' id='S1'/>
+            <stanza-id xmlns='urn:xmpp:sid:0' by='mallory@evil.example' id='S2'/></message>";
+        // From a room the account is not in: dropped.
+        assert!(matches!(classify(&rooms, ex74).0, Step::Drop(_)));
+        rooms.ensure(&coven, tern_store::RoomRow::default(), "secondwitch".into());
+        let (step, c) = classify(&rooms, ex74);
+        assert_eq!(step, Step::Next);
+        let c = c.unwrap();
         assert_eq!(c.kind, ConversationKind::GroupChat);
+        assert_eq!(c.direction, Direction::Incoming);
         assert_eq!(c.peer, "coven@chat.shakespeare.lit");
         assert_eq!(c.sender, "coven@chat.shakespeare.lit/thirdwitch");
-        // XEP-0045 §7.5, example 80.
-        let c = classified("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/firstwitch' id='hgn27af1' to='wiccarocks@shakespeare.lit/laptop' type='chat'>
-            <body>I'll give thee a wind.</body><x xmlns='http://jabber.org/protocol/muc#user' /></message>", None).classified.unwrap();
+        assert_eq!(
+            c.archive_id.as_deref(),
+            Some("S1"),
+            "only the room's stanza-id"
+        );
+        assert_eq!(c.archive_by.as_deref(), Some("coven@chat.shakespeare.lit"));
+        assert!(!c.mention);
+        // The user's own nickname: the user's message; a mention of it.
+        let (_, c) = classify(&rooms, "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/secondwitch' id='m2' type='groupchat'><body>Fillet of a fenny snake</body></message>");
+        assert_eq!(c.unwrap().direction, Direction::Outgoing);
+        let (_, c) = classify(&rooms, "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/firstwitch' id='m3' type='groupchat'><body>SecondWitch: thy turn</body></message>");
+        let c = c.unwrap();
+        assert!(c.mention && c.direction == Direction::Incoming);
+        // A forged occupant-id counts only where the room gives them.
+        let forged = "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/firstwitch' id='m4' type='groupchat'><body>x</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='o1'/></message>";
+        assert_eq!(classify(&rooms, forged).1.unwrap().occupant_id, None);
+        // XEP-0045 §7.5, example 80 (from a room of the account's).
+        let (_, c) = classify(&rooms, "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/firstwitch' id='hgn27af1' to='wiccarocks@shakespeare.lit/laptop' type='chat'>
+            <body>I'll give thee a wind.</body><x xmlns='http://jabber.org/protocol/muc#user' /></message>");
+        let c = c.unwrap();
         assert_eq!(c.kind, ConversationKind::GroupChatPrivate);
         assert_eq!(c.peer, "coven@chat.shakespeare.lit/firstwitch");
     }

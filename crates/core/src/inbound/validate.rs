@@ -1,8 +1,6 @@
-//! Stage 5: what Tern files. Bodies above [`MAX_BODY_BYTES`] are refused,
-//! and group-chat messages wait for the rooms the user joined (there are
-//! none yet), so they are dropped with a log line.
-
-use tern_store::ConversationKind;
+//! Stage 5: what Tern files. Bodies above [`MAX_BODY_BYTES`] are refused.
+//! (Group-chat messages from rooms the user is not in stopped at
+//! classify.)
 
 use super::flow::{Flow, Step};
 use crate::xep::message::MAX_BODY_BYTES;
@@ -19,9 +17,6 @@ pub(crate) fn run(flow: &mut Flow) -> Step {
         tracing::warn!(peer = %c.peer, "dropping a message with an oversized body");
         return Step::Drop("an oversized body");
     }
-    if c.kind != ConversationKind::Chat {
-        return Step::Drop("a group chat the user is not in");
-    }
     Step::Next
 }
 
@@ -37,12 +32,6 @@ mod tests {
         assert_eq!(run(&mut f), Step::Next);
         let big = "x".repeat(MAX_BODY_BYTES + 1);
         let mut f = classified(&format!("<message xmlns='jabber:client' from='romeo@montague.lit/o' type='chat'><body>{big}</body></message>"), None);
-        assert!(matches!(run(&mut f), Step::Drop(_)));
-    }
-
-    #[test]
-    fn group_chat_messages_wait_for_rooms() {
-        let mut f = classified("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit/thirdwitch' type='groupchat'><body>hi</body></message>", None);
         assert!(matches!(run(&mut f), Step::Drop(_)));
     }
 }

@@ -12,7 +12,6 @@ pub(crate) mod avatar;
 /// XEP-0191: Blocking Command
 pub(crate) mod blocking;
 /// XEP-0402: PEP Native Bookmarks (and XEP-0048 bookmarks, read)
-#[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) mod bookmarks;
 /// XEP-0115: Entity Capabilities
 pub(crate) mod caps;
@@ -33,7 +32,6 @@ pub(crate) mod forward;
 /// XEP-0334: Message Processing Hints
 pub(crate) mod hints;
 /// XEP-0249: Direct MUC Invitations (and XEP-0045 mediated invitations)
-#[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) mod invite;
 /// XEP-0313: Message Archive Management (with the XEP-0059 result set and
 /// XEP-0004 form of its queries)
@@ -41,11 +39,9 @@ pub(crate) mod mam;
 /// XEP-0333: Displayed Markers
 pub(crate) mod markers;
 /// XEP-0425: Moderated Message Retraction
-#[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) mod moderation;
 /// XEP-0045: Multi-User Chat (with XEP-0421 occupant ids and XEP-0410
 /// self-ping)
-#[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) mod muc;
 /// XEP-0172: User Nickname
 pub(crate) mod nick;
@@ -120,7 +116,6 @@ pub(crate) fn xml_text(s: &str) -> String {
 /// `builder` with the attribute `name` (a constant, valid XML name) set to
 /// `value`, without the characters XML cannot carry (see [`xml_text`]):
 /// for the elements xmpp-parsers has no type for.
-#[allow(dead_code, reason = "until the group chat service uses it")]
 pub(crate) fn with_attr(
     builder: xmpp_parsers::minidom::ElementBuilder,
     name: &'static str,

@@ -28,6 +28,10 @@ use super::vcard_update::{self, Photo};
 use super::{bounded_id, clean_text, mam, sid, with_attr, xml_text};
 
 /// The namespace of joining a room.
+#[allow(
+    dead_code,
+    reason = "the join element is built from xmpp-parsers types"
+)]
 pub(crate) const NS_MUC: &str = "http://jabber.org/protocol/muc";
 /// The namespace of what a room says of its occupants.
 pub(crate) const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
@@ -139,6 +143,10 @@ pub(crate) enum JoinHistory {
     /// None (`<history maxstanzas='0'/>`): the archive provides it.
     None,
     /// What was said since this time (ms since 1970).
+    #[allow(
+        dead_code,
+        reason = "rooms without an archive get the last 50 messages"
+    )]
     Since(i64),
     /// At most this many messages.
     MaxStanzas(u32),
@@ -640,6 +648,7 @@ pub(crate) fn set_affiliation(
 }
 
 /// Asks for the users with `affiliation` (XEP-0045 §9.5, §10.5).
+#[allow(dead_code, reason = "the member list view comes later")]
 pub(crate) fn affiliation_list_request(room: &BareJid, affiliation: Affiliation) -> Iq {
     let item = with_attr(
         Element::builder("item", NS_MUC_ADMIN),
@@ -653,6 +662,7 @@ pub(crate) fn affiliation_list_request(room: &BareJid, affiliation: Affiliation)
 /// The users in an answer to [`affiliation_list_request`]: bare JID,
 /// affiliation and reserved nickname. Items without a JID or a known
 /// affiliation are skipped; at most 10 000 are read.
+#[allow(dead_code, reason = "the member list view comes later")]
 pub(crate) fn read_affiliation_list(answer: Element) -> Vec<(String, Affiliation, Option<String>)> {
     if !answer.is("query", NS_MUC_ADMIN) {
         return Vec::new();
@@ -910,6 +920,10 @@ pub(crate) fn room_stanza_id(m: &Message, room: &BareJid) -> Option<String> {
 }
 
 /// A private message to an occupant through the room (XEP-0045 §7.5).
+#[allow(
+    dead_code,
+    reason = "private messages are built by the send queue (xep::message::Outgoing)"
+)]
 pub(crate) fn private_message(to: &FullJid, id: &str, body: &str) -> Message {
     let mut m = Message::chat(Some(Jid::from(to.clone())));
     m.id = Some(Id(xml_text(id)));
