@@ -53,7 +53,7 @@ pub use install::ensure_installed;
 pub use mitm::{FakeSasl, TlsMitm};
 pub use peer::{ensure_peer_venv, PeerOptions, SlixmppPeer};
 pub use process::{closed_port, pid_is_alive};
-pub use prosody::{Prosody, ProsodyOptions};
+pub use prosody::{ComponentAccess, Prosody, ProsodyOptions};
 pub use proxy::TcpProxy;
 
 /// Result type of this crate.
