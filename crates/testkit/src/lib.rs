@@ -51,7 +51,7 @@ pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use federation::{start_prosody_pair, Federation};
 pub use install::ensure_installed;
 pub use mitm::{FakeSasl, TlsMitm};
-pub use peer::{ensure_peer_venv, PeerOptions, SlixmppPeer};
+pub use peer::{ensure_peer_venv, ModerationVersion, PeerOptions, RoomConfig, SlixmppPeer};
 pub use process::{closed_port, pid_is_alive};
 pub use prosody::{ComponentAccess, Prosody, ProsodyOptions};
 pub use proxy::TcpProxy;
