@@ -35,6 +35,7 @@
 // are confined to this crate, which is only used by tests.
 #![allow(unsafe_code)]
 
+mod bigroom;
 mod ca;
 mod coturn;
 mod ejabberd;
@@ -46,6 +47,7 @@ mod process;
 mod prosody;
 mod proxy;
 
+pub use bigroom::BigRoom;
 pub use ca::{Leaf, TestCa};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use federation::{start_prosody_pair, Federation};

@@ -835,7 +835,7 @@ fn spawner() -> &'static Mutex<mpsc::Sender<Job>> {
 }
 
 /// Spawns `cmd` in its own process group with `PR_SET_PDEATHSIG = SIGKILL`.
-fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
+pub(crate) fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     cmd.process_group(0);
