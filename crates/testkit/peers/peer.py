@@ -36,6 +36,42 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
     {"cmd": "quit"}
 
+Group chat (XEP-0045 and friends); ROOM is a bare room JID:
+
+    {"cmd": "muc_join", "room": ROOM, "nick": N, "password": P, "maxstanzas": 0}
+        -> "muc_joined" or "muc_error" ("maxstanzas" absent: server default)
+    {"cmd": "muc_create", "room": ROOM, "nick": N, "members_only": false,
+     "non_anonymous": false, "persistent": true, "password": P}
+        (join, then submit the configuration form) -> "muc_created" or
+        "muc_error"; an existing room is joined, not reconfigured
+    {"cmd": "muc_leave", "room": ROOM, "status": TEXT}
+    {"cmd": "muc_nick", "room": ROOM, "nick": N}
+    {"cmd": "muc_presence", "room": ROOM, "show": "away", "status": TEXT}
+    {"cmd": "muc_send", "room": ROOM, "body": TEXT, "id": ID}   (groupchat)
+    {"cmd": "muc_pm", "room": ROOM, "nick": N, "body": TEXT, "id": ID}
+    {"cmd": "muc_subject", "room": ROOM, "subject": TEXT}
+    {"cmd": "muc_role", "room": ROOM, "nick": N, "role": R, "reason": TEXT}
+    {"cmd": "muc_affiliation", "room": ROOM, "jid": JID, "affiliation": A,
+     "reason": TEXT}
+    {"cmd": "muc_destroy", "room": ROOM, "reason": TEXT}
+    {"cmd": "muc_moderate", "room": ROOM, "stanza_id": ID, "reason": TEXT,
+     "ns": "0" or "1"}   (XEP-0425; "0" is urn:xmpp:message-moderate:0 as
+        Prosody's mod_muc_moderation speaks it, "1" the current version)
+    {"cmd": "muc_history", "room": ROOM, "max": N}   (the room's last N
+        archived messages, XEP-0313 mam:2) -> "muc_history"
+    {"cmd": "bookmark_add", "room": ROOM, "name": TEXT, "nick": N,
+     "autojoin": true}   (XEP-0402, urn:xmpp:bookmarks:1)
+    {"cmd": "bookmark_remove", "room": ROOM}
+    {"cmd": "bookmarks_get"} -> "bookmarks"
+    {"cmd": "invite_direct", "to": JID, "room": ROOM, "reason": TEXT,
+     "password": P}   (XEP-0249)
+    {"cmd": "invite_mediated", "room": ROOM, "to": JID, "reason": TEXT}
+
+The admin commands (muc_role, muc_affiliation, muc_destroy, muc_moderate,
+the bookmark commands) are IQs, answered by {"event": "muc_iq", "cmd": NAME,
+"room": ROOM, "type": "result" | "error" | "timeout", "condition": C,
+"text": T}.
+
 Every stanza-sending command except "raw" is answered by
 {"event": "sent", "id": ID, "cmd": NAME}; "iq" by {"event": "iq_result", ...}.
 The outgoing stanza id is also its XEP-0359 origin-id.
@@ -58,6 +94,28 @@ Events (stdout):
     {"event": "sent", "id", "cmd"}
     {"event": "disconnected", "reason"}
     {"event": "error", "message"}
+    {"event": "muc_joined", "room", "nick", "role", "affiliation", "codes",
+     "occupant_id"}
+    {"event": "muc_created", "room", "nick", "new"}
+    {"event": "muc_error", "room", "condition", "text"}
+    {"event": "muc_presence", "room", "nick", "type", "role", "affiliation",
+     "jid", "codes", "show", "status", "new_nick", "occupant_id", "self",
+     "reason", "actor", "destroyed", "destroy_reason"}
+    {"event": "muc_subject", "room", "subject", "from"}
+    {"event": "muc_moderated", "room", "stanza_id", "by", "reason", "ns"}
+    {"event": "muc_history", "room", "items": [{"stanza_id", "from", "body",
+     "id", "occupant_id"}]}
+    {"event": "muc_iq", "cmd", "room", "type", "condition", "text"}
+    {"event": "invitation", "room", "from", "reason", "password", "direct"}
+    {"event": "bookmarks", "items": [{"room", "name", "nick", "autojoin"}]}
+    {"event": "bookmarks_changed", "published": [{"room", ...}],
+     "retracted": [ROOM]}
+
+Group chat messages are "message" events with "type": "groupchat", "from"
+the occupant's room JID, "stanza_id" the id the room assigned (by= the room)
+and "occupant_id" (XEP-0421) when the room adds one. Presences from rooms are
+reported as "muc_presence" only (not "presence"); a self-presence carries
+status code 110 and "self": true.
 
 In "message" events absent fields are null; "reply_to" is {"id", "to"},
 "reactions" is {"id", "emojis": [...]}, "chatstate" the element name
@@ -81,6 +139,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import ssl
 import sys
 import threading
@@ -109,6 +168,22 @@ NS_FALLBACK = "urn:xmpp:fallback:0"
 NS_HINTS = "urn:xmpp:hints"
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
+NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+NS_CONFERENCE = "jabber:x:conference"
+NS_OCCUPANT_ID = "urn:xmpp:occupant-id:0"
+NS_MODERATE_0 = "urn:xmpp:message-moderate:0"
+NS_MODERATE_1 = "urn:xmpp:message-moderate:1"
+NS_MAM = "urn:xmpp:mam:2"
+NS_RSM = "http://jabber.org/protocol/rsm"
+NS_FORWARD = "urn:xmpp:forward:0"
+NS_DATA = "jabber:x:data"
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
+NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner"
+NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 NS_OLDMEMO = "eu.siacs.conversations.axolotl"
 NS_TWOMEMO = "urn:xmpp:omemo:2"
 
@@ -139,6 +214,55 @@ def attr_of(elem, ns, name, attr="id"):
     return None if found is None else found.get(attr)
 
 
+def bare(jid):
+    return None if jid is None else jid.split("/", 1)[0]
+
+
+def resource(jid):
+    return None if jid is None or "/" not in jid else jid.split("/", 1)[1]
+
+
+def stanza_error(xml):
+    """(condition, text) of the <error/> child of a stanza, or (None, None)."""
+    error_elem = child(xml, NS_CLIENT, "error")
+    if error_elem is None:
+        return None, None
+    condition, text = None, None
+    for elem in error_elem:
+        if not elem.tag.startswith("{%s}" % NS_STANZAS):
+            continue
+        name = elem.tag.split("}", 1)[1]
+        if name == "text":
+            text = elem.text
+        elif condition is None:
+            condition = name
+    return condition, text
+
+
+def data_form(fields):
+    """A submitted jabber:x:data form with FORM_TYPE and the given fields."""
+    form = ET.Element(q(NS_DATA, "x"), {"type": "submit"})
+    for var, value in fields:
+        field = ET.SubElement(form, q(NS_DATA, "field"), {"var": var})
+        if var == "FORM_TYPE":
+            field.set("type", "hidden")
+        ET.SubElement(field, q(NS_DATA, "value")).text = value
+    return form
+
+
+def describe_bookmark(item):
+    conference = child(item, NS_BOOKMARKS, "conference")
+    if conference is None:
+        return None
+    nick = child(conference, NS_BOOKMARKS, "nick")
+    return {
+        "room": item.get("id"),
+        "name": conference.get("name"),
+        "nick": None if nick is None else nick.text,
+        "autojoin": conference.get("autojoin") in ("true", "1"),
+    }
+
+
 def describe_message(xml):
     """The fields of a "message" event, read from the raw stanza."""
     body = None
@@ -164,14 +288,24 @@ def describe_message(xml):
             if condition.tag.startswith("{%s}" % NS_STANZAS) and not condition.tag.endswith("}text"):
                 error = condition.tag.split("}", 1)[1]
                 break
+    kind = xml.get("type", "normal")
+    stanza_id = attr_of(xml, NS_SID, "stanza-id")
+    if kind == "groupchat":
+        # Only the room may assign the id of a group chat message.
+        room = bare(xml.get("from"))
+        stanza_id = None
+        for sid in xml.findall(q(NS_SID, "stanza-id")):
+            if sid.get("by") == room:
+                stanza_id = sid.get("id")
     return {
         "from": xml.get("from"),
         "to": xml.get("to"),
         "id": xml.get("id"),
-        "type": xml.get("type", "normal"),
+        "type": kind,
         "body": body,
         "origin_id": attr_of(xml, NS_SID, "origin-id"),
-        "stanza_id": attr_of(xml, NS_SID, "stanza-id"),
+        "stanza_id": stanza_id,
+        "occupant_id": attr_of(xml, NS_OCCUPANT_ID, "occupant-id"),
         "replace_id": attr_of(xml, NS_CORRECT, "replace"),
         "receipt_request": child(xml, NS_RECEIPTS, "request") is not None,
         "markable": child(xml, NS_MARKERS, "markable") is not None,
@@ -203,6 +337,10 @@ class Peer(ClientXMPP):
         # operation (decrypt + echo, or send) at a time, in arrival order.
         self.omemo_lock = asyncio.Lock()
         self.worker = None
+        # Group chats: room -> {"nick", "joined", "create": options or None}.
+        self.rooms = {}
+        # Running archive queries: queryid -> collected items.
+        self.mam_queries = {}
 
         # Trust exactly the test CA; hostname checking stays on.
         context = ssl.create_default_context(cafile=args.ca)
@@ -297,7 +435,13 @@ class Peer(ClientXMPP):
 
     async def on_message(self, msg):
         xml = msg.xml
+        result = child(xml, NS_MAM, "result")
+        if result is not None and result.get("queryid") in self.mam_queries:
+            self.collect_archived(result)
+            return
         emit("message", **describe_message(xml))
+        self.on_group_chat_message(xml)
+        self.on_pep_event(xml)
         sender = xml.get("from")
         receipt_id = attr_of(xml, NS_RECEIPTS, "received")
         if receipt_id is not None:
@@ -340,6 +484,85 @@ class Peer(ClientXMPP):
             if body and self.omemo_echo:
                 await self.send_encrypted(msg["from"].bare, body, None)
 
+    def collect_archived(self, result):
+        forwarded = child(result, NS_FORWARD, "forwarded")
+        original = None if forwarded is None else child(forwarded, NS_CLIENT, "message")
+        if original is None:
+            return
+        body = child(original, NS_CLIENT, "body")
+        self.mam_queries[result.get("queryid")].append(
+            {
+                "stanza_id": result.get("id"),
+                "from": original.get("from"),
+                "id": original.get("id"),
+                "body": None if body is None else (body.text or ""),
+                "occupant_id": attr_of(original, NS_OCCUPANT_ID, "occupant-id"),
+            }
+        )
+
+    def on_group_chat_message(self, xml):
+        """Subjects, moderation and invitations (beside the "message" event)."""
+        sender = xml.get("from")
+        kind = xml.get("type", "normal")
+        subject = child(xml, NS_CLIENT, "subject")
+        if kind == "groupchat" and subject is not None and child(xml, NS_CLIENT, "body") is None:
+            emit("muc_subject", room=bare(sender), subject=subject.text or "", **{"from": sender})
+        if kind == "groupchat" and "/" not in (sender or "/"):
+            self.on_moderation(xml, sender)
+        conference = child(xml, NS_CONFERENCE, "x")
+        if conference is not None:
+            emit(
+                "invitation",
+                room=conference.get("jid"),
+                reason=conference.get("reason"),
+                password=conference.get("password"),
+                direct=True,
+                **{"from": sender},
+            )
+        muc_user = child(xml, NS_MUC_USER, "x")
+        invite = None if muc_user is None else child(muc_user, NS_MUC_USER, "invite")
+        if invite is not None:
+            reason = child(invite, NS_MUC_USER, "reason")
+            password = child(muc_user, NS_MUC_USER, "password")
+            emit(
+                "invitation",
+                room=bare(sender),
+                reason=None if reason is None else reason.text,
+                password=None if password is None else password.text,
+                direct=False,
+                **{"from": invite.get("from")},
+            )
+
+    def on_moderation(self, xml, room):
+        # XEP-0425 version 0: <apply-to id=ID><moderated by=...><reason/>.
+        apply_to = child(xml, NS_FASTEN, "apply-to")
+        moderated = None if apply_to is None else child(apply_to, NS_MODERATE_0, "moderated")
+        if moderated is not None:
+            reason = child(moderated, NS_MODERATE_0, "reason")
+            emit(
+                "muc_moderated",
+                room=room,
+                stanza_id=apply_to.get("id"),
+                by=moderated.get("by"),
+                reason=None if reason is None else reason.text,
+                ns="0",
+            )
+            return
+        # Version 1: <retract id=ID xmlns=retract:1><moderated by=...
+        # xmlns=moderate:1/><reason/></retract>.
+        retract = child(xml, NS_RETRACT, "retract")
+        moderated = None if retract is None else child(retract, NS_MODERATE_1, "moderated")
+        if moderated is not None:
+            reason = child(retract, NS_RETRACT, "reason")
+            emit(
+                "muc_moderated",
+                room=room,
+                stanza_id=retract.get("id"),
+                by=moderated.get("by"),
+                reason=None if reason is None else reason.text,
+                ns="1",
+            )
+
     async def on_iq_request(self, iq):
         xml = iq.xml
         kind = xml.get("type")
@@ -355,6 +578,12 @@ class Peer(ClientXMPP):
 
     async def on_presence(self, pres):
         xml = pres.xml
+        room = bare(xml.get("from"))
+        if child(xml, NS_MUC_USER, "x") is not None or (
+            room in self.rooms and xml.get("type") == "error"
+        ):
+            await self.on_muc_presence(xml, room)
+            return
         kind = xml.get("type", "available")
         show = xml.find(q(NS_CLIENT, "show"))
         status = xml.find(q(NS_CLIENT, "status"))
@@ -369,6 +598,343 @@ class Peer(ClientXMPP):
         )
         if kind == "subscribe":
             emit("subscribe_request", **{"from": pres["from"].bare})
+
+    async def on_muc_presence(self, xml, room):
+        state = self.rooms.get(room)
+        kind = xml.get("type", "available")
+        if kind == "error":
+            condition, text = stanza_error(xml)
+            if state is not None and not state["joined"]:
+                del self.rooms[room]
+            emit("muc_error", room=room, condition=condition, text=text)
+            return
+        x = child(xml, NS_MUC_USER, "x")
+        item = child(x, NS_MUC_USER, "item")
+        codes = [int(c.get("code")) for c in x.findall(q(NS_MUC_USER, "status")) if c.get("code", "").isdigit()]
+        show = child(xml, NS_CLIENT, "show")
+        status = child(xml, NS_CLIENT, "status")
+        reason = None if item is None else child(item, NS_MUC_USER, "reason")
+        actor = None if item is None else child(item, NS_MUC_USER, "actor")
+        nick = resource(xml.get("from"))
+        # Not every server marks every self-presence with 110 (ejabberd's
+        # presence on destruction does not).
+        is_self = 110 in codes or (state is not None and state["joined"] and nick == state["nick"])
+        destroy = child(x, NS_MUC_USER, "destroy")
+        destroy_reason = None if destroy is None else child(destroy, NS_MUC_USER, "reason")
+        fields = {
+            "room": room,
+            "nick": nick,
+            "type": kind,
+            "role": None if item is None else item.get("role"),
+            "affiliation": None if item is None else item.get("affiliation"),
+            "jid": None if item is None else item.get("jid"),
+            "new_nick": None if item is None else item.get("nick"),
+            "codes": codes,
+            "show": None if show is None else show.text,
+            "status": None if status is None else status.text,
+            "occupant_id": attr_of(xml, NS_OCCUPANT_ID, "occupant-id"),
+            "self": is_self,
+            "reason": None if reason is None else reason.text,
+            "actor": None if actor is None else (actor.get("nick") or actor.get("jid")),
+            "destroyed": destroy is not None,
+            "destroy_reason": None if destroy_reason is None else destroy_reason.text,
+        }
+        emit("muc_presence", **fields)
+        if state is None or not is_self:
+            return
+        if kind == "unavailable":
+            if 303 not in codes:
+                self.rooms.pop(room, None)
+            else:
+                state["nick"] = fields["new_nick"]
+            return
+        state["nick"] = nick
+        if state["joined"]:
+            return
+        state["joined"] = True
+        if state["create"] is not None:
+            options = state["create"]
+            state["create"] = None
+            asyncio.ensure_future(self.configure_room(room, nick, 201 in codes, options))
+        else:
+            emit(
+                "muc_joined",
+                room=room,
+                nick=nick,
+                role=fields["role"],
+                affiliation=fields["affiliation"],
+                codes=codes,
+                occupant_id=fields["occupant_id"],
+            )
+
+    async def configure_room(self, room, nick, new, options):
+        if new:
+            fields = [
+                ("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
+                ("muc#roomconfig_persistentroom", "1" if options.get("persistent", True) else "0"),
+                ("muc#roomconfig_membersonly", "1" if options.get("members_only") else "0"),
+                ("muc#roomconfig_whois", "anyone" if options.get("non_anonymous") else "moderators"),
+            ]
+            if options.get("password"):
+                fields.append(("muc#roomconfig_passwordprotectedroom", "1"))
+                fields.append(("muc#roomconfig_roomsecret", options["password"]))
+            query = ET.Element(q(NS_MUC_OWNER, "query"))
+            query.append(data_form(fields))
+            kind, condition, text = await self.room_iq(room, "set", query)
+            if kind != "result":
+                emit("muc_error", room=room, condition=condition or kind, text=text)
+                return
+        emit("muc_created", room=room, nick=nick, new=new)
+
+    async def room_iq(self, to, kind, payload, timeout=15):
+        """Sends an IQ with `payload`; returns (type, condition, text)."""
+        iq = self.make_iq(ito=to, itype=kind)
+        iq.append(payload)
+        try:
+            await iq.send(timeout=timeout)
+        except IqError as err:
+            condition, text = stanza_error(err.iq.xml)
+            return "error", condition, text
+        except IqTimeout:
+            return "timeout", None, None
+        return "result", None, None
+
+    async def muc_iq(self, name, room, to, kind, payload):
+        """An admin IQ whose outcome is reported as a "muc_iq" event."""
+        result, condition, text = await self.room_iq(to, kind, payload)
+        emit("muc_iq", cmd=name, room=room, type=result, condition=condition, text=text)
+
+    def muc_join_presence(self, room, nick, password=None, maxstanzas=None):
+        pres = self.make_presence(pto="%s/%s" % (room, nick))
+        x = ET.SubElement(pres.xml, q(NS_MUC, "x"))
+        if maxstanzas is not None:
+            ET.SubElement(x, q(NS_MUC, "history"), {"maxstanzas": str(int(maxstanzas))})
+        if password:
+            ET.SubElement(x, q(NS_MUC, "password")).text = password
+        pres.send()
+
+    def room_nick(self, room):
+        state = self.rooms.get(room)
+        if state is None:
+            raise ValueError("not in the room %s" % (room,))
+        return state["nick"]
+
+    async def execute_muc(self, name, cmd):
+        """Group chat and bookmark commands; False if `name` is not one."""
+        if name in ("muc_join", "muc_create"):
+            room = cmd["room"]
+            create = None
+            if name == "muc_create":
+                create = {k: cmd.get(k) for k in ("members_only", "non_anonymous", "persistent", "password")}
+                if create["persistent"] is None:
+                    create["persistent"] = True
+            self.rooms[room] = {"nick": cmd["nick"], "joined": False, "create": create}
+            self.muc_join_presence(room, cmd["nick"], cmd.get("password"), cmd.get("maxstanzas"))
+        elif name == "muc_leave":
+            room = cmd["room"]
+            self.send_presence(pto="%s/%s" % (room, self.room_nick(room)), ptype="unavailable",
+                               pstatus=cmd.get("status"))
+        elif name == "muc_nick":
+            room = cmd["room"]
+            self.room_nick(room)
+            self.send_presence(pto="%s/%s" % (room, cmd["nick"]))
+        elif name == "muc_presence":
+            room = cmd["room"]
+            show = cmd.get("show")
+            if show in (None, "", "available", "online"):
+                show = None
+            self.send_presence(pto="%s/%s" % (room, self.room_nick(room)), pshow=show,
+                               pstatus=cmd.get("status"))
+        elif name == "muc_send":
+            msg = self.new_message({"to": cmd["room"], "id": cmd.get("id")}, mtype="groupchat")
+            msg["body"] = cmd["body"]
+            self.sent(msg, name)
+        elif name == "muc_pm":
+            msg = self.new_message({"to": "%s/%s" % (cmd["room"], cmd["nick"]), "id": cmd.get("id")})
+            msg["body"] = cmd["body"]
+            ET.SubElement(msg.xml, q(NS_MUC_USER, "x"))
+            self.sent(msg, name)
+        elif name == "muc_subject":
+            msg = self.make_message(mto=cmd["room"], mtype="groupchat")
+            msg["id"] = cmd.get("id") or self.new_id()
+            ET.SubElement(msg.xml, q(NS_CLIENT, "subject")).text = cmd["subject"]
+            self.sent(msg, name)
+        elif name in ("muc_role", "muc_affiliation"):
+            query = ET.Element(q(NS_MUC_ADMIN, "query"))
+            if name == "muc_role":
+                item = ET.SubElement(query, q(NS_MUC_ADMIN, "item"), {"nick": cmd["nick"], "role": cmd["role"]})
+            else:
+                item = ET.SubElement(
+                    query, q(NS_MUC_ADMIN, "item"), {"jid": cmd["jid"], "affiliation": cmd["affiliation"]}
+                )
+            if cmd.get("reason"):
+                ET.SubElement(item, q(NS_MUC_ADMIN, "reason")).text = cmd["reason"]
+            await self.muc_iq(name, cmd["room"], cmd["room"], "set", query)
+        elif name == "muc_destroy":
+            query = ET.Element(q(NS_MUC_OWNER, "query"))
+            destroy = ET.SubElement(query, q(NS_MUC_OWNER, "destroy"))
+            if cmd.get("reason"):
+                ET.SubElement(destroy, q(NS_MUC_OWNER, "reason")).text = cmd["reason"]
+            await self.muc_iq(name, cmd["room"], cmd["room"], "set", query)
+        elif name == "muc_moderate":
+            ns = str(cmd.get("ns", "1"))
+            if ns == "0":
+                payload = ET.Element(q(NS_FASTEN, "apply-to"), {"id": cmd["stanza_id"]})
+                moderate = ET.SubElement(payload, q(NS_MODERATE_0, "moderate"))
+                ET.SubElement(moderate, q(NS_RETRACT_0, "retract"))
+                if cmd.get("reason"):
+                    ET.SubElement(moderate, q(NS_MODERATE_0, "reason")).text = cmd["reason"]
+            elif ns == "1":
+                payload = ET.Element(q(NS_MODERATE_1, "moderate"), {"id": cmd["stanza_id"]})
+                ET.SubElement(payload, q(NS_RETRACT, "retract"))
+                if cmd.get("reason"):
+                    ET.SubElement(payload, q(NS_MODERATE_1, "reason")).text = cmd["reason"]
+            else:
+                raise ValueError("unknown moderation version %r" % (ns,))
+            await self.muc_iq(name, cmd["room"], cmd["room"], "set", payload)
+        elif name == "muc_history":
+            await self.muc_history(cmd["room"], int(cmd.get("max", 50)))
+        elif name == "bookmark_add":
+            # ejabberd 23.01 refuses publish-options it does not know
+            # ("Unknown field 'pubsub#max_items'"): drop that one, retry.
+            dropped = set()
+            while True:
+                kind, condition, text = await self.publish_bookmark(cmd, dropped)
+                unknown = re.search(r"Unknown field '([^']+)'", text or "")
+                if kind != "error" or unknown is None or unknown.group(1) in dropped:
+                    break
+                log.info("publishing the bookmark again without %s", unknown.group(1))
+                dropped.add(unknown.group(1))
+            if kind == "result" and "pubsub#max_items" in dropped:
+                # ... but then its node keeps one item: configure it.
+                kind, condition, text = await self.configure_bookmarks_node()
+            emit("muc_iq", cmd=name, room=cmd["room"], type=kind, condition=condition, text=text)
+        elif name == "bookmark_remove":
+            pubsub = ET.Element(q(NS_PUBSUB, "pubsub"))
+            retract = ET.SubElement(pubsub, q(NS_PUBSUB, "retract"), {"node": NS_BOOKMARKS, "notify": "true"})
+            ET.SubElement(retract, q(NS_PUBSUB, "item"), {"id": cmd["room"]})
+            await self.muc_iq(name, cmd["room"], None, "set", pubsub)
+        elif name == "bookmarks_get":
+            await self.bookmarks_get()
+        elif name == "invite_direct":
+            msg = self.make_message(mto=cmd["to"], mtype="normal")
+            msg["id"] = cmd.get("id") or self.new_id()
+            x = ET.SubElement(msg.xml, q(NS_CONFERENCE, "x"), {"jid": cmd["room"]})
+            if cmd.get("reason"):
+                x.set("reason", cmd["reason"])
+            if cmd.get("password"):
+                x.set("password", cmd["password"])
+            self.sent(msg, name)
+        elif name == "invite_mediated":
+            msg = self.make_message(mto=cmd["room"], mtype="normal")
+            msg["id"] = cmd.get("id") or self.new_id()
+            x = ET.SubElement(msg.xml, q(NS_MUC_USER, "x"))
+            invite = ET.SubElement(x, q(NS_MUC_USER, "invite"), {"to": cmd["to"]})
+            if cmd.get("reason"):
+                ET.SubElement(invite, q(NS_MUC_USER, "reason")).text = cmd["reason"]
+            self.sent(msg, name)
+        else:
+            return False
+        return True
+
+    async def publish_bookmark(self, cmd, without):
+        """Publishes a XEP-0402 bookmark; returns (type, condition, text)."""
+        pubsub = ET.Element(q(NS_PUBSUB, "pubsub"))
+        publish = ET.SubElement(pubsub, q(NS_PUBSUB, "publish"), {"node": NS_BOOKMARKS})
+        item = ET.SubElement(publish, q(NS_PUBSUB, "item"), {"id": cmd["room"]})
+        conference = ET.SubElement(
+            item, q(NS_BOOKMARKS, "conference"), {"autojoin": "true" if cmd.get("autojoin", True) else "false"}
+        )
+        if cmd.get("name"):
+            conference.set("name", cmd["name"])
+        if cmd.get("nick"):
+            ET.SubElement(conference, q(NS_BOOKMARKS, "nick")).text = cmd["nick"]
+        fields = [
+            ("FORM_TYPE", "http://jabber.org/protocol/pubsub#publish-options"),
+            ("pubsub#persist_items", "true"),
+            ("pubsub#max_items", "max"),
+            ("pubsub#send_last_published_item", "never"),
+            ("pubsub#access_model", "whitelist"),
+        ]
+        fields = [f for f in fields if f[0] not in without]
+        ET.SubElement(pubsub, q(NS_PUBSUB, "publish-options")).append(data_form(fields))
+        return await self.room_iq(None, "set", pubsub)
+
+    async def configure_bookmarks_node(self):
+        """Sets pubsub#max_items of the bookmarks node ("max", else 1000)."""
+        for value in ("max", "1000"):
+            pubsub = ET.Element(q(NS_PUBSUB_OWNER, "pubsub"))
+            configure = ET.SubElement(pubsub, q(NS_PUBSUB_OWNER, "configure"), {"node": NS_BOOKMARKS})
+            configure.append(
+                data_form(
+                    [
+                        ("FORM_TYPE", "http://jabber.org/protocol/pubsub#node_config"),
+                        ("pubsub#max_items", value),
+                    ]
+                )
+            )
+            result = await self.room_iq(None, "set", pubsub)
+            if result[0] == "result":
+                break
+        return result
+
+    async def muc_history(self, room, maximum):
+        queryid = self.new_id()
+        self.mam_queries[queryid] = []
+        query = ET.Element(q(NS_MAM, "query"), {"queryid": queryid})
+        rsm = ET.SubElement(query, q(NS_RSM, "set"))
+        ET.SubElement(rsm, q(NS_RSM, "max")).text = str(maximum)
+        ET.SubElement(rsm, q(NS_RSM, "before"))
+        try:
+            kind, condition, text = await self.room_iq(room, "set", query, timeout=30)
+            # Let result messages that arrived before the answer be handled.
+            await asyncio.sleep(0)
+        finally:
+            items = self.mam_queries.pop(queryid)
+        if kind != "result":
+            emit("muc_iq", cmd="muc_history", room=room, type=kind, condition=condition, text=text)
+            return
+        emit("muc_history", room=room, items=items)
+
+    async def bookmarks_get(self):
+        iq = self.make_iq(itype="get")
+        pubsub = ET.SubElement(iq.xml, q(NS_PUBSUB, "pubsub"))
+        ET.SubElement(pubsub, q(NS_PUBSUB, "items"), {"node": NS_BOOKMARKS})
+        try:
+            result = await iq.send(timeout=15)
+        except IqError as err:
+            condition, text = stanza_error(err.iq.xml)
+            if condition == "item-not-found":
+                emit("bookmarks", items=[])
+            else:
+                emit("muc_iq", cmd="bookmarks_get", room=None, type="error", condition=condition, text=text)
+            return
+        except IqTimeout:
+            emit("muc_iq", cmd="bookmarks_get", room=None, type="timeout", condition=None, text=None)
+            return
+        items = []
+        found = result.xml.find("%s/%s" % (q(NS_PUBSUB, "pubsub"), q(NS_PUBSUB, "items")))
+        for item in [] if found is None else found.findall(q(NS_PUBSUB, "item")):
+            described = describe_bookmark(item)
+            if described is not None:
+                items.append(described)
+        emit("bookmarks", items=items)
+
+    def on_pep_event(self, xml):
+        event = child(xml, NS_PUBSUB_EVENT, "event")
+        items = None if event is None else child(event, NS_PUBSUB_EVENT, "items")
+        if items is None or items.get("node") != NS_BOOKMARKS:
+            return
+        published = []
+        for item in items.findall(q(NS_PUBSUB_EVENT, "item")):
+            conference = child(item, NS_BOOKMARKS, "conference")
+            if conference is not None:
+                # describe_bookmark reads the same shape in either namespace.
+                wrapper = ET.Element("item", {"id": item.get("id")})
+                wrapper.append(conference)
+                published.append(describe_bookmark(wrapper))
+        retracted = [r.get("id") for r in items.findall(q(NS_PUBSUB_EVENT, "retract"))]
+        emit("bookmarks_changed", published=published, retracted=retracted)
 
     # Commands.
 
@@ -496,7 +1062,7 @@ class Peer(ClientXMPP):
                 await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
         elif name == "omemo_echo":
             self.omemo_echo = bool(cmd.get("enabled", True))
-        else:
+        elif not await self.execute_muc(name, cmd):
             raise ValueError("unknown command %r" % (name,))
 
     async def flood(self, to, count):

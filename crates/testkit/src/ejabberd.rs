@@ -540,8 +540,14 @@ modules:
     default: always
   mod_muc:
     access_create: muc_create
+    history_size: 20
+    max_users: 10000
+    max_users_presence: 10000
+    max_user_conferences: 1000
     default_room_options:
       mam: true
+      max_users: 10000
+  mod_muc_admin: {{}}
   mod_offline: {{}}
   mod_ping: {{}}
   mod_privacy: {{}}

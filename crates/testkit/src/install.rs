@@ -11,16 +11,22 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::process::{is_root, run_with_timeout};
 
-/// The Debian packages Prosody (with coturn) needs.
-pub(crate) const PROSODY_PACKAGES: &[&str] =
-    &["prosody", "lua-dbi-sqlite3", "lua-unbound", "coturn"];
+/// The Debian packages Prosody (with coturn) needs; `prosody-modules`
+/// brings `mod_muc_moderation` (XEP-0425).
+pub(crate) const PROSODY_PACKAGES: &[&str] = &[
+    "prosody",
+    "prosody-modules",
+    "lua-dbi-sqlite3",
+    "lua-unbound",
+    "coturn",
+];
 /// The Debian packages ejabberd needs.
 pub(crate) const EJABBERD_PACKAGES: &[&str] = &["ejabberd"];
 
 const LOCK_FILE: &str = "/tmp/tern-testkit-apt.lock";
 
-/// Installs the apt packages the harness needs (prosody lua-dbi-sqlite3
-/// lua-unbound coturn ejabberd) when they are absent.
+/// Installs the apt packages the harness needs (prosody prosody-modules
+/// lua-dbi-sqlite3 lua-unbound coturn ejabberd) when they are absent.
 ///
 /// Runs `apt-get update` once, then `apt-get install -y -o
 /// DPkg::Lock::Timeout=600 ...` with `DEBIAN_FRONTEND=noninteractive`, under a
@@ -57,6 +63,9 @@ fn package_present(package: &str) -> bool {
     let files_ok = match package {
         "prosody" => which("prosody").is_some() && which("prosodyctl").is_some(),
         "coturn" => which("turnserver").is_some(),
+        "prosody-modules" => {
+            Path::new("/usr/lib/prosody/modules/mod_muc_moderation/mod_muc_moderation.lua").exists()
+        }
         "ejabberd" => ejabberd_paths().is_some(),
         _ => true,
     };

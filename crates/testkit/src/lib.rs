@@ -35,6 +35,7 @@
 // are confined to this crate, which is only used by tests.
 #![allow(unsafe_code)]
 
+mod bigroom;
 mod ca;
 mod coturn;
 mod ejabberd;
@@ -46,14 +47,15 @@ mod process;
 mod prosody;
 mod proxy;
 
+pub use bigroom::BigRoom;
 pub use ca::{Leaf, TestCa};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use federation::{start_prosody_pair, Federation};
 pub use install::ensure_installed;
 pub use mitm::{FakeSasl, TlsMitm};
-pub use peer::{ensure_peer_venv, PeerOptions, SlixmppPeer};
+pub use peer::{ensure_peer_venv, ModerationVersion, PeerOptions, RoomConfig, SlixmppPeer};
 pub use process::{closed_port, pid_is_alive};
-pub use prosody::{Prosody, ProsodyOptions};
+pub use prosody::{ComponentAccess, Prosody, ProsodyOptions};
 pub use proxy::TcpProxy;
 
 /// Result type of this crate.

@@ -60,6 +60,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const QUIT_GRACE: Duration = Duration::from_secs(3);
 /// How many stderr lines are kept for error messages.
 const STDERR_LINES: usize = 200;
+/// How long the group chat helpers wait for the server's answer.
+const MUC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to sign in a [`SlixmppPeer`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +98,42 @@ impl PeerOptions {
             auto_receipts: true,
         }
     }
+}
+
+/// How a room made by [`SlixmppPeer::muc_create`] is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomConfig {
+    /// Only members may join (`muc#roomconfig_membersonly`). Default `false`.
+    pub members_only: bool,
+    /// Everyone sees occupants' real JIDs (`muc#roomconfig_whois` =
+    /// `anyone`); otherwise only moderators do. Default `false`.
+    pub non_anonymous: bool,
+    /// The room outlives its last occupant. Default `true`.
+    pub persistent: bool,
+    /// A password to enter the room. Default `None`.
+    pub password: Option<String>,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            members_only: false,
+            non_anonymous: false,
+            persistent: true,
+            password: None,
+        }
+    }
+}
+
+/// Which version of XEP-0425 (message moderation) a request speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModerationVersion {
+    /// `urn:xmpp:message-moderate:0` (fastening), as Prosody 0.12's
+    /// `mod_muc_moderation` speaks it.
+    V0,
+    /// `urn:xmpp:message-moderate:1` (retraction with a `<moderate/>`), the
+    /// current version.
+    V1,
 }
 
 /// An XMPP client (slixmpp) running as a child process, for interop tests.
@@ -427,6 +465,228 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "omemo_echo", "enabled": enabled}))
     }
 
+    /// Joins the group chat `room` (a bare room JID) as `nick` and waits for
+    /// the room's self-presence: the `muc_joined` event, with `role`,
+    /// `affiliation`, `codes` (status codes) and `occupant_id`. Fails with
+    /// the error condition if the room refuses (e.g. `forbidden` when
+    /// banned, `registration-required` for members only, `item-not-found`
+    /// while a new room is locked).
+    pub fn muc_join(&self, room: &str, nick: &str) -> Result<Value> {
+        self.muc_join_with(room, nick, None, None)
+    }
+
+    /// Like [`SlixmppPeer::muc_join`] with a room password and a history
+    /// limit (`<history maxstanzas/>`; `None` leaves the server's default).
+    pub fn muc_join_with(
+        &self,
+        room: &str,
+        nick: &str,
+        password: Option<&str>,
+        max_stanzas: Option<u32>,
+    ) -> Result<Value> {
+        self.send(json!({
+            "cmd": "muc_join", "room": room, "nick": nick,
+            "password": password, "maxstanzas": max_stanzas,
+        }))?;
+        self.muc_outcome(room, "muc_joined")
+    }
+
+    /// Creates `room` (joining it as `nick`, its owner) and submits the
+    /// configuration form, which unlocks it for others. Returns the
+    /// `muc_created` event; its `new` is `false` when the room already
+    /// existed (it is then joined, not reconfigured).
+    pub fn muc_create(&self, room: &str, nick: &str, config: &RoomConfig) -> Result<Value> {
+        self.send(json!({
+            "cmd": "muc_create", "room": room, "nick": nick,
+            "members_only": config.members_only, "non_anonymous": config.non_anonymous,
+            "persistent": config.persistent, "password": config.password,
+        }))?;
+        self.muc_outcome(room, "muc_created")
+    }
+
+    fn muc_outcome(&self, room: &str, success: &str) -> Result<Value> {
+        let event = self
+            .wait_for(MUC_TIMEOUT, |e| {
+                e["room"] == room && (e["event"] == success || e["event"] == "muc_error")
+            })
+            .with_context(|| format!("joining {room}"))?;
+        if event["event"] == "muc_error" {
+            bail!(
+                "the room {room} refused {}: {} {}",
+                self.jid,
+                event["condition"].as_str().unwrap_or("(no condition)"),
+                event["text"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(event)
+    }
+
+    /// Leaves `room` (unavailable presence to the occupant JID).
+    pub fn muc_leave(&self, room: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_leave", "room": room}))
+    }
+
+    /// Changes the peer's nickname in `room`; the room answers with
+    /// `muc_presence` events (status 303, then the new self-presence).
+    pub fn muc_nick(&self, room: &str, nick: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_nick", "room": room, "nick": nick}))
+    }
+
+    /// Sends presence to `room` only (`show` as in
+    /// [`SlixmppPeer::presence`]).
+    pub fn muc_presence(&self, room: &str, show: Option<&str>, status: Option<&str>) -> Result<()> {
+        self.send(json!({"cmd": "muc_presence", "room": room, "show": show, "status": status}))
+    }
+
+    /// Sends a `groupchat` message to `room` with stanza id (and origin-id)
+    /// `id`; the room reflects it back with its own stanza-id.
+    pub fn muc_send(&self, room: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_send", "room": room, "body": body, "id": id}))
+    }
+
+    /// Sends a private message (`type=chat`, with a muc#user `<x/>`) to the
+    /// occupant `nick` of `room`.
+    pub fn muc_pm(&self, room: &str, nick: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_pm", "room": room, "nick": nick, "body": body, "id": id}))
+    }
+
+    /// Sets the subject of `room` (the room answers with `muc_subject`
+    /// events, or an error message when the peer may not change it).
+    pub fn muc_subject(&self, room: &str, subject: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_subject", "room": room, "subject": subject}))
+    }
+
+    /// Gives the occupant `nick` the role `role` (`none` kicks, `visitor`,
+    /// `participant`, `moderator`) and waits for the room's answer.
+    pub fn muc_role(&self, room: &str, nick: &str, role: &str, reason: Option<&str>) -> Result<()> {
+        self.send(json!({
+            "cmd": "muc_role", "room": room, "nick": nick, "role": role, "reason": reason,
+        }))?;
+        self.muc_iq_done("muc_role", room)
+    }
+
+    /// Gives the bare `jid` the affiliation `affiliation` (`outcast` bans,
+    /// `none`, `member`, `admin`, `owner`) and waits for the room's answer.
+    pub fn muc_affiliation(
+        &self,
+        room: &str,
+        jid: &str,
+        affiliation: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.send(json!({
+            "cmd": "muc_affiliation", "room": room, "jid": jid,
+            "affiliation": affiliation, "reason": reason,
+        }))?;
+        self.muc_iq_done("muc_affiliation", room)
+    }
+
+    /// Destroys `room` (owner only) and waits for the room's answer.
+    pub fn muc_destroy(&self, room: &str, reason: Option<&str>) -> Result<()> {
+        self.send(json!({"cmd": "muc_destroy", "room": room, "reason": reason}))?;
+        self.muc_iq_done("muc_destroy", room)
+    }
+
+    /// Asks `room` to retract the message with the room's stanza-id
+    /// `stanza_id` (XEP-0425, moderators only) and waits for the answer.
+    /// Occupants then get a `muc_moderated` event.
+    pub fn muc_moderate(
+        &self,
+        room: &str,
+        stanza_id: &str,
+        reason: Option<&str>,
+        version: ModerationVersion,
+    ) -> Result<()> {
+        let ns = match version {
+            ModerationVersion::V0 => "0",
+            ModerationVersion::V1 => "1",
+        };
+        self.send(json!({
+            "cmd": "muc_moderate", "room": room, "stanza_id": stanza_id,
+            "reason": reason, "ns": ns,
+        }))?;
+        self.muc_iq_done("muc_moderate", room)
+    }
+
+    /// The last `max` messages `room` archived (XEP-0313 query to the
+    /// room), oldest first: objects with `stanza_id`, `from`, `id`, `body`
+    /// and `occupant_id`.
+    pub fn muc_history(&self, room: &str, max: usize) -> Result<Vec<Value>> {
+        self.send(json!({"cmd": "muc_history", "room": room, "max": max}))?;
+        let event = self.wait_for(MUC_TIMEOUT, |e| {
+            e["room"] == room
+                && (e["event"] == "muc_history"
+                    || (e["event"] == "muc_iq" && e["cmd"] == "muc_history"))
+        })?;
+        if event["event"] == "muc_iq" {
+            bail!("the archive of {room} refused the query: {event}");
+        }
+        Ok(event["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Publishes a XEP-0402 bookmark (`urn:xmpp:bookmarks:1`, item id the
+    /// room, whitelist access, as many items as the server allows) and waits
+    /// for the server's answer.
+    pub fn bookmark_add(
+        &self,
+        room: &str,
+        name: Option<&str>,
+        nick: Option<&str>,
+        autojoin: bool,
+    ) -> Result<()> {
+        self.send(json!({
+            "cmd": "bookmark_add", "room": room, "name": name, "nick": nick,
+            "autojoin": autojoin,
+        }))?;
+        self.muc_iq_done("bookmark_add", room)
+    }
+
+    /// Retracts the XEP-0402 bookmark of `room` and waits for the answer.
+    pub fn bookmark_remove(&self, room: &str) -> Result<()> {
+        self.send(json!({"cmd": "bookmark_remove", "room": room}))?;
+        self.muc_iq_done("bookmark_remove", room)
+    }
+
+    /// The account's XEP-0402 bookmarks: objects with `room`, `name`, `nick`
+    /// and `autojoin` (empty when the node does not exist).
+    pub fn bookmarks(&self) -> Result<Vec<Value>> {
+        self.send(json!({"cmd": "bookmarks_get"}))?;
+        let event = self.wait_for(MUC_TIMEOUT, |e| {
+            e["event"] == "bookmarks" || (e["event"] == "muc_iq" && e["cmd"] == "bookmarks_get")
+        })?;
+        if event["event"] == "muc_iq" {
+            bail!("fetching bookmarks failed: {event}");
+        }
+        Ok(event["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Sends a direct invitation (XEP-0249) to `room` to the JID `to`.
+    pub fn invite_direct(&self, to: &str, room: &str, reason: Option<&str>) -> Result<()> {
+        self.send(json!({"cmd": "invite_direct", "to": to, "room": room, "reason": reason}))
+    }
+
+    /// Asks `room` to invite the JID `to` (a mediated invitation,
+    /// XEP-0045 7.8.2).
+    pub fn invite_mediated(&self, room: &str, to: &str, reason: Option<&str>) -> Result<()> {
+        self.send(json!({"cmd": "invite_mediated", "room": room, "to": to, "reason": reason}))
+    }
+
+    /// Waits for the `muc_iq` answer to the command `cmd` about `room`.
+    fn muc_iq_done(&self, cmd: &str, room: &str) -> Result<()> {
+        let event = self.wait_for(MUC_TIMEOUT, |e| {
+            e["event"] == "muc_iq" && e["cmd"] == cmd && e["room"] == room
+        })?;
+        if event["type"] != "result" {
+            bail!(
+                "{cmd} on {room} failed ({}): {} {}",
+                event["type"].as_str().unwrap_or_default(),
+                event["condition"].as_str().unwrap_or("(no condition)"),
+                event["text"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
     /// The next event, waiting up to `timeout`. Events kept by
     /// [`SlixmppPeer::wait_for`] come first.
     pub fn next_event(&self, timeout: Duration) -> Result<Value> {
@@ -575,7 +835,7 @@ fn spawner() -> &'static Mutex<mpsc::Sender<Job>> {
 }
 
 /// Spawns `cmd` in its own process group with `PR_SET_PDEATHSIG = SIGKILL`.
-fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
+pub(crate) fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     cmd.process_group(0);

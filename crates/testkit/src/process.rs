@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -426,16 +426,32 @@ pub(crate) fn log_tails(logs: &[PathBuf]) -> String {
 }
 
 /// Runs a short-lived command with a timeout, capturing its output.
-pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
+pub(crate) fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<Output> {
+    run_with_input(cmd, &[], timeout)
+}
+
+/// Like [`run_with_timeout`], writing `input` to the command's stdin (then
+/// closing it); with empty `input` stdin is `/dev/null`.
+pub(crate) fn run_with_input(mut cmd: Command, input: &[u8], timeout: Duration) -> Result<Output> {
     let program = format!("{:?}", cmd.get_program());
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .with_context(|| format!("spawning {program}"))?;
-    // Drain the pipes on helper threads so a chatty child cannot block.
+    // Feed and drain the pipes on helper threads so nothing can block.
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = input.to_vec();
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let out_thread = thread::spawn(move || {

@@ -16,14 +16,16 @@ use crate::coturn::Coturn;
 use crate::federation::{wait_for_listener, S2sSetup};
 use crate::install::{ensure_packages, which, PROSODY_PACKAGES};
 use crate::process::{
-    is_root, pid_is_alive, random_secret, reserve_ports, run_with_timeout, server_dir, unique_name,
-    wait_until_listening, ManagedChild, STOP_GRACE,
+    is_root, pid_is_alive, random_secret, reserve_ports, run_with_input, run_with_timeout,
+    server_dir, unique_name, wait_until_listening, ManagedChild, STOP_GRACE,
 };
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 const PORT_CONFLICT: &str = "Failed to open server port";
 const REGISTER_ATTEMPTS: usize = 20;
+/// What `prosodyctl shell` prints before each answer.
+const SHELL_PROMPT: &str = "prosody> ";
 
 /// Options for [`Prosody::start_with`].
 #[derive(Clone, Debug)]
@@ -32,6 +34,13 @@ pub struct ProsodyOptions {
     pub domain: String,
     /// Whether XEP-0077 in-band registration is allowed. Default `true`.
     pub allow_registration: bool,
+    /// Load `mod_admin_shell`, so that [`Prosody::shell`] can run Lua inside
+    /// the server. Default `false`.
+    pub admin_shell: bool,
+    /// Define an external component (XEP-0114) `bots.<domain>` with a
+    /// secret, listening on a free `component_ports` port on 127.0.0.1
+    /// ([`Prosody::bots_component`]). Default `false`.
+    pub bots_component: bool,
 }
 
 impl Default for ProsodyOptions {
@@ -39,8 +48,34 @@ impl Default for ProsodyOptions {
         Self {
             domain: "localhost".into(),
             allow_registration: true,
+            admin_shell: false,
+            bots_component: false,
         }
     }
+}
+
+impl ProsodyOptions {
+    /// The defaults plus what [`crate::BigRoom`] needs: the admin shell and
+    /// the `bots.<domain>` component.
+    pub fn big_rooms() -> Self {
+        Self {
+            admin_shell: true,
+            bots_component: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Where an external component (XEP-0114) connects: see
+/// [`Prosody::bots_component`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentAccess {
+    /// The component's domain, `bots.<domain>`.
+    pub domain: String,
+    /// The port on 127.0.0.1 (plain TCP, `jabber:component:accept`).
+    pub port: u16,
+    /// The handshake secret (`component_secret`).
+    pub secret: String,
 }
 
 /// The ports a Prosody instance listens on (all on 127.0.0.1 except s2s,
@@ -53,6 +88,8 @@ struct Ports {
     http: u16,
     https: u16,
     turn: u16,
+    /// The external component port, when the bots component is defined.
+    component: Option<u16>,
 }
 
 /// A Prosody 0.12 server running as a child process on 127.0.0.1, with its
@@ -66,6 +103,7 @@ pub struct Prosody {
     ports: Ports,
     leaf: Leaf,
     turn_secret: String,
+    component_secret: String,
     config: PathBuf,
     child: Option<ManagedChild>,
     turn: Option<Coturn>,
@@ -114,21 +152,33 @@ impl Prosody {
         let leaf = issue_for(&domain)?;
         write_leaf(dir.path(), &domain, &leaf)?;
 
-        let mut reserved = reserve_ports(6)?;
+        // The TURN port comes last: it is released first, for coturn.
+        let mut reserved = reserve_ports(7)?;
         let ports = Ports {
             c2s: reserved[0].0,
             direct_tls: reserved[1].0,
             s2s: s2s.listen_addr(reserved[2].0),
             http: reserved[3].0,
             https: reserved[4].0,
-            turn: reserved[5].0,
+            component: opts.bots_component.then_some(reserved[5].0),
+            turn: reserved[6].0,
         };
         let turn_secret = random_secret(24);
+        let component_secret = random_secret(24);
         s2s.write_files(dir.path())?;
         let config = dir.path().join("prosody.cfg.lua");
         fs::write(
             &config,
-            render_config(dir.path(), &opts, &s2s, &ports, &turn_secret),
+            render_config(
+                dir.path(),
+                &opts,
+                &s2s,
+                &ports,
+                &Secrets {
+                    turn: &turn_secret,
+                    component: &component_secret,
+                },
+            ),
         )?;
 
         // Release the TURN port and start coturn; a failure is not fatal.
@@ -147,6 +197,7 @@ impl Prosody {
             ports,
             leaf,
             turn_secret,
+            component_secret,
             config,
             child: None,
             turn,
@@ -183,6 +234,7 @@ impl Prosody {
         if !s2s_elsewhere {
             ports.push(s2s.port());
         }
+        ports.extend(self.ports.component);
         let logs = [self.dir.path().join("prosody.log"), out];
         let fatal = |log: &str| {
             log.lines()
@@ -242,6 +294,54 @@ impl Prosody {
     /// The HTTP file upload component's domain, `upload.<domain>`.
     pub fn upload_domain(&self) -> String {
         format!("upload.{}", self.opts.domain)
+    }
+
+    /// How to connect the external component `bots.<domain>`, when started
+    /// with [`ProsodyOptions::bots_component`].
+    pub fn bots_component(&self) -> Option<ComponentAccess> {
+        self.ports.component.map(|port| ComponentAccess {
+            domain: format!("bots.{}", self.opts.domain),
+            port,
+            secret: self.component_secret.clone(),
+        })
+    }
+
+    /// Runs Lua inside the running server through `prosodyctl shell` (needs
+    /// [`ProsodyOptions::admin_shell`]) and returns what the shell printed.
+    ///
+    /// Each line of `lua` is one shell command; a line is run as Lua when
+    /// it starts with `>` (e.g. `> return prosody.version`). Returns the
+    /// answers, one per line (`| Result: ...` for Lua, `OK: ...` for shell
+    /// commands); fails when the shell reports an error for any line.
+    pub fn shell(&self, lua: &str) -> Result<String> {
+        if !self.opts.admin_shell {
+            bail!("Prosody was started without ProsodyOptions::admin_shell");
+        }
+        let bin = which("prosodyctl").context("prosodyctl not found")?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("shell")
+            .current_dir(self.dir.path());
+        let out = run_with_input(cmd, lua.as_bytes(), Duration::from_secs(120))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // Keep what follows the first prompt (not the banner), unprompted.
+        let answers: Vec<&str> = stdout
+            .split_once(SHELL_PROMPT)
+            .map_or("", |(_, rest)| rest)
+            .split('\n')
+            .map(|l| l.strip_prefix(SHELL_PROMPT).unwrap_or(l))
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        if !out.status.success() || answers.iter().any(|l| l.starts_with('!')) {
+            bail!(
+                "prosodyctl shell failed ({}): {}{}",
+                out.status,
+                answers.join("\n"),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(answers.join("\n"))
     }
 
     /// The certificate Prosody currently serves.
@@ -453,12 +553,46 @@ fn lua(s: &str) -> String {
     out
 }
 
+/// The secrets written into the configuration.
+struct Secrets<'a> {
+    turn: &'a str,
+    component: &'a str,
+}
+
+/// Directories where Debian's `prosody-modules` (and a local install) may
+/// put community modules such as `mod_muc_moderation`. Prosody's own
+/// directory is searched by default; any other that holds the module is
+/// added to `plugin_paths`.
+const COMMUNITY_MODULE_DIRS: &[&str] = &[
+    "/usr/lib/prosody/modules",
+    "/usr/share/prosody-modules",
+    "/usr/local/lib/prosody/modules",
+];
+
+fn plugin_paths() -> String {
+    let extra: Vec<String> = COMMUNITY_MODULE_DIRS
+        .iter()
+        .skip(1)
+        .filter(|d| {
+            let d = Path::new(d);
+            d.join("mod_muc_moderation/mod_muc_moderation.lua").exists()
+                || d.join("mod_muc_moderation.lua").exists()
+        })
+        .map(|d| lua(d))
+        .collect();
+    if extra.is_empty() {
+        String::new()
+    } else {
+        format!("plugin_paths = {{ {} }}\n", extra.join(", "))
+    }
+}
+
 fn render_config(
     dir: &Path,
     opts: &ProsodyOptions,
     s2s: &S2sSetup,
     p: &Ports,
-    turn_secret: &str,
+    secrets: &Secrets<'_>,
 ) -> String {
     let path = |name: &str| lua(&dir.join(name).to_string_lossy());
     let domain = &opts.domain;
@@ -481,9 +615,25 @@ fn render_config(
     } else {
         String::new()
     };
+    let admin_shell = if opts.admin_shell {
+        r#" "admin_shell";"#
+    } else {
+        ""
+    };
+    let (component_ports, bots) = match p.component {
+        Some(port) => (
+            port.to_string(),
+            format!(
+                "\nComponent {}\n    component_secret = {}\n",
+                lua(&format!("bots.{domain}")),
+                lua(secrets.component)
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
         r#"-- Generated by tern-testkit.
-{run_as_root}{resolver}pidfile = {pidfile}
+{run_as_root}{resolver}{plugin_paths}pidfile = {pidfile}
 data_path = {data}
 log = {{ [os.getenv("TERN_PROSODY_LOG_LEVEL") or "info"] = {log} }}
 interfaces = {{ "127.0.0.1" }}
@@ -496,13 +646,14 @@ c2s_direct_tls_ports = {{ {direct_tls} }}
 s2s_ports = {{ {s2s} }}
 http_ports = {{ {http} }}
 https_ports = {{ {https} }}
-component_ports = {{ }}
+component_ports = {{ {component_ports} }}
+component_interfaces = {{ "127.0.0.1" }}
 
 modules_enabled = {{
     "roster"; "saslauth"; "tls"; "disco"; "carbons"; "mam"; "pep";
     "vcard4"; "vcard_legacy"; "blocklist"; "smacks"; "csi_simple"; "ping";
     "register"; "private"; "bookmarks"; "version"; "posix"; "http";
-    "turn_external"; "uptime"; "time";
+    "turn_external"; "uptime"; "time";{admin_shell}
 }}
 
 c2s_require_encryption = true
@@ -527,13 +678,19 @@ turn_external_port = {turn}
 
 VirtualHost {domain_lua}
 
+-- MUC: archive (XEP-0313), moderation (XEP-0425, urn:xmpp:message-moderate:0,
+-- from prosody-modules), occupant ids (XEP-0421, built into 0.12). Prosody
+-- 0.12 has no limit on the number of occupants. New rooms stay locked until
+-- their owner configures them (XEP-0045 10.1.2).
 Component {muc} "muc"
-    modules_enabled = {{ "muc_mam" }}
+    modules_enabled = {{ "muc_mam"; "muc_moderation" }}
+    muc_occupant_id = true
 
 Component {upload} "http_file_share"
     http_host = "localhost"
     http_external_url = {upload_url}
-"#,
+{bots}"#,
+        plugin_paths = plugin_paths(),
         pidfile = path("prosody.pid"),
         data = path("data"),
         log = path("prosody.log"),
@@ -547,7 +704,7 @@ Component {upload} "http_file_share"
         allow_registration = opts.allow_registration,
         sqlite = path("data/prosody.sqlite"),
         certs = path("certs"),
-        secret = lua(turn_secret),
+        secret = lua(secrets.turn),
         turn = p.turn,
         domain_lua = lua(domain),
         muc = lua(&format!("conference.{domain}")),

@@ -169,6 +169,7 @@ fn prosody_custom_domain_without_registration() -> Result<()> {
     let server = Prosody::start_with(ProsodyOptions {
         domain: "tern.test".into(),
         allow_registration: false,
+        ..ProsodyOptions::default()
     })?;
     assert_eq!(server.muc_domain(), "conference.tern.test");
     assert_eq!(server.upload_domain(), "upload.tern.test");
