@@ -57,6 +57,8 @@ pub use tokio_xmpp::xmlstream::Timeouts;
 /// XEPs and RFCs this crate implements, checked against `tern.doap` by a test.
 pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0030", "partial"),
+    ("0045", "partial"),
+    ("0048", "partial"),
     ("0054", "partial"),
     ("0077", "complete"),
     ("0084", "complete"),
@@ -71,6 +73,7 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0199", "complete"),
     ("0203", "partial"),
     ("0245", "complete"),
+    ("0249", "complete"),
     ("0280", "complete"),
     ("0308", "complete"),
     ("0313", "partial"),
@@ -78,7 +81,11 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0352", "partial"),
     ("0359", "complete"),
     ("0368", "complete"),
+    ("0402", "complete"),
+    ("0410", "complete"),
+    ("0421", "partial"),
     ("0424", "complete"),
+    ("0425", "partial"),
     ("0428", "partial"),
     ("0444", "complete"),
     ("0461", "partial"),
