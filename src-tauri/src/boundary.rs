@@ -537,7 +537,9 @@ impl From<Error> for UiError {
                 "timeout",
                 "The server did not answer in time. Check the connection and try again.",
             ),
-            Error::Room { code, message } => UiError::new(&format!("room_{code}"), message),
+            // The kind is the room's own code (`banned`, `password_required`,
+            // …), as `RoomView::error` names it.
+            Error::Room { code, message } => UiError::new(code, message),
             Error::InvalidImage(why) => UiError::new(
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),

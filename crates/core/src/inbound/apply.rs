@@ -127,12 +127,8 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
     if let Some((target, emojis)) = &p.reactions {
         let reactor = match c.direction {
             Direction::Outgoing => account.clone(),
-            // An occupant: by occupant id where the room gives them.
-            Direction::Incoming if group => c
-                .occupant_id
-                .as_ref()
-                .map(|o| format!("{peer}#{o}"))
-                .unwrap_or_else(|| c.sender.clone()),
+            // An occupant: by room JID (`room/nick`).
+            Direction::Incoming if group => c.sender.clone(),
             Direction::Incoming => peer.clone(),
         };
         flow.changes.push(Change::React {
