@@ -63,6 +63,9 @@ function msg(peer: string, p: Partial<MessageView>): MessageView {
     me: (p.body ?? '').startsWith('/me '),
     failure: null,
     failure_text: null,
+    mention: false,
+    moderated_by: null,
+    moderation_reason: null,
     ...p,
   };
 }
@@ -210,7 +213,7 @@ class ChatData {
     }
     for (const [peer, list] of this.timelines) {
       const last = list[list.length - 1];
-      this.conversations.push({ account: ME, peer, kind: 'chat', unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, updated_ms: last.timestamp_ms, last });
+      this.conversations.push({ account: ME, peer, kind: 'chat', unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, mentions: 0, updated_ms: last.timestamp_ms, last });
     }
     this.conversations.sort((a, b) => b.updated_ms - a.updated_ms);
   }
@@ -220,7 +223,7 @@ export const chatData = new ChatData();
 type Send = (ev: ClientEvent) => void;
 
 function upsertConv(send: Send, m: MessageView, unread = 0) {
-  const c: ConversationView = { account: m.account, peer: m.peer, kind: 'chat', unread, updated_ms: m.timestamp_ms, last: m };
+  const c: ConversationView = { account: m.account, peer: m.peer, kind: 'chat', unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
 }

@@ -73,6 +73,8 @@ let snapshot: Snapshot = {
   accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
   requests: messagingScenario ? chatData.requests : [],
   blocked: messagingScenario ? chatData.blocked : {},
+  rooms: [],
+  invitations: [],
 };
 const calls: { cmd: string; args: unknown; headers?: Record<string, string> }[] = [];
 (window as unknown as { __calls: typeof calls }).__calls = calls;

@@ -25,6 +25,9 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     me: false,
     failure: null,
     failure_text: null,
+    mention: false,
+    moderated_by: null,
+    moderation_reason: null,
     ...p,
   };
 }
@@ -140,7 +143,7 @@ describe('history that comes as a batch', () => {
       seq: 11,
       event: {
         type: 'conversation' as const,
-        conversation: { account: 'me@example.org', peer: 'juliet@example.net', kind: 'chat' as const, unread: 0, updated_ms: 80, last },
+        conversation: { account: 'me@example.org', peer: 'juliet@example.net', kind: 'chat' as const, unread: 0, mentions: 0, updated_ms: 80, last },
       },
     });
     // An older page (the list entry's newest is loaded): nothing to do.

@@ -128,6 +128,48 @@ export const commands = {
 	 *  have been quiet for a moment.
 	 */
 	userActive: () => __TAURI_INVOKE<null>("user_active"),
+	// ---- Group chats (XEP-0045). Replaced by the generated block on merge. ----
+	/**  Joins a room; resolves once joined, rejects with a readable `UiError` (kind: the `RoomView.error` code). */
+	joinRoom: (account: string, room: string, nick: string | null, password: string | null) => __TAURI_INVOKE<RoomView>("join_room", { account, room, nick, password }),
+	/**  Creates a room (and joins it). */
+	createRoom: (account: string, name: string, address: string | null, kind: RoomKind) => __TAURI_INVOKE<RoomView>("create_room", { account, name, address, kind }),
+	/**  A free address for a new room named `name`, on the account's server. */
+	suggestRoomAddress: (account: string, name: string) => __TAURI_INVOKE<string>("suggest_room_address", { account, name }),
+	/**  Leaves a room; `forget` also removes the bookmark and the conversation. */
+	leaveRoom: (account: string, room: string, forget: boolean) => __TAURI_INVOKE<null>("leave_room", { account, room, forget }),
+	/**  Who is in a room now. */
+	roomOccupants: (account: string, room: string) => __TAURI_INVOKE<OccupantView[]>("room_occupants", { account, room }),
+	/**  What a room says about itself (disco#info), joined or not. */
+	roomInfo: (account: string, room: string) => __TAURI_INVOKE<RoomInfoView>("room_info", { account, room }),
+	/**  The public rooms of the account's server's group-chat service. */
+	browseRooms: (account: string) => __TAURI_INVOKE<RoomListing[]>("browse_rooms", { account }),
+	/**  Changes the user's nickname in a room. */
+	changeRoomNick: (account: string, room: string, nick: string) => __TAURI_INVOKE<null>("change_room_nick", { account, room, nick }),
+	/**  Sets a room's subject. */
+	setRoomSubject: (account: string, room: string, subject: string) => __TAURI_INVOKE<null>("set_room_subject", { account, room, subject }),
+	/**  Removes an occupant from a room (they may come back). */
+	kickOccupant: (account: string, room: string, nick: string, reason: string | null) => __TAURI_INVOKE<null>("kick_occupant", { account, room, nick, reason }),
+	/**  Bans an address from a room. */
+	banUser: (account: string, room: string, jid: string, reason: string | null) => __TAURI_INVOKE<null>("ban_user", { account, room, jid, reason }),
+	/**  Gives or takes voice or moderation: `participant`, `visitor`, `moderator`. */
+	setOccupantRole: (account: string, room: string, nick: string, role: string) => __TAURI_INVOKE<null>("set_occupant_role", { account, room, nick, role }),
+	/**  Makes an address `owner`, `admin`, `member`, `outcast` or `none` of a room. */
+	setAffiliation: (account: string, room: string, jid: string, affiliation: string, reason: string | null) => __TAURI_INVOKE<null>("set_affiliation", { account, room, jid, affiliation, reason }),
+	/**  Removes someone's message for everyone (XEP-0425). */
+	moderateMessage: (account: string, id: number, reason: string | null) => __TAURI_INVOKE<MessageView>("moderate_message", { account, id, reason }),
+	/**  Destroys a room (owners). */
+	destroyRoom: (account: string, room: string, reason: string | null) => __TAURI_INVOKE<null>("destroy_room", { account, room, reason }),
+	/**  Invites addresses to a room. */
+	inviteToRoom: (account: string, room: string, jids: string[], reason: string | null) => __TAURI_INVOKE<null>("invite_to_room", { account, room, jids, reason }),
+	/**  Joins the room of an invitation. */
+	acceptInvitation: (account: string, room: string) => __TAURI_INVOKE<RoomView>("accept_invitation", { account, room }),
+	/**  Declines an invitation (the inviter is told). */
+	declineInvitation: (account: string, room: string) => __TAURI_INVOKE<null>("decline_invitation", { account, room }),
+	/**  What a room notifies about. */
+	setRoomNotify: (account: string, room: string, notify: RoomNotify) => __TAURI_INVOKE<RoomView>("set_room_notify", { account, room, notify }),
+	/**  Bookmarks a room to join at sign-in, or stops doing so. */
+	setRoomAutojoin: (account: string, room: string, autojoin: boolean) => __TAURI_INVOKE<RoomView>("set_room_autojoin", { account, room, autojoin }),
+	// ---- End of group chats. ----
 };
 
 /* Constants */
@@ -314,7 +356,21 @@ enabled: boolean } |
 /**  Its JID. */
 jid: string; 
 /**  New state. */
-state: AccountState };
+state: AccountState } | 
+/**  A room was added or changed (upsert by account + jid). */
+{ type: "room"; room: RoomView } | 
+/**  A room is gone from the list. */
+{ type: "room_removed"; account: string; jid: string } | 
+/**  Occupants changed (coalesced); `reset`: drop what was known first. */
+{ type: "occupants"; account: string; room: string; count: number; reset: boolean; upserted: OccupantView[]; 
+/**  Nicks. */
+removed: string[] } | 
+/**  Joins, leaves and nick changes after the user is in (coalesced). */
+{ type: "room_activity"; account: string; room: string; joined: string[]; left: string[]; renamed: { from: string; to: string }[]; at_ms: number } | 
+/**  A group-chat invitation came. */
+{ type: "invitation"; invitation: InvitationView } | 
+/**  An invitation was answered or withdrawn. */
+{ type: "invitation_removed"; account: string; room: string };
 
 /**  Why a connection attempt (or an established stream) failed. */
 export type ConnectError = 
@@ -494,6 +550,8 @@ export type ConversationView = {
 	updated_ms: number,
 	/**  Newest message. */
 	last: MessageView | null,
+	/**  Unread messages that mention the user (rooms). */
+	mentions: number,
 };
 
 /**  Desktop behaviour chosen in Settings. */
@@ -632,6 +690,12 @@ export type MessageView = {
 	failure: string | null,
 	/**  The server's own words about the failure, if any (plain text). */
 	failure_text: string | null,
+	/**  Mentions the user's nick (in a room). */
+	mention: boolean,
+	/**  A moderator removed it (the body is then empty and `retracted` true): their nick. */
+	moderated_by: string | null,
+	/**  The moderator's reason, if any. */
+	moderation_reason: string | null,
 };
 
 /**  Which conversation a notification belongs to. */
@@ -714,6 +778,10 @@ export type Snapshot = {
 	requests: SubscriptionRequest[],
 	/**  Blocked addresses per account, as the server last told (XEP-0191). */
 	blocked: { [key in string]: string[] },
+	/**  Group chats joined, being joined, or left with a reason to show. */
+	rooms: RoomView[],
+	/**  Group-chat invitations not answered yet, oldest first. */
+	invitations: InvitationView[],
 };
 
 /**
@@ -808,3 +876,31 @@ export type XmppUri = {
 	name: string | null,
 };
 
+// ---- Group chats (XEP-0045). Replaced by the generated types on merge. ----
+
+export type RoomKind = "private_group" | "public_channel" | "other";
+export type RoomStatus = "joining" | "joined" | "left" | "failed";
+export type RoomNotify = "all" | "mentions" | "none";
+export type RoomView = {
+  account: string; jid: string; name: string | null; kind: RoomKind; subject: string | null;
+  nick: string; status: RoomStatus;
+  /** Why not (or no longer) in the room: "nick_conflict" | "password_required" | "banned" | "members_only" | "full" | "not_found" | "nick_reserved" | "creation_restricted" | "kicked" | "removed_affiliation" | "removed_members_only" | "destroyed" | "shutdown" | "lost" | "other" */
+  error: string | null;
+  /** The server's or the moderator's own words (a reason), plain text. */
+  error_text: string | null;
+  role: "moderator" | "participant" | "visitor" | "none";
+  affiliation: "owner" | "admin" | "member" | "outcast" | "none";
+  occupants: number; bookmarked: boolean; autojoin: boolean;
+  /** Effective setting (private groups default to "all", channels to "mentions"). */
+  notify: RoomNotify;
+  /** The room lets moderators remove others' messages (XEP-0425). */
+  moderation: boolean;
+  /** Occupants may message each other privately. */
+  private_messages: boolean;
+  password_protected: boolean;
+};
+export type OccupantView = { nick: string; jid: string | null; role: string; affiliation: string; show: Show; status: string | null; avatar: string | null; is_self: boolean };
+export type InvitationView = { account: string; room: string; inviter: string; reason: string | null; password: string | null; /** the inviter is in the user's contacts */ from_contact: boolean; received_ms: number };
+export type RoomListing = { jid: string; name: string | null; occupants: number | null };
+export type RoomInfoView = { jid: string; name: string | null; description: string | null; kind: RoomKind; occupants: number | null; password_protected: boolean; moderated: boolean; public: boolean; archived: boolean };
+// ---- End of group chats. ----
