@@ -44,6 +44,11 @@ export class OccupantList {
     return this.#places.size;
   }
 
+  /** Where a nick is in the order of roles (not reactive: `order` changes when it does). */
+  rank(nick: string): number {
+    return this.#places.get(nick)?.rank ?? 3;
+  }
+
   /** Nicks, for completion (not reactive: read `order` for that). */
   nicks(): IterableIterator<string> {
     return this.#places.keys();
