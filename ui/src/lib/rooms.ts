@@ -272,23 +272,30 @@ export function mentionToken(text: string, caret: number, tab = false): MentionT
 
 /**
  * Nicks that complete `query` (case aside), at most `limit`: those that
- * start with it before those that only contain it; within each, those who
- * spoke recently first (`recent`, newest first), then by name. The user's
- * own nick is never offered.
+ * start with it before those that only contain it (with `contains`); within
+ * each, those who spoke recently first (`recent`, newest first), then by
+ * name. The user's own nick is never offered.
  */
-export function matchNicks(nicks: Iterable<string>, query: string, self: string | null, recent: readonly string[] = [], limit = 8): string[] {
+export function matchNicks(
+  nicks: Iterable<string>,
+  query: string,
+  self: string | null,
+  recent: readonly string[] = [],
+  limit = 8,
+  contains = true,
+): string[] {
   const q = query.toLocaleLowerCase();
   const starts: string[] = [];
-  const contains: string[] = [];
+  const middle: string[] = [];
   for (const n of nicks) {
     if (n === self) continue;
     const l = n.toLocaleLowerCase();
     if (l.startsWith(q)) starts.push(n);
-    else if (q && l.includes(q)) contains.push(n);
+    else if (contains && q && l.includes(q)) middle.push(n);
   }
   const spoke = new Map(recent.map((n, i) => [n, i]));
   const order = (a: string, b: string) => (spoke.get(a) ?? Infinity) - (spoke.get(b) ?? Infinity) || collator.compare(a, b);
-  return [...starts.sort(order), ...contains.sort(order)].slice(0, limit);
+  return [...starts.sort(order), ...middle.sort(order)].slice(0, limit);
 }
 
 /** The text with `token` replaced by the nick: "nick: " at the start of the message, "nick " elsewhere; and where the caret goes. */

@@ -43,7 +43,7 @@ export const HOSTILE = {
 };
 
 let nextId = 1000;
-function msg(peer: string, p: Partial<MessageView>): MessageView {
+export function msg(peer: string, p: Partial<MessageView>): MessageView {
   const id = p.id ?? nextId++;
   const outgoing = p.outgoing ?? false;
   return {
@@ -70,7 +70,7 @@ function msg(peer: string, p: Partial<MessageView>): MessageView {
   };
 }
 
-function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
+export function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
   return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], avatar: null, nickname: null, ...p };
 }
 
@@ -223,7 +223,8 @@ export const chatData = new ChatData();
 type Send = (ev: ClientEvent) => void;
 
 function upsertConv(send: Send, m: MessageView, unread = 0) {
-  const c: ConversationView = { account: m.account, peer: m.peer, kind: 'chat', unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
+  const kind = chatData.conversations.find((x) => x.peer === m.peer)?.kind ?? 'chat';
+  const c: ConversationView = { account: m.account, peer: m.peer, kind, unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
 }
@@ -287,6 +288,7 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       const list = d.timelines.get(draft.peer) ?? [];
       const replied = draft.reply_to ? list.find((m) => m.id === draft.reply_to) : undefined;
       const m = msg(draft.peer, { outgoing: true, body: draft.body, state: 'queued', timestamp_ms: Date.now(), reply_to: replied?.uid ?? null });
+      if (draft.peer.includes('@conference.') || draft.peer.includes('@channels.')) m.sender = `${draft.peer}/alice`;
       list.push(m);
       d.timelines.set(draft.peer, list);
       send({ type: 'message', message: m });
