@@ -1407,6 +1407,8 @@ const roomCases = [
     check: async (p) => {
       await p.getByTestId('conversation').first().waitFor();
       await p.getByRole('button', { name: 'Lobby, 12 unread, 1 mention' }).waitFor();
+      // The lobby notifies of mentions only: its one mention counts, not its 12 messages.
+      await p.getByRole('button', { name: 'Conversations, 4 unread' }).waitFor();
       const badge = await p.getByRole('button', { name: /^Lobby/ }).getByTestId('mention-badge').innerText();
       if (badge !== '@1') fail(`mention badge ${badge}`);
       await p.getByRole('button', { name: /^Old club/ }).getByText('You were removed').waitFor();
@@ -1660,6 +1662,7 @@ const roomCases = [
       await banner.getByText('You were removed from this group chat.').waitFor();
       await banner.getByText('Please keep it civil').waitFor();
       if (!(await composer(p).isDisabled())) fail('composer enabled while not in the room');
+      await p.screenshot({ path: join(shots, `rooms-banner-removed-${await theme(p)}.png`) });
       await p.evaluate(() => window.__send(window.__rooms.room({ jid: 'tea@conference.example.org', status: 'failed', error: 'lost' })));
       await banner.getByRole('button', { name: 'Join again' }).click();
       const args = await calledWith(p, 'join_room');
