@@ -122,33 +122,34 @@ export function rowsOf(
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
   let a = 0;
   if (!complete && messages.length) while (a < activity.length && activity[a].at_ms < messages[0].timestamp_ms) a += 1;
-  /** Adds the folds up to time `t`; true when one was added. */
-  const folds = (t: number): boolean => {
-    let added = false;
-    for (; a < activity.length && activity[a].at_ms <= t; a++) {
-      const text = foldText(activity[a]);
-      if (text) {
-        rows.push({ kind: 'activity', key: `a${activity[a].id}`, text });
-        added = true;
-      }
-    }
-    return added;
-  };
-  // Messages are in time order: a Date only when a new day may start.
+  // Rows are in time order: a Date only when a new day may start.
   let from = Infinity;
   let until = -Infinity;
   let prev: MessageView | undefined;
-  for (const m of messages) {
-    const t = m.timestamp_ms;
-    if (folds(t)) prev = undefined;
-    if (t < from || t >= until) {
-      from = dayStart(t);
-      const next = new Date(from);
-      next.setDate(next.getDate() + 1);
-      until = next.getTime();
-      rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
+  /** A separator when `t` is on another day than the row before. */
+  const day = (t: number) => {
+    if (t >= from && t < until) return;
+    from = dayStart(t);
+    const next = new Date(from);
+    next.setDate(next.getDate() + 1);
+    until = next.getTime();
+    rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
+    prev = undefined;
+  };
+  /** Adds the folds up to time `t` (they start a new sender group). */
+  const folds = (t: number) => {
+    for (; a < activity.length && activity[a].at_ms <= t; a++) {
+      const text = foldText(activity[a]);
+      if (!text) continue;
+      day(activity[a].at_ms);
+      rows.push({ kind: 'activity', key: `a${activity[a].id}`, text });
       prev = undefined;
     }
+  };
+  for (const m of messages) {
+    const t = m.timestamp_ms;
+    folds(t);
+    day(t);
     const unread = m.id === unreadFrom;
     if (unread) rows.push({ kind: 'unread', key: 'unread' });
     // The user's own messages are theirs from any device (the sender is

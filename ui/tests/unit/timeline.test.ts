@@ -247,6 +247,21 @@ describe('dates and groups', () => {
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
   });
 
+  it('puts a group chat’s joins and leaves between the messages, by time', () => {
+    const fold = (id: number, t: number, joined: string[]) => ({ id, at_ms: t, joined, left: [], renamed: [] });
+    const list = [
+      msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10, 0) }),
+      msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 5) }),
+      msg({ id: 3, timestamp_ms: at(2026, 3, 9, 10, 6) }),
+    ];
+    const folds = [fold(1, at(2026, 3, 9, 9, 0), ['Early']), fold(2, at(2026, 3, 9, 10, 2), ['Ann']), fold(3, at(2026, 3, 9, 10, 3), []), fold(4, at(2026, 3, 9, 11, 0), ['Bob'])];
+    const shown = (complete: boolean) =>
+      rowsOf(list, now, complete, null, folds).map((r) => (r.kind === 'activity' ? r.text : r.kind === 'message' ? `${r.message.id}${r.first ? '*' : ''}` : r.kind));
+    // Before the oldest loaded message only once the start is loaded; a fold with nothing left to say is not shown.
+    expect(shown(false)).toEqual(['day', '1*', 'Ann joined', '2*', '3', 'Bob joined']);
+    expect(shown(true)).toEqual(['start', 'day', 'Early joined', '1*', 'Ann joined', '2*', '3', 'Bob joined']);
+  });
+
   it('keeps the user’s own messages from several devices in one group', () => {
     const rows = rowsOf(
       [
