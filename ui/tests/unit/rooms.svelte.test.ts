@@ -17,7 +17,7 @@ import {
 } from '../../src/lib/rooms';
 
 vi.mock('../../src/lib/api', () => ({ api: {} }));
-const { OccupantList } = await import('../../src/lib/stores/rooms.svelte');
+const { OccupantList, rooms } = await import('../../src/lib/stores/rooms.svelte');
 
 const occ = (nick: string, role = 'participant', p: Partial<OccupantView> = {}): OccupantView => ({
   nick,
@@ -112,6 +112,24 @@ describe('joins and leaves, folded', () => {
 
   it('names two and three in full', () => {
     expect(foldText({ joined: ['A', 'B'], left: ['C', 'D', 'E'], renamed: [] })).toBe('A and B joined · C, D and E left');
+  });
+});
+
+describe('the rooms store', () => {
+  it('folds activity until a message comes, per room', () => {
+    const act = (joined: string[], at_ms: number, room = 'r@muc') => ({
+      seq: 0,
+      event: { type: 'room_activity' as const, account: 'me@x', room, joined, left: [], renamed: [], at_ms },
+    });
+    const message = { seq: 0, event: { type: 'message' as const, message: { account: 'me@x', peer: 'r@muc' } as never } };
+    rooms.events([act(['A'], 1), act(['B'], 2), act(['Z'], 2, 'other@muc')]);
+    rooms.events([act(['C'], 3)]);
+    expect(rooms.activity('me@x', 'r@muc').map(foldText)).toEqual(['A, B and C joined']);
+    rooms.events([message, act(['D'], 5)]);
+    expect(rooms.activity('me@x', 'r@muc').map(foldText)).toEqual(['A, B and C joined', 'D joined']);
+    expect(rooms.activity('me@x', 'other@muc').map(foldText)).toEqual(['Z joined']);
+    rooms.events([{ seq: 0, event: { type: 'account_removed', jid: 'me@x' } }]);
+    expect(rooms.activity('me@x', 'r@muc')).toEqual([]);
   });
 });
 
