@@ -223,7 +223,7 @@ export const chatData = new ChatData();
 type Send = (ev: ClientEvent) => void;
 
 function upsertConv(send: Send, m: MessageView, unread = 0) {
-  const kind = chatData.conversations.find((x) => x.peer === m.peer)?.kind ?? 'chat';
+  const kind = chatData.conversations.find((x) => x.peer === m.peer)?.kind ?? (m.peer.includes('/') ? 'groupchat_pm' : 'chat');
   const c: ConversationView = { account: m.account, peer: m.peer, kind, unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
@@ -288,7 +288,7 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       const list = d.timelines.get(draft.peer) ?? [];
       const replied = draft.reply_to ? list.find((m) => m.id === draft.reply_to) : undefined;
       const m = msg(draft.peer, { outgoing: true, body: draft.body, state: 'queued', timestamp_ms: Date.now(), reply_to: replied?.uid ?? null });
-      if (draft.peer.includes('@conference.') || draft.peer.includes('@channels.')) m.sender = `${draft.peer}/alice`;
+      if (!draft.peer.includes('/') && (draft.peer.includes('@conference.') || draft.peer.includes('@channels.'))) m.sender = `${draft.peer}/alice`;
       list.push(m);
       d.timelines.set(draft.peer, list);
       send({ type: 'message', message: m });

@@ -1522,6 +1522,27 @@ const roomCases = [
     },
   },
   {
+    name: 'rooms-private',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByRole('button', { name: 'People, 6' }).click();
+      await p.getByTestId('occupant-panel').getByRole('button', { name: /^Eve/ }).click();
+      await p.getByRole('menu', { name: 'Actions for Eve' }).getByRole('menuitem', { name: 'Message privately' }).click();
+    },
+    check: async (p) => {
+      const region = p.getByRole('region', { name: 'Conversation with Eve (Tea room)' });
+      await region.getByText('Private message in a group chat').waitFor();
+      if (await p.getByTestId('stranger').count()) fail('an occupant shown as a stranger');
+      await composer(p).fill('Psst');
+      await composer(p).press('Enter');
+      const args = await calledWith(p, 'send_message');
+      if (args.draft.peer !== `${TEA}/Eve`) fail(JSON.stringify(args.draft));
+      await region.getByText('Psst').waitFor();
+      await p.getByRole('button', { name: /^Eve \(Tea room\)/ }).waitFor();
+    },
+  },
+  {
     name: 'rooms-moderate',
     scenario: 'rooms',
     act: async (p) => {
