@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { EventBatch, Show, SnapshotView } from './engine';
+import type { EventBatch, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
 import { headerValue } from './profile';
 import type { Values } from './signup';
@@ -91,6 +91,29 @@ export const api = {
   takePendingUri: () => commands.takePendingUri(),
   /** The user scrolls or types: the engine pauses background history fetching (see activity.ts). */
   userActive: () => done(commands.userActive()),
+
+  // Group chats (XEP-0045).
+  joinRoom: (account: string, room: string, nick: string | null, password: string | null) => commands.joinRoom(account, room, nick, password),
+  createRoom: (account: string, name: string, address: string | null, kind: RoomKind) => commands.createRoom(account, name, address, kind),
+  suggestRoomAddress: (account: string, name: string) => commands.suggestRoomAddress(account, name),
+  leaveRoom: (account: string, room: string, forget: boolean) => done(commands.leaveRoom(account, room, forget)),
+  roomOccupants: (account: string, room: string) => commands.roomOccupants(account, room),
+  roomInfo: (account: string, room: string) => commands.roomInfo(account, room),
+  browseRooms: (account: string) => commands.browseRooms(account),
+  changeRoomNick: (account: string, room: string, nick: string) => done(commands.changeRoomNick(account, room, nick)),
+  setRoomSubject: (account: string, room: string, subject: string) => done(commands.setRoomSubject(account, room, subject)),
+  kickOccupant: (account: string, room: string, nick: string, reason: string | null) => done(commands.kickOccupant(account, room, nick, reason)),
+  banUser: (account: string, room: string, jid: string, reason: string | null) => done(commands.banUser(account, room, jid, reason)),
+  setOccupantRole: (account: string, room: string, nick: string, role: string) => done(commands.setOccupantRole(account, room, nick, role)),
+  setAffiliation: (account: string, room: string, jid: string, affiliation: string, reason: string | null) =>
+    done(commands.setAffiliation(account, room, jid, affiliation, reason)),
+  moderateMessage: (account: string, id: number, reason: string | null) => commands.moderateMessage(account, id, reason),
+  destroyRoom: (account: string, room: string, reason: string | null) => done(commands.destroyRoom(account, room, reason)),
+  inviteToRoom: (account: string, room: string, jids: string[], reason: string | null) => done(commands.inviteToRoom(account, room, jids, reason)),
+  acceptInvitation: (account: string, room: string) => commands.acceptInvitation(account, room),
+  declineInvitation: (account: string, room: string) => done(commands.declineInvitation(account, room)),
+  setRoomNotify: (account: string, room: string, notify: RoomNotify) => commands.setRoomNotify(account, room, notify),
+  setRoomAutojoin: (account: string, room: string, autojoin: boolean) => commands.setRoomAutojoin(account, room, autojoin),
 };
 
 /** Listens to batches of numbered engine events and to full resyncs. */

@@ -16,11 +16,19 @@ import type {
   ConversationKind,
   ConversationView,
   EngineEvents,
+  InvitationView,
   Listed,
   MessageState,
   MessageView,
+  OccupantView,
   ProfileView,
   ResourcePresence,
+  RoomInfoView,
+  RoomKind,
+  RoomListing,
+  RoomNotify,
+  RoomStatus,
+  RoomView,
   SearchHit,
   Show,
   Snapshot,
@@ -38,11 +46,19 @@ export type {
   ContactView,
   ConversationKind,
   ConversationView,
+  InvitationView,
   Listed,
   MessageState,
   MessageView,
+  OccupantView,
   ProfileView,
   ResourcePresence,
+  RoomInfoView,
+  RoomKind,
+  RoomListing,
+  RoomNotify,
+  RoomStatus,
+  RoomView,
   SearchHit,
   Show,
   Snapshot,
@@ -71,7 +87,13 @@ export function numbered(batch: EventBatch): EngineEvent[] {
   return batch.events.map((event, i) => ({ seq: first + i, event }));
 }
 
-export const emptySnapshot = (): Snapshot => ({ accounts: [], requests: [], blocked: {} });
+export const emptySnapshot = (): Snapshot => ({ accounts: [], requests: [], blocked: {}, rooms: [], invitations: [] });
+
+/** The list without the entry of `account` and `jid`; the same array when there is none. */
+function without<T extends { account: string }>(list: T[], account: string, is: (x: T) => boolean): T[] {
+  const i = list.findIndex((x) => x.account === account && is(x));
+  return i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
+}
 
 /** The requests without the one from `from` to `account`; the same array when there is none. */
 function withoutRequest(list: SubscriptionRequest[], account: string, from: string): SubscriptionRequest[] {
@@ -96,10 +118,14 @@ export function applyEvent(s: Snapshot, ev: ClientEvent): Snapshot {
     case 'account_removed': {
       const blocked = { ...s.blocked };
       delete blocked[ev.jid];
+      const rooms = s.rooms ?? [];
+      const invitations = s.invitations ?? [];
       return {
         accounts: s.accounts.filter((a) => a.jid !== ev.jid),
         requests: s.requests.some((r) => r.account === ev.jid) ? s.requests.filter((r) => r.account !== ev.jid) : s.requests,
         blocked: ev.jid in s.blocked ? blocked : s.blocked,
+        rooms: rooms.some((r) => r.account === ev.jid) ? rooms.filter((r) => r.account !== ev.jid) : rooms,
+        invitations: invitations.some((r) => r.account === ev.jid) ? invitations.filter((r) => r.account !== ev.jid) : invitations,
       };
     }
     case 'account_enabled':
@@ -128,6 +154,25 @@ export function applyEvent(s: Snapshot, ev: ClientEvent): Snapshot {
       for (const j of ev.unblocked) list.delete(j);
       for (const j of ev.blocked) list.add(j);
       return { ...s, blocked: { ...s.blocked, [ev.account]: [...list].sort() } };
+    }
+    case 'room': {
+      // Upsert by account and address, in place (the order rooms came in).
+      const rooms = s.rooms ?? [];
+      const i = rooms.findIndex((r) => r.account === ev.room.account && r.jid === ev.room.jid);
+      return { ...s, rooms: i < 0 ? [...rooms, ev.room] : rooms.map((r, j) => (j === i ? ev.room : r)) };
+    }
+    case 'room_removed': {
+      const rooms = without(s.rooms ?? [], ev.account, (r) => r.jid === ev.jid);
+      return rooms === s.rooms ? s : { ...s, rooms };
+    }
+    case 'invitation': {
+      // Once per account and room: a new invitation replaces an older one (and goes last).
+      const inv = ev.invitation;
+      return { ...s, invitations: [...without(s.invitations ?? [], inv.account, (x) => x.room === inv.room), inv] };
+    }
+    case 'invitation_removed': {
+      const invitations = without(s.invitations ?? [], ev.account, (x) => x.room === ev.room);
+      return invitations === s.invitations ? s : { ...s, invitations };
     }
     default:
       return s;

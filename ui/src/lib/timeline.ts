@@ -3,11 +3,14 @@
 // The messages themselves are kept by `Timeline` (stores/timeline.svelte.ts).
 
 import type { MessageView } from './engine';
+import { foldText, type Fold } from './rooms';
 
 export type Row =
   | { kind: 'start'; key: string }
   | { kind: 'day'; key: string; label: string }
   | { kind: 'unread'; key: string }
+  /** Joins and leaves in a group chat, folded into one quiet line. */
+  | { kind: 'activity'; key: string; text: string }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
 // `toLocale*String` with options builds a new ICU formatter on every call
@@ -102,26 +105,51 @@ export const GROUP_GAP_MS = 5 * 60_000;
 /**
  * Rows to draw: a separator before each new day, and `first` on a message
  * that starts a sender group; `complete` adds the start-of-conversation row;
- * `unreadFrom` (a message id) puts the "New messages" line before it.
+ * `unreadFrom` (a message id) puts the "New messages" line before it;
+ * `activity` (a group chat's joins and leaves, oldest first) goes between
+ * the messages by time (not before the oldest loaded one while older ones
+ * are not loaded).
  */
 const rowCache = new WeakMap<MessageView, Extract<Row, { kind: 'message' }>>();
 
-export function rowsOf(messages: MessageView[], now: number = Date.now(), complete = false, unreadFrom: number | null = null): Row[] {
+export function rowsOf(
+  messages: MessageView[],
+  now: number = Date.now(),
+  complete = false,
+  unreadFrom: number | null = null,
+  activity: readonly Fold[] = [],
+): Row[] {
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
-  // Messages are in time order: a Date only when a new day may start.
+  let a = 0;
+  if (!complete && messages.length) while (a < activity.length && activity[a].at_ms < messages[0].timestamp_ms) a += 1;
+  // Rows are in time order: a Date only when a new day may start.
   let from = Infinity;
   let until = -Infinity;
   let prev: MessageView | undefined;
-  for (const m of messages) {
-    const t = m.timestamp_ms;
-    if (t < from || t >= until) {
-      from = dayStart(t);
-      const next = new Date(from);
-      next.setDate(next.getDate() + 1);
-      until = next.getTime();
-      rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
+  /** A separator when `t` is on another day than the row before. */
+  const day = (t: number) => {
+    if (t >= from && t < until) return;
+    from = dayStart(t);
+    const next = new Date(from);
+    next.setDate(next.getDate() + 1);
+    until = next.getTime();
+    rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
+    prev = undefined;
+  };
+  /** Adds the folds up to time `t` (they start a new sender group). */
+  const folds = (t: number) => {
+    for (; a < activity.length && activity[a].at_ms <= t; a++) {
+      const text = foldText(activity[a]);
+      if (!text) continue;
+      day(activity[a].at_ms);
+      rows.push({ kind: 'activity', key: `a${activity[a].id}`, text });
       prev = undefined;
     }
+  };
+  for (const m of messages) {
+    const t = m.timestamp_ms;
+    folds(t);
+    day(t);
     const unread = m.id === unreadFrom;
     if (unread) rows.push({ kind: 'unread', key: 'unread' });
     // The user's own messages are theirs from any device (the sender is
@@ -143,5 +171,6 @@ export function rowsOf(messages: MessageView[], now: number = Date.now(), comple
     rows.push(row);
     prev = m;
   }
+  folds(Infinity);
   return rows;
 }

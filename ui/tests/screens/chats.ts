@@ -43,7 +43,7 @@ export const HOSTILE = {
 };
 
 let nextId = 1000;
-function msg(peer: string, p: Partial<MessageView>): MessageView {
+export function msg(peer: string, p: Partial<MessageView>): MessageView {
   const id = p.id ?? nextId++;
   const outgoing = p.outgoing ?? false;
   return {
@@ -63,11 +63,14 @@ function msg(peer: string, p: Partial<MessageView>): MessageView {
     me: (p.body ?? '').startsWith('/me '),
     failure: null,
     failure_text: null,
+    mention: false,
+    moderated_by: null,
+    moderation_reason: null,
     ...p,
   };
 }
 
-function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
+export function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
   return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], avatar: null, nickname: null, ...p };
 }
 
@@ -210,7 +213,7 @@ class ChatData {
     }
     for (const [peer, list] of this.timelines) {
       const last = list[list.length - 1];
-      this.conversations.push({ account: ME, peer, kind: 'chat', unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, updated_ms: last.timestamp_ms, last });
+      this.conversations.push({ account: ME, peer, kind: 'chat', unread: peer === ROMEO ? 3 : peer === HOSTILE_PEER ? 1 : 0, mentions: 0, updated_ms: last.timestamp_ms, last });
     }
     this.conversations.sort((a, b) => b.updated_ms - a.updated_ms);
   }
@@ -220,7 +223,8 @@ export const chatData = new ChatData();
 type Send = (ev: ClientEvent) => void;
 
 function upsertConv(send: Send, m: MessageView, unread = 0) {
-  const c: ConversationView = { account: m.account, peer: m.peer, kind: 'chat', unread, updated_ms: m.timestamp_ms, last: m };
+  const kind = chatData.conversations.find((x) => x.peer === m.peer)?.kind ?? (m.peer.includes('/') ? 'groupchat_pm' : 'chat');
+  const c: ConversationView = { account: m.account, peer: m.peer, kind, unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
 }
@@ -284,6 +288,7 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       const list = d.timelines.get(draft.peer) ?? [];
       const replied = draft.reply_to ? list.find((m) => m.id === draft.reply_to) : undefined;
       const m = msg(draft.peer, { outgoing: true, body: draft.body, state: 'queued', timestamp_ms: Date.now(), reply_to: replied?.uid ?? null });
+      if (!draft.peer.includes('/') && (draft.peer.includes('@conference.') || draft.peer.includes('@channels.'))) m.sender = `${draft.peer}/alice`;
       list.push(m);
       d.timelines.set(draft.peer, list);
       send({ type: 'message', message: m });

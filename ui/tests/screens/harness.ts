@@ -8,6 +8,7 @@ import { applyEvent, type AccountState, type AccountView, type ClientEvent, type
 import { chatData, messagingCommand } from './chats';
 import { largeEvents } from './large';
 import { profileCommand } from './profiles';
+import { roomCommand, roomData, roomEvents } from './rooms';
 import type { SignUpForm } from '../../src/lib/signup';
 
 const params = new URLSearchParams(location.search);
@@ -62,8 +63,12 @@ const signUpForm: SignUpForm = {
   ],
 };
 
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large'].some((p) => scenario === p || scenario.startsWith(`${p}-`));
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large', 'rooms'].some(
+  (p) => scenario === p || scenario.startsWith(`${p}-`),
+);
+const roomScenario = scenario === 'rooms' || scenario.startsWith('rooms-');
 if (messagingScenario) chatData.setup(scenario);
+if (roomScenario) roomData.setup(scenario);
 
 // The engine's state and event numbering: `seq` is the number of the last
 // event sent. Events sent together (in one command, one task) go out as one
@@ -73,6 +78,8 @@ let snapshot: Snapshot = {
   accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
   requests: messagingScenario ? chatData.requests : [],
   blocked: messagingScenario ? chatData.blocked : {},
+  rooms: roomScenario ? roomData.rooms : [],
+  invitations: roomScenario ? roomData.invitations : [],
 };
 const calls: { cmd: string; args: unknown; headers?: Record<string, string> }[] = [];
 (window as unknown as { __calls: typeof calls }).__calls = calls;
@@ -113,6 +120,7 @@ function sendBatch(events: ClientEvent[]) {
 (window as unknown as { __sendBatch: typeof sendBatch }).__sendBatch = sendBatch;
 // Events for the large roster and conversation list.
 if (scenario === 'large') (window as unknown as { __large: typeof largeEvents }).__large = largeEvents;
+if (roomScenario) (window as unknown as { __rooms: typeof roomEvents }).__rooms = roomEvents;
 // And the shell (a notification clicked, an xmpp: link).
 (window as unknown as { __emit: typeof emit }).__emit = emit;
 
@@ -136,6 +144,8 @@ mockIPC(
     const a = (args ?? {}) as Record<string, unknown>;
     const profile = profileCommand(cmd, args, headers, send);
     if (profile !== undefined) return profile;
+    const roomAnswer = roomScenario ? roomCommand(cmd, a, send) : undefined;
+    if (roomAnswer !== undefined) return roomAnswer;
     switch (cmd) {
       case 'snapshot':
         if (scenario === 'fatal')

@@ -71,6 +71,9 @@ function message(peer: string, body: string, at: number, outgoing = false): Mess
     me: false,
     failure: null,
     failure_text: null,
+    mention: false,
+    moderated_by: null,
+    moderation_reason: null,
   };
 }
 
@@ -83,7 +86,7 @@ export function largeConversations(now: number): ConversationView[] {
     // Most recent first: conversation i is i × 40 minutes old.
     const at = now - 60_000 - i * 40 * 60_000;
     const last = message(peerOf(i), `Message ${i}: ${r() < 0.5 ? 'see you tomorrow at the usual place' : 'thanks!'}`, at, r() < 0.4);
-    return { account: ME, peer: peerOf(i), kind: 'chat', unread: r() < 0.1 ? 1 + Math.floor(r() * 5) : 0, updated_ms: at, last };
+    return { account: ME, peer: peerOf(i), kind: 'chat', unread: r() < 0.1 ? 1 + Math.floor(r() * 5) : 0, mentions: 0, updated_ms: at, last };
   });
 }
 
@@ -106,7 +109,7 @@ export const largeEvents = {
     const m = message(peerOf(i), body, latest);
     return [
       { type: 'message', message: m },
-      { type: 'conversation', conversation: { account: ME, peer: m.peer, kind: 'chat', unread: 1, updated_ms: m.timestamp_ms, last: m } },
+      { type: 'conversation', conversation: { account: ME, peer: m.peer, kind: 'chat', unread: 1, mentions: 0, updated_ms: m.timestamp_ms, last: m } },
     ];
   },
 };

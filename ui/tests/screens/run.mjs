@@ -1380,6 +1380,363 @@ const largeCases = [
   },
 ];
 
+// Group chats (scenario `rooms`, tests/screens/rooms.ts).
+const TEA = 'tea@conference.example.org';
+const openRoom = async (p, name) => {
+  await p.getByRole('button', { name: new RegExp(`^${name}`) }).first().click();
+  await p.getByRole('region', { name: `Group chat ${name}` }).waitFor();
+  await p.getByTestId('timeline').waitFor();
+};
+const openJoin = async (p) => {
+  await p.getByRole('button', { name: 'New group chat' }).click();
+  await p.getByRole('menuitem', { name: 'Join a group chat…' }).click();
+  await p.getByRole('dialog', { name: 'Join a group chat' }).waitFor();
+};
+const joinError = async (p, address, expected, nick = null) => {
+  const d = p.getByRole('dialog', { name: 'Join a group chat' });
+  await d.getByLabel('Address').fill(address);
+  if (nick !== null) await d.getByLabel('Nickname').fill(nick);
+  await d.getByRole('button', { name: 'Join', exact: true }).click();
+  const shown = await d.getByTestId('join-error').innerText();
+  if (shown !== expected) fail(`joining ${address}: ${JSON.stringify(shown)}, expected ${JSON.stringify(expected)}`);
+};
+const roomCases = [
+  {
+    name: 'rooms-list',
+    scenario: 'rooms',
+    check: async (p) => {
+      await p.getByTestId('conversation').first().waitFor();
+      await p.getByRole('button', { name: 'Lobby, 12 unread, 1 mention' }).waitFor();
+      // The lobby notifies of mentions only: its one mention counts, not its 12 messages.
+      await p.getByRole('button', { name: 'Conversations, 4 unread' }).waitFor();
+      const badge = await p.getByRole('button', { name: /^Lobby/ }).getByTestId('mention-badge').innerText();
+      if (badge !== '@1') fail(`mention badge ${badge}`);
+      await p.getByRole('button', { name: /^Old club/ }).getByText('You were removed').waitFor();
+      await p.getByRole('button', { name: /^Tea room/ }).getByRole('img', { name: 'Private group' }).waitFor();
+      await p.getByRole('button', { name: /^Lobby/ }).getByRole('img', { name: 'Public channel' }).waitFor();
+      // A contact's invitation is a card; a stranger's waits to be opened.
+      const card = p.getByTestId('invitation');
+      await card.getByText('Come to the party tonight!').waitFor();
+      await card.getByText('juliet', { exact: false }).first().waitFor();
+      if (await p.getByTestId('invitation-request').count()) fail('a stranger’s invitation shown open');
+      await p.getByTestId('invitation-requests').click();
+      await p.getByTestId('invitation-request').getByText('mallory@evil.example').waitFor();
+    },
+  },
+  {
+    name: 'rooms-open',
+    scenario: 'rooms',
+    act: (p) => openRoom(p, 'Tea room'),
+    check: async (p) => {
+      await p.getByTestId('room-subject').getByText('Tea, biscuits', { exact: false }).waitFor();
+      await p.getByRole('button', { name: 'People, 6' }).waitFor();
+      // No calls in group chats.
+      if (await p.getByRole('button', { name: /call/i }).count()) fail('a call button in a group chat');
+      // A removed message says who removed it and why, not what it said.
+      const removed = await p.getByTestId('moderated').innerText();
+      if (removed !== 'Removed by Ann: Spam links') fail(`moderated message shows ${JSON.stringify(removed)}`);
+      // The mention stands out, and the nick in it is bold.
+      const mention = p.locator('[data-testid=message][data-id="7001"]');
+      if (!(await mention.evaluate((el) => el.classList.contains('mention')))) fail('the mention is not highlighted');
+      const bold = await mention.locator('strong.mention').innerText();
+      if (bold !== 'alice') fail(`bold in the mention: ${bold}`);
+      // Nicks have colours of their own (XEP-0392), the same for the same nick.
+      const colour = (id) => p.locator(`[data-testid=message][data-id="${id}"] .name`).evaluate((el) => getComputedStyle(el).color);
+      const bob = await colour(7003);
+      const eve = await colour(7004);
+      if (bob === eve) fail('two nicks in one colour');
+      // Joins and leaves fold into one quiet line.
+      await p.evaluate(() => {
+        const r = window.__rooms;
+        window.__send(r.activity(['Zoe', 'Yan'], []));
+        window.__send(r.activity(Array.from({ length: 12 }, (_, i) => `Guest${i}`), ['Cy']));
+        window.__send(r.activity([], [], [{ from: 'Dee', to: 'Deirdre' }]));
+      });
+      const line = await p.getByTestId('room-activity').innerText();
+      if (line !== 'Zoe, Yan and 12 others joined · Cy left · Dee is now Deirdre') fail(`activity line: ${line}`);
+      if ((await p.getByTestId('room-activity').count()) !== 1) fail('activity not folded into one line');
+    },
+  },
+  {
+    name: 'rooms-menu',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByRole('button', { name: 'Group chat menu' }).click();
+    },
+    check: async (p) => {
+      const menu = p.getByRole('menu', { name: 'Group chat menu' });
+      await menu.getByRole('menuitemradio', { name: 'All messages' }).waitFor();
+      if ((await menu.getByRole('menuitemradio', { name: 'All messages' }).getAttribute('aria-checked')) !== 'true') fail('notify setting not shown');
+      await menu.getByRole('menuitem', { name: 'Destroy the group chat…' }).waitFor();
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `rooms-menu-open-${await theme(p)}.png`) });
+      await menu.getByRole('menuitemradio', { name: 'Mentions only' }).click();
+      const args = await calledWith(p, 'set_room_notify');
+      if (args.notify !== 'mentions' || args.room !== TEA) fail(JSON.stringify(args));
+      // Escape closes a menu; the focus goes back to its button.
+      await p.getByRole('button', { name: 'Group chat menu' }).click();
+      await menu.waitFor();
+      await p.keyboard.press('Escape');
+      await menu.waitFor({ state: 'detached' });
+      await p.getByRole('button', { name: 'Group chat menu' }).click();
+      await menu.getByRole('menuitem', { name: 'Invite people…' }).click();
+      const d = p.getByRole('dialog', { name: 'Invite to Tea room' });
+      await d.getByRole('searchbox', { name: 'Search contacts' }).fill('jul');
+      await d.getByTestId('invite-contact').first().click();
+      await d.getByLabel('Message (optional)').fill('Tea?');
+      await d.getByRole('button', { name: 'Invite', exact: true }).click();
+      const inv = await calledWith(p, 'invite_to_room');
+      if (inv.jids.join() !== 'juliet@capulet.example' || inv.reason !== 'Tea?') fail(JSON.stringify(inv));
+    },
+  },
+  {
+    name: 'rooms-kick',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByRole('button', { name: 'People, 6' }).click();
+      await p.getByTestId('occupant-panel').getByRole('button', { name: /^Bob/ }).click();
+    },
+    check: async (p) => {
+      const menu = p.getByRole('menu', { name: 'Actions for Bob' });
+      await menu.getByRole('menuitem', { name: 'Message privately' }).waitFor();
+      await menu.getByRole('menuitem', { name: 'Ban…' }).waitFor();
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `rooms-occupant-menu-${await theme(p)}.png`) });
+      await menu.getByRole('menuitem', { name: 'Remove from the group chat…' }).click();
+      const d = p.getByRole('dialog', { name: 'Remove Bob?' });
+      await d.getByLabel('Reason (optional)').fill('Too many biscuits');
+      await d.getByRole('button', { name: 'Remove', exact: true }).click();
+      const args = await calledWith(p, 'kick_occupant');
+      if (args.account !== 'alice@example.org' || args.room !== TEA || args.nick !== 'Bob' || args.reason !== 'Too many biscuits') fail(JSON.stringify(args));
+      await d.waitFor({ state: 'detached' });
+      // The list is grouped by role; right-click opens the same menu.
+      const groups = await p.getByTestId('occupant-panel').locator('h3').allTextContents();
+      if (groups.join('|') !== 'Moderators 2|Participants 3|Visitors 1') fail(`groups ${groups.join('|')}`);
+      await p.getByTestId('occupant-panel').getByRole('button', { name: /^Dee/ }).click({ button: 'right' });
+      await p.getByRole('menu', { name: 'Actions for Dee' }).getByRole('menuitem', { name: 'Let them speak' }).click();
+      await p.getByRole('dialog', { name: 'Let Dee speak?' }).getByRole('button', { name: 'Let them speak' }).click();
+      const role = await calledWith(p, 'set_occupant_role');
+      if (role.nick !== 'Dee' || role.role !== 'participant') fail(JSON.stringify(role));
+    },
+  },
+  {
+    name: 'rooms-private',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByRole('button', { name: 'People, 6' }).click();
+      await p.getByTestId('occupant-panel').getByRole('button', { name: /^Eve/ }).click();
+      await p.getByRole('menu', { name: 'Actions for Eve' }).getByRole('menuitem', { name: 'Message privately' }).click();
+    },
+    check: async (p) => {
+      const region = p.getByRole('region', { name: 'Conversation with Eve (Tea room)' });
+      await region.getByText('Private message in a group chat').waitFor();
+      if (await p.getByTestId('stranger').count()) fail('an occupant shown as a stranger');
+      await composer(p).fill('Psst');
+      await composer(p).press('Enter');
+      const args = await calledWith(p, 'send_message');
+      if (args.draft.peer !== `${TEA}/Eve`) fail(JSON.stringify(args.draft));
+      await region.getByText('Psst').waitFor();
+      await p.getByRole('button', { name: /^Eve \(Tea room\)/ }).waitFor();
+    },
+  },
+  {
+    name: 'rooms-moderate',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      const m = p.locator('[data-testid=message][data-id="7003"]');
+      await m.hover();
+      await m.getByRole('button', { name: 'Remove for everyone…' }).click();
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Remove this message for everyone?' });
+      await d.getByLabel('Reason (optional)').fill('Off topic');
+      await d.getByRole('button', { name: 'Remove', exact: true }).click();
+      const args = await calledWith(p, 'moderate_message');
+      if (args.id !== 7003 || args.reason !== 'Off topic') fail(JSON.stringify(args));
+      await p.locator('[data-testid=message][data-id="7003"]').getByText('Removed by alice: Off topic').waitFor();
+      // Own messages are deleted, not moderated; others' cannot be deleted.
+      const own = p.locator('[data-testid=message]').filter({ hasText: 'I did. Ginger ones.' });
+      await own.hover();
+      if (await own.getByRole('button', { name: 'Remove for everyone…' }).count()) fail('moderation offered on an own message');
+    },
+  },
+  {
+    name: 'rooms-mention-complete',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await composer(p).fill('');
+      await composer(p).pressSequentially('@b');
+    },
+    check: async (p) => {
+      const list = p.getByTestId('mention-list');
+      const offered = await list.getByRole('option').allInnerTexts();
+      if (offered.join() !== 'Bob') fail(`offered ${offered.join()}`);
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `rooms-mention-list-${await theme(p)}.png`) });
+      await p.keyboard.press('Tab');
+      if ((await composer(p).inputValue()) !== 'Bob: ') fail(`composer ${JSON.stringify(await composer(p).inputValue())}`);
+      await p.keyboard.type('see E');
+      await p.keyboard.press('Tab');
+      if ((await composer(p).inputValue()) !== 'Bob: see Eve ') fail(`composer ${JSON.stringify(await composer(p).inputValue())}`);
+      // Several match: a list, the arrow keys move in it, Enter picks (and sends nothing).
+      await p.keyboard.type('and @');
+      const all = await list.getByRole('option').allInnerTexts();
+      if (all.includes('alice') || all.length < 4) fail(`for "@": ${all.join()}`);
+      await p.keyboard.press('ArrowDown');
+      await p.keyboard.press('Enter');
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'send_message'))) fail('Enter sent the message');
+      await p.keyboard.press('Enter');
+      const sent = await calledWith(p, 'send_message');
+      if (sent.draft.peer !== TEA || !/^Bob: see Eve and \S+ $/.test(sent.draft.body)) fail(JSON.stringify(sent.draft));
+    },
+  },
+  {
+    name: 'rooms-join-errors',
+    scenario: 'rooms',
+    act: openJoin,
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Join a group chat' });
+      if ((await d.getByLabel('Nickname').inputValue()) !== 'alice') fail('nickname not prefilled');
+      await joinError(p, 'not an address', 'Enter an address like room@conference.example.org.');
+      await joinError(p, 'banned@conference.example.org', 'You are banned from this group chat.');
+      await joinError(p, 'members_only@conference.example.org', 'This group is for members only. Ask an admin to invite you.');
+      await joinError(p, 'not_found@conference.example.org', 'No group chat at this address.');
+      await joinError(p, 'full@conference.example.org', 'This group chat is full. Try again later.');
+      await joinError(p, 'xmpp:conflict@conference.example.org?join', 'Someone in this group chat already uses that nickname. Choose another one.');
+      if ((await p.evaluate(() => document.activeElement?.closest('label')?.textContent ?? '')).indexOf('Nickname') < 0) fail('the nickname field is not focused after a conflict');
+      if (await d.getByLabel('Password').count()) fail('password field before it is needed');
+      await joinError(p, 'secret@conference.example.org', 'This group chat needs a password.');
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `rooms-join-password-${await theme(p)}.png`) });
+      await d.getByLabel('Password').fill('open sesame');
+      await d.getByRole('button', { name: 'Join', exact: true }).click();
+      await p.getByRole('region', { name: 'Group chat secret' }).waitFor();
+      const args = await calledWith(p, 'join_room');
+      if (args.room !== 'secret@conference.example.org' || args.password !== 'open sesame' || args.nick !== 'alice') fail(JSON.stringify(args));
+    },
+  },
+  {
+    name: 'rooms-join-browse',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openJoin(p);
+      await p.getByRole('button', { name: 'Browse' }).click();
+      await p.getByTestId('room-listing').first().waitFor();
+    },
+    check: async (p) => {
+      if ((await p.getByTestId('room-listing').count()) > 40) fail('the whole listing is drawn');
+      await p.getByRole('searchbox', { name: 'Filter group chats' }).fill('number 12');
+      await p.getByTestId('room-listing').filter({ hasText: 'Room number 124' }).click();
+      if ((await p.getByLabel('Address').inputValue()) !== 'room124@conference.example.org') fail('listing did not fill the address');
+    },
+  },
+  {
+    name: 'rooms-create',
+    scenario: 'rooms',
+    act: async (p) => {
+      await p.getByRole('button', { name: 'New group chat' }).click();
+      await p.getByRole('menuitem', { name: 'Create a group chat…' }).click();
+      const d = p.getByRole('dialog', { name: 'Create a group chat' });
+      await d.getByLabel('Name').fill('Book club!');
+      await p.waitForFunction(() => document.querySelector('dialog input[placeholder^="book-club"]')?.value === 'book-club@conference.example.org');
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Create a group chat' });
+      await d.getByText('Members see each other’s addresses', { exact: false }).waitFor();
+      await d.getByRole('radio', { name: /Public channel/ }).check();
+      await p.waitForTimeout(50);
+      await p.screenshot({ path: join(shots, `rooms-create-filled-${await theme(p)}.png`) });
+      await d.getByRole('button', { name: 'Create', exact: true }).click();
+      const args = await calledWith(p, 'create_room');
+      if (args.name !== 'Book club!' || args.address !== 'book-club@conference.example.org' || args.kind !== 'public_channel') fail(JSON.stringify(args));
+      await p.getByRole('region', { name: 'Group chat Book club!' }).waitFor();
+    },
+  },
+  {
+    name: 'rooms-invitation',
+    scenario: 'rooms',
+    act: (p) => p.getByTestId('invitation').getByRole('button', { name: 'Join party@conference.capulet.example' }).click(),
+    check: async (p) => {
+      const args = await calledWith(p, 'accept_invitation');
+      if (args.room !== 'party@conference.capulet.example') fail(JSON.stringify(args));
+      await p.getByRole('region', { name: 'Group chat party' }).waitFor();
+      await p.getByTestId('invitation').waitFor({ state: 'detached' });
+      // A stranger's invitation is opened in the join dialog, never joined by itself.
+      await p.getByTestId('invitation-requests').click();
+      await p.getByRole('button', { name: 'Review deals@rooms.evil.example' }).click();
+      const d = p.getByRole('dialog', { name: 'Join a group chat' });
+      if ((await d.getByLabel('Address').inputValue()) !== 'deals@rooms.evil.example') fail('invitation not in the join dialog');
+      if ((await p.evaluate(() => window.__calls.filter((c) => c.cmd === 'join_room' || c.cmd === 'accept_invitation').length)) !== 1) fail('joined by itself');
+    },
+  },
+  {
+    name: 'rooms-banner',
+    scenario: 'rooms',
+    act: (p) => openRoom(p, 'Old club'),
+    check: async (p) => {
+      const banner = p.getByTestId('room-banner');
+      await banner.getByText('You were removed from this group chat.').waitFor();
+      await banner.getByText('Please keep it civil').waitFor();
+      if (!(await composer(p).isDisabled())) fail('composer enabled while not in the room');
+      await p.screenshot({ path: join(shots, `rooms-banner-removed-${await theme(p)}.png`) });
+      await p.evaluate(() => window.__send(window.__rooms.room({ jid: 'tea@conference.example.org', status: 'failed', error: 'lost' })));
+      await banner.getByRole('button', { name: 'Join again' }).click();
+      const args = await calledWith(p, 'join_room');
+      if (args.room !== 'old@conference.example.org' || args.nick !== 'alice') fail(JSON.stringify(args));
+      await banner.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'rooms-join-link',
+    scenario: 'rooms',
+    act: (p) => p.evaluate(() => window.__emit('tern://open-uri', { jid: 'coffee@conference.example.org', action: 'join', body: null, name: null })),
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Join a group chat' });
+      if ((await d.getByLabel('Address').inputValue()) !== 'coffee@conference.example.org') fail('link not in the join dialog');
+      await p.keyboard.press('Escape');
+      await d.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'rooms-large',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Lobby');
+      await p.getByRole('button', { name: 'People, 5,000' }).click();
+      await p.getByTestId('occupant').first().waitFor();
+    },
+    check: async (p) => {
+      const rows = p.getByTestId('occupant');
+      if ((await rows.count()) > 60) fail(`${await rows.count()} occupants drawn`);
+      const groups = await p.getByTestId('occupant-panel').locator('h3').first().textContent();
+      if (!groups.startsWith('Moderators')) fail(`first group ${groups}`);
+      await measureFrames(p, 'occupants (5,000)', async (n) => {
+        // Someone in view changes status.
+        await p.evaluate((n) => window.__sendBatch([window.__rooms.presence(`Shown ${n}`)]), n);
+        await p.getByTestId('occupant').getByText(`Shown ${n}`).waitFor();
+        await p.waitForTimeout(200);
+        // A burst: 50 coalesced events of 20 changes each, in one batch.
+        await p.evaluate(() => window.__sendBatch(window.__rooms.burst(50)));
+        await p.waitForTimeout(200);
+        // And ten such batches in a row.
+        for (let k = 0; k < 10; k++) await p.evaluate(() => window.__sendBatch(window.__rooms.burst(10)));
+        await p.evaluate((n) => window.__sendBatch([window.__rooms.presence(`After ${n}`)]), n);
+        await p.getByTestId('occupant').getByText(`After ${n}`).waitFor();
+      });
+      if ((await rows.count()) > 60) fail('more occupants drawn after the bursts');
+      // Searching the 5,000.
+      await p.getByRole('searchbox', { name: 'Search people' }).fill('newcomer');
+      await p.getByTestId('occupant').first().getByText(/^Newcomer/).waitFor();
+      await p.getByRole('searchbox', { name: 'Search people' }).fill('');
+    },
+  },
+];
+
 /** A `w`x`h` RGB PNG coloured by `rgb(x, y)`. */
 function makePng(w, h, rgb) {
   const chunk = (type, data) => {
@@ -1854,6 +2211,7 @@ const cases = [
     },
   },
   { name: 'fatal', scenario: 'fatal', check: (p) => text(p, 'Tern could not start') },
+  ...roomCases,
   ...largeCases,
 ];
 

@@ -26,6 +26,65 @@ const contact = (account: string, jid: string, subscription: ContactView['subscr
 });
 
 describe('applyEvent (mirror of Snapshot::apply)', () => {
+  it('keeps rooms by account and address, and invitations once per room', () => {
+    const room = (jid: string, name: string | null = null, account = alice.jid) =>
+      ({
+        account,
+        jid,
+        name,
+        kind: 'private_group',
+        subject: null,
+        nick: 'alice',
+        status: 'joined',
+        error: null,
+        error_text: null,
+        role: 'participant',
+        affiliation: 'member',
+        occupants: 2,
+        bookmarked: false,
+        autojoin: false,
+        notify: 'all',
+        moderation: false,
+        private_messages: true,
+        password_protected: false,
+      }) as const;
+    const invitation = (room: string, reason: string, account = alice.jid) => ({
+      account,
+      room,
+      inviter: 'bob@example.org',
+      reason,
+      password: null,
+      from_contact: true,
+      received_ms: 1,
+    });
+    let s = applyAll([
+      { type: 'account_added', account: alice },
+      { type: 'room', room: room('a@muc') },
+      { type: 'room', room: room('b@muc') },
+      { type: 'room', room: room('a@muc', 'A') },
+      { type: 'room', room: room('c@muc', null, bob.jid) },
+      { type: 'invitation', invitation: invitation('x@muc', 'first') },
+      { type: 'invitation', invitation: invitation('y@muc', 'other') },
+      { type: 'invitation', invitation: invitation('x@muc', 'again') },
+    ]);
+    expect(s.rooms.map((r) => `${r.jid}:${r.name}`)).toEqual(['a@muc:A', 'b@muc:null', 'c@muc:null']);
+    expect(s.invitations.map((i) => i.reason)).toEqual(['other', 'again']);
+    const same = s;
+    expect(applyEvent(s, { type: 'room_removed', account: alice.jid, jid: 'nowhere@muc' })).toBe(same);
+    s = applyAll(
+      [
+        { type: 'room_removed', account: alice.jid, jid: 'b@muc' },
+        { type: 'invitation_removed', account: alice.jid, room: 'y@muc' },
+      ],
+      s,
+    );
+    expect(s.rooms.map((r) => r.jid)).toEqual(['a@muc', 'c@muc']);
+    expect(s.invitations.map((i) => i.room)).toEqual(['x@muc']);
+    s = applyEvent(s, { type: 'account_removed', jid: alice.jid });
+    expect(s.rooms.map((r) => r.jid)).toEqual(['c@muc']);
+    expect(s.invitations).toEqual([]);
+  });
+
   it('adds accounts in order and replaces a re-added one at the end', () => {
     const s = applyAll([
       { type: 'account_added', account: alice },

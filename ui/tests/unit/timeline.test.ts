@@ -25,6 +25,9 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     me: false,
     failure: null,
     failure_text: null,
+    mention: false,
+    moderated_by: null,
+    moderation_reason: null,
     ...p,
   };
 }
@@ -140,7 +143,7 @@ describe('history that comes as a batch', () => {
       seq: 11,
       event: {
         type: 'conversation' as const,
-        conversation: { account: 'me@example.org', peer: 'juliet@example.net', kind: 'chat' as const, unread: 0, updated_ms: 80, last },
+        conversation: { account: 'me@example.org', peer: 'juliet@example.net', kind: 'chat' as const, unread: 0, mentions: 0, updated_ms: 80, last },
       },
     });
     // An older page (the list entry's newest is loaded): nothing to do.
@@ -242,6 +245,21 @@ describe('dates and groups', () => {
       '5*',
     ]);
     expect(rowsOf([], now, true)).toEqual([{ kind: 'start', key: 'start' }]);
+  });
+
+  it('puts a group chat’s joins and leaves between the messages, by time', () => {
+    const fold = (id: number, t: number, joined: string[]) => ({ id, at_ms: t, joined, left: [], renamed: [] });
+    const list = [
+      msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10, 0) }),
+      msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 5) }),
+      msg({ id: 3, timestamp_ms: at(2026, 3, 9, 10, 6) }),
+    ];
+    const folds = [fold(1, at(2026, 3, 9, 9, 0), ['Early']), fold(2, at(2026, 3, 9, 10, 2), ['Ann']), fold(3, at(2026, 3, 9, 10, 3), []), fold(4, at(2026, 3, 9, 11, 0), ['Bob'])];
+    const shown = (complete: boolean) =>
+      rowsOf(list, now, complete, null, folds).map((r) => (r.kind === 'activity' ? r.text : r.kind === 'message' ? `${r.message.id}${r.first ? '*' : ''}` : r.kind));
+    // Before the oldest loaded message only once the start is loaded; a fold with nothing left to say is not shown.
+    expect(shown(false)).toEqual(['day', '1*', 'Ann joined', '2*', '3', 'Bob joined']);
+    expect(shown(true)).toEqual(['start', 'day', 'Early joined', '1*', 'Ann joined', '2*', '3', 'Bob joined']);
   });
 
   it('keeps the user’s own messages from several devices in one group', () => {

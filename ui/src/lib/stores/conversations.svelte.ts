@@ -8,6 +8,7 @@ import { api } from '../api';
 import type { ClientEvent, ConversationView, EngineEvent } from '../engine';
 import { keyOf, Loader, sortConversations, splitKey } from '../lists';
 import { drafts } from './drafts';
+import { rooms } from './rooms.svelte';
 
 export class Conversations {
   #items = new SvelteMap<string, ConversationView>();
@@ -30,10 +31,13 @@ export class Conversations {
   /** Accounts that have conversations. */
   readonly accounts = $derived(new Set([...this.#activity.keys()].map((k) => splitKey(k)[0])));
 
-  /** Unread messages over all conversations. */
+  /** Unread messages over all conversations; in group chats that notify of mentions only (or of nothing), the unread mentions. */
   readonly unread = $derived.by(() => {
     let n = 0;
-    for (const c of this.#items.values()) n += c.unread;
+    for (const c of this.#items.values()) {
+      const notify = c.kind === 'groupchat' ? (rooms.get(c.account, c.peer)?.notify ?? 'all') : 'all';
+      n += notify === 'all' ? c.unread : notify === 'mentions' ? (c.mentions ?? 0) : 0;
+    }
     return n;
   });
 

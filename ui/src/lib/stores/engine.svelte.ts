@@ -10,6 +10,7 @@ import { chat } from './chat.svelte';
 import { contacts } from './contacts.svelte';
 import { conversations } from './conversations.svelte';
 import { profiles } from './profiles.svelte';
+import { rooms } from './rooms.svelte';
 import { typing } from './typing.svelte';
 
 /** Wait before asking again for a snapshot that could not be had. */
@@ -23,6 +24,7 @@ class Engine {
     (s) => {
       accounts.set(s.accounts);
       contacts.setSnapshot(s);
+      rooms.setSnapshot(s);
     },
     () => void this.#refresh(),
     { reset: (v) => this.#reset(v), events: (l) => this.#events(l) },
@@ -62,6 +64,7 @@ class Engine {
     contacts.events(list);
     profiles.events(list);
     typing.events(list);
+    rooms.events(list);
     chat.events(list);
     if (accounts.events(list)) void conversations.load();
     // A new account: its roster (the lists are loaded whole).
