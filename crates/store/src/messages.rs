@@ -648,6 +648,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Puts a conversation in the list (a group chat just joined, before
+    /// its first message); one already there keeps its place. Returns
+    /// whether it is new.
+    pub async fn ensure_conversation(
+        &self,
+        account: &str,
+        peer: &str,
+        kind: ConversationKind,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO conversations (account_jid, peer, unread, updated_ms, kind) VALUES (?1, ?2, 0, ?3, ?4)
+             ON CONFLICT(account_jid, peer) DO NOTHING",
+        )
+        .bind(account)
+        .bind(peer)
+        .bind(now_ms)
+        .bind(kind as i64)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Marks every incoming message of a conversation read.
     pub async fn mark_read(&self, account: &str, peer: &str) -> Result<()> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;

@@ -81,11 +81,20 @@ export const nickErrors = new Set(['nick_conflict', 'nick_reserved']);
 export function roomBanner(room: RoomView): { text: string; reason: string | null; rejoin: boolean } | null {
   if (room.status === 'joined' || room.status === 'joining') return null;
   const reason = room.error_text?.trim() || null;
+  const by = room.error_by?.trim() ? ` by ${room.error_by.trim()}` : '';
   switch (room.error) {
     case 'kicked':
-      return { text: 'You were removed from this group chat.', reason, rejoin: true };
+      return { text: `You were removed from this group chat${by}.`, reason, rejoin: true };
     case 'banned':
-      return { text: room.status === 'left' ? 'You were banned from this group chat.' : 'You are banned from this group chat.', reason, rejoin: false };
+      return {
+        text: room.error_by
+          ? `You were banned from this group chat${by}.`
+          : room.status === 'left'
+            ? 'You were banned from this group chat.'
+            : 'You are banned from this group chat.',
+        reason,
+        rejoin: false,
+      };
     case 'removed_affiliation':
       return { text: 'You were removed from this group chat: your membership changed.', reason, rejoin: false };
     case 'removed_members_only':

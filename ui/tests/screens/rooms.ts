@@ -34,6 +34,7 @@ function room(jid: string, p: Partial<RoomView>): RoomView {
     status: 'joined',
     error: null,
     error_text: null,
+    error_by: null,
     role: 'participant',
     affiliation: 'member',
     occupants: 0,
@@ -108,7 +109,7 @@ class RoomData {
         occupants: 6,
       }),
       room(LOBBY, { name: 'Lobby', kind: 'public_channel', subject: 'The public lobby. Everyone welcome.', notify: 'mentions', occupants: LARGE_ROOM, private_messages: false }),
-      room(OLD, { name: 'Old club', status: 'left', error: 'kicked', error_text: 'Please keep it civil', role: 'none', affiliation: 'none', occupants: 0 }),
+      room(OLD, { name: 'Old club', status: 'left', error: 'kicked', error_text: 'Please keep it civil', error_by: 'Ann', role: 'none', affiliation: 'none', occupants: 0 }),
     ];
     this.occupants.set(TEA, teaOccupants());
     this.occupants.set(LOBBY, [bigOccupant(0, { nick: 'alice', jid: null, is_self: true, role: 'participant' }), ...Array.from({ length: LARGE_ROOM - 1 }, (_, i) => bigOccupant(i + 1))]);

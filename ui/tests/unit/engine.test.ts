@@ -38,6 +38,7 @@ describe('applyEvent (mirror of Snapshot::apply)', () => {
         status: 'joined',
         error: null,
         error_text: null,
+        error_by: null,
         role: 'participant',
         affiliation: 'member',
         occupants: 2,

@@ -209,6 +209,12 @@ describe('rooms', () => {
     expect(roomBanner({ ...room, status: 'joined', error: null } as never)).toBeNull();
   });
 
+  it('names who removed the user, when the room says', () => {
+    const kicked = { status: 'failed', error: 'kicked', error_text: 'spam', error_by: 'Ann' } as const;
+    expect(roomBanner(kicked as never)).toEqual({ text: 'You were removed from this group chat by Ann.', reason: 'spam', rejoin: true });
+    expect(roomBanner({ ...kicked, error_by: null } as never)?.text).toBe('You were removed from this group chat.');
+  });
+
   it('lets moderators, admins and owners do what the XEP lets them', () => {
     const me = { role: 'moderator', affiliation: 'none', private_messages: true } as const;
     const them = { role: 'participant', affiliation: 'none', jid: 'x@y', is_self: false };

@@ -368,6 +368,8 @@ pub struct RoomView {
     pub error: Option<String>,
     /// The server's or the moderator's words about it (plain text).
     pub error_text: Option<String>,
+    /// Who removed the user (a moderator's nickname), when the room says.
+    pub error_by: Option<String>,
     /// The user's role: `moderator`, `participant`, `visitor`, `none`.
     pub role: String,
     /// The user's affiliation: `owner`, `admin`, `member`, `outcast`, `none`.

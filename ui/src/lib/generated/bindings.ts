@@ -914,6 +914,8 @@ export type RoomView = {
 	error: string | null,
 	/**  The server's or the moderator's words about it (plain text). */
 	error_text: string | null,
+	/**  Who removed the user (a moderator's nickname), when the room says. */
+	error_by: string | null,
 	/**  The user's role: `moderator`, `participant`, `visitor`, `none`. */
 	role: string,
 	/**  The user's affiliation: `owner`, `admin`, `member`, `outcast`, `none`. */

@@ -108,6 +108,7 @@ pub(crate) async fn join(
                 return Err(super::presence::failure_error(Some(&Failure {
                     code: "not_found",
                     text: None,
+                    by: None,
                 })));
             }
             Err(e) => tracing::info!(%room, "room info unavailable: {e}"),
@@ -190,6 +191,7 @@ pub(crate) async fn join(
                     r.failure = Some(Failure {
                         code: "other",
                         text: Some("The group chat did not answer.".into()),
+                        by: None,
                     });
                     r.view_changed();
                 }
@@ -296,6 +298,22 @@ pub(crate) async fn refresh_info(h: &AccountHandle, room: &BareJid) -> Option<mu
 /// archive since the last message Tern has.
 pub(crate) async fn after_join(h: &AccountHandle, room: BareJid) {
     let ctx = h.ctx();
+    // The room is in the conversation list from now on, even before its
+    // first message.
+    match ctx
+        .store
+        .ensure_conversation(
+            &ctx.account,
+            room.as_str(),
+            tern_store::ConversationKind::GroupChat,
+            crate::account::ctx::now_ms(),
+        )
+        .await
+    {
+        Ok(true) => crate::inbound::emit_conversation(ctx, room.as_str()).await,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(%room, "room not listed: {e}"),
+    }
     if let Some(info) = refresh_info(h, &room).await {
         let row = ctx.rooms.with_room(&room, |r| {
             r.info = info.clone();

@@ -74,6 +74,8 @@ struct Pending {
 pub(crate) struct Failure {
     pub code: &'static str,
     pub text: Option<String>,
+    /// Who did it (a moderator's nickname), when the room says.
+    pub by: Option<String>,
 }
 
 /// A room of the account.
@@ -173,6 +175,7 @@ impl Room {
             status: self.status,
             error: self.failure.as_ref().map(|f| f.code.to_string()),
             error_text: self.failure.as_ref().and_then(|f| f.text.clone()),
+            error_by: self.failure.as_ref().and_then(|f| f.by.clone()),
             role: self.role.as_str().to_string(),
             affiliation: self.affiliation.as_str().to_string(),
             occupants: self.count(),

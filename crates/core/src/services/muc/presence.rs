@@ -172,12 +172,11 @@ fn apply_self(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
                 Removal::Error => ("lost", op.reason.clone()),
                 Removal::Destroyed { reason, .. } => ("destroyed", reason.clone()),
             };
-            let text = match (&op.actor, text) {
-                (Some(actor), Some(t)) => Some(format!("{actor}: {t}")),
-                (Some(actor), None) => Some(actor.clone()),
-                (None, t) => t,
-            };
-            Failure { code, text }
+            Failure {
+                code,
+                text,
+                by: op.actor.clone(),
+            }
         });
         r.status = if failure.is_some() {
             RoomStatus::Failed
@@ -237,6 +236,7 @@ fn apply_self(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
         r.failure = Some(Failure {
             code: "not_found",
             text: None,
+            by: None,
         });
         r.clear_occupants();
         let err = r.failure.clone();
@@ -295,7 +295,11 @@ fn join_error(
         JoinError::Other(_) => "other",
     };
     r.status = RoomStatus::Failed;
-    r.failure = Some(Failure { code, text });
+    r.failure = Some(Failure {
+        code,
+        text,
+        by: None,
+    });
     r.view_changed();
     let err = r.failure.clone();
     for w in r.waiters.drain(..) {
