@@ -341,3 +341,153 @@ pub(crate) fn failure_error(f: Option<&Failure>) -> crate::Error {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_parsers::jid::BareJid;
+    use xmpp_parsers::minidom::Element;
+
+    const ACCOUNT: &str = "crone1@shakespeare.lit";
+
+    fn room() -> Room {
+        let mut r = Room::new(
+            BareJid::new("coven@chat.shakespeare.lit").unwrap(),
+            tern_store::RoomRow::default(),
+            "thirdwitch".into(),
+        );
+        r.status = RoomStatus::Joining;
+        r
+    }
+
+    fn presence(xml: &str) -> OccupantPresence {
+        let p = Presence::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        muc::read_presence(&p).expect("an occupant presence")
+    }
+
+    fn occupant(nick: &str, role: &str) -> OccupantPresence {
+        presence(&format!(
+            "<presence xmlns='jabber:client' from='coven@chat.shakespeare.lit/{nick}'>
+               <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='{role}'/></x></presence>"
+        ))
+    }
+
+    fn own(codes: &str) -> OccupantPresence {
+        presence(&format!(
+            "<presence xmlns='jabber:client' from='coven@chat.shakespeare.lit/thirdwitch'>
+               <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' role='participant'/>{codes}</x></presence>"
+        ))
+    }
+
+    #[test]
+    fn a_join_completes_with_the_users_own_presence() {
+        let mut r = room();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        r.waiters.push(tx);
+        apply(&mut r, ACCOUNT, occupant("firstwitch", "moderator"));
+        assert_eq!(r.status, RoomStatus::Joining);
+        apply(&mut r, ACCOUNT, own("<status code='110'/>"));
+        assert_eq!(r.status, RoomStatus::Joined);
+        assert_eq!(r.count(), 2);
+        let view = rx.try_recv().expect("answered").expect("joined");
+        assert_eq!(
+            (view.status, view.role.as_str()),
+            (RoomStatus::Joined, "participant")
+        );
+    }
+
+    #[test]
+    fn a_flood_of_presences_is_bounded_and_counted() {
+        let mut r = room();
+        apply(&mut r, ACCOUNT, own("<status code='110'/>"));
+        for i in 0..(MAX_OCCUPANTS + 500) {
+            apply(&mut r, ACCOUNT, occupant(&format!("bot{i}"), "participant"));
+        }
+        assert_eq!(r.occupants.len(), MAX_OCCUPANTS, "kept");
+        assert_eq!(r.count() as usize, MAX_OCCUPANTS + 501, "counted");
+        // Activity lines keep a bounded list of names.
+        assert!(r.pending.joined.len() <= 50);
+        // The same presence again changes nothing.
+        let before = r.pending.upserted.len();
+        r.pending.upserted.clear();
+        apply(&mut r, ACCOUNT, occupant("bot1", "participant"));
+        assert!(r.pending.upserted.is_empty(), "{before} then nothing new");
+    }
+
+    #[test]
+    fn nick_changes_move_the_occupant() {
+        let mut r = room();
+        apply(&mut r, ACCOUNT, own("<status code='110'/>"));
+        apply(&mut r, ACCOUNT, occupant("firstwitch", "participant"));
+        apply(
+            &mut r,
+            ACCOUNT,
+            presence(
+                "<presence xmlns='jabber:client' type='unavailable' from='coven@chat.shakespeare.lit/firstwitch'>
+                   <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant' nick='oldhag'/><status code='303'/></x></presence>",
+            ),
+        );
+        assert!(!r.occupants.contains_key("firstwitch"));
+        assert!(r.occupants.contains_key("oldhag"));
+        assert_eq!(r.pending.renamed.len(), 1);
+    }
+
+    #[test]
+    fn a_kick_leaves_the_room_failed_with_who_and_why() {
+        let mut r = room();
+        apply(&mut r, ACCOUNT, own("<status code='110'/>"));
+        apply(
+            &mut r,
+            ACCOUNT,
+            presence(
+                "<presence xmlns='jabber:client' type='unavailable' from='coven@chat.shakespeare.lit/thirdwitch'>
+                   <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'>
+                   <actor nick='Fluellen'/><reason>Avaunt, you cullion!</reason></item>
+                   <status code='110'/><status code='307'/></x></presence>",
+            ),
+        );
+        assert_eq!(r.status, RoomStatus::Failed);
+        let f = r.failure.clone().unwrap();
+        assert_eq!((f.code, f.by.as_deref()), ("kicked", Some("Fluellen")));
+        assert_eq!(f.text.as_deref(), Some("Avaunt, you cullion!"));
+        assert!(r.occupants.is_empty());
+    }
+
+    #[test]
+    fn a_taken_nickname_is_retried_with_a_suffix_then_refused() {
+        let mut r = room();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        r.waiters.push(tx);
+        for expected in ["thirdwitch_", "thirdwitch__"] {
+            let (retry, _) = join_error(&mut r, JoinError::NickConflict, None);
+            let retry = retry.expect("another try");
+            assert_eq!(
+                retry.to.unwrap().to_string(),
+                format!("coven@chat.shakespeare.lit/{expected}")
+            );
+        }
+        let (retry, _) = join_error(&mut r, JoinError::NickConflict, None);
+        assert!(retry.is_none());
+        assert_eq!(r.status, RoomStatus::Failed);
+        match rx.try_recv() {
+            Ok(Err(crate::Error::Room { code, .. })) => assert_eq!(code, "nick_conflict"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_room_that_did_not_exist_is_not_joined() {
+        let mut r = room();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        r.waiters.push(tx);
+        apply(
+            &mut r,
+            ACCOUNT,
+            own("<status code='110'/><status code='201'/>"),
+        );
+        assert_eq!(r.status, RoomStatus::Failed);
+        assert!(
+            matches!(rx.try_recv(), Ok(Err(crate::Error::Room { code, .. })) if code == "not_found")
+        );
+    }
+}
