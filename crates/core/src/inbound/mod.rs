@@ -456,6 +456,105 @@ pub(crate) mod tests {
         assert_eq!(answered(on_messages(&ctx, batch(2)).await).len(), 5);
     }
 
+    #[tokio::test]
+    async fn in_a_group_chat_only_the_sender_changes_a_message_and_only_the_room_removes_it() {
+        let (_d, ctx) = ctx_with(&[]).await;
+        let room = xmpp_parsers::jid::BareJid::new("coven@chat.shakespeare.lit").unwrap();
+        ctx.rooms
+            .ensure(&room, tern_store::RoomRow::default(), "juliet".into());
+        let live = |xml: &str| -> Message { xml.parse::<Element>().unwrap().try_into().unwrap() };
+        let m = |from: &str, id: &str, inner: &str| {
+            live(&format!(
+                "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit{from}' id='{id}' type='groupchat'>{inner}</message>"
+            ))
+        };
+        let sid = |id: &str| {
+            format!("<stanza-id xmlns='urn:xmpp:sid:0' by='coven@chat.shakespeare.lit' id='{id}'/>")
+        };
+        on_messages(
+            &ctx,
+            vec![
+                m("/firstwitch", "a1", &format!("<body>Thrice the brinded cat</body>{}", sid("S1"))),
+                // Another occupant "corrects" it: ignored.
+                m("/secondwitch", "b1", &format!("<body>forged</body><replace xmlns='urn:xmpp:message-correct:0' id='a1'/>{}", sid("S2"))),
+                // Another occupant announces a moderation: ignored.
+                m("/secondwitch", "b2", "<apply-to xmlns='urn:xmpp:fasten:0' id='S1'><moderated xmlns='urn:xmpp:message-moderate:0' by='coven@chat.shakespeare.lit/secondwitch'><retract xmlns='urn:xmpp:message-retract:0'/></moderated></apply-to>"),
+                // A mention of the user.
+                m("/secondwitch", "b3", &format!("<body>juliet, thrice and once</body>{}", sid("S3"))),
+            ],
+        )
+        .await;
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, room.as_str(), None, 10)
+            .await
+            .unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.body.as_str(), r.edited, r.retracted, r.mention))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Thrice the brinded cat", false, false, false),
+                ("juliet, thrice and once", false, false, true),
+            ]
+        );
+        let conv = ctx
+            .store
+            .conversation(&ctx.account, room.as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((conv.unread, conv.mentions), (2, 1));
+        // The sender corrects; the room removes.
+        on_messages(
+            &ctx,
+            vec![
+                m("/firstwitch", "a2", &format!("<body>Thrice the brinded cat hath mewed</body><replace xmlns='urn:xmpp:message-correct:0' id='a1'/>{}", sid("S4"))),
+                m("", "r1", "<apply-to xmlns='urn:xmpp:fasten:0' id='S3'><moderated xmlns='urn:xmpp:message-moderate:0' by='coven@chat.shakespeare.lit/hecate'><retract xmlns='urn:xmpp:message-retract:0'/><reason>spam</reason></moderated></apply-to>"),
+                m("/hecate", "s1", "<subject>Fire burn and cauldron bubble</subject>"),
+            ],
+        )
+        .await;
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, room.as_str(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(rows[0].body, "Thrice the brinded cat hath mewed");
+        assert!(rows[0].edited);
+        assert!(rows[1].retracted && rows[1].body.is_empty());
+        assert_eq!(
+            (
+                rows[1].moderated_by.as_deref(),
+                rows[1].moderation_reason.as_deref()
+            ),
+            (Some("hecate"), Some("spam"))
+        );
+        assert_eq!(
+            ctx.rooms
+                .view(&ctx.account, &room)
+                .unwrap()
+                .subject
+                .as_deref(),
+            Some("Fire burn and cauldron bubble")
+        );
+        // A room the account is not in sends nothing that is kept.
+        on_message(
+            &ctx,
+            live("<message xmlns='jabber:client' from='spam@chat.evil.example/x' id='z' type='groupchat'><body>buy</body></message>"),
+        )
+        .await;
+        assert_eq!(
+            ctx.store
+                .message_count(&ctx.account, "spam@chat.evil.example")
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
     #[test]
     fn the_stages_run_in_the_declared_order() {
         assert_eq!(
