@@ -1,0 +1,408 @@
+//! Group chats (XEP-0045) against Prosody and ejabberd, with a slixmpp
+//! peer as the other occupant.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
+use tern_testkit::{Ejabberd, PeerOptions, Prosody, SlixmppPeer, TcpProxy};
+
+use crate::support::*;
+
+const T: Duration = Duration::from_secs(20);
+
+/// Either server, for test bodies shared between them.
+enum Server {
+    Prosody(Prosody),
+    Ejabberd(Ejabberd),
+}
+
+impl Server {
+    fn prosody() -> Server {
+        Server::Prosody(Prosody::start().unwrap())
+    }
+
+    async fn ejabberd() -> Server {
+        Server::Ejabberd(blocking(|| Ejabberd::start().unwrap()).await)
+    }
+
+    fn domain(&self) -> String {
+        match self {
+            Server::Prosody(s) => s.domain().to_string(),
+            Server::Ejabberd(s) => s.domain().to_string(),
+        }
+    }
+
+    fn muc(&self) -> String {
+        match self {
+            Server::Prosody(s) => s.muc_domain(),
+            Server::Ejabberd(s) => s.muc_domain(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            Server::Prosody(s) => s.c2s_port(),
+            Server::Ejabberd(s) => s.c2s_port(),
+        }
+    }
+
+    /// A fresh user: (bare JID, password).
+    fn user(&self) -> (String, String) {
+        let (user, pass) = match self {
+            Server::Prosody(s) => s.create_user().unwrap(),
+            Server::Ejabberd(s) => s.create_user().unwrap(),
+        };
+        (format!("{user}@{}", self.domain()), pass)
+    }
+
+    /// A room address on the server's group-chat service, unique per call.
+    fn room(&self, name: &str) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        format!("{name}-{}-{n}@{}", std::process::id(), self.muc())
+    }
+}
+
+/// Tern signed in as a fresh user; returns the client, its JID and password.
+async fn tern(server: &Server) -> (TestClient, String, String) {
+    let (jid, pass) = server.user();
+    let t = tern_as(server, &jid, &pass).await;
+    (t, jid, pass)
+}
+
+async fn tern_as(server: &Server, jid: &str, pass: &str) -> TestClient {
+    let mut t = client().await;
+    t.client
+        .add_account(account(jid, pass, loopback(server.port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, jid).await;
+    t
+}
+
+/// A slixmpp peer signed in as `jid`.
+async fn peer_as(server: &Server, jid: &str, pass: &str) -> Peer {
+    let opts = PeerOptions::new(jid, pass, "127.0.0.1", server.port());
+    Peer(Arc::new(
+        blocking(move || SlixmppPeer::start(opts).unwrap()).await,
+    ))
+}
+
+/// A slixmpp peer signed in as a fresh user.
+async fn peer(server: &Server) -> Peer {
+    let (jid, pass) = server.user();
+    peer_as(server, &jid, &pass).await
+}
+
+/// A slixmpp peer whose blocking calls run off the async workers.
+#[derive(Clone)]
+struct Peer(Arc<SlixmppPeer>);
+
+impl Peer {
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SlixmppPeer) -> R + Send + 'static,
+    ) -> R {
+        let p = self.0.clone();
+        blocking(move || f(&p)).await
+    }
+
+    /// Waits for a peer event matching `pred`.
+    async fn event(&self, pred: impl Fn(&Value) -> bool + Send + 'static) -> Value {
+        self.run(move |p| p.wait_for(T, pred).unwrap()).await
+    }
+
+    fn bare(&self) -> String {
+        self.0.bare_jid().to_string()
+    }
+}
+
+fn room_where<'a>(
+    room: &'a str,
+    pred: impl Fn(&RoomView) -> bool + 'a,
+) -> impl FnMut(&ClientEvent) -> Option<RoomView> + 'a {
+    move |ev| match ev {
+        ClientEvent::Room { room: r } if r.jid == room && pred(r) => Some(r.clone()),
+        _ => None,
+    }
+}
+
+fn message_where<'a>(
+    peer: &'a str,
+    pred: impl Fn(&MessageView) -> bool + 'a,
+) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
+    move |ev| match ev {
+        ClientEvent::Message { message } if message.peer == peer && pred(message) => {
+            Some(message.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The stored messages of a conversation, read from Tern's database.
+async fn stored(t: &TestClient, account: &str, peer: &str) -> Vec<tern_store::MessageRow> {
+    let store = tern_store::Store::open(&t.dir.path().join("tern.sqlite3"))
+        .await
+        .unwrap();
+    store.timeline(account, peer, None, 1000).await.unwrap()
+}
+
+/// How many stored messages of `room` have `body`.
+async fn count_body(t: &TestClient, account: &str, room: &str, body: &str) -> usize {
+    stored(t, account, room)
+        .await
+        .iter()
+        .filter(|m| m.body == body)
+        .count()
+}
+
+/// Tern creates a private group and a public channel; the peer joins the
+/// group; both talk; Tern's own message is stored once, with the room's id;
+/// a mention is flagged.
+async fn create_talk_and_mention(server: &Server) {
+    let (mut t, me, _) = tern(server).await;
+    let p = peer(server).await;
+    let bob = p.bare();
+
+    let group = server.room("group");
+    let view = t
+        .client
+        .create_room(&me, "Tern Group", Some(&group), RoomKind::PrivateGroup)
+        .await
+        .unwrap();
+    assert_eq!(view.status, RoomStatus::Joined);
+    assert_eq!(view.affiliation, "owner");
+    let info = t.client.room_info(&me, &group).await.unwrap();
+    assert_eq!(info.kind, RoomKind::PrivateGroup, "{info:?}");
+
+    let channel = server.room("channel");
+    let view = t
+        .client
+        .create_room(&me, "Tern Channel", Some(&channel), RoomKind::PublicChannel)
+        .await
+        .unwrap();
+    assert_eq!(view.status, RoomStatus::Joined);
+    let info = t.client.room_info(&me, &channel).await.unwrap();
+    assert_eq!(info.kind, RoomKind::PublicChannel, "{info:?}");
+
+    // A private group is for members: bob becomes one, then joins.
+    t.client
+        .set_affiliation(&me, &group, &bob, "member", None)
+        .await
+        .unwrap();
+    let g = group.clone();
+    let joined = p.run(move |p| p.muc_join(&g, "bob").unwrap()).await;
+    assert_eq!(joined["affiliation"], "member");
+    let my_nick = t
+        .client
+        .rooms()
+        .await
+        .into_iter()
+        .find(|r| r.jid == group)
+        .unwrap()
+        .nick;
+
+    // Tern -> room: the peer sees it once, as groupchat.
+    let sent = t
+        .client
+        .send_message(&me, &group, "hello room", None)
+        .await
+        .unwrap();
+    let g = group.clone();
+    let at_peer = p
+        .event(move |e| {
+            e["event"] == "message"
+                && e["body"] == "hello room"
+                && e["from"].as_str().is_some_and(|f| f.starts_with(&g))
+        })
+        .await;
+    assert_eq!(at_peer["type"], "groupchat");
+    assert_eq!(at_peer["from"], format!("{group}/{my_nick}"));
+
+    // The peer -> room: Tern has it from the peer's nick.
+    let g = group.clone();
+    p.run(move |p| p.muc_send(&g, "hi Tern", "bob-1").unwrap())
+        .await;
+    let got = wait_event(
+        &mut t.events,
+        T,
+        "the peer's message",
+        message_where(&group, |m| !m.outgoing && m.body == "hi Tern"),
+    )
+    .await;
+    assert_eq!(got.sender, format!("{group}/bob"));
+    assert!(!got.mention);
+
+    // A mention of Tern's nickname.
+    let g = group.clone();
+    let text = format!("{my_nick}: are you there?");
+    let body = text.clone();
+    p.run(move |p| p.muc_send(&g, &body, "bob-2").unwrap())
+        .await;
+    let got = wait_event(
+        &mut t.events,
+        T,
+        "the mention",
+        message_where(&group, |m| m.body == text),
+    )
+    .await;
+    assert!(got.mention, "{got:?}");
+    let convs = t.client.subscribe_conversations().await.unwrap().0;
+    let conv = convs.iter().find(|c| c.peer == group).unwrap();
+    assert_eq!(conv.mentions, 1, "{conv:?}");
+    assert_eq!(conv.unread, 2, "{conv:?}");
+
+    // Tern's own message: stored once (its reflection is not a second
+    // message), with the id the room gave it.
+    let stanza_id = at_peer["stanza_id"].as_str().unwrap().to_string();
+    let rows = stored(&t, &me, &group).await;
+    let mine: Vec<_> = rows.iter().filter(|m| m.body == "hello room").collect();
+    assert_eq!(mine.len(), 1, "{rows:#?}");
+    assert_eq!(mine[0].id, sent.id);
+    assert_eq!(
+        mine[0].archive_id.as_deref(),
+        Some(stanza_id.as_str()),
+        "{:#?}",
+        mine[0]
+    );
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_create_talk_and_mention_prosody() {
+    create_talk_and_mention(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_create_talk_and_mention_ejabberd() {
+    create_talk_and_mention(&Server::ejabberd().await).await;
+}
+
+/// Waits until Tern has every one of `bodies` in `room`; then checks that
+/// each is stored exactly once.
+async fn each_once(t: &TestClient, me: &str, room: &str, bodies: &[String]) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let rows = stored(t, me, room).await;
+        let missing: Vec<_> = bodies
+            .iter()
+            .filter(|b| !rows.iter().any(|m| &m.body == *b))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missing {missing:?}; stored: {:#?}",
+            rows.iter().map(|m| &m.body).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Late duplicates (a catch-up page after the live copy) get a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for b in bodies {
+        let n = count_body(t, me, room, b).await;
+        assert_eq!(n, 1, "{b:?} stored {n} times");
+    }
+}
+
+/// The peer talks before Tern joins: Tern gets that from the room's
+/// archive once; after Tern was away, it has what was said meanwhile, and
+/// nothing twice.
+async fn history_without_duplicates(server: &Server) {
+    let proxy = TcpProxy::start(([127, 0, 0, 1], server.port()).into()).unwrap();
+    let (me, pass) = server.user();
+    let mut t = client().await;
+    t.client
+        .add_account(account(&me, &pass, loopback(proxy.port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, &me).await;
+    let p = peer(server).await;
+    let room = server.room("history");
+    let r = room.clone();
+    p.run(move |p| {
+        p.muc_create(&r, "bob", &Default::default()).unwrap();
+        for i in 0..3 {
+            p.muc_send(&r, &format!("before {i}"), &format!("before-{i}"))
+                .unwrap();
+        }
+        // The room has them (archived) before Tern comes.
+        p.muc_history(&r, 10).unwrap()
+    })
+    .await;
+
+    let view = t
+        .client
+        .join_room(&me, &room, Some("tern"), None)
+        .await
+        .unwrap();
+    assert_eq!(view.status, RoomStatus::Joined);
+    let mut bodies: Vec<String> = (0..3).map(|i| format!("before {i}")).collect();
+    each_once(&t, &me, &room, &bodies).await;
+
+    // Live, both ways.
+    t.client
+        .send_message(&me, &room, "tern live", None)
+        .await
+        .unwrap();
+    let r = room.clone();
+    p.run(move |p| p.muc_send(&r, "bob live", "live-1").unwrap())
+        .await;
+    bodies.extend(["tern live".into(), "bob live".into()]);
+    each_once(&t, &me, &room, &bodies).await;
+
+    // The connection drops; the peer talks meanwhile; the session
+    // resumes (or starts anew) and Tern has it once.
+    proxy.set_refusing(true);
+    proxy.cut_all();
+    let r = room.clone();
+    p.run(move |p| {
+        for i in 0..2 {
+            p.muc_send(&r, &format!("cut {i}"), &format!("cut-{i}"))
+                .unwrap();
+        }
+    })
+    .await;
+    proxy.set_refusing(false);
+    wait_connected(&mut t, &me).await;
+    bodies.extend((0..2).map(|i| format!("cut {i}")));
+    each_once(&t, &me, &room, &bodies).await;
+
+    // Away: the peer talks meanwhile; back, Tern has it once.
+    t.client.set_enabled(&me, false).await.unwrap();
+    let r = room.clone();
+    p.run(move |p| {
+        // Tern's leave is seen before the peer talks on.
+        p.wait_for(T, |e| {
+            e["event"] == "muc_presence" && e["nick"] == "tern" && e["type"] == "unavailable"
+        })
+        .unwrap();
+        for i in 0..3 {
+            p.muc_send(&r, &format!("away {i}"), &format!("away-{i}"))
+                .unwrap();
+        }
+        p.muc_history(&r, 20).unwrap()
+    })
+    .await;
+    t.client.set_enabled(&me, true).await.unwrap();
+    wait_connected(&mut t, &me).await;
+    bodies.extend((0..3).map(|i| format!("away {i}")));
+    each_once(&t, &me, &room, &bodies).await;
+    let rows = stored(&t, &me, &room).await;
+    assert_eq!(rows.len(), bodies.len(), "{rows:#?}");
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_without_duplicates_prosody() {
+    history_without_duplicates(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_history_without_duplicates_ejabberd() {
+    history_without_duplicates(&Server::ejabberd().await).await;
+}
