@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
-use tern_testkit::{Ejabberd, PeerOptions, Prosody, SlixmppPeer, TcpProxy};
+use tern_testkit::{Ejabberd, ModerationVersion, PeerOptions, Prosody, SlixmppPeer, TcpProxy};
 
 use crate::support::*;
 
@@ -405,4 +405,206 @@ async fn rooms_history_without_duplicates_prosody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_history_without_duplicates_ejabberd() {
     history_without_duplicates(&Server::ejabberd().await).await;
+}
+
+/// Tern's view of `room`, from the snapshot.
+async fn room_view(t: &TestClient, room: &str) -> RoomView {
+    t.client
+        .rooms()
+        .await
+        .into_iter()
+        .find(|r| r.jid == room)
+        .expect("the room is known")
+}
+
+/// Waits until Tern's occupant list of `room` satisfies `pred`.
+async fn occupants_until(
+    t: &TestClient,
+    me: &str,
+    room: &str,
+    pred: impl Fn(&[tern_core::OccupantView]) -> bool,
+) -> Vec<tern_core::OccupantView> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let list = t.client.room_occupants(me, room).await.unwrap();
+        if pred(&list) {
+            return list;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "occupants of {room} not as expected: {list:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Tern owns a channel: sees the peer in it, sets the subject, kicks the
+/// peer, sees the peer's subject; the peer, made owner, removes Tern.
+/// Where the server does message moderation (XEP-0425), each removes a
+/// message of the other.
+async fn occupants_and_moderation(server: &Server, moderation: bool) {
+    let (mut t, me, _) = tern(server).await;
+    let p = peer(server).await;
+    let bob = p.bare();
+    let room = server.room("channel");
+    let view = t
+        .client
+        .create_room(&me, "Moderated", Some(&room), RoomKind::PublicChannel)
+        .await
+        .unwrap();
+    let my_nick = view.nick.clone();
+    assert_eq!(view.role, "moderator");
+    let r = room.clone();
+    p.run(move |p| p.muc_join(&r, "bob").unwrap()).await;
+    let list = occupants_until(&t, &me, &room, |l| l.iter().any(|o| o.nick == "bob")).await;
+    let b = list.iter().find(|o| o.nick == "bob").unwrap();
+    assert_eq!(b.role, "participant");
+    assert!(!b.is_self);
+    let mine = list.iter().find(|o| o.is_self).expect("the user is listed");
+    assert_eq!(mine.nick, my_nick);
+    assert_eq!(mine.affiliation, "owner");
+
+    // Tern sets the subject; the peer sees it.
+    t.client
+        .set_room_subject(&me, &room, "Tern's subject")
+        .await
+        .unwrap();
+    let subject = p
+        .event(|e| e["event"] == "muc_subject" && e["subject"] == "Tern's subject")
+        .await;
+    assert_eq!(subject["from"], format!("{room}/{my_nick}"));
+
+    if moderation {
+        // Tern removes the peer's message.
+        let r = room.clone();
+        p.run(move |p| p.muc_send(&r, "remove me", "bob-remove").unwrap())
+            .await;
+        let theirs = wait_event(
+            &mut t.events,
+            T,
+            "the peer's message",
+            message_where(&room, |m| m.body == "remove me"),
+        )
+        .await;
+        let stanza_id = p
+            .event(|e| e["event"] == "message" && e["body"] == "remove me")
+            .await["stanza_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        t.client
+            .moderate_message(&me, theirs.id, Some("spam"))
+            .await
+            .unwrap();
+        let moderated = p.event(|e| e["event"] == "muc_moderated").await;
+        assert_eq!(moderated["stanza_id"], stanza_id.as_str());
+        assert_eq!(moderated["reason"], "spam");
+        let gone = wait_event(
+            &mut t.events,
+            T,
+            "the peer's message removed",
+            message_where(&room, |m| m.id == theirs.id && m.retracted),
+        )
+        .await;
+        assert!(gone.moderated_by.is_some(), "{gone:?}");
+        assert!(gone.body.is_empty(), "{gone:?}");
+    }
+
+    // Tern kicks the peer.
+    t.client
+        .kick_occupant(&me, &room, "bob", Some("out"))
+        .await
+        .unwrap();
+    let kicked = p
+        .event(|e| e["event"] == "muc_presence" && e["self"] == true && e["type"] == "unavailable")
+        .await;
+    assert!(
+        kicked["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == 307 || c == "307"),
+        "{kicked}"
+    );
+    occupants_until(&t, &me, &room, |l| !l.iter().any(|o| o.nick == "bob")).await;
+
+    // The peer comes back as an owner and sets the subject.
+    t.client
+        .set_affiliation(&me, &room, &bob, "owner", None)
+        .await
+        .unwrap();
+    let r = room.clone();
+    let joined = p.run(move |p| p.muc_join(&r, "bob").unwrap()).await;
+    assert_eq!(joined["affiliation"], "owner");
+    let r = room.clone();
+    p.run(move |p| p.muc_subject(&r, "The peer's subject").unwrap())
+        .await;
+    wait_event(
+        &mut t.events,
+        T,
+        "the peer's subject",
+        room_where(&room, |r| {
+            r.subject.as_deref() == Some("The peer's subject")
+        }),
+    )
+    .await;
+
+    if moderation {
+        // The peer removes Tern's message (XEP-0425 version 0).
+        let sent = t
+            .client
+            .send_message(&me, &room, "my words", None)
+            .await
+            .unwrap();
+        let stanza_id = p
+            .event(|e| e["event"] == "message" && e["body"] == "my words")
+            .await["stanza_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = room.clone();
+        p.run(move |p| {
+            p.muc_moderate(&r, &stanza_id, Some("off topic"), ModerationVersion::V0)
+                .unwrap()
+        })
+        .await;
+        let gone = wait_event(
+            &mut t.events,
+            T,
+            "Tern's message removed",
+            message_where(&room, |m| m.id == sent.id && m.retracted),
+        )
+        .await;
+        assert!(gone.moderated_by.is_some(), "{gone:?}");
+        assert_eq!(gone.moderation_reason.as_deref(), Some("off topic"));
+        assert!(gone.body.is_empty(), "{gone:?}");
+    }
+
+    // The peer takes Tern's ownership and kicks Tern.
+    let (r, who, nick) = (room.clone(), me.clone(), my_nick.clone());
+    p.run(move |p| {
+        p.muc_affiliation(&r, &who, "none", None).unwrap();
+        p.muc_role(&r, &nick, "none", Some("bye")).unwrap();
+    })
+    .await;
+    let out = wait_event(
+        &mut t.events,
+        T,
+        "Tern kicked",
+        room_where(&room, |r| r.status == RoomStatus::Failed),
+    )
+    .await;
+    assert_eq!(out.error.as_deref(), Some("kicked"), "{out:?}");
+    assert_eq!(room_view(&t, &room).await.status, RoomStatus::Failed);
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_occupants_and_moderation_prosody() {
+    occupants_and_moderation(&Server::prosody(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_occupants_and_moderation_ejabberd() {
+    occupants_and_moderation(&Server::ejabberd().await, false).await;
 }
