@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
-use tern_testkit::{Ejabberd, ModerationVersion, PeerOptions, Prosody, SlixmppPeer, TcpProxy};
+use tern_testkit::{
+    Ejabberd, ModerationVersion, PeerOptions, Prosody, RoomConfig, SlixmppPeer, TcpProxy,
+};
 
 use crate::support::*;
 
@@ -607,4 +609,92 @@ async fn rooms_occupants_and_moderation_prosody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_occupants_and_moderation_ejabberd() {
     occupants_and_moderation(&Server::ejabberd().await, false).await;
+}
+
+/// The code of a join's refusal.
+fn refusal(r: tern_core::Result<RoomView>) -> String {
+    match r {
+        Err(tern_core::Error::Room { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A members-only room refuses Tern; a taken nickname gets a suffix; a
+/// ban refuses Tern.
+async fn join_errors(server: &Server) {
+    let (t, me, _) = tern(server).await;
+    let p = peer(server).await;
+
+    let closed = server.room("closed");
+    let r = closed.clone();
+    p.run(move |p| {
+        let config = RoomConfig {
+            members_only: true,
+            ..Default::default()
+        };
+        p.muc_create(&r, "bob", &config).unwrap()
+    })
+    .await;
+    let mut events = t.client.subscribe().1;
+    let code = refusal(t.client.join_room(&me, &closed, Some("tern"), None).await);
+    assert_eq!(code, "members_only");
+    wait_event(
+        &mut events,
+        T,
+        "joining",
+        room_where(&closed, |r| r.status == RoomStatus::Joining),
+    )
+    .await;
+    let view = wait_event(
+        &mut events,
+        T,
+        "refused",
+        room_where(&closed, |r| r.status != RoomStatus::Joining),
+    )
+    .await;
+    assert_eq!(view.status, RoomStatus::Failed);
+    assert_eq!(view.error.as_deref(), Some("members_only"));
+
+    // The nickname is taken: Tern takes it with a suffix.
+    let open = server.room("open");
+    let r = open.clone();
+    p.run(move |p| p.muc_create(&r, "bob", &Default::default()).unwrap())
+        .await;
+    let view = t
+        .client
+        .join_room(&me, &open, Some("bob"), None)
+        .await
+        .unwrap();
+    assert_eq!(view.status, RoomStatus::Joined);
+    assert_ne!(view.nick, "bob");
+    assert!(view.nick.starts_with("bob"), "{view:?}");
+    let nick = view.nick.clone();
+    p.event(move |e| e["event"] == "muc_presence" && e["nick"] == nick.as_str())
+        .await;
+
+    // Banned: Tern is removed, and a new join is refused.
+    let (r, who) = (open.clone(), me.clone());
+    p.run(move |p| p.muc_affiliation(&r, &who, "outcast", Some("no")).unwrap())
+        .await;
+    let deadline = tokio::time::Instant::now() + T;
+    while room_view(&t, &open).await.status == RoomStatus::Joined {
+        assert!(tokio::time::Instant::now() < deadline, "still joined");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let view = room_view(&t, &open).await;
+    assert_eq!(view.status, RoomStatus::Failed);
+    assert_eq!(view.error.as_deref(), Some("banned"), "{view:?}");
+    let code = refusal(t.client.join_room(&me, &open, Some("tern"), None).await);
+    assert_eq!(code, "banned");
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_join_errors_prosody() {
+    join_errors(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_join_errors_ejabberd() {
+    join_errors(&Server::ejabberd().await).await;
 }
