@@ -698,3 +698,87 @@ async fn rooms_join_errors_prosody() {
 async fn rooms_join_errors_ejabberd() {
     join_errors(&Server::ejabberd().await).await;
 }
+
+/// Bookmarks (XEP-0402) shared with another client of the same account: a
+/// room it bookmarks with autojoin is joined; a room joined here is
+/// bookmarked there.
+async fn bookmarks_sync(server: &Server) {
+    let (mut t, me, pass) = tern(server).await;
+    let owner = peer(server).await;
+    let other = peer_as(server, &me, &pass).await;
+
+    let first = server.room("bookmarked");
+    let r = first.clone();
+    owner
+        .run(move |p| p.muc_create(&r, "owner", &Default::default()).unwrap())
+        .await;
+    let r = first.clone();
+    other
+        .run(move |p| {
+            p.bookmark_add(&r, Some("Bookmarked"), Some("from-bookmark"), true)
+                .unwrap()
+        })
+        .await;
+    let view = wait_event(
+        &mut t.events,
+        T,
+        "joined from the bookmark",
+        room_where(&first, |r| r.status == RoomStatus::Joined),
+    )
+    .await;
+    assert_eq!(view.nick, "from-bookmark");
+    assert!(view.bookmarked && view.autojoin, "{view:?}");
+    owner
+        .event(|e| e["event"] == "muc_presence" && e["nick"] == "from-bookmark")
+        .await;
+
+    // A room joined here is bookmarked for the other client.
+    let second = server.room("joined-here");
+    let r = second.clone();
+    owner
+        .run(move |p| p.muc_create(&r, "owner", &Default::default()).unwrap())
+        .await;
+    t.client
+        .join_room(&me, &second, Some("here"), None)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + T;
+    let mark = loop {
+        let marks = other.run(|p| p.bookmarks().unwrap()).await;
+        if let Some(m) = marks.iter().find(|m| m["room"] == second.as_str()) {
+            // Both bookmarks are kept (the node holds more than one).
+            assert!(
+                marks.iter().any(|m| m["room"] == first.as_str()),
+                "{marks:?}"
+            );
+            break m.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no bookmark of {second}: {marks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(mark["autojoin"], true);
+    assert_eq!(mark["nick"], "here");
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let view = room_view(&t, &second).await;
+        if view.bookmarked && view.autojoin {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_bookmarks_sync_prosody() {
+    bookmarks_sync(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_bookmarks_sync_ejabberd() {
+    bookmarks_sync(&Server::ejabberd().await).await;
+}
