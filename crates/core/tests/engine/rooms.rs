@@ -782,3 +782,102 @@ async fn rooms_bookmarks_sync_prosody() {
 async fn rooms_bookmarks_sync_ejabberd() {
     bookmarks_sync(&Server::ejabberd().await).await;
 }
+
+/// Invitations from a stranger, direct and through the room: shown, not
+/// joined until accepted; Tern's own invitation reaches the peer.
+async fn invitations(server: &Server) {
+    let (mut t, me, _) = tern(server).await;
+    let p = peer(server).await;
+    let bob = p.bare();
+    let direct = server.room("direct");
+    let mediated = server.room("mediated");
+    let (r1, r2, who) = (direct.clone(), mediated.clone(), me.clone());
+    p.run(move |p| {
+        p.muc_create(&r1, "bob", &Default::default()).unwrap();
+        p.muc_create(
+            &r2,
+            "bob",
+            &RoomConfig {
+                members_only: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        p.invite_direct(&who, &r1, Some("come in")).unwrap();
+        p.invite_mediated(&r2, &who, Some("through the room"))
+            .unwrap();
+    })
+    .await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let inv = wait_event(&mut t.events, T, "invitations", |ev| match ev {
+            ClientEvent::Invitation { invitation } => Some(invitation.clone()),
+            _ => None,
+        })
+        .await;
+        seen.push(inv);
+    }
+    for (room, reason) in [(&direct, "come in"), (&mediated, "through the room")] {
+        let inv = seen
+            .iter()
+            .find(|i| &i.room == room)
+            .unwrap_or_else(|| panic!("no invitation to {room}: {seen:#?}"));
+        // A room that hides addresses names the inviter by nickname.
+        assert!(
+            inv.inviter == bob || inv.inviter == format!("{room}/bob"),
+            "{seen:#?}"
+        );
+        assert_eq!(inv.reason.as_deref(), Some(reason));
+        assert!(!inv.from_contact, "a stranger's: {inv:?}");
+    }
+    assert_eq!(t.client.invitations().await.len(), 2);
+    // Nothing joined by itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !t.client
+            .rooms()
+            .await
+            .iter()
+            .any(|r| r.status == RoomStatus::Joined || r.status == RoomStatus::Joining),
+        "{:#?}",
+        t.client.rooms().await
+    );
+
+    // Accepting joins; declining forgets.
+    let view = t.client.accept_invitation(&me, &direct).await.unwrap();
+    assert_eq!(view.status, RoomStatus::Joined);
+    p.event(|e| e["event"] == "muc_presence" && e["type"] != "unavailable" && e["self"] == false)
+        .await;
+    t.client.decline_invitation(&me, &mediated).await.unwrap();
+    assert!(t.client.invitations().await.is_empty());
+
+    // Tern invites the peer to a room of its own.
+    let own = server.room("own");
+    t.client
+        .create_room(&me, "Own", Some(&own), RoomKind::PrivateGroup)
+        .await
+        .unwrap();
+    t.client
+        .invite_to_room(&me, &own, std::slice::from_ref(&bob), Some("join us"))
+        .await
+        .unwrap();
+    let o = own.clone();
+    let inv = p
+        .event(move |e| e["event"] == "invitation" && e["room"] == o.as_str())
+        .await;
+    assert_eq!(inv["reason"], "join us");
+    // Invited to a private group, the peer may come in.
+    let o = own.clone();
+    p.run(move |p| p.muc_join(&o, "bob").unwrap()).await;
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_invitations_prosody() {
+    invitations(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_invitations_ejabberd() {
+    invitations(&Server::ejabberd().await).await;
+}
