@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
 use tern_testkit::{
-    Ejabberd, ModerationVersion, PeerOptions, Prosody, RoomConfig, SlixmppPeer, TcpProxy,
+    Ejabberd, ModerationVersion, PeerOptions, Prosody, ProsodyOptions, RoomConfig, SlixmppPeer,
+    TcpProxy,
 };
 
 use crate::support::*;
@@ -880,4 +881,76 @@ async fn rooms_invitations_prosody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_invitations_ejabberd() {
     invitations(&Server::ejabberd().await).await;
+}
+
+/// The room forgets Tern without a word (as after a restart of the group
+/// chat service): Tern's self-ping (XEP-0410) notices, and Tern joins
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_self_ping_rejoins_a_dropped_membership_prosody() {
+    let prosody = Prosody::start_with(ProsodyOptions {
+        admin_shell: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let server = Server::Prosody(prosody);
+    let (me, pass) = server.user();
+    let mut t = client_configured(true, |c| c.room_ping_after = Duration::from_secs(1)).await;
+    t.client
+        .add_account(account(&me, &pass, loopback(server.port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, &me).await;
+    let p = peer(&server).await;
+    let room = server.room("dropped");
+    let r = room.clone();
+    p.run(move |p| p.muc_create(&r, "bob", &Default::default()).unwrap())
+        .await;
+    t.client
+        .join_room(&me, &room, Some("tern"), None)
+        .await
+        .unwrap();
+    p.event(|e| e["event"] == "muc_presence" && e["nick"] == "tern" && e["type"] != "unavailable")
+        .await;
+
+    // Silent rooms that still have Tern are left alone.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(room_view(&t, &room).await.status, RoomStatus::Joined);
+    let stray: Vec<Value> = p
+        .run(|p| p.clear_events())
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "muc_presence" && e["nick"] == "tern")
+        .collect();
+    assert!(stray.is_empty(), "no rejoin while in: {stray:?}");
+
+    // The room drops Tern without telling anyone.
+    let Server::Prosody(prosody) = &server else {
+        unreachable!()
+    };
+    let answer = prosody
+        .shell(&format!(
+            r#"> local room = prosody.hosts["{}"].modules.muc.get_room_from_jid("{room}"); local o = room:get_occupant_by_nick("{room}/tern"); o.role = nil; room:save_occupant(o); return room:get_occupant_by_nick("{room}/tern") == nil"#,
+            server.muc()
+        ))
+        .unwrap();
+    assert!(answer.contains("true"), "{answer}");
+
+    // Tern notices and is back in.
+    p.event(|e| e["event"] == "muc_presence" && e["nick"] == "tern" && e["type"] != "unavailable")
+        .await;
+    wait_event(
+        &mut t.events,
+        T,
+        "joined again",
+        room_where(&room, |r| r.status == RoomStatus::Joined),
+    )
+    .await;
+    t.client
+        .send_message(&me, &room, "back in", None)
+        .await
+        .unwrap();
+    p.event(|e| e["event"] == "message" && e["body"] == "back in")
+        .await;
+    t.client.shutdown().await;
 }
