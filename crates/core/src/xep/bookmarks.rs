@@ -10,6 +10,7 @@ use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 use xmpp_parsers::private::Query as PrivateQuery;
+use xmpp_parsers::pubsub::owner::{Owner, Payload as OwnerPayload};
 use xmpp_parsers::pubsub::pubsub::{Item, Items, Publish, PublishOptions, Retract};
 use xmpp_parsers::pubsub::{ItemId, NodeName, PubSub};
 
@@ -131,17 +132,27 @@ fn conference(b: &Bookmark) -> Element {
 /// subscribing, readable by the user alone (the id is filled in when
 /// sent).
 pub(crate) fn publish(b: &Bookmark) -> Iq {
+    publish_with(b, true)
+}
+
+/// Like [`publish`] with only the options every server with XEP-0402
+/// takes (kept, readable by the user alone): for servers that refuse a
+/// publish with options they do not know (ejabberd before 23.04 refuses
+/// `pubsub#max_items`). The node's size is then configured apart
+/// ([`configure_max_items`]).
+pub(crate) fn publish_plain(b: &Bookmark) -> Iq {
+    publish_with(b, false)
+}
+
+fn publish_with(b: &Bookmark, all_options: bool) -> Iq {
     let field = |var: &str, value: &str| Field::new(var, Default::default()).with_value(value);
-    let options = DataForm::new(
-        DataFormType::Submit,
-        PUBLISH_OPTIONS,
-        vec![
-            field("pubsub#persist_items", "true"),
-            field("pubsub#max_items", "max"),
-            field("pubsub#send_last_published_item", "never"),
-            field("pubsub#access_model", "whitelist"),
-        ],
-    );
+    let mut fields = vec![field("pubsub#persist_items", "true")];
+    if all_options {
+        fields.push(field("pubsub#max_items", "max"));
+        fields.push(field("pubsub#send_last_published_item", "never"));
+    }
+    fields.push(field("pubsub#access_model", "whitelist"));
+    let options = DataForm::new(DataFormType::Submit, PUBLISH_OPTIONS, fields);
     Iq::from_set(
         String::new(),
         PubSub::Publish {
@@ -156,6 +167,26 @@ pub(crate) fn publish(b: &Bookmark) -> Iq {
             publish_options: Some(PublishOptions {
                 form: Some(options),
             }),
+        },
+    )
+}
+
+/// Sets how many items the bookmarks node keeps (XEP-0060 §8.2, by its
+/// owner; the id is filled in when sent): `max`, or a number for servers
+/// that do not take `max`.
+pub(crate) fn configure_max_items(value: &str) -> Iq {
+    let form = DataForm::new(
+        DataFormType::Submit,
+        "http://jabber.org/protocol/pubsub#node_config",
+        vec![Field::new("pubsub#max_items", Default::default()).with_value(value)],
+    );
+    Iq::from_set(
+        String::new(),
+        Owner {
+            payload: OwnerPayload::Configure {
+                node: Some(NodeName(NS_BOOKMARKS2.into())),
+                form: Some(form),
+            },
         },
     )
 }

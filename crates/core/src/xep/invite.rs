@@ -65,7 +65,15 @@ fn read_mediated(x: &Element, from: &Jid) -> Option<Invitation> {
     }
     let room = room_of(&from.to_string())?;
     let invite = x.get_child("invite", NS_MUC_USER)?;
-    let inviter = Jid::new(invite.attr("from")?).ok()?.to_bare().to_string();
+    let from_jid = Jid::new(invite.attr("from")?).ok()?;
+    // A room that hides real addresses names the inviter by the occupant
+    // address (`room/nick`, Prosody): kept whole, the nickname is all
+    // there is to show.
+    let inviter = if from_jid.to_bare() == room && from_jid.resource().is_some() {
+        from_jid.to_string()
+    } else {
+        from_jid.to_bare().to_string()
+    };
     Some(Invitation {
         room,
         inviter,
@@ -91,9 +99,12 @@ pub(crate) fn read_invitation(m: &Message) -> Option<Invitation> {
     }
     let from = m.from.as_ref()?;
     let find = |name: &str, ns: &str| m.payloads.iter().find(|p| p.is(name, ns));
-    find("x", NS_CONFERENCE)
-        .and_then(|x| read_direct(x, from))
-        .or_else(|| find("x", NS_MUC_USER).and_then(|x| read_mediated(x, from)))
+    // A room passing an invitation on may add a XEP-0249 `<x/>` for
+    // clients that read only those (Prosody, ejabberd): the inviter is the
+    // one its muc#user `<invite/>` names, not the room.
+    find("x", NS_MUC_USER)
+        .and_then(|x| read_mediated(x, from))
+        .or_else(|| find("x", NS_CONFERENCE).and_then(|x| read_direct(x, from)))
 }
 
 /// A reason to send, if there is one.
@@ -147,11 +158,11 @@ pub(crate) fn mediated(room: &BareJid, to: &BareJid, reason: Option<&str>) -> Me
 }
 
 /// Declines a mediated invitation to `room` from `inviter` (XEP-0045
-/// §7.8.2).
-pub(crate) fn decline(room: &BareJid, inviter: &BareJid, reason: Option<&str>) -> Message {
+/// §7.8.2); `inviter` is a bare JID, or the inviter's address in the room.
+pub(crate) fn decline(room: &BareJid, inviter: &Jid, reason: Option<&str>) -> Message {
     let decline = Decline {
         from: None,
-        to: Some(Jid::from(inviter.clone())),
+        to: Some(inviter.clone()),
         reason: self::reason(reason),
     };
     let x = MucUser {
@@ -213,6 +224,29 @@ mod tests {
                 direct: false,
             })
         );
+    }
+
+    #[test]
+    fn a_mediated_invitation_with_a_direct_one_inside_names_the_inviter() {
+        // As Prosody and ejabberd pass a mediated invitation on.
+        let m = msg("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit' to='hecate@shakespeare.lit'>
+  <x xmlns='http://jabber.org/protocol/muc#user'>
+    <invite from='crone1@shakespeare.lit/desktop'><reason>Come</reason></invite>
+  </x>
+  <x xmlns='jabber:x:conference' jid='coven@chat.shakespeare.lit' reason='Come'/>
+</message>");
+        let inv = read_invitation(&m).unwrap();
+        assert_eq!(inv.inviter, "crone1@shakespeare.lit");
+        assert_eq!(inv.room, bare("coven@chat.shakespeare.lit"));
+        assert!(!inv.direct);
+        // A room hiding real addresses names the inviter by nickname.
+        let m = msg("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit' to='hecate@shakespeare.lit'>
+  <x xmlns='http://jabber.org/protocol/muc#user'>
+    <invite from='coven@chat.shakespeare.lit/crone1'/>
+  </x>
+</message>");
+        let inv = read_invitation(&m).unwrap();
+        assert_eq!(inv.inviter, "coven@chat.shakespeare.lit/crone1");
     }
 
     #[test]
@@ -309,7 +343,7 @@ mod tests {
         // XEP-0045 §7.8.2, Example 62: declining.
         let m = wire(decline(
             &coven,
-            &bare("crone1@shakespeare.lit"),
+            &Jid::from(bare("crone1@shakespeare.lit")),
             Some("Sorry, I'm too busy right now."),
         ));
         assert_eq!(m.attr("to"), Some("coven@chat.shakespeare.lit"));

@@ -16,5 +16,6 @@ mod messaging;
 mod new_device;
 mod profiles;
 mod register;
+mod rooms;
 mod stream_errors;
 mod support;

@@ -32,7 +32,7 @@ pub(crate) async fn save(h: &AccountHandle, room: &BareJid, autojoin: bool) -> c
         return Ok(());
     };
     let ctx = h.ctx();
-    h.request(bookmarks::publish(&b)).await?;
+    publish(h, &b).await?;
     let row = ctx.rooms.with_room(room, |r| {
         r.row.bookmarked = true;
         r.row.autojoin = autojoin;
@@ -44,6 +44,56 @@ pub(crate) async fn save(h: &AccountHandle, room: &BareJid, autojoin: bool) -> c
     }
     super::join::flush(h);
     Ok(())
+}
+
+/// Publishes a bookmark with the options XEP-0402 asks for; where the
+/// server refuses options it does not know, with those it takes, then
+/// makes the node keep more than one item.
+async fn publish(h: &AccountHandle, b: &Bookmark) -> crate::Result<()> {
+    let refused = match h.request(bookmarks::publish(b)).await {
+        Ok(_) => return Ok(()),
+        Err(crate::Error::Stanza { condition, text })
+            if matches!(
+                condition.as_str(),
+                "precondition-not-met"
+                    | "bad-request"
+                    | "resource-constraint"
+                    | "not-acceptable"
+                    | "conflict"
+            ) =>
+        {
+            (condition, text)
+        }
+        Err(e) => return Err(e),
+    };
+    tracing::info!(
+        account = %h.ctx().account,
+        "bookmark refused with publish options ({} {}); publishing with fewer",
+        refused.0,
+        refused.1.as_deref().unwrap_or_default()
+    );
+    // The node may keep only the newest item (ejabberd's default), and a
+    // publish would then replace the other bookmarks: make it keep them
+    // all first. A node that does not exist yet is made by the publish,
+    // and configured after it.
+    let sized = keep_all_items(h).await.is_ok();
+    h.request(bookmarks::publish_plain(b)).await?;
+    if !sized {
+        keep_all_items(h).await?;
+    }
+    Ok(())
+}
+
+/// Configures the bookmarks node to keep every item ("max", else many).
+async fn keep_all_items(h: &AccountHandle) -> crate::Result<()> {
+    let mut outcome = Ok(());
+    for value in ["max", "1000"] {
+        match h.request(bookmarks::configure_max_items(value)).await {
+            Ok(_) => return Ok(()),
+            Err(e) => outcome = Err(e),
+        }
+    }
+    outcome
 }
 
 /// Removes the room's bookmark.

@@ -124,7 +124,7 @@ pub(crate) async fn decline(h: &AccountHandle, room: &BareJid) -> crate::Result<
         account: ctx.account.clone(),
         room: room.to_string(),
     });
-    if let Some(inviter) = inv.and_then(|i| BareJid::new(&i.inviter).ok()) {
+    if let Some(inviter) = inv.and_then(|i| xmpp_parsers::jid::Jid::new(&i.inviter).ok()) {
         h.send(Stanza::Message(invite::decline(room, &inviter, None)))
             .await?;
     }

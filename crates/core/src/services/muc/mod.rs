@@ -264,8 +264,14 @@ impl Room {
 
     fn flush(&mut self, account: &str, now_ms: i64, out: &mut Vec<ClientEvent>) {
         // While joining, the list is incomplete: it goes whole once the
-        // user's own presence (the last of the join) arrived.
+        // user's own presence (the last of the join) arrived. The room's
+        // view (joining) goes now.
         if self.status == RoomStatus::Joining {
+            if std::mem::take(&mut self.pending.view) {
+                out.push(ClientEvent::Room {
+                    room: self.view(account),
+                });
+            }
             return;
         }
         let p = std::mem::take(&mut self.pending);
@@ -575,8 +581,11 @@ mod tests {
                 r.touched(&nick);
             }
         });
+        // While joining, the room's view goes (joining), not its list.
         assert!(
-            rooms.flush("juliet@capulet.lit").is_empty(),
+            rooms.flush("juliet@capulet.lit").iter().all(
+                |e| matches!(e, ClientEvent::Room { room } if room.status == RoomStatus::Joining)
+            ),
             "still joining"
         );
         rooms.with_room(&jid, |r| {
