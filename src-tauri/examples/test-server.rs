@@ -7,7 +7,9 @@
 //! (slixmpp, [`SlixmppPeer`]); the first line also has `peer_jid`. Each
 //! further stdin line is a command for that peer (see
 //! `crates/testkit/peers/peer.py`), and everything it sees is printed as
-//! `{"peer_event": ...}` lines.
+//! `{"peer_event": ..., "peer": 0}` lines. With `--peers=N`, N such users
+//! and clients: `peer_jids` lists them, a command with `"peer": i` goes to
+//! the i-th (the first without it), and events carry their peer's index.
 //!
 //! With `--demo` (for `scripts/run --demo`), the account is `you@localhost`
 //! and `juliet@localhost` is already a contact: a scripted slixmpp client
@@ -155,7 +157,13 @@ fn run_demo(prosody: Prosody) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let with_peer = std::env::args().any(|a| a == "--peer");
+    let peer_count = std::env::args()
+        .filter_map(|a| match a.as_str() {
+            "--peer" => Some(1),
+            _ => a.strip_prefix("--peers=").and_then(|n| n.parse().ok()),
+        })
+        .max()
+        .unwrap_or(0usize);
     let prosody = Prosody::start()?;
     if std::env::args().any(|a| a == "--demo") {
         return run_demo(prosody);
@@ -171,7 +179,9 @@ fn main() -> anyhow::Result<()> {
         "password": password,
         "ca_pem": ca_pem,
     });
-    let peer = if with_peer {
+    let mut peer_jids = Vec::new();
+    let mut peers = Vec::new();
+    for i in 0..peer_count {
         let (name, secret) = prosody.create_user()?;
         let jid = format!("{name}@{}", prosody.domain());
         let peer = Arc::new(SlixmppPeer::start(PeerOptions::new(
@@ -180,31 +190,47 @@ fn main() -> anyhow::Result<()> {
             "127.0.0.1",
             prosody.c2s_port(),
         ))?);
-        info["peer_jid"] = jid.into();
-        let events = Arc::clone(&peer);
+        if i == 0 {
+            info["peer_jid"] = jid.clone().into();
+        }
+        peer_jids.push(jid);
+        peers.push(peer);
+    }
+    if peer_count > 0 {
+        info["peer_jids"] = peer_jids.into();
+    }
+    print(&info)?;
+    // Events only after that first line.
+    for (i, peer) in peers.iter().enumerate() {
+        let events = Arc::clone(peer);
         std::thread::spawn(move || loop {
             match events.next_event(Duration::from_secs(3600)) {
                 Ok(event) => {
-                    if print(&serde_json::json!({ "peer_event": event })).is_err() {
+                    let line = serde_json::json!({ "peer_event": event, "peer": i });
+                    if print(&line).is_err() {
                         break;
                     }
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }
         });
-        Some(peer)
-    } else {
-        None
-    };
-    print(&info)?;
+    }
     // Serve until whoever started us closes our stdin (or dies).
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        if let (Some(peer), Ok(cmd)) = (&peer, serde_json::from_str(&line)) {
+        let Ok(mut cmd) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let index = cmd
+            .as_object_mut()
+            .and_then(|o| o.remove("peer"))
+            .and_then(|i| i.as_u64())
+            .unwrap_or(0);
+        if let Some(peer) = usize::try_from(index).ok().and_then(|i| peers.get(i)) {
             peer.send(cmd)?;
         }
     }
-    drop(peer);
+    drop(peers);
     drop(prosody);
     Ok(())
 }

@@ -41,7 +41,7 @@ Group chat (XEP-0045 and friends); ROOM is a bare room JID:
     {"cmd": "muc_join", "room": ROOM, "nick": N, "password": P, "maxstanzas": 0}
         -> "muc_joined" or "muc_error" ("maxstanzas" absent: server default)
     {"cmd": "muc_create", "room": ROOM, "nick": N, "members_only": false,
-     "non_anonymous": false, "persistent": true, "password": P}
+     "non_anonymous": false, "persistent": true, "password": P, "name": TEXT}
         (join, then submit the configuration form) -> "muc_created" or
         "muc_error"; an existing room is joined, not reconfigured
     {"cmd": "muc_leave", "room": ROOM, "status": TEXT}
@@ -675,6 +675,8 @@ class Peer(ClientXMPP):
                 ("muc#roomconfig_membersonly", "1" if options.get("members_only") else "0"),
                 ("muc#roomconfig_whois", "anyone" if options.get("non_anonymous") else "moderators"),
             ]
+            if options.get("name"):
+                fields.append(("muc#roomconfig_roomname", options["name"]))
             if options.get("password"):
                 fields.append(("muc#roomconfig_passwordprotectedroom", "1"))
                 fields.append(("muc#roomconfig_roomsecret", options["password"]))
@@ -725,7 +727,7 @@ class Peer(ClientXMPP):
             room = cmd["room"]
             create = None
             if name == "muc_create":
-                create = {k: cmd.get(k) for k in ("members_only", "non_anonymous", "persistent", "password")}
+                create = {k: cmd.get(k) for k in ("members_only", "non_anonymous", "persistent", "password", "name")}
                 if create["persistent"] is None:
                     create["persistent"] = True
             self.rooms[room] = {"nick": cmd["nick"], "joined": False, "create": create}

@@ -22,6 +22,9 @@ text in WebKit. Last, the window must refuse to navigate away from Tern's
 pages.
 Screenshots: e2e-wrong-password.png, e2e-connected.png, e2e-conversation.png,
 e2e-spelling.png.
+
+rooms.py runs its own scenario in the same setup (main) and signs in with
+the same steps (welcome, sign_in, wait_connected).
 """
 
 import json
@@ -45,34 +48,43 @@ from selenium.webdriver.support.ui import WebDriverWait
 from harness import free_display, free_port, screenshot, wait_for_port
 
 
-def main():
+def main(scenario=None, server_args=("--peer",)):
+    """Starts Prosody (with its peers), a notification server, a tray,
+    Xvfb, tauri-driver and the app, and runs `scenario(driver, info, shots)`
+    (by default this file's own) with what it needs in `info`."""
+    scenario = scenario or run
     app, test_server, shots = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(shots, exist_ok=True)
     started = time.time()
     procs = []
     data_dir = tempfile.mkdtemp(prefix="tern-e2e-")
     try:
-        server = subprocess.Popen([test_server, "--peer"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen([test_server, *server_args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(server)
         info = json.loads(server.stdout.readline())
-        print(f"e2e: Prosody on {info['host']}:{info['port']}, user {info['jid']}, peer {info['peer_jid']}", flush=True)
-        peer_events = queue.Queue()
+        peer_jids = info.get("peer_jids", [])
+        print(f"e2e: Prosody on {info['host']}:{info['port']}, user {info['jid']}, peers {', '.join(peer_jids)}",
+              flush=True)
+        # What each peer sees, in its own queue.
+        queues = [queue.Queue() for _ in peer_jids]
 
         def read_events():
             for line in server.stdout:
                 try:
-                    peer_events.put(json.loads(line)["peer_event"])
-                except (ValueError, KeyError):
+                    line = json.loads(line)
+                    queues[line.get("peer", 0)].put(line["peer_event"])
+                except (ValueError, KeyError, IndexError):
                     pass
 
         threading.Thread(target=read_events, daemon=True).start()
 
-        def peer(cmd):
-            server.stdin.write(json.dumps(cmd) + "\n")
+        def peer(cmd, index=0):
+            server.stdin.write(json.dumps({**cmd, "peer": index}) + "\n")
             server.stdin.flush()
 
         info["peer"] = peer
-        info["peer_events"] = peer_events
+        info["peer_events"] = queues[0] if queues else None
+        info["peer_queues"] = queues
 
         notes = os.path.join(data_dir + "-notifications.jsonl")
         notifyd = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "notifyd.py"), notes],
@@ -125,7 +137,7 @@ def main():
         options.set_capability("tauri:options", {"application": app})
         driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
         try:
-            run(driver, info, shots)
+            scenario(driver, info, shots)
         except Exception:
             screenshot(info["display"], os.path.join(shots, "e2e-failure.png"))
             print("e2e: page text at failure:\n" + driver.find_element(By.TAG_NAME, "body").text, flush=True)
@@ -321,39 +333,49 @@ def check_appimage_processes(cache, data_dir):
     print(f"e2e: the AppImage runs Tern and WebKit from {unpacked}", flush=True)
 
 
+def fill(driver, element_id, text):
+    el = WebDriverWait(driver, 30).until(EC.element_to_be_clickable((By.ID, element_id)))
+    el.clear()
+    el.send_keys(text)
+
+
+def welcome(driver, info):
+    """Waits for the first screen, and points its server fields at the
+    test's Prosody."""
+    WebDriverWait(driver, 30).until(
+        EC.visibility_of_element_located((By.XPATH, "//h1[normalize-space()='Welcome to Tern']")))
+    driver.find_element(By.XPATH, "//summary[normalize-space()='Advanced']").click()
+    fill(driver, "signin-host", info["host"])
+    fill(driver, "signin-port", str(info["port"]))
+
+
+def sign_in(driver, info, password):
+    fill(driver, "signin-jid", info["jid"])
+    fill(driver, "signin-password", password)
+    driver.find_element(By.XPATH, "//button[@type='submit' and normalize-space()='Sign in']").click()
+    print("e2e: signing in", flush=True)
+
+
+def wait_connected(driver, info):
+    status = f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']"
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.XPATH, status).text == "Connected")
+    print(f"e2e: {info['jid']} is Connected", flush=True)
+
+
 def run(driver, info, shots):
     wait = WebDriverWait(driver, 30)
-
-    def fill(element_id, text):
-        el = wait.until(EC.element_to_be_clickable((By.ID, element_id)))
-        el.clear()
-        el.send_keys(text)
-
-    def sign_in(password):
-        fill("signin-jid", info["jid"])
-        fill("signin-password", password)
-        driver.find_element(By.XPATH, "//button[@type='submit' and normalize-space()='Sign in']").click()
-        print("e2e: signing in", flush=True)
-
-    wait.until(EC.visibility_of_element_located((By.XPATH, "//h1[normalize-space()='Welcome to Tern']")))
+    welcome(driver, info)
     if info.get("appimage_cache"):
         check_appimage_processes(info["appimage_cache"], info["data_dir"])
-    driver.find_element(By.XPATH, "//summary[normalize-space()='Advanced']").click()
-    fill("signin-host", info["host"])
-    fill("signin-port", str(info["port"]))
 
-    sign_in("not-the-password")
+    sign_in(driver, info, "not-the-password")
     error = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='signin-error']")))
     assert "Wrong password" in error.text, error.text
     print(f"e2e: wrong password shows: {error.text!r}", flush=True)
     screenshot(info["display"], os.path.join(shots, "e2e-wrong-password.png"))
 
-    sign_in(info["password"])
-    status = wait.until(EC.visibility_of_element_located(
-        (By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']")))
-    wait.until(lambda d: d.find_element(
-        By.XPATH, f"//li[@data-jid='{info['jid']}']//*[@data-testid='account-status']").text == "Connected")
-    print(f"e2e: {info['jid']} is {status.text}", flush=True)
+    sign_in(driver, info, info["password"])
+    wait_connected(driver, info)
     tray = info["tray"]
     print(f"e2e: tray item {tray.wait_event('registered')['item']}", flush=True)
     props = tray.ask("props")["props"]

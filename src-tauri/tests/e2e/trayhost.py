@@ -62,7 +62,15 @@ async def main():
         raise SystemExit("the StatusNotifierWatcher did not start")
     host = f"org.kde.StatusNotifierHost-{os.getpid()}"
     await bus.request_name(host)
-    await call(bus, WATCHER, WATCHER_PATH, WATCHER, "RegisterStatusNotifierHost", "s", [host])
+    # The watcher may own its name a moment before it serves its object.
+    for attempt in range(100):
+        try:
+            await call(bus, WATCHER, WATCHER_PATH, WATCHER, "RegisterStatusNotifierHost", "s", [host])
+            break
+        except RuntimeError as e:
+            if "UnknownObject" not in str(e) or attempt == 99:
+                raise
+            await asyncio.sleep(0.05)
 
     def on_message(msg):
         if msg.message_type != MessageType.SIGNAL or msg.interface != WATCHER:
