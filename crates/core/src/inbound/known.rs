@@ -62,6 +62,20 @@ pub(crate) async fn run(
                     archive_by: by.to_string(),
                 });
             }
+            // A room echoes the user's message to everyone in it, the user
+            // included: it reached the room.
+            if c.kind == tern_store::ConversationKind::GroupChat
+                && outgoing
+                && c.source == Source::Live
+                && row.state < tern_store::MessageState::Delivered
+            {
+                flow.changes.push(Change::Advance {
+                    account: ctx.account.clone(),
+                    peer: c.peer.clone(),
+                    reference: uid.clone(),
+                    state: tern_store::MessageState::Delivered,
+                });
+            }
             if asks_receipt {
                 flow.receipts.extend(receipt());
             }
