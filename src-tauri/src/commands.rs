@@ -850,3 +850,20 @@ pub async fn set_room_autojoin(
         .set_room_autojoin(&account, &room, autojoin)
         .await?)
 }
+
+/// Renames a group chat and sets its kind (its owner).
+#[tauri::command]
+#[specta::specta]
+pub async fn configure_room(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+    name: String,
+    kind: RoomKind,
+) -> Reply<RoomView> {
+    Ok(shell
+        .client()
+        .await?
+        .configure_room(&account, &room, &name, kind)
+        .await?)
+}

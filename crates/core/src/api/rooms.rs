@@ -266,6 +266,26 @@ impl Client {
         admin::moderate(&self.handle(account).await?, message_id, optional(reason)).await
     }
 
+    /// Renames a room and sets its kind (its owner): a private group or a
+    /// public channel, configured through the room's form.
+    pub async fn configure_room(
+        &self,
+        account: &str,
+        room: &str,
+        name: &str,
+        kind: RoomKind,
+    ) -> Result<RoomView> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::Room {
+                code: "no_name".into(),
+                message: "Give the group chat a name.".into(),
+            });
+        }
+        let h = self.handle(account).await?;
+        admin::configure(&h, &bare(room)?, join::kind_for(kind), name).await
+    }
+
     /// Destroys a room (its owner).
     pub async fn destroy_room(
         &self,

@@ -1105,3 +1105,70 @@ async fn rooms_across_federation_the_other_way() {
     );
     t.client.shutdown().await;
 }
+
+/// The owner turns a public channel into a private group and renames it;
+/// leaving and forgetting a room takes it, its conversation and its
+/// bookmark away.
+async fn settings_and_forget(server: &Server) {
+    let (mut t, me, pass) = tern(server).await;
+    let room = server.room("settings");
+    t.client
+        .create_room(&me, "Open House", Some(&room), RoomKind::PublicChannel)
+        .await
+        .unwrap();
+    let info = t.client.room_info(&me, &room).await.unwrap();
+    assert_eq!(info.kind, RoomKind::PublicChannel, "{info:?}");
+    let view = t
+        .client
+        .configure_room(&me, &room, "Closed House", RoomKind::PrivateGroup)
+        .await
+        .unwrap();
+    assert_eq!(view.name.as_deref(), Some("Closed House"));
+    assert_eq!(view.kind, RoomKind::PrivateGroup, "{view:?}");
+    let info = t.client.room_info(&me, &room).await.unwrap();
+    assert_eq!(info.kind, RoomKind::PrivateGroup, "{info:?}");
+    assert_eq!(info.name.as_deref(), Some("Closed House"));
+
+    t.client
+        .send_message(&me, &room, "before forgetting", None)
+        .await
+        .unwrap();
+    // Another client of the user sees the bookmark, then sees it go.
+    let other = peer_as(server, &me, &pass).await;
+    let mut marks = Vec::new();
+    for _ in 0..50 {
+        marks = other.run(|p| p.bookmarks().unwrap()).await;
+        if marks.iter().any(|b| b["room"] == room.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        marks.iter().any(|b| b["room"] == room.as_str()),
+        "{marks:?}"
+    );
+    t.client.leave_room(&me, &room, true).await.unwrap();
+    wait_event(&mut t.events, T, "the room forgotten", |ev| match ev {
+        ClientEvent::RoomRemoved { jid, .. } if *jid == room => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(stored(&t, &me, &room).await.is_empty(), "messages deleted");
+    assert!(t.client.rooms().await.iter().all(|r| r.jid != room));
+    let marks = other.run(|p| p.bookmarks().unwrap()).await;
+    assert!(
+        marks.iter().all(|b| b["room"] != room.as_str()),
+        "{marks:?}"
+    );
+    t.client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_settings_and_forget_prosody() {
+    settings_and_forget(&Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_settings_and_forget_ejabberd() {
+    settings_and_forget(&Server::ejabberd().await).await;
+}

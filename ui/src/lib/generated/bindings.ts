@@ -171,6 +171,8 @@ export const commands = {
 	setRoomNotify: (account: string, room: string, notify: RoomNotify) => __TAURI_INVOKE<RoomView>("set_room_notify", { account, room, notify }),
 	/**  Whether a group chat is joined at each sign-in. */
 	setRoomAutojoin: (account: string, room: string, autojoin: boolean) => __TAURI_INVOKE<RoomView>("set_room_autojoin", { account, room, autojoin }),
+	/**  Renames a group chat and sets its kind (its owner). */
+	configureRoom: (account: string, room: string, name: string, kind: RoomKind) => __TAURI_INVOKE<RoomView>("configure_room", { account, room, name, kind }),
 };
 
 /* Constants */

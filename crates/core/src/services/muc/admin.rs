@@ -275,3 +275,52 @@ pub(crate) async fn suggest_address(h: &AccountHandle, name: &str) -> crate::Res
     };
     Ok(format!("{slug}@{service}"))
 }
+
+/// Changes a room's name and kind (its owner): the room's form is fetched
+/// and submitted with the settings of the kind (see
+/// `xep::muc::config_submit`); what the room says afterwards is kept.
+pub(crate) async fn configure(
+    h: &AccountHandle,
+    room: &BareJid,
+    kind: muc::RoomKind,
+    name: &str,
+) -> crate::Result<crate::events::RoomView> {
+    let ctx = h.ctx();
+    let form = match h
+        .request(muc::config_request(room))
+        .await
+        .map_err(refused)?
+    {
+        Iq::Result {
+            payload: Some(p), ..
+        } => muc::read_config_form(p),
+        _ => None,
+    };
+    h.request(muc::config_submit(room, kind, name, form.as_ref()))
+        .await
+        .map_err(refused)?;
+    let info = super::join::refresh_info(h, room).await;
+    let row = ctx.rooms.with_room(room, |r| {
+        r.row.name = Some(name.to_string());
+        r.row.kind = match kind {
+            muc::RoomKind::PrivateGroup => 1,
+            muc::RoomKind::PublicChannel => 2,
+        };
+        if let Some(info) = info {
+            r.info = info;
+            r.row.features = super::info_to_json(&r.info);
+        }
+        r.view_changed();
+        r.row.clone()
+    });
+    if let Some(row) = row {
+        ctx.store.upsert_room(&ctx.account, &row).await?;
+    }
+    super::join::flush(h);
+    ctx.rooms.view(&ctx.account, room).ok_or_else(|| {
+        bad(
+            "unknown_room",
+            "Tern does not know this group chat; join it first.",
+        )
+    })
+}

@@ -366,6 +366,8 @@ pub(crate) async fn leave(h: &AccountHandle, room: &BareJid, forget: bool) -> cr
     if forget {
         ctx.rooms.remove(room);
         ctx.store.remove_room(&ctx.account, room.as_str()).await?;
+        // Its messages go from this computer too.
+        crate::services::chat::delete_conversation(ctx, room.as_str()).await?;
         ctx.hub.emit(ClientEvent::RoomRemoved {
             account: ctx.account.clone(),
             jid: room.to_string(),
