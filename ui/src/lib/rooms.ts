@@ -193,12 +193,15 @@ export interface Fold {
   joined: string[];
   left: string[];
   renamed: { from: string; to: string }[];
+  /** Removed by a moderator (kicked or banned). */
+  removed: string[];
 }
 
 export interface Activity {
   joined: string[];
   left: string[];
   renamed: { from: string; to: string }[];
+  removed?: string[];
   at_ms: number;
 }
 
@@ -213,6 +216,7 @@ export function foldActivity(fold: Fold | null, a: Activity): Fold {
   const joined = [...(fold?.joined ?? [])];
   const left = [...(fold?.left ?? [])];
   let renamed = [...(fold?.renamed ?? [])];
+  const removed = [...(fold?.removed ?? [])];
   const drop = <T>(list: T[], i: number) => list.splice(i, 1);
   for (const n of a.joined) {
     const i = left.indexOf(n);
@@ -236,7 +240,13 @@ export function foldActivity(fold: Fold | null, a: Activity): Fold {
       drop(renamed, k);
     } else if (!left.includes(n)) left.push(n);
   }
-  return { id: fold?.id ?? ++folds, at_ms: fold?.at_ms ?? a.at_ms, joined, left, renamed };
+  // A removal is always said, even of someone who just joined.
+  for (const n of a.removed ?? []) {
+    const j = joined.indexOf(n);
+    if (j >= 0) drop(joined, j);
+    if (!removed.includes(n)) removed.push(n);
+  }
+  return { id: fold?.id ?? ++folds, at_ms: fold?.at_ms ?? a.at_ms, joined, left, renamed, removed };
 }
 
 /** "Ann", "Ann and Bob", "Ann, Bob and Cy", "Ann, Bob and 12 others". */
@@ -248,12 +258,14 @@ export function nameList(names: readonly string[]): string {
 }
 
 /** The fold as one line: "Ann, Bob and 12 others joined · Cy left · Dee is now Di"; empty when nothing is left to say. */
-export function foldText(f: Pick<Fold, 'joined' | 'left' | 'renamed'>): string {
+export function foldText(f: Pick<Fold, 'joined' | 'left' | 'renamed'> & { removed?: string[] }): string {
   const parts: string[] = [];
   if (f.joined.length) parts.push(`${nameList(f.joined)} joined`);
   if (f.left.length) parts.push(`${nameList(f.left)} left`);
   if (f.renamed.length === 1) parts.push(`${f.renamed[0].from} is now ${f.renamed[0].to}`);
   else if (f.renamed.length > 1) parts.push(`${f.renamed.length} people changed their nicknames`);
+  const removed = f.removed ?? [];
+  if (removed.length) parts.push(`${nameList(removed)} ${removed.length === 1 ? 'was' : 'were'} removed`);
   return parts.join(' · ');
 }
 

@@ -269,7 +269,7 @@ export const roomEvents = {
     return { type: 'occupants', account: ME, room: LOBBY, count: LARGE_ROOM, reset: false, upserted: [bigOccupant(1, { status })], removed: [] };
   },
   activity(joined: string[], left: string[], renamed: { from: string; to: string }[] = []): ClientEvent {
-    return { type: 'room_activity', account: ME, room: TEA, joined, left, renamed, at_ms: Date.now() };
+    return { type: 'room_activity', account: ME, room: TEA, joined, left, renamed, removed: [], at_ms: Date.now() };
   },
   room(p: Partial<RoomView>): ClientEvent {
     const r = { ...roomData.rooms.find((x) => x.jid === (p.jid ?? TEA))!, ...p };

@@ -110,6 +110,14 @@ describe('joins and leaves, folded', () => {
     expect(foldText(f)).toBe('Eva joined · Dee left');
   });
 
+  it('says who a moderator removed, even someone who just came', () => {
+    let f = foldActivity(null, at({ joined: ['bob', 'cy'] }));
+    f = foldActivity(f, at({ removed: ['bob'] }));
+    expect(foldText(f)).toBe('cy joined · bob was removed');
+    f = foldActivity(f, at({ removed: ['cy', 'dee'] }));
+    expect(foldText(f)).toBe('bob, cy and dee were removed');
+  });
+
   it('names two and three in full', () => {
     expect(foldText({ joined: ['A', 'B'], left: ['C', 'D', 'E'], renamed: [] })).toBe('A and B joined · C, D and E left');
   });
@@ -119,7 +127,7 @@ describe('the rooms store', () => {
   it('folds activity until a message comes, per room', () => {
     const act = (joined: string[], at_ms: number, room = 'r@muc') => ({
       seq: 0,
-      event: { type: 'room_activity' as const, account: 'me@x', room, joined, left: [], renamed: [], at_ms },
+      event: { type: 'room_activity' as const, account: 'me@x', room, joined, left: [], renamed: [], removed: [], at_ms },
     });
     const message = { seq: 0, event: { type: 'message' as const, message: { account: 'me@x', peer: 'r@muc' } as never } };
     rooms.events([act(['A'], 1), act(['B'], 2), act(['Z'], 2, 'other@muc')]);

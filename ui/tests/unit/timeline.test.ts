@@ -248,7 +248,7 @@ describe('dates and groups', () => {
   });
 
   it('puts a group chat’s joins and leaves between the messages, by time', () => {
-    const fold = (id: number, t: number, joined: string[]) => ({ id, at_ms: t, joined, left: [], renamed: [] });
+    const fold = (id: number, t: number, joined: string[]) => ({ id, at_ms: t, joined, left: [], renamed: [], removed: [] });
     const list = [
       msg({ id: 1, timestamp_ms: at(2026, 3, 9, 10, 0) }),
       msg({ id: 2, timestamp_ms: at(2026, 3, 9, 10, 5) }),

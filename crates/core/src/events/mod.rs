@@ -204,6 +204,8 @@ pub enum ClientEvent {
         left: Vec<String>,
         /// Who changed nickname.
         renamed: Vec<Renamed>,
+        /// Who was removed by a moderator (kicked or banned).
+        removed: Vec<String>,
         /// When, ms.
         at_ms: i64,
     },

@@ -382,6 +382,8 @@ joined: string[];
 left: string[]; 
 /**  Who changed nickname. */
 renamed: Renamed[]; 
+/**  Who was removed by a moderator (kicked or banned). */
+removed: string[]; 
 /**  When, ms. */
 at_ms: number } | 
 /**  An invitation to a room arrived (upsert by account + room). */

@@ -65,6 +65,8 @@ struct Pending {
     joined: Vec<String>,
     left: Vec<String>,
     renamed: Vec<Renamed>,
+    /// Removed by a moderator.
+    ejected: Vec<String>,
     /// The room's view changed (count, role, subject, status).
     view: bool,
 }
@@ -243,6 +245,13 @@ impl Room {
         }
     }
 
+    /// A moderator removed someone (after the user is in).
+    pub(crate) fn removed_activity(&mut self, nick: &str) {
+        if self.status == RoomStatus::Joined && self.pending.ejected.len() < 50 {
+            self.pending.ejected.push(nick.to_string());
+        }
+    }
+
     /// The whole list goes to the UI at the next flush.
     pub(crate) fn reset_list(&mut self) {
         self.pending.reset = true;
@@ -303,13 +312,18 @@ impl Room {
                 },
             });
         }
-        if !p.joined.is_empty() || !p.left.is_empty() || !p.renamed.is_empty() {
+        if !p.joined.is_empty()
+            || !p.left.is_empty()
+            || !p.renamed.is_empty()
+            || !p.ejected.is_empty()
+        {
             out.push(ClientEvent::RoomActivity {
                 account: account.to_string(),
                 room: self.jid.to_string(),
                 joined: p.joined,
                 left: p.left,
                 renamed: p.renamed,
+                removed: p.ejected,
                 at_ms: now_ms,
             });
         }

@@ -112,7 +112,10 @@ fn apply(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
         }
         if r.occupants.remove(&op.nick).is_some() {
             r.gone(&op.nick);
-            r.activity(None, Some(&op.nick), None);
+            match op.removal {
+                Some(Removal::Kicked | Removal::Banned) => r.removed_activity(&op.nick),
+                _ => r.activity(None, Some(&op.nick), None),
+            }
         } else if r.overflow > 0 {
             r.overflow -= 1;
             r.view_changed();
