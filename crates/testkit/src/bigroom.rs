@@ -60,6 +60,8 @@ const FILL_BATCH: usize = 5_000;
 #[derive(Debug)]
 pub struct BigRoom {
     room: String,
+    muc_host: String,
+    bots_domain: String,
     bots: usize,
     fill_cpu: Duration,
     fill_elapsed: Duration,
@@ -107,6 +109,8 @@ impl BigRoom {
         tracing::info!(room, n, ?fill_cpu, ?fill_elapsed, "big room filled");
         Ok(BigRoom {
             room: room.to_owned(),
+            muc_host: host.to_owned(),
+            bots_domain: access.domain.clone(),
             bots: n,
             fill_cpu,
             fill_elapsed,
@@ -157,6 +161,32 @@ impl BigRoom {
         Ok(done["count"].as_u64().unwrap_or(0))
     }
 
+    /// Like [`BigRoom::flood`], but while it runs the room sends the
+    /// changes only to the occupants that are not bots (the clients under
+    /// test): each change then costs the server one delivery per client
+    /// instead of one per occupant. A room of 5,000 broadcasting 1,000
+    /// changes a second to everyone would be 5 million stanzas a second,
+    /// far beyond what one server process delivers; what a client in such
+    /// a room receives is the same either way. Occupants who join during
+    /// the flood receive none of it. `prosody` is the server of the room.
+    pub fn flood_to_others(&self, prosody: &Prosody, rate_per_sec: u32, seconds: f64) -> Result<u64> {
+        let answer = prosody.shell(&only_others_lua(&self.muc_host, &self.room, &self.bots_domain))?;
+        let others = answer
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("| Result: "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .ok_or_else(|| anyhow!("unexpected answer from the admin shell: {answer}"))?;
+        tracing::info!(room = %self.room, others, "flood sent to the occupants that are not bots");
+        let sent = self.flood(rate_per_sec, seconds);
+        let restored = prosody.shell(&format!(
+            "> local room = prosody.hosts[\"{}\"].modules.muc.get_room_from_jid(\"{}\"); room.each_occupant = nil; return 0\n",
+            self.muc_host, self.room
+        ));
+        let sent = sent?;
+        restored?;
+        Ok(sent)
+    }
+
     /// How many messages and presences the component has received so far
     /// (everything the room sent to its occupants), and how many IQ
     /// requests it answered.
@@ -179,8 +209,34 @@ fn fill_lua(host: &str, room: &str, bots: &str, first: usize, last: usize) -> St
     )
 }
 
+/// The shell command that makes the room's broadcasts reach only the
+/// occupants present now that are not bots (by replacing the room's
+/// occupant iteration, which its presence broadcast uses); it answers with
+/// how many those are.
+fn only_others_lua(host: &str, room: &str, bots: &str) -> String {
+    format!(
+        r#"> local room = prosody.hosts["{host}"].modules.muc.get_room_from_jid("{room}"); local only = {{}}; local n = 0; for jid, occ in pairs(room._occupants) do if not occ.bare_jid:find("@{bots}", 1, true) then only[jid] = true; n = n + 1 end end; room.each_occupant = function(self) local key = nil; return function() while true do key = next(only, key); if key == nil then return nil end; local occ = self:get_occupant_by_nick(key); if occ then return key, occ end end end end; return n
+"#
+    )
+}
+
+/// User + system CPU time of this process (all its threads), from
+/// `getrusage`.
+pub fn self_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF is always valid.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 /// User + system CPU time of a process, from `/proc/PID/stat`.
-fn process_cpu(pid: u32) -> Result<Duration> {
+pub fn process_cpu(pid: u32) -> Result<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
     // Fields after the command name (which may contain spaces).
