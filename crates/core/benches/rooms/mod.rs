@@ -292,6 +292,7 @@ pub async fn big_5000() {
     let tern = Tern::sign_in(&server, &user, &password).await;
     tern.settle(Duration::from_secs(1)).await;
     let (rss0, cpu0) = (rss_kib(), self_cpu());
+    let server_cpu0 = tern_testkit::process_cpu(server.pid().unwrap()).unwrap();
     let t0 = Instant::now();
     tern.client
         .join_room(&tern.account, &room, Some("tern"), None)
@@ -304,12 +305,13 @@ pub async fn big_5000() {
     .await;
     let settled = tern.settle(Duration::from_secs(2)).await;
     let cpu = self_cpu() - cpu0;
+    let server_cpu = tern_testkit::process_cpu(server.pid().unwrap()).unwrap() - server_cpu0;
     let rss1 = rss_kib();
     let (list_at, listed) = tern.with(|s| s.reset[&room]);
     println!("| join a room of {n}: join returns (own presence) | {} |", secs(joined));
     println!("| … occupant list out (`Occupants` reset, {listed}) | {} |", secs(list_at - t0));
     println!("| … settled (last event) | {} |", secs(settled - t0));
-    println!("| … CPU of this process, join to settled + 2 s | {} |", secs(cpu));
+    println!("| … CPU of this process, join to settled + 2 s | {} (Prosody: {}) |", secs(cpu), secs(server_cpu));
     println!("| … RSS growth | {} (RSS {:.1} MiB) |", mib(rss1 as i64 - rss0 as i64), rss1 as f64 / 1024.0);
 
     // The flood, as the user in the room receives it.
