@@ -103,7 +103,9 @@ impl Tern {
                         s.occupant_items += upserted.len() as u64;
                         let flood = upserted
                             .iter()
-                            .filter_map(|o| o.status.as_deref()?.strip_prefix("flood ")?.parse().ok())
+                            .filter_map(|o| {
+                                o.status.as_deref()?.strip_prefix("flood ")?.parse().ok()
+                            })
                             .max();
                         if let Some(n) = flood {
                             if s.flood_max.is_none_or(|(m, _)| n > m) {
@@ -142,8 +144,10 @@ impl Tern {
             seen,
             _dir: dir,
         };
-        tern.wait("signed in", Duration::from_secs(30), |s| s.connected.is_some())
-            .await;
+        tern.wait("signed in", Duration::from_secs(30), |s| {
+            s.connected.is_some()
+        })
+        .await;
         tern
     }
 
@@ -263,11 +267,23 @@ pub async fn join_500() {
         .unwrap()
         .len();
     println!("| join a room of {N} bots and a peer (60 archived messages): join returns (own presence) | {} |", secs(joined));
-    println!("| … a peer in the room sees the user | {} |", secs(peer_saw - t0));
-    println!("| … occupant list out (`Occupants` reset, {listed}) | {} |", secs(list_at - t0));
-    println!("| … last 50 messages out ({msgs} `Message` events, {stored} stored) | {} |", secs(msgs_at - t0));
+    println!(
+        "| … a peer in the room sees the user | {} |",
+        secs(peer_saw - t0)
+    );
+    println!(
+        "| … occupant list out (`Occupants` reset, {listed}) | {} |",
+        secs(list_at - t0)
+    );
+    println!(
+        "| … last 50 messages out ({msgs} `Message` events, {stored} stored) | {} |",
+        secs(msgs_at - t0)
+    );
     println!("| … settled (last event) | {} |", secs(settled - t0));
-    println!("| … CPU of this process, join to settled + 2 s | {} |", secs(cpu));
+    println!(
+        "| … CPU of this process, join to settled + 2 s | {} |",
+        secs(cpu)
+    );
     println!("| … RSS growth | {} |", mib(rss));
     drop(big);
     tern.client.shutdown().await;
@@ -308,11 +324,25 @@ pub async fn big_5000() {
     let server_cpu = tern_testkit::process_cpu(server.pid().unwrap()).unwrap() - server_cpu0;
     let rss1 = rss_kib();
     let (list_at, listed) = tern.with(|s| s.reset[&room]);
-    println!("| join a room of {n}: join returns (own presence) | {} |", secs(joined));
-    println!("| … occupant list out (`Occupants` reset, {listed}) | {} |", secs(list_at - t0));
+    println!(
+        "| join a room of {n}: join returns (own presence) | {} |",
+        secs(joined)
+    );
+    println!(
+        "| … occupant list out (`Occupants` reset, {listed}) | {} |",
+        secs(list_at - t0)
+    );
     println!("| … settled (last event) | {} |", secs(settled - t0));
-    println!("| … CPU of this process, join to settled + 2 s | {} (Prosody: {}) |", secs(cpu), secs(server_cpu));
-    println!("| … RSS growth | {} (RSS {:.1} MiB) |", mib(rss1 as i64 - rss0 as i64), rss1 as f64 / 1024.0);
+    println!(
+        "| … CPU of this process, join to settled + 2 s | {} (Prosody: {}) |",
+        secs(cpu),
+        secs(server_cpu)
+    );
+    println!(
+        "| … RSS growth | {} (RSS {:.1} MiB) |",
+        mib(rss1 as i64 - rss0 as i64),
+        rss1 as f64 / 1024.0
+    );
 
     // The flood, as the user in the room receives it.
     let (events0, items0) = tern.with(|s| (s.occupant_events[&room], s.occupant_items));
@@ -347,9 +377,18 @@ pub async fn big_5000() {
         )
     });
     println!("| flood of {total:.0} presence changes ({rate}/s for {seconds:.0} s) | last one out {} after the start; settled {} |", secs(last_at - t1), secs(settled - t1));
-    println!("| … CPU of this process | {} ({:.0} µs a change; Prosody {}) |", secs(cpu), cpu.as_secs_f64() * 1e6 / sent as f64, secs(prosody_cpu));
+    println!(
+        "| … CPU of this process | {} ({:.0} µs a change; Prosody {}) |",
+        secs(cpu),
+        cpu.as_secs_f64() * 1e6 / sent as f64,
+        secs(prosody_cpu)
+    );
     println!("| … `Occupants` events | {events} carrying {items} occupants (lagged: {lagged}) |");
-    println!("| … RSS growth | {} (RSS {:.1} MiB) |", mib(rss2 as i64 - rss1 as i64), rss2 as f64 / 1024.0);
+    println!(
+        "| … RSS growth | {} (RSS {:.1} MiB) |",
+        mib(rss2 as i64 - rss1 as i64),
+        rss2 as f64 / 1024.0
+    );
     tern.client.shutdown().await;
 }
 
@@ -392,12 +431,22 @@ pub async fn autojoin(rooms: usize) {
     let settled = tern.settle(Duration::from_secs(3)).await;
     let cpu = self_cpu() - cpu0;
     let rss = rss_kib();
-    println!("| sign-in with {rooms} bookmarked rooms to join: connected | {} |", secs(connected));
+    println!(
+        "| sign-in with {rooms} bookmarked rooms to join: connected | {} |",
+        secs(connected)
+    );
     if let Some(all_in) = all_in {
         println!("| … all {rooms} joined | {} |", secs(all_in));
     }
     println!("| … settled (last event) | {} |", secs(settled - t0));
-    println!("| … CPU of this process, sign-in to settled + 3 s | {} |", secs(cpu));
-    println!("| … RSS, growth from before opening the client | {:.1} MiB ({}) |", rss as f64 / 1024.0, mib(rss as i64 - rss0 as i64));
+    println!(
+        "| … CPU of this process, sign-in to settled + 3 s | {} |",
+        secs(cpu)
+    );
+    println!(
+        "| … RSS, growth from before opening the client | {:.1} MiB ({}) |",
+        rss as f64 / 1024.0,
+        mib(rss as i64 - rss0 as i64)
+    );
     tern.client.shutdown().await;
 }
