@@ -1,6 +1,7 @@
 //! Engine benchmarks: full-text search over 1,000,000 messages, memory with
-//! 100,000 messages in 50 conversations, and archive catch-up speed against
-//! the rate the server serves the same pages.
+//! 100,000 messages in 50 conversations, archive catch-up speed against
+//! the rate the server serves the same pages, and group chats with
+//! thousands of occupants (`rooms`).
 //!
 //! Run: `scripts/bench` (release build; needs Prosody, like the tests).
 //! Results go to stdout as a Markdown table; docs/benchmarks.md has the
@@ -15,6 +16,7 @@ use tern_core::{Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerO
 use tern_store::{Direction, MessageState, NewMessage, Store};
 
 mod new_device;
+mod rooms;
 
 const WORDS: &[&str] = &[
     "meeting", "tomorrow", "lunch", "train", "photo", "holiday", "project", "release", "coffee",
@@ -296,5 +298,18 @@ async fn main() {
     }
     if run("mam") {
         mam_bench().await;
+    }
+    // Group chats: each part in its own process (`scripts/bench rooms`).
+    if which.iter().any(|w| w == "rooms-join") {
+        rooms::join_500().await;
+    }
+    if which.iter().any(|w| w == "rooms-big") {
+        rooms::big_5000().await;
+    }
+    if which.iter().any(|w| w == "rooms-autojoin") {
+        rooms::autojoin(100).await;
+    }
+    if which.iter().any(|w| w == "rooms-baseline") {
+        rooms::autojoin(0).await;
     }
 }

@@ -47,7 +47,7 @@ mod process;
 mod prosody;
 mod proxy;
 
-pub use bigroom::BigRoom;
+pub use bigroom::{process_cpu, self_cpu, BigRoom};
 pub use ca::{Leaf, TestCa};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use federation::{start_prosody_pair, Federation};
