@@ -180,10 +180,7 @@ pub(super) async fn run(
                     let _ = stream.send(Box::new(reply)).await;
                 }
                 // Occupant changes of the burst, coalesced.
-                let rooms = ctx.rooms.flush(&ctx.account);
-                if !rooms.is_empty() {
-                    ctx.hub.emit_all(rooms);
-                }
+                ctx.rooms.flush_into(&ctx.account, &ctx.hub);
             }
             cmd = cmd_rx.recv() => match cmd {
                 Some(Command::Iq { mut iq, reply }) => {

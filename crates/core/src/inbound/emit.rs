@@ -39,8 +39,8 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch) {
             }
         }
     }
-    events.extend(ctx.rooms.flush(&ctx.account));
     ctx.hub.emit_all(events);
+    ctx.rooms.flush_into(&ctx.account, &ctx.hub);
 }
 
 async fn conversation_event(ctx: &Ctx, account: &str, peer: &str) -> Option<ClientEvent> {

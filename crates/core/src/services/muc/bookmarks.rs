@@ -125,16 +125,29 @@ pub(crate) async fn fetch(h: &AccountHandle) -> Vec<BareJid> {
     }
     let mut to_join = Vec::new();
     for b in list {
-        if take_in(h, &b).await && b.autojoin {
+        if take_in(h, &b).await != Taken::Failed && b.autojoin {
             to_join.push(b.room.clone());
         }
     }
     to_join
 }
 
-/// Takes a bookmark into the rooms (and the store); whether it is new or
-/// changed.
-async fn take_in(h: &AccountHandle, b: &Bookmark) -> bool {
+/// What taking a bookmark in did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Taken {
+    /// A room Tern did not have, or one it had without autojoin that now
+    /// has it: the user (on another client) wants to be in it.
+    Wanted,
+    /// Known already, as it is (e.g. the echo of Tern's own publish).
+    Same,
+    /// Known, its settings changed.
+    Changed,
+    /// Not kept (the store failed).
+    Failed,
+}
+
+/// Takes a bookmark into the rooms (and the store).
+async fn take_in(h: &AccountHandle, b: &Bookmark) -> Taken {
     let ctx = h.ctx();
     let stored = ctx
         .store
@@ -142,6 +155,7 @@ async fn take_in(h: &AccountHandle, b: &Bookmark) -> bool {
         .await
         .ok()
         .flatten();
+    let was_wanted = stored.as_ref().is_some_and(|r| r.autojoin);
     let mut row = stored.clone().unwrap_or_else(|| tern_store::RoomRow {
         jid: b.room.to_string(),
         features: "{}".into(),
@@ -152,11 +166,18 @@ async fn take_in(h: &AccountHandle, b: &Bookmark) -> bool {
     row.password = b.password.clone().or(row.password);
     row.autojoin = b.autojoin;
     row.bookmarked = true;
-    if stored.as_ref() == Some(&row) {
-        return true;
+    let taken = if stored.as_ref() == Some(&row) {
+        Taken::Same
+    } else if b.autojoin && !was_wanted {
+        Taken::Wanted
+    } else {
+        Taken::Changed
+    };
+    if taken == Taken::Same {
+        return taken;
     }
     if ctx.store.upsert_room(&ctx.account, &row).await.is_err() {
-        return false;
+        return Taken::Failed;
     }
     let nick = match &row.nick {
         Some(n) => n.clone(),
@@ -164,7 +185,7 @@ async fn take_in(h: &AccountHandle, b: &Bookmark) -> bool {
     };
     ctx.rooms.ensure(&b.room, row, nick);
     ctx.rooms.mark_dirty();
-    true
+    taken
 }
 
 /// A PEP notification of the bookmarks node: another client of the user
@@ -177,10 +198,13 @@ pub(crate) async fn on_event(h: &AccountHandle, event: &Element) {
     match ev {
         BookmarkEvent::Set(list) => {
             for b in list {
-                take_in(h, &b).await;
+                // Only a bookmark another client added (or turned autojoin
+                // on for) joins: the echo of Tern's own publish must not
+                // bring the user back into a room that just removed them.
+                let taken = take_in(h, &b).await;
                 let status = ctx.rooms.with_room(&b.room, |r| r.status);
                 let inside = matches!(status, Some(RoomStatus::Joined | RoomStatus::Joining));
-                if b.autojoin && !inside {
+                if b.autojoin && !inside && taken == Taken::Wanted {
                     let h = h.clone();
                     tokio::spawn(async move {
                         let req = JoinRequest {
@@ -191,7 +215,7 @@ pub(crate) async fn on_event(h: &AccountHandle, event: &Element) {
                             tracing::info!(room = %b.room, "bookmarked room not joined: {e}");
                         }
                     });
-                } else if !b.autojoin && inside {
+                } else if !b.autojoin && inside && taken == Taken::Changed {
                     // Left on another device.
                     let _ = super::join::leave(h, &b.room, false).await;
                 }

@@ -62,6 +62,7 @@ pub(crate) async fn join(
     req: JoinRequest,
 ) -> crate::Result<RoomView> {
     let ctx = h.ctx();
+    tracing::debug!(%room, wait = req.wait, create = req.create.is_some(), "joining a room");
     if room.node().is_none() {
         return Err(crate::Error::Room {
             code: "not_a_room".into(),
@@ -182,7 +183,12 @@ pub(crate) async fn join(
             .ok_or(crate::Error::Internal("a room's view"));
     }
     match tokio::time::timeout(JOIN_TIMEOUT, rx).await {
-        Ok(Ok(outcome)) => outcome,
+        Ok(Ok(outcome)) => {
+            // What the join changed is announced before the join answers
+            // (the snapshot is never behind what `join_room` returned).
+            flush(h);
+            outcome
+        }
         Ok(Err(_)) => Err(crate::Error::NotConnected(ctx.account.clone())),
         Err(_) => {
             ctx.rooms.with_room(room, |r| {
@@ -206,10 +212,7 @@ pub(crate) async fn join(
 /// own flushes).
 pub(crate) fn flush(h: &AccountHandle) {
     let ctx = h.ctx();
-    let events = ctx.rooms.flush(&ctx.account);
-    if !events.is_empty() {
-        ctx.hub.emit_all(events);
-    }
+    ctx.rooms.flush_into(&ctx.account, &ctx.hub);
 }
 
 /// A room the user asked to create was created (locked): configure it as

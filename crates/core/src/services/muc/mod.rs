@@ -352,6 +352,8 @@ pub(crate) struct Me {
 pub(crate) struct Rooms {
     inner: Mutex<HashMap<BareJid, Room>>,
     dirty: std::sync::atomic::AtomicBool,
+    /// Held from a flush until its events are out (see [`Rooms::flush_into`]).
+    emitting: Mutex<()>,
 }
 
 impl Rooms {
@@ -452,7 +454,8 @@ impl Rooms {
     }
 
     /// The events for what changed since the last flush (occupant diffs,
-    /// activity, room views). Cheap when nothing changed.
+    /// activity, room views). Cheap when nothing changed. To emit them, use
+    /// [`Rooms::flush_into`], which keeps racing flushes in order.
     pub(crate) fn flush(&self, account: &str) -> Vec<ClientEvent> {
         if !self.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
             return Vec::new();
@@ -469,6 +472,20 @@ impl Rooms {
             }
         });
         out
+    }
+
+    /// Flushes and emits, with the rooms locked until the events are out:
+    /// two flushes racing (the account task's and an API call's) cannot
+    /// send an older view after a newer one.
+    pub(crate) fn flush_into(&self, account: &str, hub: &crate::events::EventHub) {
+        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let _serial = self.emitting.lock().unwrap_or_else(|e| e.into_inner());
+        let events = self.flush(account);
+        if !events.is_empty() {
+            hub.emit_all(events);
+        }
     }
 
     /// Marks the rooms for the next flush.

@@ -156,6 +156,7 @@ fn apply(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
 }
 
 fn apply_self(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
+    tracing::debug!(room = %r.jid, nick = %op.nick, available = op.available, status = ?r.status, removal = ?op.removal, "own presence in a room");
     if !op.available {
         if let Some(new) = op.new_nick {
             // The user's nick change went through.
@@ -271,6 +272,7 @@ fn join_error(
     error: JoinError,
     text: Option<String>,
 ) -> (Option<Presence>, Option<crate::events::RoomView>) {
+    tracing::debug!(room = %r.jid, ?error, status = ?r.status, "a room refused");
     if r.status != RoomStatus::Joining {
         return (None, None);
     }
