@@ -1680,7 +1680,7 @@ const roomCases = [
     act: (p) => openRoom(p, 'Old club'),
     check: async (p) => {
       const banner = p.getByTestId('room-banner');
-      await banner.getByText('You were removed from this group chat.').waitFor();
+      await banner.getByText('You were removed from this group chat by Ann.').waitFor();
       await banner.getByText('Please keep it civil').waitFor();
       if (!(await composer(p).isDisabled())) fail('composer enabled while not in the room');
       await p.screenshot({ path: join(shots, `rooms-banner-removed-${await theme(p)}.png`) });
