@@ -421,7 +421,8 @@ pub struct InvitationView {
     pub account: String,
     /// The room.
     pub room: String,
-    /// Who invites (bare JID).
+    /// Who invites: a bare JID, or an occupant's room JID (`room/nick`)
+    /// when the room passed the invitation on and hides real addresses.
     pub inviter: String,
     /// Their words.
     pub reason: Option<String>,

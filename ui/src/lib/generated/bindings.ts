@@ -670,7 +670,10 @@ export type InvitationView = {
 	account: string,
 	/**  The room. */
 	room: string,
-	/**  Who invites (bare JID). */
+	/**
+	 *  Who invites: a bare JID, or an occupant's room JID (`room/nick`)
+	 *  when the room passed the invitation on and hides real addresses.
+	 */
 	inviter: string,
 	/**  Their words. */
 	reason: string | null,
