@@ -132,8 +132,9 @@ pub(crate) async fn decline(h: &AccountHandle, room: &BareJid) -> crate::Result<
 }
 
 /// Invites people to a room: directly (XEP-0249, which every client
-/// reads), and through the room as well for a members-only room, which
-/// makes them members where the room allows it.
+/// reads), and through the room as well for a members-only room. In a
+/// members-only room the user administers (a private group), the invitees
+/// are made members first, as Conversations does, so that they can join.
 pub(crate) async fn send(
     h: &AccountHandle,
     room: &BareJid,
@@ -141,10 +142,28 @@ pub(crate) async fn send(
     reason: Option<&str>,
 ) -> crate::Result<()> {
     let ctx = h.ctx();
-    let (password, members_only) = ctx
+    let (password, members_only, admin) = ctx
         .rooms
-        .with_room(room, |r| (r.row.password.clone(), r.info.members_only))
-        .unwrap_or((None, false));
+        .with_room(room, |r| {
+            (
+                r.row.password.clone(),
+                r.info.members_only,
+                matches!(
+                    r.affiliation,
+                    crate::xep::muc::Affiliation::Owner | crate::xep::muc::Affiliation::Admin
+                ),
+            )
+        })
+        .unwrap_or((None, false, false));
+    if members_only && admin {
+        for to in who {
+            let member = crate::xep::muc::Affiliation::Member;
+            if let Err(e) = super::admin::set_affiliation(h, room, to, member, None).await {
+                // The invitation still goes; the room may admit them.
+                tracing::info!(%room, %to, "invitee not made a member: {e}");
+            }
+        }
+    }
     for to in who {
         h.send(Stanza::Message(invite::direct(
             to,
