@@ -15,7 +15,8 @@ use tern_core::{
 
 pub use tern_core::{
     ClientEvent, ContactView, ConversationView, InvitationView, MessageView, OccupantView,
-    ProfileView, RoomInfoView, RoomKind, RoomListing, RoomNotify, RoomView, Snapshot, VCardView,
+    ProfileView, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot,
+    VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch.

@@ -6,8 +6,8 @@ use tauri::State;
 use crate::boundary::{
     checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
     Draft, Listed, MessageView, OccupantView, ProfileView, RoomInfoView, RoomKind, RoomListing,
-    RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
-    UiError, VCardView,
+    RoomMember, RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
+    SnapshotView, UiError, VCardView,
 };
 use crate::Shell;
 
@@ -866,4 +866,15 @@ pub async fn configure_room(
         .await?
         .configure_room(&account, &room, &name, kind)
         .await?)
+}
+
+/// Everyone with an affiliation with a group chat (for its admins).
+#[tauri::command]
+#[specta::specta]
+pub async fn room_members(
+    shell: State<'_, Shell>,
+    account: String,
+    room: String,
+) -> Reply<Vec<RoomMember>> {
+    Ok(shell.client().await?.room_members(&account, &room).await?)
 }

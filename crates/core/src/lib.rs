@@ -42,8 +42,8 @@ pub use error::{ConnectError, Error, Result};
 pub use events::{
     AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,
     ConversationView, InvitationView, MessageState, MessageView, OccupantView, Renamed,
-    ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomNotify, RoomStatus, RoomView, Show,
-    Snapshot, Subscription, SubscriptionRequest,
+    ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomStatus,
+    RoomView, Show, Snapshot, Subscription, SubscriptionRequest,
 };
 pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};

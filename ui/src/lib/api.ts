@@ -110,6 +110,7 @@ export const api = {
   moderateMessage: (account: string, id: number, reason: string | null) => commands.moderateMessage(account, id, reason),
   destroyRoom: (account: string, room: string, reason: string | null) => done(commands.destroyRoom(account, room, reason)),
   configureRoom: (account: string, room: string, name: string, kind: RoomKind) => commands.configureRoom(account, room, name, kind),
+  roomMembers: (account: string, room: string) => commands.roomMembers(account, room),
   inviteToRoom: (account: string, room: string, jids: string[], reason: string | null) => done(commands.inviteToRoom(account, room, jids, reason)),
   acceptInvitation: (account: string, room: string) => commands.acceptInvitation(account, room),
   declineInvitation: (account: string, room: string) => done(commands.declineInvitation(account, room)),

@@ -187,6 +187,20 @@ export function roomCommand(cmd: string, a: Record<string, unknown>, send: Send)
       return slow(listing(), 80);
     case 'room_occupants':
       return slow(roomData.occupants.get(a.room as string) ?? [], 30);
+    case 'room_members':
+      return slow(
+        [
+          { jid: ME, affiliation: 'owner', nick: 'alice' },
+          { jid: 'host@example.org', affiliation: 'admin', nick: 'Host' },
+          { jid: 'guest@example.org', affiliation: 'member', nick: null },
+          { jid: 'troll@evil.example', affiliation: 'outcast', nick: null },
+        ],
+        30,
+      );
+    case 'configure_room': {
+      const r = get(a.room);
+      return r ? upsertRoom(send, { ...r, name: a.name as string, kind: a.kind as RoomView['kind'] }) : null;
+    }
     case 'room_info':
       return { jid: a.room, name: get(a.room)?.name ?? null, description: null, kind: 'private_group', occupants: null, password_protected: false, moderated: false, public: false, archived: true };
     case 'kick_occupant':

@@ -1458,6 +1458,42 @@ const roomCases = [
     },
   },
   {
+    name: 'rooms-members',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByRole('button', { name: 'Group chat menu' }).click();
+      await p.getByRole('menu', { name: 'Group chat menu' }).getByRole('menuitem', { name: 'Who belongs…' }).click();
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Who belongs to Tea room' });
+      await d.getByText('troll@evil.example').waitFor();
+      if ((await d.getByTestId('room-member').count()) !== 4) fail('not every member listed');
+      await p.screenshot({ path: join(shots, `rooms-members-dialog-${await theme(p)}.png`) });
+      await d.getByRole('button', { name: 'Lift the ban' }).click();
+      let args = await calledWith(p, 'set_affiliation');
+      if (args.jid !== 'troll@evil.example' || args.affiliation !== 'none') fail(JSON.stringify(args));
+      await d.getByRole('textbox').fill('new@example.org');
+      await d.getByRole('button', { name: 'Add' }).click();
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_affiliation').at(-1)?.args.jid === 'new@example.org');
+      args = await calledWith(p, 'set_affiliation');
+      if (args.affiliation !== 'member') fail(JSON.stringify(args));
+      await d.getByRole('button', { name: 'Close' }).click();
+      await d.waitFor({ state: 'detached' });
+      // The owner's settings: name and kind.
+      await p.getByRole('button', { name: 'Group chat menu' }).click();
+      await p.getByRole('menu', { name: 'Group chat menu' }).getByRole('menuitem', { name: 'Settings…' }).click();
+      const s = p.getByRole('dialog', { name: 'Group chat settings' });
+      await s.getByRole('textbox').fill('Tea house');
+      await s.getByText('Public channel').click();
+      await p.screenshot({ path: join(shots, `rooms-settings-${await theme(p)}.png`) });
+      await s.getByRole('button', { name: 'Save' }).click();
+      args = await calledWith(p, 'configure_room');
+      if (args.name !== 'Tea house' || args.kind !== 'public_channel') fail(JSON.stringify(args));
+      await s.waitFor({ state: 'detached' });
+    },
+  },
+  {
     name: 'rooms-menu',
     scenario: 'rooms',
     act: async (p) => {

@@ -7,8 +7,8 @@ use xmpp_parsers::jid::BareJid;
 use crate::api::client::Client;
 use crate::error::{Error, Result};
 use crate::events::{
-    InvitationView, MessageView, OccupantView, RoomInfoView, RoomKind, RoomListing, RoomNotify,
-    RoomView,
+    InvitationView, MessageView, OccupantView, RoomInfoView, RoomKind, RoomListing, RoomMember,
+    RoomNotify, RoomView,
 };
 use crate::services::muc::{admin, invites, join};
 
@@ -284,6 +284,11 @@ impl Client {
         }
         let h = self.handle(account).await?;
         admin::configure(&h, &bare(room)?, join::kind_for(kind), name).await
+    }
+
+    /// Everyone with an affiliation with a room (for its admins and owners).
+    pub async fn room_members(&self, account: &str, room: &str) -> Result<Vec<RoomMember>> {
+        admin::members(&self.handle(account).await?, &bare(room)?).await
     }
 
     /// Destroys a room (its owner).

@@ -16,7 +16,7 @@ pub use snapshot::{Snapshot, SubscriptionRequest};
 pub use views::{
     ChatState, ContactView, ConversationKind, ConversationView, InvitationView, MessageState,
     MessageView, OccupantView, Renamed, ResourcePresence, RoomInfoView, RoomKind, RoomListing,
-    RoomNotify, RoomStatus, RoomView, Show, Subscription,
+    RoomMember, RoomNotify, RoomStatus, RoomView, Show, Subscription,
 };
 
 /// Connection state of one account.

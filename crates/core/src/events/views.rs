@@ -471,6 +471,19 @@ pub struct RoomInfoView {
     pub archived: bool,
 }
 
+/// Someone with an affiliation with a room (owner, admin, member, or
+/// banned), present or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RoomMember {
+    /// Their bare JID.
+    pub jid: String,
+    /// `owner`, `admin`, `member` or `outcast` (banned).
+    pub affiliation: String,
+    /// The nickname they reserved, if any.
+    pub nick: Option<String>,
+}
+
 /// A nick change in a room.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -648,7 +648,6 @@ pub(crate) fn set_affiliation(
 }
 
 /// Asks for the users with `affiliation` (XEP-0045 §9.5, §10.5).
-#[allow(dead_code, reason = "the member list view comes later")]
 pub(crate) fn affiliation_list_request(room: &BareJid, affiliation: Affiliation) -> Iq {
     let item = with_attr(
         Element::builder("item", NS_MUC_ADMIN),
@@ -662,7 +661,6 @@ pub(crate) fn affiliation_list_request(room: &BareJid, affiliation: Affiliation)
 /// The users in an answer to [`affiliation_list_request`]: bare JID,
 /// affiliation and reserved nickname. Items without a JID or a known
 /// affiliation are skipped; at most 10 000 are read.
-#[allow(dead_code, reason = "the member list view comes later")]
 pub(crate) fn read_affiliation_list(answer: Element) -> Vec<(String, Affiliation, Option<String>)> {
     if !answer.is("query", NS_MUC_ADMIN) {
         return Vec::new();

@@ -1128,6 +1128,24 @@ async fn settings_and_forget(server: &Server) {
     let info = t.client.room_info(&me, &room).await.unwrap();
     assert_eq!(info.kind, RoomKind::PrivateGroup, "{info:?}");
     assert_eq!(info.name.as_deref(), Some("Closed House"));
+    // Who belongs: the owner, a member added by address, someone banned.
+    let friend = format!("friend@{}", server.domain());
+    t.client
+        .set_affiliation(&me, &room, &friend, "member", None)
+        .await
+        .unwrap();
+    t.client
+        .ban_user(&me, &room, "mallory@evil.example", Some("spam"))
+        .await
+        .unwrap();
+    let members = t.client.room_members(&me, &room).await.unwrap();
+    let got: Vec<(&str, &str)> = members
+        .iter()
+        .map(|m| (m.jid.as_str(), m.affiliation.as_str()))
+        .collect();
+    assert!(got.contains(&(me.as_str(), "owner")), "{got:?}");
+    assert!(got.contains(&(friend.as_str(), "member")), "{got:?}");
+    assert!(got.contains(&("mallory@evil.example", "outcast")), "{got:?}");
 
     t.client
         .send_message(&me, &room, "before forgetting", None)

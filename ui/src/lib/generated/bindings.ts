@@ -173,6 +173,8 @@ export const commands = {
 	setRoomAutojoin: (account: string, room: string, autojoin: boolean) => __TAURI_INVOKE<RoomView>("set_room_autojoin", { account, room, autojoin }),
 	/**  Renames a group chat and sets its kind (its owner). */
 	configureRoom: (account: string, room: string, name: string, kind: RoomKind) => __TAURI_INVOKE<RoomView>("configure_room", { account, room, name, kind }),
+	/**  Everyone with an affiliation with a group chat (for its admins). */
+	roomMembers: (account: string, room: string) => __TAURI_INVOKE<RoomMember[]>("room_members", { account, room }),
 };
 
 /* Constants */
@@ -870,6 +872,19 @@ export type RoomListing = {
 	name: string | null,
 	/**  How many are in it, when the service says. */
 	occupants: number | null,
+};
+
+/**
+ *  Someone with an affiliation with a room (owner, admin, member, or
+ *  banned), present or not.
+ */
+export type RoomMember = {
+	/**  Their bare JID. */
+	jid: string,
+	/**  `owner`, `admin`, `member` or `outcast` (banned). */
+	affiliation: string,
+	/**  The nickname they reserved, if any. */
+	nick: string | null,
 };
 
 /**  Which messages of a room notify. */

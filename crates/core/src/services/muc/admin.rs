@@ -324,3 +324,49 @@ pub(crate) async fn configure(
         )
     })
 }
+
+/// Everyone with an affiliation with the room (owners, admins, members,
+/// the banned), as the room tells its admins; lists the user may not see
+/// are left out.
+pub(crate) async fn members(
+    h: &AccountHandle,
+    room: &BareJid,
+) -> crate::Result<Vec<crate::events::RoomMember>> {
+    let lists = [
+        Affiliation::Owner,
+        Affiliation::Admin,
+        Affiliation::Member,
+        Affiliation::Outcast,
+    ];
+    let asks = lists
+        .iter()
+        .map(|a| h.request(muc::affiliation_list_request(room, *a)));
+    let answers = futures::future::join_all(asks).await;
+    let mut out = Vec::new();
+    let mut refusal = None;
+    for answer in answers {
+        match answer {
+            Ok(Iq::Result {
+                payload: Some(p), ..
+            }) => {
+                for (jid, affiliation, nick) in muc::read_affiliation_list(p) {
+                    out.push(crate::events::RoomMember {
+                        jid,
+                        affiliation: affiliation.as_str().to_string(),
+                        nick,
+                    });
+                }
+            }
+            Ok(_) => {}
+            Err(e) => refusal = Some(e),
+        }
+    }
+    if out.is_empty() {
+        if let Some(e) = refusal {
+            return Err(refused(e));
+        }
+    }
+    out.sort_by(|a, b| a.jid.cmp(&b.jid));
+    out.dedup_by(|a, b| a.jid == b.jid);
+    Ok(out)
+}
