@@ -1145,12 +1145,25 @@ async fn settings_and_forget(server: &Server) {
         .collect();
     assert!(got.contains(&(me.as_str(), "owner")), "{got:?}");
     assert!(got.contains(&(friend.as_str(), "member")), "{got:?}");
-    assert!(got.contains(&("mallory@evil.example", "outcast")), "{got:?}");
+    assert!(
+        got.contains(&("mallory@evil.example", "outcast")),
+        "{got:?}"
+    );
 
     t.client
         .send_message(&me, &room, "before forgetting", None)
         .await
         .unwrap();
+    // The room's echo: the message reached it.
+    wait_event(
+        &mut t.events,
+        T,
+        "the message delivered to the room",
+        message_where(&room, |m| {
+            m.body == "before forgetting" && m.state == tern_core::MessageState::Delivered
+        }),
+    )
+    .await;
     // Another client of the user sees the bookmark, then sees it go.
     let other = peer_as(server, &me, &pass).await;
     let mut marks = Vec::new();

@@ -308,8 +308,13 @@ pub(crate) async fn configure(
         };
         if let Some(info) = info {
             r.info = info;
-            r.row.features = super::info_to_json(&r.info);
         }
+        // The room accepted the form: it is of that kind now, whatever a
+        // disco answer sent a moment too early said.
+        let private = kind == muc::RoomKind::PrivateGroup;
+        r.info.members_only = private;
+        r.info.non_anonymous = private;
+        r.row.features = super::info_to_json(&r.info);
         r.view_changed();
         r.row.clone()
     });

@@ -255,8 +255,16 @@ pub(crate) async fn configure_new(
     let waiters_result = ctx.rooms.with_room(&room, |r| {
         if let Some(info) = info_after {
             r.info = info;
-            r.row.features = info_to_json(&r.info);
         }
+        if result.is_ok() {
+            // The room accepted the form: it is of that kind, whatever a
+            // disco answer sent a moment too early said.
+            let private = kind == RoomKind::PrivateGroup;
+            r.info.members_only = private;
+            r.info.non_anonymous = private;
+            r.info.is_room = true;
+        }
+        r.row.features = info_to_json(&r.info);
         r.view_changed();
         let view = r.view(&ctx.account);
         let out = match &result {
