@@ -147,5 +147,8 @@ pub(crate) async fn set_presence(
             s.chars().take(1024).collect(),
         );
     }
-    handle.set_own_presence(p).await
+    handle.set_own_presence(p.clone()).await?;
+    // The rooms the user is in see it too (presence to a room is directed).
+    crate::services::muc::join::send_presence(handle, &p).await;
+    Ok(())
 }

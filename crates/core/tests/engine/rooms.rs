@@ -271,6 +271,29 @@ async fn create_talk_and_mention(server: &Server) {
         "{:#?}",
         mine[0]
     );
+    assert_eq!(
+        stored(&t, &me, &group)
+            .await
+            .iter()
+            .find(|m| m.id == sent.id)
+            .unwrap()
+            .state,
+        tern_store::MessageState::Delivered,
+        "the room's echo"
+    );
+
+    // The user goes away: the room's occupants see it.
+    t.client
+        .set_presence(&me, "away", Some("tea"))
+        .await
+        .unwrap();
+    let nick = my_nick.clone();
+    let seen = p
+        .event(move |e| {
+            e["event"] == "muc_presence" && e["nick"] == nick.as_str() && e["show"] == "away"
+        })
+        .await;
+    assert_eq!(seen["status"], "tea");
     t.client.shutdown().await;
 }
 

@@ -154,7 +154,11 @@ pub(crate) async fn join(
     };
     flush(h);
     match sent {
-        Some(p) => {
+        Some(mut p) => {
+            // The room sees the user as their contacts do (away, busy, …).
+            let own = h.own_presence();
+            p.show = own.show;
+            p.statuses = own.statuses;
             if let Err(e) = h.send(Stanza::Presence(p)).await {
                 ctx.rooms.with_room(room, |r| {
                     r.status = RoomStatus::Left;
@@ -510,5 +514,28 @@ fn not_a_room() -> crate::Error {
     crate::Error::Room {
         code: "unknown_room".into(),
         message: "Tern does not know this group chat; join it first.".into(),
+    }
+}
+
+/// Sends the user's new presence (show, status) to every room the user is
+/// in, as their occupant.
+pub(crate) async fn send_presence(h: &AccountHandle, p: &xmpp_parsers::presence::Presence) {
+    let ctx = h.ctx();
+    let inside: Vec<String> = ctx.rooms.with(|rooms| {
+        rooms
+            .values()
+            .filter(|r| r.status == RoomStatus::Joined)
+            .map(|r| format!("{}/{}", r.jid, r.nick))
+            .collect()
+    });
+    for occupant in inside {
+        let Ok(to) = Jid::new(&occupant) else {
+            continue;
+        };
+        let mut directed = p.clone();
+        directed.to = Some(to);
+        if let Err(e) = h.send(Stanza::Presence(directed)).await {
+            tracing::info!(%occupant, "presence not sent to the room: {e}");
+        }
     }
 }
