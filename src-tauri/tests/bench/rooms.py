@@ -144,7 +144,9 @@ TRACE = """
 const cbs = window.__TAURI_INTERNALS__.callbacks;
 const w = window.__ternTrace = [];
 const describe = (d) => {
-  const p = d && d.payload !== undefined ? d.payload : d;
+  let p = d && d.payload !== undefined ? d.payload : d;
+  // Engine batches come as JSON in a string.
+  if (typeof p === 'string' && p.startsWith('{')) p = JSON.parse(p);
   if (p && Array.isArray(p.events)) {
     const kinds = {};
     let n = 0;
