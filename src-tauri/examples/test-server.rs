@@ -11,6 +11,16 @@
 //! and clients: `peer_jids` lists them, a command with `"peer": i` goes to
 //! the i-th (the first without it), and events carry their peer's index.
 //!
+//! With `--big-room=N` (for `scripts/bench approoms`), Prosody also has
+//! the admin shell and the bots component ([`ProsodyOptions::big_rooms`]),
+//! and the group chat `big@conference.<domain>` is filled server-side with
+//! N occupants `bot1` .. `botN` ([`BigRoom::fill`]); the first line also
+//! has `room` (its JID), `room_occupants` and `fill_s`. The stdin line
+//! `{"cmd": "flood", "rate": R, "seconds": S}` then makes the room send R
+//! presence changes a second for S seconds to every occupant that is not a
+//! bot ([`BigRoom::flood_in_server`]); it answers at once with
+//! `{"flood": {"changes", "recipients", "t"}}` (`t`: wall-clock seconds).
+//!
 //! With `--demo` (for `scripts/run --demo`), the account is `you@localhost`
 //! and `juliet@localhost` is already a contact: a scripted slixmpp client
 //! with a nickname and a status that greets the user and answers what they
@@ -18,9 +28,9 @@
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tern_testkit::{PeerOptions, Prosody, SlixmppPeer, TestCa};
+use tern_testkit::{BigRoom, PeerOptions, Prosody, ProsodyOptions, SlixmppPeer, TestCa};
 
 fn print(line: &serde_json::Value) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -164,7 +174,14 @@ fn main() -> anyhow::Result<()> {
         })
         .max()
         .unwrap_or(0usize);
-    let prosody = Prosody::start()?;
+    let big_room = std::env::args()
+        .find_map(|a| a.strip_prefix("--big-room=").map(str::to_owned))
+        .map(|n| n.parse::<usize>())
+        .transpose()?;
+    let prosody = match big_room {
+        Some(_) => Prosody::start_with(ProsodyOptions::big_rooms())?,
+        None => Prosody::start()?,
+    };
     if std::env::args().any(|a| a == "--demo") {
         return run_demo(prosody);
     }
@@ -199,6 +216,18 @@ fn main() -> anyhow::Result<()> {
     if peer_count > 0 {
         info["peer_jids"] = peer_jids.into();
     }
+    let big = match big_room {
+        Some(n) => {
+            let room = format!("big@{}", prosody.muc_domain());
+            let started = Instant::now();
+            let big = BigRoom::fill(&prosody, &room, n)?;
+            info["room"] = room.into();
+            info["room_occupants"] = n.into();
+            info["fill_s"] = started.elapsed().as_secs_f64().into();
+            Some(big)
+        }
+        None => None,
+    };
     print(&info)?;
     // Events only after that first line.
     for (i, peer) in peers.iter().enumerate() {
@@ -221,6 +250,17 @@ fn main() -> anyhow::Result<()> {
         let Ok(mut cmd) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
+        if let (Some(big), Some("flood")) = (&big, cmd["cmd"].as_str()) {
+            let rate = cmd["rate"].as_u64().unwrap_or(1_000);
+            let seconds = cmd["seconds"].as_f64().unwrap_or(30.0);
+            let (changes, recipients) =
+                big.flood_in_server(&prosody, u32::try_from(rate)?, seconds)?;
+            let t = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
+            print(&serde_json::json!({"flood": {
+                "changes": changes, "recipients": recipients, "t": t,
+            }}))?;
+            continue;
+        }
         let index = cmd
             .as_object_mut()
             .and_then(|o| o.remove("peer"))
@@ -230,6 +270,7 @@ fn main() -> anyhow::Result<()> {
             peer.send(cmd)?;
         }
     }
+    drop(big);
     drop(peers);
     drop(prosody);
     Ok(())

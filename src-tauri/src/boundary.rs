@@ -19,7 +19,7 @@ pub use tern_core::{
     VCardView,
 };
 
-/// Event carrying an [`EngineEvents`] batch.
+/// Event carrying an [`EngineEvents`] batch, as its JSON in a string.
 pub const EVENT_ENGINE: &str = "engine:events";
 /// Event carrying a fresh [`SnapshotView`]: the UI replaces its state (sent
 /// when the shell fell behind the engine's event stream).

@@ -142,7 +142,15 @@ async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientE
                     seq: mirror.seq,
                     events,
                 };
-                if let Err(e) = app.emit(EVENT_ENGINE, batch) {
+                // As JSON in a string: the window receives events as a
+                // script to run, and JavaScriptCore reads a long string
+                // and `JSON.parse` far faster than the same data written
+                // as an object literal (about 90 ms against 5 ms for the
+                // 5,000 occupants of a big group chat).
+                let sent = serde_json::to_string(&batch)
+                    .map_err(tauri::Error::from)
+                    .and_then(|json| app.emit(EVENT_ENGINE, json));
+                if let Err(e) = sent {
                     tracing::warn!("could not send events to the window: {e}");
                 }
             }

@@ -71,7 +71,7 @@ export type {
 
 export type ConnectErrorKind = ConnectError['kind'];
 
-/** The payload of `engine:events`: changes in order, numbered
+/** What `engine:events` carries (as JSON in a string): changes in order, numbered
  *  `seq - events.length + 1` to `seq` (`seq` is the number of the last). */
 export type EventBatch = EngineEvents;
 

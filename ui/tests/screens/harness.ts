@@ -90,7 +90,7 @@ function flush() {
   if (queued.length === 0) return;
   const events = queued;
   queued = [];
-  void emit('engine:events', { seq, events });
+  void emit('engine:events', JSON.stringify({ seq, events }));
 }
 
 function send(ev: ClientEvent) {
@@ -107,7 +107,7 @@ function sendBatch(events: ClientEvent[]) {
     snapshot = applyEvent(snapshot, ev);
     seq += 1;
   }
-  void emit('engine:events', { seq, events });
+  void emit('engine:events', JSON.stringify({ seq, events }));
 }
 // Lets a test play the engine (a peer typing, a message arriving).
 (window as unknown as { __send: typeof send }).__send = send;
