@@ -61,6 +61,18 @@ fn bare(jid: &str) -> Result<BareJid> {
     })
 }
 
+/// A room's name as the user typed it, trimmed; refused when empty.
+fn room_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::Room {
+            code: "no_name".into(),
+            message: "Give the group chat a name.".into(),
+        });
+    }
+    Ok(name)
+}
+
 fn optional(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -108,13 +120,7 @@ impl Client {
         address: Option<&str>,
         kind: RoomKind,
     ) -> Result<RoomView> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Error::Room {
-                code: "no_name".into(),
-                message: "Give the group chat a name.".into(),
-            });
-        }
+        let name = room_name(name)?;
         let handle = self.handle(account).await?;
         let address = match optional(address) {
             Some(a) => a.to_string(),
@@ -275,13 +281,7 @@ impl Client {
         name: &str,
         kind: RoomKind,
     ) -> Result<RoomView> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Error::Room {
-                code: "no_name".into(),
-                message: "Give the group chat a name.".into(),
-            });
-        }
+        let name = room_name(name)?;
         let h = self.handle(account).await?;
         admin::configure(&h, &bare(room)?, join::kind_for(kind), name).await
     }

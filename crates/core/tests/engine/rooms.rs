@@ -978,34 +978,52 @@ async fn rooms_self_ping_rejoins_a_dropped_membership_prosody() {
     t.client.shutdown().await;
 }
 
-/// A Prosody user in a room on ejabberd, over server-to-server: joins,
-/// talks both ways, its own message stored once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rooms_across_federation() {
+/// A user of one server in a room on the other, over server-to-server:
+/// joins, talks both ways, its own message stored once.
+async fn across_federation(room_on_ejabberd: bool) {
     let fed = blocking(|| tern_testkit::Federation::start().unwrap()).await;
-    let (a_user, a_pass) = fed.prosody.create_user().unwrap();
-    let (b_user, b_pass) = fed.ejabberd.create_user().unwrap();
-    let me = format!("{a_user}@{}", fed.domain_a());
-    let bob = format!("{b_user}@{}", fed.domain_b());
+    // Tern's server and the room's.
+    let (tern_port, room_port, room_muc) = if room_on_ejabberd {
+        (
+            fed.prosody.c2s_port(),
+            fed.ejabberd.c2s_port(),
+            fed.ejabberd.muc_domain(),
+        )
+    } else {
+        (
+            fed.ejabberd.c2s_port(),
+            fed.prosody.c2s_port(),
+            fed.prosody.muc_domain(),
+        )
+    };
+    let ((a_user, a_pass), a_domain, (b_user, b_pass), b_domain) = if room_on_ejabberd {
+        (
+            fed.prosody.create_user().unwrap(),
+            fed.domain_a(),
+            fed.ejabberd.create_user().unwrap(),
+            fed.domain_b(),
+        )
+    } else {
+        (
+            fed.ejabberd.create_user().unwrap(),
+            fed.domain_b(),
+            fed.prosody.create_user().unwrap(),
+            fed.domain_a(),
+        )
+    };
+    let me = format!("{a_user}@{a_domain}");
+    let bob = format!("{b_user}@{b_domain}");
     let mut t = client().await;
     t.client
-        .add_account(account(
-            &me,
-            &a_pass,
-            loopback(fed.prosody.c2s_port(), false),
-        ))
+        .add_account(account(&me, &a_pass, loopback(tern_port, false)))
         .await
         .unwrap();
     wait_connected(&mut t, &me).await;
-    let opts = PeerOptions::new(bob, b_pass, "127.0.0.1", fed.ejabberd.c2s_port());
+    let opts = PeerOptions::new(bob, b_pass, "127.0.0.1", room_port);
     let p = Peer(Arc::new(
         blocking(move || SlixmppPeer::start(opts).unwrap()).await,
     ));
-    let room = format!(
-        "federated-{}@{}",
-        std::process::id(),
-        fed.ejabberd.muc_domain()
-    );
+    let room = format!("federated-{}@{}", std::process::id(), room_muc);
     let r = room.clone();
     p.run(move |p| p.muc_create(&r, "bob", &Default::default()).unwrap())
         .await;
@@ -1054,79 +1072,16 @@ async fn rooms_across_federation() {
     t.client.shutdown().await;
 }
 
+/// A Prosody user in a room on ejabberd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_across_federation() {
+    across_federation(true).await;
+}
+
 /// The other way round: an ejabberd user in a room on Prosody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_across_federation_the_other_way() {
-    let fed = blocking(|| tern_testkit::Federation::start().unwrap()).await;
-    let (a_user, a_pass) = fed.ejabberd.create_user().unwrap();
-    let (b_user, b_pass) = fed.prosody.create_user().unwrap();
-    let me = format!("{a_user}@{}", fed.domain_b());
-    let bob = format!("{b_user}@{}", fed.domain_a());
-    let mut t = client().await;
-    t.client
-        .add_account(account(
-            &me,
-            &a_pass,
-            loopback(fed.ejabberd.c2s_port(), false),
-        ))
-        .await
-        .unwrap();
-    wait_connected(&mut t, &me).await;
-    let opts = PeerOptions::new(bob, b_pass, "127.0.0.1", fed.prosody.c2s_port());
-    let p = Peer(Arc::new(
-        blocking(move || SlixmppPeer::start(opts).unwrap()).await,
-    ));
-    let room = format!(
-        "federated-{}@{}",
-        std::process::id(),
-        fed.prosody.muc_domain()
-    );
-    let r = room.clone();
-    p.run(move |p| p.muc_create(&r, "bob", &Default::default()).unwrap())
-        .await;
-
-    // The first s2s link can take a while.
-    let view = tokio::time::timeout(
-        Duration::from_secs(60),
-        t.client.join_room(&me, &room, Some("tern"), None),
-    )
-    .await
-    .expect("joined within a minute")
-    .unwrap();
-    assert_eq!(view.status, RoomStatus::Joined);
-    let list = occupants_until(&t, &me, &room, |l| l.iter().any(|o| o.nick == "bob")).await;
-    assert_eq!(list.len(), 2, "{list:#?}");
-
-    let sent = t
-        .client
-        .send_message(&me, &room, "from the other server", None)
-        .await
-        .unwrap();
-    let at_peer = p
-        .event(|e| e["event"] == "message" && e["body"] == "from the other server")
-        .await;
-    assert_eq!(at_peer["from"], format!("{room}/tern"));
-    let r = room.clone();
-    p.run(move |p| p.muc_send(&r, "welcome over", "fed-1").unwrap())
-        .await;
-    let got = wait_event(
-        &mut t.events,
-        T,
-        "the peer's message",
-        message_where(&room, |m| m.body == "welcome over"),
-    )
-    .await;
-    assert_eq!(got.sender, format!("{room}/bob"));
-    let bodies = ["from the other server".to_string(), "welcome over".into()];
-    each_once(&t, &me, &room, &bodies).await;
-    let rows = stored(&t, &me, &room).await;
-    let mine = rows.iter().find(|m| m.id == sent.id).unwrap();
-    assert_eq!(
-        mine.archive_id.as_deref(),
-        at_peer["stanza_id"].as_str(),
-        "{mine:#?}"
-    );
-    t.client.shutdown().await;
+    across_federation(false).await;
 }
 
 /// The owner turns a public channel into a private group and renames it;
