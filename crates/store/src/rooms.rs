@@ -122,17 +122,6 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a room's subject.
-    pub async fn set_room_subject(&self, account: &str, jid: &str, subject: &str) -> Result<()> {
-        sqlx::query("UPDATE rooms SET subject = ?3 WHERE account_jid = ?1 AND jid = ?2")
-            .bind(account)
-            .bind(jid)
-            .bind(subject)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Records how far the room's archive was read: the newest id seen
     /// (kept when `newest` is `None`), the oldest fetched (likewise), and
     /// whether its beginning was reached.
@@ -290,7 +279,13 @@ mod tests {
         s.set_room_archive_state(a, &r.jid, Some("n1"), Some("o1"), None)
             .await
             .unwrap();
-        s.set_room_subject(a, &r.jid, "Fire burn").await.unwrap();
+        s.commit(&[crate::Change::RoomSubject {
+            account: a.into(),
+            room: r.jid.clone(),
+            subject: "Fire burn".into(),
+        }])
+        .await
+        .unwrap();
         r.name = Some("The Coven".into());
         s.upsert_room(a, &r).await.unwrap();
         let got = s.room(a, &r.jid).await.unwrap().unwrap();
