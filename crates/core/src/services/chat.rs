@@ -53,11 +53,14 @@ pub(crate) async fn kind_of(ctx: &Ctx, peer: &str) -> ConversationKind {
         return ConversationKind::Chat;
     };
     let bare = jid.to_bare();
+    // A signed-in account has every room in memory; the store is asked
+    // only for an account that is not.
     let is_room = ctx.rooms.has(&bare)
-        || matches!(
-            ctx.store.room(&ctx.account, bare.as_str()).await,
-            Ok(Some(_))
-        );
+        || (!ctx.rooms.loaded()
+            && matches!(
+                ctx.store.room(&ctx.account, bare.as_str()).await,
+                Ok(Some(_))
+            ));
     match (is_room, jid.resource().is_some()) {
         (true, false) => ConversationKind::GroupChat,
         (true, true) => ConversationKind::GroupChatPrivate,

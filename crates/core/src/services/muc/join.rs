@@ -459,6 +459,7 @@ pub(crate) async fn rejoin(h: &AccountHandle) {
             });
         }
     }
+    ctx.rooms.set_loaded();
     ctx.rooms.mark_dirty();
     flush(h);
 }

@@ -354,6 +354,9 @@ pub(crate) struct Rooms {
     dirty: std::sync::atomic::AtomicBool,
     /// Held from a flush until its events are out (see [`Rooms::flush_into`]).
     emitting: Mutex<()>,
+    /// Every room of the store is in (a session started): a JID that is
+    /// not here is no room of the account.
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl Rooms {
@@ -371,6 +374,18 @@ impl Rooms {
             self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         out
+    }
+
+    /// The store's rooms are all here (see [`Rooms::has`]).
+    pub(crate) fn set_loaded(&self) {
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether every room of the store is here, so that [`Rooms::has`]
+    /// answers for the account without asking the store.
+    pub(crate) fn loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether `jid` (bare) is one of the account's rooms.
