@@ -114,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             coarse_time: false,
             mention: false,
             occupant_id: None,
+            file: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

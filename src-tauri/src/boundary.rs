@@ -541,6 +541,8 @@ impl From<Error> for UiError {
             // The kind is the room's own code (`banned`, `password_required`,
             // …), as `RoomView::error` names it.
             Error::Room { code, message } => UiError::new(&code, message),
+            // Likewise for files (`no_service`, `too_large`, ...).
+            Error::File { code, message } => UiError::new(&code, message),
             Error::InvalidImage(why) => UiError::new(
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),

@@ -74,6 +74,7 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             coarse_time: false,
             mention: false,
             occupant_id: None,
+            file: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

@@ -312,6 +312,16 @@ pub enum Error {
         /// What happened, in words a person can act on.
         message: String,
     },
+    /// A file could not be sent, received or found: `code` says why
+    /// (`no_service`, `too_large`, `not_found`, `unreadable`, ...),
+    /// `message` in words a person can act on.
+    #[error("{message}")]
+    File {
+        /// Why, for the UI to act on.
+        code: String,
+        /// What happened, in words a person can act on.
+        message: String,
+    },
     /// A picture cannot be used (e.g. as avatar).
     #[error("this picture can't be used: {0}")]
     InvalidImage(String),

@@ -36,20 +36,22 @@ mod services;
 mod xep;
 
 pub use api::client;
+pub use api::files::{MediaPart, UploadView};
 pub use api::rooms::parse_room_address;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount, Privacy};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
     AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,
-    ConversationView, InvitationView, MessageState, MessageView, OccupantView, Renamed,
-    ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomStatus,
-    RoomView, Show, Snapshot, Subscription, SubscriptionRequest,
+    ConversationView, FileState, FileView, InvitationView, MessageState, MessageView, OccupantView,
+    Renamed, ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify,
+    RoomStatus, RoomView, Show, Snapshot, Subscription, SubscriptionRequest,
 };
 pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
 pub use services::caps::PeerInfo;
+pub use services::files::{FilePrefs, PhotoQuality};
 pub use services::profile::{is_avatar_hash, Crop, ProfileView, VCardView};
 pub use tls::TlsTrust;
 pub use tokio_xmpp::xmlstream::Timeouts;

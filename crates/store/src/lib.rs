@@ -71,6 +71,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_group_chats",
         include_str!("../migrations/0010_group_chats.sql"),
     ),
+    ("0011_files", include_str!("../migrations/0011_files.sql")),
 ];
 
 /// The schema version this build of Tern writes.
@@ -476,6 +477,7 @@ mod tests {
                 coarse_time: false,
                 mention: false,
                 occupant_id: None,
+                file: None,
             })
             .collect();
         store

@@ -91,6 +91,8 @@ pub struct NewMessage {
     pub mention: bool,
     /// The sending occupant's stable id in a group chat (XEP-0421).
     pub occupant_id: Option<String>,
+    /// The file it shares: the engine's JSON (`None` for text).
+    pub file: Option<String>,
 }
 
 /// A stored message.
@@ -138,6 +140,8 @@ pub struct MessageRow {
     pub moderated_by: Option<String>,
     /// The moderator's reason.
     pub moderation_reason: Option<String>,
+    /// The file it shares: the engine's JSON (`None` for text).
+    pub file: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -213,7 +217,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason";
+const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file";
 
 fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -243,6 +247,7 @@ fn row(r: &SqliteRow) -> Result<MessageRow> {
         occupant_id: r.try_get("occupant_id")?,
         moderated_by: r.try_get("moderated_by")?,
         moderation_reason: r.try_get("moderation_reason")?,
+        file: r.try_get("file")?,
     })
 }
 
@@ -520,6 +525,91 @@ impl Store {
     pub async fn set_reactions(&self, id: i64, reactions_json: &str) -> Result<Option<MessageRow>> {
         let mut conn = self.pool().acquire().await?;
         set_reactions_in(&mut conn, id, reactions_json).await
+    }
+
+    /// Replaces the file JSON of a message (a transfer moved on); with
+    /// `body`, its text too (the link, once an upload has one).
+    pub async fn set_file(
+        &self,
+        id: i64,
+        file_json: &str,
+        body: Option<&str>,
+    ) -> Result<Option<MessageRow>> {
+        let r = sqlx::query(&format!(
+            "UPDATE messages SET file = ?2, body = COALESCE(?3, body) WHERE id = ?1 RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(file_json)
+        .bind(body)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Records when a message's file was last shown (`used_ms` in its JSON).
+    pub async fn touch_file(&self, id: i64, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET file = json_set(file, '$.used_ms', ?2) WHERE id = ?1 AND file IS NOT NULL",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The messages of an account that share a file, newest first: the
+    /// `limit` ones before `before` (a `(timestamp_ms, id)` position).
+    pub async fn files(
+        &self,
+        account: &str,
+        before: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>> {
+        let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE account_jid = ?1 AND file IS NOT NULL
+               AND (timestamp_ms < ?2 OR (timestamp_ms = ?2 AND id < ?3))
+             ORDER BY timestamp_ms DESC, id DESC LIMIT ?4"
+        ))
+        .bind(account)
+        .bind(t)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// The file JSON of every message of a conversation that shares one
+    /// (to delete the local copies with the conversation).
+    pub async fn conversation_files(&self, account: &str, peer: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT file FROM messages WHERE account_jid = ?1 AND peer = ?2 AND file IS NOT NULL",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("file").map_err(Into::into))
+            .collect()
+    }
+
+    /// Every message with a file whose JSON says `key` is `value`, any
+    /// account (the cache's clean-up and the start-up sweep read them).
+    pub async fn files_where(&self, key: &str, value: &str) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE file IS NOT NULL AND json_extract(file, '$.' || ?1) = ?2
+             ORDER BY id"
+        ))
+        .bind(key)
+        .bind(value)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
     }
 
     /// Messages of a conversation, oldest first: the `limit` newest ones
@@ -893,8 +983,8 @@ pub(crate) async fn insert_in(
         }
     }
     let r = sqlx::query(&format!(
-        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14)
+        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id, file)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          RETURNING {COLUMNS}"
     ))
     .bind(&m.account)
@@ -911,6 +1001,7 @@ pub(crate) async fn insert_in(
     .bind(&m.reply_to)
     .bind(m.mention)
     .bind(&m.occupant_id)
+    .bind(&m.file)
     .fetch_one(&mut *conn)
     .await?;
     let inserted = row(&r)?;

@@ -456,6 +456,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         coarse_time: false,
         mention: false,
         occupant_id: None,
+        file: None,
     }
 }
 

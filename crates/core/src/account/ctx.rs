@@ -33,6 +33,11 @@ pub(crate) struct Ctx {
     /// How long a room may stay silent before Tern checks the user is
     /// still in it (XEP-0410).
     pub room_ping_after: std::time::Duration,
+    /// The user's file choices and the transfers running (shared by every
+    /// account).
+    pub files: Arc<crate::services::files::Files>,
+    /// The account's upload service (XEP-0363), as found this session.
+    pub upload: Arc<crate::services::files::UploadKnown>,
 }
 
 impl Ctx {
@@ -150,6 +155,8 @@ pub(crate) mod tests {
             privacy: Arc::default(),
             rooms: Arc::default(),
             room_ping_after: std::time::Duration::from_secs(300),
+            files: Arc::default(),
+            upload: Arc::default(),
         };
         (dir, ctx)
     }

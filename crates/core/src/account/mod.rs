@@ -93,6 +93,7 @@ impl Account {
         room_ping_after: std::time::Duration,
         activity: Arc<crate::account::ctx::Activity>,
         privacy: Arc<crate::account::ctx::PrivacyChoice>,
+        files: Arc<crate::services::files::Files>,
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
         store: Store,
@@ -111,6 +112,8 @@ impl Account {
             privacy,
             rooms: Arc::default(),
             room_ping_after,
+            files,
+            upload: Arc::default(),
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {

@@ -142,6 +142,9 @@ pub(super) async fn run(
             let token = stream.send(Box::new(stanza)).await;
             st.queue.sending(message_id, token);
         }
+        for message_id in st.queue.take_uploads() {
+            crate::services::files::upload::start(&handle, message_id);
+        }
         tokio::select! {
             _ = sweep.tick() => st.expire(Instant::now()),
             fate = st.queue.wait_in_flight() => {

@@ -21,7 +21,7 @@ fn peer_jid(peer: &str) -> Result<String> {
 
 /// A conversation's peer: a bare JID, or an occupant of one of the
 /// account's rooms (`room@service/nick`, a private message in a room).
-async fn peer_of(ctx: &crate::account::ctx::Ctx, peer: &str) -> Result<String> {
+pub(super) async fn peer_of(ctx: &crate::account::ctx::Ctx, peer: &str) -> Result<String> {
     if let Ok(full) = xmpp_parsers::jid::FullJid::new(peer.trim()) {
         if chat::kind_of(ctx, full.as_str()).await == tern_store::ConversationKind::GroupChatPrivate
         {

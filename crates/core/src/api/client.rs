@@ -133,6 +133,8 @@ struct Inner {
     activity: Arc<crate::account::ctx::Activity>,
     /// What strangers are told.
     privacy: Arc<crate::account::ctx::PrivacyChoice>,
+    /// The user's file choices and the transfers running.
+    files: Arc<crate::services::files::Files>,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -203,6 +205,7 @@ impl Client {
                 data_dir: config.data_dir.clone(),
                 activity: Arc::default(),
                 privacy: Arc::new(crate::account::ctx::PrivacyChoice::default()),
+                files: Arc::default(),
             }),
         };
         client.inner.privacy.set(config.privacy);
@@ -234,6 +237,16 @@ impl Client {
     /// Changes what strangers are told, for every account at once.
     pub fn set_privacy(&self, privacy: Privacy) {
         self.inner.privacy.set(privacy);
+    }
+
+    /// The user's choices about files.
+    pub fn file_prefs(&self) -> crate::FilePrefs {
+        self.inner.files.prefs.get()
+    }
+
+    /// Changes the user's choices about files, for every account at once.
+    pub fn set_file_prefs(&self, prefs: crate::FilePrefs) {
+        self.inner.files.prefs.set(prefs);
     }
 
     /// The current state.
@@ -268,6 +281,7 @@ impl Client {
             self.inner.room_ping_after,
             self.inner.activity.clone(),
             self.inner.privacy.clone(),
+            self.inner.files.clone(),
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),
@@ -498,6 +512,8 @@ impl Client {
             privacy: self.inner.privacy.clone(),
             rooms: Default::default(),
             room_ping_after: self.inner.room_ping_after,
+            files: self.inner.files.clone(),
+            upload: Default::default(),
         })
     }
 

@@ -5,5 +5,6 @@ mod chats;
 pub mod client;
 mod contacts;
 mod discovery;
+pub mod files;
 mod profile;
 pub mod rooms;

@@ -14,9 +14,10 @@ mod views;
 pub(crate) use hub::EventHub;
 pub use snapshot::{Snapshot, SubscriptionRequest};
 pub use views::{
-    ChatState, ContactView, ConversationKind, ConversationView, InvitationView, MessageState,
-    MessageView, OccupantView, Renamed, ResourcePresence, RoomInfoView, RoomKind, RoomListing,
-    RoomMember, RoomNotify, RoomStatus, RoomView, Show, Subscription,
+    ChatState, ContactView, ConversationKind, ConversationView, FileState, FileView,
+    InvitationView, MessageState, MessageView, OccupantView, Renamed, ResourcePresence,
+    RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomStatus, RoomView, Show,
+    Subscription,
 };
 
 /// Connection state of one account.
@@ -77,6 +78,20 @@ pub enum ClientEvent {
     Message {
         /// The message.
         message: MessageView,
+    },
+    /// A file is on its way up or down: how far (a few times a second at
+    /// most; the message's own event tells when it is done).
+    Transfer {
+        /// Account.
+        account: String,
+        /// The message that shares the file.
+        message_id: i64,
+        /// Bytes moved so far.
+        #[cfg_attr(feature = "specta", specta(type = f64))]
+        done: u64,
+        /// Bytes in all, if known.
+        #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
+        total: Option<u64>,
     },
     /// A conversation was added or changed (upsert by account + peer).
     Conversation {

@@ -164,6 +164,66 @@ pub struct MessageView {
     pub moderated_by: Option<String>,
     /// The moderator's reason.
     pub moderation_reason: Option<String>,
+    /// The file it shares (a photo, a document, ...), if any.
+    pub file: Option<FileView>,
+}
+
+named_enum! {
+    /// Where a shared file is.
+    FileState {
+        /// The user's, waiting to be uploaded (or being uploaded: see
+        /// `Transfer` events).
+        Uploading = "uploading",
+        /// The user's, uploaded and sent.
+        Uploaded = "uploaded",
+        /// Someone's: not downloaded (the user may download it).
+        Remote = "remote",
+        /// Someone's, being downloaded.
+        Downloading = "downloading",
+        /// Someone's, downloaded.
+        Local = "local",
+        /// The last transfer failed (`error`, `error_text`).
+        Failed = "failed",
+    }
+}
+
+/// A file shared in a message. Its preview and the file itself are served
+/// to the window by the shell (`tern-media://localhost/file/<message id>/
+/// preview` and `/full`), never sent as data in events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct FileView {
+    /// The file's name (plain text, safe as a file name).
+    pub name: String,
+    /// Media type (`image/jpeg`, ...), if known.
+    pub media_type: Option<String>,
+    /// Size in bytes, if known.
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
+    pub size: Option<u64>,
+    /// An image's width, upright.
+    pub width: Option<u32>,
+    /// An image's height, upright.
+    pub height: Option<u32>,
+    /// Where it is.
+    pub state: FileState,
+    /// Why the last transfer failed: a short code (`too_large`,
+    /// `no_service`, `refused`, `network`, `cancelled`, `not_found`,
+    /// `not_allowed`, `tls`, `corrupt`, ...).
+    pub error: Option<String>,
+    /// The failure in words a person can act on.
+    pub error_text: Option<String>,
+    /// A preview image can be shown (`/preview`).
+    pub preview: bool,
+    /// The file is here and is a raster image within Tern's limits: `/full`
+    /// shows it. Anything else is shown as a file card.
+    pub image: bool,
+    /// An animated GIF or WebP.
+    pub animated: bool,
+    /// The file is on this computer (it can be opened, shown in its folder,
+    /// saved elsewhere).
+    pub local: bool,
+    /// Sent encrypted (XEP-0454).
+    pub encrypted: bool,
 }
 
 impl From<tern_store::MessageRow> for MessageView {
@@ -199,8 +259,41 @@ impl From<tern_store::MessageRow> for MessageView {
             mention: m.mention,
             moderated_by: m.moderated_by,
             moderation_reason: m.moderation_reason,
+            file: m.file.as_deref().and_then(file_view),
         }
     }
+}
+
+/// A message's file as the UI shows it (without the file system: `local`
+/// and `preview` say what the engine wrote, not what is on disk now).
+fn file_view(json: &str) -> Option<FileView> {
+    use crate::services::files::{FileInfo, FileState as S};
+    let f = FileInfo::from_json(Some(json))?;
+    let state = match f.state {
+        S::Upload => FileState::Uploading,
+        S::Uploaded => FileState::Uploaded,
+        S::Remote => FileState::Remote,
+        S::Downloading => FileState::Downloading,
+        S::Local => FileState::Local,
+        S::Failed => FileState::Failed,
+    };
+    let local = f.dir.is_some() && matches!(f.state, S::Upload | S::Uploaded | S::Local)
+        || (f.state == S::Failed && f.dir.is_some() && f.url.is_none());
+    Some(FileView {
+        encrypted: f.encrypted(),
+        preview: f.preview.is_some(),
+        image: f.image && local,
+        animated: f.animated,
+        local,
+        name: f.name,
+        media_type: f.media_type,
+        size: f.size,
+        width: f.width,
+        height: f.height,
+        state,
+        error: f.error,
+        error_text: f.error_text,
+    })
 }
 
 /// What a conversation is.

@@ -216,6 +216,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             coarse_time: c.coarse_time,
             mention: c.mention,
             occupant_id: c.occupant_id.clone(),
+            file: None,
         },
         count_unread: true,
     });

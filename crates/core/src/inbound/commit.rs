@@ -40,6 +40,7 @@ mod tests {
                 coarse_time: false,
                 mention: false,
                 occupant_id: None,
+                file: None,
             },
             count_unread: true,
         }

@@ -115,6 +115,7 @@ mod tests {
             coarse_time: false,
             mention: false,
             occupant_id: None,
+            file: None,
         }
     }
 

@@ -22,6 +22,41 @@ pub(crate) enum Intent {
     GroupMessage,
     /// The message's row as a private message to an occupant of a room.
     RoomPrivate,
+    /// The file of the message's row: uploaded first (when it has no link
+    /// yet), then announced like the other kinds, as `via` says.
+    File {
+        /// How the announcement goes.
+        via: Via,
+    },
+}
+
+/// How a file's message goes: like which kind of text message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Via {
+    /// A chat message.
+    Chat,
+    /// A message to a group chat.
+    Group,
+    /// A private message to an occupant of a room.
+    RoomPrivate,
+}
+
+impl Intent {
+    /// The intent for a conversation's messages, with or without a file.
+    pub(crate) fn for_kind(kind: tern_store::ConversationKind, file: bool) -> Intent {
+        use tern_store::ConversationKind as K;
+        match (kind, file) {
+            (K::GroupChat, false) => Intent::GroupMessage,
+            (K::GroupChatPrivate, false) => Intent::RoomPrivate,
+            (K::Chat, false) => Intent::Message,
+            (K::GroupChat, true) => Intent::File { via: Via::Group },
+            (K::GroupChatPrivate, true) => Intent::File {
+                via: Via::RoomPrivate,
+            },
+            (K::Chat, true) => Intent::File { via: Via::Chat },
+        }
+    }
 }
 
 impl Intent {
@@ -43,11 +78,18 @@ pub(crate) enum Prepared {
     Ready(Box<Message>),
     /// It cannot be sent: it is marked failed with this reason.
     Unsendable(&'static str),
+    /// Its file must be uploaded first; the message comes back to the
+    /// queue once it has its link.
+    Upload,
 }
 
 /// Builds the stanza for a queued message, now that its turn came.
 pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
+    if let Intent::File { via } = intent {
+        return crate::services::files::upload::announcement(*via, row);
+    }
     match intent {
+        Intent::File { .. } => Prepared::Unsendable("a file's message"),
         Intent::Message | Intent::GroupMessage | Intent::RoomPrivate => {
             let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
             let stanza = Outgoing {
@@ -158,6 +200,7 @@ mod tests {
             occupant_id: None,
             moderated_by: None,
             moderation_reason: None,
+            file: None,
         }
     }
 

@@ -19,6 +19,7 @@ use intent::Intent;
 
 /// Stores an outgoing chat message with its intent in the send queue (one
 /// transaction) and announces it. The account task sends it in its turn.
+/// `file`: the id the message must have and its file's JSON.
 pub(crate) async fn queue_message(
     ctx: &Ctx,
     peer: &str,
@@ -27,8 +28,13 @@ pub(crate) async fn queue_message(
     kind: tern_store::ConversationKind,
     sender: Option<&str>,
     intent: &Intent,
+    file: Option<(String, String)>,
 ) -> crate::Result<MessageRow> {
-    let id = new_id();
+    // A file's message has the id its folder was named after.
+    let (id, file) = match file {
+        Some((uid, json)) => (uid, Some(json)),
+        None => (new_id(), None),
+    };
     let new = NewMessage {
         account: ctx.account.clone(),
         peer: peer.to_string(),
@@ -48,6 +54,7 @@ pub(crate) async fn queue_message(
         coarse_time: false,
         mention: false,
         occupant_id: None,
+        file,
     };
     let row = match ctx
         .store

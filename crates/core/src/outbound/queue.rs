@@ -38,6 +38,10 @@ pub(crate) struct Queue {
     open: bool,
     /// The server acknowledges stanzas (XEP-0198).
     acks: bool,
+    /// Messages whose file must be uploaded before they can go: the
+    /// account task starts the uploads ([`Queue::take_uploads`]); each
+    /// comes back with [`Queue::push`] once it has its link.
+    uploads: Vec<i64>,
 }
 
 /// How the in-flight message fared.
@@ -109,6 +113,11 @@ impl Queue {
             };
             match prepare(&intent, &row) {
                 Prepared::Ready(m) => return Some((message_id, Stanza::Message(*m))),
+                Prepared::Upload => {
+                    if !self.uploads.contains(&message_id) {
+                        self.uploads.push(message_id);
+                    }
+                }
                 Prepared::Unsendable(why) => {
                     tracing::error!(message_id, why, "queued message cannot be sent");
                     fail(ctx, message_id).await;
@@ -116,6 +125,11 @@ impl Queue {
             }
         }
         None
+    }
+
+    /// Messages whose upload must start now.
+    pub(crate) fn take_uploads(&mut self) -> Vec<i64> {
+        std::mem::take(&mut self.uploads)
     }
 
     /// The message just handed to the stream.
@@ -216,6 +230,7 @@ mod tests {
             Default::default(),
             None,
             &crate::outbound::intent::Intent::Message,
+            None,
         )
         .await
         .unwrap();
@@ -227,6 +242,7 @@ mod tests {
             Default::default(),
             None,
             &crate::outbound::intent::Intent::Message,
+            None,
         )
         .await
         .unwrap();

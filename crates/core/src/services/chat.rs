@@ -76,11 +76,7 @@ async fn send_signal(handle: &AccountHandle, peer: &str, s: &Signal) -> Result<(
 
 /// The intent of a message to `peer`, by the kind of conversation.
 fn intent_for(kind: ConversationKind) -> Intent {
-    match kind {
-        ConversationKind::GroupChat => Intent::GroupMessage,
-        ConversationKind::GroupChatPrivate => Intent::RoomPrivate,
-        ConversationKind::Chat => Intent::Message,
-    }
+    Intent::for_kind(kind, false)
 }
 
 fn emit_message(ctx: &Ctx, m: &MessageRow) {
@@ -112,18 +108,7 @@ pub(crate) async fn send(
         }),
         None => None,
     };
-    // In a room, the user speaks as their occupant (`room/nick`).
-    let sender = match kind {
-        ConversationKind::GroupChat => {
-            let bare = xmpp_parsers::jid::BareJid::new(peer).map_err(|_| bad("not a room"))?;
-            let nick = ctx
-                .rooms
-                .own_nick(&bare)
-                .ok_or_else(|| bad("not in this group chat"))?;
-            Some(format!("{peer}/{nick}"))
-        }
-        _ => None,
-    };
+    let sender = sender_in(ctx, peer, kind)?;
     let intent = intent_for(kind);
     let row = crate::outbound::queue_message(
         ctx,
@@ -133,12 +118,29 @@ pub(crate) async fn send(
         kind,
         sender.as_deref(),
         &intent,
+        None,
     )
     .await?;
     if let Some(handle) = handle {
         let _ = handle.queue(row.id, intent).await;
     }
     Ok(row)
+}
+
+/// Who the user is in a conversation: in a room, their occupant
+/// (`room/nick`; an error when not in it); elsewhere the account (`None`).
+pub(crate) fn sender_in(ctx: &Ctx, peer: &str, kind: ConversationKind) -> Result<Option<String>> {
+    match kind {
+        ConversationKind::GroupChat => {
+            let bare = xmpp_parsers::jid::BareJid::new(peer).map_err(|_| bad("not a room"))?;
+            let nick = ctx
+                .rooms
+                .own_nick(&bare)
+                .ok_or_else(|| bad("not in this group chat"))?;
+            Ok(Some(format!("{peer}/{nick}")))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Sends a failed message again, as it was, through the send queue.
@@ -150,7 +152,11 @@ pub(crate) async fn resend(
     let m = own_message(ctx, message_id).await?;
     // The store checks, in the same transaction, that it is a failed
     // outgoing message that was not retracted.
-    let intent = intent_for(kind_of(ctx, &m.peer).await);
+    let intent = Intent::for_kind(kind_of(ctx, &m.peer).await, m.file.is_some());
+    if m.file.is_some() {
+        // A file whose upload failed starts again from its local copy.
+        crate::services::files::upload::reset_for_retry(ctx, &m).await?;
+    }
     let row = crate::outbound::requeue_failed(ctx, &m, &intent)
         .await?
         .ok_or_else(|| bad("only a message that could not be sent can be sent again"))?;
