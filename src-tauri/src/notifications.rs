@@ -557,6 +557,7 @@ mod tests {
             mention: false,
             moderated_by: None,
             moderation_reason: None,
+            file: None,
         }
     }
 
