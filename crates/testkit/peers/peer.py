@@ -36,6 +36,53 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
     {"cmd": "quit"}
 
+Files (XEP-0363 HTTP upload, XEP-0066 OOB, XEP-0446/0447 metadata). HTTP
+runs over HTTPS only, verified against CA_PEM like the XMPP stream:
+
+    {"cmd": "upload_send", "to": JID, "path": P, "content_type": CT, "id": ID,
+     "sfs": false, "name": N, "desc": TEXT, "type": "chat", "encrypt": false,
+     "iv_len": 12}
+        Asks the peer's own server for a slot (the first item of its disco
+        items, or the domain itself, with urn:xmpp:http:upload:0), PUTs the
+        file and sends a message whose body is the GET URL, with
+        <x xmlns='jabber:x:oob'><url/></x>. "name" is the file name offered
+        (default: the base name of P). With "sfs", also a XEP-0447
+        <file-sharing xmlns='urn:xmpp:sfs:0'> holding the XEP-0446 <file/>
+        (name, media-type, size, sha-256 hash, desc; width and height when
+        Pillow reads the file as an image) and
+        <sources><url-data target=URL/></sources>. "type" may be "groupchat"
+        (then "to" is a room). With "encrypt", the file is encrypted
+        (AES-256-GCM, random key, "iv_len" 12 or 16 byte IV, tag appended)
+        before the PUT, the URL is aesgcm://...#IVKEY (hex) and the message
+        carries that URL as its only content: OMEMO-encrypted with --omemo,
+        else in the clear (no OOB, no SFS).
+        -> "sent", then {"event": "uploaded", "id", "url", "size", "sha256"}
+           ("size" and "sha256" (hex) of the file as given), or
+           {"event": "upload_failed", "id", "stage", "type", "condition",
+            "text", "max_file_size", "status", "message"}: "stage" is
+           "discover" (no upload service), "slot" (the server refused the
+           slot: IQ "type"/"condition"/"text", and "max_file_size" from
+           <file-too-large/> when present) or "put" (HTTP "status", or
+           "message" when the connection failed).
+    {"cmd": "upload_slot", "filename": N, "size": BYTES, "content_type": CT}
+        Only asks for a slot. -> {"event": "upload_slot", "service", "put",
+        "get", "headers": {NAME: VALUE}, "max_file_size"} or "upload_failed"
+        (stage "discover" or "slot", "id" null).
+    {"cmd": "download", "url": URL, "path": P}
+        GETs URL (https://, or aesgcm:// which is fetched over https and
+        decrypted with the IV (12 or 16 bytes) and key in the fragment; the
+        last 16 bytes are the GCM tag), following up to 5 redirects, and
+        writes the body to P. -> {"event": "downloaded", "url", "sha256" (hex
+        of what was written), "size", "content_type", "status"} or
+        {"event": "download_failed", "url", "status", "message"} (non-2xx
+        status, connection failure or failed decryption; nothing written).
+    {"cmd": "image_meta", "path": P}
+        Reads an image with Pillow. -> {"event": "image_meta", "path",
+        "format" ("JPEG", "PNG", ...), "width", "height", "exif": {TAG: VALUE}
+        (names from PIL.ExifTags, the Exif sub-IFD merged in; rationals as
+        numbers, bytes as hex), "gps" (whether a GPS IFD with entries is
+        present)} or {"event": "image_meta_failed", "path", "message"}.
+
 Group chat (XEP-0045 and friends); ROOM is a bare room JID:
 
     {"cmd": "muc_join", "room": ROOM, "nick": N, "password": P, "maxstanzas": 0}
@@ -81,7 +128,8 @@ Events (stdout):
     {"event": "ready", "jid": FULLJID, "omemo_device_id": N or null}
     {"event": "message", "from", "to", "id", "type", "body", "origin_id",
      "stanza_id", "replace_id", "receipt_request", "markable", "reply_to",
-     "reactions", "retract_id", "chatstate", "encrypted", "error"}
+     "reactions", "retract_id", "chatstate", "encrypted", "error",
+     "oob_url", "file"}
     {"event": "receipt", "from", "id"}
     {"event": "displayed", "from", "id"}
     {"event": "presence", "from", "type", "show", "status"}
@@ -120,8 +168,16 @@ status code 110 and "self": true.
 In "message" events absent fields are null; "reply_to" is {"id", "to"},
 "reactions" is {"id", "emojis": [...]}, "chatstate" the element name
 ("composing", "active", ...), "encrypted" whether an OMEMO element is present,
-"error" the condition of an error message. A message that carries a receipt,
-marker, reaction etc. is reported as "message" as well as by its own event.
+"error" the condition of an error message, "oob_url" the <url/> of a
+XEP-0066 <x xmlns='jabber:x:oob'/>. "file" is the first XEP-0446
+<file xmlns='urn:xmpp:file:metadata:0'/> anywhere in the message (on its own
+or inside XEP-0447 <file-sharing/>): {"name", "media_type", "size",
+"width", "height", "desc", "sha256" (base64, as sent), "thumbnail": {"uri",
+"media_type", "width", "height"} (the first XEP-0264 urn:xmpp:thumbs:1
+<thumbnail/>) or null, "sources": [URL...] (the url-data targets of the
+enclosing <file-sharing/>), "disposition"}; absent values are null. A
+message that carries a receipt, marker, reaction etc. is reported as
+"message" as well as by its own event.
 
 Unless --no-auto-receipts is given, every message that requests a XEP-0184
 receipt is answered with <received id=.../> (like ordinary clients do).
@@ -139,10 +195,12 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
 import ssl
 import sys
 import threading
+import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -186,6 +244,15 @@ NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner"
 NS_BOOKMARKS = "urn:xmpp:bookmarks:1"
 NS_OLDMEMO = "eu.siacs.conversations.axolotl"
 NS_TWOMEMO = "urn:xmpp:omemo:2"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_UPLOAD = "urn:xmpp:http:upload:0"
+NS_OOB = "jabber:x:oob"
+NS_FILE_META = "urn:xmpp:file:metadata:0"
+NS_SFS = "urn:xmpp:sfs:0"
+NS_URL_DATA = "http://jabber.org/protocol/url-data"
+NS_HASHES = "urn:xmpp:hashes:2"
+NS_THUMBS = "urn:xmpp:thumbs:1"
 
 CHAT_STATES = ("active", "composing", "paused", "inactive", "gone")
 RETRACT_FALLBACK = (
@@ -321,7 +388,216 @@ def describe_message(xml):
         "encrypted": child(xml, NS_OLDMEMO, "encrypted") is not None
         or child(xml, NS_TWOMEMO, "encrypted") is not None,
         "error": error,
+        "oob_url": oob_url(xml),
+        "file": describe_file(xml),
     }
+
+
+def text_of(elem, ns, name):
+    found = None if elem is None else child(elem, ns, name)
+    return None if found is None else (found.text or "").strip()
+
+
+def int_or_none(value):
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
+
+
+def oob_url(xml):
+    oob = child(xml, NS_OOB, "x")
+    return text_of(oob, NS_OOB, "url")
+
+
+def describe_file(xml):
+    """The first XEP-0446 <file/> in a message, with its XEP-0447 context."""
+    sharing, meta = None, None
+    for candidate in xml.iter(q(NS_SFS, "file-sharing")):
+        found = child(candidate, NS_FILE_META, "file")
+        if found is not None:
+            sharing, meta = candidate, found
+            break
+    if meta is None:
+        meta = next(xml.iter(q(NS_FILE_META, "file")), None)
+    if meta is None:
+        return None
+    sha256 = None
+    for digest in meta.findall(q(NS_HASHES, "hash")):
+        if digest.get("algo") == "sha-256":
+            sha256 = (digest.text or "").strip()
+            break
+    thumb = child(meta, NS_THUMBS, "thumbnail")
+    sources = []
+    if sharing is not None:
+        found = child(sharing, NS_SFS, "sources")
+        for data in [] if found is None else found.findall(q(NS_URL_DATA, "url-data")):
+            sources.append(data.get("target"))
+    return {
+        "name": text_of(meta, NS_FILE_META, "name"),
+        "media_type": text_of(meta, NS_FILE_META, "media-type"),
+        "size": int_or_none(text_of(meta, NS_FILE_META, "size")),
+        "width": int_or_none(text_of(meta, NS_FILE_META, "width")),
+        "height": int_or_none(text_of(meta, NS_FILE_META, "height")),
+        "desc": text_of(meta, NS_FILE_META, "desc"),
+        "sha256": sha256,
+        "thumbnail": None
+        if thumb is None
+        else {
+            "uri": thumb.get("uri"),
+            "media_type": thumb.get("media-type"),
+            "width": int_or_none(thumb.get("width")),
+            "height": int_or_none(thumb.get("height")),
+        },
+        "sources": sources,
+        "disposition": None if sharing is None else sharing.get("disposition"),
+    }
+
+
+class HttpError(Exception):
+    """An HTTP exchange that did not give a 2xx answer."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+HTTP_TIMEOUT = 60.0
+
+
+async def http_once(context, method, url, headers, body):
+    """One HTTPS request (HTTP/1.1, Connection: close); returns (status,
+    headers with lower-case names, body)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("not an https URL: %r" % (url,))
+    host = parts.hostname
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    reader, writer = await asyncio.open_connection(
+        host, parts.port or 443, ssl=context, server_hostname=host
+    )
+    try:
+        lines = ["%s %s HTTP/1.1" % (method, target), "Host: %s" % (parts.netloc,), "Connection: close"]
+        for name, value in (headers or {}).items():
+            lines.append("%s: %s" % (name, value))
+        if body is not None or method in ("PUT", "POST"):
+            lines.append("Content-Length: %d" % (len(body or b""),))
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body:
+            view = memoryview(body)
+            for start in range(0, len(view), 65536):
+                writer.write(view[start : start + 65536])
+                await writer.drain()
+        await writer.drain()
+        status_line = (await reader.readline()).decode("latin-1").strip()
+        fields = status_line.split(" ", 2)
+        if len(fields) < 2 or not fields[0].startswith("HTTP/"):
+            raise ValueError("bad HTTP status line %r" % (status_line,))
+        status = int(fields[1])
+        answer = {}
+        while True:
+            line = (await reader.readline()).decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                break
+            name, _, value = line.partition(":")
+            answer[name.strip().lower()] = value.strip()
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            data = b""
+        elif "chunked" in answer.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size = int((await reader.readline()).split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                chunks.append(await reader.readexactly(size))
+                await reader.readline()
+            data = b"".join(chunks)
+        elif "content-length" in answer:
+            data = await reader.readexactly(int(answer["content-length"]))
+        else:
+            data = await reader.read()
+        return status, answer, data
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (OSError, ssl.SSLError):
+            pass
+
+
+async def http_request(context, method, url, headers=None, body=None, redirects=5):
+    """An HTTPS request that follows redirects (GET and HEAD only); returns
+    (status, headers, body) of the last answer."""
+    for _ in range(redirects + 1):
+        status, answer, data = await asyncio.wait_for(
+            http_once(context, method, url, headers, body), HTTP_TIMEOUT
+        )
+        if status in REDIRECTS and method in ("GET", "HEAD") and answer.get("location"):
+            url = urllib.parse.urljoin(url, answer["location"])
+            continue
+        return status, answer, data
+    raise HttpError(status, "too many redirects")
+
+
+def aesgcm_parts(url):
+    """(https URL, iv, key) of an aesgcm:// URL."""
+    parts = urllib.parse.urlsplit(url)
+    secret = bytes.fromhex(parts.fragment)
+    if len(secret) not in (44, 48):
+        raise ValueError("aesgcm fragment of %d bytes (want 12 or 16 + 32)" % (len(secret),))
+    https = urllib.parse.urlunsplit(("https", parts.netloc, parts.path, parts.query, ""))
+    return https, secret[:-32], secret[-32:]
+
+
+def json_value(value):
+    """An EXIF value as JSON: numbers, text, lists; bytes as hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (tuple, list)):
+        return [json_value(v) for v in value]
+    if isinstance(value, (int, str, bool)) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return str(value)
+
+
+def image_meta(path):
+    """Format, size, EXIF (named) and GPS presence of an image file."""
+    from PIL import ExifTags, Image
+
+    with Image.open(path) as img:
+        exif = img.getexif()
+        tags = {}
+        merged = dict(exif)
+        merged.update(exif.get_ifd(ExifTags.IFD.Exif))
+        for tag, value in merged.items():
+            if tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
+                continue
+            tags[ExifTags.TAGS.get(tag, str(tag))] = json_value(value)
+        gps = len(exif.get_ifd(ExifTags.IFD.GPSInfo)) > 0
+        return {
+            "format": img.format,
+            "width": img.width,
+            "height": img.height,
+            "exif": tags,
+            "gps": gps,
+        }
+
+
+def image_size(path):
+    """(width, height) when Pillow reads the file as an image, else None."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return img.width, img.height
+    except Exception:  # noqa: BLE001 - not an image (or no Pillow)
+        return None
 
 
 class Peer(ClientXMPP):
@@ -347,6 +623,10 @@ class Peer(ClientXMPP):
         context.check_hostname = True
         context.verify_mode = ssl.CERT_REQUIRED
         self.ssl_context = context
+        # The same trust for HTTP (uploads and downloads).
+        self.http_context = ssl.create_default_context(cafile=args.ca)
+        # (service JID, max file size) once discovered.
+        self.upload_found = None
         self.ca_certs = Path(args.ca)
         self.enable_direct_tls = args.direct_tls
         self.enable_starttls = not args.direct_tls
@@ -1064,8 +1344,234 @@ class Peer(ClientXMPP):
                 await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
         elif name == "omemo_echo":
             self.omemo_echo = bool(cmd.get("enabled", True))
+        elif name == "upload_send":
+            await self.upload_send(cmd)
+        elif name == "upload_slot":
+            await self.upload_slot(cmd)
+        elif name == "download":
+            await self.download(cmd["url"], cmd["path"])
+        elif name == "image_meta":
+            try:
+                meta = image_meta(cmd["path"])
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                emit("image_meta_failed", path=cmd["path"], message=repr(exc))
+            else:
+                emit("image_meta", path=cmd["path"], **meta)
         elif not await self.execute_muc(name, cmd):
             raise ValueError("unknown command %r" % (name,))
+
+    # Files.
+
+    async def disco(self, to, ns, node=None):
+        """The result payload of a disco query, or None on error/timeout."""
+        iq = self.make_iq(ito=to, itype="get")
+        query = ET.SubElement(iq.xml, q(ns, "query"))
+        if node:
+            query.set("node", node)
+        try:
+            result = await iq.send(timeout=15)
+        except (IqError, IqTimeout):
+            return None
+        return child(result.xml, ns, "query")
+
+    async def upload_service(self):
+        """(service JID, max file size) of the own server's upload service,
+        or None."""
+        if self.upload_found is not None:
+            return self.upload_found
+        domain = self.boundjid.domain
+        candidates = []
+        items = await self.disco(domain, NS_DISCO_ITEMS)
+        for item in [] if items is None else items.findall(q(NS_DISCO_ITEMS, "item")):
+            if item.get("jid") and not item.get("node"):
+                candidates.append(item.get("jid"))
+        candidates.append(domain)
+        for jid in candidates:
+            info = await self.disco(jid, NS_DISCO_INFO)
+            if info is None:
+                continue
+            features = {f.get("var") for f in info.findall(q(NS_DISCO_INFO, "feature"))}
+            if NS_UPLOAD not in features:
+                continue
+            max_size = None
+            for form in info.findall(q(NS_DATA, "x")):
+                values = {}
+                for field in form.findall(q(NS_DATA, "field")):
+                    values[field.get("var")] = text_of(field, NS_DATA, "value")
+                if values.get("FORM_TYPE") == NS_UPLOAD:
+                    max_size = int_or_none(values.get("max-file-size"))
+            self.upload_found = (jid, max_size)
+            return self.upload_found
+        return None
+
+    async def request_slot(self, stanza_id, filename, size, content_type):
+        """The slot {"service", "put", "get", "headers", "max_file_size"},
+        or None after reporting "upload_failed"."""
+
+        def failed(stage, **fields):
+            base = dict.fromkeys(("type", "condition", "text", "max_file_size", "status", "message"))
+            base.update(fields)
+            emit("upload_failed", id=stanza_id, stage=stage, **base)
+
+        found = await self.upload_service()
+        if found is None:
+            failed("discover", message="no upload service at %s" % (self.boundjid.domain,))
+            return None
+        service, max_size = found
+        iq = self.make_iq(ito=service, itype="get")
+        ET.SubElement(
+            iq.xml,
+            q(NS_UPLOAD, "request"),
+            {"filename": filename, "size": str(size), "content-type": content_type},
+        )
+        try:
+            result = await iq.send(timeout=15)
+        except IqError as err:
+            condition, text = stanza_error(err.iq.xml)
+            too_large = err.iq.xml.find(".//%s" % (q(NS_UPLOAD, "file-too-large"),))
+            limit = None
+            if too_large is not None:
+                limit = int_or_none(text_of(too_large, NS_UPLOAD, "max-file-size")) or max_size
+            failed("slot", type="error", condition=condition, text=text, max_file_size=limit)
+            return None
+        except IqTimeout:
+            failed("slot", type="timeout")
+            return None
+        slot = child(result.xml, NS_UPLOAD, "slot")
+        put = None if slot is None else child(slot, NS_UPLOAD, "put")
+        get = None if slot is None else child(slot, NS_UPLOAD, "get")
+        if put is None or get is None:
+            failed("slot", type="result", message="no slot in the answer: %s" % (result,))
+            return None
+        headers = {}
+        for header in put.findall(q(NS_UPLOAD, "header")):
+            # XEP-0363 allows only these three.
+            if header.get("name", "").lower() in ("authorization", "cookie", "expires"):
+                headers[header.get("name")] = (header.text or "").strip()
+        return {
+            "service": service,
+            "put": put.get("url"),
+            "get": get.get("url"),
+            "headers": headers,
+            "max_file_size": max_size,
+        }
+
+    async def upload_slot(self, cmd):
+        slot = await self.request_slot(
+            None, cmd["filename"], int(cmd["size"]), cmd.get("content_type") or "application/octet-stream"
+        )
+        if slot is not None:
+            emit("upload_slot", **slot)
+
+    async def upload_send(self, cmd):
+        path = Path(cmd["path"])
+        data = path.read_bytes()
+        stanza_id = cmd.get("id") or self.new_id()
+        content_type = cmd.get("content_type") or "application/octet-stream"
+        name = cmd.get("name") or path.name
+        encrypt = bool(cmd.get("encrypt"))
+        payload = data
+        if encrypt:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            iv_len = int(cmd.get("iv_len", 12))
+            if iv_len not in (12, 16):
+                raise ValueError("iv_len is 12 or 16")
+            key, iv = os.urandom(32), os.urandom(iv_len)
+            payload = AESGCM(key).encrypt(iv, data, None)
+        slot = await self.request_slot(stanza_id, name, len(payload), content_type)
+        if slot is None:
+            return
+        headers = dict(slot["headers"])
+        headers["Content-Type"] = content_type
+        try:
+            status, _, answer = await http_request(self.http_context, "PUT", slot["put"], headers, payload)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            emit("upload_failed", id=stanza_id, stage="put", type=None, condition=None, text=None,
+                 max_file_size=None, status=None, message=repr(exc))
+            return
+        if not 200 <= status < 300:
+            emit("upload_failed", id=stanza_id, stage="put", type=None, condition=None, text=None,
+                 max_file_size=None, status=status, message=answer[:500].decode("utf-8", "replace"))
+            return
+        url = slot["get"]
+        mtype = cmd.get("type") or "chat"
+        if encrypt:
+            parts = urllib.parse.urlsplit(url)
+            url = urllib.parse.urlunsplit(("aesgcm", parts.netloc, parts.path, parts.query, (iv + key).hex()))
+            if self.args.omemo:
+                async with self.omemo_lock:
+                    await self.send_encrypted(cmd["to"], url, stanza_id)
+            else:
+                msg = self.new_message({"to": cmd["to"], "id": stanza_id}, mtype)
+                msg["body"] = url
+                self.sent(msg, "upload_send")
+        else:
+            msg = self.new_message({"to": cmd["to"], "id": stanza_id}, mtype)
+            msg["body"] = url
+            oob = ET.SubElement(msg.xml, q(NS_OOB, "x"))
+            ET.SubElement(oob, q(NS_OOB, "url")).text = url
+            if cmd.get("sfs"):
+                msg.xml.append(self.file_sharing(path, data, name, content_type, url, cmd.get("desc")))
+            if mtype != "groupchat":
+                msg["request_receipt"] = True
+            msg.enable("markable")
+            self.sent(msg, "upload_send")
+        emit("uploaded", id=stanza_id, url=url, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    @staticmethod
+    def file_sharing(path, data, name, content_type, url, desc):
+        """A XEP-0447 <file-sharing/> with XEP-0446 metadata and one source."""
+        sharing = ET.Element(q(NS_SFS, "file-sharing"), {"disposition": "inline"})
+        meta = ET.SubElement(sharing, q(NS_FILE_META, "file"))
+        ET.SubElement(meta, q(NS_FILE_META, "media-type")).text = content_type
+        ET.SubElement(meta, q(NS_FILE_META, "name")).text = name
+        ET.SubElement(meta, q(NS_FILE_META, "size")).text = str(len(data))
+        if content_type.startswith("image/"):
+            size = image_size(path)
+            if size is not None:
+                ET.SubElement(meta, q(NS_FILE_META, "width")).text = str(size[0])
+                ET.SubElement(meta, q(NS_FILE_META, "height")).text = str(size[1])
+        if desc:
+            ET.SubElement(meta, q(NS_FILE_META, "desc")).text = desc
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        ET.SubElement(meta, q(NS_HASHES, "hash"), {"algo": "sha-256"}).text = digest
+        sources = ET.SubElement(sharing, q(NS_SFS, "sources"))
+        ET.SubElement(sources, q(NS_URL_DATA, "url-data"), {"target": url})
+        return sharing
+
+    async def download(self, url, path):
+        def failed(status, message):
+            emit("download_failed", url=url, status=status, message=message)
+
+        fetch, iv, key = url, None, None
+        try:
+            if url.startswith("aesgcm://"):
+                fetch, iv, key = aesgcm_parts(url)
+            status, answer, data = await http_request(self.http_context, "GET", fetch)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            failed(None, repr(exc))
+            return
+        if not 200 <= status < 300:
+            failed(status, data[:500].decode("utf-8", "replace"))
+            return
+        if key is not None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            try:
+                data = AESGCM(key).decrypt(iv, data, None)
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                failed(status, "decryption failed: %r" % (exc,))
+                return
+        Path(path).write_bytes(data)
+        emit(
+            "downloaded",
+            url=url,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content_type=answer.get("content-type"),
+            status=status,
+        )
 
     async def flood(self, to, count):
         """Directed presences to `to`, each announcing capabilities and an

@@ -36,6 +36,15 @@ pub struct EjabberdOptions {
     pub domain: String,
     /// Whether XEP-0077 in-band registration is allowed. Default `true`.
     pub allow_registration: bool,
+    /// Load `mod_http_upload` (XEP-0363, service `upload.<domain>`, files
+    /// under `/upload` on [`Ejabberd::https_port`]). Without it (as in
+    /// Debian's default configuration) the domain lists no upload service.
+    /// Default `true`.
+    pub upload: bool,
+    /// The largest file `mod_http_upload` hands out a slot for (`max_size`,
+    /// bytes); larger requests are refused with `<file-too-large/>`.
+    /// `None`: ejabberd's default, 100 MiB.
+    pub upload_size_limit: Option<u64>,
 }
 
 impl Default for EjabberdOptions {
@@ -43,6 +52,8 @@ impl Default for EjabberdOptions {
         Self {
             domain: "localhost".into(),
             allow_registration: true,
+            upload: true,
+            upload_size_limit: None,
         }
     }
 }
@@ -260,6 +271,11 @@ impl Ejabberd {
     /// The HTTPS port (HTTP file upload under `/upload`).
     pub fn https_port(&self) -> u16 {
         self.ports.https
+    }
+
+    /// Whether `mod_http_upload` is loaded ([`EjabberdOptions::upload`]).
+    pub fn has_upload(&self) -> bool {
+        self.opts.upload
     }
 
     /// The MUC service's domain, `conference.<domain>`.
@@ -495,9 +511,7 @@ registration_timeout: infinity
     ip: "127.0.0.1"
     module: ejabberd_http
     tls: true
-    request_handlers:
-      /upload: mod_http_upload
-acl:
+{handlers}acl:
   local:
     user_regexp: ""
   loopback:
@@ -531,10 +545,7 @@ modules:
   mod_carboncopy: {{}}
   mod_client_state: {{}}
   mod_disco: {{}}
-  mod_http_upload:
-    put_url: {put_url}
-    docroot: {docroot}
-  mod_last: {{}}
+{upload}  mod_last: {{}}
   mod_mam:
     assume_mam_usage: true
     default: always
@@ -577,6 +588,27 @@ modules:
         s2s = p.s2s.port(),
         s2s_ip = yaml(&p.s2s.ip().to_string()),
         https = p.https,
+        handlers = if opts.upload {
+            "    request_handlers:\n      /upload: mod_http_upload\n"
+        } else {
+            ""
+        },
+        upload = render_upload(dir, opts, p),
+    )
+}
+
+/// The `mod_http_upload` section, or nothing without
+/// [`EjabberdOptions::upload`].
+fn render_upload(dir: &Path, opts: &EjabberdOptions, p: &Ports) -> String {
+    if !opts.upload {
+        return String::new();
+    }
+    let max_size = match opts.upload_size_limit {
+        Some(limit) => format!("    max_size: {limit}\n"),
+        None => String::new(),
+    };
+    format!(
+        "  mod_http_upload:\n    put_url: {put_url}\n    docroot: {docroot}\n{max_size}",
         put_url = yaml(&format!("https://localhost:{}/upload", p.https)),
         docroot = yaml(&dir.join("upload").to_string_lossy()),
     )

@@ -246,6 +246,13 @@ impl Federation {
     /// resolving the other's domain to the other's s2s address. Takes as
     /// long as ejabberd's start-up (a few seconds).
     pub fn start() -> Result<Federation> {
+        Self::start_with(ProsodyOptions::default(), EjabberdOptions::default())
+    }
+
+    /// Like [`Federation::start`], with these options for the two servers
+    /// (e.g. `EjabberdOptions { upload: false, .. }` for a domain B without
+    /// file upload). Their `domain` is replaced by a fresh one.
+    pub fn start_with(prosody: ProsodyOptions, ejabberd: EjabberdOptions) -> Result<Federation> {
         check_private_mounts()?;
         with_retries("the federation", || {
             let ips = loopback_addresses(2)?;
@@ -256,11 +263,11 @@ impl Federation {
             let setup_b = S2sSetup::federating(ip_b, &[(&domain_a, ip_a)]);
             let opts_a = ProsodyOptions {
                 domain: domain_a,
-                ..ProsodyOptions::default()
+                ..prosody.clone()
             };
             let opts_b = EjabberdOptions {
                 domain: domain_b,
-                ..EjabberdOptions::default()
+                ..ejabberd.clone()
             };
             let (prosody, ejabberd) = thread::scope(|s| {
                 let e = s.spawn(|| Ejabberd::start_s2s(opts_b, setup_b));
@@ -292,6 +299,17 @@ impl Federation {
 /// domain A, the second domain C, each with s2s on port 5269 of its own
 /// loopback address, certificates verified against [`TestCa::global`].
 pub fn start_prosody_pair() -> Result<(Prosody, Prosody)> {
+    start_prosody_pair_with(ProsodyOptions::default(), ProsodyOptions::default())
+}
+
+/// Like [`start_prosody_pair`], with options for the first (domain A) and
+/// the second server (domain C), e.g. `ProsodyOptions { upload: false, .. }`
+/// for a domain C without file upload. Their `domain` is replaced by a
+/// fresh one.
+pub fn start_prosody_pair_with(
+    first: ProsodyOptions,
+    second: ProsodyOptions,
+) -> Result<(Prosody, Prosody)> {
     with_retries("the Prosody pair", || {
         let ips = loopback_addresses(2)?;
         let (ip_a, ip_c) = (ips[0], ips[1]);
@@ -302,14 +320,14 @@ pub fn start_prosody_pair() -> Result<(Prosody, Prosody)> {
         let a = Prosody::start_s2s(
             ProsodyOptions {
                 domain: domain_a,
-                ..ProsodyOptions::default()
+                ..first.clone()
             },
             setup_a,
         )?;
         let c = Prosody::start_s2s(
             ProsodyOptions {
                 domain: domain_c,
-                ..ProsodyOptions::default()
+                ..second.clone()
             },
             setup_c,
         )?;

@@ -50,10 +50,12 @@ mod proxy;
 pub use bigroom::{process_cpu, self_cpu, BigRoom};
 pub use ca::{Leaf, TestCa};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
-pub use federation::{start_prosody_pair, Federation};
+pub use federation::{start_prosody_pair, start_prosody_pair_with, Federation};
 pub use install::ensure_installed;
 pub use mitm::{FakeSasl, TlsMitm};
-pub use peer::{ensure_peer_venv, ModerationVersion, PeerOptions, RoomConfig, SlixmppPeer};
+pub use peer::{
+    ensure_peer_venv, ModerationVersion, PeerOptions, RoomConfig, SlixmppPeer, UploadOptions,
+};
 pub use process::{closed_port, pid_is_alive};
 pub use prosody::{ComponentAccess, Prosody, ProsodyOptions};
 pub use proxy::TcpProxy;

@@ -27,7 +27,8 @@ use crate::process::run_with_timeout;
 const PEER_SCRIPT: &str = include_str!("../peers/peer.py");
 
 /// What the virtualenv holds: slixmpp and slixmpp-omemo with every
-/// dependency pinned, so that all machines run the same peer.
+/// dependency pinned, and Pillow (image metadata), so that all machines run
+/// the same peer.
 const REQUIREMENTS: &[&str] = &[
     "slixmpp==1.17.0",
     "slixmpp-omemo==2.2.0",
@@ -42,6 +43,7 @@ const REQUIREMENTS: &[&str] = &[
     "cffi==2.1.1",
     "cryptography==50.0.2",
     "elementpath==5.1.4",
+    "pillow==12.3.0",
     "protobuf==7.36.2",
     "pyasn1==0.6.5",
     "pyasn1_modules==0.4.2",
@@ -62,6 +64,8 @@ const QUIT_GRACE: Duration = Duration::from_secs(3);
 const STDERR_LINES: usize = 200;
 /// How long the group chat helpers wait for the server's answer.
 const MUC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the file methods wait (slot request, then HTTP: up to 60 s).
+const FILE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to sign in a [`SlixmppPeer`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +138,42 @@ pub enum ModerationVersion {
     /// `urn:xmpp:message-moderate:1` (retraction with a `<moderate/>`), the
     /// current version.
     V1,
+}
+
+/// How [`SlixmppPeer::upload_send_with`] shares a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadOptions {
+    /// The media type of the PUT and of the metadata.
+    pub content_type: String,
+    /// Add XEP-0447 `<file-sharing/>` with XEP-0446 metadata (name, media
+    /// type, size, SHA-256; width and height of images). Default `false`.
+    pub sfs: bool,
+    /// The file name offered; `None`: the path's file name.
+    pub name: Option<String>,
+    /// A description (`<desc/>` in the metadata).
+    pub desc: Option<String>,
+    /// Send to a room (`type=groupchat`; `to` is the room's bare JID).
+    /// Default `false`.
+    pub groupchat: bool,
+    /// Encrypt the file (AES-256-GCM with an IV of this many bytes, 12 or
+    /// 16) and send only the `aesgcm://` URL: OMEMO-encrypted when the peer
+    /// was started with [`SlixmppPeer::start_omemo`], else in the clear.
+    /// Default `None`.
+    pub aesgcm_iv_len: Option<u8>,
+}
+
+impl UploadOptions {
+    /// A plain upload (OOB only) of a file of media type `content_type`.
+    pub fn new(content_type: impl Into<String>) -> Self {
+        Self {
+            content_type: content_type.into(),
+            sfs: false,
+            name: None,
+            desc: None,
+            groupchat: false,
+            aesgcm_iv_len: None,
+        }
+    }
 }
 
 /// An XMPP client (slixmpp) running as a child process, for interop tests.
@@ -456,6 +496,140 @@ impl SlixmppPeer {
     /// [`SlixmppPeer::start_omemo`] only).
     pub fn omemo_send(&self, to: &str, body: &str, id: &str) -> Result<()> {
         self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id}))
+    }
+
+    /// Uploads the file at `path` to the peer's own server (XEP-0363, over
+    /// HTTPS trusting the test CA) and sends `to` a chat message with id
+    /// `id` whose body is the GET URL, with a XEP-0066 OOB element and, with
+    /// `sfs`, XEP-0447/0446 metadata. Returns the URL; fails with the
+    /// `upload_failed` event (e.g. `file-too-large`) when the server refuses.
+    pub fn upload_send(
+        &self,
+        to: &str,
+        path: &Path,
+        content_type: &str,
+        id: &str,
+        sfs: bool,
+    ) -> Result<String> {
+        let opts = UploadOptions {
+            sfs,
+            ..UploadOptions::new(content_type)
+        };
+        self.upload_send_with(to, path, id, &opts)
+    }
+
+    /// Like [`SlixmppPeer::upload_send`], with all options.
+    pub fn upload_send_with(
+        &self,
+        to: &str,
+        path: &Path,
+        id: &str,
+        opts: &UploadOptions,
+    ) -> Result<String> {
+        let event = self.try_upload_send(to, path, id, opts)?;
+        if event["event"] != "uploaded" {
+            bail!("uploading {} failed: {event}", path.display());
+        }
+        event["url"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("uploaded event without a url: {event}"))
+    }
+
+    /// Like [`SlixmppPeer::upload_send_with`], returning what the peer
+    /// reported: the `uploaded` event (`url`, `size`, `sha256` hex) or the
+    /// `upload_failed` event (`stage` `discover`, `slot` or `put`;
+    /// `condition`, `text` and `max_file_size` of a refused slot; `status`
+    /// of a failed PUT). Fails only when the peer reports neither.
+    pub fn try_upload_send(
+        &self,
+        to: &str,
+        path: &Path,
+        id: &str,
+        opts: &UploadOptions,
+    ) -> Result<Value> {
+        self.send(json!({
+            "cmd": "upload_send", "to": to, "path": path.to_string_lossy(), "id": id,
+            "content_type": opts.content_type, "sfs": opts.sfs, "name": opts.name,
+            "desc": opts.desc, "type": if opts.groupchat { "groupchat" } else { "chat" },
+            "encrypt": opts.aesgcm_iv_len.is_some(), "iv_len": opts.aesgcm_iv_len.unwrap_or(12),
+        }))?;
+        let event = self.wait_for(FILE_TIMEOUT, |e| {
+            (matches!(e["event"].as_str(), Some("uploaded" | "upload_failed")) && e["id"] == id)
+                || is_command_error(e, "upload_send")
+        })?;
+        if event["event"] == "error" {
+            bail!("upload_send failed: {}", event["message"]);
+        }
+        Ok(event)
+    }
+
+    /// Asks the peer's own server for an upload slot (nothing is uploaded)
+    /// and returns the `upload_slot` event (`service`, `put`, `get`,
+    /// `headers`, `max_file_size`) or the `upload_failed` event (`stage`
+    /// `discover` or `slot`, `condition`, `max_file_size` from
+    /// `<file-too-large/>`).
+    pub fn upload_slot(&self, filename: &str, size: u64, content_type: &str) -> Result<Value> {
+        self.send(json!({
+            "cmd": "upload_slot", "filename": filename, "size": size,
+            "content_type": content_type,
+        }))?;
+        let event = self.wait_for(FILE_TIMEOUT, |e| {
+            e["event"] == "upload_slot"
+                || (e["event"] == "upload_failed" && e["id"].is_null())
+                || is_command_error(e, "upload_slot")
+        })?;
+        if event["event"] == "error" {
+            bail!("upload_slot failed: {}", event["message"]);
+        }
+        Ok(event)
+    }
+
+    /// Downloads `url` (https, or aesgcm:// which is decrypted) over HTTPS
+    /// trusting the test CA, following redirects, into `path`. Returns the
+    /// `downloaded` event (`sha256` hex, `size`, `content_type`, `status`);
+    /// fails on a non-2xx status, a connection failure or a failed
+    /// decryption.
+    pub fn download(&self, url: &str, path: &Path) -> Result<Value> {
+        let event = self.try_download(url, path)?;
+        if event["event"] != "downloaded" {
+            bail!("downloading {url} failed: {event}");
+        }
+        Ok(event)
+    }
+
+    /// Like [`SlixmppPeer::download`], returning the `download_failed`
+    /// event (`status`, `message`) instead of failing.
+    pub fn try_download(&self, url: &str, path: &Path) -> Result<Value> {
+        self.send(json!({"cmd": "download", "url": url, "path": path.to_string_lossy()}))?;
+        let event = self.wait_for(FILE_TIMEOUT, |e| {
+            (matches!(e["event"].as_str(), Some("downloaded" | "download_failed"))
+                && e["url"] == url)
+                || is_command_error(e, "download")
+        })?;
+        if event["event"] == "error" {
+            bail!("download failed: {}", event["message"]);
+        }
+        Ok(event)
+    }
+
+    /// Reads the image at `path` with Pillow: the `image_meta` event with
+    /// `format` (`JPEG`, `PNG`, ...), `width`, `height`, `exif` (tag names
+    /// to values) and `gps` (whether GPS data is present).
+    pub fn image_meta(&self, path: &Path) -> Result<Value> {
+        let path = path.to_string_lossy();
+        self.send(json!({"cmd": "image_meta", "path": path}))?;
+        let event = self.wait_for(FILE_TIMEOUT, |e| {
+            (matches!(
+                e["event"].as_str(),
+                Some("image_meta" | "image_meta_failed")
+            ) && e["path"] == *path)
+                || is_command_error(e, "image_meta")
+        })?;
+        if event["event"] != "image_meta" {
+            bail!("reading the image {path} failed: {event}");
+        }
+        Ok(event)
     }
 
     /// Turns the echo of decrypted OMEMO messages on or off (peers from
@@ -811,6 +985,15 @@ impl Drop for SlixmppPeer {
     }
 }
 
+/// Whether `event` reports that the command `cmd` failed before it could
+/// report anything itself (e.g. a missing file).
+fn is_command_error(event: &Value, cmd: &str) -> bool {
+    event["event"] == "error"
+        && event["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("\"cmd\":\"{cmd}\"")))
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Children are forked from one long-lived thread: `PR_SET_PDEATHSIG`
@@ -873,8 +1056,9 @@ pub(crate) fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
 }
 
 /// Creates (once, under a file lock shared by all processes) a virtualenv at
-/// `$HOME/.cache/tern/peer-venv` with slixmpp 1.17 and slixmpp-omemo 2.2
-/// installed from PyPI (all versions pinned) and returns its `python`.
+/// `$HOME/.cache/tern/peer-venv` with slixmpp 1.17, slixmpp-omemo 2.2 and
+/// Pillow 12.3 installed from PyPI (all versions pinned) and returns its
+/// `python`.
 ///
 /// Installs `python3` and `python3-venv` with apt first if they are missing.
 /// A virtualenv whose pinned set differs from this crate's is rebuilt.
@@ -950,7 +1134,7 @@ fn build_venv(venv: &Path, python: &Path) -> Result<()> {
         "pip install",
     )?;
     let mut cmd = Command::new(python);
-    cmd.args(["-c", "import slixmpp, slixmpp_omemo, oldmemo"]);
+    cmd.args(["-c", "import slixmpp, slixmpp_omemo, oldmemo, PIL.Image"]);
     check(
         run_with_timeout(cmd, Duration::from_secs(60))?,
         "importing slixmpp",

@@ -41,6 +41,19 @@ pub struct ProsodyOptions {
     /// secret, listening on a free `component_ports` port on 127.0.0.1
     /// ([`Prosody::bots_component`]). Default `false`.
     pub bots_component: bool,
+    /// Define the XEP-0363 upload component `upload.<domain>`
+    /// (`http_file_share`). Without it the domain's disco items and infos
+    /// list no upload service. Default `true`.
+    pub upload: bool,
+    /// The largest file the upload component hands out a slot for
+    /// (`http_file_share_size_limit`, bytes); larger requests are refused
+    /// with `<file-too-large/>`. `None`: Prosody's default, 10 MiB.
+    pub upload_size_limit: Option<u64>,
+    /// The port of the upload URLs the component hands out
+    /// (`https://localhost:PORT/...`), e.g. a [`crate::TcpProxy`] listening
+    /// there ([`crate::TcpProxy::start_on`]) that forwards to
+    /// [`Prosody::https_port`]. `None`: the HTTPS port itself.
+    pub upload_external_port: Option<u16>,
 }
 
 impl Default for ProsodyOptions {
@@ -50,6 +63,9 @@ impl Default for ProsodyOptions {
             allow_registration: true,
             admin_shell: false,
             bots_component: false,
+            upload: true,
+            upload_size_limit: None,
+            upload_external_port: None,
         }
     }
 }
@@ -291,9 +307,21 @@ impl Prosody {
         format!("conference.{}", self.opts.domain)
     }
 
-    /// The HTTP file upload component's domain, `upload.<domain>`.
+    /// The HTTP file upload component's domain, `upload.<domain>` (even
+    /// when started without [`ProsodyOptions::upload`]).
     pub fn upload_domain(&self) -> String {
         format!("upload.{}", self.opts.domain)
+    }
+
+    /// Whether the upload component is defined ([`ProsodyOptions::upload`]).
+    pub fn has_upload(&self) -> bool {
+        self.opts.upload
+    }
+
+    /// The port the upload URLs point at: [`ProsodyOptions::upload_external_port`]
+    /// or the HTTPS port.
+    pub fn upload_url_port(&self) -> u16 {
+        self.opts.upload_external_port.unwrap_or(self.ports.https)
     }
 
     /// How to connect the external component `bots.<domain>`, when started
@@ -686,10 +714,7 @@ Component {muc} "muc"
     modules_enabled = {{ "muc_mam"; "muc_moderation" }}
     muc_occupant_id = true
 
-Component {upload} "http_file_share"
-    http_host = "localhost"
-    http_external_url = {upload_url}
-{bots}"#,
+{upload}{bots}"#,
         plugin_paths = plugin_paths(),
         pidfile = path("prosody.pid"),
         data = path("data"),
@@ -708,8 +733,32 @@ Component {upload} "http_file_share"
         turn = p.turn,
         domain_lua = lua(domain),
         muc = lua(&format!("conference.{domain}")),
-        upload = lua(&format!("upload.{domain}")),
-        upload_url = lua(&format!("https://localhost:{}/", p.https)),
+        upload = render_upload(opts, p),
+    )
+}
+
+/// The `http_file_share` component, or nothing without
+/// [`ProsodyOptions::upload`].
+fn render_upload(opts: &ProsodyOptions, p: &Ports) -> String {
+    if !opts.upload {
+        return String::new();
+    }
+    let port = opts.upload_external_port.unwrap_or(p.https);
+    // The daily quota defaults to ten times the size limit: tests upload
+    // more than that.
+    let limit = match opts.upload_size_limit {
+        Some(limit) => format!("    http_file_share_size_limit = {limit}\n"),
+        None => String::new(),
+    };
+    format!(
+        r#"
+Component {name} "http_file_share"
+    http_host = "localhost"
+    http_external_url = {url}
+{limit}    http_file_share_daily_quota = 1073741824
+"#,
+        name = lua(&format!("upload.{}", opts.domain)),
+        url = lua(&format!("https://localhost:{port}/")),
     )
 }
 

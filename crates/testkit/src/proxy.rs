@@ -57,8 +57,16 @@ impl Shared {
 impl TcpProxy {
     /// Starts a proxy to `target`, listening on 127.0.0.1 on a free port.
     pub fn start(target: SocketAddr) -> Result<TcpProxy> {
-        let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding the proxy listener")?;
+        Self::start_on(0, target)
+    }
+
+    /// Starts a proxy to `target`, listening on 127.0.0.1 on `port` (`0`: a
+    /// free port), e.g. a port chosen before the target server started and
+    /// given to it as the port clients are told (see
+    /// [`crate::ProsodyOptions::upload_external_port`]).
+    pub fn start_on(port: u16, target: SocketAddr) -> Result<TcpProxy> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .with_context(|| format!("binding the proxy listener on port {port}"))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             target,
