@@ -393,8 +393,8 @@ mod tests {
         let key = [7u8; 32];
         let iv = [9u8; 12];
         let plain = b"a photo of the summit".to_vec();
-        let sealed = encrypt(&key, &iv, &[plain.clone()]);
-        assert_eq!(decrypt(&key, &iv, &[sealed.clone()]), Ok(plain));
+        let sealed = encrypt(&key, &iv, std::slice::from_ref(&plain));
+        assert_eq!(decrypt(&key, &iv, std::slice::from_ref(&sealed)), Ok(plain));
 
         // One bit flipped anywhere: in the ciphertext or in the tag.
         for i in [0, 5, sealed.len() - 16, sealed.len() - 1] {
@@ -414,7 +414,10 @@ mod tests {
         assert_eq!(decrypt(&key, &iv, &[vec![1, 2, 3]]), Err(BadTag));
         assert_eq!(decrypt(&key, &iv, &[]), Err(BadTag));
         // Another key or IV.
-        assert_eq!(decrypt(&[8u8; 32], &iv, &[sealed.clone()]), Err(BadTag));
+        assert_eq!(
+            decrypt(&[8u8; 32], &iv, std::slice::from_ref(&sealed)),
+            Err(BadTag)
+        );
         assert_eq!(decrypt(&key, &[9u8; 16], &[sealed]), Err(BadTag));
     }
 
