@@ -1,6 +1,6 @@
 //! Test harness for Tern: starts real XMPP servers (Prosody, ejabberd,
-//! coturn) as child processes on 127.0.0.1, plus a certificate authority and
-//! a TCP proxy for fault injection.
+//! coturn) as child processes on 127.0.0.1, plus a certificate authority, a
+//! TCP proxy for fault injection and a scripted HTTPS server ([`web`]).
 //!
 //! Every server runs in a fresh temporary directory on freshly picked ports,
 //! so many test processes can run in parallel. Servers are stopped when
@@ -46,6 +46,7 @@ mod peer;
 mod process;
 mod prosody;
 mod proxy;
+pub mod web;
 
 pub use bigroom::{process_cpu, self_cpu, BigRoom};
 pub use ca::{Leaf, TestCa};

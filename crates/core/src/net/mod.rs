@@ -1,7 +1,11 @@
 //! Sockets and streams: resolve the server, open TCP, secure it with TLS,
-//! authenticate, watch for stream errors, and decide when to reconnect.
+//! authenticate, watch for stream errors, and decide when to reconnect; and
+//! HTTPS file transfers.
 
 pub(crate) mod connect;
+// Used by file sharing (XEP-0363), which builds on it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod http;
 pub(crate) mod reconnect;
 pub mod register;
 pub mod resolve;
