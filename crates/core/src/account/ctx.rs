@@ -38,9 +38,25 @@ pub(crate) struct Ctx {
     pub files: Arc<crate::services::files::Files>,
     /// The account's upload service (XEP-0363), as found this session.
     pub upload: Arc<crate::services::files::UploadKnown>,
+    /// What the account's TLS trusts (the same for HTTPS transfers).
+    pub tls: Arc<std::sync::Mutex<crate::tls::TlsTrust>>,
 }
 
 impl Ctx {
+    /// An HTTPS client with the account's trust: its pinned certificate
+    /// counts for the account's own server only.
+    pub(crate) fn http_client(&self) -> crate::net::http::HttpClient {
+        let trust = self.tls.lock().map(|t| t.clone()).unwrap_or_default();
+        let domain = self.own.domain().to_string();
+        let mut hosts = vec![domain.clone()];
+        if let Some(Some(s)) = self.upload.get() {
+            if let Ok(j) = xmpp_parsers::jid::Jid::new(&s.jid) {
+                hosts.push(j.domain().to_string());
+            }
+        }
+        crate::net::http::HttpClient::new(trust, hosts)
+    }
+
     /// Whether `jid` (a bare JID) is in the account's roster, or is the
     /// account itself: whose presence, capabilities and avatars Tern keeps
     /// first (everyone else's are bounded).
@@ -157,6 +173,7 @@ pub(crate) mod tests {
             room_ping_after: std::time::Duration::from_secs(300),
             files: Arc::default(),
             upload: Arc::default(),
+            tls: Arc::default(),
         };
         (dir, ctx)
     }

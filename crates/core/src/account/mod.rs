@@ -114,6 +114,7 @@ impl Account {
             room_ping_after,
             files,
             upload: Arc::default(),
+            tls: Arc::new(Mutex::new(settings.trust.clone())),
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {
@@ -150,6 +151,9 @@ impl Account {
     pub(crate) fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
         if let Ok(mut s) = self.shared.link.settings.lock() {
             f(&mut s);
+            if let Ok(mut t) = self.shared.ctx.tls.lock() {
+                *t = s.trust.clone();
+            }
         }
     }
 

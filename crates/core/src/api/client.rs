@@ -514,6 +514,10 @@ impl Client {
             room_ping_after: self.inner.room_ping_after,
             files: self.inner.files.clone(),
             upload: Default::default(),
+            tls: Arc::new(std::sync::Mutex::new(crate::tls::TlsTrust {
+                extra_roots: self.inner.extra_roots.clone(),
+                pin: None,
+            })),
         })
     }
 

@@ -186,8 +186,19 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
         }
     }
 
-    let Some(body) = p.body.clone().filter(|b| !b.trim().is_empty()) else {
-        return Step::Next;
+    // A shared file (XEP-0447, XEP-0066): its name is the text shown, or
+    // the sender's caption when there is one.
+    let (file, body) = match crate::services::files::download::incoming(p) {
+        Some((info, caption)) => {
+            let body = caption.unwrap_or_else(|| info.name.clone());
+            (Some(info), body)
+        }
+        None => {
+            let Some(body) = p.body.clone().filter(|b| !b.trim().is_empty()) else {
+                return Step::Next;
+            };
+            (None, body)
+        }
     };
     // Without any id there is no way to de-duplicate; still keep it,
     // keyed by content and time.
@@ -216,7 +227,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             coarse_time: c.coarse_time,
             mention: c.mention,
             occupant_id: c.occupant_id.clone(),
-            file: None,
+            file: file.map(|f| f.to_json()),
         },
         count_unread: true,
     });

@@ -25,6 +25,9 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch) {
         events.extend(messages.into_iter().map(|m| ClientEvent::Message {
             message: MessageView::from(m.clone()),
         }));
+        // Files: previews from the senders' thumbnails, and downloads the
+        // user's rules allow (in the background).
+        crate::services::files::download::arrived(ctx, &done.messages);
         for (account, peer) in &done.conversations {
             if let Some(ev) = conversation_event(ctx, account, peer).await {
                 events.push(ev);

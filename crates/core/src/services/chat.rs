@@ -370,6 +370,7 @@ pub(crate) async fn older(
 
 /// Deletes a conversation on this computer (see `Client::delete_conversation`).
 pub(crate) async fn delete_conversation(ctx: &Ctx, peer: &str) -> Result<()> {
+    let files = ctx.store.conversation_files(&ctx.account, peer).await?;
     ctx.store
         .delete_conversation(&ctx.account, peer, now_ms())
         .await?;
@@ -377,6 +378,7 @@ pub(crate) async fn delete_conversation(ctx: &Ctx, peer: &str) -> Result<()> {
         account: ctx.account.clone(),
         peer: peer.to_string(),
     });
+    crate::services::files::download::remove_local(ctx, &files).await;
     Ok(())
 }
 

@@ -71,6 +71,10 @@ pub(crate) struct Parsed {
     pub markable: bool,
     pub chat_state: Option<String>,
     pub no_store: bool,
+    /// XEP-0066 out-of-band data (a link to a file).
+    pub oob: Option<super::oob::Oob>,
+    /// XEP-0447 stateless file sharing (a file with its metadata).
+    pub shared: Option<super::sfs::Shared>,
 }
 
 /// Reads a message. `own` is the account's bare JID (whose server's
@@ -126,6 +130,8 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
             _ => {}
         }
     }
+    p.oob = super::oob::read(&msg.payloads);
+    p.shared = super::sfs::read(&msg.payloads);
     if p.reply_to.is_some() {
         // The quote other clients put in front of a reply, marked as a
         // XEP-0428 fallback, is not part of what the sender wrote: Tern

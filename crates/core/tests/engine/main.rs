@@ -9,6 +9,7 @@ mod accounts;
 mod connect;
 mod downgrade;
 mod federation;
+mod files;
 mod history;
 mod hostile;
 mod interop;

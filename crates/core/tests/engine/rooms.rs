@@ -7,121 +7,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
 use tern_testkit::{
-    Ejabberd, ModerationVersion, PeerOptions, Prosody, ProsodyOptions, RoomConfig, SlixmppPeer,
-    TcpProxy,
+    ModerationVersion, PeerOptions, Prosody, ProsodyOptions, RoomConfig, SlixmppPeer, TcpProxy,
 };
 
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(20);
-
-/// Either server, for test bodies shared between them.
-enum Server {
-    Prosody(Prosody),
-    Ejabberd(Ejabberd),
-}
-
-impl Server {
-    fn prosody() -> Server {
-        Server::Prosody(Prosody::start().unwrap())
-    }
-
-    async fn ejabberd() -> Server {
-        Server::Ejabberd(blocking(|| Ejabberd::start().unwrap()).await)
-    }
-
-    fn domain(&self) -> String {
-        match self {
-            Server::Prosody(s) => s.domain().to_string(),
-            Server::Ejabberd(s) => s.domain().to_string(),
-        }
-    }
-
-    fn muc(&self) -> String {
-        match self {
-            Server::Prosody(s) => s.muc_domain(),
-            Server::Ejabberd(s) => s.muc_domain(),
-        }
-    }
-
-    fn port(&self) -> u16 {
-        match self {
-            Server::Prosody(s) => s.c2s_port(),
-            Server::Ejabberd(s) => s.c2s_port(),
-        }
-    }
-
-    /// A fresh user: (bare JID, password).
-    fn user(&self) -> (String, String) {
-        let (user, pass) = match self {
-            Server::Prosody(s) => s.create_user().unwrap(),
-            Server::Ejabberd(s) => s.create_user().unwrap(),
-        };
-        (format!("{user}@{}", self.domain()), pass)
-    }
-
-    /// A room address on the server's group-chat service, unique per call.
-    fn room(&self, name: &str) -> String {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        format!("{name}-{}-{n}@{}", std::process::id(), self.muc())
-    }
-}
-
-/// Tern signed in as a fresh user; returns the client, its JID and password.
-async fn tern(server: &Server) -> (TestClient, String, String) {
-    let (jid, pass) = server.user();
-    let t = tern_as(server, &jid, &pass).await;
-    (t, jid, pass)
-}
-
-async fn tern_as(server: &Server, jid: &str, pass: &str) -> TestClient {
-    let mut t = client().await;
-    t.client
-        .add_account(account(jid, pass, loopback(server.port(), false)))
-        .await
-        .unwrap();
-    wait_connected(&mut t, jid).await;
-    t
-}
-
-/// A slixmpp peer signed in as `jid`.
-async fn peer_as(server: &Server, jid: &str, pass: &str) -> Peer {
-    let opts = PeerOptions::new(jid, pass, "127.0.0.1", server.port());
-    Peer(Arc::new(
-        blocking(move || SlixmppPeer::start(opts).unwrap()).await,
-    ))
-}
-
-/// A slixmpp peer signed in as a fresh user.
-async fn peer(server: &Server) -> Peer {
-    let (jid, pass) = server.user();
-    peer_as(server, &jid, &pass).await
-}
-
-/// A slixmpp peer whose blocking calls run off the async workers.
-#[derive(Clone)]
-struct Peer(Arc<SlixmppPeer>);
-
-impl Peer {
-    async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&SlixmppPeer) -> R + Send + 'static,
-    ) -> R {
-        let p = self.0.clone();
-        blocking(move || f(&p)).await
-    }
-
-    /// Waits for a peer event matching `pred`.
-    async fn event(&self, pred: impl Fn(&Value) -> bool + Send + 'static) -> Value {
-        self.run(move |p| p.wait_for(T, pred).unwrap()).await
-    }
-
-    fn bare(&self) -> String {
-        self.0.bare_jid().to_string()
-    }
-}
 
 fn room_where<'a>(
     room: &'a str,

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
 use tern_core::{
     AccountState, Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride, Timeouts,
 };
-use tern_testkit::TestCa;
+use tern_testkit::{Ejabberd, PeerOptions, Prosody, SlixmppPeer, TestCa};
 use tokio::sync::broadcast;
 
 /// A client and its event stream.
@@ -206,5 +207,127 @@ pub async fn reopen(t: TestClient) -> TestClient {
         client,
         events,
         dir: t.dir,
+    }
+}
+
+/// How long a peer event may take.
+const PEER_WAIT: Duration = Duration::from_secs(20);
+
+/// Either server, for test bodies shared between them.
+pub enum Server {
+    Prosody(Prosody),
+    Ejabberd(Ejabberd),
+}
+
+impl Server {
+    pub fn prosody() -> Server {
+        Server::Prosody(Prosody::start().unwrap())
+    }
+
+    pub async fn ejabberd() -> Server {
+        Server::Ejabberd(blocking(|| Ejabberd::start().unwrap()).await)
+    }
+
+    /// Prosody started with `opts`.
+    pub fn prosody_with(opts: tern_testkit::ProsodyOptions) -> Server {
+        Server::Prosody(Prosody::start_with(opts).unwrap())
+    }
+
+    /// ejabberd started with `opts`.
+    pub async fn ejabberd_with(opts: tern_testkit::EjabberdOptions) -> Server {
+        Server::Ejabberd(blocking(move || Ejabberd::start_with(opts).unwrap()).await)
+    }
+
+    pub fn domain(&self) -> String {
+        match self {
+            Server::Prosody(s) => s.domain().to_string(),
+            Server::Ejabberd(s) => s.domain().to_string(),
+        }
+    }
+
+    pub fn muc(&self) -> String {
+        match self {
+            Server::Prosody(s) => s.muc_domain(),
+            Server::Ejabberd(s) => s.muc_domain(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Server::Prosody(s) => s.c2s_port(),
+            Server::Ejabberd(s) => s.c2s_port(),
+        }
+    }
+
+    /// A fresh user: (bare JID, password).
+    pub fn user(&self) -> (String, String) {
+        let (user, pass) = match self {
+            Server::Prosody(s) => s.create_user().unwrap(),
+            Server::Ejabberd(s) => s.create_user().unwrap(),
+        };
+        (format!("{user}@{}", self.domain()), pass)
+    }
+
+    /// A room address on the server's group-chat service, unique per call.
+    pub fn room(&self, name: &str) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        format!("{name}-{}-{n}@{}", std::process::id(), self.muc())
+    }
+}
+
+/// Tern signed in as a fresh user; returns the client, its JID and password.
+pub async fn tern(server: &Server) -> (TestClient, String, String) {
+    let (jid, pass) = server.user();
+    let t = tern_as(server, &jid, &pass).await;
+    (t, jid, pass)
+}
+
+pub async fn tern_as(server: &Server, jid: &str, pass: &str) -> TestClient {
+    let mut t = client().await;
+    t.client
+        .add_account(account(jid, pass, loopback(server.port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, jid).await;
+    t
+}
+
+/// A slixmpp peer signed in as `jid`.
+pub async fn peer_as(server: &Server, jid: &str, pass: &str) -> Peer {
+    let opts = PeerOptions::new(jid, pass, "127.0.0.1", server.port());
+    Peer(Arc::new(
+        blocking(move || SlixmppPeer::start(opts).unwrap()).await,
+    ))
+}
+
+/// A slixmpp peer signed in as a fresh user.
+pub async fn peer(server: &Server) -> Peer {
+    let (jid, pass) = server.user();
+    peer_as(server, &jid, &pass).await
+}
+
+/// A slixmpp peer whose blocking calls run off the async workers.
+#[derive(Clone)]
+pub struct Peer(pub Arc<SlixmppPeer>);
+
+impl Peer {
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SlixmppPeer) -> R + Send + 'static,
+    ) -> R {
+        let p = self.0.clone();
+        blocking(move || f(&p)).await
+    }
+
+    /// Waits for a peer event matching `pred`.
+    pub async fn event(&self, pred: impl Fn(&Value) -> bool + Send + 'static) -> Value {
+        self.run(move |p| p.wait_for(PEER_WAIT, pred).unwrap())
+            .await
+    }
+
+    pub fn bare(&self) -> String {
+        self.0.bare_jid().to_string()
     }
 }

@@ -19,7 +19,7 @@
 #[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod cipher;
 pub(crate) mod download;
-// pub(crate) mod media;
+pub(crate) mod media;
 pub(crate) mod upload;
 
 use std::collections::HashMap;
@@ -313,12 +313,29 @@ impl Drop for Running<'_> {
 
 /// What every account's file service shares: the user's choices and the
 /// transfers running.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Files {
     /// The user's choices.
     pub prefs: PrefsChoice,
     /// Transfers in progress.
     pub transfers: Transfers,
+    /// Uploads run two at a time (in the order the send queue reached
+    /// them), so that twenty photos do not open twenty connections and
+    /// arrive mostly in the order they were sent.
+    pub uploads: tokio::sync::Semaphore,
+    /// Downloads run three at a time.
+    pub downloads: tokio::sync::Semaphore,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files {
+            prefs: PrefsChoice::default(),
+            transfers: Transfers::default(),
+            uploads: tokio::sync::Semaphore::new(2),
+            downloads: tokio::sync::Semaphore::new(3),
+        }
+    }
 }
 
 /// What is known of an account's upload service (XEP-0363) this session.

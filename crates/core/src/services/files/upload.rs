@@ -1,46 +1,773 @@
-//! Sending files (XEP-0363).
+//! Sending files (XEP-0363 HTTP File Upload).
+//!
+//! 1. [`send`]: each file is checked and copied into Tern's data folder
+//!    (a photo is prepared there: turned upright, stripped of metadata,
+//!    made smaller if the user chose so), then stored as a message with a
+//!    file intent in the send queue — before this returns, so nothing is
+//!    lost if Tern quits now.
+//! 2. When the send queue reaches the message and its file has no link
+//!    yet, the account task starts [`start`]: a slot from the user's
+//!    server's upload service, the file streamed to it over HTTPS (with
+//!    automatic retries after network failures), and the link stored.
+//! 3. The message comes back to the queue and goes out with the link as
+//!    its body, XEP-0066 out-of-band data, and XEP-0447 file sharing with
+//!    the XEP-0446 metadata and a XEP-0264 thumbnail, as Conversations,
+//!    Dino and Gajim read them ([`announcement`]).
+//!
+//! A restart in the middle of an upload starts it again from the local
+//! copy with a new slot; the message itself goes once, in its turn.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use tern_store::MessageRow;
+use xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
 
+use super::{error, files_dir, media, safe_name, FileInfo, FileState, UploadService};
 use crate::account::ctx::Ctx;
 use crate::account::AccountHandle;
 use crate::api::files::UploadView;
-use crate::outbound::intent::{Prepared, Via};
+use crate::events::{ClientEvent, MessageView};
+use crate::inbound::emit_conversation;
+use crate::net::http::TransferError;
+use crate::outbound::intent::{Intent, Prepared, Via};
+use crate::xep::message::{new_id, Outgoing};
+
+/// How many times an upload is tried after network failures.
+const ATTEMPTS: u32 = 4;
+/// How long to wait before each retry.
+const BACKOFF: [Duration; 3] = [
+    Duration::from_secs(2),
+    Duration::from_secs(8),
+    Duration::from_secs(30),
+];
+/// The preview's longest side, pixels.
+pub(crate) const PREVIEW_SIDE: u32 = 480;
+
+/// Finds the upload service of the user's server: the server itself or
+/// one of the services it lists (XEP-0030), the first that announces
+/// `urn:xmpp:http:upload:0`. Remembered for the session.
+pub(crate) async fn discover(h: &AccountHandle) -> crate::Result<Option<UploadService>> {
+    let ctx = h.ctx();
+    let domain = ctx.own.domain().to_string();
+    let server = Jid::new(&domain).map_err(|_| crate::Error::Internal("the server's address"))?;
+    let mut candidates = vec![domain.clone()];
+    if let Iq::Result {
+        payload: Some(p), ..
+    } = h.request(crate::xep::muc::items_request(&server)).await?
+    {
+        candidates.extend(
+            crate::xep::muc::read_items(p)
+                .into_iter()
+                .map(|(jid, _)| jid)
+                .take(40),
+        );
+    }
+    let mut found = None;
+    for jid in candidates {
+        let Ok(to) = Jid::new(&jid) else { continue };
+        let Ok(Iq::Result {
+            payload: Some(p), ..
+        }) = h.request(crate::xep::disco::info_request(to, None)).await
+        else {
+            continue;
+        };
+        let Ok(info) = DiscoInfoResult::try_from(p) else {
+            continue;
+        };
+        if let Some(s) = crate::xep::upload::service_from_disco(&jid, &info) {
+            found = Some(UploadService {
+                jid: s.jid,
+                max_size: s.max_size,
+            });
+            break;
+        }
+    }
+    ctx.upload.set(Some(found.clone()));
+    Ok(found)
+}
+
+/// The upload service as known this session, else asked for now (when
+/// connected). `None`: not known.
+async fn service(ctx: &Ctx, handle: Option<&AccountHandle>) -> Option<Option<UploadService>> {
+    if let Some(known) = ctx.upload.get() {
+        return Some(known);
+    }
+    match handle {
+        Some(h) => match discover(h).await {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::info!(account = %ctx.account, "upload service not found: {e}");
+                None
+            }
+        },
+        None => None,
+    }
+}
 
 /// Whether the account can send files.
 pub(crate) async fn availability(
     ctx: &Ctx,
-    _handle: Option<&AccountHandle>,
+    handle: Option<&AccountHandle>,
 ) -> crate::Result<UploadView> {
+    let known = service(ctx, handle).await;
     Ok(UploadView {
         account: ctx.account.clone(),
         domain: ctx.own.domain().to_string(),
-        available: None,
-        max_bytes: None,
+        available: known.as_ref().map(Option::is_some),
+        max_bytes: known.flatten().and_then(|s| s.max_size),
     })
 }
 
-/// Stores files to send.
+/// Sizes as people read them: "1.5 MB", "820 KB", "12 bytes".
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+fn too_large(size: u64, max: u64) -> crate::Error {
+    error(
+        "too_large",
+        format!(
+            "This file is {}; your server takes files up to {}.",
+            human_size(size),
+            human_size(max)
+        ),
+    )
+}
+
+fn no_service(ctx: &Ctx) -> crate::Error {
+    error(
+        "no_service",
+        format!(
+            "Your server {} does not offer file sharing, so you can't send files from this account. You can still receive them.",
+            ctx.own.domain()
+        ),
+    )
+}
+
+/// Stores files to send, one message each, in the send queue.
 pub(crate) async fn send(
-    _ctx: &Ctx,
-    _handle: Option<&AccountHandle>,
-    _peer: &str,
-    _paths: &[PathBuf],
+    ctx: &Ctx,
+    handle: Option<&AccountHandle>,
+    peer: &str,
+    paths: &[PathBuf],
 ) -> crate::Result<Vec<MessageRow>> {
-    Err(crate::Error::Internal("files"))
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kind = crate::services::chat::kind_of(ctx, peer).await;
+    let sender = crate::services::chat::sender_in(ctx, peer, kind)?;
+    // Unknown (not connected): the files wait in the queue; the upload
+    // finds the service when the account is back.
+    let max = match service(ctx, handle).await {
+        Some(None) => return Err(no_service(ctx)),
+        Some(Some(s)) => s.max_size,
+        None => None,
+    };
+    // Every file is checked before any is stored.
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let meta = tokio::fs::metadata(path).await.map_err(|e| {
+            error(
+                "unreadable",
+                format!("Tern could not read {}: {e}.", path.display()),
+            )
+        })?;
+        if !meta.is_file() {
+            return Err(error(
+                "unreadable",
+                format!("{} is not a file.", path.display()),
+            ));
+        }
+        sources.push((path.clone(), meta.len()));
+    }
+    let quality = ctx.files.prefs.get().photo_quality;
+    let mut rows = Vec::with_capacity(sources.len());
+    for (path, size) in sources {
+        let uid = new_id();
+        let dir = format!("out-{uid}");
+        let folder = files_dir(&ctx.data_dir).join(&dir);
+        let original = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let folder2 = folder.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare(&path, &folder2, &original, size, quality, max)
+        })
+        .await
+        .map_err(|_| crate::Error::Internal("preparing a file"))?;
+        let mut info = match prepared {
+            Ok(info) => info,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&folder);
+                return Err(e);
+            }
+        };
+        info.dir = Some(dir);
+        let intent = Intent::for_kind(kind, true);
+        let row = crate::outbound::queue_message(
+            ctx,
+            peer,
+            &info.name,
+            None,
+            kind,
+            sender.as_deref(),
+            &intent,
+            Some((uid, info.to_json())),
+        )
+        .await?;
+        if let Some(h) = handle {
+            let _ = h.queue(row.id, intent).await;
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
-/// The stanza announcing an uploaded file.
-pub(crate) fn announcement(_via: Via, _row: &MessageRow) -> Prepared {
-    Prepared::Upload
+/// Copies (or, for a photo, prepares) one file into its folder; blocking.
+fn prepare(
+    src: &Path,
+    folder: &Path,
+    original_name: &str,
+    size: u64,
+    quality: super::PhotoQuality,
+    max: Option<u64>,
+) -> crate::Result<FileInfo> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        error(
+            "unreadable",
+            format!("Tern could not read {}: {e}.", src.display()),
+        )
+    };
+    std::fs::create_dir_all(folder).map_err(|e| unreadable(&e))?;
+    let limits = media::Limits::DEFAULT;
+    let name = safe_name(original_name);
+    let mut info = FileInfo {
+        state: FileState::Upload,
+        wanted: true,
+        ..FileInfo::default()
+    };
+    let photo = media::probe(src, &limits)
+        .ok()
+        .filter(|p| !p.animated)
+        .map(|_| ());
+    let prepared_photo = photo.and_then(|()| {
+        let q = match quality {
+            super::PhotoQuality::Smaller => media::Quality::Smaller,
+            super::PhotoQuality::Original => media::Quality::Original,
+        };
+        let tmp = folder.join(".photo");
+        match media::prepare_photo(src, &tmp, q, &limits) {
+            Ok(p) => Some((tmp, p)),
+            Err(e) => {
+                tracing::info!("sent as a file, not as a photo: {e}");
+                let _ = std::fs::remove_file(&tmp);
+                None
+            }
+        }
+    });
+    let dst = if let Some((tmp, p)) = prepared_photo {
+        let stem = Path::new(&name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "photo".into());
+        let name = safe_name(&format!("{stem}.{}", p.name_ext));
+        let dst = folder.join(&name);
+        std::fs::rename(&tmp, &dst).map_err(|e| unreadable(&e))?;
+        info.name = name;
+        info.media_type = Some(p.media_type.to_string());
+        info.size = Some(p.size);
+        info.width = Some(p.width);
+        info.height = Some(p.height);
+        info.sha256 = Some(base64::engine::general_purpose::STANDARD.encode(p.sha256));
+        info.image = true;
+        dst
+    } else {
+        if let Some(max) = max.filter(|m| size > *m) {
+            return Err(too_large(size, max));
+        }
+        let dst = folder.join(&name);
+        let (copied, sha) = copy_hashing(src, &dst).map_err(|e| unreadable(&e))?;
+        info.name = name;
+        info.size = Some(copied);
+        info.sha256 = Some(base64::engine::general_purpose::STANDARD.encode(sha));
+        if let Ok(p) = media::probe(&dst, &limits) {
+            info.media_type = Some(p.media_type.to_string());
+            info.width = Some(p.width);
+            info.height = Some(p.height);
+            info.image = true;
+            info.animated = p.animated;
+        } else {
+            info.media_type = Some(media_type_of(&info.name).to_string());
+        }
+        dst
+    };
+    if let (Some(max), Some(size)) = (max, info.size) {
+        if size > max {
+            return Err(too_large(size, max));
+        }
+    }
+    if info.image {
+        write_previews(&dst, folder, &mut info, true);
+    }
+    Ok(info)
 }
 
-/// Starts a message's upload.
-pub(crate) fn start(_handle: &AccountHandle, _message_id: i64) {}
+/// Writes the preview next to a local image, and (for sending) keeps a
+/// tiny thumbnail for the message. Failures leave the file without one.
+pub(crate) fn write_previews(image: &Path, folder: &Path, info: &mut FileInfo, tiny: bool) {
+    let limits = media::Limits::DEFAULT;
+    match media::thumbnail(image, PREVIEW_SIDE, &limits) {
+        Ok(t) => {
+            let name = if t.media_type == "image/png" {
+                super::PREVIEW_PNG
+            } else {
+                super::PREVIEW_JPEG
+            };
+            if std::fs::write(folder.join(name), &t.bytes).is_ok() {
+                info.preview = Some(name.to_string());
+            }
+        }
+        Err(e) => tracing::info!("no preview: {e}"),
+    }
+    if tiny {
+        if let Ok(t) = media::tiny_thumbnail(image, &limits) {
+            info.thumbnail = Some(crate::xep::sfs::data_uri(t.media_type, &t.bytes));
+        }
+    }
+}
 
-/// Makes a failed upload ready to run again.
-pub(crate) async fn reset_for_retry(_ctx: &Ctx, _m: &MessageRow) -> crate::Result<()> {
+/// Copies a file, streaming, and returns its size and SHA-256.
+fn copy_hashing(src: &Path, dst: &Path) -> std::io::Result<(u64, [u8; 32])> {
+    use std::io::{Read, Write};
+    let mut input = std::fs::File::open(src)?;
+    let mut output = std::io::BufWriter::new(std::fs::File::create(dst)?);
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        output.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    output.flush()?;
+    output.get_ref().sync_all()?;
+    Ok((total, hash.finalize().into()))
+}
+
+/// A media type from a file name's extension (for files that are not
+/// images Tern reads); `application/octet-stream` when unknown.
+pub(crate) fn media_type_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "zip" => "application/zip",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "mp4" | "m4v" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The stanza announcing an uploaded file; `Upload` while it has no link.
+pub(crate) fn announcement(via: Via, row: &MessageRow) -> Prepared {
+    let Some(info) = FileInfo::from_json(row.file.as_deref()) else {
+        return Prepared::Unsendable("the file's record is damaged");
+    };
+    let Some(url) = info
+        .url
+        .clone()
+        .filter(|_| info.state == FileState::Uploaded)
+    else {
+        return Prepared::Upload;
+    };
+    let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
+    // A caption sent with the file would be the body; Tern sends captions
+    // as their own message, so the body is the link (what clients without
+    // file sharing show, and what Conversations requires of OOB).
+    let stanza = Outgoing {
+        to: &row.peer,
+        id: &id,
+        body: Some(&url),
+        content: true,
+        groupchat: via == Via::Group,
+        room_private: via == Via::RoomPrivate,
+        ..Default::default()
+    }
+    .message();
+    let Some(mut m) = stanza else {
+        return Prepared::Unsendable("the message could not be built");
+    };
+    m.payloads.push(crate::xep::oob::element(&url, None));
+    m.payloads.push(crate::xep::sfs::file_sharing(
+        &metadata(&info),
+        &[url],
+        Some(&row.uid),
+    ));
+    Prepared::Ready(Box::new(m))
+}
+
+/// The XEP-0446 metadata of a file Tern sends.
+fn metadata(info: &FileInfo) -> crate::xep::sfs::FileMeta {
+    let sha256 = info
+        .sha256
+        .as_deref()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|v| <[u8; 32]>::try_from(v).ok());
+    let thumbnails = info
+        .thumbnail
+        .iter()
+        .filter_map(|uri| {
+            let (media_type, _) = crate::xep::sfs::read_data_uri(uri)?;
+            Some(crate::xep::sfs::Thumbnail {
+                uri: uri.clone(),
+                media_type: Some(media_type),
+                width: None,
+                height: None,
+            })
+        })
+        .collect();
+    crate::xep::sfs::FileMeta {
+        name: Some(info.name.clone()),
+        media_type: info.media_type.clone(),
+        size: info.size,
+        width: info.width,
+        height: info.height,
+        sha256,
+        desc: None,
+        thumbnails,
+    }
+}
+
+/// Starts a message's upload in the background, unless it runs already.
+pub(crate) fn start(handle: &AccountHandle, message_id: i64) {
+    let h = handle.clone();
+    tokio::spawn(async move {
+        let files = h.ctx().files.clone();
+        let Some(running) = files.transfers.start(message_id) else {
+            return;
+        };
+        let _turn = tokio::select! {
+            p = files.uploads.acquire() => p.ok(),
+            _ = running.token.cancelled() => None,
+        };
+        let ctx = h.ctx();
+        match upload(&h, message_id, &running.token).await {
+            Ok(Some(intent)) => {
+                // Back to the queue with its link (a new session's flush
+                // finds it in the stored queue anyway).
+                let _ = h.queue(message_id, intent).await;
+            }
+            Ok(None) => {}
+            Err((code, text)) => fail(ctx, message_id, &code, &text).await,
+        }
+        drop(running);
+    });
+}
+
+/// One upload, with its retries; the message's intent once it has its
+/// link, `None` when the message is gone.
+async fn upload(
+    h: &AccountHandle,
+    message_id: i64,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<Intent>, (String, String)> {
+    let ctx = h.ctx();
+    let mut attempt = 0;
+    loop {
+        let Some(row) = ctx.store.message(message_id).await.ok().flatten() else {
+            return Ok(None);
+        };
+        let Some(mut info) = FileInfo::from_json(row.file.as_deref()) else {
+            return Err(("damaged".into(), "The file's record is damaged.".into()));
+        };
+        let kind = crate::services::chat::kind_of(ctx, &row.peer).await;
+        let intent = Intent::for_kind(kind, true);
+        if info.state == FileState::Uploaded && info.url.is_some() {
+            return Ok(Some(intent));
+        }
+        let Some(path) = info.local_path(&ctx.data_dir) else {
+            return Err((
+                "missing".into(),
+                "The copy of this file in Tern's data folder is gone; send it again.".into(),
+            ));
+        };
+        match upload_once(h, message_id, &info, &path, cancel).await {
+            Ok(url) => {
+                info.url = Some(url);
+                info.state = FileState::Uploaded;
+                info.error = None;
+                info.error_text = None;
+                if let Ok(Some(m)) = ctx.store.set_file(message_id, &info.to_json(), None).await {
+                    ctx.hub.emit(ClientEvent::Message {
+                        message: MessageView::from(m),
+                    });
+                }
+                return Ok(Some(intent));
+            }
+            Err(Failure::Final(code, text)) => return Err((code, text)),
+            Err(Failure::Retry(code, text)) => {
+                if attempt + 1 >= ATTEMPTS {
+                    return Err((code, text));
+                }
+                let wait = BACKOFF[(attempt as usize).min(BACKOFF.len() - 1)];
+                tracing::info!(message_id, ?wait, "upload failed ({text}); trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(cancelled()),
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn cancelled() -> (String, String) {
+    ("cancelled".into(), "You cancelled the upload.".into())
+}
+
+/// Why one upload attempt failed.
+enum Failure {
+    /// Trying again may work (network, server busy).
+    Retry(String, String),
+    /// It will not.
+    Final(String, String),
+}
+
+async fn upload_once(
+    h: &AccountHandle,
+    message_id: i64,
+    info: &FileInfo,
+    path: &Path,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<String, Failure> {
+    let ctx = h.ctx();
+    let not_connected = || {
+        Failure::Retry(
+            "network".into(),
+            "Tern is not connected to your server.".into(),
+        )
+    };
+    let service = match ctx.upload.get() {
+        Some(known) => known,
+        None => discover(h).await.map_err(|_| not_connected())?,
+    };
+    let Some(service) = service else {
+        let e = no_service(ctx);
+        return Err(Failure::Final("no_service".into(), e.to_string()));
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+        Failure::Final(
+            "missing".into(),
+            format!("Tern could not read the file: {e}."),
+        )
+    })?;
+    if let Some(max) = service.max_size.filter(|m| size > *m) {
+        let e = too_large(size, max);
+        return Err(Failure::Final("too_large".into(), e.to_string()));
+    }
+    let content_type = info
+        .media_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let to = Jid::new(&service.jid).map_err(|_| {
+        Failure::Final(
+            "no_service".into(),
+            "The upload service's address is not valid.".into(),
+        )
+    })?;
+    let iq =
+        crate::xep::upload::slot_request(&to, &new_id(), &info.name, size, Some(&content_type));
+    let slot = match h.request(iq).await {
+        Ok(Iq::Result {
+            payload: Some(p), ..
+        }) => crate::xep::upload::parse_slot(&p).ok_or_else(|| {
+            Failure::Final(
+                "refused".into(),
+                "Your server's upload service gave an unusable answer.".into(),
+            )
+        })?,
+        Ok(_) => {
+            return Err(Failure::Final(
+                "refused".into(),
+                "Your server's upload service gave no upload address.".into(),
+            ))
+        }
+        Err(crate::Error::Stanza { condition, text }) => {
+            return Err(slot_refused(&condition, text.as_deref()))
+        }
+        Err(crate::Error::Timeout) | Err(crate::Error::NotConnected(_)) => {
+            return Err(not_connected())
+        }
+        Err(e) => return Err(Failure::Retry("network".into(), e.to_string())),
+    };
+    let client = ctx.http_client();
+    let last = std::sync::Mutex::new(Instant::now() - Duration::from_secs(1));
+    let hub = ctx.hub.clone();
+    let account = ctx.account.clone();
+    let progress = move |done: u64| {
+        let Ok(mut last) = last.lock() else { return };
+        if last.elapsed() >= Duration::from_millis(200) || done == size {
+            *last = Instant::now();
+            hub.emit(ClientEvent::Transfer {
+                account: account.clone(),
+                message_id,
+                done,
+                total: Some(size),
+            });
+        }
+    };
+    let upload = crate::net::http::Upload {
+        url: &slot.put_url,
+        headers: &slot.put_headers,
+        content_type: &content_type,
+        path,
+        size,
+    };
+    match client.put_file(&upload, None, &progress, cancel).await {
+        Ok(()) => Ok(slot.get_url),
+        Err(TransferError::Cancelled) => {
+            let (c, t) = cancelled();
+            Err(Failure::Final(c, t))
+        }
+        Err(e) if e.retryable() => Err(Failure::Retry("network".into(), e.to_string())),
+        Err(e) => Err(Failure::Final(transfer_code(&e).into(), e.to_string())),
+    }
+}
+
+/// The short code of a transfer failure.
+pub(crate) fn transfer_code(e: &TransferError) -> &'static str {
+    match e {
+        TransferError::Tls(_) => "tls",
+        TransferError::TooLarge { .. } => "too_large",
+        TransferError::Status(404 | 410) => "not_found",
+        TransferError::Status(401 | 403) => "not_allowed",
+        TransferError::Status(413) => "too_large",
+        TransferError::Cancelled => "cancelled",
+        TransferError::SizeMismatch { .. } => "corrupt",
+        _ => "network",
+    }
+}
+
+fn slot_refused(condition: &str, text: Option<&str>) -> Failure {
+    let said = text
+        .filter(|t| !t.is_empty())
+        .map(|t| format!(" It said: {t}"))
+        .unwrap_or_default();
+    match condition {
+        "not-acceptable" | "policy-violation" => Failure::Final(
+            "too_large".into(),
+            format!("Your server refused this file: it is too large or of a kind it does not take.{said}"),
+        ),
+        "resource-constraint" => Failure::Retry(
+            "refused".into(),
+            format!("Your server's upload service is busy or your quota is used up.{said}"),
+        ),
+        "forbidden" | "not-allowed" => Failure::Final(
+            "not_allowed".into(),
+            format!("Your server does not let this account upload files.{said}"),
+        ),
+        _ => Failure::Final(
+            "refused".into(),
+            format!("Your server refused the upload ({condition}).{said}"),
+        ),
+    }
+}
+
+/// Marks a file's upload failed: the message leaves the send queue as
+/// failed, with the reason; the user may send it again.
+async fn fail(ctx: &Ctx, message_id: i64, code: &str, text: &str) {
+    tracing::info!(message_id, code, "upload failed: {text}");
+    let Ok(Some(row)) = ctx.store.message(message_id).await else {
+        return;
+    };
+    if let Some(mut info) = FileInfo::from_json(row.file.as_deref()) {
+        info.state = FileState::Failed;
+        info.error = Some(code.to_string());
+        info.error_text = Some(text.to_string());
+        let _ = ctx.store.set_file(message_id, &info.to_json(), None).await;
+    }
+    let _ = ctx.store.outbox_done(message_id).await;
+    if let Ok(Some(m)) = ctx
+        .store
+        .fail_message(message_id, Some(code), Some(text))
+        .await
+    {
+        let peer = m.peer.clone();
+        ctx.hub.emit(ClientEvent::Message { message: m.into() });
+        emit_conversation(ctx, &peer).await;
+    }
+}
+
+/// Makes a failed upload ready to run again (its state back to upload).
+pub(crate) async fn reset_for_retry(ctx: &Ctx, m: &MessageRow) -> crate::Result<()> {
+    let Some(mut info) = FileInfo::from_json(m.file.as_deref()) else {
+        return Ok(());
+    };
+    if info.state == FileState::Failed {
+        info.state = if info.url.is_some() {
+            FileState::Uploaded
+        } else {
+            FileState::Upload
+        };
+        info.error = None;
+        info.error_text = None;
+        ctx.store.set_file(m.id, &info.to_json(), None).await?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_people_say_them() {
+        assert_eq!(human_size(12), "12 bytes");
+        assert_eq!(human_size(1_500), "1.5 KB");
+        assert_eq!(human_size(10 * 1024 * 1024), "10 MB");
+        assert_eq!(human_size(12_300_000), "12 MB");
+        assert_eq!(human_size(200_000_000), "200 MB");
+        assert_eq!(human_size(3_000_000_000), "3.0 GB");
+    }
 }

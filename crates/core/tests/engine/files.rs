@@ -1,0 +1,626 @@
+//! Photos and files (XEP-0363 upload, XEP-0066 and XEP-0447 links) against
+//! Prosody (`http_file_share`) and ejabberd (`mod_http_upload`), with a
+//! slixmpp peer that uploads, downloads and reads image metadata on its
+//! own.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tern_core::{ClientEvent, FileState, MessageView};
+use tern_testkit::{EjabberdOptions, ProsodyOptions, TcpProxy, UploadOptions};
+
+use crate::support::*;
+
+const T: Duration = Duration::from_secs(30);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    // A simple generator: reproducible, incompressible enough.
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A JPEG of `w` x `h` stored sideways (EXIF orientation 6: shown turned
+/// 90° clockwise) with GPS coordinates in its EXIF.
+pub(crate) fn sideways_photo_with_gps(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .unwrap();
+    // TIFF, little endian: IFD0 (orientation 6, GPS IFD pointer), the GPS
+    // IFD (latitude ref N, latitude 48° 51' 30").
+    let mut tiff: Vec<u8> = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    let entry = |tag: u16, kind: u16, count: u32, value: u32| {
+        let mut e = Vec::new();
+        e.extend(tag.to_le_bytes());
+        e.extend(kind.to_le_bytes());
+        e.extend(count.to_le_bytes());
+        e.extend(value.to_le_bytes());
+        e
+    };
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend(entry(0x0112, 3, 1, 6));
+    tiff.extend(entry(0x8825, 4, 1, 38));
+    tiff.extend(0u32.to_le_bytes());
+    assert_eq!(tiff.len(), 38);
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend(entry(0x0001, 2, 2, u32::from_le_bytes(*b"N\0\0\0")));
+    tiff.extend(entry(0x0002, 5, 3, 68));
+    tiff.extend(0u32.to_le_bytes());
+    assert_eq!(tiff.len(), 68);
+    for (n, d) in [(48u32, 1u32), (51, 1), (30, 1)] {
+        tiff.extend(n.to_le_bytes());
+        tiff.extend(d.to_le_bytes());
+    }
+    let mut app1 = vec![0xff, 0xe1];
+    app1.extend(((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend(b"Exif\0\0");
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Waits until Tern shows message `id`'s file in `state`.
+async fn file_state(t: &mut TestClient, id: i64, state: FileState) -> MessageView {
+    wait_event(&mut t.events, T, "file state", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.id == id && message.file.as_ref().is_some_and(|f| f.state == state) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// The peer's next message event with a file named `name`.
+async fn peer_file(peer: &Peer, name: &str) -> Value {
+    let name = name.to_string();
+    peer.event(move |e| e["event"] == "message" && e["file"]["name"] == name.as_str())
+        .await
+}
+
+async fn peer_download(peer: &Peer, url: &str, dir: &Path, name: &str) -> (Value, Vec<u8>) {
+    let path = dir.join(format!("peer-{name}"));
+    let url = url.to_string();
+    let p = path.clone();
+    let ev = peer.run(move |s| s.download(&url, &p).unwrap()).await;
+    (ev, std::fs::read(&path).unwrap())
+}
+
+/// Tern sends a photo (sideways, with GPS), a 1 MB file and, at once, 20
+/// small files with a caption; the slixmpp peer gets each with its link,
+/// metadata and (for the photo) a thumbnail, downloads each byte-equal,
+/// and finds the photo upright, smaller and without GPS.
+async fn sends_photos_and_files(server: Server) {
+    let (mut t, me, _) = tern(&server).await;
+    let peer = peer(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let up = t.client.upload_service(&me).await.unwrap();
+    assert_eq!(up.available, Some(true), "{up:?}");
+
+    let photo = write(
+        dir.path(),
+        "holiday.jpg",
+        &sideways_photo_with_gps(2600, 1200),
+    );
+    let blob = random_bytes(1_000_000, 7);
+    let file = write(dir.path(), "notes.bin", &blob);
+    let sent = t
+        .client
+        .send_files(&me, &peer.bare(), &[photo, file], Some("from the trip"))
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 3, "two files and the caption");
+    assert_eq!(sent[2].body, "from the trip");
+    assert!(sent[0].file.as_ref().unwrap().image);
+
+    // The photo: upright (1200 x 2600 turned), long side 1920, no GPS.
+    let ev = peer_file(&peer, "holiday.jpg").await;
+    let url = ev["oob_url"].as_str().unwrap().to_string();
+    assert_eq!(ev["body"], url.as_str(), "the body is the link (XEP-0066)");
+    assert!(url.starts_with("https://"));
+    assert_eq!(ev["file"]["media_type"], "image/jpeg");
+    assert_eq!(ev["file"]["width"], 886);
+    assert_eq!(ev["file"]["height"], 1920);
+    let thumb = ev["file"]["thumbnail"]["uri"].as_str().unwrap_or_default();
+    assert!(thumb.starts_with("data:image/"), "inline thumbnail: {ev}");
+    let (got, bytes) = peer_download(&peer, &url, dir.path(), "holiday.jpg").await;
+    assert_eq!(got["size"], bytes.len());
+    assert_eq!(ev["file"]["size"], bytes.len());
+    let b64 = base64_sha(&bytes);
+    assert_eq!(ev["file"]["sha256"], b64.as_str(), "the hash matches");
+    let path = dir.path().join("peer-holiday.jpg");
+    let meta = peer.run(move |s| s.image_meta(&path).unwrap()).await;
+    assert_eq!(meta["gps"], false, "GPS removed: {meta}");
+    assert_eq!(
+        (meta["width"].as_u64(), meta["height"].as_u64()),
+        (Some(886), Some(1920))
+    );
+    let orientation = &meta["exif"]["Orientation"];
+    assert!(orientation.is_null() || orientation == 1, "{meta}");
+
+    // The file: byte-equal.
+    let ev = peer_file(&peer, "notes.bin").await;
+    let (_, bytes) = peer_download(
+        &peer,
+        ev["oob_url"].as_str().unwrap(),
+        dir.path(),
+        "notes.bin",
+    )
+    .await;
+    assert_eq!(sha256_hex(&bytes), sha256_hex(&blob));
+    assert_eq!(ev["file"]["size"], blob.len());
+    peer.event(|e| e["event"] == "message" && e["body"] == "from the trip")
+        .await;
+
+    // Twenty at once, each arriving once and byte-equal.
+    let many: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| {
+            (
+                format!("part-{i:02}.dat"),
+                random_bytes(20_000 + i * 100, i as u64),
+            )
+        })
+        .collect();
+    let paths: Vec<PathBuf> = many.iter().map(|(n, b)| write(dir.path(), n, b)).collect();
+    let sent = t
+        .client
+        .send_files(&me, &peer.bare(), &paths, None)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 20);
+    for (name, content) in &many {
+        let ev = peer_file(&peer, name).await;
+        let (_, bytes) =
+            peer_download(&peer, ev["oob_url"].as_str().unwrap(), dir.path(), name).await;
+        assert_eq!(bytes, *content, "{name}");
+    }
+    // Tern: each message reached the server and kept its file.
+    let ids: Vec<i64> = sent.iter().map(|m| m.id).collect();
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let listed = t.client.files(&me, None, 100).await.unwrap();
+        let done = listed
+            .iter()
+            .filter(|m| ids.contains(&m.id))
+            .filter(|m| m.state != "queued")
+            .filter(|m| {
+                m.file
+                    .as_ref()
+                    .is_some_and(|f| f.state == FileState::Uploaded && f.local)
+            })
+            .count();
+        if done == ids.len() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{done} of 20 sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn base64_sha(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_sent_to_slixmpp_prosody() {
+    sends_photos_and_files(Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_sent_to_slixmpp_ejabberd() {
+    sends_photos_and_files(Server::ejabberd().await).await;
+}
+
+/// The peer (a contact) sends a photo with metadata and a PDF: the photo
+/// is downloaded at once and shown as an image; the PDF waits for a click
+/// and then arrives byte-equal. From a stranger nothing is fetched.
+async fn receives_files(server: Server) {
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let photo_bytes = sideways_photo_with_gps(800, 600);
+    let photo = write(dir.path(), "cat.jpg", &photo_bytes);
+    let me2 = me.clone();
+    friend
+        .run(move |s| {
+            s.upload_send(&me2, &photo, "image/jpeg", "photo-1", true)
+                .unwrap()
+        })
+        .await;
+    let m = wait_event(&mut t.events, T, "the photo", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.peer == pj
+                && message
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.state == FileState::Local) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let f = m.file.clone().unwrap();
+    assert_eq!(f.name, "cat.jpg");
+    assert!(f.image && f.preview && f.local, "{f:?}");
+    assert_eq!((f.width, f.height), (Some(600), Some(800)), "upright");
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), photo_bytes);
+    assert!(t
+        .client
+        .media_file(m.id, tern_core::MediaPart::Preview)
+        .await
+        .is_some());
+
+    let pdf_bytes = b"%PDF-1.4\n"
+        .iter()
+        .copied()
+        .chain(random_bytes(300_000, 3))
+        .collect::<Vec<u8>>();
+    let pdf = write(dir.path(), "report.pdf", &pdf_bytes);
+    let me2 = me.clone();
+    friend
+        .run(move |s| {
+            s.upload_send(&me2, &pdf, "application/pdf", "pdf-1", true)
+                .unwrap()
+        })
+        .await;
+    let m = wait_event(&mut t.events, T, "the pdf", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.peer == pj
+                && message
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.name == "report.pdf") =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let f = m.file.clone().unwrap();
+    assert_eq!(f.state, FileState::Remote, "not fetched without a click");
+    assert_eq!(f.size, Some(pdf_bytes.len() as u64));
+    assert!(t.client.file_path(&me, m.id).await.is_err());
+    t.client.download_file(&me, m.id).await.unwrap();
+    file_state(&mut t, m.id, FileState::Local).await;
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), pdf_bytes);
+    assert!(t
+        .client
+        .media_file(m.id, tern_core::MediaPart::Full)
+        .await
+        .is_none());
+
+    // A stranger's photo stays where it is.
+    let stranger = peer(&server).await;
+    let sj = stranger.bare();
+    let photo = write(dir.path(), "spam.jpg", &photo_bytes);
+    let me2 = me.clone();
+    stranger
+        .run(move |s| {
+            s.upload_send(&me2, &photo, "image/jpeg", "spam-1", true)
+                .unwrap()
+        })
+        .await;
+    let m = wait_event(&mut t.events, T, "the stranger's photo", |ev| match ev {
+        ClientEvent::Message { message } if message.peer == sj && message.file.is_some() => {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let row = t.client.files(&me, None, 10).await.unwrap();
+    let again = row.iter().find(|x| x.id == m.id).unwrap();
+    assert_eq!(again.file.as_ref().unwrap().state, FileState::Remote);
+    // The files view lists all three, newest first.
+    assert_eq!(row.len(), 3);
+    assert_eq!(row[0].id, m.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_received_from_slixmpp_prosody() {
+    receives_files(Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_received_from_slixmpp_ejabberd() {
+    receives_files(Server::ejabberd().await).await;
+}
+
+/// A server without upload: the attach action is told so; nothing is
+/// queued. Files can still be received (from a peer on a server that has
+/// upload, over federation).
+async fn no_upload(server: Server) {
+    let (t, me, _) = tern(&server).await;
+    let up = t.client.upload_service(&me).await.unwrap();
+    assert_eq!(up.available, Some(false), "{up:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.txt", b"hello");
+    let e = t
+        .client
+        .send_files(&me, "someone@example.org", &[f], None)
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "Your server {} does not offer file sharing",
+            server.domain()
+        )),
+        "{text}"
+    );
+    assert!(matches!(e, tern_core::Error::File { ref code, .. } if code == "no_service"));
+    assert!(t.client.files(&me, None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_no_upload_prosody() {
+    no_upload(Server::prosody_with(ProsodyOptions {
+        upload: false,
+        ..Default::default()
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_no_upload_ejabberd() {
+    no_upload(
+        Server::ejabberd_with(EjabberdOptions {
+            upload: false,
+            ..Default::default()
+        })
+        .await,
+    )
+    .await;
+}
+
+/// A slixmpp user on ejabberd sends a photo to a Tern user on a Prosody
+/// without upload: Tern downloads it from the peer's server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_across_federation_without_own_upload() {
+    let fed = blocking(|| {
+        tern_testkit::Federation::start_with(
+            ProsodyOptions {
+                upload: false,
+                ..Default::default()
+            },
+            EjabberdOptions::default(),
+        )
+        .unwrap()
+    })
+    .await;
+    let (u, p) = fed.prosody.create_user().unwrap();
+    let me = format!("{u}@{}", fed.prosody.domain());
+    let mut t = client().await;
+    t.client
+        .add_account(account(&me, &p, loopback(fed.prosody.c2s_port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, &me).await;
+    let (pu, pp) = fed.ejabberd.create_user().unwrap();
+    let pj = format!("{pu}@{}", fed.ejabberd.domain());
+    let opts = tern_testkit::PeerOptions::new(&pj, &pp, "127.0.0.1", fed.ejabberd.c2s_port());
+    let peer = Peer(std::sync::Arc::new(
+        blocking(move || tern_testkit::SlixmppPeer::start(opts).unwrap()).await,
+    ));
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    assert_eq!(
+        t.client.upload_service(&me).await.unwrap().available,
+        Some(false)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = sideways_photo_with_gps(640, 480);
+    let photo = write(dir.path(), "far.jpg", &bytes);
+    let me2 = me.clone();
+    peer.run(move |s| {
+        s.upload_send(&me2, &photo, "image/jpeg", "far-1", true)
+            .unwrap()
+    })
+    .await;
+    let m = wait_event(
+        &mut t.events,
+        Duration::from_secs(60),
+        "the photo",
+        |ev| match ev {
+            ClientEvent::Message { message }
+                if message.peer == pj
+                    && message
+                        .file
+                        .as_ref()
+                        .is_some_and(|f| f.state == FileState::Local) =>
+            {
+                Some(message.clone())
+            }
+            _ => None,
+        },
+    )
+    .await;
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(local).unwrap(), bytes);
+}
+
+/// Too large for the server: refused before a byte is sent, with the
+/// limit in words; nothing queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_too_large_is_refused_before_sending() {
+    let server = Server::prosody_with(ProsodyOptions {
+        upload_size_limit: Some(100_000),
+        ..Default::default()
+    });
+    let (t, me, _) = tern(&server).await;
+    let up = t.client.upload_service(&me).await.unwrap();
+    assert_eq!(up.max_bytes, Some(100_000));
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "big.bin", &random_bytes(250_000, 1));
+    let e = t
+        .client
+        .send_files(&me, "someone@localhost", &[f], None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "This file is 250 KB; your server takes files up to 100 KB."
+    );
+    assert!(t.client.files(&me, None, 10).await.unwrap().is_empty());
+}
+
+/// The upload's connection is cut half-way: Tern tries again on its own
+/// and the file arrives once. Then Tern quits in the middle of an upload:
+/// after the restart the file arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_survive_a_cut_connection_and_a_restart() {
+    let port = tern_testkit::closed_port();
+    let server = Server::prosody_with(ProsodyOptions {
+        upload_external_port: Some(port),
+        upload_size_limit: Some(64 * 1024 * 1024),
+        ..Default::default()
+    });
+    let https = match &server {
+        Server::Prosody(p) => p.https_port(),
+        Server::Ejabberd(_) => unreachable!(),
+    };
+    let proxy = TcpProxy::start_on(port, ([127, 0, 0, 1], https).into()).unwrap();
+    let (mut t, me, _) = tern(&server).await;
+    let peer = peer(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let first = random_bytes(24_000_000, 11);
+    let f = write(dir.path(), "first.bin", &first);
+    let sent = t
+        .client
+        .send_files(&me, &peer.bare(), &[f], None)
+        .await
+        .unwrap();
+    let id = sent[0].id;
+    wait_event(&mut t.events, T, "upload under way", |ev| match ev {
+        ClientEvent::Transfer {
+            message_id, done, ..
+        } if *message_id == id && *done > 1_000_000 => Some(()),
+        _ => None,
+    })
+    .await;
+    proxy.cut_all();
+    let ev = peer_file(&peer, "first.bin").await;
+    let (_, bytes) = peer_download(
+        &peer,
+        ev["oob_url"].as_str().unwrap(),
+        dir.path(),
+        "first.bin",
+    )
+    .await;
+    assert_eq!(sha256_hex(&bytes), sha256_hex(&first));
+
+    let second = random_bytes(24_000_000, 12);
+    let f = write(dir.path(), "second.bin", &second);
+    let sent = t
+        .client
+        .send_files(&me, &peer.bare(), &[f], None)
+        .await
+        .unwrap();
+    let id = sent[0].id;
+    wait_event(&mut t.events, T, "upload under way", |ev| match ev {
+        ClientEvent::Transfer {
+            message_id, done, ..
+        } if *message_id == id && *done > 1_000_000 => Some(()),
+        _ => None,
+    })
+    .await;
+    let t = reopen(t).await;
+    let ev = peer_file(&peer, "second.bin").await;
+    let (_, bytes) = peer_download(
+        &peer,
+        ev["oob_url"].as_str().unwrap(),
+        dir.path(),
+        "second.bin",
+    )
+    .await;
+    assert_eq!(sha256_hex(&bytes), sha256_hex(&second));
+    // Exactly once each: no second message with either file.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let dupes = peer
+        .run(|s| {
+            s.wait_for(Duration::from_millis(200), |e| {
+                e["event"] == "message"
+                    && (e["file"]["name"] == "second.bin" || e["file"]["name"] == "first.bin")
+            })
+            .is_ok()
+        })
+        .await;
+    assert!(!dupes, "a file was announced twice");
+    drop(t);
+}
+
+/// Files sent encrypted (XEP-0454, both IV sizes) are decrypted after the
+/// download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_encrypted_links_are_decrypted() {
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let peer = peer_as(&server, &pj, &pp).await;
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for iv in [12u8, 16] {
+        let bytes = random_bytes(200_000 + usize::from(iv), u64::from(iv));
+        let name = format!("secret-{iv}.bin");
+        let path = write(dir.path(), &name, &bytes);
+        let me2 = me.clone();
+        let id = format!("enc-{iv}");
+        peer.run(move |s| {
+            let opts = UploadOptions {
+                aesgcm_iv_len: Some(iv),
+                ..UploadOptions::new("application/octet-stream")
+            };
+            s.upload_send_with(&me2, &path, &id, &opts).unwrap()
+        })
+        .await;
+        let m = wait_event(&mut t.events, T, "the encrypted file", |ev| match ev {
+            ClientEvent::Message { message }
+                if message.peer == pj && message.file.as_ref().is_some_and(|f| f.encrypted) =>
+            {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .await;
+        t.client.download_file(&me, m.id).await.unwrap();
+        file_state(&mut t, m.id, FileState::Local).await;
+        let local = t.client.file_path(&me, m.id).await.unwrap();
+        assert_eq!(
+            sha256_hex(&std::fs::read(local).unwrap()),
+            sha256_hex(&bytes),
+            "iv {iv}"
+        );
+    }
+}
