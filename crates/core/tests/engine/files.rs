@@ -116,7 +116,7 @@ async fn peer_download(peer: &Peer, url: &str, dir: &Path, name: &str) -> (Value
 /// metadata and (for the photo) a thumbnail, downloads each byte-equal,
 /// and finds the photo upright, smaller and without GPS.
 async fn sends_photos_and_files(server: Server) {
-    let (mut t, me, _) = tern(&server).await;
+    let (t, me, _) = tern(&server).await;
     let peer = peer(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let up = t.client.upload_service(&me).await.unwrap();
@@ -623,4 +623,162 @@ async fn files_encrypted_links_are_decrypted() {
             "iv {iv}"
         );
     }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A PNG that claims 30,000 x 30,000 pixels (what a decompression bomb
+/// declares), with no pixel data.
+fn huge_png_header() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend(data);
+        out.extend(&c);
+        out.extend(crc32(&c).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend(30_000u32.to_be_bytes());
+    ihdr.extend(30_000u32.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9c]);
+    chunk(b"IEND", &[]);
+    out
+}
+
+/// A JPEG header of 30,000 x 30,000 pixels and nothing else.
+fn huge_jpeg_header() -> Vec<u8> {
+    let mut out = vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 8];
+    out.extend(30_000u16.to_be_bytes());
+    out.extend(30_000u16.to_be_bytes());
+    out.extend([3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9]);
+    out
+}
+
+/// Hostile files behind links a contact sends: a header of a huge image,
+/// a truncated photo, HTML named like a photo, a server that lies about
+/// the length, and a file far larger than its metadata says. Each ends as
+/// a file card or a failure with a reason; nothing is shown as an image
+/// that is not one; Tern keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_hostile_links_end_as_cards_or_failures() {
+    use tern_testkit::web::{Reply, WebServer};
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    let web = blocking(|| WebServer::start().unwrap()).await;
+    let photo = sideways_photo_with_gps(400, 300);
+    web.route("/bomb.png", Reply::file(huge_png_header(), "image/png"));
+    web.route("/huge.jpg", Reply::file(huge_jpeg_header(), "image/jpeg"));
+    web.route("/cut.jpg", Reply::file(photo[..photo.len() / 2].to_vec(), "image/jpeg"));
+    web.route(
+        "/page.jpg",
+        Reply::file(b"<html><script>alert(1)</script></html>".to_vec(), "image/jpeg"),
+    );
+    web.route(
+        "/liar.jpg",
+        Reply::LyingLength {
+            declared: 90_000,
+            body: photo[..10_000].to_vec(),
+        },
+    );
+    web.route("/big.jpg", Reply::file(random_bytes(8_000_000, 5), "image/jpeg"));
+    let send = |name: &str, extra: &str| {
+        let url = web.localhost_url(&format!("/{name}"));
+        format!(
+            "<message to='{me}' type='chat' id='{name}'><body>{url}</body>\
+             <x xmlns='jabber:x:oob'><url>{url}</url></x>{extra}</message>"
+        )
+    };
+    // The metadata says 5 KB; the server sends 8 MB.
+    let small_claim = "<file-sharing xmlns='urn:xmpp:sfs:0'><file xmlns='urn:xmpp:file:metadata:0'>\
+        <media-type>image/jpeg</media-type><name>big.jpg</name><size>5000</size></file></file-sharing>";
+    let stanzas: Vec<String> = vec![
+        send("bomb.png", ""),
+        send("huge.jpg", ""),
+        send("cut.jpg", ""),
+        send("page.jpg", ""),
+        send("liar.jpg", ""),
+        send("big.jpg", small_claim),
+    ];
+    friend
+        .run(move |s| {
+            for x in &stanzas {
+                s.raw(x).unwrap();
+            }
+        })
+        .await;
+    let mut ids = std::collections::HashMap::new();
+    while ids.len() < 6 {
+        let m = wait_event(&mut t.events, T, "a link", |ev| match ev {
+            ClientEvent::Message { message } if message.peer == pj && message.file.is_some() => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .await;
+        ids.insert(m.file.unwrap().name, m.id);
+    }
+    // Whatever was fetched automatically settles; then the user asks for
+    // each of the rest.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in ids.values() {
+        let _ = t.client.download_file(&me, *id).await;
+    }
+    let settled = |f: &tern_core::FileView| {
+        matches!(f.state, FileState::Local | FileState::Failed)
+    };
+    let deadline = std::time::Instant::now() + T;
+    let files = loop {
+        let listed = t.client.files(&me, None, 20).await.unwrap();
+        if listed.iter().all(|m| m.file.as_ref().is_some_and(settled)) && listed.len() == 6 {
+            break listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "{listed:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by_name = |n: &str| {
+        files
+            .iter()
+            .find(|m| m.file.as_ref().unwrap().name == n)
+            .and_then(|m| m.file.clone())
+            .unwrap()
+    };
+    for n in ["bomb.png", "huge.jpg", "cut.jpg", "page.jpg"] {
+        let f = by_name(n);
+        assert_eq!(f.state, FileState::Local, "{n}: {f:?}");
+        assert!(!f.image, "{n} is no image Tern shows: {f:?}");
+        let id = ids[n];
+        assert!(t.client.media_file(id, tern_core::MediaPart::Full).await.is_none(), "{n}");
+    }
+    let liar = by_name("liar.jpg");
+    assert_eq!(liar.state, FileState::Failed, "{liar:?}");
+    assert!(liar.error_text.is_some());
+    // The 8 MB file was downloaded only because the user asked, then
+    // whole (the limit for a request is far higher).
+    let big = by_name("big.jpg");
+    assert_eq!(big.size, Some(8_000_000), "{big:?}");
+    assert!(!big.image);
+    // Tern still works.
+    t.client.send_message(&me, &pj, "still here", None).await.unwrap();
+    friend
+        .event(|e| e["event"] == "message" && e["body"] == "still here")
+        .await;
 }
