@@ -6,6 +6,7 @@ pub(crate) mod blocking;
 pub(crate) mod caps;
 pub(crate) mod chat;
 pub(crate) mod contacts;
+pub(crate) mod files;
 pub(crate) mod muc;
 pub(crate) mod profile;
 pub(crate) mod registration;
