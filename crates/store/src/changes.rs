@@ -72,6 +72,23 @@ pub enum Change {
         /// In a group chat, only a message of this occupant counts.
         occupant: Option<Occupant>,
     },
+    /// The link to a file shared earlier without one (XEP-0447 sources
+    /// attached later, as Dino sends them): set when the message has a
+    /// file without a link.
+    AttachFile {
+        /// Account.
+        account: String,
+        /// Conversation.
+        peer: String,
+        /// The sharing message's id.
+        reference: String,
+        /// Only a message of this direction (its sender's side) counts.
+        direction: Direction,
+        /// In a group chat, only a message of this occupant counts.
+        occupant: Option<Occupant>,
+        /// The file's link.
+        url: String,
+    },
     /// A group chat's subject changed.
     RoomSubject {
         /// Account.
@@ -285,6 +302,32 @@ impl Store {
                         reference,
                         "correction of an unknown or foreign message ignored"
                     ),
+                },
+                Change::AttachFile {
+                    account,
+                    peer,
+                    reference,
+                    direction,
+                    occupant,
+                    url,
+                } => match find_in(&mut tx, account, peer, reference, Some(*direction)).await? {
+                    Some(m) if occupant.as_ref().is_none_or(|o| o.sent(&m)) => {
+                        let r = sqlx::query(&format!(
+                            "UPDATE messages SET file = json_set(file, '$.url', ?2)
+                             WHERE id = ?1 AND file IS NOT NULL AND json_extract(file, '$.url') IS NULL
+                             RETURNING {}",
+                            crate::messages::COLUMNS
+                        ))
+                        .bind(m.id)
+                        .bind(url)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(r) = r {
+                            out.touch(account, peer);
+                            out.messages.push(crate::messages::row(&r)?);
+                        }
+                    }
+                    _ => tracing::info!(%peer, reference, "sources for an unknown file ignored"),
                 },
                 Change::RoomSubject {
                     account,

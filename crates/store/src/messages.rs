@@ -217,9 +217,9 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file";
+pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file";
 
-fn row(r: &SqliteRow) -> Result<MessageRow> {
+pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
     Ok(MessageRow {
         id: r.try_get("id")?,

@@ -49,7 +49,8 @@ impl Client {
     /// any) as a text message after them. Each file is checked (readable,
     /// within the server's limit) and copied into Tern's data folder before
     /// this returns; photos are turned upright, stripped of their metadata
-    /// and, as the user chose, made smaller. The uploads then run in the
+    /// and made smaller unless `quality` (default: the user's choice in
+    /// [`crate::FilePrefs`]) says original. The uploads then run in the
     /// send queue's order and survive a restart.
     pub async fn send_files(
         &self,
@@ -57,11 +58,12 @@ impl Client {
         peer: &str,
         paths: &[PathBuf],
         caption: Option<&str>,
+        quality: Option<crate::PhotoQuality>,
     ) -> Result<Vec<MessageView>> {
         let ctx = self.ctx(account).await?;
         let peer = super::chats::peer_of(&ctx, peer).await?;
         let handle = self.handle(account).await.ok();
-        let rows = files::upload::send(&ctx, handle.as_ref(), &peer, paths).await?;
+        let rows = files::upload::send(&ctx, handle.as_ref(), &peer, paths, quality).await?;
         let mut out: Vec<MessageView> = rows.into_iter().map(MessageView::from).collect();
         if let Some(text) = caption.map(str::trim).filter(|t| !t.is_empty()) {
             out.push(self.send_message(account, &peer, text, None).await?);

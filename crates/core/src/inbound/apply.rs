@@ -109,6 +109,23 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
         return Step::Next;
     }
 
+    // The link to a file shared in an earlier message (XEP-0447 sources
+    // attached later): that message gets it; this one is no message of
+    // its own.
+    if let Some(attached) = &p.attached {
+        if let Some(url) = attached.sources.first() {
+            flow.changes.push(Change::AttachFile {
+                account,
+                peer,
+                reference: attached.message_id.clone(),
+                direction: c.direction,
+                occupant,
+                url: url.clone(),
+            });
+            return Step::Next;
+        }
+    }
+
     if let (Some(target), Some(body)) = (&p.replace, &p.body) {
         flow.changes.push(Change::Correct {
             account,

@@ -4,7 +4,6 @@
 
 pub(crate) mod connect;
 // Used by file sharing (XEP-0363), which builds on it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod http;
 pub(crate) mod reconnect;
 pub mod register;

@@ -75,6 +75,8 @@ pub(crate) struct Parsed {
     pub oob: Option<super::oob::Oob>,
     /// XEP-0447 stateless file sharing (a file with its metadata).
     pub shared: Option<super::sfs::Shared>,
+    /// XEP-0447 sources for a file shared in an earlier message.
+    pub attached: Option<super::sfs::AttachedSources>,
 }
 
 /// Reads a message. `own` is the account's bare JID (whose server's
@@ -132,6 +134,16 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
     }
     p.oob = super::oob::read(&msg.payloads);
     p.shared = super::sfs::read(&msg.payloads);
+    if let Some(shared) = p.shared.as_mut() {
+        // Thumbnails sent as Bits of Binary (XEP-0231) in the same
+        // message become data: URIs like the others.
+        for t in &mut shared.meta.thumbnails {
+            if let Some((media, bytes)) = super::sfs::read_bob(&msg.payloads, &t.uri) {
+                t.uri = super::sfs::data_uri(&media, &bytes);
+            }
+        }
+    }
+    p.attached = super::sfs::read_attached(&msg.payloads);
     if p.reply_to.is_some() {
         // The quote other clients put in front of a reply, marked as a
         // XEP-0428 fallback, is not part of what the sender wrote: Tern

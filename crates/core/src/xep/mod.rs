@@ -8,7 +8,6 @@
 //! so every stanza Tern sends is serialised by one XML writer.
 
 /// XEP-0454: OMEMO Media sharing (the `aesgcm://` links)
-#[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod aesgcm;
 /// XEP-0084: User Avatar
 pub(crate) mod avatar;
@@ -49,7 +48,6 @@ pub(crate) mod muc;
 /// XEP-0172: User Nickname
 pub(crate) mod nick;
 /// XEP-0066: Out of Band Data
-#[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod oob;
 /// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)
 pub(crate) mod pubsub;
@@ -63,12 +61,10 @@ pub(crate) mod reply;
 pub(crate) mod retraction;
 /// XEP-0447: Stateless File Sharing (with XEP-0446 file metadata, XEP-0264
 /// thumbnails and XEP-0367 attached sources)
-#[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod sfs;
 /// XEP-0359: Unique and Stable Stanza IDs
 pub(crate) mod sid;
 /// XEP-0363: HTTP File Upload
-#[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod upload;
 /// XEP-0054: vcard-temp
 pub(crate) mod vcard;

@@ -242,6 +242,8 @@ fn sources_element(sources: &[String], id: Option<&str>) -> Element {
 /// The elements attaching `sources` to the file shared as `id` in the
 /// message `message_id` (its stanza-id in a group chat): an `<attach-to/>`
 /// and a `<sources/>`, as Dino sends them after an upload.
+#[cfg(test)]
+/// (Tern sends sources inline; this builds what Dino sends, for tests.)
 pub(crate) fn attach_sources(
     message_id: &str,
     id: Option<&str>,

@@ -11,10 +11,9 @@ use xmpp_parsers::http_upload::SlotRequest;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::stanza_error::{DefinedCondition, StanzaError};
 
 use super::oob::has_scheme;
-use super::{clean_text, xml_text};
+use super::xml_text;
 
 /// The namespace of HTTP File Upload.
 pub(crate) const NS_UPLOAD: &str = "urn:xmpp:http:upload:0";
@@ -24,8 +23,6 @@ pub(crate) const MAX_URL_LEN: usize = 4096;
 const MAX_HEADER_LEN: usize = 4096;
 /// Most headers kept from one slot.
 const MAX_HEADERS: usize = 8;
-/// Longest retry stamp or error text kept, in characters.
-const MAX_TEXT: usize = 500;
 /// The headers XEP-0363 §5 lets a slot ask for, as they are sent.
 const ALLOWED_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Expires"];
 
@@ -145,57 +142,6 @@ pub(crate) fn service_from_disco(jid: &str, info: &DiscoInfoResult) -> Option<Up
         jid: jid.to_string(),
         max_size,
     })
-}
-
-/// Why the service gave no slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum SlotRefusal {
-    /// The file is larger than the service takes (and its limit, if it
-    /// says).
-    TooLarge {
-        /// The largest file it takes, in bytes.
-        max: Option<u64>,
-    },
-    /// Too many requests (a quota): try again later, at `stamp` if given
-    /// (XEP-0082 date and time, as sent).
-    Retry {
-        /// When to try again.
-        stamp: Option<String>,
-    },
-    /// The user may not upload here.
-    NotAllowed,
-    /// Anything else: the server's text, else the error condition.
-    Other(String),
-}
-
-/// Why the slot request failed with `error` (XEP-0363 §4).
-pub(crate) fn refusal(error: &StanzaError) -> SlotRefusal {
-    if let Some(other) = error.other.as_ref() {
-        if other.is("file-too-large", NS_UPLOAD) {
-            let max = other
-                .get_child("max-file-size", NS_UPLOAD)
-                .and_then(|m| m.text().trim().parse::<u64>().ok())
-                .filter(|&n| n > 0);
-            return SlotRefusal::TooLarge { max };
-        }
-        if other.is("retry", NS_UPLOAD) {
-            let stamp = other.attr("stamp").and_then(|s| clean_text(s, MAX_TEXT));
-            return SlotRefusal::Retry { stamp };
-        }
-    }
-    match error.defined_condition {
-        DefinedCondition::NotAllowed | DefinedCondition::Forbidden => SlotRefusal::NotAllowed,
-        ref condition => {
-            let text = error
-                .texts
-                .get("")
-                .or_else(|| error.texts.values().next())
-                .and_then(|t| clean_text(t, MAX_TEXT));
-            SlotRefusal::Other(
-                text.unwrap_or_else(|| Element::from(condition.clone()).name().to_string()),
-            )
-        }
-    }
 }
 
 #[cfg(test)]
@@ -395,66 +341,5 @@ mod tests {
   </query>",
         );
         assert_eq!(service_from_disco("up.example", &info), None);
-    }
-
-    fn error(xml: &str) -> StanzaError {
-        StanzaError::try_from(el(xml)).unwrap()
-    }
-
-    #[test]
-    fn reads_refusals() {
-        // XEP-0363 §4, Example 7: the file is too large.
-        let e = error("<error xmlns='jabber:client' type='modify'>
-    <not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' />
-    <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>File too large. The maximum file size is 20000 bytes</text>
-    <file-too-large xmlns='urn:xmpp:http:upload:0'>
-      <max-file-size>20000</max-file-size>
-    </file-too-large>
-  </error>");
-        assert_eq!(refusal(&e), SlotRefusal::TooLarge { max: Some(20000) });
-        // Example 8: a quota was reached.
-        let e = error("<error xmlns='jabber:client' type='wait'>
-    <resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' />
-    <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Quota reached. You can only upload 5 files in 5 minutes</text>
-    <retry xmlns='urn:xmpp:http:upload:0' stamp='2017-12-03T23:42:05Z' />
-  </error>");
-        assert_eq!(
-            refusal(&e),
-            SlotRefusal::Retry {
-                stamp: Some("2017-12-03T23:42:05Z".into())
-            }
-        );
-        // Example 9: not allowed.
-        let e = error("<error xmlns='jabber:client' type='cancel'>
-    <not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' />
-    <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Only premium members are allowed to upload files</text>
-  </error>");
-        assert_eq!(refusal(&e), SlotRefusal::NotAllowed);
-        let e = error("<error xmlns='jabber:client' type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-        assert_eq!(refusal(&e), SlotRefusal::NotAllowed);
-        // Anything else: the text, else the condition.
-        let e = error(
-            "<error xmlns='jabber:client' type='cancel'>
-    <internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
-    <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>  Disk full&#9;</text>
-  </error>",
-        );
-        assert_eq!(refusal(&e), SlotRefusal::Other("Disk full".into()));
-        let e = error("<error xmlns='jabber:client' type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-        assert_eq!(
-            refusal(&e),
-            SlotRefusal::Other("service-unavailable".into())
-        );
-        // A limit that is no number, or too large to be one.
-        let e = error("<error xmlns='jabber:client' type='modify'>
-    <not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' />
-    <file-too-large xmlns='urn:xmpp:http:upload:0'><max-file-size>lots</max-file-size></file-too-large>
-  </error>");
-        assert_eq!(refusal(&e), SlotRefusal::TooLarge { max: None });
-        let e = error("<error xmlns='jabber:client' type='modify'>
-    <not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' />
-    <file-too-large xmlns='urn:xmpp:http:upload:0'><max-file-size>184467440737095516160</max-file-size></file-too-large>
-  </error>");
-        assert_eq!(refusal(&e), SlotRefusal::TooLarge { max: None });
     }
 }

@@ -131,7 +131,13 @@ async fn sends_photos_and_files(server: Server) {
     let file = write(dir.path(), "notes.bin", &blob);
     let sent = t
         .client
-        .send_files(&me, &peer.bare(), &[photo, file], Some("from the trip"))
+        .send_files(
+            &me,
+            &peer.bare(),
+            &[photo, file],
+            Some("from the trip"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(sent.len(), 3, "two files and the caption");
@@ -189,7 +195,7 @@ async fn sends_photos_and_files(server: Server) {
     let paths: Vec<PathBuf> = many.iter().map(|(n, b)| write(dir.path(), n, b)).collect();
     let sent = t
         .client
-        .send_files(&me, &peer.bare(), &paths, None)
+        .send_files(&me, &peer.bare(), &paths, None, None)
         .await
         .unwrap();
     assert_eq!(sent.len(), 20);
@@ -369,7 +375,7 @@ async fn no_upload(server: Server) {
     let f = write(dir.path(), "a.txt", b"hello");
     let e = t
         .client
-        .send_files(&me, "someone@example.org", &[f], None)
+        .send_files(&me, "someone@example.org", &[f], None, None)
         .await
         .unwrap_err();
     let text = e.to_string();
@@ -485,7 +491,7 @@ async fn files_too_large_is_refused_before_sending() {
     let f = write(dir.path(), "big.bin", &random_bytes(250_000, 1));
     let e = t
         .client
-        .send_files(&me, "someone@localhost", &[f], None)
+        .send_files(&me, "someone@localhost", &[f], None, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -519,7 +525,7 @@ async fn files_survive_a_cut_connection_and_a_restart() {
     let f = write(dir.path(), "first.bin", &first);
     let sent = t
         .client
-        .send_files(&me, &peer.bare(), &[f], None)
+        .send_files(&me, &peer.bare(), &[f], None, None)
         .await
         .unwrap();
     let id = sent[0].id;
@@ -545,7 +551,7 @@ async fn files_survive_a_cut_connection_and_a_restart() {
     let f = write(dir.path(), "second.bin", &second);
     let sent = t
         .client
-        .send_files(&me, &peer.bare(), &[f], None)
+        .send_files(&me, &peer.bare(), &[f], None, None)
         .await
         .unwrap();
     let id = sent[0].id;
@@ -687,10 +693,16 @@ async fn files_hostile_links_end_as_cards_or_failures() {
     let photo = sideways_photo_with_gps(400, 300);
     web.route("/bomb.png", Reply::file(huge_png_header(), "image/png"));
     web.route("/huge.jpg", Reply::file(huge_jpeg_header(), "image/jpeg"));
-    web.route("/cut.jpg", Reply::file(photo[..photo.len() / 2].to_vec(), "image/jpeg"));
+    web.route(
+        "/cut.jpg",
+        Reply::file(photo[..photo.len() / 2].to_vec(), "image/jpeg"),
+    );
     web.route(
         "/page.jpg",
-        Reply::file(b"<html><script>alert(1)</script></html>".to_vec(), "image/jpeg"),
+        Reply::file(
+            b"<html><script>alert(1)</script></html>".to_vec(),
+            "image/jpeg",
+        ),
     );
     web.route(
         "/liar.jpg",
@@ -699,7 +711,10 @@ async fn files_hostile_links_end_as_cards_or_failures() {
             body: photo[..10_000].to_vec(),
         },
     );
-    web.route("/big.jpg", Reply::file(random_bytes(8_000_000, 5), "image/jpeg"));
+    web.route(
+        "/big.jpg",
+        Reply::file(random_bytes(8_000_000, 5), "image/jpeg"),
+    );
     let send = |name: &str, extra: &str| {
         let url = web.localhost_url(&format!("/{name}"));
         format!(
@@ -742,9 +757,7 @@ async fn files_hostile_links_end_as_cards_or_failures() {
     for id in ids.values() {
         let _ = t.client.download_file(&me, *id).await;
     }
-    let settled = |f: &tern_core::FileView| {
-        matches!(f.state, FileState::Local | FileState::Failed)
-    };
+    let settled = |f: &tern_core::FileView| matches!(f.state, FileState::Local | FileState::Failed);
     let deadline = std::time::Instant::now() + T;
     let files = loop {
         let listed = t.client.files(&me, None, 20).await.unwrap();
@@ -766,7 +779,13 @@ async fn files_hostile_links_end_as_cards_or_failures() {
         assert_eq!(f.state, FileState::Local, "{n}: {f:?}");
         assert!(!f.image, "{n} is no image Tern shows: {f:?}");
         let id = ids[n];
-        assert!(t.client.media_file(id, tern_core::MediaPart::Full).await.is_none(), "{n}");
+        assert!(
+            t.client
+                .media_file(id, tern_core::MediaPart::Full)
+                .await
+                .is_none(),
+            "{n}"
+        );
     }
     let liar = by_name("liar.jpg");
     assert_eq!(liar.state, FileState::Failed, "{liar:?}");
@@ -777,7 +796,10 @@ async fn files_hostile_links_end_as_cards_or_failures() {
     assert_eq!(big.size, Some(8_000_000), "{big:?}");
     assert!(!big.image);
     // Tern still works.
-    t.client.send_message(&me, &pj, "still here", None).await.unwrap();
+    t.client
+        .send_message(&me, &pj, "still here", None)
+        .await
+        .unwrap();
     friend
         .event(|e| e["event"] == "message" && e["body"] == "still here")
         .await;

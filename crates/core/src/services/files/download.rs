@@ -42,17 +42,18 @@ pub(crate) fn incoming(p: &Parsed) -> Option<(FileInfo, Option<String>)> {
     let url = shared
         .and_then(|s| s.sources.first().cloned())
         .or_else(|| p.oob.as_ref().map(|o| o.url.clone()))
-        .or(aesgcm_body)?;
+        .or(aesgcm_body);
     // Conversations requires the body to be the link; a different body
     // with out-of-band data only is a caption elsewhere, and an https link
-    // alone is no file Tern should fetch (it may be any web page).
-    if shared.is_none() && body != url {
+    // alone is no file Tern should fetch (it may be any web page). A share
+    // without a source gets its link in a later message.
+    if shared.is_none() && url.as_deref() != Some(body) {
         return None;
     }
     let meta = shared.map(|s| &s.meta);
     let name = meta
         .and_then(|m| m.name.clone())
-        .or_else(|| name_from_url(&url))
+        .or_else(|| url.as_deref().and_then(name_from_url))
         .unwrap_or_else(|| "file".into());
     let name = safe_name(&name);
     let media_type = meta
@@ -73,11 +74,11 @@ pub(crate) fn incoming(p: &Parsed) -> Option<(FileInfo, Option<String>)> {
                 .find(|t| t.uri.starts_with("data:"))
                 .map(|t| t.uri.clone())
         }),
-        url: Some(url.clone()),
+        url: url.clone(),
         state: FileState::Remote,
         ..FileInfo::default()
     };
-    let caption = (!body.is_empty() && body != url).then(|| body.to_string());
+    let caption = (!body.is_empty() && Some(body) != url.as_deref()).then(|| body.to_string());
     Some((info, caption))
 }
 
@@ -111,7 +112,9 @@ pub(crate) fn arrived(ctx: &Ctx, rows: &[MessageRow]) {
     let fresh: Vec<MessageRow> = rows
         .iter()
         .filter(|m| {
-            FileInfo::from_json(m.file.as_deref()).is_some_and(|f| f.state == FileState::Remote)
+            FileInfo::from_json(m.file.as_deref()).is_some_and(|f| {
+                f.state == FileState::Remote && (f.url.is_some() || f.thumbnail.is_some())
+            })
         })
         .cloned()
         .collect();
@@ -143,7 +146,7 @@ pub(crate) fn arrived(ctx: &Ctx, rows: &[MessageRow]) {
                     });
                 }
             }
-            if wanted_automatically(&ctx, &m, &info).await {
+            if info.url.is_some() && wanted_automatically(&ctx, &m, &info).await {
                 start(&ctx, m.id, false);
             }
         }
@@ -154,7 +157,7 @@ pub(crate) fn arrived(ctx: &Ctx, rows: &[MessageRow]) {
 /// preview; its file name.
 fn write_thumbnail(uri: &str, folder: &Path) -> Option<&'static str> {
     let (_, bytes) = crate::xep::sfs::read_data_uri(uri)?;
-    let thumb = media::decode_data_image(&bytes, &media::Limits::DEFAULT).ok()?;
+    let thumb = media::decode_data_image(&bytes, &media::Limits::INLINE).ok()?;
     std::fs::create_dir_all(folder).ok()?;
     let name = if thumb.media_type == "image/png" {
         super::PREVIEW_PNG
@@ -333,42 +336,44 @@ async fn download(
         }
     };
     let client = ctx.http_client();
-    // The tag of an encrypted file comes on top of its size.
-    let fetched = client
-        .get_to_file(&https, &part, limit.saturating_add(16), &progress, cancel)
-        .await;
-    let fetched = match fetched {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(match e {
-                TransferError::TooLarge { .. } if !asked => (
-                    "too_large".into(),
-                    "Larger than your limit for automatic downloads.".into(),
-                    true,
-                ),
-                TransferError::Cancelled => (
-                    "cancelled".into(),
-                    "You cancelled the download.".into(),
-                    false,
-                ),
-                e => (
-                    super::upload::transfer_code(&e).into(),
-                    e.to_string(),
-                    false,
-                ),
-            });
+    // An encrypted file is decrypted as it arrives; its tag (16 bytes)
+    // comes on top of its size.
+    let fetched = match &key {
+        None => client
+            .get_to_file(&https, &part, limit, &progress, cancel)
+            .await
+            .map(|_| ()),
+        Some(link) => {
+            fetch_decrypting(&client, &https, &part, limit + 16, link, &progress, cancel).await
         }
     };
+    if let Err(e) = fetched {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(match e {
+            TransferError::TooLarge { .. } if !asked => (
+                "too_large".into(),
+                "Larger than your limit for automatic downloads.".into(),
+                true,
+            ),
+            TransferError::Cancelled => (
+                "cancelled".into(),
+                "You cancelled the download.".into(),
+                false,
+            ),
+            e => (
+                super::upload::transfer_code(&e).into(),
+                e.to_string(),
+                false,
+            ),
+        });
+    }
     let name = safe_name(&info.name);
     let target = folder.join(&name);
     let sha = info.sha256.clone();
-    let finished =
-        tokio::task::spawn_blocking(move || finish(&part, &target, key.as_ref(), sha.as_deref()))
-            .await
-            .map_err(|_| fail("internal", "Tern could not check the file."))?;
+    let finished = tokio::task::spawn_blocking(move || finish(&part, &target, sha.as_deref()))
+        .await
+        .map_err(|_| fail("internal", "Tern could not check the file."))?;
     let checked = finished?;
-    let _ = fetched;
     update(ctx, message_id, |f| {
         f.state = FileState::Local;
         f.name = name;
@@ -407,24 +412,10 @@ struct Checked {
     preview: Option<&'static str>,
 }
 
-/// Decrypts (when encrypted), checks the hash, moves the part file into
-/// place, and reads an image's header and writes its preview; blocking.
-fn finish(
-    part: &Path,
-    target: &Path,
-    key: Option<&crate::xep::aesgcm::AesGcmLink>,
-    sha256: Option<&str>,
-) -> Result<Checked, Failure> {
+/// Checks the hash, moves the part file into place, and reads an
+/// image's header and writes its preview; blocking.
+fn finish(part: &Path, target: &Path, sha256: Option<&str>) -> Result<Checked, Failure> {
     let corrupt = |why: String| (String::from("corrupt"), why, false);
-    if let Some(link) = key {
-        let plain = part.with_extension("plain");
-        decrypt_file(part, &plain, link).map_err(|e| {
-            let _ = std::fs::remove_file(&plain);
-            let _ = std::fs::remove_file(part);
-            corrupt(e)
-        })?;
-        std::fs::rename(&plain, part).map_err(|e| corrupt(e.to_string()))?;
-    }
     if let Some(expected) = sha256 {
         let got = hash_file(part).map_err(|e| corrupt(e.to_string()))?;
         if base64::engine::general_purpose::STANDARD.encode(got) != expected {
@@ -477,42 +468,53 @@ fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
     }
 }
 
-/// Decrypts an AES-256-GCM file (XEP-0454: the tag is its last 16 bytes),
-/// streaming; fails when the tag does not match.
-fn decrypt_file(
-    src: &Path,
-    dst: &Path,
+/// Downloads an encrypted file (XEP-0454: AES-256-GCM, the tag its last
+/// 16 bytes) into `part`, decrypting as it arrives; fails when the tag
+/// does not match.
+async fn fetch_decrypting(
+    client: &crate::net::http::HttpClient,
+    url: &str,
+    part: &Path,
+    max_bytes: u64,
     link: &crate::xep::aesgcm::AesGcmLink,
-) -> Result<(), String> {
-    use std::io::{Read, Write};
-    let len = std::fs::metadata(src).map_err(|e| e.to_string())?.len();
-    if len < 16 {
-        return Err("The encrypted file is too short.".into());
+    progress: &(dyn Fn(u64, Option<u64>) + Sync),
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), TransferError> {
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| TransferError::Io(e.to_string());
+    let dec = super::cipher::Decryptor::new(&link.key, &link.iv)
+        .ok_or_else(|| TransferError::Io("the file's key is not usable".into()))?;
+    let mut sink = Decrypting {
+        file: tokio::io::BufWriter::new(tokio::fs::File::create(part).await.map_err(io)?),
+        split: super::cipher::TagSplitter::new(dec),
+    };
+    client
+        .get(url, max_bytes, &mut sink, progress, cancel)
+        .await?;
+    sink.file.flush().await.map_err(io)?;
+    sink.split.finish().map_err(|_| {
+        TransferError::Io("the encrypted file was damaged or changed on its way".into())
+    })
+}
+
+/// Decrypts a download's bytes into a file as they arrive.
+struct Decrypting {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    split: super::cipher::TagSplitter,
+}
+
+impl crate::net::http::Sink for Decrypting {
+    async fn write(&mut self, data: &[u8]) -> Result<(), TransferError> {
+        use tokio::io::AsyncWriteExt;
+        let plain = self
+            .split
+            .update(data)
+            .map_err(|_| TransferError::Io("the encrypted file is too large".into()))?;
+        self.file
+            .write_all(&plain)
+            .await
+            .map_err(|e| TransferError::Io(e.to_string()))
     }
-    let body = len - 16;
-    let mut input = std::fs::File::open(src).map_err(|e| e.to_string())?;
-    let mut output =
-        std::io::BufWriter::new(std::fs::File::create(dst).map_err(|e| e.to_string())?);
-    let mut dec = super::cipher::Decryptor::new(&link.key, &link.iv)
-        .ok_or_else(|| "The encrypted file's key is not usable.".to_string())?;
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut left = body;
-    while left > 0 {
-        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-        input
-            .read_exact(&mut buf[..want])
-            .map_err(|e| e.to_string())?;
-        dec.update(&mut buf[..want])
-            .map_err(|_| "The encrypted file is too large.".to_string())?;
-        output.write_all(&buf[..want]).map_err(|e| e.to_string())?;
-        left -= want as u64;
-    }
-    let mut tag = [0u8; 16];
-    input.read_exact(&mut tag).map_err(|e| e.to_string())?;
-    dec.finish(&tag)
-        .map_err(|_| "The encrypted file was damaged or changed on its way.".to_string())?;
-    output.flush().map_err(|e| e.to_string())?;
-    Ok(())
 }
 
 /// Keeps received files within the user's cache size: the least recently

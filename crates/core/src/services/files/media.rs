@@ -9,7 +9,6 @@
 //! blocking thread.
 
 // The sharing service that calls these lands separately.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::fmt;
 use std::fs::File;
@@ -60,6 +59,7 @@ impl Limits {
         max_alloc: 64 * 1024 * 1024,
     };
 
+    /// Refuses a file of `bytes` past the size limit.
     fn check_bytes(&self, bytes: u64) -> Result<(), MediaError> {
         if bytes > self.max_bytes {
             return Err(MediaError::TooLarge {
@@ -72,6 +72,7 @@ impl Limits {
         Ok(())
     }
 
+    /// Refuses a picture of `width`x`height` past the limits (or empty).
     fn check_dimensions(&self, width: u32, height: u32) -> Result<(), MediaError> {
         if width == 0 || height == 0 {
             return Err(MediaError::Corrupt("the picture has no pixels".into()));
@@ -222,13 +223,18 @@ fn human_bytes(bytes: u64) -> String {
 /// The picture formats Tern reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// PNG (and APNG, read as its first frame).
     Png,
+    /// JPEG.
     Jpeg,
+    /// GIF.
     Gif,
+    /// WebP.
     WebP,
 }
 
 impl Kind {
+    /// The kind its first bytes say, if any.
     fn of(first_bytes: &[u8]) -> Option<Kind> {
         match first_bytes {
             [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Kind::Png),
@@ -239,6 +245,7 @@ impl Kind {
         }
     }
 
+    /// Its media type.
     fn media_type(self) -> &'static str {
         match self {
             Kind::Png => "image/png",
@@ -248,6 +255,7 @@ impl Kind {
         }
     }
 
+    /// The file name extension for it.
     fn ext(self) -> &'static str {
         match self {
             Kind::Png => "png",
@@ -257,6 +265,7 @@ impl Kind {
         }
     }
 
+    /// The `image` crate's name for it.
     fn format(self) -> ImageFormat {
         match self {
             Kind::Png => ImageFormat::Png,
@@ -270,6 +279,7 @@ impl Kind {
 /// The media type of a raster picture by its first bytes (12 are enough):
 /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`. Anything else,
 /// SVG included, is not a picture to Tern.
+#[cfg(test)]
 pub(crate) fn sniff(first_bytes: &[u8]) -> Option<&'static str> {
     Kind::of(first_bytes).map(Kind::media_type)
 }
@@ -346,25 +356,29 @@ pub(crate) struct Prepared {
 /// keeps its encoded pixels (only metadata is cut out); animated GIFs and
 /// WebPs are sent as they are (less WebP metadata). A photo sent smaller is
 /// never larger than its original when it needed no resizing or turning.
-/// On error `dst` is removed.
+/// On error a `dst` this began to write is removed; one left untouched
+/// (the source refused before writing) stays as it was.
 pub(crate) fn prepare_photo(
     src: &Path,
     dst: &Path,
     quality: Quality,
     limits: &Limits,
 ) -> Result<Prepared, MediaError> {
-    let prepared = prepare(src, dst, quality, limits);
-    if prepared.is_err() {
+    let mut written = false;
+    let prepared = prepare(src, dst, quality, limits, &mut written);
+    if prepared.is_err() && written {
         let _ = std::fs::remove_file(dst);
     }
     prepared
 }
 
+/// [`prepare_photo`]; `writing` is set once `dst` is opened for writing.
 fn prepare(
     src: &Path,
     dst: &Path,
     quality: Quality,
     limits: &Limits,
+    writing: &mut bool,
 ) -> Result<Prepared, MediaError> {
     let (kind, mut reader) = open(src, limits)?;
     let original_size = reader.get_ref().metadata()?.len();
@@ -382,6 +396,7 @@ fn prepare(
     };
     if moving {
         drop(decoder);
+        *writing = true;
         let written = write_stripped(kind, src, dst)?;
         return Ok(done(written, kind, width, height));
     }
@@ -389,6 +404,7 @@ fn prepare(
     let fits = width.max(height) <= SMALLER_SIDE;
     if upright && (quality == Quality::Original || fits) {
         drop(decoder);
+        *writing = true;
         let written = write_stripped(kind, src, dst)?;
         let kept = done(written, kind, width, height);
         // Sent smaller, a JPEG (or a large opaque PNG) is also encoded
@@ -431,6 +447,7 @@ fn prepare(
         Quality::Smaller => SMALLER_JPEG_QUALITY,
     };
     let (w, h) = (img.width(), img.height());
+    *writing = true;
     let written = write_file(dst, |wr| match out {
         Kind::Jpeg => encode_jpeg(&img, jpeg_quality, icc, wr),
         _ => encode_png(&img, icc, wr),
@@ -476,6 +493,7 @@ pub(crate) fn thumbnail(path: &Path, max_side: u32, limits: &Limits) -> Result<T
 }
 
 /// Inline thumbnails (XEP-0264) Tern sends are never larger than this.
+#[cfg(test)]
 pub(crate) const TINY_MAX_BYTES: usize = 4096;
 
 /// The shapes of an inline thumbnail, as (width, height).
@@ -579,6 +597,7 @@ struct Header {
 }
 
 impl Header {
+    /// Width and height as shown, the orientation applied.
     fn upright(&self) -> (u32, u32) {
         match self.orientation {
             Orientation::Rotate90
@@ -632,8 +651,8 @@ fn decode(path: &Path, limits: &Limits) -> Result<(DynamicImage, Option<Vec<u8>>
 }
 
 /// Decodes a picture from the decoder [`open_decoder`] made, upright. A
-/// JPEG's structure is walked first: the decoder fills a cut-short JPEG in
-/// with grey rather than failing.
+/// JPEG's structure is walked first: the decoder reads a JPEG cut in half
+/// without an error, making up the missing part.
 fn decode_with(
     decoder: impl ImageDecoder,
     header: &Header,
@@ -647,6 +666,7 @@ fn decode_with(
     decode_decoder(decoder, header, limits)
 }
 
+/// Decodes from `decoder` and turns the picture upright.
 fn decode_decoder(
     decoder: impl ImageDecoder,
     header: &Header,
@@ -697,19 +717,20 @@ fn fitted(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     (scale(w), scale(h))
 }
 
-/// Scales a photo down to `max_side` on its long side, well: averaged
-/// down to twice the size first (fast), then Lanczos.
+/// Scales a photo down to `max_side` on its long side. By half or more,
+/// pixels are averaged by area (about three times faster than Lanczos on
+/// a 12-megapixel photo: 0.16 s against 0.53 s in a release build); by
+/// less, Catmull-Rom keeps it from going soft.
 fn fit(img: DynamicImage, max_side: u32) -> DynamicImage {
     let (w, h) = fitted(img.width(), img.height(), max_side);
     if (w, h) == (img.width(), img.height()) {
         return img;
     }
-    let img = if img.width() > 2 * w && img.height() > 2 * h {
-        img.thumbnail_exact(2 * w, 2 * h)
+    if img.width() >= 2 * w && img.height() >= 2 * h {
+        img.thumbnail_exact(w, h)
     } else {
-        img
-    };
-    img.resize_exact(w, h, FilterType::Lanczos3)
+        img.resize_exact(w, h, FilterType::CatmullRom)
+    }
 }
 
 /// Scales a picture down to `max_side` on its long side by averaging
@@ -722,6 +743,7 @@ fn shrink(img: DynamicImage, max_side: u32) -> DynamicImage {
     img.thumbnail_exact(w, h)
 }
 
+/// The encoder's errors (writing failed) in Tern's terms.
 fn encode_error(e: ImageError) -> MediaError {
     match e {
         ImageError::IoError(e) => MediaError::Io(e),
@@ -781,14 +803,19 @@ fn encode_png(
 
 /// Size and hash of a file written.
 struct Written {
+    /// Bytes written.
     size: u64,
+    /// Their SHA-256.
     sha256: [u8; 32],
 }
 
 /// A writer that counts and hashes what passes through it.
 struct Hashing<W> {
+    /// Where the bytes go.
     inner: W,
+    /// The hash so far.
     hasher: Sha256,
+    /// The count so far.
     size: u64,
 }
 
@@ -838,6 +865,7 @@ fn write_stripped(kind: Kind, src: &Path, dst: &Path) -> Result<Written, MediaEr
     })
 }
 
+/// An end of file where more was due is a damaged file.
 fn cut_short(e: io::Error) -> MediaError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         MediaError::Corrupt("the file is cut short".into())
@@ -846,6 +874,7 @@ fn cut_short(e: io::Error) -> MediaError {
     }
 }
 
+/// Reads exactly `N` bytes.
 fn read_array<const N: usize>(r: &mut impl Read) -> Result<[u8; N], MediaError> {
     let mut buf = [0; N];
     r.read_exact(&mut buf).map_err(cut_short)?;
@@ -1008,9 +1037,11 @@ fn png_strip(r: &mut impl BufRead, w: &mut dyn Write) -> Result<(), MediaError> 
 
 /// A chunk of a WebP file.
 struct RiffChunk {
+    /// Its type.
     fourcc: [u8; 4],
     /// Where its data starts.
     offset: u64,
+    /// Its data's size (without the pad byte).
     size: u32,
 }
 
@@ -1145,6 +1176,7 @@ fn gif_has_frames(r: &mut (impl BufRead + Seek), n: usize) -> Result<bool, Media
     }
 }
 
+/// Skips a GIF's data sub-blocks up to their terminator.
 fn gif_skip_sub_blocks(r: &mut (impl BufRead + Seek)) -> Result<(), MediaError> {
     loop {
         let [len] = read_array::<1>(r)?;
@@ -1155,6 +1187,7 @@ fn gif_skip_sub_blocks(r: &mut (impl BufRead + Seek)) -> Result<(), MediaError> 
     }
 }
 
+/// Skips exactly `n` bytes.
 fn skip(r: &mut impl Read, n: u64) -> Result<(), MediaError> {
     copy_exact(r, &mut io::sink(), n)
 }
@@ -1994,6 +2027,11 @@ mod tests {
                 assert!(matches!(e, MediaError::NotAnImage), "{name}: {e:?}");
             }
         }
+        // A file refused before writing leaves the destination alone.
+        let src = f.put("page.jpg", b"<html></html>");
+        let dst = f.put("kept", b"already here");
+        assert!(prepare_photo(&src, &dst, Quality::Original, &Limits::DEFAULT).is_err());
+        assert_eq!(std::fs::read(&dst).unwrap(), b"already here");
     }
 
     #[test]
@@ -2135,6 +2173,23 @@ mod tests {
             run();
             println!("{what}: {:?}", start.elapsed());
         };
+        time("decode", &|| {
+            decode(&src, &Limits::DEFAULT).unwrap();
+        });
+        let (img, _) = decode(&src, &Limits::DEFAULT).unwrap();
+        time("shrink 64", &|| {
+            shrink(img.clone(), 64);
+        });
+        time("shrink 480", &|| {
+            shrink(img.clone(), 480);
+        });
+        time("fit 1920", &|| {
+            fit(img.clone(), 1920);
+        });
+        let small = fit(img.clone(), 1920);
+        time("encode 1920 jpeg", &|| {
+            encode_jpeg(&small, 80, None, &mut Vec::new()).unwrap();
+        });
         time("probe", &|| {
             probe(&src, &Limits::DEFAULT).unwrap();
         });

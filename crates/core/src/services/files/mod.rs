@@ -16,7 +16,6 @@
 //! folder per message, named by Tern (`out-<uid>` for what the user sends,
 //! `in-<id>` for what arrives); nothing a peer sends becomes a path.
 
-#[allow(dead_code, reason = "file sharing is not wired up yet")]
 pub(crate) mod cipher;
 pub(crate) mod download;
 pub(crate) mod media;
@@ -88,6 +87,9 @@ pub(crate) struct FileInfo {
     pub animated: bool,
     /// The user asked for it (or it qualified for automatic download).
     pub wanted: bool,
+    /// The user's file is to be encrypted before its upload (XEP-0454);
+    /// its link is then `aesgcm://`.
+    pub encrypt: bool,
     /// When the local copy was last shown, ms (the cache's clean-up drops
     /// the least recently shown first).
     pub used_ms: i64,

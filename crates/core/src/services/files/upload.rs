@@ -169,6 +169,7 @@ pub(crate) async fn send(
     handle: Option<&AccountHandle>,
     peer: &str,
     paths: &[PathBuf],
+    quality: Option<super::PhotoQuality>,
 ) -> crate::Result<Vec<MessageRow>> {
     if paths.is_empty() {
         return Ok(Vec::new());
@@ -199,7 +200,7 @@ pub(crate) async fn send(
         }
         sources.push((path.clone(), meta.len()));
     }
-    let quality = ctx.files.prefs.get().photo_quality;
+    let quality = quality.unwrap_or(ctx.files.prefs.get().photo_quality);
     let mut rows = Vec::with_capacity(sources.len());
     for (path, size) in sources {
         let uid = new_id();
@@ -616,8 +617,15 @@ async fn upload_once(
             "The upload service's address is not valid.".into(),
         )
     })?;
-    let iq =
-        crate::xep::upload::slot_request(&to, &new_id(), &info.name, size, Some(&content_type));
+    // An encrypted file is sent with its tag: 16 bytes more.
+    let sent_size = if info.encrypt { size + 16 } else { size };
+    let iq = crate::xep::upload::slot_request(
+        &to,
+        &new_id(),
+        &info.name,
+        sent_size,
+        Some(&content_type),
+    );
     let slot = match h.request(iq).await {
         Ok(Iq::Result {
             payload: Some(p), ..
@@ -664,14 +672,74 @@ async fn upload_once(
         path,
         size,
     };
-    match client.put_file(&upload, None, &progress, cancel).await {
-        Ok(()) => Ok(slot.get_url),
+    let mut encrypting = info.encrypt.then(Encrypting::new);
+    let transform = encrypting
+        .as_mut()
+        .map(|e| e as &mut dyn crate::net::http::ChunkTransform);
+    match client.put_file(&upload, transform, &progress, cancel).await {
+        Ok(()) => Ok(match encrypting {
+            Some(e) => e.link(slot.get_url).to_url(),
+            None => slot.get_url,
+        }),
         Err(TransferError::Cancelled) => {
             let (c, t) = cancelled();
             Err(Failure::Final(c, t))
         }
         Err(e) if e.retryable() => Err(Failure::Retry("network".into(), e.to_string())),
         Err(e) => Err(Failure::Final(transfer_code(&e).into(), e.to_string())),
+    }
+}
+
+/// Encrypts a file as it is uploaded (XEP-0454: AES-256-GCM with a fresh
+/// key and a 12-byte IV, the tag appended).
+struct Encrypting {
+    key: [u8; 32],
+    iv: [u8; 12],
+    cipher: Option<super::cipher::Encryptor>,
+}
+
+impl Encrypting {
+    fn new() -> Encrypting {
+        let key: [u8; 32] = rand::random();
+        let iv: [u8; 12] = rand::random();
+        Encrypting {
+            cipher: super::cipher::Encryptor::new(&key, &iv),
+            key,
+            iv,
+        }
+    }
+
+    /// The `aesgcm://` link of the uploaded file.
+    fn link(&self, https_url: String) -> crate::xep::aesgcm::AesGcmLink {
+        crate::xep::aesgcm::AesGcmLink {
+            https_url,
+            iv: self.iv.to_vec(),
+            key: self.key,
+        }
+    }
+}
+
+impl crate::net::http::ChunkTransform for Encrypting {
+    fn trailer_len(&self) -> u64 {
+        16
+    }
+
+    fn apply(&mut self, chunk: &mut [u8]) {
+        if let Some(c) = self.cipher.as_mut() {
+            // Files beyond GCM's limit (64 GiB) are far above any
+            // server's; should one come, its tag is missing and the
+            // upload fails.
+            if c.update(chunk).is_err() {
+                self.cipher = None;
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.cipher
+            .take()
+            .map(|c| c.finish().to_vec())
+            .unwrap_or_default()
     }
 }
 
@@ -769,5 +837,50 @@ mod tests {
         assert_eq!(human_size(12_300_000), "12 MB");
         assert_eq!(human_size(200_000_000), "200 MB");
         assert_eq!(human_size(3_000_000_000), "3.0 GB");
+    }
+
+    #[tokio::test]
+    async fn an_encrypted_upload_decrypts_to_the_file() {
+        use tern_testkit::web::{Reply, WebServer};
+        let web = WebServer::start().unwrap();
+        web.route("/up", Reply::Accept { status: 201 });
+        let dir = tempfile::tempdir().unwrap();
+        let plain: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &plain).unwrap();
+        let trust = crate::tls::TlsTrust {
+            extra_roots: vec![tern_testkit::TestCa::global().ca_cert_der()],
+            pin: None,
+        };
+        let client = crate::net::http::HttpClient::new(trust, Vec::new());
+        let url = web.url("/up");
+        let upload = crate::net::http::Upload {
+            url: &url,
+            headers: &[],
+            content_type: "application/octet-stream",
+            path: &path,
+            size: plain.len() as u64,
+        };
+        let mut enc = Encrypting::new();
+        client
+            .put_file(
+                &upload,
+                Some(&mut enc),
+                &|_| {},
+                &tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        let link = enc.link("https://h.example/f".into()).to_url();
+        assert!(link.starts_with("aesgcm://h.example/f#"), "{link}");
+        let link = crate::xep::aesgcm::parse(&link).unwrap();
+        let mut body = web.received("/up");
+        assert_eq!(body.len(), plain.len() + 16, "the tag is appended");
+        assert_ne!(&body[..100], &plain[..100]);
+        let tag: [u8; 16] = body.split_off(plain.len()).try_into().unwrap();
+        let mut dec = crate::services::files::cipher::Decryptor::new(&link.key, &link.iv).unwrap();
+        dec.update(&mut body).unwrap();
+        dec.finish(&tag).unwrap();
+        assert_eq!(body, plain);
     }
 }
