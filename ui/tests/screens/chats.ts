@@ -66,6 +66,7 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
     mention: false,
     moderated_by: null,
     moderation_reason: null,
+    file: null,
     ...p,
   };
 }
