@@ -157,7 +157,7 @@ export function fileActions(m: MessageView): FileActions {
   const failed = f.state === 'failed' || (m.outgoing && m.state === 'failed');
   return {
     download: f.state === 'remote',
-    open: f.local && !failed,
+    open: f.local && !failed && f.state !== 'uploading' && f.state !== 'downloading',
     cancel: f.state === 'uploading' || f.state === 'downloading',
     retry: failed ? (m.outgoing ? 'upload' : 'download') : null,
   };
