@@ -2130,7 +2130,9 @@ const fileCases = [
     scenario: 'files',
     act: async (p) => {
       await openMercutio(p);
-      await p.waitForFunction(() => [...document.querySelectorAll('[data-testid=file-photo] img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 3);
+      await fileMsg(p, 3001).scrollIntoViewIfNeeded();
+      await p.waitForFunction(() => [...document.querySelectorAll('[data-testid=file-photo] img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 2);
+      await p.screenshot({ path: join(shots, `files-photo-timeline-${await theme(p)}.png`) });
     },
     check: async (p) => {
       // Drawn at its shape before it loads: the size comes from the message.
@@ -2269,6 +2271,8 @@ const fileCases = [
     act: async (p) => {
       await p.getByRole('button', { name: 'Files' }).click();
       await p.getByTestId('file-row').first().waitFor();
+      await p.waitForTimeout(200);
+      await p.screenshot({ path: join(shots, `files-view-list-${await theme(p)}.png`) });
     },
     check: async (p) => {
       const f = await calledWith(p, 'files');
