@@ -2,6 +2,7 @@
 //! returns a type from [`crate::boundary`]. No logic beyond that lives here.
 
 use tauri::State;
+use tern_core::{FilePrefs, PhotoQuality};
 
 use crate::boundary::{
     checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
@@ -877,4 +878,270 @@ pub async fn room_members(
     room: String,
 ) -> Reply<Vec<RoomMember>> {
     Ok(shell.client().await?.room_members(&account, &room).await?)
+}
+
+/// Whether the account can send files, and up to what size (asks the
+/// server once per session).
+#[tauri::command]
+#[specta::specta]
+pub async fn upload_service(
+    shell: State<'_, Shell>,
+    account: String,
+) -> Reply<tern_core::UploadView> {
+    Ok(shell.client().await?.upload_service(&account).await?)
+}
+
+/// Sends files the user picked or dropped (see [`pick_files`]), one
+/// message each, then `caption` as a text message; `quality` for photos in
+/// this send (else the user's choice in Settings).
+#[tauri::command]
+#[specta::specta]
+pub async fn send_files(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    paths: Vec<String>,
+    caption: Option<String>,
+    quality: Option<PhotoQuality>,
+) -> Reply<Vec<MessageView>> {
+    let paths = shell.offered.check(&paths)?;
+    send_with_quality(&shell, &account, &peer, &paths, caption.as_deref(), quality).await
+}
+
+/// Sends `paths` with photos made as `quality` asks: the user's choice is
+/// set aside while the engine prepares them (before `send_files` returns).
+async fn send_with_quality(
+    shell: &Shell,
+    account: &str,
+    peer: &str,
+    paths: &[std::path::PathBuf],
+    caption: Option<&str>,
+    quality: Option<PhotoQuality>,
+) -> Reply<Vec<MessageView>> {
+    let client = shell.client().await?;
+    let _held = shell.file_prefs.lock().await;
+    let chosen = client.file_prefs();
+    let differs = quality.is_some_and(|q| q != chosen.photo_quality);
+    if let (true, Some(q)) = (differs, quality) {
+        client.set_file_prefs(FilePrefs {
+            photo_quality: q,
+            ..chosen
+        });
+    }
+    let sent = client.send_files(account, peer, paths, caption).await;
+    if differs {
+        client.set_file_prefs(chosen);
+    }
+    Ok(sent?)
+}
+
+/// Sends a pasted file: its bytes as the raw request body, the account,
+/// conversation and name in the `Tern-Account`, `Tern-Peer` and `Tern-Name`
+/// headers (percent-encoded), optionally `Tern-Caption` and `Tern-Quality`.
+/// It is written to a private file in the data folder for the engine to
+/// read, and removed once sent. The bytes never pass through JSON.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_pasted_file(
+    shell: State<'_, Shell>,
+    request: crate::boundary::RawRequest<'_>,
+) -> Reply<Vec<MessageView>> {
+    let request = request.0;
+    let pasted = crate::files::pasted(request.body(), request.headers())?;
+    let dir = shell.client().await?.data_dir().to_path_buf();
+    let file = crate::files::PasteFile::write(&dir, &pasted.name, &pasted.bytes).map_err(|e| {
+        UiError::new(
+            "unreadable",
+            format!("Tern could not keep the pasted file to send it: {e}."),
+        )
+    })?;
+    send_with_quality(
+        &shell,
+        &pasted.account,
+        &pasted.peer,
+        std::slice::from_ref(&file.path),
+        pasted.caption.as_deref(),
+        pasted.quality,
+    )
+    .await
+}
+
+/// Stops a file's upload or download.
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_transfer(shell: State<'_, Shell>, account: String, message_id: i64) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .cancel_transfer(&account, message_id)
+        .await?)
+}
+
+/// Downloads a received file (again).
+#[tauri::command]
+#[specta::specta]
+pub async fn download_file(
+    shell: State<'_, Shell>,
+    account: String,
+    message_id: i64,
+) -> Reply<MessageView> {
+    Ok(shell
+        .client()
+        .await?
+        .download_file(&account, message_id)
+        .await?)
+}
+
+/// Opens a file's local copy in the system's app for its type (never a
+/// program or script).
+#[tauri::command]
+#[specta::specta]
+pub async fn open_file(shell: State<'_, Shell>, account: String, message_id: i64) -> Reply {
+    let path = shell
+        .client()
+        .await?
+        .file_path(&account, message_id)
+        .await?;
+    crate::files::open(&path)
+}
+
+/// Shows a file's local copy in the system's file manager.
+#[tauri::command]
+#[specta::specta]
+pub async fn show_file_in_folder(
+    shell: State<'_, Shell>,
+    account: String,
+    message_id: i64,
+) -> Reply {
+    let path = shell
+        .client()
+        .await?
+        .file_path(&account, message_id)
+        .await?;
+    crate::files::show_in_folder(&path).await
+}
+
+/// Asks where to save a copy of a file (the system's save dialog, with its
+/// name), then copies it there. `false` when the user cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_file_as(
+    window: tauri::WebviewWindow,
+    shell: State<'_, Shell>,
+    account: String,
+    message_id: i64,
+) -> Reply<bool> {
+    use tauri_plugin_dialog::DialogExt;
+    let from = shell
+        .client()
+        .await?
+        .file_path(&account, message_id)
+        .await?;
+    let name = from
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    window
+        .dialog()
+        .file()
+        .set_parent(&window)
+        .set_title("Save a copy")
+        .set_file_name(name)
+        .save_file(move |to| {
+            let _ = tx.send(to);
+        });
+    let Some(to) = rx.await.ok().flatten() else {
+        return Ok(false);
+    };
+    let to = to
+        .into_path()
+        .map_err(|e| UiError::new("save_failed", format!("Tern could not save there: {e}.")))?;
+    tauri::async_runtime::spawn_blocking(move || crate::files::copy_to(&from, &to))
+        .await
+        .map_err(|e| {
+            UiError::new("save_failed", format!("Tern could not save the file: {e}."))
+        })??;
+    Ok(true)
+}
+
+/// Asks which files to send (the system's open dialog, several at once);
+/// none when the user cancelled. Only files chosen here or dropped on the
+/// window can be sent.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_files(
+    window: tauri::WebviewWindow,
+    shell: State<'_, Shell>,
+) -> Reply<Vec<crate::files::PickedFile>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    window
+        .dialog()
+        .file()
+        .set_parent(&window)
+        .set_title("Send files")
+        .pick_files(move |paths| {
+            let _ = tx.send(paths);
+        });
+    let paths: Vec<std::path::PathBuf> = rx
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .collect();
+    let files = tauri::async_runtime::spawn_blocking(move || {
+        paths
+            .iter()
+            .filter_map(|p| crate::files::describe(p))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    shell
+        .offered
+        .add(files.iter().map(|f| std::path::PathBuf::from(&f.path)));
+    Ok(files)
+}
+
+/// The account's files, sent and received, newest first: `limit` before
+/// the message `before` (from the newest without).
+#[tauri::command]
+#[specta::specta]
+pub async fn files(
+    shell: State<'_, Shell>,
+    account: String,
+    before: Option<i64>,
+    limit: u32,
+) -> Reply<Vec<MessageView>> {
+    Ok(shell.client().await?.files(&account, before, limit).await?)
+}
+
+/// The user's choices about files.
+#[tauri::command]
+#[specta::specta]
+pub async fn file_prefs(shell: State<'_, Shell>) -> Reply<FilePrefs> {
+    Ok(shell.client().await?.file_prefs())
+}
+
+/// Changes the user's choices about files and keeps them for next time.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_file_prefs(shell: State<'_, Shell>, prefs: FilePrefs) -> Reply {
+    let client = shell.client().await?;
+    let _held = shell.file_prefs.lock().await;
+    client.set_file_prefs(prefs);
+    let dir = client.data_dir().to_path_buf();
+    tauri::async_runtime::spawn_blocking(move || crate::files::save_prefs(&dir, &prefs))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| {
+            UiError::new(
+                "save_failed",
+                format!("Tern could not keep this choice for next time: {e}."),
+            )
+        })
 }

@@ -7,6 +7,7 @@
 
 pub mod boundary;
 pub mod commands;
+pub mod files;
 mod links;
 pub mod logging;
 pub mod media;
@@ -46,6 +47,11 @@ pub struct Shell {
     pub close_to_tray: std::sync::atomic::AtomicBool,
     /// An `xmpp:` link Tern was started with, until the window asks for it.
     pub links: uri::Inbox,
+    /// The files the user picked or dropped: the only ones the window may send.
+    pub offered: files::Offered,
+    /// Held while files are sent with a photo quality of their own, and
+    /// while the user's choices change, so the two do not mix.
+    pub file_prefs: tokio::sync::Mutex<()>,
 }
 
 impl Shell {
@@ -75,7 +81,7 @@ impl Shell {
 }
 
 /// `TERN_DATA_DIR`, else the platform's data folder.
-fn data_dir() -> Result<PathBuf, UiError> {
+pub(crate) fn data_dir() -> Result<PathBuf, UiError> {
     match std::env::var_os("TERN_DATA_DIR") {
         Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
         _ => tern_store::default_data_dir().map_err(|e| UiError::from(tern_core::Error::from(e))),
@@ -92,6 +98,9 @@ async fn open_client() -> Result<Client, UiError> {
         config.extra_roots = test_hooks::extra_roots();
     }
     let client = Client::open(config).await?;
+    if let Some(prefs) = files::load_prefs(client.data_dir()) {
+        client.set_file_prefs(prefs);
+    }
     #[cfg(feature = "test-hooks")]
     test_hooks::add_demo_account(&client).await;
     Ok(client)
@@ -292,6 +301,8 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
         .constant("EVENT_RESYNC", boundary::EVENT_RESYNC)
         .constant("EVENT_OPEN_CONVERSATION", notifications::EVENT_OPEN)
         .constant("EVENT_OPEN_URI", uri::EVENT_URI)
+        .typ::<files::FileDrag>()
+        .constant("EVENT_FILE_DRAG", files::EVENT_DRAG)
         // Commands reject with a `UiError`, as `invoke` does.
         .error_handling(tauri_specta::ErrorHandlingMode::Throw)
         // Ids, times and counts are below 2^53.
@@ -358,11 +369,15 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(links::guard())
-        .register_uri_scheme_protocol(media::SCHEME, |ctx, request| {
-            let shell = ctx.app_handle().state::<Shell>();
-            media::serve(&request, |hash| {
-                shell.client_now().and_then(|c| c.avatar_file(hash))
-            })
+        // Native open and save dialogs, used by the commands only: the
+        // window's capability grants none of the plugin's own commands.
+        .plugin(tauri_plugin_dialog::init())
+        .register_asynchronous_uri_scheme_protocol(media::SCHEME, |ctx, request, responder| {
+            let app = ctx.app_handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let client = app.state::<Shell>().client_now().cloned();
+                responder.respond(media::answer(request, client).await);
+            });
         })
         .setup(move |app| {
             tracing::debug!(ms = started.elapsed().as_millis(), "setup");
@@ -380,6 +395,8 @@ pub fn run() {
                 tray: tray::Tray::default(),
                 close_to_tray: std::sync::atomic::AtomicBool::new(true),
                 links: uri::Inbox::new(uri::from_args(std::env::args().skip(1))),
+                offered: files::Offered::default(),
+                file_prefs: tokio::sync::Mutex::new(()),
             });
             app.state::<Shell>().tray.install(app.handle());
             // The engine opens on the runtime while the window and its page
@@ -415,6 +432,29 @@ pub fn run() {
                 }
                 if let Some(client) = shell.client_now() {
                     client.set_client_active(*active);
+                }
+            }
+            // Files dragged onto the window: the page offers to send them
+            // to the open conversation.
+            tauri::WindowEvent::DragDrop(drag) => {
+                let event = match drag {
+                    tauri::DragDropEvent::Enter { .. } | tauri::DragDropEvent::Over { .. } => {
+                        files::FileDrag::Over
+                    }
+                    tauri::DragDropEvent::Leave => files::FileDrag::Left,
+                    tauri::DragDropEvent::Drop { paths, .. } => {
+                        let list: Vec<files::PickedFile> =
+                            paths.iter().filter_map(|p| files::describe(p)).collect();
+                        window
+                            .state::<Shell>()
+                            .offered
+                            .add(list.iter().map(|f| PathBuf::from(&f.path)));
+                        files::FileDrag::Dropped { files: list }
+                    }
+                    _ => return,
+                };
+                if let Err(e) = window.emit(files::EVENT_DRAG, &event) {
+                    tracing::warn!("could not pass dropped files to the window: {e}");
                 }
             }
             tauri::WindowEvent::CloseRequested { api, .. } => {

@@ -1,6 +1,6 @@
 //! Opens a checked link ([`crate::boundary::checked_link`]) in the system's
-//! browser or XMPP handler, without a shell in between; and keeps the
-//! window on Tern's own pages.
+//! browser or XMPP handler, and a local file in the app for its type,
+//! without a shell in between; and keeps the window on Tern's own pages.
 
 use std::process::{Command, Stdio};
 
@@ -41,22 +41,32 @@ pub fn guard<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
 
 /// Hands `url` to the platform's opener and returns once it started.
 pub fn open(url: &str) -> std::io::Result<()> {
+    launch(std::ffi::OsStr::new(url))
+}
+
+/// Hands a local file or folder to the platform's opener (the app for its
+/// type) and returns once it started.
+pub fn open_path(path: &std::ffi::OsStr) -> std::io::Result<()> {
+    launch(path)
+}
+
+fn launch(target: &std::ffi::OsStr) -> std::io::Result<()> {
     #[cfg(target_os = "windows")]
     let mut command = {
         let mut c = Command::new("rundll32");
-        c.args(["url.dll,FileProtocolHandler", url]);
+        c.arg("url.dll,FileProtocolHandler").arg(target);
         c
     };
     #[cfg(target_os = "macos")]
     let mut command = {
         let mut c = Command::new("open");
-        c.arg(url);
+        c.arg(target);
         c
     };
     #[cfg(not(any(target_os = "windows", target_os = "macos")))]
     let mut command = {
         let mut c = Command::new("xdg-open");
-        c.arg(url);
+        c.arg(target);
         c
     };
     command

@@ -1,19 +1,31 @@
 //! `tern-media://` serves files from the data folder to the window, so that
-//! images never cross the IPC as JSON. Only avatars for now:
-//! `tern-media://localhost/avatar/<sha1>` is the engine's cached file for
-//! that hash. The hash must be 40 lowercase hex digits (nothing else reaches
-//! the file system), and only raster images are served (no SVG, which could
-//! carry script).
+//! images never cross the IPC as JSON:
+//!
+//! - `tern-media://localhost/avatar/<sha1>`: the engine's cached avatar for
+//!   that hash (40 lowercase hex digits);
+//! - `tern-media://localhost/file/<message id>/preview` and `/full`: the
+//!   preview of a shared file, or the image itself (a decimal id; the engine
+//!   says which file, if any).
+//!
+//! On Windows the same paths come as `http://tern-media.localhost/…`.
+//! Nothing else in a request reaches the file system, and only raster
+//! images are served, checked by their first bytes (never SVG, which could
+//! carry script), with `nosniff`.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
 use tauri::http::{header, Request, Response, StatusCode};
+use tern_core::MediaPart;
 
 /// The scheme's name.
 pub const SCHEME: &str = "tern-media";
 /// The largest avatar served.
 const MAX_AVATAR_BYTES: u64 = 1024 * 1024;
+/// The largest preview served.
+const MAX_PREVIEW_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest image served whole.
+const MAX_FULL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// An avatar hash the scheme accepts: 40 lowercase hex digits.
 pub fn valid_hash(hash: &str) -> bool {
@@ -44,6 +56,21 @@ pub fn requested_avatar(path: &str) -> Option<&str> {
     path.strip_prefix("/avatar/").filter(|h| valid_hash(h))
 }
 
+/// The message id and part a file request asks for (`/file/<id>/preview`
+/// or `/file/<id>/full`): the id in decimal digits only, at most 18 of them.
+pub fn requested_file(path: &str) -> Option<(i64, MediaPart)> {
+    let (id, part) = path.strip_prefix("/file/")?.split_once('/')?;
+    if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let part = match part {
+        "preview" => MediaPart::Preview,
+        "full" => MediaPart::Full,
+        _ => return None,
+    };
+    Some((id.parse().ok()?, part))
+}
+
 fn status(code: StatusCode) -> Response<Cow<'static, [u8]>> {
     let mut r = Response::new(Cow::Borrowed(&[][..]));
     *r.status_mut() = code;
@@ -59,11 +86,62 @@ pub fn serve(
     let Some(hash) = requested_avatar(request.uri().path()) else {
         return status(StatusCode::NOT_FOUND);
     };
-    let Some(file) = avatar_file(hash) else {
+    // Named by content: never changes.
+    serve_path(
+        avatar_file(hash),
+        MAX_AVATAR_BYTES,
+        "max-age=31536000, immutable",
+    )
+}
+
+/// Answers one request from the window, avatars and shared files, without
+/// holding up the window's thread (the engine looks the file up, the disk
+/// is read on a blocking thread).
+pub async fn answer(
+    request: Request<Vec<u8>>,
+    client: Option<tern_core::Client>,
+) -> Response<Cow<'static, [u8]>> {
+    let path = request.uri().path();
+    let Some(client) = client else {
+        return status(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    if let Some(hash) = requested_avatar(path) {
+        let file = client.avatar_file(hash);
+        return blocking(move || serve_path(file, MAX_AVATAR_BYTES, "max-age=31536000, immutable"))
+            .await;
+    }
+    let Some((id, part)) = requested_file(path) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let file = client.media_file(id, part).await;
+    let max = match part {
+        MediaPart::Preview => MAX_PREVIEW_BYTES,
+        MediaPart::Full => MAX_FULL_BYTES,
+    };
+    // A file may come (downloaded) or go (the cache cleaned up): asked
+    // again each time.
+    blocking(move || serve_path(file, max, "no-cache")).await
+}
+
+async fn blocking(
+    f: impl FnOnce() -> Response<Cow<'static, [u8]>> + Send + 'static,
+) -> Response<Cow<'static, [u8]>> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+/// A raster image file of at most `max` bytes, as a response.
+pub fn serve_path(
+    file: Option<PathBuf>,
+    max: u64,
+    cache: &'static str,
+) -> Response<Cow<'static, [u8]>> {
+    let Some(file) = file else {
         return status(StatusCode::NOT_FOUND);
     };
     let bytes = match std::fs::metadata(&file) {
-        Ok(m) if m.is_file() && m.len() <= MAX_AVATAR_BYTES => std::fs::read(&file).ok(),
+        Ok(m) if m.is_file() && m.len() <= max => read_at_most(&file, max),
         _ => None,
     };
     let Some(bytes) = bytes else {
@@ -79,12 +157,24 @@ pub fn serve(
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),
     );
-    // Named by content: never changes.
     h.insert(
         header::CACHE_CONTROL,
-        header::HeaderValue::from_static("max-age=31536000, immutable"),
+        header::HeaderValue::from_static(cache),
     );
     r
+}
+
+/// The file's bytes, `None` past `max` (it may have grown since its size
+/// was read).
+fn read_at_most(file: &std::path::Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= max).then_some(bytes)
 }
 
 #[cfg(test)]
@@ -108,6 +198,77 @@ mod tests {
         ] {
             assert_eq!(requested_avatar(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn only_decimal_message_ids_reach_the_engine() {
+        assert_eq!(
+            requested_file("/file/42/preview"),
+            Some((42, MediaPart::Preview))
+        );
+        assert_eq!(requested_file("/file/7/full"), Some((7, MediaPart::Full)));
+        assert_eq!(
+            requested_file("/file/999999999999999999/full"),
+            Some((999_999_999_999_999_999, MediaPart::Full))
+        );
+        for bad in [
+            "/file/../preview",
+            "/file/-1/preview",
+            "/file/+1/preview",
+            "/file/0x10/full",
+            "/file/1e3/full",
+            "/file/ 1/full",
+            "/file/1/Preview",
+            "/file/1/full/x",
+            "/file/1/original",
+            "/file/1",
+            "/file//full",
+            "/file/1%2f..%2f/full",
+            "/file/1000000000000000000/full",
+            "/files/1/full",
+            "/avatar/1/full",
+        ] {
+            assert_eq!(requested_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_images_are_bounded_and_raster() {
+        let dir = tempfile::tempdir().unwrap();
+        let gif = dir.path().join("a.gif");
+        std::fs::write(&gif, b"GIF89a....").unwrap();
+        let r = serve_path(Some(gif.clone()), 64, "no-cache");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "image/gif");
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(
+            serve_path(Some(gif), 4, "no-cache").status(),
+            StatusCode::NOT_FOUND
+        );
+        let svg = dir.path().join("b.png");
+        std::fs::write(
+            &svg,
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+        )
+        .unwrap();
+        assert_eq!(
+            serve_path(Some(svg), 1024, "no-cache").status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let html = dir.path().join("c.jpg");
+        std::fs::write(&html, b"<html><script>alert(1)</script>").unwrap();
+        assert_eq!(
+            serve_path(Some(html), 1024, "no-cache").status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            serve_path(Some(dir.path().to_path_buf()), 1024, "no-cache").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            serve_path(None, 1024, "no-cache").status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]

@@ -3,23 +3,25 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { EventBatch, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
+import type { EventBatch, FilePrefs, PhotoQuality, PickedFile, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
 import { headerValue } from './profile';
 import type { Values } from './signup';
 import {
   commands,
   EVENT_ENGINE,
+  EVENT_FILE_DRAG,
   EVENT_OPEN_CONVERSATION,
   EVENT_OPEN_URI,
   EVENT_RESYNC,
   type DesktopSettings,
+  type FileDrag,
   type ServerSettings,
   type XmppUri,
 } from './generated/bindings';
 
-export type { DesktopSettings, ServerSettings, XmppUri };
-export { EVENT_ENGINE, EVENT_OPEN_CONVERSATION, EVENT_OPEN_URI, EVENT_RESYNC };
+export type { DesktopSettings, FileDrag, ServerSettings, XmppUri };
+export { EVENT_ENGINE, EVENT_FILE_DRAG, EVENT_OPEN_CONVERSATION, EVENT_OPEN_URI, EVENT_RESYNC };
 
 /** A command that answers nothing (`null`), as the UI awaits it. */
 const done = (p: Promise<unknown>): Promise<void> => p.then(() => undefined);
@@ -116,7 +118,43 @@ export const api = {
   declineInvitation: (account: string, room: string) => done(commands.declineInvitation(account, room)),
   setRoomNotify: (account: string, room: string, notify: RoomNotify) => commands.setRoomNotify(account, room, notify),
   setRoomAutojoin: (account: string, room: string, autojoin: boolean) => commands.setRoomAutojoin(account, room, autojoin),
+
+  // Files.
+  uploadService: (account: string) => commands.uploadService(account),
+  /** The system's open dialog; the files chosen (none when cancelled). */
+  pickFiles: () => commands.pickFiles(),
+  /** Sends files from `pickFiles` or a drop, then the caption as a message. */
+  sendFiles: (account: string, peer: string, paths: string[], caption: string | null, quality: PhotoQuality | null) =>
+    commands.sendFiles(account, peer, paths, caption, quality),
+  /** Sends pasted bytes as the raw request body (not JSON), named `name`.
+   *  (The generated `sendPastedFile` cannot carry a body.) */
+  sendPastedFile: (account: string, peer: string, name: string, bytes: Uint8Array, caption: string | null, quality: PhotoQuality | null) =>
+    invoke<Awaited<ReturnType<typeof commands.sendPastedFile>>>('send_pasted_file', bytes, {
+      headers: {
+        'Tern-Account': headerValue(account),
+        'Tern-Peer': headerValue(peer),
+        'Tern-Name': headerValue(name),
+        ...(caption?.trim() ? { 'Tern-Caption': headerValue(caption) } : {}),
+        ...(quality ? { 'Tern-Quality': quality } : {}),
+      },
+    }),
+  cancelTransfer: (account: string, id: number) => done(commands.cancelTransfer(account, id)),
+  downloadFile: (account: string, id: number) => commands.downloadFile(account, id),
+  openFile: (account: string, id: number) => done(commands.openFile(account, id)),
+  showFileInFolder: (account: string, id: number) => done(commands.showFileInFolder(account, id)),
+  /** The system's save dialog, then a copy; false when the user cancelled. */
+  saveFileAs: (account: string, id: number) => commands.saveFileAs(account, id),
+  files: (account: string, before: number | null, limit: number) => commands.files(account, before, limit),
+  filePrefs: () => commands.filePrefs(),
+  setFilePrefs: (prefs: FilePrefs) => done(commands.setFilePrefs(prefs)),
 };
+
+export type { PickedFile };
+
+/** Listens to files dragged over or dropped on the window (the shell sees them, the page does not). */
+export async function listenFileDrag(onDrag: (d: FileDrag) => void): Promise<UnlistenFn> {
+  return listen<FileDrag>(EVENT_FILE_DRAG, (e) => onDrag(e.payload));
+}
 
 /** Listens to batches of numbered engine events and to full resyncs. */
 export async function listenEngine(

@@ -16,6 +16,9 @@ import type {
   ConversationKind,
   ConversationView,
   EngineEvents,
+  FilePrefs,
+  FileState,
+  FileView,
   InvitationView,
   Listed,
   MessageState,
@@ -36,6 +39,9 @@ import type {
   SnapshotView,
   Subscription,
   SubscriptionRequest,
+  UploadView,
+  PhotoQuality,
+  PickedFile,
 } from './generated/bindings';
 
 export type {
@@ -47,6 +53,9 @@ export type {
   ContactView,
   ConversationKind,
   ConversationView,
+  FilePrefs,
+  FileState,
+  FileView,
   InvitationView,
   Listed,
   MessageState,
@@ -67,6 +76,9 @@ export type {
   SnapshotView,
   Subscription,
   SubscriptionRequest,
+  UploadView,
+  PhotoQuality,
+  PickedFile,
 };
 
 export type ConnectErrorKind = ConnectError['kind'];

@@ -66,6 +66,7 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
     mention: false,
     moderated_by: null,
     moderation_reason: null,
+    file: null,
     ...p,
   };
 }
@@ -220,16 +221,16 @@ class ChatData {
 }
 
 export const chatData = new ChatData();
-type Send = (ev: ClientEvent) => void;
+export type Send = (ev: ClientEvent) => void;
 
-function upsertConv(send: Send, m: MessageView, unread = 0) {
+export function upsertConv(send: Send, m: MessageView, unread = 0) {
   const kind = chatData.conversations.find((x) => x.peer === m.peer)?.kind ?? (m.peer.includes('/') ? 'groupchat_pm' : 'chat');
   const c: ConversationView = { account: m.account, peer: m.peer, kind, unread, mentions: 0, updated_ms: m.timestamp_ms, last: m };
   chatData.conversations = [c, ...chatData.conversations.filter((x) => x.peer !== m.peer)];
   send({ type: 'conversation', conversation: c });
 }
 
-function update(send: Send, id: number, f: (m: MessageView) => MessageView): MessageView | null {
+export function update(send: Send, id: number, f: (m: MessageView) => MessageView): MessageView | null {
   for (const [peer, list] of chatData.timelines) {
     const i = list.findIndex((m) => m.id === id);
     if (i >= 0) {

@@ -6,6 +6,7 @@ import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { applyEvent, type AccountState, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
 import { chatData, messagingCommand } from './chats';
+import { fileCommand, fileData } from './files';
 import { largeEvents } from './large';
 import { profileCommand } from './profiles';
 import { roomCommand, roomData, roomEvents } from './rooms';
@@ -63,12 +64,13 @@ const signUpForm: SignUpForm = {
   ],
 };
 
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large', 'rooms'].some(
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large', 'rooms', 'files'].some(
   (p) => scenario === p || scenario.startsWith(`${p}-`),
 );
 const roomScenario = scenario === 'rooms' || scenario.startsWith('rooms-');
 if (messagingScenario) chatData.setup(scenario);
 if (roomScenario) roomData.setup(scenario);
+if (scenario === 'files' || scenario.startsWith('files-')) fileData.setup(scenario);
 
 // The engine's state and event numbering: `seq` is the number of the last
 // event sent. Events sent together (in one command, one task) go out as one
@@ -146,6 +148,8 @@ mockIPC(
     if (profile !== undefined) return profile;
     const roomAnswer = roomScenario ? roomCommand(cmd, a, send) : undefined;
     if (roomAnswer !== undefined) return roomAnswer;
+    const fileAnswer = fileCommand(cmd, a, send);
+    if (fileAnswer !== undefined) return fileAnswer;
     switch (cmd) {
       case 'snapshot':
         if (scenario === 'fatal')

@@ -69,6 +69,7 @@ function message(peer: string, body: string, at: number, outgoing = false): Mess
     reply_to: null,
     reactions: {},
     me: false,
+    file: null,
     failure: null,
     failure_text: null,
     mention: false,

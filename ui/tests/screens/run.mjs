@@ -2054,6 +2054,344 @@ const profileCases = [
   },
 ];
 
+// Photos and files (files.ts): sending, the timeline, the viewer, the Files view, settings.
+const MERCUTIO = 'Mercutio';
+const fileMsg = (p, id) => p.locator(`[data-testid=message][data-id="${id}"]`);
+const callsOf = (p, cmd) => p.evaluate((c) => window.__calls.filter((x) => x.cmd === c).map((x) => x.args), cmd);
+const MB = 1024 * 1024;
+/** The pictures the shell would serve (files.ts PICTURES), by message id. */
+const FILE_PICTURES = { 3001: [1200, 800], 3002: [600, 900], 3008: [240, 240] };
+const pictureCache = new Map();
+function filePicture(id, part) {
+  const key = `${id}/${part}`;
+  if (!pictureCache.has(key)) {
+    const [w, h] = FILE_PICTURES[id];
+    const s = part === 'full' ? 1 : Math.min(1, 480 / Math.max(w, h));
+    const W = Math.round(w * s);
+    const H = Math.round(h * s);
+    const hue = { 3001: [40, 90, 160], 3002: [30, 120, 60], 3008: [170, 60, 140] }[id];
+    pictureCache.set(
+      key,
+      makePng(W, H, (x, y) => (y > H * 0.65 ? [hue[0] * 0.5, hue[1] * 0.6, hue[2] * 0.4] : (x - W * 0.7) ** 2 + (y - H * 0.3) ** 2 < (Math.min(W, H) * 0.12) ** 2 ? [250, 210, 90] : [hue[0] + (y * 80) / H, hue[1] + (y * 60) / H, hue[2]]).map(Math.round)),
+    );
+  }
+  return pictureCache.get(key);
+}
+const openMercutio = (p) => openChat(p, MERCUTIO);
+const fileCases = [
+  {
+    name: 'files-no-upload',
+    scenario: 'files-noupload',
+    act: async (p) => {
+      await openMercutio(p);
+      await p.getByRole('button', { name: 'Send files' }).click();
+    },
+    check: async (p) => {
+      const note = p.getByTestId('no-upload');
+      await note.waitFor();
+      const t = (await note.innerText()).replace(/\s*Dismiss$/, '');
+      if (t !== "Your server example.org does not offer file sharing, so you can't send files from this account. You can still receive them.") fail(`note: ${t}`);
+      if ((await callsOf(p, 'pick_files')).length) fail('the picker opened');
+      if (await p.getByTestId('send-files').count()) fail('a send preview opened');
+      // Received files still show.
+      await fileMsg(p, 3001).getByTestId('file-photo').waitFor();
+    },
+  },
+  {
+    name: 'files-send-preview',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await p.getByRole('button', { name: 'Send files' }).click();
+      const d = p.getByRole('dialog', { name: 'Send 3 files to Mercutio' });
+      await d.waitFor();
+      await d.getByLabel('Caption (optional)').fill('From the rehearsal');
+      await d.getByLabel('Original quality').check();
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Send 3 files to Mercutio' });
+      if ((await d.getByTestId('outgoing-file').count()) !== 3) fail('not three files');
+      await d.getByText('This file is 12.3 MB; your server takes files up to 10 MB.').waitFor();
+      for (const s of ['balcony-view.jpg', '2.1 MB · JPG image', 'notes.pdf', '300 KB · PDF document', 'rehearsal.mov']) await d.getByText(s).first().waitFor();
+      const up = await callsOf(p, 'upload_service');
+      if (up[0]?.account !== 'alice@example.org') fail('the server was not asked first');
+      await p.screenshot({ path: join(shots, `files-send-preview-dialog-${await theme(p)}.png`) });
+      await d.getByRole('button', { name: 'Send 2 of 3' }).click();
+      const s = await calledWith(p, 'send_files');
+      if (JSON.stringify(s.paths) !== JSON.stringify(['/home/alice/Pictures/balcony-view.jpg', '/home/alice/Documents/notes.pdf']) || s.caption !== 'From the rehearsal' || s.quality !== 'original' || s.peer !== 'mercutio@verona.example')
+        fail(`sent ${JSON.stringify(s)}`);
+      await d.waitFor({ state: 'detached' });
+      await p.getByRole('progressbar', { name: 'Sending notes.pdf' }).waitFor();
+      await text(p, 'From the rehearsal');
+    },
+  },
+  {
+    name: 'files-photo',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await fileMsg(p, 3001).scrollIntoViewIfNeeded();
+      await p.waitForFunction(() => [...document.querySelectorAll('[data-testid=file-photo] img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 2);
+      await p.screenshot({ path: join(shots, `files-photo-timeline-${await theme(p)}.png`) });
+    },
+    check: async (p) => {
+      // Drawn at its shape before it loads: the size comes from the message.
+      const img = fileMsg(p, 3001).locator('[data-testid=file-photo] img');
+      const attrs = await img.evaluate((i) => [i.getAttribute('width'), i.getAttribute('height')]);
+      if (attrs.join('x') !== '360x240') fail(`photo drawn ${attrs.join('x')}`);
+      const box = await fileMsg(p, 3001).locator('button.photo').boundingBox();
+      if (Math.abs(box.width / box.height - 1.5) > 0.03) fail(`photo box ${box.width}x${box.height}`);
+      const tall = await fileMsg(p, 3002).locator('button.photo').boundingBox();
+      if (Math.abs(tall.width / tall.height - 600 / 900) > 0.03) fail(`portrait box ${tall.width}x${tall.height}`);
+      // The name is not said again as text; a caption is.
+      if ((await fileMsg(p, 3001).locator('.body').innerText()).includes('masque-hall.jpg')) fail('the name shows as the body');
+      await fileMsg(p, 3002).getByText('The garden at dusk').waitFor();
+      // The animated one plays: the file itself, not its still preview.
+      const gif = await fileMsg(p, 3008).locator('img').getAttribute('src');
+      if (!gif.endsWith('/file/3008/full')) fail(`animated picture from ${gif}`);
+      const src = await img.getAttribute('src');
+      if (src !== 'http://tern-media.localhost/file/3001/preview') fail(`preview from ${src}`);
+    },
+  },
+  {
+    name: 'files-card',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await fileMsg(p, 3004).getByTestId('file-card').waitFor();
+    },
+    check: async (p) => {
+      const card = fileMsg(p, 3004).getByTestId('file-card');
+      await card.getByText('verona-map.zip').waitFor();
+      await card.getByText('14.2 MB · ZIP archive').waitFor();
+      for (const [button, cmd] of [['Open', 'open_file'], ['Show in folder', 'show_file_in_folder'], ['Save as…', 'save_file_as']]) {
+        await card.getByRole('button', { name: button }).click();
+        const a = await calledWith(p, cmd);
+        if (a.messageId !== 3004 || a.account !== 'alice@example.org') fail(`${cmd} ${JSON.stringify(a)}`);
+      }
+      // Not downloaded: Download with its size, and the lock of an encrypted file.
+      const remote = fileMsg(p, 3003).getByTestId('file-card');
+      await remote.getByRole('img', { name: 'Sent encrypted' }).waitFor();
+      if (await remote.getByRole('button', { name: 'Open' }).count()) fail('Open offered before the download');
+      await remote.getByRole('button', { name: 'Download (2.4 MB)' }).click();
+      const dl = await calledWith(p, 'download_file');
+      if (dl.messageId !== 3003) fail(JSON.stringify(dl));
+      await remote.getByRole('progressbar').waitFor();
+      await remote.getByRole('button', { name: 'Open' }).waitFor();
+    },
+  },
+  {
+    name: 'files-uploading',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await p.evaluate(() => window.__send({ type: 'transfer', account: 'alice@example.org', message_id: 3005, done: 2.5 * 1024 * 1024, total: 5 * 1024 * 1024 }));
+      await fileMsg(p, 3005).getByText('Sending · 2.5 MB of 5 MB').waitFor();
+    },
+    check: async (p) => {
+      const bar = fileMsg(p, 3005).getByRole('progressbar', { name: 'Sending masque-invitation.pdf' });
+      if ((await bar.getAttribute('aria-valuenow')) !== '50') fail(`progress ${await bar.getAttribute('aria-valuenow')}`);
+      await p.evaluate(() => window.__send({ type: 'transfer', account: 'alice@example.org', message_id: 3005, done: 4 * 1024 * 1024, total: 5 * 1024 * 1024 }));
+      await p.waitForFunction(() => document.querySelector('[data-id="3005"] [role=progressbar]')?.getAttribute('aria-valuenow') === '80');
+      await fileMsg(p, 3005).getByRole('button', { name: 'Cancel' }).click();
+      const c = await calledWith(p, 'cancel_transfer');
+      if (c.messageId !== 3005) fail(JSON.stringify(c));
+      await fileMsg(p, 3005).getByText('You stopped sending this file.').waitFor();
+      await fileMsg(p, 3005).getByRole('button', { name: 'Retry' }).waitFor();
+      if (await fileMsg(p, 3005).getByRole('progressbar').count()) fail('the progress bar stays after cancelling');
+    },
+  },
+  {
+    name: 'files-failed-retry',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await fileMsg(p, 3006).getByTestId('file-failure').waitFor();
+    },
+    check: async (p) => {
+      const up = fileMsg(p, 3006);
+      await up.getByText('Your server refused the file: it takes files up to 50 MB.').waitFor();
+      // One way to retry, not the text message's "Send again" too.
+      if (await up.getByRole('button', { name: 'Send again' }).count()) fail('"Send again" beside Retry');
+      await up.getByRole('button', { name: 'Retry' }).click();
+      const r = await calledWith(p, 'resend_message');
+      if (r.id !== 3006) fail(JSON.stringify(r));
+      await up.getByRole('progressbar').waitFor();
+      await up.getByTestId('file-failure').waitFor({ state: 'detached' });
+      const down = fileMsg(p, 3007);
+      await down.getByText('The download stopped: the connection was lost.').waitFor();
+      await down.getByRole('button', { name: 'Retry' }).click();
+      const d = await calledWith(p, 'download_file');
+      if (d.messageId !== 3007) fail(JSON.stringify(d));
+      await down.getByRole('button', { name: 'Open' }).waitFor();
+    },
+  },
+  {
+    name: 'files-viewer',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await fileMsg(p, 3001).getByRole('button', { name: 'Photo masque-hall.jpg, open' }).click();
+      const v = p.getByTestId('photo-viewer');
+      await v.waitFor();
+      await p.waitForFunction(() => document.querySelector('[data-testid=photo-viewer] .stage img')?.naturalWidth === 1200);
+    },
+    check: async (p) => {
+      const v = p.getByTestId('photo-viewer');
+      const src = await v.locator('.stage img').getAttribute('src');
+      if (!src.endsWith('/file/3001/full')) fail(`viewer shows ${src}`);
+      await v.getByText('1 of 3').waitFor();
+      // Fitted: never above 100 %, within the window.
+      const fit = Number((await v.getByTestId('zoom').innerText()).replace(/\D/g, ''));
+      if (!(fit > 0 && fit <= 100)) fail(`fitted at ${fit} %`);
+      await v.getByRole('button', { name: '100 %' }).click();
+      if ((await v.getByTestId('zoom').innerText()) !== '100 %') fail('100 % button');
+      await v.getByRole('button', { name: 'Zoom in' }).click();
+      if ((await v.getByTestId('zoom').innerText()) !== '125 %') fail(`zoom in: ${await v.getByTestId('zoom').innerText()}`);
+      await v.getByRole('button', { name: 'Fit' }).click();
+      await p.keyboard.press('ArrowRight');
+      await v.getByText('2 of 3').waitFor();
+      await v.getByText('dance.gif').waitFor();
+      await p.keyboard.press('ArrowRight');
+      await v.getByText('The garden', { exact: false }).count();
+      await v.getByText('3 of 3').waitFor();
+      await v.getByRole('button', { name: 'Save as…' }).click();
+      const s = await calledWith(p, 'save_file_as');
+      if (s.messageId !== 3002) fail(JSON.stringify(s));
+      await p.keyboard.press('ArrowLeft');
+      await v.getByText('2 of 3').waitFor();
+      await p.screenshot({ path: join(shots, `files-viewer-open-${await theme(p)}.png`) });
+      await p.keyboard.press('Escape');
+      await v.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'files-view',
+    scenario: 'files',
+    act: async (p) => {
+      await p.getByRole('button', { name: 'Files' }).click();
+      await p.getByTestId('file-row').first().waitFor();
+      await p.waitForTimeout(200);
+      await p.screenshot({ path: join(shots, `files-view-list-${await theme(p)}.png`) });
+    },
+    check: async (p) => {
+      const f = await calledWith(p, 'files');
+      if (f.account !== 'alice@example.org' || f.before !== null || f.limit !== 50) fail(JSON.stringify(f));
+      const rows = await p.getByTestId('file-row').allInnerTexts();
+      if (rows.length !== 8 || !rows[0].includes('masque-invitation.pdf') || !rows[0].includes('To Mercutio')) fail(`rows ${JSON.stringify(rows.map((r) => r.split('\n')[0]))}`);
+      const zip = p.getByTestId('file-row').filter({ hasText: 'verona-map.zip' });
+      await zip.getByRole('button', { name: 'Show in folder' }).click();
+      if ((await calledWith(p, 'show_file_in_folder')).messageId !== 3004) fail('show in folder');
+      // A download started elsewhere shows here too.
+      await p.getByTestId('file-row').filter({ hasText: 'queen-mab-speech.pdf' }).getByRole('button', { name: /^Download/ }).click();
+      await p.getByTestId('file-row').filter({ hasText: 'queen-mab-speech.pdf' }).getByRole('button', { name: 'Open' }).waitFor();
+      await zip.getByRole('button', { name: 'From Mercutio' }).click();
+      await p.getByRole('region', { name: 'Conversation with Mercutio' }).waitFor();
+    },
+  },
+  {
+    name: 'files-settings',
+    scenario: 'files',
+    act: async (p) => {
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByTestId('file-settings').getByLabel('Original quality').check();
+    },
+    check: async (p) => {
+      const a = await calledWith(p, 'set_file_prefs');
+      if (a.prefs.photo_quality !== 'original' || a.prefs.auto_download_bytes !== 5 * MB) fail(JSON.stringify(a));
+      const auto = p.getByLabel('Download pictures from contacts automatically');
+      const options = await auto.locator('option').allInnerTexts();
+      if (options.join('|') !== 'Off|Up to 1 MB|Up to 5 MB|Up to 10 MB|Up to 25 MB') fail(`choices ${options.join('|')}`);
+      await auto.selectOption({ label: 'Up to 10 MB' });
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_file_prefs').at(-1).args.prefs.auto_download_bytes === 10 * 1024 * 1024);
+      await p.getByLabel('Keep received files on this computer').selectOption({ label: 'Up to 5 GB' });
+      const last = (await callsOf(p, 'set_file_prefs')).at(-1);
+      if (last.prefs.cache_bytes !== 5120 * MB || last.prefs.photo_quality !== 'original') fail(JSON.stringify(last));
+      await auto.selectOption({ label: 'Off' });
+      await p.waitForFunction(() => window.__calls.filter((c) => c.cmd === 'set_file_prefs').at(-1).args.prefs.auto_download_bytes === 0);
+      // The send preview starts from the choice.
+      await p.getByRole('button', { name: /^Conversations/ }).click();
+      await openMercutio(p);
+      await p.getByRole('button', { name: 'Send files' }).click();
+      if (!(await p.getByRole('dialog').getByLabel('Original quality').isChecked())) fail('the preview does not start from the setting');
+      await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await p.getByRole('button', { name: 'Settings' }).click();
+    },
+  },
+  {
+    name: 'files-list-line',
+    scenario: 'files',
+    check: async (p) => {
+      const row = p.getByTestId('conversation').filter({ hasText: 'Mercutio' });
+      await row.getByText('You: 📎 masque-invitation.pdf').waitFor();
+      await p.evaluate(() => {
+        const m = {
+          id: 3100, account: 'alice@example.org', peer: 'juliet@capulet.example', outgoing: false, sender: 'juliet@capulet.example', uid: 'u3100',
+          body: 'IMG_2041.jpg', timestamp_ms: Date.now(), state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false,
+          failure: null, failure_text: null, mention: false, moderated_by: null, moderation_reason: null,
+          file: { name: 'IMG_2041.jpg', media_type: 'image/jpeg', size: 900000, width: 800, height: 600, state: 'remote', error: null, error_text: null, preview: true, image: false, animated: false, local: false, encrypted: false },
+        };
+        window.__send({ type: 'message', message: m });
+        window.__send({ type: 'conversation', conversation: { account: m.account, peer: m.peer, kind: 'chat', unread: 1, mentions: 0, updated_ms: m.timestamp_ms, last: m } });
+      });
+      await p.getByTestId('conversation').filter({ hasText: 'Juliet' }).getByText('📷 Photo').waitFor();
+    },
+  },
+  {
+    name: 'files-paste',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await composer(p).focus();
+      await p.evaluate((b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
+        document.activeElement.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      }, PNG.toString('base64'));
+      await p.getByRole('dialog', { name: 'Send a file to Mercutio' }).waitFor();
+      await p.waitForFunction(() => document.querySelector('[data-testid=send-files] img')?.naturalWidth === 300);
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Send a file to Mercutio' });
+      await d.getByText('Pasted image.png').waitFor();
+      await d.getByLabel('Caption (optional)').fill('Look: a flag');
+      await d.getByRole('button', { name: 'Send', exact: true }).click();
+      await d.waitFor({ state: 'detached' });
+      const c = await p.evaluate(() => {
+        const x = window.__calls.filter((c) => c.cmd === 'send_pasted_file').at(-1);
+        return { raw: x.args instanceof Uint8Array, size: x.args.length, headers: x.headers };
+      });
+      if (!c.raw || c.size !== PNG.length) fail(`sent ${JSON.stringify(c)}`);
+      const h = c.headers ?? {};
+      if (h['Tern-Account'] !== 'alice%40example.org' || h['Tern-Peer'] !== 'mercutio%40verona.example' || h['Tern-Name'] !== 'Pasted%20image.png' || h['Tern-Caption'] !== 'Look%3A%20a%20flag' || h['Tern-Quality'] !== 'smaller')
+        fail(`headers ${JSON.stringify(h)}`);
+      if ((await composer(p).inputValue()) !== '') fail('the picture went into the text');
+    },
+  },
+  {
+    name: 'files-drop',
+    scenario: 'files',
+    act: async (p) => {
+      await openMercutio(p);
+      await p.evaluate(() => window.__emit('tern://file-drag', { stage: 'over' }));
+      await p.getByText('Drop files to send them to Mercutio').waitFor();
+      await p.screenshot({ path: join(shots, `files-drop-over-${await theme(p)}.png`) });
+      await p.evaluate(() =>
+        window.__emit('tern://file-drag', { stage: 'dropped', files: [{ path: '/home/alice/Documents/notes.pdf', name: 'notes.pdf', size: 307200, media_type: null }] }),
+      );
+    },
+    check: async (p) => {
+      const d = p.getByRole('dialog', { name: 'Send a file to Mercutio' });
+      await d.getByText('notes.pdf').waitFor();
+      if (await p.getByText('Drop files to send them to Mercutio').count()) fail('the drop hint stays');
+      await d.getByRole('button', { name: 'Send', exact: true }).click();
+      const s = await calledWith(p, 'send_files');
+      if (s.paths.join() !== '/home/alice/Documents/notes.pdf' || s.caption !== null) fail(JSON.stringify(s));
+    },
+  },
+];
+
 const cases = [
   { name: 'welcome', scenario: 'welcome', check: (p) => text(p, 'Welcome to Tern') },
   {
@@ -2249,6 +2587,7 @@ const cases = [
   { name: 'fatal', scenario: 'fatal', check: (p) => text(p, 'Tern could not start') },
   ...roomCases,
   ...largeCases,
+  ...fileCases,
 ];
 
 const only = process.env.ONLY;
@@ -2276,6 +2615,12 @@ for (const theme of ['light', 'dark']) {
     await page.route('http://tern-media.localhost/avatar/**', (r) =>
       r.fulfill({ contentType: 'image/svg+xml', body: AVATAR_SVG }),
     );
+    // Shared photos: their previews and the images themselves.
+    await page.route('http://tern-media.localhost/file/**', (r) => {
+      const m = /^\/file\/(\d+)\/(preview|full)$/.exec(new URL(r.request().url()).pathname);
+      if (!m || !FILE_PICTURES[m[1]]) return r.fulfill({ status: 404 });
+      return r.fulfill({ contentType: 'image/png', headers: { 'x-content-type-options': 'nosniff' }, body: filePicture(m[1], m[2]) });
+    });
     // Cases share the context's local storage; each starts without the
     // drafts and desktop settings an earlier one left (kept across reloads
     // within the case).

@@ -23,6 +23,7 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     reply_to: null,
     reactions: {},
     me: false,
+    file: null,
     failure: null,
     failure_text: null,
     mention: false,

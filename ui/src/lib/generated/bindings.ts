@@ -175,10 +175,62 @@ export const commands = {
 	configureRoom: (account: string, room: string, name: string, kind: RoomKind) => __TAURI_INVOKE<RoomView>("configure_room", { account, room, name, kind }),
 	/**  Everyone with an affiliation with a group chat (for its admins). */
 	roomMembers: (account: string, room: string) => __TAURI_INVOKE<RoomMember[]>("room_members", { account, room }),
+	/**
+	 *  Whether the account can send files, and up to what size (asks the
+	 *  server once per session).
+	 */
+	uploadService: (account: string) => __TAURI_INVOKE<UploadView>("upload_service", { account }),
+	/**
+	 *  Sends files the user picked or dropped (see [`pick_files`]), one
+	 *  message each, then `caption` as a text message; `quality` for photos in
+	 *  this send (else the user's choice in Settings).
+	 */
+	sendFiles: (account: string, peer: string, paths: string[], caption: string | null, quality: PhotoQuality | null) => __TAURI_INVOKE<MessageView[]>("send_files", { account, peer, paths, caption, quality }),
+	/**
+	 *  Sends a pasted file: its bytes as the raw request body, the account,
+	 *  conversation and name in the `Tern-Account`, `Tern-Peer` and `Tern-Name`
+	 *  headers (percent-encoded), optionally `Tern-Caption` and `Tern-Quality`.
+	 *  It is written to a private file in the data folder for the engine to
+	 *  read, and removed once sent. The bytes never pass through JSON.
+	 */
+	sendPastedFile: () => __TAURI_INVOKE<MessageView[]>("send_pasted_file"),
+	/**  Stops a file's upload or download. */
+	cancelTransfer: (account: string, messageId: number) => __TAURI_INVOKE<null>("cancel_transfer", { account, messageId }),
+	/**  Downloads a received file (again). */
+	downloadFile: (account: string, messageId: number) => __TAURI_INVOKE<MessageView>("download_file", { account, messageId }),
+	/**
+	 *  Opens a file's local copy in the system's app for its type (never a
+	 *  program or script).
+	 */
+	openFile: (account: string, messageId: number) => __TAURI_INVOKE<null>("open_file", { account, messageId }),
+	/**  Shows a file's local copy in the system's file manager. */
+	showFileInFolder: (account: string, messageId: number) => __TAURI_INVOKE<null>("show_file_in_folder", { account, messageId }),
+	/**
+	 *  Asks where to save a copy of a file (the system's save dialog, with its
+	 *  name), then copies it there. `false` when the user cancelled.
+	 */
+	saveFileAs: (account: string, messageId: number) => __TAURI_INVOKE<boolean>("save_file_as", { account, messageId }),
+	/**
+	 *  Asks which files to send (the system's open dialog, several at once);
+	 *  none when the user cancelled. Only files chosen here or dropped on the
+	 *  window can be sent.
+	 */
+	pickFiles: () => __TAURI_INVOKE<PickedFile[]>("pick_files"),
+	/**
+	 *  The account's files, sent and received, newest first: `limit` before
+	 *  the message `before` (from the newest without).
+	 */
+	files: (account: string, before: number | null, limit: number) => __TAURI_INVOKE<MessageView[]>("files", { account, before, limit }),
+	/**  The user's choices about files. */
+	filePrefs: () => __TAURI_INVOKE<FilePrefs>("file_prefs"),
+	/**  Changes the user's choices about files and keeps them for next time. */
+	setFilePrefs: (prefs: FilePrefs) => __TAURI_INVOKE<null>("set_file_prefs", { prefs }),
 };
 
 /* Constants */
 export const EVENT_ENGINE = "engine:events" as const;
+
+export const EVENT_FILE_DRAG = "tern://file-drag" as const;
 
 export const EVENT_OPEN_CONVERSATION = "tern://open-conversation" as const;
 
@@ -259,6 +311,19 @@ export type ClientEvent =
 { type: "message"; 
 /**  The message. */
 message: MessageView } | 
+/**
+ *  A file is on its way up or down: how far (a few times a second at
+ *  most; the message's own event tells when it is done).
+ */
+{ type: "transfer"; 
+/**  Account. */
+account: string; 
+/**  The message that shares the file. */
+message_id: number; 
+/**  Bytes moved so far. */
+done: number | null; 
+/**  Bytes in all, if known. */
+total: number | null } | 
 /**  A conversation was added or changed (upsert by account + peer). */
 { type: "conversation"; 
 /**  The conversation. */
@@ -647,6 +712,95 @@ export type FieldOption = {
 	value: string,
 };
 
+/**  Files dragged over the window. */
+export type FileDrag = 
+/**  Something is dragged over the window. */
+{ stage: "over" } | 
+/**  The drag left the window (or was cancelled). */
+{ stage: "left" } | 
+/**  Files were dropped on the window. */
+{ stage: "dropped"; 
+/**  The files (folders are left out). */
+files: PickedFile[] };
+
+/**  The user's choices about files (the same for every account). */
+export type FilePrefs = {
+	/**  How photos are sent. */
+	photo_quality: PhotoQuality,
+	/**
+	 *  Images from contacts up to this size (bytes) are downloaded when they
+	 *  arrive; 0 turns that off. Strangers' files never are.
+	 */
+	auto_download_bytes: number,
+	/**
+	 *  Received files kept on this computer, in bytes at most; the least
+	 *  recently shown go first (they can be downloaded again).
+	 */
+	cache_bytes: number,
+};
+
+/**  Where a shared file is. */
+export type FileState = 
+/**
+ *  The user's, waiting to be uploaded (or being uploaded: see
+ *  `Transfer` events).
+ */
+"uploading" | 
+/**  The user's, uploaded and sent. */
+"uploaded" | 
+/**  Someone's: not downloaded (the user may download it). */
+"remote" | 
+/**  Someone's, being downloaded. */
+"downloading" | 
+/**  Someone's, downloaded. */
+"local" | 
+/**  The last transfer failed (`error`, `error_text`). */
+"failed";
+
+/**
+ *  A file shared in a message. Its preview and the file itself are served
+ *  to the window by the shell (`tern-media://localhost/file/<message id>/
+ *  preview` and `/full`), never sent as data in events.
+ */
+export type FileView = {
+	/**  The file's name (plain text, safe as a file name). */
+	name: string,
+	/**  Media type (`image/jpeg`, ...), if known. */
+	media_type: string | null,
+	/**  Size in bytes, if known. */
+	size: number | null,
+	/**  An image's width, upright. */
+	width: number | null,
+	/**  An image's height, upright. */
+	height: number | null,
+	/**  Where it is. */
+	state: FileState,
+	/**
+	 *  Why the last transfer failed: a short code (`too_large`,
+	 *  `no_service`, `refused`, `network`, `cancelled`, `not_found`,
+	 *  `not_allowed`, `tls`, `corrupt`, ...).
+	 */
+	error: string | null,
+	/**  The failure in words a person can act on. */
+	error_text: string | null,
+	/**  A preview image can be shown (`/preview`). */
+	preview: boolean,
+	/**
+	 *  The file is here and is a raster image within Tern's limits: `/full`
+	 *  shows it. Anything else is shown as a file card.
+	 */
+	image: boolean,
+	/**  An animated GIF or WebP. */
+	animated: boolean,
+	/**
+	 *  The file is on this computer (it can be opened, shown in its folder,
+	 *  saved elsewhere).
+	 */
+	local: boolean,
+	/**  Sent encrypted (XEP-0454). */
+	encrypted: boolean,
+};
+
 /**  One field of a sign-up form. */
 export type FormField = {
 	/**  Name to submit the value under. */
@@ -767,6 +921,8 @@ export type MessageView = {
 	moderated_by: string | null,
 	/**  The moderator's reason. */
 	moderation_reason: string | null,
+	/**  The file it shares (a photo, a document, ...), if any. */
+	file: FileView | null,
 };
 
 /**  Someone in a room. */
@@ -795,6 +951,31 @@ export type OpenConversation = {
 	account: string,
 	/**  Peer. */
 	peer: string,
+};
+
+/**  How photos are sent. */
+export type PhotoQuality = 
+/**
+ *  Downscaled and re-encoded (long side at most 1920 pixels): quick to
+ *  send and to receive on a phone.
+ */
+"smaller" | 
+/**  As taken (only turned upright and stripped of metadata). */
+"original";
+
+/**  A file the user picked or dropped, as the window sees it. */
+export type PickedFile = {
+	/**  Where it is (the window hands it back to send it). */
+	path: string,
+	/**  Its name. */
+	name: string,
+	/**  Its size in bytes, if it could be read. */
+	size: number | null,
+	/**
+	 *  `image/png`, `image/jpeg`, `image/gif` or `image/webp` when its first
+	 *  bytes say it is one; else `None`.
+	 */
+	media_type: string | null,
 };
 
 /**  The avatar and nickname of someone, as the UI shows them. */
@@ -1058,6 +1239,21 @@ export type UiError = {
 	kind: string,
 	/**  What happened and what to do, in plain words. */
 	message: string,
+};
+
+/**  Whether an account can send files. */
+export type UploadView = {
+	/**  Account. */
+	account: string,
+	/**  The account's server (as the user knows it). */
+	domain: string,
+	/**
+	 *  `true`: the server offers file sharing; `false`: it does not;
+	 *  `None`: not known (the account is not connected).
+	 */
+	available: boolean | null,
+	/**  The largest file the server takes, in bytes, if it says. */
+	max_bytes: number | null,
 };
 
 /**  What a vCard (XEP-0054) says. */

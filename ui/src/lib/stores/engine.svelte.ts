@@ -11,6 +11,8 @@ import { contacts } from './contacts.svelte';
 import { conversations } from './conversations.svelte';
 import { profiles } from './profiles.svelte';
 import { rooms } from './rooms.svelte';
+import { transfers } from './transfers.svelte';
+import { fileList } from './files.svelte';
 import { typing } from './typing.svelte';
 
 /** Wait before asking again for a snapshot that could not be had. */
@@ -66,6 +68,8 @@ class Engine {
     typing.events(list);
     rooms.events(list);
     chat.events(list);
+    transfers.events(list);
+    fileList.events(list);
     if (accounts.events(list)) void conversations.load();
     // A new account: its roster (the lists are loaded whole).
     if (list.some((e) => e.event.type === 'account_added')) void contacts.load(this.#mirror.snapshot.accounts.map((a) => a.jid));

@@ -146,12 +146,12 @@ export class Timeline {
   }
 
   /** The user's newest message that can still be edited (one that was not
-   *  sent is sent again instead). */
+   *  sent is sent again instead; a file is not edited). */
   lastOwn(): MessageView | undefined {
     const items = this.items;
     for (let i = items.length - 1; i >= 0; i--) {
       const m = items[i];
-      if (m.outgoing && !m.retracted && m.state !== 'failed') return m;
+      if (m.outgoing && !m.retracted && m.state !== 'failed' && !m.file) return m;
     }
     return undefined;
   }
