@@ -908,8 +908,8 @@ pub async fn send_files(
     send_with_quality(&shell, &account, &peer, &paths, caption.as_deref(), quality).await
 }
 
-/// Sends `paths` with photos made as `quality` asks: the user's choice is
-/// set aside while the engine prepares them (before `send_files` returns).
+/// Sends `paths` with photos made as `quality` asks (else as the user
+/// chose in Settings).
 async fn send_with_quality(
     shell: &Shell,
     account: &str,
@@ -919,20 +919,9 @@ async fn send_with_quality(
     quality: Option<PhotoQuality>,
 ) -> Reply<Vec<MessageView>> {
     let client = shell.client().await?;
-    let _held = shell.file_prefs.lock().await;
-    let chosen = client.file_prefs();
-    let differs = quality.is_some_and(|q| q != chosen.photo_quality);
-    if let (true, Some(q)) = (differs, quality) {
-        client.set_file_prefs(FilePrefs {
-            photo_quality: q,
-            ..chosen
-        });
-    }
-    let sent = client.send_files(account, peer, paths, caption).await;
-    if differs {
-        client.set_file_prefs(chosen);
-    }
-    Ok(sent?)
+    Ok(client
+        .send_files(account, peer, paths, caption, quality)
+        .await?)
 }
 
 /// Sends a pasted file: its bytes as the raw request body, the account,

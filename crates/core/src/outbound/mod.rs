@@ -20,6 +20,7 @@ use intent::Intent;
 /// Stores an outgoing chat message with its intent in the send queue (one
 /// transaction) and announces it. The account task sends it in its turn.
 /// `file`: the id the message must have and its file's JSON.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn queue_message(
     ctx: &Ctx,
     peer: &str,
