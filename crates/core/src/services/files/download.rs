@@ -438,7 +438,15 @@ fn finish(part: &Path, target: &Path, sha256: Option<&str>) -> Result<Checked, F
                 Some(_) => Some(super::PREVIEW_JPEG),
                 None => None,
             };
-            (Some((p.media_type, p.width, p.height, p.animated)), preview)
+            // Shown as an image only when it decodes whole (the preview
+            // is made from all of it); a damaged one is a file.
+            match preview {
+                Some(preview) => (
+                    Some((p.media_type, p.width, p.height, p.animated)),
+                    Some(preview),
+                ),
+                None => (None, None),
+            }
         }
         Err(e) => {
             tracing::debug!("received file is not shown as an image: {e}");
