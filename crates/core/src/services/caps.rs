@@ -37,6 +37,7 @@ pub(crate) const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/muc",
     "http://jabber.org/protocol/nick+notify",
     "jabber:x:conference",
+    "jabber:x:oob",
     "urn:xmpp:avatar:metadata+notify",
     "urn:xmpp:bookmarks:1+notify",
     "urn:xmpp:chat-markers:0",
@@ -46,6 +47,7 @@ pub(crate) const FEATURES: &[&str] = &[
     "urn:xmpp:reactions:0",
     "urn:xmpp:receipts",
     "urn:xmpp:reply:0",
+    "urn:xmpp:sfs:0",
     "urn:xmpp:sid:0",
 ];
 
