@@ -81,10 +81,10 @@ pub(crate) const MAX_SOURCES: usize = 8;
 pub(crate) const MAX_URL_LEN: usize = 4096;
 /// Longest description shown, in characters.
 const MAX_DESC: usize = 4000;
-/// Longest thumbnail URI sent, in bytes. The XML parser under the stream
-/// (rxml, as tokio-xmpp sets it up) refuses an attribute value over 8 KiB
+/// Longest thumbnail URI sent, in bytes. rxml's default parser settings
+/// (which published tokio-xmpp uses) refuse an attribute value over 8 KiB
 /// and with it the whole stream, so a larger thumbnail would cut off
-/// everyone who receives the message with that parser, Tern included.
+/// clients built on them (Tern's own parser takes 256 KiB).
 pub(crate) const MAX_SENT_THUMBNAIL_URI: usize = 8000;
 /// Longest `cid:` URI kept, in bytes.
 const MAX_CID: usize = 256;

@@ -804,3 +804,59 @@ async fn files_hostile_links_end_as_cards_or_failures() {
         .event(|e| e["event"] == "message" && e["body"] == "still here")
         .await;
 }
+
+/// A contact's photo with a 20 KB inline thumbnail (an attribute, where
+/// some XML parsers stop at 8 KB): the message arrives, with its preview,
+/// and the connection stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_a_large_inline_thumbnail_does_not_cut_the_connection() {
+    use base64::Engine as _;
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    // A noisy 80 x 80 PNG: about 20 KB.
+    let img = image::RgbImage::from_fn(80, 80, |x, y| {
+        let v = (x * 7919 + y * 104_729) as u8;
+        image::Rgb([v, v.wrapping_mul(3), v.wrapping_mul(7)])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let uri = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
+    assert!(uri.len() > 16_000, "{}", uri.len());
+    let url = "https://files.example/x/big-thumb.png";
+    let xml = format!(
+        "<message to='{me}' type='chat' id='thumb-1'><body>{url}</body>\
+         <x xmlns='jabber:x:oob'><url>{url}</url></x>\
+         <file-sharing xmlns='urn:xmpp:sfs:0' disposition='inline'>\
+         <file xmlns='urn:xmpp:file:metadata:0'><media-type>image/png</media-type>\
+         <name>big-thumb.png</name><size>900000000</size>\
+         <thumbnail xmlns='urn:xmpp:thumbs:1' uri='{uri}' media-type='image/png' width='80' height='80'/>\
+         </file><sources><url-data xmlns='http://jabber.org/protocol/url-data' target='{url}'/></sources>\
+         </file-sharing></message>"
+    );
+    friend.run(move |s| s.raw(&xml).unwrap()).await;
+    let m = wait_event(&mut t.events, T, "the photo's preview", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.peer == pj && message.file.as_ref().is_some_and(|f| f.preview) =>
+        {
+            Some(message.clone())
+        }
+        ClientEvent::AccountState { state, .. } if !is_connected(state) => {
+            panic!("the connection dropped: {state:?}")
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(m.file.unwrap().state, FileState::Remote, "900 MB: not fetched");
+    t.client.send_message(&me, &pj, "still connected", None).await.unwrap();
+    friend
+        .event(|e| e["event"] == "message" && e["body"] == "still connected")
+        .await;
+}
