@@ -2,14 +2,14 @@
 //! (photos prepared first), cancelling, downloading, where a local copy is,
 //! and an account's files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::api::client::Client;
 use crate::error::Result;
 use crate::events::MessageView;
-use crate::services::files::{self, FileInfo};
+use crate::services::files;
 
 /// Whether an account can send files.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -99,15 +99,7 @@ impl Client {
     /// preview or of the image itself, for the shell to serve. `None` for
     /// anything else (not an image, not here, unknown message).
     pub async fn media_file(&self, message_id: i64, part: MediaPart) -> Option<PathBuf> {
-        let row = self.store().message(message_id).await.ok()??;
-        let info = FileInfo::from_json(row.file.as_deref())?;
-        files::touch(self.store(), message_id, &info).await;
-        let dir: &Path = self.data_dir();
-        match part {
-            MediaPart::Preview => info.preview_path(dir),
-            MediaPart::Full if info.image => info.local_path(dir),
-            MediaPart::Full => None,
-        }
+        files::media_path(self.store(), self.data_dir(), message_id, part).await
     }
 
     /// The account's files, sent and received, newest first: the `limit`
@@ -119,13 +111,7 @@ impl Client {
         limit: u32,
     ) -> Result<Vec<MessageView>> {
         let ctx = self.ctx(account).await?;
-        let position = match before {
-            Some(id) => ctx.store.message(id).await?.map(|m| (m.timestamp_ms, m.id)),
-            None => None,
-        };
-        Ok(ctx
-            .store
-            .files(&ctx.account, position, limit.min(500))
+        Ok(files::list(&ctx, before, limit)
             .await?
             .into_iter()
             .map(MessageView::from)

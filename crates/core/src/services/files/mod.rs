@@ -403,6 +403,45 @@ pub(crate) async fn local_file(ctx: &Ctx, message_id: i64) -> crate::Result<Path
         })
 }
 
+/// What the window may show of a message's file (see
+/// `Client::media_file`).
+pub(crate) async fn media_path(
+    store: &tern_store::Store,
+    data_dir: &Path,
+    message_id: i64,
+    part: crate::api::files::MediaPart,
+) -> Option<PathBuf> {
+    let row = store.message(message_id).await.ok()??;
+    let info = FileInfo::from_json(row.file.as_deref())?;
+    touch(store, message_id, &info).await;
+    match part {
+        crate::api::files::MediaPart::Preview => info.preview_path(data_dir),
+        crate::api::files::MediaPart::Full if info.image => info.local_path(data_dir),
+        crate::api::files::MediaPart::Full => None,
+    }
+}
+
+/// An account's messages with files, newest first: the `limit` (at most
+/// 500) before the message `before`.
+pub(crate) async fn list(
+    ctx: &Ctx,
+    before: Option<i64>,
+    limit: u32,
+) -> crate::Result<Vec<tern_store::MessageRow>> {
+    let position = match before {
+        Some(id) => ctx
+            .store
+            .message(id)
+            .await?
+            .map(|m| (m.timestamp_ms, m.id)),
+        None => None,
+    };
+    Ok(ctx
+        .store
+        .files(&ctx.account, position, limit.min(500))
+        .await?)
+}
+
 /// Notes that a file was shown now (the cache's clean-up keeps the most
 /// recently shown), at most once a minute per file.
 pub(crate) async fn touch(store: &tern_store::Store, message_id: i64, info: &FileInfo) {
