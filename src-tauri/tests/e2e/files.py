@@ -14,8 +14,8 @@ A JPEG carrying GPS coordinates, pasted into the composer, opens the send
 preview; sent in original quality with a caption, it reaches the peer as a
 message whose body is the OOB link and whose file metadata has the name,
 size and SHA-256 of what the peer downloads from that link: the same
-pixels, no GPS left. The caption comes as a message of its own; the
-timeline shows both. A PDF from the peer is a card with its name, size and
+pixels, no GPS left. The caption comes as a message of its own, after the
+file (it waits for the file's upload); the timeline shows both. A PDF from the peer is a card with its name, size and
 Download; downloaded (the file on disk is the one sent), it offers Open
 and Show in folder. The Files view lists all three.
 Screenshots: e2e-files-photo.png, e2e-files-viewer.png,
@@ -251,12 +251,13 @@ def run(driver, info, shots):
     screenshot(info["display"], os.path.join(shots, "e2e-files-send.png"))
     form.find_element(By.XPATH, ".//button[@type='submit' and normalize-space()='Send']").click()
     wait.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "form[data-testid=send-files]")))
-    # The file, and the caption as a message of its own (either may come first:
-    # the file's message waits for its upload).
+    # The file, then the caption as a message of its own (it waits in the
+    # send queue behind the file's upload).
     msg, said = both(events, lambda e: e.get("event") == "message" and e.get("oob_url"),
                      lambda e: e.get("event") == "message" and e.get("body") == CAPTION,
                      "the pasted picture and its caption")
-    order = "after" if said["_at"] > msg["_at"] else "before"
+    assert said["_at"] > msg["_at"], "the caption overtook its file"
+    order = "after"
     f = msg["file"]
     assert msg["body"] == msg["oob_url"] and msg["oob_url"].startswith("https://"), msg
     assert f and f["name"] == PASTED and f["size"] and f["sha256"], msg

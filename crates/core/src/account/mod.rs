@@ -69,6 +69,11 @@ enum Command {
     },
     /// Send the stored queue again, in order, and accept new messages.
     FlushQueue,
+    /// A file's upload ended (with the message's intent when it succeeded).
+    UploadDone {
+        message_id: i64,
+        intent: Option<Intent>,
+    },
     /// Fetch an archive page and run it through the inbound pipeline.
     Archive {
         query: Box<ArchiveQuery>,
@@ -230,6 +235,14 @@ impl AccountHandle {
     /// turn, built from `intent` then.
     pub(crate) async fn queue(&self, message_id: i64, intent: Intent) -> Result<(), Error> {
         self.command(Command::Queue { message_id, intent }).await
+    }
+
+    /// A file's upload ended: the message goes in its turn (`intent`), or
+    /// failed (`None`); either way what waited behind it goes on.
+    pub(crate) async fn upload_done(&self, message_id: i64, intent: Option<Intent>) {
+        let _ = self
+            .command(Command::UploadDone { message_id, intent })
+            .await;
     }
 
     /// Re-sends the stored send queue (after a new session).

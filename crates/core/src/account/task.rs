@@ -207,6 +207,9 @@ pub(super) async fn run(
                 }
                 Some(Command::Queue { message_id, intent }) => st.queue.push(message_id, intent),
                 Some(Command::FlushQueue) => st.queue.flush(ctx).await,
+                Some(Command::UploadDone { message_id, intent }) => {
+                    st.queue.upload_done(message_id, intent)
+                }
                 Some(Command::Shutdown(done)) => {
                     if let Some(s) = st.session.take() {
                         s.abort();

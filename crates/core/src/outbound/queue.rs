@@ -40,8 +40,14 @@ pub(crate) struct Queue {
     acks: bool,
     /// Messages whose file must be uploaded before they can go: the
     /// account task starts the uploads ([`Queue::take_uploads`]); each
-    /// comes back with [`Queue::push`] once it has its link.
+    /// comes back with [`Queue::upload_done`].
     uploads: Vec<i64>,
+    /// Messages waiting for their file's upload, with their conversation:
+    /// later messages to that conversation wait in `held` (in order), so
+    /// that a caption or a reply never overtakes the file it follows.
+    parked: Vec<(i64, String)>,
+    /// Messages held behind a parked one of their conversation.
+    held: VecDeque<(i64, String, Intent)>,
 }
 
 /// How the in-flight message fared.
@@ -51,6 +57,8 @@ impl Queue {
     /// A new session: nothing in flight, closed until [`Queue::flush`].
     pub(crate) fn reset(&mut self, acks: bool) {
         self.waiting.clear();
+        self.parked.clear();
+        self.held.clear();
         self.in_flight = None;
         self.open = false;
         self.acks = acks;
@@ -70,11 +78,15 @@ impl Queue {
     fn knows(&self, message_id: i64) -> bool {
         self.waiting.iter().any(|(id, _)| *id == message_id)
             || self.in_flight.as_ref().map(|f| f.message_id) == Some(message_id)
+            || self.parked.iter().any(|(id, _)| *id == message_id)
+            || self.held.iter().any(|(id, _, _)| *id == message_id)
     }
 
     /// Reads the stored queue again, in order, and accepts new messages.
     pub(crate) async fn flush(&mut self, ctx: &Ctx) {
         self.waiting.clear();
+        self.parked.clear();
+        self.held.clear();
         match ctx.store.outbox(&ctx.account).await {
             Ok(entries) => {
                 for e in entries {
@@ -111,9 +123,15 @@ impl Queue {
                     return None;
                 }
             };
+            if self.parked.iter().any(|(_, peer)| *peer == row.peer) {
+                // Its conversation waits for a file: after it.
+                self.held.push_back((message_id, row.peer, intent));
+                continue;
+            }
             match prepare(&intent, &row) {
                 Prepared::Ready(m) => return Some((message_id, Stanza::Message(*m))),
                 Prepared::Upload => {
+                    self.parked.push((message_id, row.peer));
                     if !self.uploads.contains(&message_id) {
                         self.uploads.push(message_id);
                     }
@@ -125,6 +143,31 @@ impl Queue {
             }
         }
         None
+    }
+
+    /// A parked message's upload ended: with its intent when it has its
+    /// link (it goes next, then what was held behind it), without when it
+    /// failed (what was held goes on without it).
+    pub(crate) fn upload_done(&mut self, message_id: i64, intent: Option<Intent>) {
+        let Some(i) = self.parked.iter().position(|(id, _)| *id == message_id) else {
+            // Not parked (a new session re-read the queue): the flush
+            // finds it in the stored queue, with its link.
+            if let (Some(intent), true) = (intent, self.open) {
+                self.push(message_id, intent);
+            }
+            return;
+        };
+        let (_, peer) = self.parked.remove(i);
+        let (mine, others): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(_, p, _)| *p == peer);
+        self.held = others;
+        for (id, _, intent) in mine.into_iter().rev() {
+            self.waiting.push_front((id, intent));
+        }
+        if let Some(intent) = intent {
+            self.waiting.push_front((message_id, intent));
+        }
     }
 
     /// Messages whose upload must start now.
@@ -273,5 +316,126 @@ mod tests {
             "an unknown intent fails"
         );
         assert_eq!(ctx.store.outbox(&ctx.account).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_file_waiting_for_its_upload_holds_back_its_conversation_only() {
+        use crate::outbound::intent::Via;
+        use crate::services::files::{FileInfo, FileState};
+        let (_d, ctx) = ctx_with(&[]).await;
+        let q_msg = |peer: &'static str, body: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                crate::outbound::queue_message(
+                    &ctx,
+                    peer,
+                    body,
+                    None,
+                    Default::default(),
+                    None,
+                    &Intent::Message,
+                    None,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let info = FileInfo {
+            name: "a.jpg".into(),
+            state: FileState::Upload,
+            dir: Some("out-x".into()),
+            ..Default::default()
+        };
+        let file_intent = Intent::File { via: Via::Chat };
+        let file = crate::outbound::queue_message(
+            &ctx,
+            "romeo@montague.lit",
+            "a.jpg",
+            None,
+            Default::default(),
+            None,
+            &file_intent,
+            Some(("fileuid".into(), info.to_json())),
+        )
+        .await
+        .unwrap();
+        let caption = q_msg("romeo@montague.lit", "the caption").await;
+        let elsewhere = q_msg("mercutio@verona.lit", "meanwhile").await;
+        let mut q = Queue::default();
+        q.flush(&ctx).await;
+        let (id, _) = q.next(&ctx).await.unwrap();
+        assert_eq!(id, elsewhere.id, "another conversation goes on");
+        assert_eq!(q.take_uploads(), vec![file.id]);
+        assert!(
+            q.next(&ctx).await.is_none(),
+            "the caption waits for the file"
+        );
+        // (the in-flight message is done)
+        q.in_flight = None;
+        assert!(q.next(&ctx).await.is_none(), "still waiting");
+        // The upload ends with a link.
+        let uploaded = FileInfo {
+            url: Some("https://h.example/a.jpg".into()),
+            state: FileState::Uploaded,
+            ..info
+        };
+        ctx.store
+            .set_file(file.id, &uploaded.to_json(), None)
+            .await
+            .unwrap();
+        q.upload_done(file.id, Some(file_intent));
+        let (id, Stanza::Message(m)) = q.next(&ctx).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(id, file.id, "the file first");
+        assert_eq!(
+            m.bodies.values().next().map(String::as_str),
+            Some("https://h.example/a.jpg")
+        );
+        q.in_flight = None;
+        let (id, _) = q.next(&ctx).await.unwrap();
+        assert_eq!(id, caption.id, "then its caption");
+    }
+
+    #[tokio::test]
+    async fn what_waited_behind_a_failed_upload_goes_on() {
+        use crate::outbound::intent::Via;
+        use crate::services::files::{FileInfo, FileState};
+        let (_d, ctx) = ctx_with(&[]).await;
+        let info = FileInfo {
+            name: "a.bin".into(),
+            state: FileState::Upload,
+            ..Default::default()
+        };
+        let file = crate::outbound::queue_message(
+            &ctx,
+            "romeo@montague.lit",
+            "a.bin",
+            None,
+            Default::default(),
+            None,
+            &Intent::File { via: Via::Chat },
+            Some(("fileuid".into(), info.to_json())),
+        )
+        .await
+        .unwrap();
+        let after = crate::outbound::queue_message(
+            &ctx,
+            "romeo@montague.lit",
+            "after",
+            None,
+            Default::default(),
+            None,
+            &Intent::Message,
+            None,
+        )
+        .await
+        .unwrap();
+        let mut q = Queue::default();
+        q.flush(&ctx).await;
+        assert!(q.next(&ctx).await.is_none());
+        q.upload_done(file.id, None);
+        let (id, _) = q.next(&ctx).await.unwrap();
+        assert_eq!(id, after.id);
     }
 }

@@ -494,13 +494,13 @@ pub(crate) fn start(handle: &AccountHandle, message_id: i64) {
         };
         let ctx = h.ctx();
         match upload(&h, message_id, &running.token).await {
-            Ok(Some(intent)) => {
-                // Back to the queue with its link (a new session's flush
-                // finds it in the stored queue anyway).
-                let _ = h.queue(message_id, intent).await;
+            // Back to the queue with its link (a new session's flush
+            // finds it in the stored queue anyway).
+            Ok(intent) => h.upload_done(message_id, intent).await,
+            Err((code, text)) => {
+                fail(ctx, message_id, &code, &text).await;
+                h.upload_done(message_id, None).await;
             }
-            Ok(None) => {}
-            Err((code, text)) => fail(ctx, message_id, &code, &text).await,
         }
         drop(running);
     });
