@@ -854,8 +854,15 @@ async fn files_a_large_inline_thumbnail_does_not_cut_the_connection() {
         _ => None,
     })
     .await;
-    assert_eq!(m.file.unwrap().state, FileState::Remote, "900 MB: not fetched");
-    t.client.send_message(&me, &pj, "still connected", None).await.unwrap();
+    assert_eq!(
+        m.file.unwrap().state,
+        FileState::Remote,
+        "900 MB: not fetched"
+    );
+    t.client
+        .send_message(&me, &pj, "still connected", None)
+        .await
+        .unwrap();
     friend
         .event(|e| e["event"] == "message" && e["body"] == "still connected")
         .await;

@@ -429,11 +429,7 @@ pub(crate) async fn list(
     limit: u32,
 ) -> crate::Result<Vec<tern_store::MessageRow>> {
     let position = match before {
-        Some(id) => ctx
-            .store
-            .message(id)
-            .await?
-            .map(|m| (m.timestamp_ms, m.id)),
+        Some(id) => ctx.store.message(id).await?.map(|m| (m.timestamp_ms, m.id)),
         None => None,
     };
     Ok(ctx
