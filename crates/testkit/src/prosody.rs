@@ -54,6 +54,10 @@ pub struct ProsodyOptions {
     /// there ([`crate::TcpProxy::start_on`]) that forwards to
     /// [`Prosody::https_port`]. `None`: the HTTPS port itself.
     pub upload_external_port: Option<u16>,
+    /// The only media types the upload component takes
+    /// (`http_file_share_allowed_file_types`); others are refused with
+    /// `not-acceptable`. Empty: all. Default empty.
+    pub upload_allowed_types: Vec<String>,
 }
 
 impl Default for ProsodyOptions {
@@ -66,6 +70,7 @@ impl Default for ProsodyOptions {
             upload: true,
             upload_size_limit: None,
             upload_external_port: None,
+            upload_allowed_types: Vec::new(),
         }
     }
 }
@@ -746,10 +751,17 @@ fn render_upload(opts: &ProsodyOptions, p: &Ports) -> String {
     let port = opts.upload_external_port.unwrap_or(p.https);
     // The daily quota defaults to ten times the size limit: tests upload
     // more than that.
-    let limit = match opts.upload_size_limit {
+    let mut limit = match opts.upload_size_limit {
         Some(limit) => format!("    http_file_share_size_limit = {limit}\n"),
         None => String::new(),
     };
+    if !opts.upload_allowed_types.is_empty() {
+        let types: Vec<String> = opts.upload_allowed_types.iter().map(|t| lua(t)).collect();
+        limit.push_str(&format!(
+            "    http_file_share_allowed_file_types = {{ {} }}\n",
+            types.join(", ")
+        ));
+    }
     format!(
         r#"
 Component {name} "http_file_share"

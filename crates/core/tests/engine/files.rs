@@ -867,3 +867,105 @@ async fn files_a_large_inline_thumbnail_does_not_cut_the_connection() {
         .event(|e| e["event"] == "message" && e["body"] == "still connected")
         .await;
 }
+
+/// The server refuses the slot (a type it does not take): the message
+/// fails with the server's words and can be sent again, which fails the
+/// same way; the peer gets nothing, and later messages are not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_a_refused_slot_fails_with_the_servers_reason() {
+    let server = Server::prosody_with(ProsodyOptions {
+        upload_allowed_types: vec!["image/png".into()],
+        ..Default::default()
+    });
+    let (mut t, me, _) = tern(&server).await;
+    let peer = peer(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "notes.txt", b"not a picture");
+    let sent = t
+        .client
+        .send_files(&me, &peer.bare(), &[f], Some("see the notes"), None)
+        .await
+        .unwrap();
+    let id = sent[0].id;
+    let failed = wait_event(&mut t.events, T, "the refusal", |ev| match ev {
+        ClientEvent::Message { message } if message.id == id && message.state == "failed" => {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let text = failed.failure_text.clone().unwrap_or_default();
+    assert!(text.contains("File type not allowed"), "{failed:?}");
+    let f = failed.file.unwrap();
+    assert_eq!(f.state, FileState::Failed);
+    assert_eq!(f.error_text.as_deref(), Some(text.as_str()));
+    // The caption held behind it goes on.
+    peer.event(|e| e["event"] == "message" && e["body"] == "see the notes")
+        .await;
+    // Again: the same refusal, nothing sent twice.
+    t.client.resend_message(&me, id).await.unwrap();
+    wait_event(&mut t.events, T, "the second refusal", |ev| match ev {
+        ClientEvent::Message { message } if message.id == id && message.state == "failed" => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let got_file = peer
+        .run(|s| {
+            s.wait_for(Duration::from_millis(500), |e| {
+                e["event"] == "message" && !e["oob_url"].is_null()
+            })
+            .is_ok()
+        })
+        .await;
+    assert!(!got_file, "a refused file reached the peer");
+}
+
+/// Received files are kept within the cache size: the least recently
+/// shown goes first and comes back on request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_cache_keeps_to_its_size() {
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    t.client.set_file_prefs(tern_core::FilePrefs {
+        cache_bytes: 1_500_000,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let name = format!("part-{i}.bin");
+        let bytes = random_bytes(700_000, 40 + i);
+        let path = write(dir.path(), &name, &bytes);
+        let (me2, id) = (me.clone(), format!("cache-{i}"));
+        friend
+            .run(move |s| {
+                s.upload_send(&me2, &path, "application/octet-stream", &id, true)
+                    .unwrap()
+            })
+            .await;
+        let m = wait_event(&mut t.events, T, "the file", |ev| match ev {
+            ClientEvent::Message { message }
+                if message.file.as_ref().is_some_and(|f| f.name == name) =>
+            {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .await;
+        t.client.download_file(&me, m.id).await.unwrap();
+        file_state(&mut t, m.id, FileState::Local).await;
+        ids.push(m.id);
+    }
+    // The first went back to the server's copy; the others stay.
+    let first = file_state(&mut t, ids[0], FileState::Remote).await;
+    assert!(!first.file.unwrap().local);
+    assert!(t.client.file_path(&me, ids[0]).await.is_err());
+    assert!(t.client.file_path(&me, ids[2]).await.is_ok());
+    // Asked for again, it comes back.
+    t.client.download_file(&me, ids[0]).await.unwrap();
+    file_state(&mut t, ids[0], FileState::Local).await;
+}
