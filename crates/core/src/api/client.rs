@@ -350,7 +350,10 @@ impl Client {
         let jid = parse_account_jid(jid)?.to_string();
         self.stored(&jid).await?;
         self.stop_account(&jid).await;
+        let ctx = self.ctx(&jid).await?;
+        let files = crate::services::files::of_account(&ctx).await?;
         self.inner.store.remove_account(&jid).await?;
+        crate::services::files::download::remove_local(&ctx, &files).await;
         let passwords = self.inner.passwords.clone();
         let j = jid.clone();
         blocking(move || passwords.delete(&j)).await?;

@@ -326,8 +326,7 @@ async fn receives_files(server: Server) {
         .media_file(m.id, tern_core::MediaPart::Full)
         .await
         .is_none());
-
-    // A stranger's photo stays where it is.
+    let pdf_path = local;
     let stranger = peer(&server).await;
     let sj = stranger.bare();
     let photo = write(dir.path(), "spam.jpg", &photo_bytes);
@@ -352,6 +351,17 @@ async fn receives_files(server: Server) {
     // The files view lists all three, newest first.
     assert_eq!(row.len(), 3);
     assert_eq!(row[0].id, m.id);
+    // Deleting the conversation deletes its files; removing the account,
+    // all of the account's.
+    let photo_path = t.client.file_path(&me, row[2].id).await.unwrap();
+    t.client.delete_conversation(&me, &pj).await.unwrap();
+    assert!(!pdf_path.exists() && !photo_path.exists());
+    assert_eq!(t.client.files(&me, None, 10).await.unwrap().len(), 1);
+    t.client.download_file(&me, m.id).await.unwrap();
+    file_state(&mut t, m.id, FileState::Local).await;
+    let spam_path = t.client.file_path(&me, m.id).await.unwrap();
+    t.client.remove_account(&me).await.unwrap();
+    assert!(!spam_path.exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

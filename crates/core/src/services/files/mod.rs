@@ -438,6 +438,18 @@ pub(crate) async fn list(
         .await?)
 }
 
+/// The file records of all of an account's messages (to delete the local
+/// copies with the account).
+pub(crate) async fn of_account(ctx: &Ctx) -> crate::Result<Vec<String>> {
+    Ok(ctx
+        .store
+        .files(&ctx.account, None, u32::MAX)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.file)
+        .collect())
+}
+
 /// Notes that a file was shown now (the cache's clean-up keeps the most
 /// recently shown), at most once a minute per file.
 pub(crate) async fn touch(store: &tern_store::Store, message_id: i64, info: &FileInfo) {
