@@ -979,3 +979,128 @@ async fn files_the_cache_keeps_to_its_size() {
     t.client.download_file(&me, ids[0]).await.unwrap();
     file_state(&mut t, ids[0], FileState::Local).await;
 }
+
+/// In a private group: Tern's photo reaches the other member as a
+/// groupchat message with its link and metadata; the member's photo is
+/// fetched at once (a private group is not strangers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_in_a_private_group() {
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let p = peer(&server).await;
+    let bob = p.bare();
+    let group = server.room("files");
+    t.client
+        .create_room(
+            &me,
+            "Files",
+            Some(&group),
+            tern_core::RoomKind::PrivateGroup,
+        )
+        .await
+        .unwrap();
+    t.client
+        .set_affiliation(&me, &group, &bob, "member", None)
+        .await
+        .unwrap();
+    let g = group.clone();
+    p.run(move |p| p.muc_join(&g, "bob").unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = write(dir.path(), "team.jpg", &sideways_photo_with_gps(600, 400));
+    t.client
+        .send_files(&me, &group, &[photo], None, None)
+        .await
+        .unwrap();
+    let ev = peer_file(&p, "team.jpg").await;
+    assert_eq!(ev["type"], "groupchat", "{ev}");
+    assert_eq!(ev["body"], ev["oob_url"]);
+    assert_eq!(
+        (ev["file"]["width"].as_u64(), ev["file"]["height"].as_u64()),
+        (Some(400), Some(600))
+    );
+
+    let theirs = sideways_photo_with_gps(320, 240);
+    let path = write(dir.path(), "from-bob.jpg", &theirs);
+    let g = group.clone();
+    p.run(move |s| {
+        let opts = UploadOptions {
+            sfs: true,
+            groupchat: true,
+            ..UploadOptions::new("image/jpeg")
+        };
+        s.upload_send_with(&g, &path, "bob-photo", &opts).unwrap()
+    })
+    .await;
+    let m = wait_event(&mut t.events, T, "bob's photo, fetched", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.peer == group
+                && message
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.name == "from-bob.jpg" && f.state == FileState::Local) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(local).unwrap(), theirs);
+}
+
+/// Dino's way: the file's metadata in one message (no body, no source),
+/// its link attached by a second one (XEP-0447 §4.2). One file, with the
+/// name and size from the first and the link from the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_sources_attached_later_join_their_file() {
+    use tern_testkit::web::{Reply, WebServer};
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    let web = blocking(|| WebServer::start().unwrap()).await;
+    let bytes = sideways_photo_with_gps(200, 100);
+    web.route("/dino.jpg", Reply::file(bytes.clone(), "image/jpeg"));
+    let url = web.localhost_url("/dino.jpg");
+    let first = format!(
+        "<message to='{me}' type='chat' id='dino-1'>\
+         <file-sharing xmlns='urn:xmpp:sfs:0' id='share-1'>\
+         <file xmlns='urn:xmpp:file:metadata:0'><media-type>image/jpeg</media-type>\
+         <name>from-dino.jpg</name><size>{}</size></file></file-sharing>\
+         <store xmlns='urn:xmpp:hints'/></message>",
+        bytes.len()
+    );
+    let second = format!(
+        "<message to='{me}' type='chat' id='dino-2'><body>{url}</body>\
+         <x xmlns='jabber:x:oob'><url>{url}</url></x>\
+         <attach-to xmlns='urn:xmpp:message-attaching:1' id='dino-1'/>\
+         <sources xmlns='urn:xmpp:sfs:0' id='share-1'>\
+         <url-data xmlns='http://jabber.org/protocol/url-data' target='{url}'/></sources></message>"
+    );
+    friend
+        .run(move |s| {
+            s.raw(&first).unwrap();
+            s.raw(&second).unwrap();
+        })
+        .await;
+    let m = wait_event(&mut t.events, T, "the file, fetched", |ev| match ev {
+        ClientEvent::Message { message }
+            if message.peer == pj
+                && message
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.state == FileState::Local) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(m.file.as_ref().unwrap().name, "from-dino.jpg");
+    assert_eq!(m.uid, "dino-1");
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(local).unwrap(), bytes);
+    let listed = t.client.files(&me, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1, "one file, not two: {listed:#?}");
+}
