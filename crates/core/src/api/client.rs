@@ -209,6 +209,7 @@ impl Client {
             }),
         };
         client.inner.privacy.set(config.privacy);
+        crate::services::files::after_restart(&client.inner.store, &client.inner.data_dir).await;
         for a in client.inner.store.accounts().await? {
             client.inner.hub.emit(ClientEvent::AccountAdded {
                 account: AccountView {

@@ -1104,3 +1104,51 @@ async fn files_sources_attached_later_join_their_file() {
     let listed = t.client.files(&me, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1, "one file, not two: {listed:#?}");
 }
+
+/// A download cut off by quitting Tern is not left "downloading": after
+/// the restart the file can be downloaded again, and arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_a_download_cut_by_quitting_can_start_again() {
+    use tern_testkit::web::{Reply, WebServer};
+    let server = Server::prosody();
+    let (mut t, me, _) = tern(&server).await;
+    let (pj, pp) = server.user();
+    let friend = peer_as(&server, &pj, &pp).await;
+    let web = blocking(|| WebServer::start().unwrap()).await;
+    let bytes = random_bytes(3_000_000, 9);
+    web.route(
+        "/slow.bin",
+        Reply::Sequence(vec![
+            Reply::Stall {
+                body: bytes.clone(),
+                after: 100_000,
+            },
+            Reply::file(bytes.clone(), "application/octet-stream"),
+        ]),
+    );
+    let url = web.localhost_url("/slow.bin");
+    let xml = format!(
+        "<message to='{me}' type='chat' id='slow'><body>{url}</body>\
+         <x xmlns='jabber:x:oob'><url>{url}</url></x></message>"
+    );
+    friend.run(move |s| s.raw(&xml).unwrap()).await;
+    let m = wait_event(&mut t.events, T, "the link", |ev| match ev {
+        ClientEvent::Message { message } if message.peer == pj && message.file.is_some() => {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    t.client.download_file(&me, m.id).await.unwrap();
+    file_state(&mut t, m.id, FileState::Downloading).await;
+    let mut t = reopen(t).await;
+    let f = t.client.files(&me, None, 5).await.unwrap()[0]
+        .file
+        .clone()
+        .unwrap();
+    assert_eq!(f.state, FileState::Remote, "{f:?}");
+    t.client.download_file(&me, m.id).await.unwrap();
+    file_state(&mut t, m.id, FileState::Local).await;
+    let local = t.client.file_path(&me, m.id).await.unwrap();
+    assert_eq!(std::fs::read(local).unwrap(), bytes);
+}

@@ -438,6 +438,27 @@ pub(crate) async fn list(
         .await?)
 }
 
+/// Downloads cut off by the last quit are not running: their files are
+/// back to the server's copy (the user may download them again), their
+/// part files gone.
+pub(crate) async fn after_restart(store: &tern_store::Store, data_dir: &Path) {
+    let Ok(rows) = store.files_where("state", "downloading").await else {
+        return;
+    };
+    for m in rows {
+        let Some(mut info) = FileInfo::from_json(m.file.as_deref()) else {
+            continue;
+        };
+        if let Some(folder) = info.folder(data_dir) {
+            let _ = tokio::fs::remove_file(folder.join(".part")).await;
+        }
+        info.state = FileState::Remote;
+        if let Err(e) = store.set_file(m.id, &info.to_json(), None).await {
+            tracing::warn!("could not reset an interrupted download: {e}");
+        }
+    }
+}
+
 /// The file records of all of an account's messages (to delete the local
 /// copies with the account).
 pub(crate) async fn of_account(ctx: &Ctx) -> crate::Result<Vec<String>> {
