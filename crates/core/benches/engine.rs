@@ -1,7 +1,8 @@
 //! Engine benchmarks: full-text search over 1,000,000 messages, memory with
 //! 100,000 messages in 50 conversations, archive catch-up speed against
 //! the rate the server serves the same pages, and group chats with
-//! thousands of occupants (`rooms`).
+//! thousands of occupants (`rooms`), and photos and files (`files`: a
+//! 200 MB upload and download, ten 12-megapixel photos prepared).
 //!
 //! Run: `scripts/bench` (release build; needs Prosody, like the tests).
 //! Results go to stdout as a Markdown table; docs/benchmarks.md has the
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use tern_core::{Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride};
 use tern_store::{Direction, MessageState, NewMessage, Store};
 
+mod files;
 mod new_device;
 mod rooms;
 
@@ -312,5 +314,15 @@ async fn main() {
     }
     if which.iter().any(|w| w == "rooms-baseline") {
         rooms::autojoin(0).await;
+    }
+    // Photos and files: each part in its own process (`scripts/bench files`).
+    if which.iter().any(|w| w == "files-upload") {
+        files::upload().await;
+    }
+    if which.iter().any(|w| w == "files-download") {
+        files::download().await;
+    }
+    if which.iter().any(|w| w == "files-photos") {
+        files::photos().await;
     }
 }
