@@ -351,7 +351,14 @@ pub(crate) fn write_previews(image: &Path, folder: &Path, info: &mut FileInfo, t
         Err(e) => tracing::info!("no preview: {e}"),
     }
     if tiny {
-        if let Ok(t) = media::tiny_thumbnail(image, &limits) {
+        // From the preview when there is one: a few pixels need no second
+        // decoding of a large photo.
+        let source = info
+            .preview
+            .as_deref()
+            .map(|p| folder.join(p))
+            .unwrap_or_else(|| image.to_path_buf());
+        if let Ok(t) = media::tiny_thumbnail(&source, &limits) {
             info.thumbnail = Some(crate::xep::sfs::data_uri(t.media_type, &t.bytes));
         }
     }
