@@ -115,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
             mention: false,
             occupant_id: None,
             file: None,
+            encrypted: false,
+            decrypt_error: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

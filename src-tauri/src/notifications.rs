@@ -558,6 +558,8 @@ mod tests {
             moderated_by: None,
             moderation_reason: None,
             file: None,
+            encrypted: false,
+            decrypt_error: None,
         }
     }
 

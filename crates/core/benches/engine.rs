@@ -77,6 +77,8 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             mention: false,
             occupant_id: None,
             file: None,
+            encrypted: false,
+            decrypt_error: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

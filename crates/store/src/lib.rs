@@ -72,6 +72,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0010_group_chats.sql"),
     ),
     ("0011_files", include_str!("../migrations/0011_files.sql")),
+    (
+        "0012_encrypted",
+        include_str!("../migrations/0012_encrypted.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.
@@ -478,6 +482,8 @@ mod tests {
                 mention: false,
                 occupant_id: None,
                 file: None,
+                encrypted: false,
+                decrypt_error: None,
             })
             .collect();
         store

@@ -93,6 +93,10 @@ pub struct NewMessage {
     pub occupant_id: Option<String>,
     /// The file it shares: the engine's JSON (`None` for text).
     pub file: Option<String>,
+    /// It came end-to-end encrypted (OMEMO); `body` is the plaintext.
+    pub encrypted: bool,
+    /// It came encrypted and could not be decrypted: why, in words.
+    pub decrypt_error: Option<String>,
 }
 
 /// A stored message.
@@ -142,6 +146,10 @@ pub struct MessageRow {
     pub moderation_reason: Option<String>,
     /// The file it shares: the engine's JSON (`None` for text).
     pub file: Option<String>,
+    /// It came end-to-end encrypted (OMEMO); `body` is the plaintext.
+    pub encrypted: bool,
+    /// It came encrypted and could not be decrypted: why, in words.
+    pub decrypt_error: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -217,7 +225,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file";
+pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file, encrypted, decrypt_error";
 
 pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -248,6 +256,8 @@ pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
         moderated_by: r.try_get("moderated_by")?,
         moderation_reason: r.try_get("moderation_reason")?,
         file: r.try_get("file")?,
+        encrypted: r.try_get("encrypted")?,
+        decrypt_error: r.try_get("decrypt_error")?,
     })
 }
 
@@ -983,8 +993,8 @@ pub(crate) async fn insert_in(
         }
     }
     let r = sqlx::query(&format!(
-        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id, file)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id, file, encrypted, decrypt_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          RETURNING {COLUMNS}"
     ))
     .bind(&m.account)
@@ -1002,6 +1012,8 @@ pub(crate) async fn insert_in(
     .bind(m.mention)
     .bind(&m.occupant_id)
     .bind(&m.file)
+    .bind(m.encrypted)
+    .bind(&m.decrypt_error)
     .fetch_one(&mut *conn)
     .await?;
     let inserted = row(&r)?;

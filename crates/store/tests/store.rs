@@ -457,6 +457,8 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         mention: false,
         occupant_id: None,
         file: None,
+        encrypted: false,
+        decrypt_error: None,
     }
 }
 

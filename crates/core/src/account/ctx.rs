@@ -40,6 +40,8 @@ pub(crate) struct Ctx {
     pub upload: Arc<crate::services::files::UploadKnown>,
     /// What the account's TLS trusts (the same for HTTPS transfers).
     pub tls: Arc<std::sync::Mutex<crate::tls::TlsTrust>>,
+    /// End-to-end encryption (OMEMO): this device's identity and sessions.
+    pub omemo: Arc<crate::services::omemo::OmemoState>,
 }
 
 impl Ctx {
@@ -174,6 +176,7 @@ pub(crate) mod tests {
             files: Arc::default(),
             upload: Arc::default(),
             tls: Arc::default(),
+            omemo: Arc::default(),
         };
         (dir, ctx)
     }

@@ -120,6 +120,7 @@ impl Account {
             files,
             upload: Arc::default(),
             tls: Arc::new(Mutex::new(settings.trust.clone())),
+            omemo: Arc::default(),
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {

@@ -1,6 +1,7 @@
 //! What happens when a new session starts (not on resumption): roster and
 //! carbons, then at once the initial presence (contacts see the user online
-//! within a round trip or two of signing in), then the blocklist, the
+//! within a round trip or two of signing in), then OMEMO's device list and
+//! bundle, the blocklist, the
 //! server's features, the send queue and the archive. Servers deliver
 //! stored offline messages when they see the initial presence; the archive
 //! brings the same messages again and de-duplication keeps one copy.
@@ -31,6 +32,9 @@ pub(crate) async fn start(handle: AccountHandle) {
     if let Err(e) = handle.send(tokio_xmpp::Stanza::Presence(presence)).await {
         tracing::warn!(account = %ctx.account, "initial presence not sent: {e}");
     }
+    // 2b'. OMEMO (XEP-0384): this device in the user's device list, its
+    // bundle published (both readable by anyone).
+    crate::services::omemo::pep::start(&handle).await;
     // 2c. Group chats (XEP-0045): the bookmarks (XEP-0402), then every
     // room to be in is joined at once, each with its own archive after.
     crate::services::muc::bookmarks::fetch(&handle).await;
@@ -76,6 +80,10 @@ pub(crate) async fn start(handle: AccountHandle) {
         Err(e) => tracing::warn!(account = %ctx.account, "history catch-up failed: {e}"),
     }
     // 6. For as long as the session lasts: silent rooms are checked
-    // (XEP-0410).
-    crate::services::muc::self_ping::run(handle).await;
+    // (XEP-0410), and what OMEMO changed is published again (the bundle
+    // after pre-keys were used, this device back in a rewritten list).
+    futures::join!(
+        crate::services::muc::self_ping::run(handle.clone()),
+        crate::services::omemo::pep::maintain(handle),
+    );
 }

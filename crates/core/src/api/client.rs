@@ -522,6 +522,7 @@ impl Client {
                 extra_roots: self.inner.extra_roots.clone(),
                 pin: None,
             })),
+            omemo: Default::default(),
         })
     }
 

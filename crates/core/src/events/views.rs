@@ -166,6 +166,11 @@ pub struct MessageView {
     pub moderation_reason: Option<String>,
     /// The file it shares (a photo, a document, ...), if any.
     pub file: Option<FileView>,
+    /// It came end-to-end encrypted (OMEMO): `body` is what was decrypted.
+    pub encrypted: bool,
+    /// It came encrypted and could not be decrypted: why, in words to
+    /// show in place of the text.
+    pub decrypt_error: Option<String>,
 }
 
 named_enum! {
@@ -260,6 +265,8 @@ impl From<tern_store::MessageRow> for MessageView {
             moderated_by: m.moderated_by,
             moderation_reason: m.moderation_reason,
             file: m.file.as_deref().and_then(file_view),
+            encrypted: m.encrypted,
+            decrypt_error: m.decrypt_error,
         }
     }
 }

@@ -245,6 +245,8 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             mention: c.mention,
             occupant_id: c.occupant_id.clone(),
             file: file.map(|f| f.to_json()),
+            encrypted: c.encrypted,
+            decrypt_error: c.decrypt_error.clone(),
         },
         count_unread: true,
     });

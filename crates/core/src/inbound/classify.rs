@@ -115,6 +115,8 @@ pub(crate) fn run(
         archive_by,
         occupant_id: None,
         mention: false,
+        encrypted: false,
+        decrypt_error: None,
     });
     Step::Next
 }
@@ -197,6 +199,8 @@ fn group_message(
         mention,
         source,
         parsed,
+        encrypted: false,
+        decrypt_error: None,
     });
     let _ = own;
     Step::Next

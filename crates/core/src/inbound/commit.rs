@@ -41,6 +41,8 @@ mod tests {
                 mention: false,
                 occupant_id: None,
                 file: None,
+                encrypted: false,
+                decrypt_error: None,
             },
             count_unread: true,
         }

@@ -1,11 +1,98 @@
-//! Stage 4: end-to-end decryption. No conversation is encrypted yet, so
-//! every message passes as it is; OMEMO (XEP-0384) plugs in here, after
-//! the known stage (a ratchet must see each message once) and before
-//! validation (which checks the plaintext).
+//! Stage 4: end-to-end decryption of one-to-one messages (OMEMO 0.3,
+//! XEP-0384), live, carbons, offline and from the archive. It runs after
+//! the known stage, so a copy the store already has never reaches a
+//! ratchet (a ratchet decrypts each message once), and before validation,
+//! which checks the plaintext.
+//!
+//! - a payload becomes the message's body (what the later stages see and
+//!   the store keeps), the message marked encrypted;
+//! - a key-transport element (no payload) or an empty plaintext only moves
+//!   the sessions on: no message comes of it (its other payloads, a
+//!   receipt or a chat state, still count);
+//! - a payload that cannot be decrypted keeps the message, marked with the
+//!   reason in words, its body the sender's fallback text.
+//!
+//! The one write of this stage is the ratchet's: the OMEMO service
+//! (`services::omemo`) keeps its sessions in its own tables and moves them
+//! on as it decrypts, message by message, since the next message of the
+//! same chain (in the same archive page) needs the state this one left.
+//! That state is not the message's: the message itself is written by the
+//! commit like any other.
+//!
+//! Group chats are not decrypted yet: their messages pass as they are.
 
-use super::flow::{Flow, Step};
+use tern_store::{ConversationKind, Direction};
+use xmpp_parsers::jid::BareJid;
 
-pub(crate) fn run(_flow: &mut Flow) -> Step {
+use super::flow::{Classified, Flow, Step};
+use crate::account::ctx::Ctx;
+
+pub(crate) async fn run(ctx: &Ctx, flow: &mut Flow) -> Step {
+    let Some(c) = flow.classified.as_ref() else {
+        return Step::Next;
+    };
+    if c.parsed.omemo.is_none() || c.kind != ConversationKind::Chat || c.parsed.is_error {
+        return Step::Next;
+    }
+    let sender = match c.direction {
+        Direction::Incoming => match c.parsed.from.as_ref() {
+            Some(f) => f.to_bare(),
+            None => return Step::Drop("an encrypted message without a sender"),
+        },
+        // Sent by one of the user's other devices.
+        Direction::Outgoing => ctx.own.clone(),
+    };
+    let element = match &flow.opened {
+        Some(o) => crate::xep::omemo::read_encrypted(&o.message),
+        None => None,
+    };
+    let outcome = match element {
+        None => return Step::Next,
+        Some(Err(e)) => {
+            tracing::info!(%sender, "a malformed OMEMO element: {e}");
+            Err(tern_omemo::Error::Malformed("encrypted element"))
+        }
+        Some(Ok(element)) => ctx
+            .omemo
+            .decrypt(ctx, &sender, &element)
+            .await
+            .map(|d| d.plaintext),
+    };
+    if let Err(e) = &outcome {
+        tracing::info!(%sender, "an OMEMO message not decrypted: {e}");
+    }
+    match flow.classified.as_mut() {
+        Some(c) => settle(c, &sender, outcome),
+        None => Step::Next,
+    }
+}
+
+/// What the decryption's outcome makes of the message.
+fn settle(
+    c: &mut Classified,
+    sender: &BareJid,
+    outcome: Result<Option<Vec<u8>>, tern_omemo::Error>,
+) -> Step {
+    let has_payload = c.parsed.omemo == Some(true);
+    c.encrypted = true;
+    match outcome {
+        Ok(Some(plaintext)) => {
+            let text = String::from_utf8_lossy(&plaintext).into_owned();
+            c.parsed.body = (!text.trim().is_empty()).then_some(text);
+        }
+        // Key transport: sessions only.
+        Ok(None) => c.parsed.body = None,
+        // A key-transport element that is not for this device (or a second
+        // copy of one) is nothing to keep.
+        Err(_) if !has_payload => c.parsed.body = None,
+        Err(e) => {
+            let reason = crate::services::omemo::reason(&e);
+            tracing::debug!(%sender, reason, "kept without its text");
+            let fallback = c.parsed.body.take().filter(|b| !b.trim().is_empty());
+            c.parsed.body = Some(fallback.unwrap_or_else(|| reason.clone()));
+            c.decrypt_error = Some(reason);
+        }
+    }
     Step::Next
 }
 
@@ -13,15 +100,166 @@ pub(crate) fn run(_flow: &mut Flow) -> Step {
 mod tests {
     use super::*;
     use crate::inbound::classify::tests::classified;
+    use tern_omemo::{Config, MemoryStore, Omemo};
+
+    const FALLBACK: &str =
+        "I sent you an OMEMO encrypted message but your client doesn't seem to support that.";
+
+    fn encrypted_flow(payload: bool) -> Flow {
+        let payload = if payload {
+            "<payload>AAAA</payload>"
+        } else {
+            ""
+        };
+        let body = if payload.is_empty() {
+            String::new()
+        } else {
+            format!("<body>{FALLBACK}</body>")
+        };
+        classified(&format!("<message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit' id='e1' type='chat'>{body}<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'><key rid='2'>AAAA</key><iv>AAAAAAAAAAAAAAAA</iv></header>{payload}</encrypted></message>"), None)
+    }
+
+    fn romeo() -> BareJid {
+        BareJid::new("romeo@montague.lit").unwrap()
+    }
 
     #[test]
-    fn plain_messages_pass_unchanged() {
+    fn the_plaintext_becomes_the_body() {
+        let mut f = encrypted_flow(true);
+        assert!(f.is_content(), "an encrypted payload is content");
+        let c = f.classified.as_mut().unwrap();
+        assert_eq!(
+            settle(c, &romeo(), Ok(Some("Wherefore art thou?".into()))),
+            Step::Next
+        );
+        assert_eq!(c.parsed.body.as_deref(), Some("Wherefore art thou?"));
+        assert!(c.encrypted && c.decrypt_error.is_none());
+        assert!(f.is_content());
+    }
+
+    #[test]
+    fn key_transport_and_empty_messages_make_no_message() {
+        for (payload, outcome) in [
+            (false, Ok(None)),
+            (false, Err(tern_omemo::Error::NotForThisDevice)),
+            (true, Ok(Some(b"  ".to_vec()))),
+        ] {
+            let mut f = encrypted_flow(payload);
+            let c = f.classified.as_mut().unwrap();
+            assert_eq!(settle(c, &romeo(), outcome), Step::Next);
+            assert_eq!(c.parsed.body, None);
+            assert!(c.decrypt_error.is_none());
+            assert!(!f.is_content());
+        }
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_decrypted_is_kept_with_its_reason() {
+        let mut f = encrypted_flow(true);
+        let c = f.classified.as_mut().unwrap();
+        settle(c, &romeo(), Err(tern_omemo::Error::NotForThisDevice));
+        assert_eq!(c.parsed.body.as_deref(), Some(FALLBACK));
+        assert!(c.encrypted);
+        assert!(c
+            .decrypt_error
+            .as_deref()
+            .is_some_and(|r| r.contains("not encrypted for this device")));
+        assert!(f.is_content());
+    }
+
+    #[tokio::test]
+    async fn plain_messages_pass_unchanged() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
         let mut f = classified(
             "<message xmlns='jabber:client' from='romeo@montague.lit/orchard' type='chat'><body>hi</body></message>",
             None,
         );
         let before = f.classified.clone().map(|c| c.parsed);
-        assert_eq!(run(&mut f), Step::Next);
-        assert_eq!(f.classified.map(|c| c.parsed), before);
+        assert_eq!(run(&ctx, &mut f).await, Step::Next);
+        assert_eq!(f.classified.as_ref().map(|c| c.parsed.clone()), before);
+        assert!(!f.classified.unwrap().encrypted);
+    }
+
+    /// Romeo's device starts a session with the test account's (from its
+    /// bundle) and sends `texts`; each comes through the whole pipeline.
+    #[tokio::test]
+    async fn messages_are_decrypted_and_stored_as_plaintext_once() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
+        let (juliet_device, bundle) = {
+            let engine = ctx.omemo.engine(&ctx).await.unwrap();
+            (engine.own_device_id(), engine.own_bundle().await.unwrap())
+        };
+        let mut romeo_omemo =
+            Omemo::load_or_create(MemoryStore::new(), romeo(), Config::default(), 0)
+                .await
+                .unwrap();
+        let juliet = ctx.own.clone();
+        romeo_omemo
+            .receive_device_list(
+                &juliet,
+                &tern_omemo::legacy_omemo::DeviceList {
+                    devices: vec![tern_omemo::legacy_omemo::Device { id: juliet_device }],
+                },
+            )
+            .await
+            .unwrap();
+        romeo_omemo
+            .receive_bundle(&juliet, juliet_device, &bundle)
+            .await
+            .unwrap();
+        let message = |id: &str, element: tern_omemo::legacy_omemo::Encrypted| {
+            let mut m = xmpp_parsers::message::Message::chat(Some(
+                xmpp_parsers::jid::Jid::new("juliet@capulet.lit/balcony").unwrap(),
+            ));
+            m.from = Some(xmpp_parsers::jid::Jid::new("romeo@montague.lit/orchard").unwrap());
+            m.id = Some(xmpp_parsers::message::Id(id.into()));
+            m.bodies
+                .insert(xmpp_parsers::message::Lang::new(), FALLBACK.into());
+            m.payloads.push(element.into());
+            m
+        };
+        let texts = ["Did my heart love till now? 💘", "Forswear it, sight!"];
+        let mut sent = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let out = romeo_omemo
+                .encrypt(std::slice::from_ref(&juliet), text.as_bytes())
+                .await
+                .unwrap();
+            sent.push(message(&format!("m{i}"), out.element));
+        }
+        // A message for another device only.
+        let mut other = romeo_omemo
+            .encrypt(std::slice::from_ref(&juliet), b"not for you")
+            .await
+            .unwrap()
+            .element;
+        for k in &mut other.header.keys {
+            k.rid = k.rid.wrapping_add(1);
+        }
+        sent.push(message("m-other", other));
+        crate::inbound::on_messages(&ctx, sent.clone()).await;
+        // The same messages again (a carbon, the archive): known, never
+        // decrypted twice.
+        crate::inbound::on_messages(&ctx, sent).await;
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, "romeo@montague.lit", None, 10)
+            .await
+            .unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|m| (m.body.as_str(), m.encrypted, m.decrypt_error.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (texts[0], true, false),
+                (texts[1], true, false),
+                (FALLBACK, true, true),
+            ]
+        );
+        // The pre-key message used a one-time pre-key: the bundle is to be
+        // published again.
+        assert!(ctx.omemo.take_pending().bundle);
     }
 }

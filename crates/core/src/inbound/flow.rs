@@ -55,6 +55,11 @@ pub(crate) struct Classified {
     pub occupant_id: Option<String>,
     /// In a group chat: the message mentions the user.
     pub mention: bool,
+    /// It came end-to-end encrypted (OMEMO); the decrypt stage put the
+    /// plaintext in `parsed.body`.
+    pub encrypted: bool,
+    /// It came encrypted and could not be decrypted: why, in words.
+    pub decrypt_error: Option<String>,
 }
 
 impl Classified {
@@ -119,12 +124,15 @@ impl Flow {
 
 impl Flow {
     /// Whether the message would become a stored message with text (not
-    /// an error, a correction, a retraction or a reaction).
+    /// an error, a correction, a retraction or a reaction). An encrypted
+    /// payload counts as text before it is decrypted, so that the known
+    /// stage stops a second copy before it reaches the ratchet.
     pub(crate) fn is_content(&self) -> bool {
         self.classified.as_ref().is_some_and(|c| {
             let p = &c.parsed;
             !p.is_error
-                && p.body.as_deref().is_some_and(|b| !b.trim().is_empty())
+                && (p.body.as_deref().is_some_and(|b| !b.trim().is_empty())
+                    || (p.omemo == Some(true) && !c.encrypted))
                 && p.replace.is_none()
                 && p.retract.is_none()
                 && p.reactions.is_none()

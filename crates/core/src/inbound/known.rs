@@ -116,6 +116,8 @@ mod tests {
             mention: false,
             occupant_id: None,
             file: None,
+            encrypted: false,
+            decrypt_error: None,
         }
     }
 

@@ -9,7 +9,8 @@
 //! 3. [`known`]: a message the store already has stops here, before any
 //!    decryption, so a live copy, a carbon and an archive copy never reach
 //!    a ratchet twice;
-//! 4. [`decrypt`]: end-to-end encrypted payloads (a pass-through for now);
+//! 4. [`decrypt`]: OMEMO-encrypted one-to-one messages (XEP-0384) become
+//!    their plaintext;
 //! 5. [`validate`]: size limits and what Tern can file, else dropped with a
 //!    log line;
 //! 6. [`apply`]: what the message changes, as store [`Change`]s and events
@@ -84,7 +85,7 @@ impl Stage {
             Stage::Unwrap => unwrap::run(&ctx.own, batch.archive_of.as_ref(), flow),
             Stage::Classify => classify::run(&ctx.own, &ctx.rooms, batch.archive_of.as_ref(), flow),
             Stage::Known => known::run(ctx, &mut batch.seen, flow).await,
-            Stage::Decrypt => decrypt::run(flow),
+            Stage::Decrypt => decrypt::run(ctx, flow).await,
             Stage::Validate => validate::run(flow),
             Stage::Apply => apply::run(&ctx.account, flow),
             Stage::Commit | Stage::Emit | Stage::Reply => Step::Next,

@@ -201,6 +201,8 @@ mod tests {
             moderated_by: None,
             moderation_reason: None,
             file: None,
+            encrypted: false,
+            decrypt_error: None,
         }
     }
 

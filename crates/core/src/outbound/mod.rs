@@ -56,6 +56,8 @@ pub(crate) async fn queue_message(
         mention: false,
         occupant_id: None,
         file,
+        encrypted: false,
+        decrypt_error: None,
     };
     let row = match ctx
         .store

@@ -37,6 +37,7 @@ pub(crate) const FEATURES: &[&str] = &[
     "http://jabber.org/protocol/muc",
     "http://jabber.org/protocol/nick+notify",
     "jabber:x:conference",
+    crate::xep::omemo::DEVICELIST_NOTIFY,
     "jabber:x:oob",
     "urn:xmpp:avatar:metadata+notify",
     "urn:xmpp:bookmarks:1+notify",

@@ -8,6 +8,7 @@ pub(crate) mod chat;
 pub(crate) mod contacts;
 pub(crate) mod files;
 pub(crate) mod muc;
+pub(crate) mod omemo;
 pub(crate) mod profile;
 pub(crate) mod registration;
 pub(crate) mod roster;
@@ -65,10 +66,15 @@ pub(crate) fn register(r: &mut Router) {
             }
         });
     }
-    // XEP-0163: contacts' avatar and nickname changes.
+    // XEP-0163: contacts' avatar and nickname changes, and OMEMO device
+    // lists (XEP-0384), contacts' and the user's own.
     r.on_message(("event", NS_PUBSUB_EVENT), |h, m| async move {
         let event = m.payloads.iter().find(|p| p.is("event", NS_PUBSUB_EVENT));
         if let (Some(from), Some(event)) = (m.from.as_ref(), event) {
+            if let Some(list) = crate::xep::omemo::read_devicelist_event(event) {
+                omemo::pep::on_device_list(&h, from, list).await;
+                return Vec::new();
+            }
             // XEP-0402: the user's bookmarks changed on another client
             // (only the user's own account speaks for them).
             if crate::xep::bookmarks::read_event(event).is_some() {

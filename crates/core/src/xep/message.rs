@@ -77,6 +77,10 @@ pub(crate) struct Parsed {
     pub shared: Option<super::sfs::Shared>,
     /// XEP-0447 sources for a file shared in an earlier message.
     pub attached: Option<super::sfs::AttachedSources>,
+    /// XEP-0384: an OMEMO `<encrypted/>` element, and whether it has a
+    /// payload (`false`: key transport only). Decrypted by the inbound
+    /// decrypt stage, which then puts the plaintext in `body`.
+    pub omemo: Option<bool>,
 }
 
 /// Reads a message. `own` is the account's bare JID (whose server's
@@ -123,6 +127,7 @@ pub(crate) fn parse_message(msg: &Message, own: &BareJid) -> Parsed {
             ("displayed", NS_MARKERS) => p.displayed = markers::read_displayed(el),
             ("markable", NS_MARKERS) => p.markable = markers::is_markable(el),
             ("no-store", NS_HINTS) => p.no_store = hints::is_no_store(el),
+            ("encrypted", super::omemo::NS_OMEMO) => p.omemo = super::omemo::payload_of(el),
             ("error", NS_CLIENT) if p.is_error => p.error = Some(error_of(el)),
             (_, NS_CHATSTATES) => {
                 if let Some(state) = chat_states::read(el) {

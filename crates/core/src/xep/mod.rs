@@ -47,6 +47,8 @@ pub(crate) mod moderation;
 pub(crate) mod muc;
 /// XEP-0172: User Nickname
 pub(crate) mod nick;
+/// XEP-0384: OMEMO Encryption, version 0.3 (the wire side)
+pub(crate) mod omemo;
 /// XEP-0066: Out of Band Data
 pub(crate) mod oob;
 /// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)

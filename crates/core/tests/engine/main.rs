@@ -15,6 +15,7 @@ mod hostile;
 mod interop;
 mod messaging;
 mod new_device;
+mod omemo;
 mod profiles;
 mod register;
 mod rooms;

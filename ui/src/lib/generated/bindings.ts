@@ -923,6 +923,13 @@ export type MessageView = {
 	moderation_reason: string | null,
 	/**  The file it shares (a photo, a document, ...), if any. */
 	file: FileView | null,
+	/**  It came end-to-end encrypted (OMEMO): `body` is what was decrypted. */
+	encrypted: boolean,
+	/**
+	 *  It came encrypted and could not be decrypted: why, in words to
+	 *  show in place of the text.
+	 */
+	decrypt_error: string | null,
 };
 
 /**  Someone in a room. */

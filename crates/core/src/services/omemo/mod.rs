@@ -1,0 +1,220 @@
+//! OMEMO (XEP-0384, version 0.3) for one account: this device's identity
+//! and sessions (`tern_omemo::Omemo` over the store's `OmemoStore`),
+//! loaded or created when the account first needs it (the session start
+//! does it at once), and what must be published because of what happened
+//! since (`pep`: device list and bundle).
+//!
+//! One lock guards the state machine; it is never held across a request to
+//! the server (the account task, which answers requests, takes the lock to
+//! decrypt).
+
+pub(crate) mod pep;
+
+use tern_omemo::legacy_omemo::{DeviceList, Encrypted};
+use tern_omemo::{BareJid, Config, Decrypted, Event, Omemo};
+use tern_store::OmemoStore;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard, Notify};
+
+use crate::account::ctx::Ctx;
+
+/// The account's OMEMO state.
+#[derive(Debug, Default)]
+pub(crate) struct OmemoState {
+    engine: Mutex<Option<Omemo<OmemoStore>>>,
+    pending: std::sync::Mutex<Pending>,
+    /// Wakes [`pep::maintain`] when something is to be published.
+    wake: Notify,
+}
+
+/// What is to be published.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Pending {
+    /// The bundle changed (pre-keys used and refilled, signed pre-key
+    /// rotated).
+    pub bundle: bool,
+    /// The user's device list lacks this device (another client rewrote
+    /// it): this list puts it back.
+    pub device_list: Option<DeviceList>,
+}
+
+impl OmemoState {
+    /// The state machine, loaded (or, on this device's first use, created)
+    /// from the store.
+    pub(crate) async fn engine(
+        &self,
+        ctx: &Ctx,
+    ) -> tern_omemo::Result<MappedMutexGuard<'_, Omemo<OmemoStore>>> {
+        let mut guard = self.engine.lock().await;
+        if guard.is_none() {
+            let store = ctx.store.omemo(&ctx.own);
+            let omemo =
+                Omemo::load_or_create(store, ctx.own.clone(), Config::default(), now_secs())
+                    .await?;
+            tracing::info!(
+                account = %ctx.account,
+                device = omemo.own_device_id(),
+                "OMEMO device ready"
+            );
+            *guard = Some(omemo);
+        }
+        MutexGuard::try_map(guard, Option::as_mut).map_err(|_| tern_omemo::Error::NoIdentity)
+    }
+
+    /// Decrypts an `<encrypted/>` element `sender` sent (the account's own
+    /// bare JID for the user's other devices). The ratchet state moves on
+    /// in the OMEMO store at once: the next message of the same chain
+    /// needs it, and decrypting the same message again is impossible by
+    /// design (see `inbound::decrypt`).
+    pub(crate) async fn decrypt(
+        &self,
+        ctx: &Ctx,
+        sender: &BareJid,
+        element: &Encrypted,
+    ) -> tern_omemo::Result<Decrypted> {
+        let decrypted = {
+            let mut engine = self.engine(ctx).await?;
+            engine.decrypt(sender, element).await?
+        };
+        self.note(&decrypted.events);
+        Ok(decrypted)
+    }
+
+    /// Takes in a device list from PEP (a contact's, or the user's own).
+    pub(crate) async fn receive_device_list(
+        &self,
+        ctx: &Ctx,
+        jid: &BareJid,
+        list: &DeviceList,
+    ) -> tern_omemo::Result<()> {
+        let events = {
+            let mut engine = self.engine(ctx).await?;
+            engine.receive_device_list(jid, list).await?
+        };
+        self.note(&events);
+        Ok(())
+    }
+
+    /// Records what `events` ask to publish, and wakes the publisher.
+    pub(crate) fn note(&self, events: &[Event]) {
+        let mut wake = false;
+        if let Ok(mut p) = self.pending.lock() {
+            for e in events {
+                match e {
+                    Event::BundleChanged => {
+                        p.bundle = true;
+                        wake = true;
+                    }
+                    Event::PublishOwnDeviceList(list) => {
+                        p.device_list = Some(list.clone());
+                        wake = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// What is to be published, taken (it is then the caller's to publish).
+    pub(crate) fn take_pending(&self) -> Pending {
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+}
+
+/// Why a message could not be decrypted, in words the UI shows in place of
+/// its text.
+pub(crate) fn reason(e: &tern_omemo::Error) -> String {
+    use tern_omemo::Error as E;
+    match e {
+        E::NotForThisDevice => {
+            "This message was not encrypted for this device: it was sent before \
+             this device existed, or the sender's app does not know this device yet."
+                .into()
+        }
+        E::SentByThisDevice => "Sent from this device; its text was not kept.".into(),
+        E::NoSession { .. } => "The sender's encryption session with this device is missing \
+             (it broke or was reset). Ask them to send it again."
+            .into(),
+        E::UnknownPreKey(_) | E::UnknownSignedPreKey(_) => "This message was encrypted with a key \
+             this device no longer has. Ask the sender to send it again."
+            .into(),
+        E::DuplicateMessage { .. } => {
+            "This message was already decrypted once and cannot be decrypted again.".into()
+        }
+        E::IdentityMismatch { .. } => "The sender's device presented a different identity key \
+             than before; the message was not decrypted."
+            .into(),
+        E::Store(_) => "Tern could not read its encryption keys.".into(),
+        E::TooLarge { .. } => "The encrypted message is too large.".into(),
+        _ => "The message could not be decrypted: it is damaged, or the sender's encryption \
+             session with this device broke. Ask them to send it again."
+            .into(),
+    }
+}
+
+/// Seconds since the epoch, now.
+fn now_secs() -> u64 {
+    u64::try_from(crate::account::ctx::now_ms() / 1000).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_omemo::legacy_omemo::Device;
+
+    #[test]
+    fn events_become_what_to_publish() {
+        let state = OmemoState::default();
+        state.note(&[]);
+        assert_eq!(state.take_pending(), Pending::default());
+        let list = DeviceList {
+            devices: vec![Device { id: 7 }],
+        };
+        state.note(&[
+            Event::BundleChanged,
+            Event::PublishOwnDeviceList(list.clone()),
+        ]);
+        assert_eq!(
+            state.take_pending(),
+            Pending {
+                bundle: true,
+                device_list: Some(list)
+            }
+        );
+        assert_eq!(state.take_pending(), Pending::default(), "taken once");
+    }
+
+    #[test]
+    fn every_failure_has_words() {
+        for e in [
+            tern_omemo::Error::NotForThisDevice,
+            tern_omemo::Error::BadMac,
+            tern_omemo::Error::UnknownPreKey(3),
+            tern_omemo::Error::NoSession {
+                jid: "romeo@montague.lit".into(),
+                device_id: 1,
+            },
+        ] {
+            let r = reason(&e);
+            assert!(r.ends_with('.') && r.len() > 20, "{r}");
+            assert!(!r.contains("  "), "{r}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_device_is_created_once_and_kept() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
+        let id = ctx.omemo.engine(&ctx).await.unwrap().own_device_id();
+        let again = OmemoState::default();
+        assert_eq!(
+            again.engine(&ctx).await.unwrap().own_device_id(),
+            id,
+            "loaded from the store"
+        );
+    }
+}
