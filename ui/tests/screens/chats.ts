@@ -67,6 +67,8 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
     moderated_by: null,
     moderation_reason: null,
     file: null,
+    encrypted: false,
+    decrypt_error: null,
     ...p,
   };
 }

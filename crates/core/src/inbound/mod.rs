@@ -23,7 +23,9 @@
 //! Stages 1–6 run for each message of a batch, 7–9 once per batch: a live
 //! message is a batch of one, an archive page a batch of up to a page.
 //! Stages return their effects in the [`Flow`] instead of writing anything
-//! themselves, so each can be tested without a server or a store.
+//! themselves, so each can be tested without a server or a store. The one
+//! exception is the ratchet: decrypting moves the OMEMO sessions on in the
+//! OMEMO service's own tables, message by message (see [`decrypt`]).
 
 pub(crate) mod apply;
 pub(crate) mod classify;
