@@ -262,4 +262,54 @@ mod tests {
         // published again.
         assert!(ctx.omemo.take_pending().bundle);
     }
+
+    /// A message the user sent from another device comes back as a carbon,
+    /// encrypted for the user's own devices too: it is decrypted as the
+    /// user's own, outgoing.
+    #[tokio::test]
+    async fn a_carbon_from_another_own_device_is_decrypted() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
+        let juliet = ctx.own.clone();
+        let (device, bundle) = {
+            let engine = ctx.omemo.engine(&ctx).await.unwrap();
+            (engine.own_device_id(), engine.own_bundle().await.unwrap())
+        };
+        let mut phone =
+            Omemo::load_or_create(MemoryStore::new(), juliet.clone(), Config::default(), 0)
+                .await
+                .unwrap();
+        let list = tern_omemo::legacy_omemo::DeviceList {
+            devices: vec![tern_omemo::legacy_omemo::Device { id: device }],
+        };
+        phone.receive_device_list(&juliet, &list).await.unwrap();
+        phone
+            .receive_bundle(&juliet, device, &bundle)
+            .await
+            .unwrap();
+        let out = phone
+            .encrypt(&[], b"Good night, good night!")
+            .await
+            .unwrap();
+        let encrypted = String::from(&xmpp_parsers::minidom::Element::from(out.element));
+        let xml = format!(
+            "<message xmlns='jabber:client' from='juliet@capulet.lit' to='juliet@capulet.lit/balcony' type='chat'>\
+             <sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>\
+             <message xmlns='jabber:client' from='juliet@capulet.lit/phone' to='romeo@montague.lit' type='chat' id='c1'>\
+             <body>{FALLBACK}</body>{encrypted}</message></forwarded></sent></message>"
+        );
+        let m = xmpp_parsers::message::Message::try_from(
+            xml.parse::<xmpp_parsers::minidom::Element>().unwrap(),
+        )
+        .unwrap();
+        crate::inbound::on_message(&ctx, m).await;
+        let rows = ctx
+            .store
+            .timeline(&ctx.account, "romeo@montague.lit", None, 10)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].body, "Good night, good night!");
+        assert_eq!(rows[0].direction, Direction::Outgoing);
+        assert!(rows[0].encrypted && rows[0].decrypt_error.is_none());
+    }
 }
