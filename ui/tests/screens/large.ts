@@ -75,6 +75,8 @@ function message(peer: string, body: string, at: number, outgoing = false): Mess
     mention: false,
     moderated_by: null,
     moderation_reason: null,
+    encrypted: false,
+    decrypt_error: null,
   };
 }
 

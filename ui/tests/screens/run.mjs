@@ -132,6 +132,38 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-encrypted',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.evaluate(() => {
+        const base = {
+          account: 'alice@example.org', peer: 'juliet@capulet.example', outgoing: false, sender: 'juliet@capulet.example/phone',
+          timestamp_ms: Date.now(), state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false,
+          failure: null, failure_text: null, mention: false, moderated_by: null, moderation_reason: null, file: null,
+        };
+        window.__send({ type: 'message', message: { ...base, id: 9101, uid: 'enc-1', body: 'Only you can read this', encrypted: true, decrypt_error: null } });
+        window.__send({
+          type: 'message',
+          message: {
+            ...base, id: 9102, uid: 'enc-2', timestamp_ms: Date.now() + 1, encrypted: true,
+            body: 'I sent you an OMEMO encrypted message but your client doesn’t seem to support that.',
+            decrypt_error: 'This message was not encrypted for this device (it was sent before this device existed, or the sender does not know it yet).',
+          },
+        });
+      });
+    },
+    check: async (p) => {
+      const ok = p.locator('[data-testid=message][data-id="9101"]');
+      await ok.getByRole('img', { name: 'End-to-end encrypted' }).waitFor();
+      const bad = p.locator('[data-testid=message][data-id="9102"]');
+      await bad.getByTestId('undecryptable').waitFor();
+      const t = await bad.innerText();
+      if (t.includes('your client doesn')) fail('the fallback text is shown instead of the reason');
+      if (!t.includes('not encrypted for this device')) fail(`no reason shown: ${t}`);
+    },
+  },
+  {
     name: 'chat-draft-restart',
     scenario: 'chats',
     act: async (p) => {

@@ -29,6 +29,8 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     mention: false,
     moderated_by: null,
     moderation_reason: null,
+    encrypted: false,
+    decrypt_error: null,
     ...p,
   };
 }
