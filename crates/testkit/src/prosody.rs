@@ -458,7 +458,8 @@ impl Prosody {
     /// Registers `name` with `password` offline (`prosodyctl register`).
     ///
     /// Calls are serialised per instance, and retried while SQLite reports
-    /// the database as locked (the running server may be writing to it).
+    /// the database as locked or a commit as failed (the running server may
+    /// be writing to it).
     pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
         let _serial = self.register_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut was_locked = false;
@@ -472,7 +473,11 @@ impl Prosody {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            if (text.contains("database is locked") || text.contains("no such table"))
+            // A busy database shows as "database is locked" or, when the
+            // lock hits at the end, "commit failed".
+            if (text.contains("database is locked")
+                || text.contains("no such table")
+                || text.to_ascii_lowercase().contains("commit failed"))
                 && attempt < REGISTER_ATTEMPTS
             {
                 was_locked = true;
