@@ -12,7 +12,6 @@
 //! decrypted after the download, streaming, both IV sizes.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use tern_store::{Direction, MessageRow};
@@ -320,21 +319,8 @@ async fn download(
         return Err(fail("insecure", "Tern downloads files over HTTPS only."));
     };
     let part = folder.join(".part");
-    let hub = ctx.hub.clone();
-    let account = ctx.account.clone();
-    let last = std::sync::Mutex::new(Instant::now() - Duration::from_secs(1));
-    let progress = move |done: u64, total: Option<u64>| {
-        let Ok(mut last) = last.lock() else { return };
-        if last.elapsed() >= Duration::from_millis(200) || Some(done) == total {
-            *last = Instant::now();
-            hub.emit(ClientEvent::Transfer {
-                account: account.clone(),
-                message_id,
-                done,
-                total,
-            });
-        }
-    };
+    let progress = super::Progress::new(ctx, message_id);
+    let progress = |done: u64, total: Option<u64>| progress.report(done, total);
     let client = ctx.http_client();
     // An encrypted file is decrypted as it arrives; its tag (16 bytes)
     // comes on top of its size.

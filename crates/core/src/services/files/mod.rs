@@ -166,39 +166,14 @@ pub(crate) fn valid_folder(dir: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A file name safe to create: no folders, no control characters, no
-/// leading dot, at most 120 bytes (the extension kept), never empty.
+/// A file name safe to create ([`crate::xep::sfs::file_name`]: no folders,
+/// no control or direction characters, no leading dot, bounded), never
+/// empty and never a preview's name.
 pub(crate) fn safe_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut s: String = base
-        .chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    s = s.trim().trim_start_matches('.').to_string();
-    if s.len() > 120 {
-        let ext: String = s
-            .rsplit_once('.')
-            .map(|(_, e)| e)
-            .filter(|e| e.len() <= 10)
-            .map(|e| format!(".{e}"))
-            .unwrap_or_default();
-        let mut cut = 120 - ext.len();
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str(&ext);
-    }
-    if s.is_empty() || s == PREVIEW_JPEG || s == PREVIEW_PNG {
-        format!("file{}", if s.is_empty() { "" } else { "-" }) + &s
-    } else {
-        s
+    match crate::xep::sfs::file_name(name) {
+        None => "file".into(),
+        Some(n) if n == PREVIEW_JPEG || n == PREVIEW_PNG => format!("file-{n}"),
+        Some(n) => n,
     }
 }
 
@@ -368,6 +343,44 @@ impl UploadKnown {
     }
 }
 
+/// Reports a transfer's progress as `Transfer` events, at most five a
+/// second (and always the last).
+pub(crate) struct Progress {
+    hub: std::sync::Arc<crate::events::EventHub>,
+    account: String,
+    message_id: i64,
+    last: Mutex<Option<std::time::Instant>>,
+}
+
+impl Progress {
+    /// For a message's transfer.
+    pub(crate) fn new(ctx: &Ctx, message_id: i64) -> Progress {
+        Progress {
+            hub: ctx.hub.clone(),
+            account: ctx.account.clone(),
+            message_id,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// `done` bytes of `total` moved.
+    pub(crate) fn report(&self, done: u64, total: Option<u64>) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(200));
+        if due || Some(done) == total {
+            *last = Some(std::time::Instant::now());
+            self.hub.emit(crate::events::ClientEvent::Transfer {
+                account: self.account.clone(),
+                message_id: self.message_id,
+                done,
+                total,
+            });
+        }
+    }
+}
+
 /// A file error for the UI.
 pub(crate) fn error(code: &str, message: impl Into<String>) -> crate::Error {
     crate::Error::File {
@@ -494,11 +507,15 @@ mod tests {
         assert_eq!(safe_name(".bashrc"), "bashrc");
         assert_eq!(safe_name(""), "file");
         assert_eq!(safe_name(".."), "file");
-        assert_eq!(safe_name("a\u{0}b\nc.txt"), "a_b_c.txt");
+        assert_eq!(safe_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(safe_name("x\u{202E}gpj.exe"), "xgpj.exe");
         assert_eq!(safe_name("preview.jpg"), "file-preview.jpg");
         let long = format!("{}.png", "é".repeat(200));
         let s = safe_name(&long);
-        assert!(s.len() <= 120 && s.ends_with(".png"), "{s}");
+        assert!(
+            s.len() <= crate::xep::sfs::MAX_NAME_BYTES && s.ends_with(".png"),
+            "{s}"
+        );
         assert!(valid_folder("out-abc_DEF-1"));
         assert!(valid_folder("in-42"));
         for bad in ["../x", "in-../x", "x-1", "in-a/b", "out-"] {

@@ -18,7 +18,7 @@
 //! copy with a new slot; the message itself goes once, in its turn.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -657,21 +657,8 @@ async fn upload_once(
         Err(e) => return Err(Failure::Retry("network".into(), e.to_string())),
     };
     let client = ctx.http_client();
-    let last = std::sync::Mutex::new(Instant::now() - Duration::from_secs(1));
-    let hub = ctx.hub.clone();
-    let account = ctx.account.clone();
-    let progress = move |done: u64| {
-        let Ok(mut last) = last.lock() else { return };
-        if last.elapsed() >= Duration::from_millis(200) || done == size {
-            *last = Instant::now();
-            hub.emit(ClientEvent::Transfer {
-                account: account.clone(),
-                message_id,
-                done,
-                total: Some(size),
-            });
-        }
-    };
+    let progress = super::Progress::new(ctx, message_id);
+    let progress = |done: u64| progress.report(done, Some(size));
     let upload = crate::net::http::Upload {
         url: &slot.put_url,
         headers: &slot.put_headers,
