@@ -85,14 +85,14 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// Waits until Tern shows message `id`'s file in `state`.
 async fn file_state(t: &mut TestClient, id: i64, state: FileState) -> MessageView {
-    wait_event(&mut t.events, T, "file state", |ev| match ev {
-        ClientEvent::Message { message }
-            if message.id == id && message.file.as_ref().is_some_and(|f| f.state == state) =>
-        {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+    wait_event(
+        &mut t.events,
+        T,
+        "file state",
+        any_message(|message| {
+            message.id == id && message.file.as_ref().is_some_and(|f| f.state == state)
+        }),
+    )
     .await
 }
 
@@ -262,18 +262,18 @@ async fn receives_files(server: Server) {
                 .unwrap()
         })
         .await;
-    let m = wait_event(&mut t.events, T, "the photo", |ev| match ev {
-        ClientEvent::Message { message }
-            if message.peer == pj
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the photo",
+        any_message(|message| {
+            message.peer == pj
                 && message
                     .file
                     .as_ref()
-                    .is_some_and(|f| f.state == FileState::Local) =>
-        {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+                    .is_some_and(|f| f.state == FileState::Local)
+        }),
+    )
     .await;
     let f = m.file.clone().unwrap();
     assert_eq!(f.name, "cat.jpg");
@@ -300,18 +300,18 @@ async fn receives_files(server: Server) {
                 .unwrap()
         })
         .await;
-    let m = wait_event(&mut t.events, T, "the pdf", |ev| match ev {
-        ClientEvent::Message { message }
-            if message.peer == pj
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the pdf",
+        any_message(|message| {
+            message.peer == pj
                 && message
                     .file
                     .as_ref()
-                    .is_some_and(|f| f.name == "report.pdf") =>
-        {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+                    .is_some_and(|f| f.name == "report.pdf")
+        }),
+    )
     .await;
     let f = m.file.clone().unwrap();
     assert_eq!(f.state, FileState::Remote, "not fetched without a click");
@@ -337,12 +337,12 @@ async fn receives_files(server: Server) {
                 .unwrap()
         })
         .await;
-    let m = wait_event(&mut t.events, T, "the stranger's photo", |ev| match ev {
-        ClientEvent::Message { message } if message.peer == sj && message.file.is_some() => {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the stranger's photo",
+        any_message(|message| message.peer == sj && message.file.is_some()),
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let row = t.client.files(&me, None, 10).await.unwrap();
@@ -468,18 +468,13 @@ async fn files_across_federation_without_own_upload() {
         &mut t.events,
         Duration::from_secs(60),
         "the photo",
-        |ev| match ev {
-            ClientEvent::Message { message }
-                if message.peer == pj
-                    && message
-                        .file
-                        .as_ref()
-                        .is_some_and(|f| f.state == FileState::Local) =>
-            {
-                Some(message.clone())
-            }
-            _ => None,
-        },
+        any_message(|message| {
+            message.peer == pj
+                && message
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| f.state == FileState::Local)
+        }),
     )
     .await;
     let local = t.client.file_path(&me, m.id).await.unwrap();
@@ -511,6 +506,30 @@ async fn files_too_large_is_refused_before_sending() {
     assert!(t.client.files(&me, None, 10).await.unwrap().is_empty());
 }
 
+/// Sends a 24 MB file of `seed`'s bytes named `name`; returns them once
+/// more than 1 MB of it is uploaded.
+async fn upload_under_way(
+    t: &mut TestClient,
+    me: &str,
+    to: &str,
+    dir: &Path,
+    name: &str,
+    seed: u64,
+) -> Vec<u8> {
+    let bytes = random_bytes(24_000_000, seed);
+    let f = write(dir, name, &bytes);
+    let sent = t.client.send_files(me, to, &[f], None, None).await.unwrap();
+    let id = sent[0].id;
+    wait_event(&mut t.events, T, "upload under way", |ev| match ev {
+        ClientEvent::Transfer {
+            message_id, done, ..
+        } if *message_id == id && *done > 1_000_000 => Some(()),
+        _ => None,
+    })
+    .await;
+    bytes
+}
+
 /// The upload's connection is cut half-way: Tern tries again on its own
 /// and the file arrives once. Then Tern quits in the middle of an upload:
 /// after the restart the file arrives, once.
@@ -531,21 +550,7 @@ async fn files_survive_a_cut_connection_and_a_restart() {
     let peer = peer(&server).await;
     let dir = tempfile::tempdir().unwrap();
 
-    let first = random_bytes(24_000_000, 11);
-    let f = write(dir.path(), "first.bin", &first);
-    let sent = t
-        .client
-        .send_files(&me, &peer.bare(), &[f], None, None)
-        .await
-        .unwrap();
-    let id = sent[0].id;
-    wait_event(&mut t.events, T, "upload under way", |ev| match ev {
-        ClientEvent::Transfer {
-            message_id, done, ..
-        } if *message_id == id && *done > 1_000_000 => Some(()),
-        _ => None,
-    })
-    .await;
+    let first = upload_under_way(&mut t, &me, &peer.bare(), dir.path(), "first.bin", 11).await;
     proxy.cut_all();
     let ev = peer_file(&peer, "first.bin").await;
     let (_, bytes) = peer_download(
@@ -557,21 +562,7 @@ async fn files_survive_a_cut_connection_and_a_restart() {
     .await;
     assert_eq!(sha256_hex(&bytes), sha256_hex(&first));
 
-    let second = random_bytes(24_000_000, 12);
-    let f = write(dir.path(), "second.bin", &second);
-    let sent = t
-        .client
-        .send_files(&me, &peer.bare(), &[f], None, None)
-        .await
-        .unwrap();
-    let id = sent[0].id;
-    wait_event(&mut t.events, T, "upload under way", |ev| match ev {
-        ClientEvent::Transfer {
-            message_id, done, ..
-        } if *message_id == id && *done > 1_000_000 => Some(()),
-        _ => None,
-    })
-    .await;
+    let second = upload_under_way(&mut t, &me, &peer.bare(), dir.path(), "second.bin", 12).await;
     let t = reopen(t).await;
     let ev = peer_file(&peer, "second.bin").await;
     let (_, bytes) = peer_download(
@@ -621,14 +612,14 @@ async fn files_encrypted_links_are_decrypted() {
             s.upload_send_with(&me2, &path, &id, &opts).unwrap()
         })
         .await;
-        let m = wait_event(&mut t.events, T, "the encrypted file", |ev| match ev {
-            ClientEvent::Message { message }
-                if message.peer == pj && message.file.as_ref().is_some_and(|f| f.encrypted) =>
-            {
-                Some(message.clone())
-            }
-            _ => None,
-        })
+        let m = wait_event(
+            &mut t.events,
+            T,
+            "the encrypted file",
+            any_message(|message| {
+                message.peer == pj && message.file.as_ref().is_some_and(|f| f.encrypted)
+            }),
+        )
         .await;
         t.client.download_file(&me, m.id).await.unwrap();
         file_state(&mut t, m.id, FileState::Local).await;
@@ -752,12 +743,12 @@ async fn files_hostile_links_end_as_cards_or_failures() {
         .await;
     let mut ids = std::collections::HashMap::new();
     while ids.len() < 6 {
-        let m = wait_event(&mut t.events, T, "a link", |ev| match ev {
-            ClientEvent::Message { message } if message.peer == pj && message.file.is_some() => {
-                Some(message.clone())
-            }
-            _ => None,
-        })
+        let m = wait_event(
+            &mut t.events,
+            T,
+            "a link",
+            any_message(|message| message.peer == pj && message.file.is_some()),
+        )
         .await;
         ids.insert(m.file.unwrap().name, m.id);
     }
@@ -897,12 +888,12 @@ async fn files_a_refused_slot_fails_with_the_servers_reason() {
         .await
         .unwrap();
     let id = sent[0].id;
-    let failed = wait_event(&mut t.events, T, "the refusal", |ev| match ev {
-        ClientEvent::Message { message } if message.id == id && message.state == "failed" => {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+    let failed = wait_event(
+        &mut t.events,
+        T,
+        "the refusal",
+        any_message(|message| message.id == id && message.state == "failed"),
+    )
     .await;
     let text = failed.failure_text.clone().unwrap_or_default();
     assert!(text.contains("File type not allowed"), "{failed:?}");
@@ -957,14 +948,12 @@ async fn files_the_cache_keeps_to_its_size() {
                     .unwrap()
             })
             .await;
-        let m = wait_event(&mut t.events, T, "the file", |ev| match ev {
-            ClientEvent::Message { message }
-                if message.file.as_ref().is_some_and(|f| f.name == name) =>
-            {
-                Some(message.clone())
-            }
-            _ => None,
-        })
+        let m = wait_event(
+            &mut t.events,
+            T,
+            "the file",
+            any_message(|message| message.file.as_ref().is_some_and(|f| f.name == name)),
+        )
         .await;
         t.client.download_file(&me, m.id).await.unwrap();
         file_state(&mut t, m.id, FileState::Local).await;
@@ -1031,18 +1020,18 @@ async fn files_in_a_private_group() {
         s.upload_send_with(&g, &path, "bob-photo", &opts).unwrap()
     })
     .await;
-    let m = wait_event(&mut t.events, T, "bob's photo, fetched", |ev| match ev {
-        ClientEvent::Message { message }
-            if message.peer == group
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "bob's photo, fetched",
+        any_message(|message| {
+            message.peer == group
                 && message
                     .file
                     .as_ref()
-                    .is_some_and(|f| f.name == "from-bob.jpg" && f.state == FileState::Local) =>
-        {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+                    .is_some_and(|f| f.name == "from-bob.jpg" && f.state == FileState::Local)
+        }),
+    )
     .await;
     let local = t.client.file_path(&me, m.id).await.unwrap();
     assert_eq!(std::fs::read(local).unwrap(), theirs);
@@ -1084,18 +1073,18 @@ async fn files_sources_attached_later_join_their_file() {
             s.raw(&second).unwrap();
         })
         .await;
-    let m = wait_event(&mut t.events, T, "the file, fetched", |ev| match ev {
-        ClientEvent::Message { message }
-            if message.peer == pj
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the file, fetched",
+        any_message(|message| {
+            message.peer == pj
                 && message
                     .file
                     .as_ref()
-                    .is_some_and(|f| f.state == FileState::Local) =>
-        {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+                    .is_some_and(|f| f.state == FileState::Local)
+        }),
+    )
     .await;
     assert_eq!(m.file.as_ref().unwrap().name, "from-dino.jpg");
     assert_eq!(m.uid, "dino-1");
@@ -1132,12 +1121,12 @@ async fn files_a_download_cut_by_quitting_can_start_again() {
          <x xmlns='jabber:x:oob'><url>{url}</url></x></message>"
     );
     friend.run(move |s| s.raw(&xml).unwrap()).await;
-    let m = wait_event(&mut t.events, T, "the link", |ev| match ev {
-        ClientEvent::Message { message } if message.peer == pj && message.file.is_some() => {
-            Some(message.clone())
-        }
-        _ => None,
-    })
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the link",
+        any_message(|message| message.peer == pj && message.file.is_some()),
+    )
     .await;
     t.client.download_file(&me, m.id).await.unwrap();
     file_state(&mut t, m.id, FileState::Downloading).await;

@@ -30,18 +30,6 @@ async fn send_and_see(
     .await
 }
 
-fn message_where<'a>(
-    peer: &'a str,
-    pred: impl Fn(&MessageView) -> bool + 'a,
-) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
-    move |ev| match ev {
-        ClientEvent::Message { message } if message.peer == peer && pred(message) => {
-            Some(message.clone())
-        }
-        _ => None,
-    }
-}
-
 /// alice and bob, subscribed to each other's presence.
 pub(crate) async fn friends(server: &Prosody) -> (TestClient, String, TestClient, String) {
     let (mut a, alice) = signed_in(server).await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tern_core::{ClientEvent, MessageView, RoomKind, RoomStatus, RoomView};
+use tern_core::{ClientEvent, RoomKind, RoomStatus, RoomView};
 use tern_testkit::{
     ModerationVersion, PeerOptions, Prosody, ProsodyOptions, RoomConfig, SlixmppPeer, TcpProxy,
 };
@@ -20,18 +20,6 @@ fn room_where<'a>(
 ) -> impl FnMut(&ClientEvent) -> Option<RoomView> + 'a {
     move |ev| match ev {
         ClientEvent::Room { room: r } if r.jid == room && pred(r) => Some(r.clone()),
-        _ => None,
-    }
-}
-
-fn message_where<'a>(
-    peer: &'a str,
-    pred: impl Fn(&MessageView) -> bool + 'a,
-) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
-    move |ev| match ev {
-        ClientEvent::Message { message } if message.peer == peer && pred(message) => {
-            Some(message.clone())
-        }
         _ => None,
     }
 }

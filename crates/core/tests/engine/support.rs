@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tern_core::{
-    AccountState, Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerOverride, Timeouts,
+    AccountState, Client, ClientConfig, ClientEvent, Keychain, MessageView, NewAccount,
+    ServerOverride, Timeouts,
 };
 use tern_testkit::{Ejabberd, PeerOptions, Prosody, SlixmppPeer, TestCa};
 use tokio::sync::broadcast;
@@ -330,4 +331,23 @@ impl Peer {
     pub fn bare(&self) -> String {
         self.0.bare_jid().to_string()
     }
+}
+
+/// For [`wait_event`]: a message (added or changed) that `pred` accepts.
+pub fn any_message<'a>(
+    pred: impl Fn(&MessageView) -> bool + 'a,
+) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
+    move |ev| match ev {
+        ClientEvent::Message { message } if pred(message) => Some(message.clone()),
+        _ => None,
+    }
+}
+
+/// For [`wait_event`]: a message of the conversation with `peer` that
+/// `pred` accepts.
+pub fn message_where<'a>(
+    peer: &'a str,
+    pred: impl Fn(&MessageView) -> bool + 'a,
+) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
+    any_message(move |m| m.peer == peer && pred(m))
 }
