@@ -13,10 +13,10 @@
 //! - show everything the client sent ([`TlsMitm::client_sent`]), e.g. to
 //!   check that a password never left in PLAIN.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -134,40 +134,9 @@ impl TlsMitm {
             next_id: AtomicUsize::new(0),
             live: Mutex::new(Vec::new()),
         });
-        let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("binding the proxy listener")?;
-        std_listener.set_nonblocking(true)?;
-        let port = std_listener.local_addr()?.port();
-        let (stop, stopped) = oneshot::channel();
         let s = Arc::clone(&shared);
-        let thread = thread::Builder::new()
-            .name(format!("tls-mitm-{port}"))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(err) => {
-                        tracing::warn!(%err, "cannot start the proxy runtime");
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let listener = match TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(err) => {
-                            tracing::warn!(%err, "proxy listener");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = accept_loop(listener, s) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .context("starting the proxy thread")?;
+        let (port, stop, thread) =
+            crate::web::serve_on_loopback("tls-mitm", move |listener| accept_loop(listener, s))?;
         Ok(TlsMitm {
             port,
             shared,

@@ -191,42 +191,11 @@ impl WebServer {
     /// another CA.
     pub fn start_with_leaf(leaf: Leaf) -> Result<WebServer> {
         let config = server_config(&leaf)?;
-        let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("binding the web server listener")?;
-        std_listener.set_nonblocking(true)?;
-        let port = std_listener.local_addr()?.port();
         let shared = Arc::new(Shared::default());
-        let (stop, stopped) = oneshot::channel();
         let s = Arc::clone(&shared);
-        let thread = thread::Builder::new()
-            .name(format!("web-{port}"))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(err) => {
-                        tracing::warn!(%err, "cannot start the web server runtime");
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let listener = match TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(err) => {
-                            tracing::warn!(%err, "web server listener");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = accept_loop(listener, TlsAcceptor::from(config), s) => {}
-                        _ = stopped => {}
-                    }
-                });
-                // Dropping the runtime ends every connection task.
-            })
-            .context("starting the web server thread")?;
+        let (port, stop, thread) = serve_on_loopback("web", move |listener| async move {
+            accept_loop(listener, TlsAcceptor::from(config), s).await
+        })?;
         Ok(WebServer {
             port,
             leaf,
@@ -292,6 +261,55 @@ impl Drop for WebServer {
             let _ = t.join();
         }
     }
+}
+
+/// The parts of a loopback server running on its own thread: its port,
+/// what stops it, and the thread.
+pub(crate) type Served = (u16, oneshot::Sender<()>, JoinHandle<()>);
+
+/// Listens on a free port of 127.0.0.1 and runs `serve` on the listener in
+/// a thread of its own (a current-thread runtime) until the returned
+/// sender fires or is dropped; dropping the runtime ends every connection
+/// task. `name` names the thread and the log lines.
+pub(crate) fn serve_on_loopback<F, Fut>(name: &'static str, serve: F) -> Result<Served>
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .with_context(|| format!("binding the {name} listener"))?;
+    std_listener.set_nonblocking(true)?;
+    let port = std_listener.local_addr()?.port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = thread::Builder::new()
+        .name(format!("{name}-{port}"))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(err) => {
+                    tracing::warn!(%err, name, "cannot start the server runtime");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(err) => {
+                        tracing::warn!(%err, name, "server listener");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = serve(listener) => {}
+                    _ = stopped => {}
+                }
+            });
+        })
+        .with_context(|| format!("starting the {name} thread"))?;
+    Ok((port, stop, thread))
 }
 
 fn server_config(leaf: &Leaf) -> Result<Arc<rustls::ServerConfig>> {
