@@ -192,6 +192,13 @@ named_enum! {
     }
 }
 
+impl Default for FileState {
+    /// A new file of the user's: to upload.
+    fn default() -> Self {
+        FileState::Uploading
+    }
+}
+
 /// A file shared in a message. Its preview and the file itself are served
 /// to the window by the shell (`tern-media://localhost/file/<message id>/
 /// preview` and `/full`), never sent as data in events.
@@ -274,17 +281,11 @@ impl From<tern_store::MessageRow> for MessageView {
 /// A message's file as the UI shows it (without the file system: `local`
 /// and `preview` say what the engine wrote, not what is on disk now).
 fn file_view(json: &str) -> Option<FileView> {
-    use crate::services::files::{FileInfo, FileState as S};
+    use crate::services::files::FileInfo;
+    use FileState as S;
     let f = FileInfo::from_json(Some(json))?;
-    let state = match f.state {
-        S::Upload => FileState::Uploading,
-        S::Uploaded => FileState::Uploaded,
-        S::Remote => FileState::Remote,
-        S::Downloading => FileState::Downloading,
-        S::Local => FileState::Local,
-        S::Failed => FileState::Failed,
-    };
-    let local = f.dir.is_some() && matches!(f.state, S::Upload | S::Uploaded | S::Local)
+    let state = f.state;
+    let local = f.dir.is_some() && matches!(f.state, S::Uploading | S::Uploaded | S::Local)
         || (f.state == S::Failed && f.dir.is_some() && f.url.is_none());
     Some(FileView {
         encrypted: f.encrypted(),

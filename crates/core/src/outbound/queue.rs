@@ -342,7 +342,7 @@ mod tests {
         };
         let info = FileInfo {
             name: "a.jpg".into(),
-            state: FileState::Upload,
+            state: FileState::Uploading,
             dir: Some("out-x".into()),
             ..Default::default()
         };
@@ -404,7 +404,7 @@ mod tests {
         let (_d, ctx) = ctx_with(&[]).await;
         let info = FileInfo {
             name: "a.bin".into(),
-            state: FileState::Upload,
+            state: FileState::Uploading,
             ..Default::default()
         };
         let file = crate::outbound::queue_message(

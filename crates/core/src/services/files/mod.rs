@@ -29,24 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::ctx::Ctx;
 
-/// Where a message's file is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum FileState {
-    /// The user's: copied into the data folder, to upload in its turn.
-    #[default]
-    Upload,
-    /// The user's: uploaded; the message carries its link.
-    Uploaded,
-    /// Someone's: only the link is here.
-    Remote,
-    /// Someone's: being downloaded.
-    Downloading,
-    /// Someone's: downloaded into the data folder.
-    Local,
-    /// The last transfer failed (`error` says why).
-    Failed,
-}
+/// Where a message's file is: stored in its record as the UI sees it.
+pub(crate) use crate::events::FileState;
 
 /// What Tern knows of a message's file (stored as JSON in its row).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +100,7 @@ impl FileInfo {
     pub(crate) fn local_path(&self, data_dir: &Path) -> Option<PathBuf> {
         if !matches!(
             self.state,
-            FileState::Upload | FileState::Uploaded | FileState::Local
+            FileState::Uploading | FileState::Uploaded | FileState::Local
         ) {
             return None;
         }

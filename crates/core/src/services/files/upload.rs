@@ -263,7 +263,7 @@ fn prepare(
     let limits = media::Limits::DEFAULT;
     let name = safe_name(original_name);
     let mut info = FileInfo {
-        state: FileState::Upload,
+        state: FileState::Uploading,
         wanted: true,
         ..FileInfo::default()
     };
@@ -810,7 +810,7 @@ pub(crate) async fn reset_for_retry(ctx: &Ctx, m: &MessageRow) -> crate::Result<
         info.state = if info.url.is_some() {
             FileState::Uploaded
         } else {
-            FileState::Upload
+            FileState::Uploading
         };
         info.error = None;
         info.error_text = None;
