@@ -560,6 +560,7 @@ mod tests {
             file: None,
             encrypted: false,
             decrypt_error: None,
+            held: None,
         }
     }
 

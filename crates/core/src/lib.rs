@@ -36,6 +36,7 @@ mod services;
 mod xep;
 
 pub use api::client;
+pub use api::encryption::EncryptionView;
 pub use api::files::{MediaPart, UploadView};
 pub use api::rooms::parse_room_address;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount, Privacy};

@@ -76,6 +76,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_encrypted",
         include_str!("../migrations/0012_encrypted.sql"),
     ),
+    (
+        "0013_encryption",
+        include_str!("../migrations/0013_encryption.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.

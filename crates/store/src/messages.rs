@@ -150,6 +150,9 @@ pub struct MessageRow {
     pub encrypted: bool,
     /// It came encrypted and could not be decrypted: why, in words.
     pub decrypt_error: Option<String>,
+    /// A queued message that waits because it cannot be encrypted yet:
+    /// why, in words the user can act on.
+    pub held: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -225,7 +228,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file, encrypted, decrypt_error";
+pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file, encrypted, decrypt_error, held";
 
 pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -258,6 +261,7 @@ pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
         file: r.try_get("file")?,
         encrypted: r.try_get("encrypted")?,
         decrypt_error: r.try_get("decrypt_error")?,
+        held: r.try_get("held")?,
     })
 }
 
@@ -531,6 +535,97 @@ impl Store {
         Ok(Some(requeued))
     }
 
+    /// Holds a queued outgoing message with the reason it cannot be sent
+    /// yet (it stays in the send queue), or, with `None`, clears the
+    /// reason. `None` when it is not a queued outgoing message.
+    pub async fn set_held(&self, id: i64, reason: Option<&str>) -> Result<Option<MessageRow>> {
+        let r = sqlx::query(&format!(
+            "UPDATE messages SET held = ?2
+             WHERE id = ?1 AND outgoing = 1 AND state = ?3 AND held IS NOT ?2
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(reason)
+        .bind(MessageState::Queued as i64)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Records that an outgoing message goes end-to-end encrypted (and is
+    /// no longer held).
+    pub async fn set_sent_encrypted(&self, id: i64) -> Result<Option<MessageRow>> {
+        let r = sqlx::query(&format!(
+            "UPDATE messages SET encrypted = 1, held = NULL
+             WHERE id = ?1 AND outgoing = 1 AND (encrypted = 0 OR held IS NOT NULL)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    /// Replaces the intent of a message in the send queue (the user chose
+    /// how it goes). Returns whether it was there.
+    pub async fn set_outbox_intent(&self, message_id: i64, intent: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE send_queue SET intent = ?2 WHERE message_id = ?1")
+            .bind(message_id)
+            .bind(intent)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// How a conversation is encrypted, once decided (`"omemo"`, `"plain"`).
+    pub async fn encryption_mode(&self, account: &str, peer: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT mode FROM encryption_modes WHERE account_jid = ?1 AND peer = ?2",
+        )
+        .bind(account)
+        .bind(peer)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Decides how a conversation is encrypted (`None`: undecided again).
+    /// With `only_if_undecided`, an earlier decision stays. Returns whether
+    /// the mode changed.
+    pub async fn set_encryption_mode(
+        &self,
+        account: &str,
+        peer: &str,
+        mode: Option<&str>,
+        only_if_undecided: bool,
+    ) -> Result<bool> {
+        let r = match mode {
+            None => {
+                sqlx::query("DELETE FROM encryption_modes WHERE account_jid = ?1 AND peer = ?2")
+                    .bind(account)
+                    .bind(peer)
+                    .execute(self.pool())
+                    .await?
+            }
+            Some(mode) => {
+                let sql = if only_if_undecided {
+                    "INSERT INTO encryption_modes (account_jid, peer, mode) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (account_jid, peer) DO NOTHING"
+                } else {
+                    "INSERT INTO encryption_modes (account_jid, peer, mode) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (account_jid, peer) DO UPDATE SET mode = excluded.mode
+                     WHERE mode IS NOT excluded.mode"
+                };
+                sqlx::query(sql)
+                    .bind(account)
+                    .bind(peer)
+                    .bind(mode)
+                    .execute(self.pool())
+                    .await?
+            }
+        };
+        Ok(r.rows_affected() > 0)
+    }
+
     /// Sets the reactions JSON of a message.
     pub async fn set_reactions(&self, id: i64, reactions_json: &str) -> Result<Option<MessageRow>> {
         let mut conn = self.pool().acquire().await?;
@@ -796,6 +891,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The intent of a message in the send queue, if it is there.
+    pub async fn outbox_intent(&self, message_id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT intent FROM send_queue WHERE message_id = ?1")
+                .bind(message_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// Removes a message from the send queue (the server has it).
@@ -1122,7 +1227,7 @@ pub(crate) async fn fail_in(
     text: Option<&str>,
 ) -> Result<Option<MessageRow>> {
     let done = sqlx::query(
-        "UPDATE messages SET state = ?2, failure = ?3, failure_text = ?4 WHERE id = ?1 AND outgoing = 1",
+        "UPDATE messages SET state = ?2, failure = ?3, failure_text = ?4, held = NULL WHERE id = ?1 AND outgoing = 1",
     )
     .bind(id)
     .bind(MessageState::Failed as i64)

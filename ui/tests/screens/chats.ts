@@ -69,6 +69,7 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
     file: null,
     encrypted: false,
     decrypt_error: null,
+    held: null,
     ...p,
   };
 }

@@ -77,6 +77,7 @@ function message(peer: string, body: string, at: number, outgoing = false): Mess
     moderation_reason: null,
     encrypted: false,
     decrypt_error: null,
+    held: null,
   };
 }
 

@@ -2362,7 +2362,7 @@ const fileCases = [
           body: 'IMG_2041.jpg', timestamp_ms: Date.now(), state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false,
           failure: null, failure_text: null, mention: false, moderated_by: null, moderation_reason: null,
           file: { name: 'IMG_2041.jpg', media_type: 'image/jpeg', size: 900000, width: 800, height: 600, state: 'remote', error: null, error_text: null, preview: true, image: false, animated: false, local: false, encrypted: false },
-          encrypted: false, decrypt_error: null,
+          encrypted: false, decrypt_error: null, held: null,
         };
         window.__send({ type: 'message', message: m });
         window.__send({ type: 'conversation', conversation: { account: m.account, peer: m.peer, kind: 'chat', unread: 1, mentions: 0, updated_ms: m.timestamp_ms, last: m } });

@@ -31,6 +31,7 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     moderation_reason: null,
     encrypted: false,
     decrypt_error: null,
+    held: null,
     ...p,
   };
 }

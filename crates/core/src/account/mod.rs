@@ -69,10 +69,16 @@ enum Command {
     },
     /// Send the stored queue again, in order, and accept new messages.
     FlushQueue,
-    /// A file's upload ended (with the message's intent when it succeeded).
-    UploadDone {
+    /// A parked message may go on: its upload ended or its keys were
+    /// fetched (with the message's intent), or its upload failed (`None`).
+    Unpark {
         message_id: i64,
         intent: Option<Intent>,
+    },
+    /// Messages held because they could not be encrypted are tried again
+    /// (those to one peer, or all).
+    ReleaseHeld {
+        peer: Option<String>,
     },
     /// Fetch an archive page and run it through the inbound pipeline.
     Archive {
@@ -238,12 +244,17 @@ impl AccountHandle {
         self.command(Command::Queue { message_id, intent }).await
     }
 
-    /// A file's upload ended: the message goes in its turn (`intent`), or
-    /// failed (`None`); either way what waited behind it goes on.
-    pub(crate) async fn upload_done(&self, message_id: i64, intent: Option<Intent>) {
-        let _ = self
-            .command(Command::UploadDone { message_id, intent })
-            .await;
+    /// A parked message may go on: its upload ended (with its intent when
+    /// it succeeded, `None` when it failed; either way what waited behind
+    /// it goes on), or its keys were fetched.
+    pub(crate) async fn unpark(&self, message_id: i64, intent: Option<Intent>) {
+        let _ = self.command(Command::Unpark { message_id, intent }).await;
+    }
+
+    /// Tries again the messages held because they could not be encrypted
+    /// (to `peer`, or all).
+    pub(crate) async fn release_held(&self, peer: Option<String>) {
+        let _ = self.command(Command::ReleaseHeld { peer }).await;
     }
 
     /// Re-sends the stored send queue (after a new session).

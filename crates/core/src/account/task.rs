@@ -145,6 +145,9 @@ pub(super) async fn run(
         for message_id in st.queue.take_uploads() {
             crate::services::files::upload::start(&handle, message_id);
         }
+        for (message_id, peer, intent) in st.queue.take_key_fetches() {
+            crate::services::omemo::send::start(&handle, message_id, peer, intent);
+        }
         tokio::select! {
             _ = sweep.tick() => st.expire(Instant::now()),
             fate = st.queue.wait_in_flight() => {
@@ -207,9 +210,10 @@ pub(super) async fn run(
                 }
                 Some(Command::Queue { message_id, intent }) => st.queue.push(message_id, intent),
                 Some(Command::FlushQueue) => st.queue.flush(ctx).await,
-                Some(Command::UploadDone { message_id, intent }) => {
-                    st.queue.upload_done(message_id, intent)
+                Some(Command::Unpark { message_id, intent }) => {
+                    st.queue.unpark(message_id, intent)
                 }
+                Some(Command::ReleaseHeld { peer }) => st.queue.release_held(peer.as_deref()),
                 Some(Command::Shutdown(done)) => {
                     if let Some(s) = st.session.take() {
                         s.abort();
@@ -259,6 +263,7 @@ async fn on_event(
             st.drop_requests(&ctx.account);
             ctx.rooms.session_lost(&ctx.account);
             st.queue.reset(features.stream_management.is_some());
+            ctx.omemo.send_state().reset();
             ctx.discovery.clear_presences();
             for jid in shared.presences.clear() {
                 crate::services::roster::emit_offline(ctx, &shared.presences, &jid).await;

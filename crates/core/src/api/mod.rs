@@ -5,6 +5,7 @@ mod chats;
 pub mod client;
 mod contacts;
 mod discovery;
+pub mod encryption;
 pub mod files;
 mod profile;
 pub mod rooms;

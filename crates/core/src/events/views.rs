@@ -166,11 +166,16 @@ pub struct MessageView {
     pub moderation_reason: Option<String>,
     /// The file it shares (a photo, a document, ...), if any.
     pub file: Option<FileView>,
-    /// It came end-to-end encrypted (OMEMO): `body` is what was decrypted.
+    /// It came, or went, end-to-end encrypted (OMEMO): `body` is the
+    /// plaintext.
     pub encrypted: bool,
     /// It came encrypted and could not be decrypted: why, in words to
     /// show in place of the text.
     pub decrypt_error: Option<String>,
+    /// The user's message waits in the send queue because it cannot be
+    /// encrypted yet: why, and what to do, in words. It is never sent
+    /// unencrypted unless the user chooses so (`send_unencrypted`).
+    pub held: Option<String>,
 }
 
 named_enum! {
@@ -274,6 +279,7 @@ impl From<tern_store::MessageRow> for MessageView {
             file: m.file.as_deref().and_then(file_view),
             encrypted: m.encrypted,
             decrypt_error: m.decrypt_error,
+            held: m.held.filter(|_| m.state == S::Queued),
         }
     }
 }

@@ -19,15 +19,24 @@
 //! That state is not the message's: the message itself is written by the
 //! commit like any other.
 //!
+//! A conversation where an encrypted message arrives (or one of the user's
+//! own, from another device) is encrypted from then on, unless the user
+//! set it otherwise (`services::omemo::send::decide`). A live pre-key
+//! message is answered at once with a key-transport message, so that the
+//! sender's device stops sending pre-key messages (what Conversations and
+//! Dino do).
+//!
 //! Group chats are not decrypted yet: their messages pass as they are.
 
 use tern_store::{ConversationKind, Direction};
+use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::BareJid;
 
-use super::flow::{Classified, Flow, Step};
+use super::flow::{Batch, Classified, Flow, Step};
 use crate::account::ctx::Ctx;
+use crate::xep::message::Source;
 
-pub(crate) async fn run(ctx: &Ctx, flow: &mut Flow) -> Step {
+pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
     let Some(c) = flow.classified.as_ref() else {
         return Step::Next;
     };
@@ -52,11 +61,19 @@ pub(crate) async fn run(ctx: &Ctx, flow: &mut Flow) -> Step {
             tracing::info!(%sender, "a malformed OMEMO element: {e}");
             Err(tern_omemo::Error::Malformed("encrypted element"))
         }
-        Some(Ok(element)) => ctx
-            .omemo
-            .decrypt(ctx, &sender, &element)
-            .await
-            .map(|d| d.plaintext),
+        Some(Ok(element)) => match ctx.omemo.decrypt(ctx, &sender, &element).await {
+            Ok(d) => {
+                let peer = c.peer.clone();
+                let live = c.source == Source::Live && c.direction == Direction::Incoming;
+                crate::services::omemo::send::decide(ctx, &peer).await;
+                if d.should_answer && live {
+                    let answer = crate::services::omemo::send::key_transport(ctx, &sender).await;
+                    batch.replies.extend(answer.map(Stanza::Message));
+                }
+                Ok(d.plaintext)
+            }
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = &outcome {
         tracing::info!(%sender, "an OMEMO message not decrypted: {e}");
@@ -175,7 +192,7 @@ mod tests {
             None,
         );
         let before = f.classified.clone().map(|c| c.parsed);
-        assert_eq!(run(&ctx, &mut f).await, Step::Next);
+        assert_eq!(run(&ctx, &mut Batch::default(), &mut f).await, Step::Next);
         assert_eq!(f.classified.as_ref().map(|c| c.parsed.clone()), before);
         assert!(!f.classified.unwrap().encrypted);
     }

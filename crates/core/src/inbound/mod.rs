@@ -87,7 +87,7 @@ impl Stage {
             Stage::Unwrap => unwrap::run(&ctx.own, batch.archive_of.as_ref(), flow),
             Stage::Classify => classify::run(&ctx.own, &ctx.rooms, batch.archive_of.as_ref(), flow),
             Stage::Known => known::run(ctx, &mut batch.seen, flow).await,
-            Stage::Decrypt => decrypt::run(ctx, flow).await,
+            Stage::Decrypt => decrypt::run(ctx, batch, flow).await,
             Stage::Validate => validate::run(flow),
             Stage::Apply => apply::run(&ctx.account, flow),
             Stage::Commit | Stage::Emit | Stage::Reply => Step::Next,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tern_store::MessageRow;
 use xmpp_parsers::message::Message;
 
+use crate::account::ctx::Ctx;
 use crate::xep::message::Outgoing;
 
 /// What to send for a queued message.
@@ -16,8 +17,11 @@ use crate::xep::message::Outgoing;
 pub(crate) enum Intent {
     /// The message's row as a chat message: its text, its id (XEP-0359
     /// origin-id too), its reply (XEP-0461), asking for a receipt and a
-    /// read marker.
-    Message,
+    /// read marker; encrypted as `encryption` says.
+    Message {
+        #[serde(default, skip_serializing_if = "Encryption::is_plain")]
+        encryption: Encryption,
+    },
     /// The message's row as a message to a group chat (`groupchat`).
     GroupMessage,
     /// The message's row as a private message to an occupant of a room.
@@ -27,7 +31,34 @@ pub(crate) enum Intent {
     File {
         /// How the announcement goes.
         via: Via,
+        /// Whether the file and its announcement are encrypted (one-to-one
+        /// chats only).
+        #[serde(default, skip_serializing_if = "Encryption::is_plain")]
+        encryption: Encryption,
     },
+}
+
+/// Whether a message goes end-to-end encrypted (OMEMO). Stored with the
+/// intent: what the user was shown when they sent it is what happens, and
+/// only their explicit choice turns an encrypted message into a plain one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Encryption {
+    /// Not encrypted (the conversation is set so, or cannot be: a group
+    /// chat).
+    #[default]
+    Plain,
+    /// Encrypted, or held until it can be: never sent plain.
+    Omemo,
+    /// Not decided when it was sent (the contact's devices were unknown):
+    /// encrypted if the contact turns out to have devices, else plain.
+    Auto,
+}
+
+impl Encryption {
+    fn is_plain(&self) -> bool {
+        *self == Encryption::Plain
+    }
 }
 
 /// How a file's message goes: like which kind of text message.
@@ -43,18 +74,51 @@ pub(crate) enum Via {
 }
 
 impl Intent {
-    /// The intent for a conversation's messages, with or without a file.
-    pub(crate) fn for_kind(kind: tern_store::ConversationKind, file: bool) -> Intent {
+    /// The intent for a conversation's messages, with or without a file;
+    /// `encryption` counts for one-to-one chats only.
+    pub(crate) fn for_kind(
+        kind: tern_store::ConversationKind,
+        file: bool,
+        encryption: Encryption,
+    ) -> Intent {
         use tern_store::ConversationKind as K;
+        let plain = Encryption::Plain;
         match (kind, file) {
             (K::GroupChat, false) => Intent::GroupMessage,
             (K::GroupChatPrivate, false) => Intent::RoomPrivate,
-            (K::Chat, false) => Intent::Message,
-            (K::GroupChat, true) => Intent::File { via: Via::Group },
+            (K::Chat, false) => Intent::Message { encryption },
+            (K::GroupChat, true) => Intent::File {
+                via: Via::Group,
+                encryption: plain,
+            },
             (K::GroupChatPrivate, true) => Intent::File {
                 via: Via::RoomPrivate,
+                encryption: plain,
             },
-            (K::Chat, true) => Intent::File { via: Via::Chat },
+            (K::Chat, true) => Intent::File {
+                via: Via::Chat,
+                encryption,
+            },
+        }
+    }
+
+    /// How it is encrypted.
+    pub(crate) fn encryption(&self) -> Encryption {
+        match self {
+            Intent::Message { encryption } | Intent::File { encryption, .. } => *encryption,
+            Intent::GroupMessage | Intent::RoomPrivate => Encryption::Plain,
+        }
+    }
+
+    /// The same intent, encrypted as `encryption` says.
+    pub(crate) fn with_encryption(&self, encryption: Encryption) -> Intent {
+        match self {
+            Intent::Message { .. } => Intent::Message { encryption },
+            Intent::File { via, .. } => Intent::File {
+                via: *via,
+                encryption,
+            },
+            other => other.clone(),
         }
     }
 }
@@ -81,16 +145,53 @@ pub(crate) enum Prepared {
     /// Its file must be uploaded first; the message comes back to the
     /// queue once it has its link.
     Upload,
+    /// Keys must be fetched before it can be encrypted (the contact's
+    /// device list, bundles); the message comes back to the queue after.
+    Keys,
+    /// It cannot be encrypted: it waits in the queue, with this reason,
+    /// until something changes or the user decides.
+    Held(String),
 }
 
 /// Builds the stanza for a queued message, now that its turn came.
-pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
-    if let Intent::File { via } = intent {
-        return crate::services::files::upload::announcement(*via, row);
+/// `keys_fetched`: what its encryption needs was fetched already (what is
+/// still missing cannot be had).
+pub(crate) async fn prepare(
+    ctx: &Ctx,
+    intent: &Intent,
+    row: &MessageRow,
+    keys_fetched: bool,
+) -> Prepared {
+    use crate::services::omemo::send;
+    let mut encryption = intent.encryption();
+    if encryption != Encryption::Plain {
+        if !keys_fetched && send::needs_keys(ctx, &row.peer).await {
+            return Prepared::Keys;
+        }
+        if encryption == Encryption::Auto {
+            // Not decided when it was sent; the contact's devices decide.
+            encryption = if send::has_devices(ctx, &row.peer).await {
+                Encryption::Omemo
+            } else {
+                let jid: Option<tern_omemo::BareJid> = row.peer.parse().ok();
+                let problem = jid.as_ref().and_then(|j| ctx.omemo.send_state().problem(j));
+                match (jid, problem) {
+                    // Their list could not be had: waiting beats guessing.
+                    (Some(jid), Some(_)) => return Prepared::Held(send::why_not(ctx, &jid).await),
+                    _ => Encryption::Plain,
+                }
+            };
+        }
     }
-    match intent {
-        Intent::File { .. } => Prepared::Unsendable("a file's message"),
-        Intent::Message | Intent::GroupMessage | Intent::RoomPrivate => {
+    let encrypt = encryption == Encryption::Omemo;
+    let stanza = match intent {
+        Intent::File { via, .. } => {
+            match crate::services::files::upload::announcement(ctx, *via, row, encrypt).await {
+                Prepared::Ready(m) => *m,
+                other => return other,
+            }
+        }
+        Intent::Message { .. } | Intent::GroupMessage | Intent::RoomPrivate => {
             let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
             let stanza = Outgoing {
                 to: &row.peer,
@@ -104,10 +205,39 @@ pub(crate) fn prepare(intent: &Intent, row: &MessageRow) -> Prepared {
             }
             .message();
             match stanza {
-                Some(m) => Prepared::Ready(Box::new(m)),
-                None => Prepared::Unsendable("the message could not be built"),
+                Some(m) => m,
+                None => return Prepared::Unsendable("the message could not be built"),
             }
         }
+    };
+    if !encrypt {
+        if row.held.is_some() {
+            release(ctx, row.id, false).await;
+        }
+        return Prepared::Ready(Box::new(stanza));
+    }
+    match send::seal(ctx, &row.peer, stanza).await {
+        Ok(sealed) => {
+            release(ctx, row.id, true).await;
+            Prepared::Ready(Box::new(sealed))
+        }
+        Err(why) => Prepared::Held(why),
+    }
+}
+
+/// A message that goes now: no longer held, marked encrypted if it is.
+async fn release(ctx: &Ctx, message_id: i64, encrypted: bool) {
+    let changed = if encrypted {
+        ctx.store.set_sent_encrypted(message_id).await
+    } else {
+        ctx.store.set_held(message_id, None).await
+    };
+    match changed {
+        Ok(Some(m)) => ctx
+            .hub
+            .emit(crate::events::ClientEvent::Message { message: m.into() }),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("message state not stored: {e}"),
     }
 }
 
@@ -203,23 +333,44 @@ mod tests {
             file: None,
             encrypted: false,
             decrypt_error: None,
+            held: None,
         }
     }
 
     #[test]
     fn intents_are_stored_as_tagged_json() {
-        assert_eq!(Intent::Message.to_json(), r#"{"type":"message"}"#);
+        let plain = Intent::Message {
+            encryption: Encryption::Plain,
+        };
+        assert_eq!(plain.to_json(), r#"{"type":"message"}"#);
+        assert_eq!(Intent::from_json(r#"{"type":"message"}"#), Some(plain));
+        let omemo = Intent::Message {
+            encryption: Encryption::Omemo,
+        };
         assert_eq!(
-            Intent::from_json(r#"{"type":"message"}"#),
-            Some(Intent::Message)
+            omemo.to_json(),
+            r#"{"type":"message","encryption":"omemo"}"#
+        );
+        assert_eq!(Intent::from_json(&omemo.to_json()), Some(omemo));
+        assert_eq!(
+            Intent::from_json(r#"{"type":"file","via":"chat"}"#),
+            Some(Intent::File {
+                via: Via::Chat,
+                encryption: Encryption::Plain
+            }),
+            "stored before encryption existed"
         );
         assert_eq!(Intent::from_json(r#"{"type":"teleport"}"#), None);
         assert_eq!(Intent::from_json("<message/>"), None);
     }
 
-    #[test]
-    fn a_message_intent_becomes_the_chat_message_of_its_row() {
-        let Prepared::Ready(m) = prepare(&Intent::Message, &row()) else {
+    #[tokio::test]
+    async fn a_message_intent_becomes_the_chat_message_of_its_row() {
+        let (_d, ctx) = crate::account::ctx::tests::ctx_with(&[]).await;
+        let intent = Intent::Message {
+            encryption: Encryption::Plain,
+        };
+        let Prepared::Ready(m) = prepare(&ctx, &intent, &row(), false).await else {
             panic!()
         };
         assert_eq!(m.to.as_ref().unwrap().to_string(), "romeo@montague.lit");

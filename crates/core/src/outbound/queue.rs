@@ -42,12 +42,29 @@ pub(crate) struct Queue {
     /// account task starts the uploads ([`Queue::take_uploads`]); each
     /// comes back with [`Queue::upload_done`].
     uploads: Vec<i64>,
-    /// Messages waiting for their file's upload, with their conversation:
-    /// later messages to that conversation wait in `held` (in order), so
-    /// that a caption or a reply never overtakes the file it follows.
-    parked: Vec<(i64, String)>,
+    /// Messages whose keys must be fetched before they can be encrypted:
+    /// the account task starts the fetches ([`Queue::take_key_fetches`]);
+    /// each comes back with [`Queue::unpark`].
+    key_fetches: Vec<(i64, String, Intent)>,
+    /// Messages whose keys were fetched for their current turn.
+    keyed: std::collections::HashSet<i64>,
+    /// Messages waiting for their file's upload, their keys, or until
+    /// they can be encrypted, with their conversation: later messages to
+    /// that conversation wait in `held` (in order), so that a caption or a
+    /// reply never overtakes the message it follows.
+    parked: Vec<(i64, String, Park)>,
     /// Messages held behind a parked one of their conversation.
     held: VecDeque<(i64, String, Intent)>,
+}
+
+/// Why a message is parked.
+#[derive(Debug)]
+enum Park {
+    Upload,
+    Keys,
+    /// It cannot be encrypted (the reason is on the message): it goes
+    /// again, with this intent, when [`Queue::release_held`] says so.
+    Unencryptable(Intent),
 }
 
 /// How the in-flight message fared.
@@ -59,6 +76,8 @@ impl Queue {
         self.waiting.clear();
         self.parked.clear();
         self.held.clear();
+        self.key_fetches.clear();
+        self.keyed.clear();
         self.in_flight = None;
         self.open = false;
         self.acks = acks;
@@ -78,7 +97,7 @@ impl Queue {
     fn knows(&self, message_id: i64) -> bool {
         self.waiting.iter().any(|(id, _)| *id == message_id)
             || self.in_flight.as_ref().map(|f| f.message_id) == Some(message_id)
-            || self.parked.iter().any(|(id, _)| *id == message_id)
+            || self.parked.iter().any(|(id, _, _)| *id == message_id)
             || self.held.iter().any(|(id, _, _)| *id == message_id)
     }
 
@@ -87,6 +106,7 @@ impl Queue {
         self.waiting.clear();
         self.parked.clear();
         self.held.clear();
+        self.keyed.clear();
         match ctx.store.outbox(&ctx.account).await {
             Ok(entries) => {
                 for e in entries {
@@ -123,18 +143,33 @@ impl Queue {
                     return None;
                 }
             };
-            if self.parked.iter().any(|(_, peer)| *peer == row.peer) {
-                // Its conversation waits for a file: after it.
+            if self.parked.iter().any(|(_, peer, _)| *peer == row.peer) {
+                // Its conversation waits for a file or keys: after it.
                 self.held.push_back((message_id, row.peer, intent));
                 continue;
             }
-            match prepare(&intent, &row) {
-                Prepared::Ready(m) => return Some((message_id, Stanza::Message(*m))),
+            let keyed = self.keyed.contains(&message_id);
+            match prepare(ctx, &intent, &row, keyed).await {
+                Prepared::Ready(m) => {
+                    self.keyed.remove(&message_id);
+                    return Some((message_id, Stanza::Message(*m)));
+                }
                 Prepared::Upload => {
-                    self.parked.push((message_id, row.peer));
+                    self.parked.push((message_id, row.peer, Park::Upload));
                     if !self.uploads.contains(&message_id) {
                         self.uploads.push(message_id);
                     }
+                }
+                Prepared::Keys => {
+                    self.keyed.insert(message_id);
+                    self.parked.push((message_id, row.peer.clone(), Park::Keys));
+                    self.key_fetches.push((message_id, row.peer, intent));
+                }
+                Prepared::Held(why) => {
+                    tracing::info!(message_id, "message held: {why}");
+                    hold(ctx, message_id, &why).await;
+                    self.parked
+                        .push((message_id, row.peer, Park::Unencryptable(intent)));
                 }
                 Prepared::Unsendable(why) => {
                     tracing::error!(message_id, why, "queued message cannot be sent");
@@ -145,11 +180,36 @@ impl Queue {
         None
     }
 
-    /// A parked message's upload ended: with its intent when it has its
-    /// link (it goes next, then what was held behind it), without when it
-    /// failed (what was held goes on without it).
-    pub(crate) fn upload_done(&mut self, message_id: i64, intent: Option<Intent>) {
-        let Some(i) = self.parked.iter().position(|(id, _)| *id == message_id) else {
+    /// Messages held because they could not be encrypted go again (to
+    /// `peer`, or all with `None`): the contact's devices or the user's
+    /// trust changed, or the user asked. Their keys are fetched again.
+    pub(crate) fn release_held(&mut self, peer: Option<&str>) {
+        let ids: Vec<(i64, Intent)> = self
+            .parked
+            .iter()
+            .filter(|(_, p, _)| peer.is_none_or(|peer| p == peer))
+            .filter_map(|(id, _, park)| match park {
+                Park::Unencryptable(intent) => Some((*id, intent.clone())),
+                _ => None,
+            })
+            .collect();
+        for (id, intent) in ids {
+            self.keyed.remove(&id);
+            self.unpark(id, Some(intent));
+        }
+    }
+
+    /// Messages whose keys must be fetched now: (message, peer, intent).
+    pub(crate) fn take_key_fetches(&mut self) -> Vec<(i64, String, Intent)> {
+        std::mem::take(&mut self.key_fetches)
+    }
+
+    /// A parked message may go on: with its intent when it has its link or
+    /// keys (it goes next, then what was held behind it; a held message
+    /// with the intent the user chose), without when it failed (what was
+    /// held goes on without it).
+    pub(crate) fn unpark(&mut self, message_id: i64, intent: Option<Intent>) {
+        let Some(i) = self.parked.iter().position(|(id, _, _)| *id == message_id) else {
             // Not parked (a new session re-read the queue): the flush
             // finds it in the stored queue, with its link.
             if let (Some(intent), true) = (intent, self.open) {
@@ -157,7 +217,7 @@ impl Queue {
             }
             return;
         };
-        let (_, peer) = self.parked.remove(i);
+        let (_, peer, _) = self.parked.remove(i);
         let (mine, others): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.held)
             .into_iter()
             .partition(|(_, p, _)| *p == peer);
@@ -241,6 +301,19 @@ impl Queue {
     }
 }
 
+/// Marks a queued message held, with why, and shows it.
+async fn hold(ctx: &Ctx, message_id: i64, why: &str) {
+    match ctx.store.set_held(message_id, Some(why)).await {
+        Ok(Some(m)) => {
+            let peer = m.peer.clone();
+            ctx.hub.emit(ClientEvent::Message { message: m.into() });
+            emit_conversation(ctx, &peer).await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("held state not stored: {e}"),
+    }
+}
+
 async fn done(ctx: &Ctx, message_id: i64) {
     if let Err(e) = ctx.store.outbox_done(message_id).await {
         tracing::warn!("send queue update failed: {e}");
@@ -272,7 +345,9 @@ mod tests {
             None,
             Default::default(),
             None,
-            &crate::outbound::intent::Intent::Message,
+            &crate::outbound::intent::Intent::Message {
+                encryption: Default::default(),
+            },
             None,
         )
         .await
@@ -284,7 +359,9 @@ mod tests {
             None,
             Default::default(),
             None,
-            &crate::outbound::intent::Intent::Message,
+            &crate::outbound::intent::Intent::Message {
+                encryption: Default::default(),
+            },
             None,
         )
         .await
@@ -298,7 +375,12 @@ mod tests {
             .unwrap();
         let mut q = Queue::default();
         assert!(q.next(&ctx).await.is_none(), "closed before the flush");
-        q.push(first.id, Intent::Message);
+        q.push(
+            first.id,
+            Intent::Message {
+                encryption: Default::default(),
+            },
+        );
         q.flush(&ctx).await;
         let (id, Stanza::Message(m)) = q.next(&ctx).await.unwrap() else {
             panic!()
@@ -333,7 +415,9 @@ mod tests {
                     None,
                     Default::default(),
                     None,
-                    &Intent::Message,
+                    &Intent::Message {
+                        encryption: Default::default(),
+                    },
                     None,
                 )
                 .await
@@ -346,7 +430,10 @@ mod tests {
             dir: Some("out-x".into()),
             ..Default::default()
         };
-        let file_intent = Intent::File { via: Via::Chat };
+        let file_intent = Intent::File {
+            via: Via::Chat,
+            encryption: Default::default(),
+        };
         let file = crate::outbound::queue_message(
             &ctx,
             "romeo@montague.lit",
@@ -383,7 +470,7 @@ mod tests {
             .set_file(file.id, &uploaded.to_json(), None)
             .await
             .unwrap();
-        q.upload_done(file.id, Some(file_intent));
+        q.unpark(file.id, Some(file_intent));
         let (id, Stanza::Message(m)) = q.next(&ctx).await.unwrap() else {
             panic!()
         };
@@ -414,7 +501,10 @@ mod tests {
             None,
             Default::default(),
             None,
-            &Intent::File { via: Via::Chat },
+            &Intent::File {
+                via: Via::Chat,
+                encryption: Default::default(),
+            },
             Some(("fileuid".into(), info.to_json())),
         )
         .await
@@ -426,7 +516,9 @@ mod tests {
             None,
             Default::default(),
             None,
-            &Intent::Message,
+            &Intent::Message {
+                encryption: Default::default(),
+            },
             None,
         )
         .await
@@ -434,7 +526,7 @@ mod tests {
         let mut q = Queue::default();
         q.flush(&ctx).await;
         assert!(q.next(&ctx).await.is_none());
-        q.upload_done(file.id, None);
+        q.unpark(file.id, None);
         let (id, _) = q.next(&ctx).await.unwrap();
         assert_eq!(id, after.id);
     }

@@ -12,7 +12,7 @@ use crate::account::AccountHandle;
 use crate::error::{Error, Result};
 use crate::events::ClientEvent;
 use crate::inbound::emit_conversation;
-use crate::outbound::intent::{signal, Intent, Signal};
+use crate::outbound::intent::{signal, Encryption, Intent, Signal};
 use crate::xep::message::MAX_BODY_BYTES;
 
 /// A request the user can fix (an empty message, someone else's message).
@@ -69,14 +69,40 @@ pub(crate) async fn kind_of(ctx: &Ctx, peer: &str) -> ConversationKind {
 }
 
 async fn send_signal(handle: &AccountHandle, peer: &str, s: &Signal) -> Result<()> {
+    send_signal_sealed(handle, peer, s, false).await
+}
+
+/// Sends a signal, its text encrypted when `encrypt` (a correction in an
+/// encrypted conversation: never sent plain, an error instead).
+async fn send_signal_sealed(
+    handle: &AccountHandle,
+    peer: &str,
+    s: &Signal,
+    encrypt: bool,
+) -> Result<()> {
     let group = kind_of(handle.ctx(), peer).await == ConversationKind::GroupChat;
-    let stanza = signal(peer, group, s).ok_or(Error::Internal("a chat signal"))?;
+    let mut stanza = signal(peer, group, s).ok_or(Error::Internal("a chat signal"))?;
+    if encrypt {
+        stanza = crate::services::omemo::send::seal(handle.ctx(), peer, stanza)
+            .await
+            .map_err(|why| bad(&why))?;
+    }
     handle.send(Stanza::Message(stanza)).await
 }
 
-/// The intent of a message to `peer`, by the kind of conversation.
-fn intent_for(kind: ConversationKind) -> Intent {
-    Intent::for_kind(kind, false)
+/// The intent of a message to `peer`, by the kind of conversation and, in
+/// a one-to-one conversation, its encryption.
+pub(crate) async fn intent_for(
+    ctx: &Ctx,
+    peer: &str,
+    kind: ConversationKind,
+    file: bool,
+) -> Intent {
+    let encryption = match kind {
+        ConversationKind::Chat => crate::services::omemo::send::encryption_for(ctx, peer).await,
+        _ => Encryption::Plain,
+    };
+    Intent::for_kind(kind, file, encryption)
 }
 
 fn emit_message(ctx: &Ctx, m: &MessageRow) {
@@ -109,7 +135,7 @@ pub(crate) async fn send(
         None => None,
     };
     let sender = sender_in(ctx, peer, kind)?;
-    let intent = intent_for(kind);
+    let intent = intent_for(ctx, peer, kind, false).await;
     let row = crate::outbound::queue_message(
         ctx,
         peer,
@@ -152,7 +178,8 @@ pub(crate) async fn resend(
     let m = own_message(ctx, message_id).await?;
     // The store checks, in the same transaction, that it is a failed
     // outgoing message that was not retracted.
-    let intent = Intent::for_kind(kind_of(ctx, &m.peer).await, m.file.is_some());
+    let kind = kind_of(ctx, &m.peer).await;
+    let intent = intent_for(ctx, &m.peer, kind, m.file.is_some()).await;
     if m.file.is_some() {
         // A file whose upload failed starts again from its local copy.
         crate::services::files::upload::reset_for_retry(ctx, &m).await?;
@@ -188,7 +215,14 @@ pub(crate) async fn correct(
         reference: reference(&m, ConversationKind::Chat),
         body: body.to_string(),
     };
-    send_signal(handle, &m.peer, &s).await?;
+    // The correction of an encrypted message is encrypted too, as is any
+    // in a conversation that is.
+    let kind = kind_of(ctx, &m.peer).await;
+    let encrypt = kind == ConversationKind::Chat
+        && (m.encrypted
+            || crate::services::omemo::send::encryption_for(ctx, &m.peer).await
+                == Encryption::Omemo);
+    send_signal_sealed(handle, &m.peer, &s, encrypt).await?;
     let updated = ctx
         .store
         .correct_message(m.id, body)

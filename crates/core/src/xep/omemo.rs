@@ -74,6 +74,58 @@ pub(crate) fn read_devicelist_event(event: &Element) -> Option<DeviceList> {
     DeviceList::try_from(published.payload?).ok()
 }
 
+/// Asks for a device's bundle (the newest item of its node, whatever its
+/// id: clients name it differently).
+pub(crate) fn bundle_request(owner: &BareJid, device_id: u32) -> Iq {
+    let mut items = Items::new(&bundle_node(device_id));
+    items.max_items = Some(1);
+    Iq::from_get(String::new(), PubSub::Items(items)).with_to(Jid::from(owner.clone()))
+}
+
+/// The bundle in an answer to [`bundle_request`]; `None` when it holds
+/// none (or a malformed one).
+pub(crate) fn read_bundle_answer(answer: Element) -> Option<Bundle> {
+    pubsub::read_items(answer)?
+        .into_iter()
+        .filter_map(|i| i.payload)
+        .find_map(|p| Bundle::try_from(p).ok())
+}
+
+/// The body other clients show of an encrypted message (XEP-0380 names the
+/// encryption for them too).
+pub(crate) const FALLBACK_BODY: &str = "This message is encrypted with OMEMO, which your \
+     chat app does not seem to support.";
+
+/// Makes `m` an encrypted message: its body (the plaintext, already
+/// encrypted into `encrypted`) replaced by the fallback text, with the
+/// `<encrypted/>` element, the XEP-0380 encryption marker and a hint to
+/// store it (XEP-0334: a message whose body is the fallback is still one
+/// to keep).
+pub(crate) fn seal(m: &mut Message, encrypted: Encrypted) {
+    m.bodies.clear();
+    m.bodies
+        .insert(Default::default(), FALLBACK_BODY.to_string());
+    m.payloads.push(encrypted.into());
+    m.payloads.push(eme());
+    m.payloads.push(super::hints::store().into());
+}
+
+/// The XEP-0380 marker naming OMEMO.
+fn eme() -> Element {
+    let b = Element::builder("encryption", "urn:xmpp:eme:0");
+    let b = super::with_attr(b, "namespace", NS_OMEMO);
+    super::with_attr(b, "name", "OMEMO").build()
+}
+
+/// A key-transport message (no body, no payload) to `to`.
+pub(crate) fn key_transport_message(to: &BareJid, encrypted: Encrypted) -> Message {
+    let mut m = Message::chat(Jid::from(to.clone()));
+    m.id = Some(xmpp_parsers::message::Id(super::message::new_id()));
+    m.payloads.push(encrypted.into());
+    m.payloads.push(super::hints::store().into());
+    m
+}
+
 /// Publishes the device list as item `current`, with `open` access when
 /// asked (publish-options).
 pub(crate) fn publish_devicelist(list: &DeviceList, open: bool) -> Iq {

@@ -58,7 +58,14 @@ pub(crate) fn item_request(owner: Jid, node: &str, item_id: &str) -> Iq {
 }
 
 /// The items of an answer to an items request; `None` if it is not one.
+/// Only the `<items/>` child is read: ejabberd adds a result set
+/// (XEP-0059 `<set/>`) beside it, which the parser would refuse.
 pub(crate) fn read_items(answer: Element) -> Option<Vec<Item>> {
+    if !answer.is("pubsub", ns::PUBSUB) {
+        return None;
+    }
+    let items = answer.get_child("items", ns::PUBSUB)?.clone();
+    let answer = Element::builder("pubsub", ns::PUBSUB).append(items).build();
     match PubSub::try_from(answer).ok()? {
         PubSub::Items(items) => Some(items.items),
         _ => None,
@@ -229,6 +236,15 @@ mod tests {
         ))
         .is_none());
         assert!(read_items(el("<query xmlns='jabber:iq:roster'/>")).is_none());
+        // ejabberd's answer carries a result set beside the items.
+        let answer = el("<pubsub xmlns='http://jabber.org/protocol/pubsub'>\
+            <set xmlns='http://jabber.org/protocol/rsm'><count>1</count>\
+            <first index='0'>2026-12-05T11:22:04.035187Z</first>\
+            <last>2026-12-05T11:22:04.035187Z</last></set>\
+            <items node='n'><item id='current'><x xmlns='urn:x'/></item></items></pubsub>");
+        let items = read_items(answer).unwrap();
+        assert_eq!(items.len(), 1);
+        assert!(items[0].payload.as_ref().unwrap().is("x", "urn:x"));
     }
 
     #[test]

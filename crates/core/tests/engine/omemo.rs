@@ -19,7 +19,7 @@ const DEVICELIST: &str = "eu.siacs.conversations.axolotl.devicelist";
 /// Users are created before Tern signs in: Prosody's command line writes
 /// its SQLite file, and a write of the running server at that moment (Tern
 /// publishing) can fail with "database is locked".
-async fn omemo_peer(server: &Server, (jid, pass): (String, String)) -> Peer {
+pub(crate) async fn omemo_peer(server: &Server, (jid, pass): (String, String)) -> Peer {
     let opts = PeerOptions::new(jid, pass, "127.0.0.1", server.port());
     Peer(Arc::new(
         blocking(move || SlixmppPeer::start_omemo(opts).unwrap()).await,
@@ -79,7 +79,7 @@ fn device_ids(xml: &str) -> Vec<u32> {
 /// Tern's own device on `owner`'s PEP, checked by someone else (the peer, no
 /// subscription: the nodes must be open): the device list holds one device
 /// and that device's bundle has its keys. Returns the device id.
-async fn published_device(peer: &Peer, owner: &str) -> u32 {
+pub(crate) async fn published_device(peer: &Peer, owner: &str) -> u32 {
     let list = read_node(peer, owner, DEVICELIST, |x| x.contains("<device")).await;
     let ids = device_ids(&list);
     assert_eq!(ids.len(), 1, "one device: {list}");

@@ -923,13 +923,22 @@ export type MessageView = {
 	moderation_reason: string | null,
 	/**  The file it shares (a photo, a document, ...), if any. */
 	file: FileView | null,
-	/**  It came end-to-end encrypted (OMEMO): `body` is what was decrypted. */
+	/**
+	 *  It came, or went, end-to-end encrypted (OMEMO): `body` is the
+	 *  plaintext.
+	 */
 	encrypted: boolean,
 	/**
 	 *  It came encrypted and could not be decrypted: why, in words to
 	 *  show in place of the text.
 	 */
 	decrypt_error: string | null,
+	/**
+	 *  The user's message waits in the send queue because it cannot be
+	 *  encrypted yet: why, and what to do, in words. It is never sent
+	 *  unencrypted unless the user chooses so (`send_unencrypted`).
+	 */
+	held: string | null,
 };
 
 /**  Someone in a room. */

@@ -224,7 +224,8 @@ pub(crate) async fn send(
             }
         };
         info.dir = Some(dir);
-        let intent = Intent::for_kind(kind, true);
+        let intent = crate::services::chat::intent_for(ctx, peer, kind, true).await;
+        info.encrypt = intent.encryption() == crate::outbound::intent::Encryption::Omemo;
         let row = crate::outbound::queue_message(
             ctx,
             peer,
@@ -418,8 +419,17 @@ pub(crate) fn media_type_of(name: &str) -> &'static str {
 }
 
 /// The stanza announcing an uploaded file; `Upload` while it has no link.
-pub(crate) fn announcement(via: Via, row: &MessageRow) -> Prepared {
-    let Some(info) = FileInfo::from_json(row.file.as_deref()) else {
+/// `encrypted`: the announcement is to be encrypted (the caller does it),
+/// so the file is encrypted before its upload and the stanza carries the
+/// link as its body only (XEP-0454: what Conversations and Dino send; the
+/// metadata elements would show the link to the servers in plain).
+pub(crate) async fn announcement(
+    ctx: &Ctx,
+    via: Via,
+    row: &MessageRow,
+    encrypted: bool,
+) -> Prepared {
+    let Some(mut info) = FileInfo::from_json(row.file.as_deref()) else {
         return Prepared::Unsendable("the file's record is damaged");
     };
     let Some(url) = info
@@ -427,6 +437,13 @@ pub(crate) fn announcement(via: Via, row: &MessageRow) -> Prepared {
         .clone()
         .filter(|_| info.state == FileState::Uploaded)
     else {
+        if encrypted && !info.encrypt {
+            info.encrypt = true;
+            if let Err(e) = ctx.store.set_file(row.id, &info.to_json(), None).await {
+                tracing::warn!("file record not updated: {e}");
+                return Prepared::Held("Tern could not prepare the file for encryption.".into());
+            }
+        }
         return Prepared::Upload;
     };
     let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
@@ -446,12 +463,14 @@ pub(crate) fn announcement(via: Via, row: &MessageRow) -> Prepared {
     let Some(mut m) = stanza else {
         return Prepared::Unsendable("the message could not be built");
     };
-    m.payloads.push(crate::xep::oob::element(&url, None));
-    m.payloads.push(crate::xep::sfs::file_sharing(
-        &metadata(&info),
-        &[url],
-        Some(&row.uid),
-    ));
+    if !encrypted {
+        m.payloads.push(crate::xep::oob::element(&url, None));
+        m.payloads.push(crate::xep::sfs::file_sharing(
+            &metadata(&info),
+            &[url],
+            Some(&row.uid),
+        ));
+    }
     Prepared::Ready(Box::new(m))
 }
 
@@ -503,10 +522,10 @@ pub(crate) fn start(handle: &AccountHandle, message_id: i64) {
         match upload(&h, message_id, &running.token).await {
             // Back to the queue with its link (a new session's flush
             // finds it in the stored queue anyway).
-            Ok(intent) => h.upload_done(message_id, intent).await,
+            Ok(intent) => h.unpark(message_id, intent).await,
             Err((code, text)) => {
                 fail(ctx, message_id, &code, &text).await;
-                h.upload_done(message_id, None).await;
+                h.unpark(message_id, None).await;
             }
         }
         drop(running);
@@ -529,8 +548,15 @@ async fn upload(
         let Some(mut info) = FileInfo::from_json(row.file.as_deref()) else {
             return Err(("damaged".into(), "The file's record is damaged.".into()));
         };
-        let kind = crate::services::chat::kind_of(ctx, &row.peer).await;
-        let intent = Intent::for_kind(kind, true);
+        // As it was queued (its encryption too).
+        let stored = ctx.store.outbox_intent(message_id).await.ok().flatten();
+        let intent = match stored.as_deref().and_then(Intent::from_json) {
+            Some(intent) => intent,
+            None => {
+                let kind = crate::services::chat::kind_of(ctx, &row.peer).await;
+                crate::services::chat::intent_for(ctx, &row.peer, kind, true).await
+            }
+        };
         if info.state == FileState::Uploaded && info.url.is_some() {
             return Ok(Some(intent));
         }

@@ -9,6 +9,7 @@
 //! decrypt).
 
 pub(crate) mod pep;
+pub(crate) mod send;
 
 use tern_omemo::legacy_omemo::{DeviceList, Encrypted};
 use tern_omemo::{BareJid, Config, Decrypted, Event, Omemo};
@@ -24,6 +25,8 @@ pub(crate) struct OmemoState {
     pending: std::sync::Mutex<Pending>,
     /// Wakes [`pep::maintain`] when something is to be published.
     wake: Notify,
+    /// What sending learned this session (`send`).
+    send: std::sync::Mutex<send::SendState>,
 }
 
 /// What is to be published.
@@ -79,6 +82,13 @@ impl OmemoState {
         Ok(decrypted)
     }
 
+    /// What sending learned this session.
+    pub(crate) fn send_state(&self) -> std::sync::MutexGuard<'_, send::SendState> {
+        self.send
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Takes in a device list from PEP (a contact's, or the user's own).
     pub(crate) async fn receive_device_list(
         &self,
@@ -90,6 +100,7 @@ impl OmemoState {
             let mut engine = self.engine(ctx).await?;
             engine.receive_device_list(jid, list).await?
         };
+        self.send_state().list_changed(jid);
         self.note(&events);
         Ok(())
     }

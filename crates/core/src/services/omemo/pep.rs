@@ -121,7 +121,14 @@ pub(crate) async fn on_device_list(handle: &AccountHandle, from: &Jid, list: Dev
     }
     if let Err(e) = ctx.omemo.receive_device_list(ctx, &jid, &list).await {
         tracing::info!(%from, "device list refused: {e}");
+        return;
     }
+    // Messages waiting for this contact's keys (all of them, when the
+    // user's own devices changed) may go now. The router runs in the
+    // account task, which takes the command: sent from beside it.
+    let peer = (jid != ctx.own).then(|| jid.to_string());
+    let h = handle.clone();
+    tokio::spawn(async move { h.release_held(peer).await });
 }
 
 async fn publish_device_list(handle: &AccountHandle, list: &DeviceList) {

@@ -1,0 +1,235 @@
+//! Sending encrypted (OMEMO 0.3) through the engine, to an independent
+//! implementation (slixmpp-omemo, python-oldmemo) and to another Tern, on
+//! Prosody and ejabberd: a conversation with a contact who has devices is
+//! encrypted without the user doing anything, replies and corrections stay
+//! encrypted, the user's other device reads what this one sent, and a
+//! message that cannot be encrypted waits with its reason and is never
+//! sent plain unless the user chooses so.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tern_core::{MessageState, MessageView};
+
+use crate::omemo::{omemo_peer, published_device};
+use crate::support::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A peer's `omemo_message` event (a message it decrypted) with this id.
+fn decrypted(id: &str) -> impl Fn(&Value) -> bool + Send + 'static {
+    let id = id.to_string();
+    move |e| e["event"] == "omemo_message" && e["id"] == id.as_str()
+}
+
+/// The peer's raw `message` event with this id (what went on the wire).
+fn raw(id: &str) -> impl Fn(&Value) -> bool + Send + 'static {
+    let id = id.to_string();
+    move |e| e["event"] == "message" && e["id"] == id.as_str()
+}
+
+/// Whether any event the peer reported so far shows `text` (in a body,
+/// decrypted or not).
+async fn peer_saw(peer: &Peer, text: &str) -> bool {
+    let text = text.to_string();
+    let events = peer.run(|p| p.clear_events()).await;
+    events.iter().any(|e| e.to_string().contains(&text))
+}
+
+/// Tern's own message with this uid once it reaches `state`.
+async fn own_state(t: &mut TestClient, uid: &str, state: MessageState) -> MessageView {
+    wait_event(
+        &mut t.events,
+        T,
+        "the message's state",
+        any_message(|m| m.uid == uid && m.state == state),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tern_and_slixmpp_omemo_talk_encrypted() {
+    talk_encrypted(Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tern_and_slixmpp_omemo_talk_encrypted_on_ejabberd() {
+    talk_encrypted(Server::ejabberd().await).await;
+}
+
+/// The first message to a contact Tern never talked to: their keys are
+/// fetched when it goes, it goes encrypted, the wire shows only the
+/// fallback; the peer's encrypted answer is decrypted; the conversation is
+/// encrypted from then on; a correction is encrypted too.
+async fn talk_encrypted(server: Server) {
+    init_tracing_at("tern_core=debug,warn");
+    let bob = server.user();
+    let (mut t, alice, _) = tern(&server).await;
+    let peer = omemo_peer(&server, bob).await;
+    let bob = peer.bare();
+    published_device(&peer, &alice).await;
+    let before = t
+        .client
+        .conversation_encryption(&alice, &bob)
+        .await
+        .unwrap();
+    assert_eq!(before.mode, "auto");
+
+    let text = "the first secret ✓ <b>not markup</b>";
+    let sent = t
+        .client
+        .send_message(&alice, &bob, text, None)
+        .await
+        .unwrap();
+    let got = peer.event(decrypted(&sent.uid)).await;
+    assert_eq!(got["body"], text, "{got}");
+    let wire = peer.event(raw(&sent.uid)).await;
+    assert_eq!(wire["encrypted"], true, "{wire}");
+    assert!(!wire.to_string().contains("first secret"), "{wire}");
+    let acked = own_state(&mut t, &sent.uid, MessageState::Acked).await;
+    assert!(acked.encrypted && acked.held.is_none(), "{acked:?}");
+
+    // The peer echoes it back, encrypted: decrypted here.
+    let echo = wait_event(
+        &mut t.events,
+        T,
+        "the peer's encrypted answer",
+        message_where(&bob, |m| !m.outgoing && m.body == text),
+    )
+    .await;
+    assert!(echo.encrypted && echo.decrypt_error.is_none(), "{echo:?}");
+
+    let after = t
+        .client
+        .conversation_encryption(&alice, &bob)
+        .await
+        .unwrap();
+    assert_eq!(after.mode, "omemo");
+    assert_eq!(after.next_encrypted, Some(true));
+    assert_eq!(after.contact_devices, 1, "{after:?}");
+    assert!(after.problem.is_none(), "{after:?}");
+
+    // The next one needs no fetching; then a correction of it.
+    let second = t
+        .client
+        .send_message(&alice, &bob, "second, encrypted at once", None)
+        .await
+        .unwrap();
+    let got = peer.event(decrypted(&second.uid)).await;
+    assert_eq!(got["body"], "second, encrypted at once");
+    own_state(&mut t, &second.uid, MessageState::Acked).await;
+    t.client
+        .correct_message(&alice, second.id, "second, corrected in secret")
+        .await
+        .unwrap();
+    let fix = peer
+        .event(|e| e["event"] == "message" && !e["replace_id"].is_null())
+        .await;
+    assert_eq!(fix["encrypted"], true, "{fix}");
+    assert_eq!(fix["replace_id"], second.uid.as_str());
+    let fix_id = fix["id"].as_str().unwrap().to_string();
+    assert!(
+        !fix.to_string().contains("in secret"),
+        "plain on the wire: {fix}"
+    );
+    let got = peer.event(decrypted(&fix_id)).await;
+    assert_eq!(got["body"], "second, corrected in secret");
+}
+
+/// A contact without OMEMO: an undecided conversation goes plain (their
+/// device list is asked for once); once the user turns encryption on, a
+/// message waits with the reason and nothing reaches the contact, until
+/// the user chooses to send it unencrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keys_a_message_waits_and_goes_plain_only_when_chosen() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (mut t, alice, _) = tern(&server).await;
+    let peer = peer(&server).await;
+    let bob = peer.bare();
+
+    let plain = t
+        .client
+        .send_message(&alice, &bob, "hello without keys", None)
+        .await
+        .unwrap();
+    let got = peer.event(raw(&plain.uid)).await;
+    assert_eq!(got["body"], "hello without keys");
+    assert_eq!(got["encrypted"], false);
+    let view = t
+        .client
+        .conversation_encryption(&alice, &bob)
+        .await
+        .unwrap();
+    assert_eq!((view.mode.as_str(), view.next_encrypted), ("auto", None));
+
+    let view = t
+        .client
+        .set_conversation_encryption(&alice, &bob, true)
+        .await
+        .unwrap();
+    assert_eq!(view.next_encrypted, Some(true));
+    assert!(
+        view.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("not published")),
+        "{view:?}"
+    );
+    let secret = "this must never go plain by accident";
+    let held = t
+        .client
+        .send_message(&alice, &bob, secret, None)
+        .await
+        .unwrap();
+    let waiting = wait_event(
+        &mut t.events,
+        T,
+        "the message held with its reason",
+        any_message(|m| m.uid == held.uid && m.held.is_some()),
+    )
+    .await;
+    assert_eq!(waiting.state, MessageState::Queued);
+    let reason = waiting.held.unwrap();
+    assert!(
+        reason.contains("not published any encryption keys"),
+        "{reason}"
+    );
+    // A later message waits behind it, in order.
+    let after = t
+        .client
+        .send_message(&alice, &bob, "and this one after it", None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!peer_saw(&peer, secret).await, "sent plain by accident");
+    assert!(!peer_saw(&peer, "after it").await, "overtook the held one");
+
+    // A reconnect tries again; it still waits.
+    t.client.set_enabled(&alice, false).await.unwrap();
+    t.client.set_enabled(&alice, true).await.unwrap();
+    wait_connected(&mut t, &alice).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !peer_saw(&peer, secret).await,
+        "sent plain after a reconnect"
+    );
+
+    // The user's explicit choice, for that message only: the next one
+    // then waits in its turn, for the same reason.
+    t.client.send_unencrypted(&alice, held.id).await.unwrap();
+    let got = peer.event(raw(&held.uid)).await;
+    assert_eq!(got["body"], secret);
+    assert_eq!(got["encrypted"], false);
+    let _ = own_state(&mut t, &held.uid, MessageState::Acked).await;
+    wait_event(
+        &mut t.events,
+        T,
+        "the next message held in its turn",
+        any_message(|m| m.uid == after.uid && m.held.is_some()),
+    )
+    .await;
+    assert!(!peer_saw(&peer, "after it").await, "sent plain by accident");
+    t.client.send_unencrypted(&alice, after.id).await.unwrap();
+    let got = peer.event(raw(&after.uid)).await;
+    assert_eq!(got["body"], "and this one after it");
+}
