@@ -62,7 +62,7 @@ async fn tern_and_slixmpp_omemo_talk_encrypted_on_ejabberd() {
 /// fallback; the peer's encrypted answer is decrypted; the conversation is
 /// encrypted from then on; a correction is encrypted too.
 async fn talk_encrypted(server: Server) {
-    init_tracing_at("tern_core=debug,warn");
+    init_tracing_at("tern_core=info,warn");
     let bob = server.user();
     let (mut t, alice, _) = tern(&server).await;
     let peer = omemo_peer(&server, bob).await;
@@ -232,4 +232,120 @@ async fn without_keys_a_message_waits_and_goes_plain_only_when_chosen() {
     t.client.send_unencrypted(&alice, after.id).await.unwrap();
     let got = peer.event(raw(&after.uid)).await;
     assert_eq!(got["body"], "and this one after it");
+}
+
+/// Waits until `t`'s account knows `n` other devices of its own to
+/// encrypt for (the other device's list reached it).
+async fn knows_own_devices(t: &TestClient, account: &str, contact: &str, n: u32) {
+    let start = std::time::Instant::now();
+    loop {
+        let v = t
+            .client
+            .conversation_encryption(account, contact)
+            .await
+            .unwrap();
+        if v.own_devices == n {
+            return;
+        }
+        assert!(start.elapsed() < T, "own devices never known: {v:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A message of the conversation with `peer` whose body is `body`, from
+/// the account (`outgoing`) or to it.
+async fn got(t: &mut TestClient, peer: &str, body: &str, outgoing: bool) -> MessageView {
+    wait_event(
+        &mut t.events,
+        T,
+        "the message, decrypted",
+        message_where(peer, |m| m.body == body && m.outgoing == outgoing),
+    )
+    .await
+}
+
+/// On Prosody, with slixmpp-omemo: what one of the user's Tern devices
+/// sends reaches the other one (a carbon) decrypted, and the contact's
+/// answer is decrypted on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_other_device_reads_both_sides() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (alice, pass) = server.user();
+    let bob = server.user();
+    let mut a1 = tern_as(&server, &alice, &pass).await;
+    let peer = omemo_peer(&server, bob).await;
+    let bob = peer.bare();
+    let mut a2 = tern_as(&server, &alice, &pass).await;
+    knows_own_devices(&a1, &alice, &bob, 1).await;
+
+    let text = "from my laptop, readable on my desktop 🔐";
+    let sent = a1
+        .client
+        .send_message(&alice, &bob, text, None)
+        .await
+        .unwrap();
+    let got_peer = peer.event(decrypted(&sent.uid)).await;
+    assert_eq!(got_peer["body"], text);
+    let carbon = got(&mut a2, &bob, text, true).await;
+    assert!(
+        carbon.encrypted && carbon.decrypt_error.is_none(),
+        "{carbon:?}"
+    );
+    assert_eq!(carbon.uid, sent.uid);
+
+    // The peer's echo is encrypted for both of Alice's devices.
+    let echo1 = got(&mut a1, &bob, text, false).await;
+    let echo2 = got(&mut a2, &bob, text, false).await;
+    assert!(echo1.encrypted && echo2.encrypted);
+    assert!(echo1.decrypt_error.is_none() && echo2.decrypt_error.is_none());
+}
+
+/// On ejabberd, Tern to Tern: the first message and the answer decrypt,
+/// and the sender's other device reads both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tern_and_tern_talk_encrypted_on_ejabberd() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::ejabberd().await;
+    let (alice, apass) = server.user();
+    let (bob, bpass) = server.user();
+    let mut a1 = tern_as(&server, &alice, &apass).await;
+    let mut b = tern_as(&server, &bob, &bpass).await;
+    let mut a2 = tern_as(&server, &alice, &apass).await;
+    knows_own_devices(&a1, &alice, &bob, 1).await;
+
+    let first = "Bob, only you (and my other device) can read this";
+    a1.client
+        .send_message(&alice, &bob, first, None)
+        .await
+        .unwrap();
+    let at_bob = got(&mut b, &alice, first, false).await;
+    assert!(
+        at_bob.encrypted && at_bob.decrypt_error.is_none(),
+        "{at_bob:?}"
+    );
+    let at_a2 = got(&mut a2, &bob, first, true).await;
+    assert!(
+        at_a2.encrypted && at_a2.decrypt_error.is_none(),
+        "{at_a2:?}"
+    );
+    let v = b
+        .client
+        .conversation_encryption(&bob, &alice)
+        .await
+        .unwrap();
+    assert_eq!(v.mode, "omemo", "an encrypted message decides it: {v:?}");
+
+    let answer = "Alice, encrypted back to both of your devices";
+    let sent = b
+        .client
+        .send_message(&bob, &alice, answer, None)
+        .await
+        .unwrap();
+    let acked = own_state(&mut b, &sent.uid, MessageState::Acked).await;
+    assert!(acked.encrypted, "{acked:?}");
+    for t in [&mut a1, &mut a2] {
+        let m = got(t, &bob, answer, false).await;
+        assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
+    }
 }

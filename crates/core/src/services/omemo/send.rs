@@ -79,10 +79,11 @@ fn contact(peer: &str) -> Option<BareJid> {
     BareJid::new(peer).ok()
 }
 
-/// Whether a message to `peer` must wait for keys to be fetched first: no
-/// device of the contact is known and their list was not asked for this
-/// session, or a usable device (theirs or the user's) has no session and
-/// was not found broken.
+/// Whether a message to `peer` must wait for keys to be fetched first:
+/// the contact's device list was not asked for this session (pushes come
+/// only from contacts with a presence subscription, and may have been
+/// missed while offline), or a usable device (theirs or the user's) has no
+/// session and was not found broken lately.
 pub(crate) async fn needs_keys(ctx: &Ctx, peer: &str) -> bool {
     let Some(jid) = contact(peer) else {
         return false;
@@ -91,16 +92,12 @@ pub(crate) async fn needs_keys(ctx: &Ctx, peer: &str) -> bool {
         let mut s = ctx.omemo.send_state();
         (s.checked.contains_key(&jid), s.broken_now())
     };
+    if !checked {
+        return true;
+    }
     let Ok(engine) = ctx.omemo.engine(ctx).await else {
         return false;
     };
-    let known = match engine.devices(&jid).await {
-        Ok(d) => d.iter().any(|d| d.active),
-        Err(_) => false,
-    };
-    if !known && !checked {
-        return true;
-    }
     match engine.missing_sessions(std::slice::from_ref(&jid)).await {
         Ok(missing) => missing.iter().any(|d| !broken.contains(d)),
         Err(_) => false,
@@ -231,8 +228,9 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
     let Some(jid) = contact(peer) else {
         return (ListOutcome::None, false);
     };
-    let mut outcome = if has_devices(ctx, peer).await {
-        ListOutcome::Devices
+    let checked = ctx.omemo.send_state().checked.contains_key(&jid);
+    let mut outcome = if checked {
+        ListOutcome::None
     } else {
         let o = fetch_list(h, &jid).await;
         let problem = match &o {
@@ -278,7 +276,8 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
             }
         }
     }
-    if outcome == ListOutcome::None && has_devices(ctx, peer).await {
+    // Devices known from before (or from their messages) count too.
+    if outcome != ListOutcome::Devices && has_devices(ctx, peer).await {
         outcome = ListOutcome::Devices;
     }
     (outcome, incomplete)
@@ -444,7 +443,14 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
     let Some(jid) = contact(peer) else {
         return v;
     };
-    let usable = |d: &tern_omemo::DeviceInfo| d.active && d.trust.is_usable();
+    // Encrypted for: trusted devices, and devices whose key is not known
+    // yet (it is fetched when a message goes, and trusted blindly unless
+    // the user verified another device of that account).
+    let undecided = |d: &tern_omemo::DeviceInfo| {
+        d.active && d.trust == Trust::Undecided && d.fingerprint.is_some()
+    };
+    let usable =
+        |d: &tern_omemo::DeviceInfo| d.active && d.trust != Trust::Distrusted && !undecided(d);
     let (theirs, own, own_id) = match ctx.omemo.engine(ctx).await {
         Ok(engine) => (
             engine.devices(&jid).await.unwrap_or_default(),
@@ -457,10 +463,7 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
         }
     };
     v.contact_devices = theirs.iter().filter(|d| usable(d)).count() as u32;
-    v.undecided = theirs
-        .iter()
-        .filter(|d| d.active && d.trust == Trust::Undecided)
-        .count() as u32;
+    v.undecided = theirs.iter().filter(|d| undecided(d)).count() as u32;
     v.own_devices = own
         .iter()
         .filter(|d| usable(d) && d.address.device_id != own_id)
