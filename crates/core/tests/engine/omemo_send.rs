@@ -349,3 +349,141 @@ async fn tern_and_tern_talk_encrypted_on_ejabberd() {
         assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
     }
 }
+
+/// In an encrypted conversation with slixmpp-omemo: a file Tern sends is
+/// encrypted before its upload and announced only inside the encrypted
+/// message (the wire shows no link); the peer downloads and decrypts it
+/// byte-equal. The peer's encrypted file comes back the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_in_an_encrypted_conversation_are_encrypted() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let bob = server.user();
+    let (mut t, alice, _) = tern(&server).await;
+    let peer = omemo_peer(&server, bob).await;
+    let bob = peer.bare();
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let hello = t
+        .client
+        .send_message(&alice, &bob, "hello", None)
+        .await
+        .unwrap();
+    peer.event(decrypted(&hello.uid)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let path = dir.path().join("plans.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let sent = t
+        .client
+        .send_files(&alice, &bob, &[path], None, None)
+        .await
+        .unwrap();
+    let uid = sent[0].uid.clone();
+    let got = peer.event(decrypted(&uid)).await;
+    let url = got["body"].as_str().unwrap().to_string();
+    assert!(url.starts_with("aesgcm://"), "{got}");
+    let wire = peer.event(raw(&uid)).await;
+    assert_eq!(wire["encrypted"], true);
+    assert!(
+        wire["oob_url"].is_null() && wire["file"].is_null(),
+        "{wire}"
+    );
+    assert!(!wire.to_string().contains("aesgcm"), "{wire}");
+    let target = dir.path().join("at-peer.bin");
+    let t2 = target.clone();
+    peer.run(move |p| p.download(&url, &t2).unwrap()).await;
+    assert!(std::fs::read(&target).unwrap() == bytes, "not byte-equal");
+    let acked = own_state(&mut t, &uid, MessageState::Acked).await;
+    assert!(acked.encrypted, "{acked:?}");
+
+    // The peer's encrypted file.
+    let theirs: Vec<u8> = (0..120_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    let their_path = dir.path().join("reply.bin");
+    std::fs::write(&their_path, &theirs).unwrap();
+    let to = alice.clone();
+    peer.run(move |p| {
+        let opts = tern_testkit::UploadOptions {
+            aesgcm_iv_len: Some(12),
+            ..tern_testkit::UploadOptions::new("application/octet-stream")
+        };
+        p.upload_send_with(&to, &their_path, "their-file", &opts)
+            .unwrap()
+    })
+    .await;
+    let m = wait_event(
+        &mut t.events,
+        T,
+        "the peer's encrypted file",
+        message_where(&bob, |m| {
+            !m.outgoing && m.file.as_ref().is_some_and(|f| f.encrypted)
+        }),
+    )
+    .await;
+    assert!(m.encrypted, "came in an encrypted message: {m:?}");
+    t.client.download_file(&alice, m.id).await.unwrap();
+    wait_event(
+        &mut t.events,
+        T,
+        "downloaded",
+        any_message(|x| {
+            x.id == m.id
+                && x.file
+                    .as_ref()
+                    .is_some_and(|f| f.state == tern_core::FileState::Local)
+        }),
+    )
+    .await;
+    let local = t.client.file_path(&alice, m.id).await.unwrap();
+    assert!(std::fs::read(local).unwrap() == theirs, "not byte-equal");
+}
+
+/// A contact whose device list names a device without a bundle (a broken
+/// or half-installed client): the message waits with the reason, and
+/// nothing reaches the contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_without_a_bundle_holds_the_message() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (mut t, alice, _) = tern(&server).await;
+    let peer = peer(&server).await;
+    let bob = peer.bare();
+    let publish = "<iq type='set'><pubsub xmlns='http://jabber.org/protocol/pubsub'>\
+        <publish node='eu.siacs.conversations.axolotl.devicelist'><item id='current'>\
+        <list xmlns='eu.siacs.conversations.axolotl'><device id='4242'/></list></item></publish>\
+        <publish-options><x xmlns='jabber:x:data' type='submit'>\
+        <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>\
+        <field var='pubsub#access_model'><value>open</value></field></x></publish-options>\
+        </pubsub></iq>";
+    let answer = peer
+        .run(move |p| p.iq(publish, Duration::from_secs(10)).unwrap())
+        .await;
+    assert_eq!(answer["type"], "result", "{answer}");
+
+    let secret = "no bundle, no plain text";
+    let sent = t
+        .client
+        .send_message(&alice, &bob, secret, None)
+        .await
+        .unwrap();
+    let held = wait_event(
+        &mut t.events,
+        T,
+        "held",
+        any_message(|m| m.uid == sent.uid && m.held.is_some()),
+    )
+    .await;
+    let reason = held.held.unwrap();
+    assert!(
+        reason.contains("could not get the encryption keys"),
+        "{reason}"
+    );
+    let view = t
+        .client
+        .conversation_encryption(&alice, &bob)
+        .await
+        .unwrap();
+    assert_eq!(view.mode, "omemo", "the contact has a device: {view:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!peer_saw(&peer, secret).await, "sent plain by accident");
+}
