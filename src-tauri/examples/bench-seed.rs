@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             file: None,
             encrypted: false,
             decrypt_error: None,
+            omemo_retry: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

@@ -79,6 +79,7 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             file: None,
             encrypted: false,
             decrypt_error: None,
+            omemo_retry: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

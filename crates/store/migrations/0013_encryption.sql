@@ -13,3 +13,11 @@ CREATE TABLE encryption_modes (
     mode        TEXT NOT NULL,
     PRIMARY KEY (account_jid, peer)
 );
+-- Encrypted messages that could not be decrypted yet, with their
+-- <encrypted/> element: tried again in the order they were sent, once the
+-- messages before them were (an archive is read newest first, a ratchet
+-- must see its messages in order), or when a later key exchange allows.
+CREATE TABLE omemo_pending (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    element    TEXT NOT NULL
+);

@@ -488,6 +488,7 @@ mod tests {
                 file: None,
                 encrypted: false,
                 decrypt_error: None,
+                omemo_retry: None,
             })
             .collect();
         store

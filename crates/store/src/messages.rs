@@ -97,6 +97,9 @@ pub struct NewMessage {
     pub encrypted: bool,
     /// It came encrypted and could not be decrypted: why, in words.
     pub decrypt_error: Option<String>,
+    /// It could not be decrypted yet but may be later: its `<encrypted/>`
+    /// element (XML), kept until it is (see [`Store::omemo_pending`]).
+    pub omemo_retry: Option<String>,
 }
 
 /// A stored message.
@@ -626,6 +629,68 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// An account's messages waiting to be decrypted again, oldest first
+    /// (the order a ratchet needs), with their `<encrypted/>` elements.
+    pub async fn omemo_pending(&self, account: &str) -> Result<Vec<(MessageRow, String)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {}, p.element AS element FROM omemo_pending p JOIN messages m ON m.id = p.message_id
+             WHERE m.account_jid = ?1 ORDER BY m.timestamp_ms, m.id",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((row(r)?, r.try_get("element")?)))
+            .collect()
+    }
+
+    /// A message waiting to be decrypted again was: with `Ok`, its text is
+    /// now the plaintext; with `Err`, it keeps its fallback text and shows
+    /// this reason, and waits on only if `keep` (a later key exchange may
+    /// still allow it).
+    pub async fn omemo_retried(
+        &self,
+        id: i64,
+        outcome: std::result::Result<&str, &str>,
+        keep: bool,
+    ) -> Result<Option<MessageRow>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if outcome.is_ok() || !keep {
+            sqlx::query("DELETE FROM omemo_pending WHERE message_id = ?1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (sql, text) = match outcome {
+            Ok(body) => (
+                format!(
+                    "UPDATE messages SET body = ?2, encrypted = 1, decrypt_error = NULL
+                     WHERE id = ?1 RETURNING {COLUMNS}"
+                ),
+                body,
+            ),
+            Err(reason) => (
+                format!(
+                    "UPDATE messages SET decrypt_error = ?2
+                     WHERE id = ?1 AND decrypt_error IS NOT ?2 RETURNING {COLUMNS}"
+                ),
+                reason,
+            ),
+        };
+        let r = sqlx::query(&sql)
+            .bind(id)
+            .bind(text)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        r.as_ref().map(row).transpose()
+    }
+
     /// Sets the reactions JSON of a message.
     pub async fn set_reactions(&self, id: i64, reactions_json: &str) -> Result<Option<MessageRow>> {
         let mut conn = self.pool().acquire().await?;
@@ -1122,6 +1187,13 @@ pub(crate) async fn insert_in(
     .fetch_one(&mut *conn)
     .await?;
     let inserted = row(&r)?;
+    if let Some(element) = &m.omemo_retry {
+        sqlx::query("INSERT INTO omemo_pending (message_id, element) VALUES (?1, ?2)")
+            .bind(inserted.id)
+            .bind(element)
+            .execute(&mut *conn)
+            .await?;
+    }
     let unread = i64::from(!outgoing && count_unread);
     let mentions = unread * i64::from(m.mention);
     sqlx::query(

@@ -459,6 +459,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         file: None,
         encrypted: false,
         decrypt_error: None,
+        omemo_retry: None,
     }
 }
 

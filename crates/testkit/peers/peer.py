@@ -34,6 +34,9 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
     {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID}   (--omemo only)
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
+    {"cmd": "omemo_flood", "to": JID, "count": N, "prefix": P}  (--omemo only:
+        N encrypted messages, ids and bodies "P-0" .. "P-(N-1)" in order;
+        then "omemo_flooded" with "count")
     {"cmd": "quit"}
 
 Files (XEP-0363 HTTP upload, XEP-0066 OOB, XEP-0446/0447 metadata). HTTP
@@ -1344,6 +1347,15 @@ class Peer(ClientXMPP):
                 await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
         elif name == "omemo_echo":
             self.omemo_echo = bool(cmd.get("enabled", True))
+        elif name == "omemo_flood":
+            if not self.args.omemo:
+                raise ValueError("the peer was started without --omemo")
+            prefix, count = cmd["prefix"], int(cmd["count"])
+            async with self.omemo_lock:
+                for i in range(count):
+                    text = "%s-%d" % (prefix, i)
+                    await self.send_encrypted(cmd["to"], text, text, quiet=True)
+            emit("omemo_flooded", count=count)
         elif name == "upload_send":
             await self.upload_send(cmd)
         elif name == "upload_slot":
@@ -1607,7 +1619,7 @@ class Peer(ClientXMPP):
             return
         emit("iq_result", id=result["id"], type=result["type"], xml=str(result))
 
-    async def send_encrypted(self, to, body, stanza_id):
+    async def send_encrypted(self, to, body, stanza_id, quiet=False):
         msg = self.make_message(mto=to, mtype="chat")
         msg["id"] = stanza_id or self.new_id()
         msg["body"] = body
@@ -1620,7 +1632,10 @@ class Peer(ClientXMPP):
         encrypted["origin_id"]["id"] = msg["id"]
         encrypted["eme"]["namespace"] = NS_OLDMEMO
         encrypted["eme"]["name"] = self.plugin["xep_0380"].mechanisms[NS_OLDMEMO]
-        self.sent(encrypted, "omemo_send")
+        if quiet:
+            encrypted.send()
+        else:
+            self.sent(encrypted, "omemo_send")
 
 
 def omemo_plugin(store_path):

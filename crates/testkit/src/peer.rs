@@ -498,6 +498,20 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id}))
     }
 
+    /// Sends `count` OMEMO-encrypted messages to `to`, in order, with ids
+    /// and bodies `prefix-0` ..; returns when all went out.
+    pub fn omemo_flood(
+        &self,
+        to: &str,
+        count: usize,
+        prefix: &str,
+        within: Duration,
+    ) -> Result<()> {
+        self.send(json!({"cmd": "omemo_flood", "to": to, "count": count, "prefix": prefix}))?;
+        self.wait_for(within, |e| e["event"] == "omemo_flooded")?;
+        Ok(())
+    }
+
     /// Uploads the file at `path` to the peer's own server (XEP-0363, over
     /// HTTPS trusting the test CA) and sends `to` a chat message with id
     /// `id` whose body is the GET URL, with a XEP-0066 OOB element and, with

@@ -247,6 +247,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             file: file.map(|f| f.to_json()),
             encrypted: c.encrypted,
             decrypt_error: c.decrypt_error.clone(),
+            omemo_retry: c.omemo_retry.clone(),
         },
         count_unread: true,
     });

@@ -117,6 +117,7 @@ pub(crate) fn run(
         mention: false,
         encrypted: false,
         decrypt_error: None,
+        omemo_retry: None,
     });
     Step::Next
 }
@@ -201,6 +202,7 @@ fn group_message(
         parsed,
         encrypted: false,
         decrypt_error: None,
+        omemo_retry: None,
     });
     let _ = own;
     Step::Next

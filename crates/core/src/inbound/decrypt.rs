@@ -55,6 +55,7 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
         Some(o) => crate::xep::omemo::read_encrypted(&o.message),
         None => None,
     };
+    let mut retry = None;
     let outcome = match element {
         None => return Step::Next,
         Some(Err(e)) => {
@@ -72,16 +73,35 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
                 }
                 Ok(d.plaintext)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if may_decrypt_later(&e) {
+                    let el = xmpp_parsers::minidom::Element::from(element);
+                    retry = Some(String::from(&el));
+                }
+                Err(e)
+            }
         },
     };
     if let Err(e) = &outcome {
         tracing::info!(%sender, "an OMEMO message not decrypted: {e}");
     }
+    if let Some(c) = flow.classified.as_mut() {
+        c.omemo_retry = retry;
+    }
     match flow.classified.as_mut() {
         Some(c) => settle(c, &sender, outcome),
         None => Step::Next,
     }
+}
+
+/// Whether a message that failed with `e` may decrypt later: it came
+/// before the message that starts its session (an archive is read newest
+/// first), or too far ahead of the messages before it.
+pub(crate) fn may_decrypt_later(e: &tern_omemo::Error) -> bool {
+    matches!(
+        e,
+        tern_omemo::Error::NoSession { .. } | tern_omemo::Error::TooFarInFuture { .. }
+    )
 }
 
 /// What the decryption's outcome makes of the message.
@@ -103,7 +123,11 @@ fn settle(
         // copy of one) is nothing to keep.
         Err(_) if !has_payload => c.parsed.body = None,
         Err(e) => {
-            let reason = crate::services::omemo::reason(&e);
+            let reason = if c.omemo_retry.is_some() {
+                crate::services::omemo::PENDING_REASON.to_string()
+            } else {
+                crate::services::omemo::reason(&e)
+            };
             tracing::debug!(%sender, reason, "kept without its text");
             let fallback = c.parsed.body.take().filter(|b| !b.trim().is_empty());
             c.parsed.body = Some(fallback.unwrap_or_else(|| reason.clone()));

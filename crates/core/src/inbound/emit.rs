@@ -108,6 +108,7 @@ mod tests {
                 file: None,
                 encrypted: false,
                 decrypt_error: None,
+                omemo_retry: None,
             },
             count_unread: true,
         }];

@@ -60,6 +60,9 @@ pub(crate) struct Classified {
     pub encrypted: bool,
     /// It came encrypted and could not be decrypted: why, in words.
     pub decrypt_error: Option<String>,
+    /// It could not be decrypted yet but may be later: its `<encrypted/>`
+    /// element, kept with it.
+    pub omemo_retry: Option<String>,
 }
 
 impl Classified {

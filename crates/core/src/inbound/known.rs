@@ -118,6 +118,7 @@ mod tests {
             file: None,
             encrypted: false,
             decrypt_error: None,
+            omemo_retry: None,
         }
     }
 

@@ -58,6 +58,7 @@ pub(crate) async fn queue_message(
         file,
         encrypted: false,
         decrypt_error: None,
+        omemo_retry: None,
     };
     let row = match ctx
         .store

@@ -383,7 +383,11 @@ pub(crate) async fn catch_up(handle: &AccountHandle) -> crate::Result<u64> {
             (None, true) => fill_since_empty(handle, &mut progress).await?,
             (None, false) => first_pages(handle, &mut progress).await?,
         }
-        background(handle, &mut progress).await
+        // Encrypted messages read before the ones they follow, in order.
+        crate::services::omemo::retry::run(&ctx).await;
+        let older = background(handle, &mut progress).await;
+        crate::services::omemo::retry::run(&ctx).await;
+        older
     }
     .await;
     progress.emit(true);

@@ -487,3 +487,144 @@ async fn a_device_without_a_bundle_holds_the_message() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!peer_saw(&peer, secret).await, "sent plain by accident");
 }
+
+/// Waits for the end of an archive catch-up of the account that fetched
+/// at least `at_least` results.
+async fn caught_up(t: &mut TestClient, account: &str, at_least: u64, within: Duration) {
+    wait_event(&mut t.events, within, "the catch-up's end", |ev| match ev {
+        tern_core::ClientEvent::HistorySync {
+            account: a,
+            done: true,
+            fetched,
+            ..
+        } if a == account && *fetched >= at_least => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+/// `t`'s conversation with `peer` holds exactly `m-0` .. `m-(n-1)`, in
+/// order, each decrypted.
+async fn all_decrypted(t: &TestClient, account: &str, peer: &str, n: usize) {
+    let page = t
+        .client
+        .timeline(account, peer, None, n as i64 + 10)
+        .await
+        .unwrap();
+    let failed: Vec<_> = page
+        .iter()
+        .filter(|m| !m.encrypted || m.decrypt_error.is_some())
+        .map(|m| (m.body.clone(), m.decrypt_error.clone()))
+        .take(5)
+        .collect();
+    assert!(failed.is_empty(), "not decrypted: {failed:?}");
+    let bodies: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies.len(), n);
+    let expected: Vec<String> = (0..n).map(|i| format!("m-{i}")).collect();
+    assert!(
+        bodies.iter().zip(&expected).all(|(a, b)| *a == b.as_str()),
+        "out of order or wrong: first {:?}",
+        &bodies[..5.min(n)]
+    );
+}
+
+/// Empties the server's offline store, so that what came while the user was
+/// away comes from the archive.
+fn purge_offline(server: &Server, at_least: usize) {
+    let Server::Prosody(prosody) = server else {
+        unreachable!("Prosody only")
+    };
+    let n = prosody.purge_offline().unwrap();
+    assert!(n >= at_least as u64, "kept for offline delivery: {n}");
+}
+
+/// While Tern is away, slixmpp-omemo sends encrypted messages; the server's
+/// offline store is emptied, so they come from the archive: each is
+/// decrypted to its exact text, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_catch_up_decrypts_slixmpp_omemo_messages() {
+    init_tracing_at("tern_core=info,warn");
+    // The peer takes about 0.1 s per message; the 2,000-message run below
+    // comes from another Tern.
+    const N: usize = 60;
+    let server = Server::prosody();
+    let bob = server.user();
+    let (mut t, alice, _) = tern(&server).await;
+    let peer = omemo_peer(&server, bob).await;
+    let bob = peer.bare();
+    published_device(&peer, &alice).await;
+    t.client.set_enabled(&alice, false).await.unwrap();
+    let to = alice.clone();
+    peer.run(move |p| {
+        p.omemo_flood(&to, N, "m", Duration::from_secs(120))
+            .unwrap()
+    })
+    .await;
+    purge_offline(&server, N);
+    t.client.set_enabled(&alice, true).await.unwrap();
+    caught_up(&mut t, &alice, N as u64, Duration::from_secs(60)).await;
+    all_decrypted(&t, &alice, &bob, N).await;
+}
+
+/// 2,000 encrypted messages from another Tern while the user's Tern is
+/// away, caught up from the archive newest page first (250 a page): every
+/// one decrypts, though the ratchet needs them oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_catch_up_decrypts_2000_messages() {
+    init_tracing_at("tern_core=info,warn");
+    const N: usize = 2000;
+    let server = Server::prosody();
+    let (alice, apass) = server.user();
+    let (bob, bpass) = server.user();
+    let mut a = tern_as(&server, &alice, &apass).await;
+    let mut b = tern_as(&server, &bob, &bpass).await;
+    // One message each way first: Bob's device knows Alice's.
+    b.client
+        .send_message(&bob, &alice, "hello", None)
+        .await
+        .unwrap();
+    got(&mut a, &bob, "hello", false).await;
+    a.client.set_enabled(&alice, false).await.unwrap();
+    let mut last = None;
+    for i in 0..N {
+        last = Some(
+            b.client
+                .send_message(&bob, &alice, &format!("m-{i}"), None)
+                .await
+                .unwrap(),
+        );
+    }
+    let last = last.unwrap();
+    let acked = wait_event(
+        &mut b.events,
+        Duration::from_secs(180),
+        "the last message acknowledged",
+        any_message(|m| m.uid == last.uid && m.state == MessageState::Acked),
+    )
+    .await;
+    assert!(acked.encrypted);
+    purge_offline(&server, N);
+    a.client.set_enabled(&alice, true).await.unwrap();
+    caught_up(&mut a, &alice, N as u64, Duration::from_secs(120)).await;
+    let page = a
+        .client
+        .timeline(&alice, &bob, None, N as i64 + 10)
+        .await
+        .unwrap();
+    assert_eq!(page.first().map(|m| m.body.as_str()), Some("hello"));
+    let rest: Vec<_> = page.into_iter().skip(1).collect();
+    assert_eq!(rest.len(), N);
+    let failed: Vec<_> = rest
+        .iter()
+        .filter(|m| !m.encrypted || m.decrypt_error.is_some())
+        .map(|m| (m.body.clone(), m.decrypt_error.clone()))
+        .take(5)
+        .collect();
+    assert!(failed.is_empty(), "not decrypted: {failed:?}");
+    assert!(
+        rest.iter()
+            .enumerate()
+            .all(|(i, m)| m.body == format!("m-{i}")),
+        "out of order or wrong"
+    );
+}

@@ -9,6 +9,7 @@
 //! decrypt).
 
 pub(crate) mod pep;
+pub(crate) mod retry;
 pub(crate) mod send;
 
 use tern_omemo::legacy_omemo::{DeviceList, Encrypted};
@@ -136,6 +137,10 @@ impl OmemoState {
             .unwrap_or_default()
     }
 }
+
+/// What a message that may decrypt later shows meanwhile.
+pub(crate) const PENDING_REASON: &str =
+    "Tern decrypts this message once the messages sent before it are in.";
 
 /// Why a message could not be decrypted, in words the UI shows in place of
 /// its text.
