@@ -142,6 +142,96 @@ async fn search_bench() {
     );
 }
 
+/// OMEMO sending as the engine does it, through the account's SQLite store
+/// (devices and sessions read, sessions written back): one message
+/// encrypted for 10 contacts with 3 devices each (and the user's own other
+/// device), and one message to one contact with 3 devices.
+async fn omemo_send_bench() {
+    use tern_omemo::{BareJid, Config, MemoryStore, Omemo};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(dir.path()).await.unwrap();
+    let me = "me@example.org";
+    store
+        .upsert_account(&tern_store::StoredAccount {
+            jid: me.into(),
+            enabled: false,
+            resource: None,
+            host_override: None,
+            port_override: None,
+            direct_tls: false,
+        })
+        .await
+        .unwrap();
+    let own: BareJid = me.parse().unwrap();
+    let cfg = Config {
+        pre_key_count: 5,
+        ..Config::default()
+    };
+    let mut alice = Omemo::load_or_create(store.omemo(&own), own.clone(), Config::default(), 0)
+        .await
+        .unwrap();
+    let mut contacts = Vec::new();
+    // Ten contacts with three devices each, and a second device of the user.
+    let mut peers: Vec<(BareJid, Omemo<MemoryStore>)> = Vec::new();
+    for c in 0..10 {
+        let jid: BareJid = format!("contact{c}@example.org").parse().unwrap();
+        contacts.push(jid.clone());
+        for _ in 0..3 {
+            peers.push((
+                jid.clone(),
+                Omemo::load_or_create(MemoryStore::new(), jid.clone(), cfg.clone(), 0)
+                    .await
+                    .unwrap(),
+            ));
+        }
+    }
+    peers.push((
+        own.clone(),
+        Omemo::load_or_create(MemoryStore::new(), own.clone(), cfg.clone(), 0)
+            .await
+            .unwrap(),
+    ));
+    let mut lists: std::collections::BTreeMap<BareJid, Vec<u32>> = Default::default();
+    for (jid, p) in &peers {
+        lists.entry(jid.clone()).or_default().push(p.own_device_id());
+    }
+    for (jid, ids) in &lists {
+        let list = tern_omemo::legacy_omemo::DeviceList {
+            devices: ids
+                .iter()
+                .map(|id| tern_omemo::legacy_omemo::Device { id: *id })
+                .collect(),
+        };
+        alice.receive_device_list(jid, &list).await.unwrap();
+    }
+    for (jid, p) in &peers {
+        let bundle = p.own_bundle().await.unwrap();
+        alice
+            .receive_bundle(jid, p.own_device_id(), &bundle)
+            .await
+            .unwrap();
+    }
+    let body = b"a typical chat message of some length, with an emoji or two";
+    let mut cases = vec![("10 contacts, 30 devices (+1 own)", contacts.clone())];
+    cases.push(("1 contact, 3 devices (+1 own)", contacts[..1].to_vec()));
+    for (name, to) in cases {
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let out = alice.encrypt(&to, body).await.unwrap();
+            let element = xmpp_parsers::minidom::Element::from(out.element);
+            std::hint::black_box(String::from(&element));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "| OMEMO: encrypt one message for {name}, SQLite store | p50 {:.2} ms, p95 {:.2} ms |",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.95).as_secs_f64() * 1e3
+        );
+    }
+}
+
 async fn memory_bench() {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -304,6 +394,9 @@ async fn main() {
     }
     if run("mam") {
         mam_bench().await;
+    }
+    if which.iter().any(|w| w == "omemo-send") {
+        omemo_send_bench().await;
     }
     // Group chats: each part in its own process (`scripts/bench rooms`).
     if which.iter().any(|w| w == "rooms-join") {
