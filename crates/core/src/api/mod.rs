@@ -6,5 +6,6 @@ pub mod client;
 mod contacts;
 mod discovery;
 pub mod files;
+mod omemo;
 mod profile;
 pub mod rooms;
