@@ -147,8 +147,7 @@ pub enum ClientEvent {
     },
     /// The OMEMO devices of `jid` (a contact, or the account itself)
     /// changed: a device came or left, its key became known, or the user
-    /// decided on its trust. Read them again
-    /// ([`crate::Client::encryption_devices`]).
+    /// decided on its trust. Read them again (`encryption_devices`).
     EncryptionDevices {
         /// Account.
         account: String,
