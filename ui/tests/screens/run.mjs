@@ -2146,6 +2146,9 @@ const encryptionCases = [
     act: keysOf,
     check: async (p) => {
       const dlg = p.getByRole('dialog', { name: 'Encryption keys' });
+      // Opened by keyboard, the dialog starts on Close (not on a Distrust).
+      const focused = await p.evaluate(() => document.activeElement?.textContent?.trim());
+      if (focused !== 'Close') fail(`focus on ${focused}`);
       const rows = dlg.getByTestId('device');
       if ((await rows.count()) !== 3) fail(`${await rows.count()} devices`);
       for (let i = 0; i < 3; i++) await blocksOk(rows.nth(i).getByTestId('fingerprint'));
