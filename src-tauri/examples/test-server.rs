@@ -11,6 +11,11 @@
 //! and clients: `peer_jids` lists them, a command with `"peer": i` goes to
 //! the i-th (the first without it), and events carry their peer's index.
 //!
+//! With `--omemo`, the first peer runs OMEMO (slixmpp-omemo, blind trust;
+//! [`SlixmppPeer::start_omemo`]) and the first line also has
+//! `peer_omemo_device` and `peer_omemo_fingerprint` (as python-omemo shows
+//! it).
+//!
 //! With `--big-room=N` (for `scripts/bench approoms`), Prosody also has
 //! the admin shell and the bots component ([`ProsodyOptions::big_rooms`]),
 //! and the group chat `big@conference.<domain>` is filled server-side with
@@ -196,19 +201,24 @@ fn main() -> anyhow::Result<()> {
         "password": password,
         "ca_pem": ca_pem,
     });
+    let omemo = std::env::args().any(|a| a == "--omemo");
     let mut peer_jids = Vec::new();
     let mut peers = Vec::new();
     for i in 0..peer_count {
         let (name, secret) = prosody.create_user()?;
         let jid = format!("{name}@{}", prosody.domain());
-        let peer = Arc::new(SlixmppPeer::start(PeerOptions::new(
-            &jid,
-            secret,
-            "127.0.0.1",
-            prosody.c2s_port(),
-        ))?);
+        let opts = PeerOptions::new(&jid, secret, "127.0.0.1", prosody.c2s_port());
+        let peer = Arc::new(if omemo && i == 0 {
+            SlixmppPeer::start_omemo(opts)?
+        } else {
+            SlixmppPeer::start(opts)?
+        });
         if i == 0 {
             info["peer_jid"] = jid.clone().into();
+            if omemo {
+                info["peer_omemo_device"] = peer.omemo_device_id().into();
+                info["peer_omemo_fingerprint"] = peer.omemo_fingerprint().into();
+            }
         }
         peer_jids.push(jid);
         peers.push(peer);

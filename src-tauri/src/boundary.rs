@@ -14,9 +14,9 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, InvitationView, MessageView, OccupantView,
-    ProfileView, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot,
-    VCardView,
+    ClientEvent, ContactView, ConversationView, DeviceTrust, DeviceView, InvitationView,
+    MessageView, OccupantView, OwnEncryptionView, ProfileView, RoomInfoView, RoomKind, RoomListing,
+    RoomMember, RoomNotify, RoomView, Snapshot, UriVerification, VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch, as its JSON in a string.
@@ -33,6 +33,37 @@ pub struct SnapshotView {
     pub seq: u64,
     /// The state: accounts, unanswered subscription requests, blocklists.
     pub snapshot: Snapshot,
+}
+
+/// A QR code: `size` rows of `size` modules, `dark` row by row. The window
+/// draws it (with a quiet zone of 4 modules around it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+pub struct QrCode {
+    /// Modules on a side.
+    pub size: u32,
+    /// Whether each module is dark, row after row (`size` × `size`).
+    pub dark: Vec<bool>,
+}
+
+/// The longest text [`qr_code`] encodes (a trust URI with a few devices).
+const QR_MAX_TEXT: usize = 1024;
+
+/// `text` as a QR code (medium error correction, as Conversations uses).
+pub fn qr_code(text: &str) -> Result<QrCode, UiError> {
+    let too_long = || UiError::new("too_long", "This text is too long for a QR code.");
+    if text.len() > QR_MAX_TEXT {
+        return Err(too_long());
+    }
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|_| too_long())?;
+    Ok(QrCode {
+        size: u32::try_from(code.width()).map_err(|_| too_long())?,
+        dark: code
+            .to_colors()
+            .into_iter()
+            .map(|c| c == qrcode::Color::Dark)
+            .collect(),
+    })
 }
 
 /// Desktop behaviour chosen in Settings.
@@ -543,6 +574,8 @@ impl From<Error> for UiError {
             Error::Room { code, message } => UiError::new(&code, message),
             // Likewise for files (`no_service`, `too_large`, ...).
             Error::File { code, message } => UiError::new(&code, message),
+            // And for encryption keys (`not_a_trust_uri`, `unknown_key`, ...).
+            Error::EncryptionKeys { code, message } => UiError::new(&code, message),
             Error::InvalidImage(why) => UiError::new(
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),
@@ -577,6 +610,20 @@ mod tests {
             ConnectError::Timeout,
         )));
         assert_eq!(r.kind, "timeout");
+    }
+
+    #[test]
+    fn a_trust_uri_becomes_a_square_qr_code() {
+        let uri = format!(
+            "xmpp:juliet@capulet.lit?omemo-sid-1234567890={}",
+            "ab".repeat(32)
+        );
+        let code = qr_code(&uri).unwrap();
+        assert!(code.size >= 21 && code.size % 4 == 1, "{}", code.size);
+        assert_eq!(code.dark.len(), (code.size * code.size) as usize);
+        // The finder pattern's corner is dark, its separator light.
+        assert!(code.dark[0] && !code.dark[7]);
+        assert_eq!(qr_code(&"x".repeat(2000)).unwrap_err().kind, "too_long");
     }
 
     #[test]

@@ -6,9 +6,10 @@ use tern_core::{FilePrefs, PhotoQuality};
 
 use crate::boundary::{
     checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
-    Draft, Listed, MessageView, OccupantView, ProfileView, RoomInfoView, RoomKind, RoomListing,
-    RoomMember, RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
-    SnapshotView, UiError, VCardView,
+    DeviceTrust, DeviceView, Draft, Listed, MessageView, OccupantView, OwnEncryptionView,
+    ProfileView, QrCode, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView,
+    SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView, UiError, UriVerification,
+    VCardView,
 };
 use crate::Shell;
 
@@ -1133,4 +1134,95 @@ pub async fn set_file_prefs(shell: State<'_, Shell>, prefs: FilePrefs) -> Reply 
                 format!("Tern could not keep this choice for next time: {e}."),
             )
         })
+}
+
+/// This device's OMEMO fingerprint and trust URI, and the account's other
+/// devices.
+#[tauri::command]
+#[specta::specta]
+pub async fn own_encryption(shell: State<'_, Shell>, account: String) -> Reply<OwnEncryptionView> {
+    Ok(shell.client().await?.own_encryption(&account).await?)
+}
+
+/// A contact's OMEMO devices (the account's own for the account).
+#[tauri::command]
+#[specta::specta]
+pub async fn encryption_devices(
+    shell: State<'_, Shell>,
+    account: String,
+    jid: String,
+) -> Reply<Vec<DeviceView>> {
+    Ok(shell
+        .client()
+        .await?
+        .encryption_devices(&account, &jid)
+        .await?)
+}
+
+/// Trusts, distrusts or un-decides one of a contact's devices.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_device_trust(
+    shell: State<'_, Shell>,
+    account: String,
+    jid: String,
+    device_id: u32,
+    trust: DeviceTrust,
+) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .set_device_trust(&account, &jid, device_id, trust)
+        .await?)
+}
+
+/// Verifies the devices an `xmpp:` trust URI (pasted or scanned) names.
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_encryption_uri(
+    shell: State<'_, Shell>,
+    account: String,
+    text: String,
+) -> Reply<UriVerification> {
+    Ok(shell
+        .client()
+        .await?
+        .verify_encryption_uri(&account, &text)
+        .await?)
+}
+
+/// Verifies a device whose fingerprint the user compared; false when it
+/// does not match.
+#[tauri::command]
+#[specta::specta]
+pub async fn verify_fingerprint(
+    shell: State<'_, Shell>,
+    account: String,
+    jid: String,
+    device_id: u32,
+    fingerprint: String,
+) -> Reply<bool> {
+    Ok(shell
+        .client()
+        .await?
+        .verify_fingerprint(&account, &jid, device_id, &fingerprint)
+        .await?)
+}
+
+/// Removes a stale device of the account from its OMEMO device list.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_own_device(shell: State<'_, Shell>, account: String, device_id: u32) -> Reply {
+    Ok(shell
+        .client()
+        .await?
+        .remove_own_device(&account, device_id)
+        .await?)
+}
+
+/// `text` (this device's trust URI) as a QR code for the window to draw.
+#[tauri::command]
+#[specta::specta]
+pub async fn qr_code(text: String) -> Reply<QrCode> {
+    crate::boundary::qr_code(&text)
 }

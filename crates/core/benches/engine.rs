@@ -193,7 +193,10 @@ async fn omemo_send_bench() {
     ));
     let mut lists: std::collections::BTreeMap<BareJid, Vec<u32>> = Default::default();
     for (jid, p) in &peers {
-        lists.entry(jid.clone()).or_default().push(p.own_device_id());
+        lists
+            .entry(jid.clone())
+            .or_default()
+            .push(p.own_device_id());
     }
     for (jid, ids) in &lists {
         let list = tern_omemo::legacy_omemo::DeviceList {

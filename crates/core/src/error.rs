@@ -322,6 +322,17 @@ pub enum Error {
         /// What happened, in words a person can act on.
         message: String,
     },
+    /// An action on encryption keys failed: `code` says why
+    /// (`not_a_trust_uri`, `invalid_fingerprint`, `unknown_key`,
+    /// `this_device`, `verify_by_comparing`, `unavailable`), `message` in
+    /// words a person can act on.
+    #[error("{message}")]
+    EncryptionKeys {
+        /// Why, for the UI to act on.
+        code: String,
+        /// What happened, in words a person can act on.
+        message: String,
+    },
     /// A picture cannot be used (e.g. as avatar).
     #[error("this picture can't be used: {0}")]
     InvalidImage(String),

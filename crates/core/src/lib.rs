@@ -53,6 +53,7 @@ pub use register::{Registration, RegistrationError, RegistrationField, Registrat
 pub use resolve::ServerOverride;
 pub use services::caps::PeerInfo;
 pub use services::files::{FilePrefs, PhotoQuality};
+pub use services::omemo::trust::{DeviceTrust, DeviceView, OwnEncryptionView, UriVerification};
 pub use services::profile::{is_avatar_hash, Crop, ProfileView, VCardView};
 pub use tls::TlsTrust;
 pub use tokio_xmpp::xmlstream::Timeouts;

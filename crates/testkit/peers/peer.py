@@ -128,7 +128,8 @@ The outgoing stanza id is also its XEP-0359 origin-id.
 
 Events (stdout):
 
-    {"event": "ready", "jid": FULLJID, "omemo_device_id": N or null}
+    {"event": "ready", "jid": FULLJID, "omemo_device_id": N or null,
+     "omemo_fingerprint": "8 groups of 8 hex" or null}
     {"event": "message", "from", "to", "id", "type", "body", "origin_id",
      "stanza_id", "replace_id", "receipt_request", "markable", "reply_to",
      "reactions", "retract_id", "chatstate", "encrypted", "error",
@@ -675,15 +676,18 @@ class Peer(ClientXMPP):
             await self.get_roster()
             self.send_presence()
             device_id = None
+            fingerprint = None
             if self.args.omemo:
                 manager = await self.plugin["xep_0384"].get_session_manager()
                 own, _ = await manager.get_own_device_information()
                 device_id = own.device_id
+                # As python-omemo shows it (Curve25519 form, grouped).
+                fingerprint = " ".join(manager.format_identity_key(own.identity_key))
         except Exception as exc:  # noqa: BLE001 - reported, then fatal
             emit("error", message="session start failed: %r" % (exc,))
             self.finish(1)
             return
-        emit("ready", jid=str(self.boundjid.full), omemo_device_id=device_id)
+        emit("ready", jid=str(self.boundjid.full), omemo_device_id=device_id, omemo_fingerprint=fingerprint)
         if self.worker is None:
             self.worker = asyncio.ensure_future(self.run_commands())
 

@@ -198,6 +198,7 @@ pub struct SlixmppPeer {
     stderr: Arc<Mutex<VecDeque<String>>>,
     jid: String,
     omemo_device_id: Option<u32>,
+    omemo_fingerprint: Option<String>,
     // Dropped last: holds the script, the CA and the OMEMO store.
     _dir: TempDir,
 }
@@ -344,6 +345,7 @@ impl SlixmppPeer {
             stderr,
             jid: String::new(),
             omemo_device_id: None,
+            omemo_fingerprint: None,
             _dir: dir,
         };
         let ready = peer
@@ -366,6 +368,7 @@ impl SlixmppPeer {
         peer.omemo_device_id = ready["omemo_device_id"]
             .as_u64()
             .and_then(|id| u32::try_from(id).ok());
+        peer.omemo_fingerprint = ready["omemo_fingerprint"].as_str().map(str::to_owned);
         tracing::info!(jid = %peer.jid, elapsed = ?started.elapsed(), "slixmpp peer ready");
         Ok(peer)
     }
@@ -384,6 +387,13 @@ impl SlixmppPeer {
     /// [`SlixmppPeer::start_omemo`].
     pub fn omemo_device_id(&self) -> Option<u32> {
         self.omemo_device_id
+    }
+
+    /// The peer's OMEMO fingerprint as python-omemo shows it (8 groups of
+    /// 8 lowercase hex characters), when started with
+    /// [`SlixmppPeer::start_omemo`].
+    pub fn omemo_fingerprint(&self) -> Option<&str> {
+        self.omemo_fingerprint.as_deref()
     }
 
     /// The process id of the peer.

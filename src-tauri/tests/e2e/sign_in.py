@@ -136,6 +136,14 @@ def main(scenario=None, server_args=("--peer",)):
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": app})
         driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+
+        def relaunch(old):
+            """Quits the app and starts it again on the same data folder
+            (a restart); returns the new session, which the caller quits."""
+            old.quit()
+            return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+
+        info["relaunch"] = relaunch
         try:
             scenario(driver, info, shots)
         except Exception:

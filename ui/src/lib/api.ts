@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { EventBatch, FilePrefs, PhotoQuality, PickedFile, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
+import type { DeviceTrust, EventBatch, FilePrefs, PhotoQuality, PickedFile, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
 import { headerValue } from './profile';
 import type { Values } from './signup';
@@ -146,6 +146,20 @@ export const api = {
   saveFileAs: (account: string, id: number) => commands.saveFileAs(account, id),
   files: (account: string, before: number | null, limit: number) => commands.files(account, before, limit),
   filePrefs: () => commands.filePrefs(),
+
+  // End-to-end encryption keys (OMEMO).
+  ownEncryption: (account: string) => commands.ownEncryption(account),
+  encryptionDevices: (account: string, jid: string) => commands.encryptionDevices(account, jid),
+  setDeviceTrust: (account: string, jid: string, deviceId: number, trust: DeviceTrust) =>
+    done(commands.setDeviceTrust(account, jid, deviceId, trust)),
+  /** Verifies the devices a pasted or scanned `xmpp:` code names. */
+  verifyEncryptionUri: (account: string, text: string) => commands.verifyEncryptionUri(account, text),
+  /** Verifies a device whose fingerprint the user compared; false when it does not match. */
+  verifyFingerprint: (account: string, jid: string, deviceId: number, fingerprint: string) =>
+    commands.verifyFingerprint(account, jid, deviceId, fingerprint),
+  removeOwnDevice: (account: string, deviceId: number) => done(commands.removeOwnDevice(account, deviceId)),
+  /** A QR code of `text`, made by the shell (nothing leaves the computer). */
+  qrCode: (text: string) => commands.qrCode(text),
   setFilePrefs: (prefs: FilePrefs) => done(commands.setFilePrefs(prefs)),
 };
 

@@ -6,6 +6,7 @@ import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { applyEvent, type AccountState, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
 import { chatData, messagingCommand } from './chats';
+import { encryptionCommand } from './encryption';
 import { fileCommand, fileData } from './files';
 import { largeEvents } from './large';
 import { profileCommand } from './profiles';
@@ -150,6 +151,8 @@ mockIPC(
     if (roomAnswer !== undefined) return roomAnswer;
     const fileAnswer = fileCommand(cmd, a, send);
     if (fileAnswer !== undefined) return fileAnswer;
+    const keysAnswer = encryptionCommand(scenario, cmd, a, send);
+    if (keysAnswer !== undefined) return keysAnswer;
     switch (cmd) {
       case 'snapshot':
         if (scenario === 'fatal')

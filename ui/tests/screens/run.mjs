@@ -2110,6 +2110,151 @@ function filePicture(id, part) {
   return pictureCache.get(key);
 }
 const openMercutio = (p) => openChat(p, MERCUTIO);
+// Encryption keys (scenario chats-keys, tests/screens/encryption.ts):
+// Juliet's verified phone, new laptop and old tablet; the account's own
+// device and code.
+const LAPTOP = '402771563';
+const keysOf = async (p) => {
+  await openChat(p, 'Juliet Capulet');
+  await p.getByRole('button', { name: 'Contact details' }).click();
+  await p.getByRole('button', { name: 'Encryption keys…' }).click();
+  await p.getByRole('dialog', { name: 'Encryption keys' }).waitFor();
+};
+const blocksOk = async (loc) => {
+  const t = (await loc.innerText()).trim();
+  if (!/^([0-9a-f]{8}[ \n]){7}[0-9a-f]{8}$/.test(t)) fail(`fingerprint shown as ${JSON.stringify(t)}`);
+};
+const encryptionCases = [
+  {
+    name: 'encryption-banner',
+    scenario: 'chats-keys',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const b = p.getByTestId('new-device');
+      await b.waitFor();
+      const t = await b.innerText();
+      if (!t.includes('Juliet Capulet has a new device. Verify or trust it to keep sending encrypted messages.')) fail(`banner: ${t}`);
+      await p.screenshot({ path: join(shots, `encryption-banner-juliet-${await theme(p)}.png`) });
+      // Another conversation, with nothing to decide: no banner.
+      await openChat(p, 'Romeo');
+      if (await p.getByTestId('new-device').count()) fail('banner in a conversation without new devices');
+    },
+  },
+  {
+    name: 'encryption-keys',
+    scenario: 'chats-keys',
+    act: keysOf,
+    check: async (p) => {
+      const dlg = p.getByRole('dialog', { name: 'Encryption keys' });
+      // Opened by keyboard, the dialog starts on Close (not on a Distrust).
+      const focused = await p.evaluate(() => document.activeElement?.textContent?.trim());
+      if (focused !== 'Close') fail(`focus on ${focused}`);
+      const rows = dlg.getByTestId('device');
+      if ((await rows.count()) !== 3) fail(`${await rows.count()} devices`);
+      for (let i = 0; i < 3; i++) await blocksOk(rows.nth(i).getByTestId('fingerprint'));
+      const laptop = dlg.locator(`[data-device="${LAPTOP}"]`);
+      await laptop.getByText('Not decided').waitFor();
+      await laptop.getByText('New: encrypted messages are not sent to it until you verify or trust it.').waitFor();
+      await dlg.getByText('Verified', { exact: true }).waitFor();
+      await dlg.getByText('Not in use').waitFor();
+      await laptop.getByRole('button', { name: `Verify device ${LAPTOP}…` }).waitFor();
+      await laptop.getByRole('button', { name: `Trust device ${LAPTOP}`, exact: true }).waitFor();
+      await laptop.getByRole('button', { name: `Distrust device ${LAPTOP}` }).waitFor();
+    },
+  },
+  {
+    name: 'encryption-verify',
+    scenario: 'chats-keys',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByTestId('new-device').getByRole('button', { name: 'Verify…' }).click();
+      await p.getByRole('button', { name: `Verify device ${LAPTOP}…` }).click();
+      await p.getByRole('dialog', { name: `Verify device ${LAPTOP}?` }).waitFor();
+      await p.screenshot({ path: join(shots, `encryption-verify-ask-${await theme(p)}.png`) });
+    },
+    check: async (p) => {
+      const ask = p.getByRole('dialog', { name: `Verify device ${LAPTOP}?` });
+      await blocksOk(ask.getByTestId('fingerprint'));
+      // A pasted fingerprint that differs: a warning, nothing verified.
+      await ask.getByLabel('Or paste the fingerprint they sent you').fill('00000000 11111111 22222222 33333333 44444444 55555555 66666666 77777777');
+      await ask.getByRole('button', { name: 'Compare and verify' }).click();
+      await ask.getByTestId('fingerprint-mismatch').waitFor();
+      await p.screenshot({ path: join(shots, `encryption-verify-mismatch-${await theme(p)}.png`) });
+      // Compared by eye: verified, and the banner leaves.
+      await ask.getByLabel('Or paste the fingerprint they sent you').fill('');
+      await ask.getByRole('button', { name: 'They match: verify' }).click();
+      await ask.waitFor({ state: 'detached' });
+      const args = await calledWith(p, 'verify_fingerprint');
+      if (args.deviceId !== Number(LAPTOP)) fail(`verified ${JSON.stringify(args)}`);
+      await p.locator(`[data-device="${LAPTOP}"][data-trust="verified"]`).waitFor();
+      await p.getByRole('button', { name: 'Close', exact: true }).click();
+      await p.getByTestId('new-device').waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'encryption-code',
+    scenario: 'chats-keys',
+    act: keysOf,
+    check: async (p) => {
+      const dlg = p.getByRole('dialog', { name: 'Encryption keys' });
+      const field = dlg.getByLabel('Verify by code');
+      // Not a code at all.
+      await field.fill('hello juliet');
+      await dlg.getByRole('button', { name: 'Verify', exact: true }).click();
+      await dlg.getByText('This is not a verification code.').waitFor();
+      // A code whose key is not the laptop's: a loud warning.
+      await field.fill(`xmpp:juliet@capulet.example?omemo-sid-${LAPTOP}=${'ab'.repeat(32)}`);
+      await dlg.getByRole('button', { name: 'Verify', exact: true }).click();
+      const warn = dlg.getByTestId('code-mismatch');
+      await warn.waitFor();
+      if (!(await warn.innerText()).includes('Someone may be impersonating')) fail('no impersonation warning');
+      await dlg.locator(`[data-device="${LAPTOP}"][data-trust="undecided"]`).waitFor();
+    },
+  },
+  {
+    name: 'encryption-trust-keyboard',
+    scenario: 'chats-keys',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const trust = p.getByTestId('new-device').getByRole('button', { name: 'Trust it' });
+      await trust.focus();
+      await p.keyboard.press('Enter');
+      await p.getByTestId('new-device').waitFor({ state: 'detached' });
+      const args = await calledWith(p, 'set_device_trust');
+      if (args.trust !== 'trusted' || args.deviceId !== Number(LAPTOP)) fail(`trust ${JSON.stringify(args)}`);
+    },
+  },
+  {
+    name: 'encryption-own',
+    scenario: 'chats-keys',
+    act: async (p) => {
+      await openAccounts(p);
+      await p.getByRole('button', { name: 'Encryption…' }).first().click();
+      await p.getByRole('dialog', { name: 'Encryption' }).waitFor();
+    },
+    check: async (p) => {
+      const dlg = p.getByRole('dialog', { name: 'Encryption' });
+      await dlg.getByRole('img', { name: 'QR code of this device’s verification code' }).waitFor();
+      await blocksOk(dlg.getByTestId('fingerprint').first());
+      const code = await dlg.getByLabel('Verification code', { exact: true }).inputValue();
+      if (!/^xmpp:alice@example\.org\?omemo-sid-1196053817=[0-9a-f]{64}$/.test(code)) fail(`code ${code}`);
+      const { text: qrText } = await calledWith(p, 'qr_code');
+      if (qrText !== code) fail('the QR code is not of the code');
+      const rows = dlg.getByTestId('own-device');
+      if ((await rows.count()) !== 2) fail(`${await rows.count()} own devices`);
+      await dlg.getByText('Removed').waitFor();
+      await dlg.getByRole('button', { name: 'Remove device 905112337…' }).click();
+      const ask = p.getByRole('dialog', { name: 'Remove device 905112337?' });
+      await ask.waitFor();
+      await p.screenshot({ path: join(shots, `encryption-own-remove-${await theme(p)}.png`) });
+      await ask.getByRole('button', { name: 'Remove', exact: true }).click();
+      await ask.waitFor({ state: 'detached' });
+      if ((await calledWith(p, 'remove_own_device')).deviceId !== 905112337) fail('removed another device');
+      await p.waitForFunction(() => document.querySelectorAll('[data-testid=own-device] button').length === 0);
+    },
+  },
+];
+
 const fileCases = [
   {
     name: 'files-no-upload',
@@ -2621,6 +2766,7 @@ const cases = [
   ...roomCases,
   ...largeCases,
   ...fileCases,
+  ...encryptionCases,
 ];
 
 const only = process.env.ONLY;

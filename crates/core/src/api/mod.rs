@@ -7,5 +7,6 @@ mod contacts;
 mod discovery;
 pub mod encryption;
 pub mod files;
+mod omemo;
 mod profile;
 pub mod rooms;

@@ -145,6 +145,15 @@ pub enum ClientEvent {
         /// Avatar and nickname.
         profile: crate::services::profile::ProfileView,
     },
+    /// The OMEMO devices of `jid` (a contact, or the account itself)
+    /// changed: a device came or left, its key became known, or the user
+    /// decided on its trust. Read them again (`encryption_devices`).
+    EncryptionDevices {
+        /// Account.
+        account: String,
+        /// Whose devices.
+        jid: String,
+    },
     /// A subscription request was answered (by the user, here or on
     /// another device) or is no longer needed: it leaves the list.
     SubscriptionRequestRemoved {

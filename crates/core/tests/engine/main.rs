@@ -17,6 +17,7 @@ mod messaging;
 mod new_device;
 mod omemo;
 mod omemo_send;
+mod omemo_trust;
 mod profiles;
 mod register;
 mod rooms;

@@ -225,6 +225,26 @@ export const commands = {
 	filePrefs: () => __TAURI_INVOKE<FilePrefs>("file_prefs"),
 	/**  Changes the user's choices about files and keeps them for next time. */
 	setFilePrefs: (prefs: FilePrefs) => __TAURI_INVOKE<null>("set_file_prefs", { prefs }),
+	/**
+	 *  This device's OMEMO fingerprint and trust URI, and the account's other
+	 *  devices.
+	 */
+	ownEncryption: (account: string) => __TAURI_INVOKE<OwnEncryptionView>("own_encryption", { account }),
+	/**  A contact's OMEMO devices (the account's own for the account). */
+	encryptionDevices: (account: string, jid: string) => __TAURI_INVOKE<DeviceView[]>("encryption_devices", { account, jid }),
+	/**  Trusts, distrusts or un-decides one of a contact's devices. */
+	setDeviceTrust: (account: string, jid: string, deviceId: number, trust: DeviceTrust) => __TAURI_INVOKE<null>("set_device_trust", { account, jid, deviceId, trust }),
+	/**  Verifies the devices an `xmpp:` trust URI (pasted or scanned) names. */
+	verifyEncryptionUri: (account: string, text: string) => __TAURI_INVOKE<UriVerification>("verify_encryption_uri", { account, text }),
+	/**
+	 *  Verifies a device whose fingerprint the user compared; false when it
+	 *  does not match.
+	 */
+	verifyFingerprint: (account: string, jid: string, deviceId: number, fingerprint: string) => __TAURI_INVOKE<boolean>("verify_fingerprint", { account, jid, deviceId, fingerprint }),
+	/**  Removes a stale device of the account from its OMEMO device list. */
+	removeOwnDevice: (account: string, deviceId: number) => __TAURI_INVOKE<null>("remove_own_device", { account, deviceId }),
+	/**  `text` (this device's trust URI) as a QR code for the window to draw. */
+	qrCode: (text: string) => __TAURI_INVOKE<QrCode>("qr_code", { text }),
 };
 
 /* Constants */
@@ -371,6 +391,16 @@ account: string;
 jid: string; 
 /**  Avatar and nickname. */
 profile: ProfileView } | 
+/**
+ *  The OMEMO devices of `jid` (a contact, or the account itself)
+ *  changed: a device came or left, its key became known, or the user
+ *  decided on its trust. Read them again (`encryption_devices`).
+ */
+{ type: "encryption_devices"; 
+/**  Account. */
+account: string; 
+/**  Whose devices. */
+jid: string } | 
 /**
  *  A subscription request was answered (by the user, here or on
  *  another device) or is no longer needed: it leaves the list.
@@ -681,6 +711,41 @@ export type DesktopSettings = {
 	spell_check?: boolean,
 };
 
+/**  How far the user trusts a device. */
+export type DeviceTrust = 
+/**
+ *  Not decided yet: messages are not encrypted for it until the user
+ *  decides (a new device of a contact with a verified device).
+ */
+"undecided" | 
+/**  Trusted without verification (blind trust before verification). */
+"trusted" | 
+/**  The user compared its fingerprint or scanned its code. */
+"verified" | 
+/**  The user refused it: never encrypted for. */
+"distrusted";
+
+/**  One OMEMO device of a contact or of the user's account. */
+export type DeviceView = {
+	/**  The OMEMO device id. */
+	device_id: number,
+	/**
+	 *  Its fingerprint in 8 groups of 8 lowercase hex characters, as
+	 *  Conversations and Dino show it; `None` while its key is unknown
+	 *  (no message from it yet, no session built with it).
+	 */
+	fingerprint: string | null,
+	/**  The user's trust in it. */
+	trust: DeviceTrust,
+	/**
+	 *  Whether it is in the account's published device list (else it was
+	 *  removed there and is no longer encrypted for).
+	 */
+	active: boolean,
+	/**  Whether an encryption session with it exists. */
+	has_session: boolean,
+};
+
 /**  A new message from the composer. */
 export type Draft = {
 	/**  Sending account. */
@@ -969,6 +1034,23 @@ export type OpenConversation = {
 	peer: string,
 };
 
+/**  This device and the account's other devices. */
+export type OwnEncryptionView = {
+	/**  Account. */
+	account: string,
+	/**  This device's OMEMO id. */
+	device_id: number,
+	/**  This device's fingerprint, grouped as in [`DeviceView::fingerprint`]. */
+	fingerprint: string,
+	/**
+	 *  This device's trust URI (`xmpp:account?omemo-sid-<id>=<hex>`), what
+	 *  other clients scan from a QR code to verify it.
+	 */
+	uri: string,
+	/**  The account's other devices, as last seen in its device list. */
+	devices: DeviceView[],
+};
+
 /**  How photos are sent. */
 export type PhotoQuality = 
 /**
@@ -1003,6 +1085,17 @@ export type ProfileView = {
 	avatar: string | null,
 	/**  Nickname they chose. */
 	nickname: string | null,
+};
+
+/**
+ *  A QR code: `size` rows of `size` modules, `dark` row by row. The window
+ *  draws it (with a quiet zone of 4 modules around it).
+ */
+export type QrCode = {
+	/**  Modules on a side. */
+	size: number,
+	/**  Whether each module is dark, row after row (`size` × `size`). */
+	dark: boolean[],
 };
 
 /**  A nick change in a room. */
@@ -1270,6 +1363,19 @@ export type UploadView = {
 	available: boolean | null,
 	/**  The largest file the server takes, in bytes, if it says. */
 	max_bytes: number | null,
+};
+
+/**  What verifying with a trust URI did. */
+export type UriVerification = {
+	/**  Whose devices the URI names (a contact, or the account itself). */
+	jid: string,
+	/**  Devices now verified. */
+	verified: number[],
+	/**
+	 *  Devices whose known key is not the one in the URI: left as they
+	 *  were. Someone may be impersonating them (or the code is old).
+	 */
+	mismatched: number[],
 };
 
 /**  What a vCard (XEP-0054) says. */

@@ -9,6 +9,7 @@ import { accounts } from './accounts.svelte';
 import { chat } from './chat.svelte';
 import { contacts } from './contacts.svelte';
 import { conversations } from './conversations.svelte';
+import { encryption } from './encryption.svelte';
 import { profiles } from './profiles.svelte';
 import { rooms } from './rooms.svelte';
 import { transfers } from './transfers.svelte';
@@ -70,6 +71,7 @@ class Engine {
     chat.events(list);
     transfers.events(list);
     fileList.events(list);
+    encryption.events(list);
     if (accounts.events(list)) void conversations.load();
     // A new account: its roster (the lists are loaded whole).
     if (list.some((e) => e.event.type === 'account_added')) void contacts.load(this.#mirror.snapshot.accounts.map((a) => a.jid));

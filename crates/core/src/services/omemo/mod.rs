@@ -2,7 +2,8 @@
 //! and sessions (`tern_omemo::Omemo` over the store's `OmemoStore`),
 //! loaded or created when the account first needs it (the session start
 //! does it at once), and what must be published because of what happened
-//! since (`pep`: device list and bundle).
+//! since (`pep`: device list and bundle), and the user's trust in devices
+//! (`trust`).
 //!
 //! One lock guards the state machine; it is never held across a request to
 //! the server (the account task, which answers requests, takes the lock to
@@ -11,6 +12,7 @@
 pub(crate) mod pep;
 pub(crate) mod retry;
 pub(crate) mod send;
+pub(crate) mod trust;
 
 use tern_omemo::legacy_omemo::{DeviceList, Encrypted};
 use tern_omemo::{BareJid, Config, Decrypted, Event, Omemo};
@@ -39,7 +41,14 @@ pub(crate) struct Pending {
     /// The user's device list lacks this device (another client rewrote
     /// it): this list puts it back.
     pub device_list: Option<DeviceList>,
+    /// Accounts whose devices changed (a device came or left, a key was
+    /// learned): the UI is told to read them again.
+    pub devices_changed: Vec<BareJid>,
 }
+
+/// Most accounts noted in [`Pending::devices_changed`] between two runs of
+/// the publisher (more are left out: the UI misses a refresh, no more).
+const MAX_DEVICES_CHANGED: usize = 256;
 
 impl OmemoState {
     /// The state machine, loaded (or, on this device's first use, created)
@@ -120,7 +129,16 @@ impl OmemoState {
                         p.device_list = Some(list.clone());
                         wake = true;
                     }
-                    _ => {}
+                    Event::NewDevice(d)
+                    | Event::DeviceRemoved(d)
+                    | Event::SessionEstablished { device: d, .. } => {
+                        if !p.devices_changed.contains(&d.jid)
+                            && p.devices_changed.len() < MAX_DEVICES_CHANGED
+                        {
+                            p.devices_changed.push(d.jid.clone());
+                        }
+                        wake = true;
+                    }
                 }
             }
         }
@@ -199,9 +217,21 @@ mod tests {
             state.take_pending(),
             Pending {
                 bundle: true,
-                device_list: Some(list)
+                device_list: Some(list),
+                devices_changed: Vec::new(),
             }
         );
+        let bob: BareJid = "bob@example.org".parse().unwrap();
+        let device = |id| tern_omemo::DeviceAddress::new(bob.clone(), id);
+        state.note(&[
+            Event::NewDevice(device(1)),
+            Event::DeviceRemoved(device(2)),
+            Event::SessionEstablished {
+                device: device(3),
+                trust: tern_omemo::Trust::Trusted,
+            },
+        ]);
+        assert_eq!(state.take_pending().devices_changed, vec![bob.clone()]);
         assert_eq!(state.take_pending(), Pending::default(), "taken once");
     }
 

@@ -71,8 +71,11 @@ pub(crate) async fn start(handle: &AccountHandle) {
                 device_id,
             )),
         };
-        // `receive_device_list` asked for the same list: published here.
-        let _ = ctx.omemo.take_pending().device_list;
+        // `receive_device_list` asked for the same list: published here
+        // (and the bundle below).
+        for jid in &ctx.omemo.take_pending().devices_changed {
+            super::trust::devices_changed(ctx, jid);
+        }
         if let Some(list) = list {
             publish_device_list(handle, &list).await;
         }
@@ -102,6 +105,9 @@ pub(crate) async fn maintain(handle: AccountHandle) {
         }
         if pending.bundle {
             publish_bundle(&handle).await;
+        }
+        for jid in &pending.devices_changed {
+            super::trust::devices_changed(ctx, jid);
         }
     }
 }
@@ -178,7 +184,7 @@ async fn publish_bundle(handle: &AccountHandle) {
 /// publish-options (or whose node has another model: `conflict`, with
 /// `precondition-not-met`) gets a plain publish, then the node configured
 /// open.
-async fn publish_open(
+pub(crate) async fn publish_open(
     handle: &AccountHandle,
     node: &str,
     open: Iq,
