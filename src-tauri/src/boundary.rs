@@ -14,9 +14,9 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, InvitationView, MessageView, OccupantView,
-    ProfileView, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot,
-    VCardView,
+    ClientEvent, ContactView, ConversationView, EncryptionView, InvitationView, MessageView,
+    OccupantView, ProfileView, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify,
+    RoomView, Snapshot, VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch, as its JSON in a string.
