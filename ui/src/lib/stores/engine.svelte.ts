@@ -8,6 +8,7 @@ import { errorText } from '../errors';
 import { accounts } from './accounts.svelte';
 import { chat } from './chat.svelte';
 import { contacts } from './contacts.svelte';
+import { encryption } from './encryption.svelte';
 import { conversations } from './conversations.svelte';
 import { profiles } from './profiles.svelte';
 import { rooms } from './rooms.svelte';
@@ -58,7 +59,7 @@ class Engine {
   /** A full state: the lists are loaded again. */
   #reset(view: SnapshotView): void {
     const jids = view.snapshot.accounts.map((a) => a.jid);
-    void Promise.all([conversations.load(), contacts.load(jids), chat.reload()]);
+    void Promise.all([conversations.load(), contacts.load(jids), chat.reload(), encryption.refresh()]);
   }
 
   #events(list: EngineEvent[]): void {
@@ -68,6 +69,7 @@ class Engine {
     typing.events(list);
     rooms.events(list);
     chat.events(list);
+    encryption.events(list);
     transfers.events(list);
     fileList.events(list);
     if (accounts.events(list)) void conversations.load();
