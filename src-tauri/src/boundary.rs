@@ -14,9 +14,9 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, DeviceTrust, DeviceView, InvitationView,
-    MessageView, OccupantView, OwnEncryptionView, ProfileView, RoomInfoView, RoomKind, RoomListing,
-    RoomMember, RoomNotify, RoomView, Snapshot, UriVerification, VCardView,
+    ClientEvent, ContactView, ConversationView, DeviceTrust, DeviceView, EncryptionView,
+    InvitationView, MessageView, OccupantView, OwnEncryptionView, ProfileView, RoomInfoView,
+    RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot, UriVerification, VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch, as its JSON in a string.

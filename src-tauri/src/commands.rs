@@ -6,10 +6,10 @@ use tern_core::{FilePrefs, PhotoQuality};
 
 use crate::boundary::{
     checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
-    DeviceTrust, DeviceView, Draft, Listed, MessageView, OccupantView, OwnEncryptionView,
-    ProfileView, QrCode, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView,
-    SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView, UiError, UriVerification,
-    VCardView,
+    DeviceTrust, DeviceView, Draft, EncryptionView, Listed, MessageView, OccupantView,
+    OwnEncryptionView, ProfileView, QrCode, RoomInfoView, RoomKind, RoomListing, RoomMember,
+    RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
+    UiError, UriVerification, VCardView,
 };
 use crate::Shell;
 
@@ -255,6 +255,57 @@ pub async fn resend_message(
     id: i64,
 ) -> Reply<MessageView> {
     Ok(shell.client().await?.resend_message(&account, id).await?)
+}
+
+/// A one-to-one conversation's encryption, as its lock shows it.
+#[tauri::command]
+#[specta::specta]
+pub async fn conversation_encryption(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+) -> Reply<EncryptionView> {
+    Ok(shell
+        .client()
+        .await?
+        .conversation_encryption(&account, &peer)
+        .await?)
+}
+
+/// Turns a one-to-one conversation's encryption on or off for the messages
+/// sent from now on.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_conversation_encryption(
+    shell: State<'_, Shell>,
+    account: String,
+    peer: String,
+    encrypted: bool,
+) -> Reply<EncryptionView> {
+    Ok(shell
+        .client()
+        .await?
+        .set_conversation_encryption(&account, &peer, encrypted)
+        .await?)
+}
+
+/// Sends a message that waits because it cannot be encrypted, unencrypted
+/// (the user's explicit choice).
+#[tauri::command]
+#[specta::specta]
+pub async fn send_unencrypted(
+    shell: State<'_, Shell>,
+    account: String,
+    id: i64,
+) -> Reply<MessageView> {
+    Ok(shell.client().await?.send_unencrypted(&account, id).await?)
+}
+
+/// Tries again to encrypt the messages waiting in a conversation.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_held(shell: State<'_, Shell>, account: String, peer: String) -> Reply {
+    Ok(shell.client().await?.retry_held(&account, &peer).await?)
 }
 
 /// Sets the user's reactions to a message (empty removes them).

@@ -57,6 +57,14 @@ export const api = {
   correctMessage: (account: string, id: number, body: string) => commands.correctMessage(account, id, body),
   retractMessage: (account: string, id: number) => commands.retractMessage(account, id),
   resendMessage: (account: string, id: number) => commands.resendMessage(account, id),
+  // A one-to-one conversation's end-to-end encryption (OMEMO).
+  conversationEncryption: (account: string, peer: string) => commands.conversationEncryption(account, peer),
+  setConversationEncryption: (account: string, peer: string, encrypted: boolean) =>
+    commands.setConversationEncryption(account, peer, encrypted),
+  /** Sends a message that waits because it cannot be encrypted, unencrypted (the user chose so). */
+  sendUnencrypted: (account: string, id: number) => commands.sendUnencrypted(account, id),
+  /** Tries again to encrypt the messages waiting in a conversation. */
+  retryHeld: (account: string, peer: string) => done(commands.retryHeld(account, peer)),
   deleteConversation: (account: string, peer: string) => done(commands.deleteConversation(account, peer)),
   react: (account: string, id: number, emojis: string[]) => commands.react(account, id, emojis),
   markRead: (account: string, peer: string) => done(commands.markRead(account, peer)),

@@ -2,11 +2,13 @@
 
 import { errorText, isUiError } from './errors';
 
-export type MessageAction = 'send' | 'resend' | 'edit' | 'delete' | 'delete-conversation' | 'react' | 'load' | 'search';
+export type MessageAction = 'send' | 'resend' | 'send-unencrypted' | 'retry-held' | 'edit' | 'delete' | 'delete-conversation' | 'react' | 'load' | 'search';
 
 const verbs: Record<MessageAction, string> = {
   send: 'send the message',
   resend: 'send the message again',
+  'send-unencrypted': 'send the message unencrypted',
+  'retry-held': 'try encrypting again',
   edit: 'save the change',
   delete: 'delete the message',
   'delete-conversation': 'delete the conversation',

@@ -7,6 +7,7 @@ import type {
   ClientEvent,
   ContactView,
   ConversationView,
+  EncryptionView,
   MessageView,
   SubscriptionRequest,
 } from '../../src/lib/engine';
@@ -74,6 +75,11 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
   };
 }
 
+/** A conversation's encryption as the engine tells it (not decided, no keys known, by default). */
+export function encryptionView(peer: string, p: Partial<EncryptionView> = {}): EncryptionView {
+  return { account: ME, peer, mode: 'auto', next_encrypted: null, contact_devices: 0, own_devices: 1, undecided: 0, problem: null, ...p };
+}
+
 export function contact(jid: string, p: Partial<ContactView> = {}): ContactView {
   return { account: ME, jid, name: null, subscription: 'both', ask: false, groups: [], presence: [], avatar: null, nickname: null, ...p };
 }
@@ -105,6 +111,7 @@ function julietTimeline(): MessageView[] {
     body: 'I did. The _search_ is so much faster now.',
     timestamp_ms: daysAgo(2, 9, 7),
     reply_to: 'uid-1',
+    encrypted: true,
   });
   return [
     greet,
@@ -120,7 +127,7 @@ function julietTimeline(): MessageView[] {
       reactions: { [JULIET]: ['👍', '❤️'], 'nurse@capulet.example': ['👍'] },
     }),
     msg(JULIET, { id: 6, body: '', retracted: true, timestamp_ms: today(9, 20) }),
-    msg(JULIET, { id: 7, body: 'A message delivered but not read yet', outgoing: true, state: 'delivered', timestamp_ms: today(9, 40) }),
+    msg(JULIET, { id: 7, body: 'A message delivered but not read yet', outgoing: true, state: 'delivered', timestamp_ms: today(9, 40), encrypted: true }),
     msg(JULIET, { id: 8, body: 'And one still waiting to be sent', outgoing: true, state: 'queued', timestamp_ms: today(9, 41) }),
     msg(JULIET, {
       id: 10,
@@ -170,6 +177,8 @@ class ChatData {
   timelines = new Map<string, MessageView[]>();
   requests: SubscriptionRequest[] = [];
   blocked: Record<string, string[]> = {};
+  /** Each one-to-one conversation's encryption (see `encryptionView`). */
+  encryption = new Map<string, EncryptionView>();
 
   setup(scenario: string) {
     this.scenario = scenario;
@@ -196,6 +205,22 @@ class ChatData {
       msg(NURSE, { body: 'Anon, anon!', timestamp_ms: daysAgo(3), state: 'seen' }),
       msg(NURSE, { body: 'I come, I come!', outgoing: true, state: 'failed', timestamp_ms: daysAgo(3, 10, 5) }),
     ]);
+    // Juliet: encrypted for her phone and laptop and the user's other
+    // device (not for her new tablet, not decided on yet); Romeo: keys not
+    // known yet; the Nurse: turned off.
+    this.encryption.set(JULIET, encryptionView(JULIET, { mode: 'omemo', next_encrypted: true, contact_devices: 2, undecided: 1 }));
+    this.encryption.set(NURSE, encryptionView(NURSE, { mode: 'plain', next_encrypted: false, contact_devices: 1 }));
+    if (scenario === 'chats-held') {
+      // Romeo's new device is not trusted yet: two messages wait (the
+      // second behind the first).
+      const why = `${ROMEO} has a device you have not decided to trust yet. Verify or trust it in their encryption keys to send this message.`;
+      this.encryption.set(ROMEO, encryptionView(ROMEO, { mode: 'omemo', next_encrypted: true, contact_devices: 0, undecided: 1, problem: why }));
+      const list = this.timelines.get(ROMEO)!;
+      list.push(
+        msg(ROMEO, { id: 700, body: 'Meet me at the chapel at noon.', outgoing: true, state: 'queued', held: why, timestamp_ms: today(7, 40) }),
+        msg(ROMEO, { id: 701, body: 'And bring the ring.', outgoing: true, state: 'queued', timestamp_ms: today(7, 41) }),
+      );
+    }
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
     if (scenario === 'chats-people') {
@@ -317,6 +342,43 @@ export function messagingCommand(cmd: string, a: Record<string, unknown>, send: 
       const m = update(send, a.id as number, (x) => ({ ...x, state: 'queued', failure: null, failure_text: null }));
       setTimeout(() => update(send, a.id as number, (x) => ({ ...x, state: 'acked' })), 100);
       return m;
+    }
+    case 'conversation_encryption':
+      return d.encryption.get(a.peer as string) ?? encryptionView(a.peer as string);
+    case 'set_conversation_encryption': {
+      const peer = a.peer as string;
+      const was = d.encryption.get(peer) ?? encryptionView(peer);
+      const on = a.encrypted as boolean;
+      const v: EncryptionView = on
+        ? {
+            ...was,
+            mode: 'omemo',
+            next_encrypted: true,
+            problem: was.contact_devices > 0 ? null : `${peer} has not published any encryption keys: their app may not support OMEMO encryption. Send this message unencrypted, or wait until they can receive encrypted messages.`,
+          }
+        : { ...was, mode: 'plain', next_encrypted: false, problem: null };
+      d.encryption.set(peer, v);
+      // The engine tells that the conversation changed.
+      const c = d.conversations.find((x) => x.peer === peer);
+      if (c) send({ type: 'conversation', conversation: c });
+      return v;
+    }
+    case 'send_unencrypted': {
+      const m = update(send, a.id as number, (x) => ({ ...x, held: null, encrypted: false }));
+      setTimeout(() => {
+        update(send, a.id as number, (x) => ({ ...x, state: 'acked' }));
+        // The next message of the conversation cannot be encrypted either.
+        const next = m && (d.timelines.get(m.peer) ?? []).find((x) => x.outgoing && x.state === 'queued' && x.id !== m.id);
+        if (next) update(send, next.id, (x) => ({ ...x, held: d.encryption.get(x.peer)?.problem ?? 'Tern could not encrypt this message.' }));
+      }, 100);
+      return m;
+    }
+    case 'retry_held': {
+      // Tried again: still waiting for the same reason.
+      const list = d.timelines.get(a.peer as string) ?? [];
+      const held = list.find((m) => m.held);
+      if (held) setTimeout(() => update(send, held.id, (x) => ({ ...x })), 100);
+      return null;
     }
     case 'retract_message':
       return update(send, a.id as number, (m) => ({ ...m, body: '', retracted: true }));

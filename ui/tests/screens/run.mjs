@@ -164,6 +164,201 @@ const chatCases = [
     },
   },
   {
+    name: 'chat-lock-encrypted',
+    scenario: 'chats',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const lock = p.getByTestId('lock');
+      // Its name is the whole line; the window shows its start.
+      await p.getByRole('button', { name: 'Encrypted for Juliet Capulet’s 2 devices and your other device', exact: true }).waitFor();
+      if ((await lock.innerText()) !== 'Encrypted') fail(`lock shows ${await lock.innerText()}`);
+      if ((await lock.getAttribute('data-state')) !== 'encrypted') fail('lock not in the encrypted state');
+      // The user's own encrypted messages carry the lock the incoming ones do.
+      await p.locator('[data-testid=message][data-id="7"]').getByRole('img', { name: 'End-to-end encrypted' }).waitFor();
+      if (await p.locator('[data-testid=message][data-id="8"]').getByRole('img', { name: 'End-to-end encrypted' }).count()) fail('a plain message with a lock');
+      if (await p.getByTestId('composer-hint').count()) fail('a composer hint while encrypted');
+    },
+  },
+  {
+    name: 'chat-lock-wide',
+    scenario: 'chats',
+    viewport: { width: 1400, height: 700 },
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      // Room enough: the whole line shows.
+      const shown = await p.getByTestId('lock').innerText();
+      if (shown !== 'Encrypted for Juliet Capulet’s 2 devices and your other device') fail(`lock shows ${JSON.stringify(shown)}`);
+    },
+  },
+  {
+    name: 'chat-lock-popover',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByTestId('lock').click();
+    },
+    check: async (p) => {
+      const pop = p.getByRole('dialog', { name: 'Encryption' });
+      await pop.getByText('only these devices can read them').waitFor();
+      await pop.getByText('Juliet Capulet has a device you have not decided to trust yet. Messages are not encrypted for it until you do.').waitFor();
+      if (!(await pop.getByRole('checkbox', { name: 'Encrypt messages' }).isChecked())) fail('the switch is off');
+      await pop.getByRole('button', { name: 'Juliet Capulet’s encryption keys…' }).waitFor();
+      if ((await p.getByTestId('lock').getAttribute('aria-expanded')) !== 'true') fail('lock not expanded');
+      // Keyboard: the focus is on the switch, Tab goes on to the keys;
+      // Escape closes and gives the focus back to the lock.
+      if ((await p.evaluate(() => document.activeElement?.getAttribute('type'))) !== 'checkbox') fail('the focus is not on the switch');
+      await p.keyboard.press('Tab');
+      if ((await p.evaluate(() => document.activeElement?.textContent)) !== 'Juliet Capulet’s encryption keys…') fail('Tab did not reach the keys');
+      await p.keyboard.press('Escape');
+      await pop.waitFor({ state: 'detached' });
+      if ((await p.evaluate(() => document.activeElement?.dataset.testid)) !== 'lock') fail('focus not back on the lock');
+      // Enter opens it again (the state shown with it).
+      await p.keyboard.press('Enter');
+      await pop.waitFor();
+    },
+  },
+  {
+    name: 'chat-lock-off-confirm',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByTestId('lock').click();
+      await p.getByRole('checkbox', { name: 'Encrypt messages' }).click();
+    },
+    check: async (p) => {
+      const dialog = p.getByRole('dialog', { name: 'Turn encryption off?' });
+      await dialog.getByText('Messages will be readable by the servers').waitFor();
+      // Nothing changed until the user confirms.
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'set_conversation_encryption'))) fail('turned off before confirming');
+    },
+  },
+  {
+    name: 'chat-lock-plain',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await p.getByTestId('lock').click();
+      await p.getByRole('checkbox', { name: 'Encrypt messages' }).click();
+      await p.getByRole('dialog', { name: 'Turn encryption off?' }).getByRole('button', { name: 'Turn encryption off' }).click();
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'set_conversation_encryption');
+      if (args.encrypted !== false || args.peer !== 'juliet@capulet.example') fail(JSON.stringify(args));
+      await p.getByRole('button', { name: 'Not encrypted', exact: true }).waitFor();
+      if ((await p.getByTestId('lock').getAttribute('data-state')) !== 'plain') fail('lock not in the plain state');
+      const hint = await p.getByTestId('composer-hint').innerText();
+      if (!hint.includes('Not encrypted: servers can read what you send to Juliet Capulet')) fail(`hint: ${hint}`);
+      // The composer's field names the hint.
+      if ((await composer(p).getAttribute('aria-describedby')) !== 'composer-hint') fail('field not described by the hint');
+      // On again: no confirmation, and the hint goes.
+      await p.getByTestId('lock').click();
+      await p.getByRole('checkbox', { name: 'Encrypt messages' }).check();
+      await p.getByTestId('composer-hint').waitFor({ state: 'detached' });
+      if ((await calledWith(p, 'set_conversation_encryption')).encrypted !== true) fail('not turned on again');
+      await p.keyboard.press('Escape');
+      // The Nurse's conversation was turned off earlier: the hint, quietly.
+      await openChat(p, 'The Nurse');
+      await p.getByTestId('composer-hint').waitFor();
+    },
+  },
+  {
+    name: 'chat-lock-undecided',
+    scenario: 'chats',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.getByTestId('lock').click();
+    },
+    check: async (p) => {
+      await p.getByRole('button', { name: 'Keys not known yet: Encrypted once Romeo’s keys are known', exact: true }).waitFor();
+      if ((await p.getByTestId('lock').getAttribute('title')) !== 'Encrypted once Romeo’s keys are known') fail('lock title');
+      await p.getByRole('dialog', { name: 'Encryption' }).getByText('if they have no keys, it goes unencrypted').waitFor();
+      if (await p.getByTestId('composer-hint').count()) fail('a composer hint before the keys are known');
+    },
+  },
+  {
+    name: 'chat-lock-waiting',
+    scenario: 'chats-held',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.getByTestId('lock').click();
+    },
+    check: async (p) => {
+      await p.getByRole('button', { name: 'Can’t encrypt for Romeo yet', exact: true }).waitFor();
+      const pop = p.getByRole('dialog', { name: 'Encryption' });
+      await pop.getByTestId('lock-problem').getByText('a device you have not decided to trust').waitFor();
+      // Said once, not again as a note about the untrusted device.
+      if (await pop.getByText('Messages are not encrypted for it').count()) fail('the untrusted device told twice');
+      const hint = await p.getByTestId('composer-hint').innerText();
+      if (!hint.startsWith('Messages you send now wait to be encrypted.')) fail(`hint: ${hint}`);
+    },
+  },
+  {
+    name: 'chat-lock-keys',
+    scenario: 'chats-held',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.getByTestId('lock').click();
+      await p.getByRole('dialog', { name: 'Encryption' }).getByRole('button', { name: 'Romeo’s encryption keys…' }).click();
+    },
+    // The keys link opens the contact's details (where their keys are shown).
+    check: async (p) => {
+      await p.getByTestId('contact-details').waitFor();
+      await p.getByRole('dialog', { name: 'Encryption' }).waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'chat-held-message',
+    scenario: 'chats-held',
+    act: (p) => openChat(p, 'Romeo'),
+    check: async (p) => {
+      const held = p.locator('[data-testid=message][data-id="700"]');
+      const t = await held.getByTestId('held').innerText();
+      if (!t.includes('Waiting to be encrypted.') || !t.includes('not decided to trust')) fail(`held: ${t}`);
+      await held.locator('[title="Waiting to be encrypted"]').waitFor();
+      // The one behind it waits too, without a reason of its own.
+      if (await p.locator('[data-testid=message][data-id="701"]').getByTestId('held').count()) fail('the later message shows a reason');
+      // Try again, from the keyboard (Shift+Tab from the other action).
+      await held.getByRole('button', { name: 'Send unencrypted…' }).focus();
+      await p.keyboard.press('Shift+Tab');
+      if ((await p.evaluate(() => document.activeElement?.textContent)) !== 'Try again') fail('Shift+Tab did not reach Try again');
+      await p.keyboard.press('Enter');
+      const retry = await calledWith(p, 'retry_held');
+      if (retry.peer !== 'romeo@montague.example') fail(JSON.stringify(retry));
+      const focus = await held.getByRole('button', { name: 'Try again' }).evaluate((el) => getComputedStyle(el).outlineStyle);
+      if (focus === 'none') fail('no visible focus on Try again');
+    },
+  },
+  {
+    name: 'chat-held-confirm',
+    scenario: 'chats-held',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.locator('[data-testid=message][data-id="700"]').getByRole('button', { name: 'Send unencrypted…' }).click();
+    },
+    check: async (p) => {
+      const dialog = p.getByRole('dialog', { name: 'Send this message unencrypted?' });
+      await dialog.getByText('readable by the servers').waitFor();
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'send_unencrypted'))) fail('sent before confirming');
+    },
+  },
+  {
+    name: 'chat-held-sent',
+    scenario: 'chats-held',
+    act: async (p) => {
+      await openChat(p, 'Romeo');
+      await p.locator('[data-testid=message][data-id="700"]').getByRole('button', { name: 'Send unencrypted…' }).click();
+      await p.getByRole('dialog', { name: 'Send this message unencrypted?' }).getByRole('button', { name: 'Send unencrypted' }).click();
+    },
+    check: async (p) => {
+      if ((await calledWith(p, 'send_unencrypted')).id !== 700) fail('another message sent');
+      const sent = p.locator('[data-testid=message][data-id="700"]');
+      await sent.getByTestId('held').waitFor({ state: 'detached' });
+      await sent.locator('[title="Sent to the server"]').waitFor();
+      // The next one now waits, with the reason.
+      await p.locator('[data-testid=message][data-id="701"]').getByTestId('held').waitFor();
+    },
+  },
+  {
     name: 'chat-draft-restart',
     scenario: 'chats',
     act: async (p) => {
@@ -1464,6 +1659,9 @@ const roomCases = [
       await p.getByRole('button', { name: 'People, 6' }).waitFor();
       // No calls in group chats.
       if (await p.getByRole('button', { name: /call/i }).count()) fail('a call button in a group chat');
+      // No lock: group chats are not encrypted yet (public channels never).
+      if (await p.getByTestId('lock').count()) fail('a lock in a group chat');
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'conversation_encryption'))) fail('encryption asked for a group chat');
       // A removed message says who removed it and why, not what it said.
       const removed = await p.getByTestId('moderated').innerText();
       if (removed !== 'Removed by Ann: Spam links') fail(`moderated message shows ${JSON.stringify(removed)}`);
@@ -1602,6 +1800,7 @@ const roomCases = [
       const region = p.getByRole('region', { name: 'Conversation with Eve (Tea room)' });
       await region.getByText('Private message in a group chat').waitFor();
       if (await p.getByTestId('stranger').count()) fail('an occupant shown as a stranger');
+      if (await p.getByTestId('lock').count()) fail('a lock in a private message in a group chat');
       await composer(p).fill('Psst');
       await composer(p).press('Enter');
       const args = await calledWith(p, 'send_message');

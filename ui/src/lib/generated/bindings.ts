@@ -66,6 +66,20 @@ export const commands = {
 	deleteConversation: (account: string, peer: string) => __TAURI_INVOKE<null>("delete_conversation", { account, peer }),
 	/**  Sends a message that could not be sent again. */
 	resendMessage: (account: string, id: number) => __TAURI_INVOKE<MessageView>("resend_message", { account, id }),
+	/**  A one-to-one conversation's encryption, as its lock shows it. */
+	conversationEncryption: (account: string, peer: string) => __TAURI_INVOKE<EncryptionView>("conversation_encryption", { account, peer }),
+	/**
+	 *  Turns a one-to-one conversation's encryption on or off for the messages
+	 *  sent from now on.
+	 */
+	setConversationEncryption: (account: string, peer: string, encrypted: boolean) => __TAURI_INVOKE<EncryptionView>("set_conversation_encryption", { account, peer, encrypted }),
+	/**
+	 *  Sends a message that waits because it cannot be encrypted, unencrypted
+	 *  (the user's explicit choice).
+	 */
+	sendUnencrypted: (account: string, id: number) => __TAURI_INVOKE<MessageView>("send_unencrypted", { account, id }),
+	/**  Tries again to encrypt the messages waiting in a conversation. */
+	retryHeld: (account: string, peer: string) => __TAURI_INVOKE<null>("retry_held", { account, peer }),
 	/**  Sets the user's reactions to a message (empty removes them). */
 	react: (account: string, id: number, emojis: string[]) => __TAURI_INVOKE<MessageView>("react", { account, id, emojis }),
 	/**  Marks a conversation read (and tells the peer). */
@@ -756,6 +770,40 @@ export type Draft = {
 	body: string,
 	/**  Local id of the message this one replies to. */
 	reply_to?: number | null,
+};
+
+/**  A conversation's encryption, as its lock shows it. */
+export type EncryptionView = {
+	/**  Account. */
+	account: string,
+	/**  The contact. */
+	peer: string,
+	/**
+	 *  `omemo`: encrypted (decided by the user, or by the first encrypted
+	 *  message either way); `plain`: the user turned encryption off;
+	 *  `auto`: not decided yet (encrypted as soon as the contact is known
+	 *  to have encryption keys).
+	 */
+	mode: string,
+	/**
+	 *  Whether the next message goes encrypted; `None`: decided when it
+	 *  goes (the contact's keys are not known yet).
+	 */
+	next_encrypted: boolean | null,
+	/**  The contact's devices a message is encrypted for now. */
+	contact_devices: number,
+	/**  The user's own other devices a message is encrypted for now. */
+	own_devices: number,
+	/**
+	 *  The contact's devices whose trust the user has not decided (nothing
+	 *  is encrypted for them until then).
+	 */
+	undecided: number,
+	/**
+	 *  Why the next message could not be encrypted (it would wait), in
+	 *  words, when that is so.
+	 */
+	problem: string | null,
 };
 
 /**

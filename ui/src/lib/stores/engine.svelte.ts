@@ -8,8 +8,9 @@ import { errorText } from '../errors';
 import { accounts } from './accounts.svelte';
 import { chat } from './chat.svelte';
 import { contacts } from './contacts.svelte';
-import { conversations } from './conversations.svelte';
 import { encryption } from './encryption.svelte';
+import { conversations } from './conversations.svelte';
+import { lock } from './lock.svelte';
 import { profiles } from './profiles.svelte';
 import { rooms } from './rooms.svelte';
 import { transfers } from './transfers.svelte';
@@ -59,7 +60,7 @@ class Engine {
   /** A full state: the lists are loaded again. */
   #reset(view: SnapshotView): void {
     const jids = view.snapshot.accounts.map((a) => a.jid);
-    void Promise.all([conversations.load(), contacts.load(jids), chat.reload()]);
+    void Promise.all([conversations.load(), contacts.load(jids), chat.reload(), lock.refresh()]);
   }
 
   #events(list: EngineEvent[]): void {
@@ -69,9 +70,10 @@ class Engine {
     typing.events(list);
     rooms.events(list);
     chat.events(list);
+    encryption.events(list);
     transfers.events(list);
     fileList.events(list);
-    encryption.events(list);
+    lock.events(list);
     if (accounts.events(list)) void conversations.load();
     // A new account: its roster (the lists are loaded whole).
     if (list.some((e) => e.event.type === 'account_added')) void contacts.load(this.#mirror.snapshot.accounts.map((a) => a.jid));
