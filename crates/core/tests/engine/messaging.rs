@@ -388,6 +388,12 @@ async fn hostile_stanzas_are_ignored() {
 async fn blocking_stops_messages_until_unblocked() {
     let server = Prosody::start().unwrap();
     let (mut a, alice, b, bob) = friends(&server).await;
+    // The server's blocking as such: Bob's messages plain (encrypted, the
+    // first one would wait for Alice's keys, which the block hides too).
+    b.client
+        .set_conversation_encryption(&bob, &alice, false)
+        .await
+        .unwrap();
     a.client.block(&alice, &bob).await.unwrap();
     wait_event(&mut a.events, T, "blocklist push", |ev| match ev {
         ClientEvent::Blocklist { blocked, .. } if blocked.contains(&bob) => Some(()),
