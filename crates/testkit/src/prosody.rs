@@ -4,8 +4,6 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -23,7 +21,6 @@ use crate::process::{
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 const PORT_CONFLICT: &str = "Failed to open server port";
-const REGISTER_ATTEMPTS: usize = 20;
 /// What `prosodyctl shell` prints before each answer.
 const SHELL_PROMPT: &str = "prosody> ";
 
@@ -50,9 +47,10 @@ pub struct ProsodyOptions {
     /// with `<file-too-large/>`. `None`: Prosody's default, 10 MiB.
     pub upload_size_limit: Option<u64>,
     /// The port of the upload URLs the component hands out
-    /// (`https://localhost:PORT/...`), e.g. a [`crate::TcpProxy`] listening
-    /// there ([`crate::TcpProxy::start_on`]) that forwards to
-    /// [`Prosody::https_port`]. `None`: the HTTPS port itself.
+    /// (`https://localhost:PORT/...`), e.g. that of a [`crate::TcpProxy`]
+    /// started before Prosody ([`crate::TcpProxy::start_without_target`])
+    /// and then pointed at [`Prosody::https_port`]. `None`: the HTTPS port
+    /// itself.
     pub upload_external_port: Option<u16>,
     /// The only media types the upload component takes
     /// (`http_file_share_allowed_file_types`); others are refused with
@@ -128,7 +126,6 @@ pub struct Prosody {
     config: PathBuf,
     child: Option<ManagedChild>,
     turn: Option<Coturn>,
-    register_lock: Mutex<()>,
     // Dropped last: the processes above must be gone before the directory.
     dir: TempDir,
 }
@@ -222,7 +219,6 @@ impl Prosody {
             config,
             child: None,
             turn,
-            register_lock: Mutex::new(()),
             dir,
         };
         prosody.spawn_and_wait()?;
@@ -457,40 +453,21 @@ impl Prosody {
 
     /// Registers `name` with `password` offline (`prosodyctl register`).
     ///
-    /// Calls are serialised per instance, and retried while SQLite reports
-    /// the database as locked or a commit as failed (the running server may
-    /// be writing to it).
+    /// The account goes to a file of its own (the `accounts` store is
+    /// `internal` in the generated configuration): `prosodyctl` never opens
+    /// the SQLite database the running server uses, so calls may come at any
+    /// time, from several threads at once.
     pub fn create_user_named(&self, name: &str, password: &str) -> Result<()> {
-        let _serial = self.register_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut was_locked = false;
-        for attempt in 1..=REGISTER_ATTEMPTS {
-            let out = self.prosodyctl(&["register", name, &self.opts.domain, password])?;
-            if out.status.success() {
-                return Ok(());
-            }
-            let text = format!(
-                "{}{}",
+        let out = self.prosodyctl(&["register", name, &self.opts.domain, password])?;
+        if !out.status.success() {
+            bail!(
+                "prosodyctl register {name} failed ({}): {}{}",
+                out.status,
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            // A busy database shows as "database is locked" or, when the
-            // lock hits at the end, "commit failed".
-            if (text.contains("database is locked")
-                || text.contains("no such table")
-                || text.to_ascii_lowercase().contains("commit failed"))
-                && attempt < REGISTER_ATTEMPTS
-            {
-                was_locked = true;
-                thread::sleep(Duration::from_millis(50 * attempt as u64));
-                continue;
-            }
-            // A locked attempt may have committed before failing.
-            if was_locked && text.contains("already exists") {
-                return Ok(());
-            }
-            bail!("prosodyctl register {name} failed ({}): {text}", out.status);
         }
-        bail!("prosodyctl register {name}: database stayed locked")
+        Ok(())
     }
 
     /// Runs `prosodyctl --config <this config> ARGS`.
@@ -700,7 +677,13 @@ s2s_secure_auth = {secure}
 allow_registration = {allow_registration}
 registration_whitelist = {{ "127.0.0.1" }}
 authentication = "internal_hashed"
-storage = "sql"
+-- Accounts are files, one per user; everything else (archives, offline
+-- messages, PEP, rooms) is in SQLite. The harness registers users with
+-- prosodyctl, a second process, and Prosody's SQLite connection has no busy
+-- timeout: while prosodyctl held the database, the server failed its own
+-- reads and writes (a PEP publish, a MAM query, a sign-in).
+default_storage = "sql"
+storage = {{ accounts = "internal" }}
 sql = {{ driver = "SQLite3", database = {sqlite} }}
 archive_expires_after = "never"
 

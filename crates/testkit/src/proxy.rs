@@ -15,6 +15,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A TCP proxy on 127.0.0.1 that forwards every accepted connection to a
 /// target, and can cut connections or refuse new ones on demand.
 ///
+/// The target may be given after the proxy started
+/// ([`TcpProxy::start_without_target`]): a server told to advertise the
+/// proxy's port can then start after the proxy has bound it, so no other
+/// process can take the port in between.
+///
 /// Dropping it closes the listener and all proxied connections.
 #[derive(Debug)]
 pub struct TcpProxy {
@@ -25,7 +30,9 @@ pub struct TcpProxy {
 
 #[derive(Debug)]
 struct Shared {
-    target: SocketAddr,
+    /// Where connections go; `None` until [`TcpProxy::set_target`] on a
+    /// proxy started without one.
+    target: Mutex<Option<SocketAddr>>,
     stopping: AtomicBool,
     refusing: AtomicBool,
     accepted: AtomicUsize,
@@ -49,6 +56,10 @@ impl Shared {
         }
     }
 
+    fn target(&self) -> Option<SocketAddr> {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn forget(&self, id: u64) {
         self.live().retain(|(i, _, _)| *i != id);
     }
@@ -57,19 +68,23 @@ impl Shared {
 impl TcpProxy {
     /// Starts a proxy to `target`, listening on 127.0.0.1 on a free port.
     pub fn start(target: SocketAddr) -> Result<TcpProxy> {
-        Self::start_on(0, target)
+        let proxy = Self::start_without_target()?;
+        proxy.set_target(target);
+        Ok(proxy)
     }
 
-    /// Starts a proxy to `target`, listening on 127.0.0.1 on `port` (`0`: a
-    /// free port), e.g. a port chosen before the target server started and
-    /// given to it as the port clients are told (see
-    /// [`crate::ProsodyOptions::upload_external_port`]).
-    pub fn start_on(port: u16, target: SocketAddr) -> Result<TcpProxy> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-            .with_context(|| format!("binding the proxy listener on port {port}"))?;
+    /// Starts a proxy listening on 127.0.0.1 on a free port, with no target
+    /// yet: connections are reset until [`TcpProxy::set_target`]. For a
+    /// server that must know the proxy's port before it starts (see
+    /// [`crate::ProsodyOptions::upload_external_port`]): a port picked and
+    /// released before the server starts could be taken by another process
+    /// by the time the proxy binds it.
+    pub fn start_without_target() -> Result<TcpProxy> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .context("binding the proxy listener on 127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
-            target,
+            target: Mutex::new(None),
             stopping: AtomicBool::new(false),
             refusing: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
@@ -98,9 +113,15 @@ impl TcpProxy {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
-    /// The address connections are forwarded to.
-    pub fn target(&self) -> SocketAddr {
-        self.shared.target
+    /// The address connections are forwarded to, once set.
+    pub fn target(&self) -> Option<SocketAddr> {
+        self.shared.target()
+    }
+
+    /// Forwards new connections to `target` from now on (connections
+    /// already forwarded stay with their target).
+    pub fn set_target(&self, target: SocketAddr) {
+        *self.shared.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(target);
     }
 
     /// Abruptly closes all currently proxied connections, both sides (the
@@ -175,10 +196,15 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 fn proxy_connection(client: TcpStream, shared: &Arc<Shared>) {
-    let server = match TcpStream::connect_timeout(&shared.target, CONNECT_TIMEOUT) {
+    let Some(target) = shared.target() else {
+        tracing::debug!("proxy has no target yet");
+        abort(&client);
+        return;
+    };
+    let server = match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
         Ok(s) => s,
         Err(err) => {
-            tracing::debug!(%err, target = %shared.target, "proxy cannot reach target");
+            tracing::debug!(%err, %target, "proxy cannot reach target");
             abort(&client);
             return;
         }

@@ -14,8 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tern_testkit::{
-    closed_port, ensure_peer_venv, start_prosody_pair_with, Ejabberd, EjabberdOptions, PeerOptions,
-    Prosody, ProsodyOptions, SlixmppPeer, TcpProxy, UploadOptions,
+    ensure_peer_venv, start_prosody_pair_with, Ejabberd, EjabberdOptions, PeerOptions, Prosody,
+    ProsodyOptions, SlixmppPeer, TcpProxy, UploadOptions,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -323,16 +323,16 @@ fn ejabberd_peers_share_files() {
 
 #[test]
 fn prosody_upload_limit_and_external_port() {
-    let port = closed_port();
+    // The proxy holds its port before Prosody is told about it.
+    let proxy = TcpProxy::start_without_target().expect("start proxy");
     let server = Prosody::start_with(ProsodyOptions {
         upload_size_limit: Some(64 * 1024),
-        upload_external_port: Some(port),
+        upload_external_port: Some(proxy.port()),
         ..ProsodyOptions::default()
     })
     .expect("start Prosody");
-    assert_eq!(server.upload_url_port(), port);
-    let proxy = TcpProxy::start_on(port, ([127, 0, 0, 1], server.https_port()).into())
-        .expect("start proxy");
+    assert_eq!(server.upload_url_port(), proxy.port());
+    proxy.set_target(([127, 0, 0, 1], server.https_port()).into());
     let alice = Account::prosody(&server).peer();
     let bob = Account::prosody(&server).peer();
     let dir = TempDir::new().expect("tempdir");
@@ -348,7 +348,7 @@ fn prosody_upload_limit_and_external_port() {
         )
         .expect("upload through the proxy");
     assert!(
-        url.starts_with(&format!("https://localhost:{port}/")),
+        url.starts_with(&format!("https://localhost:{}/", proxy.port())),
         "{url}"
     );
     let msg = received(&bob, &alice, "s-1");

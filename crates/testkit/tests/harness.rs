@@ -334,6 +334,24 @@ fn tcp_proxy_forwards_cuts_and_refuses() -> Result<()> {
 }
 
 #[test]
+fn tcp_proxy_target_set_later() -> Result<()> {
+    let proxy = TcpProxy::start_without_target()?;
+    assert_eq!(proxy.target(), None);
+    // Nowhere to forward yet: the connection is reset.
+    let mut a = TcpStream::connect(loopback(proxy.port()))?;
+    assert!(is_closed(&mut a), "connection without a target survived");
+
+    let echo = echo_server();
+    proxy.set_target(echo);
+    assert_eq!(proxy.target(), Some(echo));
+    let mut b = TcpStream::connect(loopback(proxy.port()))?;
+    b.set_read_timeout(Some(Duration::from_secs(5)))?;
+    assert!(echo_roundtrip(&mut b, b"there"));
+    assert_eq!(proxy.connection_count(), 2);
+    Ok(())
+}
+
+#[test]
 fn tcp_proxy_to_prosody() -> Result<()> {
     let server = Prosody::start()?;
     let proxy = TcpProxy::start(loopback(server.c2s_port()))?;

@@ -255,7 +255,7 @@ pub async fn serve(extra: usize) {
     let server = Prosody::start().unwrap();
     let port = server.c2s_port();
     let domain = server.domain().to_string();
-    // Users first: the server's database is busy once clients sign in.
+    // The accounts: the user, the peer, then the contacts.
     let mut users: Vec<(String, String)> = (0..CONTACTS + extra + 2)
         .map(|_| {
             let (u, p) = server.create_user().unwrap();

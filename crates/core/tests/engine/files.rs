@@ -535,9 +535,10 @@ async fn upload_under_way(
 /// after the restart the file arrives, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_survive_a_cut_connection_and_a_restart() {
-    let port = tern_testkit::closed_port();
+    // The proxy holds its port before Prosody is told about it.
+    let proxy = TcpProxy::start_without_target().unwrap();
     let server = Server::prosody_with(ProsodyOptions {
-        upload_external_port: Some(port),
+        upload_external_port: Some(proxy.port()),
         upload_size_limit: Some(64 * 1024 * 1024),
         ..Default::default()
     });
@@ -545,7 +546,7 @@ async fn files_survive_a_cut_connection_and_a_restart() {
         Server::Prosody(p) => p.https_port(),
         Server::Ejabberd(_) => unreachable!(),
     };
-    let proxy = TcpProxy::start_on(port, ([127, 0, 0, 1], https).into()).unwrap();
+    proxy.set_target(([127, 0, 0, 1], https).into());
     let (mut t, me, _) = tern(&server).await;
     let peer = peer(&server).await;
     let dir = tempfile::tempdir().unwrap();

@@ -12,8 +12,7 @@ use crate::support::*;
 
 const T: Duration = Duration::from_secs(60);
 
-/// Users created before anyone signs in (the server's database is busy
-/// once clients are connected).
+/// `n` fresh users: (bare JID, password).
 fn users(server: &Prosody, n: usize) -> Vec<(String, String)> {
     (0..n)
         .map(|_| {

@@ -15,10 +15,6 @@ const T: Duration = Duration::from_secs(30);
 const DEVICELIST: &str = "eu.siacs.conversations.axolotl.devicelist";
 
 /// An OMEMO slixmpp peer signed in as `jid`.
-///
-/// Users are created before Tern signs in: Prosody's command line writes
-/// its SQLite file, and a write of the running server at that moment (Tern
-/// publishing) can fail with "database is locked".
 pub(crate) async fn omemo_peer(server: &Server, (jid, pass): (String, String)) -> Peer {
     let opts = PeerOptions::new(jid, pass, "127.0.0.1", server.port());
     Peer(Arc::new(
