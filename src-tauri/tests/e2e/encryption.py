@@ -6,7 +6,9 @@ Usage (inside scripts/with-keyring, like sign_in.py, whose setup it shares):
     python encryption.py APP_BINARY TEST_SERVER_BINARY SCREENSHOT_DIR
 
 The user adds the peer as a contact; the peer sends an encrypted message,
-which arrives decrypted. The contact's "Encryption keys" show the peer's
+which arrives decrypted. The conversation's lock says it is encrypted; the
+user's answer, typed in the composer, reaches the peer encrypted (the wire
+shows only the fallback text) and the peer decrypts it. The contact's "Encryption keys" show the peer's
 device with the fingerprint python-omemo shows for itself, trusted blindly.
 The code the peer's QR code would carry, pasted into "Verify by code",
 verifies it. After a restart of the app the device is still verified.
@@ -18,6 +20,7 @@ import os
 import time
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -26,6 +29,7 @@ from harness import screenshot
 from rooms import next_event
 
 TEXT = "Encrypted hello from slixmpp-omemo"
+REPLY = "An encrypted answer from the Tern window"
 
 
 def send_encrypted(info, to):
@@ -88,6 +92,20 @@ def run(driver, info, shots):
     wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@data-testid='message' and contains(., '{TEXT}')]")))
     print("e2e: the encrypted message arrived decrypted", flush=True)
+
+    lock = "//*[@data-testid='lock']"
+    wait.until(EC.visibility_of_element_located((By.XPATH, lock)))
+    wait.until(lambda d: d.find_element(By.XPATH, lock).get_attribute("data-state") == "encrypted")
+    print("e2e: the lock says the conversation is encrypted", flush=True)
+    field = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea[aria-label^='Message ']")))
+    field.send_keys(REPLY)
+    field.send_keys(Keys.ENTER)
+    wire = next_event(events, lambda e: e.get("event") == "message" and (e.get("from") or "").startswith(user)
+                      and e.get("encrypted"), "the user's answer on the wire")
+    assert REPLY not in (wire.get("body") or ""), f"plain text on the wire: {wire}"
+    got = next_event(events, lambda e: e.get("event") == "omemo_message" and e.get("body") == REPLY,
+                     "the user's answer, decrypted by the peer")
+    print(f"e2e: the answer reached the peer encrypted and decrypted ({got['id']})", flush=True)
 
     open_keys(driver, local)
     row = f"//dialog//li[@data-device='{device}']"
