@@ -90,6 +90,7 @@ pub const SUPPORTED_XEPS: &[(&str, &str)] = &[
     ("0359", "complete"),
     ("0363", "complete"),
     ("0368", "complete"),
+    ("0380", "partial"),
     ("0384", "partial"),
     ("0402", "complete"),
     ("0410", "complete"),

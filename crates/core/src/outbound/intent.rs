@@ -153,6 +153,19 @@ pub(crate) enum Prepared {
     Held(String),
 }
 
+impl Prepared {
+    /// What it is, for the log (never the message's text).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Prepared::Ready(_) => "ready",
+            Prepared::Unsendable(_) => "unsendable",
+            Prepared::Upload => "upload",
+            Prepared::Keys => "keys",
+            Prepared::Held(_) => "held",
+        }
+    }
+}
+
 /// Builds the stanza for a queued message, now that its turn came.
 /// `keys_fetched`: what its encryption needs was fetched already (what is
 /// still missing cannot be had).

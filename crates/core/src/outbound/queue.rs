@@ -149,7 +149,15 @@ impl Queue {
                 continue;
             }
             let keyed = self.keyed.contains(&message_id);
-            match prepare(ctx, &intent, &row, keyed).await {
+            let prepared = prepare(ctx, &intent, &row, keyed).await;
+            tracing::debug!(
+                message_id,
+                ?intent,
+                keyed,
+                outcome = prepared.name(),
+                "queued message prepared"
+            );
+            match prepared {
                 Prepared::Ready(m) => {
                     self.keyed.remove(&message_id);
                     return Some((message_id, Stanza::Message(*m)));

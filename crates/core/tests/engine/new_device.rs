@@ -63,6 +63,11 @@ async fn send_from_each(
 ) -> HashMap<String, String> {
     let mut last = HashMap::new();
     for (k, f) in from.iter().enumerate() {
+        // History as such, as measured beside Dino: plain messages.
+        t.client
+            .set_conversation_encryption(f, to, false)
+            .await
+            .unwrap();
         for i in 0..n {
             let id = format!("{tag}-{k}-{i}");
             let xml = format!(
@@ -86,7 +91,8 @@ async fn send_from_each(
         last.insert(f.clone(), m.uid.clone());
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            let sent = t.client.timeline(f, to, None, 1).await.unwrap();
+            // (The archive's newest may come in beside it.)
+            let sent = t.client.timeline(f, to, None, 10).await.unwrap();
             if sent
                 .iter()
                 .any(|s| s.id == m.id && s.state != "queued" && s.state != "sent")
@@ -159,12 +165,26 @@ async fn a_new_device_is_online_at_once_and_nothing_is_falsely_unread() {
         .filter(|(i, _)| *i != 1 && *i != 2)
         .map(|(_, c)| c.clone())
         .collect();
+    let mut answers = HashSet::new();
     for c in &answered {
-        a.client
+        let m = a
+            .client
             .send_message(&me, c, "thanks, read it all", None)
             .await
             .unwrap();
+        answers.insert(m.id);
     }
+    // The answers go encrypted (the contacts' keys fetched first): all of
+    // them reach the server before this device leaves.
+    wait_event(&mut a.events, T, "the answers acknowledged", |ev| {
+        if let ClientEvent::Message { message } = ev {
+            if message.state == "acked" {
+                answers.remove(&message.id);
+            }
+        }
+        answers.is_empty().then_some(())
+    })
+    .await;
     let marker = format!(
         "<message xmlns='jabber:client' to='{}' type='chat' id='mark-1'>\
          <displayed xmlns='urn:xmpp:chat-markers:0' id='{}'/></message>",

@@ -140,6 +140,7 @@ pub(crate) fn start(handle: &AccountHandle, message_id: i64, peer: String, inten
     tokio::spawn(async move {
         let ctx = h.ctx();
         let (outcome, incomplete) = fetch_keys(&h, &peer).await;
+        tracing::debug!(message_id, %peer, ?outcome, incomplete, "keys fetched");
         if incomplete || matches!(outcome, ListOutcome::Failed(_)) {
             // Some keys could not be had: if the message has to wait for
             // them, it is tried again later by itself.
