@@ -300,10 +300,10 @@ const chatCases = [
       await p.getByTestId('lock').click();
       await p.getByRole('dialog', { name: 'Encryption' }).getByRole('button', { name: 'Romeo’s encryption keys…' }).click();
     },
-    // The keys link opens the contact's details (where their keys are shown).
+    // The keys link opens the contact's encryption keys.
     check: async (p) => {
-      await p.getByTestId('contact-details').waitFor();
-      await p.getByRole('dialog', { name: 'Encryption' }).waitFor({ state: 'detached' });
+      await p.getByRole('dialog', { name: 'Encryption keys' }).waitFor();
+      await p.getByRole('dialog', { name: 'Encryption', exact: true }).waitFor({ state: 'detached' });
     },
   },
   {
