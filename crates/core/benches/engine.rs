@@ -40,10 +40,11 @@ fn body(i: u64) -> String {
     format!("{} #{i}", words.join(" "))
 }
 
-async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
+/// A disabled account row, for what the store keeps per account.
+async fn add_account(store: &Store, jid: &str) {
     store
         .upsert_account(&tern_store::StoredAccount {
-            jid: account.into(),
+            jid: jid.into(),
             enabled: false,
             resource: None,
             host_override: None,
@@ -52,6 +53,10 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
         })
         .await
         .unwrap();
+}
+
+async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
+    add_account(store, account).await;
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..total {
         let peer = format!("contact{}@example.org", i % conversations);
@@ -151,17 +156,7 @@ async fn omemo_send_bench() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_in_dir(dir.path()).await.unwrap();
     let me = "me@example.org";
-    store
-        .upsert_account(&tern_store::StoredAccount {
-            jid: me.into(),
-            enabled: false,
-            resource: None,
-            host_override: None,
-            port_override: None,
-            direct_tls: false,
-        })
-        .await
-        .unwrap();
+    add_account(&store, me).await;
     let own: BareJid = me.parse().unwrap();
     let cfg = Config {
         pre_key_count: 5,

@@ -321,18 +321,21 @@ async fn fetch_list(h: &AccountHandle, jid: &BareJid) -> ListOutcome {
 
 async fn fetch_bundle(h: &AccountHandle, device: &DeviceAddress) -> Result<Bundle, Error> {
     let iq = codec::bundle_request(&device.jid, device.device_id);
-    match h.request(iq).await? {
+    let answer = match h.request(iq).await? {
         Iq::Result {
             payload: Some(p), ..
-        } => {
-            let text = String::from(&p);
-            codec::read_bundle_answer(p).ok_or_else(|| {
-                tracing::debug!(answer = text, "no bundle in the answer");
-                Error::Internal("no bundle in the answer")
-            })
-        }
-        _ => Err(Error::Internal("no bundle in the answer")),
-    }
+        } => Some(p),
+        _ => None,
+    };
+    answer
+        .and_then(codec::read_bundle_answer)
+        .ok_or_else(|| Error::EncryptionKeys {
+            code: "no_bundle".into(),
+            message: format!(
+                "{}'s device {} published no usable encryption keys.",
+                device.jid, device.device_id
+            ),
+        })
 }
 
 /// Encrypts the body of `stanza` for the contact `peer` and the user's
