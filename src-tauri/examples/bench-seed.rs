@@ -118,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
             encrypted: false,
             decrypt_error: None,
             omemo_retry: None,
+            omemo_sender: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

@@ -85,6 +85,7 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             encrypted: false,
             decrypt_error: None,
             omemo_retry: None,
+            omemo_sender: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

@@ -37,6 +37,9 @@ impl Occupant {
 }
 
 /// One change to the stored history.
+// Inserts are by far the most common change: boxing their message would
+// cost an allocation per message for the sake of the rare small ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     /// A new message, stored unless known (see [`Store::insert_message`]).

@@ -80,6 +80,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_encryption",
         include_str!("../migrations/0013_encryption.sql"),
     ),
+    (
+        "0014_group_encryption",
+        include_str!("../migrations/0014_group_encryption.sql"),
+    ),
 ];
 
 /// The schema version this build of Tern writes.
@@ -489,6 +493,7 @@ mod tests {
                 encrypted: false,
                 decrypt_error: None,
                 omemo_retry: None,
+                omemo_sender: None,
             })
             .collect();
         store

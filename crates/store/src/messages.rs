@@ -100,6 +100,9 @@ pub struct NewMessage {
     /// It could not be decrypted yet but may be later: its `<encrypted/>`
     /// element (XML), kept until it is (see [`Store::omemo_pending`]).
     pub omemo_retry: Option<String>,
+    /// With `omemo_retry`, in a group chat: the sender's real JID (bare),
+    /// whose session decrypts it.
+    pub omemo_sender: Option<String>,
 }
 
 /// A stored message.
@@ -630,10 +633,14 @@ impl Store {
     }
 
     /// An account's messages waiting to be decrypted again, oldest first
-    /// (the order a ratchet needs), with their `<encrypted/>` elements.
-    pub async fn omemo_pending(&self, account: &str) -> Result<Vec<(MessageRow, String)>> {
+    /// (the order a ratchet needs), with their `<encrypted/>` elements and,
+    /// in a group chat, their senders' real JIDs.
+    pub async fn omemo_pending(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(MessageRow, String, Option<String>)>> {
         let rows = sqlx::query(&format!(
-            "SELECT {}, p.element AS element FROM omemo_pending p JOIN messages m ON m.id = p.message_id
+            "SELECT {}, p.element AS element, p.sender AS sender FROM omemo_pending p JOIN messages m ON m.id = p.message_id
              WHERE m.account_jid = ?1 ORDER BY m.timestamp_ms, m.id",
             COLUMNS
                 .split(", ")
@@ -645,7 +652,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((row(r)?, r.try_get("element")?)))
+            .map(|r| Ok((row(r)?, r.try_get("element")?, r.try_get("sender")?)))
             .collect()
     }
 
@@ -1188,9 +1195,10 @@ pub(crate) async fn insert_in(
     .await?;
     let inserted = row(&r)?;
     if let Some(element) = &m.omemo_retry {
-        sqlx::query("INSERT INTO omemo_pending (message_id, element) VALUES (?1, ?2)")
+        sqlx::query("INSERT INTO omemo_pending (message_id, element, sender) VALUES (?1, ?2, ?3)")
             .bind(inserted.id)
             .bind(element)
+            .bind(&m.omemo_sender)
             .execute(&mut *conn)
             .await?;
     }

@@ -460,6 +460,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         encrypted: false,
         decrypt_error: None,
         omemo_retry: None,
+        omemo_sender: None,
     }
 }
 

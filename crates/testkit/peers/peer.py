@@ -34,6 +34,9 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
     {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID}   (--omemo only)
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
+    {"cmd": "muc_omemo_send", "room": ROOM, "to": [JID, ...], "body": TEXT, "id": ID}
+        (--omemo only: an encrypted groupchat message to ROOM, for the
+        devices of the given members)
     {"cmd": "omemo_flood", "to": JID, "count": N, "prefix": P}  (--omemo only:
         N encrypted messages, ids and bodies "P-0" .. "P-(N-1)" in order;
         then "omemo_flooded" with "count")
@@ -187,6 +190,9 @@ Unless --no-auto-receipts is given, every message that requests a XEP-0184
 receipt is answered with <received id=.../> (like ordinary clients do).
 With --omemo, OMEMO (eu.siacs.conversations.axolotl) is enabled with blind
 trust; every decrypted message is reported as "omemo_message" (with the
+sender's real JID as "real_jid" and the room as "room" for a group chat
+message: the real JID is read from the room's presences; the peer's own
+reflected group chat messages are not decrypted; with the
 sending device's id; "body" is null for an empty key-transport message) and
 echoed back, encrypted, with the body unchanged (unless "omemo_echo" turned
 that off, e.g. for a peer that talks to another echoing peer). OMEMO
@@ -196,6 +202,7 @@ messages are decrypted and sent one at a time, in the order they arrive.
 import argparse
 import asyncio
 import base64
+import copy
 import hashlib
 import json
 import logging
@@ -208,7 +215,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from slixmpp import ClientXMPP
+from slixmpp import JID, ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq
 from slixmpp.xmlstream.handler import CoroutineCallback
@@ -334,6 +341,17 @@ def describe_bookmark(item):
     }
 
 
+def omemo_rids(xml):
+    """The device ids an OMEMO 0.3 message has keys for (None if it is not one)."""
+    encrypted = child(xml, NS_OLDMEMO, "encrypted")
+    if encrypted is None:
+        return None
+    header = child(encrypted, NS_OLDMEMO, "header")
+    if header is None:
+        return []
+    return sorted(int(k.get("rid")) for k in header.findall(q(NS_OLDMEMO, "key")) if k.get("rid", "").isdigit())
+
+
 def describe_message(xml):
     """The fields of a "message" event, read from the raw stanza."""
     body = None
@@ -374,6 +392,7 @@ def describe_message(xml):
         "id": xml.get("id"),
         "type": kind,
         "body": body,
+        "omemo_rids": omemo_rids(xml),
         "origin_id": attr_of(xml, NS_SID, "origin-id"),
         "stanza_id": stanza_id,
         "occupant_id": attr_of(xml, NS_OCCUPANT_ID, "occupant-id"),
@@ -749,7 +768,43 @@ class Peer(ClientXMPP):
         if self.args.omemo and self.plugin["xep_0384"].is_encrypted(msg):
             await self.echo_encrypted(msg)
 
+    async def decrypt_group_message(self, msg):
+        """Decrypts an encrypted groupchat message under its sender's real JID."""
+        sender = str(msg["from"])
+        room, nick = bare(sender), resource(sender)
+        state = self.rooms.get(room)
+        if state is None or nick == state.get("nick"):
+            return  # Not in that room, or the peer's own reflection.
+        real = state.get("real", {}).get(nick)
+        if real is None:
+            emit("error", message="OMEMO: no real JID for %s" % (sender,))
+            return
+        stanza = copy.copy(msg)
+        stanza["type"] = "chat"
+        stanza["from"] = real
+        async with self.omemo_lock:
+            try:
+                decrypted, device = await self.plugin["xep_0384"].decrypt_message(stanza)
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                emit("error", message="OMEMO group decryption failed: %r" % (exc,))
+                return
+        body_elem = decrypted.xml.find(q(NS_CLIENT, "body"))
+        emit(
+            "omemo_message",
+            **{
+                "from": sender,
+                "room": room,
+                "real_jid": real,
+                "id": msg["id"],
+                "body": None if body_elem is None else (body_elem.text or ""),
+                "device_id": device.device_id,
+            },
+        )
+
     async def echo_encrypted(self, msg):
+        if msg["type"] == "groupchat":
+            await self.decrypt_group_message(msg)
+            return
         async with self.omemo_lock:
             try:
                 decrypted, device = await self.plugin["xep_0384"].decrypt_message(msg)
@@ -784,6 +839,7 @@ class Peer(ClientXMPP):
                 "id": original.get("id"),
                 "body": None if body is None else (body.text or ""),
                 "occupant_id": attr_of(original, NS_OCCUPANT_ID, "occupant-id"),
+                "omemo_rids": omemo_rids(original),
             }
         )
 
@@ -927,6 +983,12 @@ class Peer(ClientXMPP):
             "destroy_reason": None if destroy_reason is None else destroy_reason.text,
         }
         emit("muc_presence", **fields)
+        if state is not None and not is_self and nick:
+            real = state.setdefault("real", {})
+            if kind == "unavailable":
+                real.pop(nick, None)
+            elif fields["jid"]:
+                real[nick] = bare(fields["jid"])
         if state is None or not is_self:
             return
         if kind == "unavailable":
@@ -1349,6 +1411,24 @@ class Peer(ClientXMPP):
                 raise ValueError("the peer was started without --omemo")
             async with self.omemo_lock:
                 await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
+        elif name == "muc_omemo_send":
+            if not self.args.omemo:
+                raise ValueError("the peer was started without --omemo")
+            msg = self.make_message(mto=cmd["room"], mtype="groupchat")
+            msg["id"] = cmd.get("id") or self.new_id()
+            msg["body"] = cmd["body"]
+            recipients = {JID(j) for j in cmd["to"]}
+            async with self.omemo_lock:
+                encrypted, errors = await self.plugin["xep_0384"].encrypt_message(msg, recipients)
+            for error in errors:
+                emit("error", message="OMEMO encryption: %r" % (error,))
+            if encrypted is None:
+                raise ValueError("nothing to encrypt for %s" % (cmd["to"],))
+            encrypted["id"] = msg["id"]
+            encrypted["origin_id"]["id"] = msg["id"]
+            encrypted["eme"]["namespace"] = NS_OLDMEMO
+            encrypted["eme"]["name"] = self.plugin["xep_0380"].mechanisms[NS_OLDMEMO]
+            self.sent(encrypted, name)
         elif name == "omemo_echo":
             self.omemo_echo = bool(cmd.get("enabled", True))
         elif name == "omemo_flood":

@@ -742,6 +742,13 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "muc_send", "room": room, "body": body, "id": id}))
     }
 
+    /// Sends an OMEMO-encrypted `groupchat` message to `room`, encrypted
+    /// for the devices of the members `to` (needs `--omemo`). Each member
+    /// decrypts it under the sender's real JID.
+    pub fn muc_omemo_send(&self, room: &str, to: &[&str], body: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "muc_omemo_send", "room": room, "to": to, "body": body, "id": id}))
+    }
+
     /// Sends a private message (`type=chat`, with a muc#user `<x/>`) to the
     /// occupant `nick` of `room`.
     pub fn muc_pm(&self, room: &str, nick: &str, body: &str, id: &str) -> Result<()> {

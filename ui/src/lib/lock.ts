@@ -1,6 +1,7 @@
-// A one-to-one conversation's encryption in words: what the lock in the
-// header says, what its popover explains, and the composer's hint, all from
-// the engine's `EncryptionView`.
+// A conversation's encryption in words (a one-to-one conversation, or a
+// private group, whose messages are encrypted for every member's devices):
+// what the lock in the header says, what its popover explains, and the
+// composer's hint, all from the engine's `EncryptionView`.
 
 import type { ClientEvent, EncryptionView } from './engine';
 
@@ -33,9 +34,16 @@ function ownDevices(n: number): string {
   return n === 1 ? 'your other device' : `your ${n} other devices`;
 }
 
+/** In a group: "2 members’ 5 devices", "1 member’s device". */
+function membersDevices(v: EncryptionView): string {
+  const members = v.members ?? 0;
+  const who = members === 1 ? '1 member’s' : `${members} members’`;
+  return v.contact_devices === 1 ? `${who} device` : `${who} ${v.contact_devices} devices`;
+}
+
 /** Whom the next message is encrypted for: "Romeo’s 2 devices and your other device". */
 export function recipients(v: EncryptionView, name: string): string {
-  const parts = [theirDevices(v.contact_devices, name)];
+  const parts = [v.group ? membersDevices(v) : theirDevices(v.contact_devices, name)];
   if (v.own_devices > 0) parts.push(ownDevices(v.own_devices));
   return parts.join(' and ');
 }
@@ -48,9 +56,9 @@ export function lockLabel(v: EncryptionView, name: string): string {
     case 'plain':
       return 'Not encrypted';
     case 'undecided':
-      return `Encrypted once ${possessive(name)} keys are known`;
+      return v.group ? 'Encrypted once the members’ keys are known' : `Encrypted once ${possessive(name)} keys are known`;
     case 'waiting':
-      return `Can’t encrypt for ${name} yet`;
+      return v.group ? 'Can’t encrypt for everyone yet' : `Can’t encrypt for ${name} yet`;
   }
 }
 
@@ -81,10 +89,16 @@ export function lockExplanation(v: EncryptionView, name: string): string {
     case 'encrypted':
       return 'Messages are end-to-end encrypted (OMEMO): only these devices can read them, not the servers that carry them.';
     case 'plain':
+      if (v.group)
+        return v.mode === 'plain'
+          ? 'You turned encryption off for this group. Messages can be read by the servers that carry them.'
+          : 'A group is encrypted once every member’s app can read encrypted messages (OMEMO); until then, messages can be read by the group’s server. Turn encryption on to encrypt anyway: messages then wait until everyone has keys.';
       return v.mode === 'plain'
         ? `You turned encryption off for this conversation. Messages can be read by the servers that carry them, yours and ${possessive(name)}.`
         : 'Messages can be read by the servers that carry them.';
     case 'undecided':
+      if (v.group)
+        return 'Tern looks for the members’ encryption keys when you send. If everyone’s app supports encryption (OMEMO), the message is encrypted for all their devices.';
       return `Tern looks for ${possessive(name)} encryption keys when you send. If their app supports encryption (OMEMO), the message is encrypted; if they have no keys, it goes unencrypted.`;
     case 'waiting':
       return 'Messages you send wait until they can be encrypted; none goes unencrypted unless you choose so.';
@@ -98,6 +112,10 @@ export function lockExplanation(v: EncryptionView, name: string): string {
  */
 export function undecidedNote(v: EncryptionView, name: string): string | null {
   if (v.undecided === 0 || v.mode === 'plain' || v.problem) return null;
+  if (v.group)
+    return v.undecided === 1
+      ? 'A member has a device you have not decided to trust yet. Messages are not encrypted for it until you do.'
+      : `Members have ${v.undecided} devices you have not decided to trust yet. Messages are not encrypted for them until you do.`;
   return v.undecided === 1
     ? `${name} has a device you have not decided to trust yet. Messages are not encrypted for it until you do.`
     : `${name} has ${v.undecided} devices you have not decided to trust yet. Messages are not encrypted for them until you do.`;
@@ -113,19 +131,26 @@ export function composerHint(v: EncryptionView | null, name: string): ComposerHi
   if (!v) return null;
   const state = lockState(v);
   if (state === 'waiting')
-    return { kind: 'waiting', text: v.problem ? `Messages you send now wait to be encrypted. ${v.problem}` : `Messages you send now wait until ${possessive(name)} keys are known.` };
+    return {
+      kind: 'waiting',
+      text: v.problem
+        ? `Messages you send now wait to be encrypted. ${v.problem}`
+        : `Messages you send now wait until ${v.group ? 'the members’' : possessive(name)} keys are known.`,
+    };
   // Turned off in a conversation that was encrypted: say so, quietly.
-  if (state === 'plain' && v.mode === 'plain') return { kind: 'plain', text: `Not encrypted: servers can read what you send to ${name}.` };
+  if (state === 'plain' && v.mode === 'plain')
+    return { kind: 'plain', text: v.group ? 'Not encrypted: servers can read what you send to this group.' : `Not encrypted: servers can read what you send to ${name}.` };
   return null;
 }
 
 /**
- * Whether an event may change what a conversation's lock says: the
+ * Whether an event may change what a conversation's lock says (`group`:
+ * the conversation is a private group): the
  * conversation itself (its mode, a new message), one of its outgoing or
  * encrypted messages (sent, held, released), or its account connecting
  * (keys are fetched again).
  */
-export function concernsEncryption(ev: ClientEvent, account: string, peer: string): boolean {
+export function concernsEncryption(ev: ClientEvent, account: string, peer: string, group = false): boolean {
   switch (ev.type) {
     case 'conversation':
       return ev.conversation.account === account && ev.conversation.peer === peer;
@@ -134,8 +159,9 @@ export function concernsEncryption(ev: ClientEvent, account: string, peer: strin
     case 'account_state':
       return ev.jid === account && ev.state.state === 'connected';
     case 'encryption_devices':
-      // The contact's devices, or the user's own, or a trust decision.
-      return ev.account === account && (ev.jid === peer || ev.jid === account);
+      // The contact's devices, or the user's own, or a trust decision; in
+      // a group, any member's (or the members themselves, as the room).
+      return ev.account === account && (ev.jid === peer || ev.jid === account || group);
     default:
       return false;
   }

@@ -77,7 +77,7 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
 
 /** A conversation's encryption as the engine tells it (not decided, no keys known, by default). */
 export function encryptionView(peer: string, p: Partial<EncryptionView> = {}): EncryptionView {
-  return { account: ME, peer, mode: 'auto', next_encrypted: null, contact_devices: 0, own_devices: 1, undecided: 0, problem: null, ...p };
+  return { account: ME, peer, mode: 'auto', group: false, members: null, next_encrypted: null, contact_devices: 0, own_devices: 1, undecided: 0, problem: null, ...p };
 }
 
 export function contact(jid: string, p: Partial<ContactView> = {}): ContactView {

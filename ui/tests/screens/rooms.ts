@@ -7,7 +7,7 @@
 // the engine would.
 
 import type { ClientEvent, InvitationView, MessageView, OccupantView, RoomListing, RoomView, Show } from '../../src/lib/engine';
-import { chatData, msg } from './chats';
+import { chatData, encryptionView, msg } from './chats';
 
 const ME = 'alice@example.org';
 export const TEA = 'tea@conference.example.org';
@@ -120,6 +120,8 @@ class RoomData {
     const tea = teaTimeline();
     const lobby = lobbyTimeline();
     const old = [msg(OLD, { sender: `${OLD}/Zed`, body: 'Last message before you were removed', timestamp_ms: todayAt(7, 0) })];
+    // The private group is encrypted for its members' devices.
+    chatData.encryption.set(TEA, encryptionView(TEA, { mode: 'omemo', group: true, members: 5, next_encrypted: true, contact_devices: 9, own_devices: 1 }));
     chatData.timelines.set(TEA, tea);
     chatData.timelines.set(LOBBY, lobby);
     chatData.timelines.set(OLD, old);

@@ -1659,9 +1659,8 @@ const roomCases = [
       await p.getByRole('button', { name: 'People, 6' }).waitFor();
       // No calls in group chats.
       if (await p.getByRole('button', { name: /call/i }).count()) fail('a call button in a group chat');
-      // No lock: group chats are not encrypted yet (public channels never).
-      if (await p.getByTestId('lock').count()) fail('a lock in a group chat');
-      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'conversation_encryption'))) fail('encryption asked for a group chat');
+      // A private group is encrypted for its members' devices: its lock says so.
+      await p.getByRole('button', { name: 'Encrypted for 5 members’ 9 devices and your other device', exact: true }).waitFor();
       // A removed message says who removed it and why, not what it said.
       const removed = await p.getByTestId('moderated').innerText();
       if (removed !== 'Removed by Ann: Spam links') fail(`moderated message shows ${JSON.stringify(removed)}`);
@@ -1685,6 +1684,24 @@ const roomCases = [
       const line = await p.getByTestId('room-activity').innerText();
       if (line !== 'Zoe, Yan and 12 others joined · Cy left · Dee is now Deirdre') fail(`activity line: ${line}`);
       if ((await p.getByTestId('room-activity').count()) !== 1) fail('activity not folded into one line');
+    },
+  },
+  {
+    name: 'rooms-lock',
+    scenario: 'rooms',
+    act: async (p) => {
+      await openRoom(p, 'Tea room');
+      await p.getByTestId('lock').click();
+    },
+    check: async (p) => {
+      const pop = p.getByTestId('lock-popover');
+      await pop.waitFor();
+      const text = await pop.innerText();
+      if (!text.includes('Encrypted for 5 members’ 9 devices and your other device')) fail(`popover says ${JSON.stringify(text)}`);
+      if (!(await pop.getByRole('checkbox', { name: 'Encrypt messages' }).isChecked())) fail('the switch is off');
+      // Each member's keys are in their own conversation, not here.
+      if (await pop.getByRole('button', { name: /encryption keys/ }).count()) fail('a keys link in a group');
+      await p.screenshot({ path: join(shots, `rooms-lock-${await theme(p)}.png`) });
     },
   },
   {
@@ -1978,6 +1995,9 @@ const roomCases = [
       await p.getByTestId('occupant').first().waitFor();
     },
     check: async (p) => {
+      // A public channel is never encrypted: no lock, nothing asked.
+      if (await p.getByTestId('lock').count()) fail('a lock in a public channel');
+      if (await p.evaluate(() => window.__calls.some((c) => c.cmd === 'conversation_encryption' && c.args?.peer?.startsWith('lobby@')))) fail('encryption asked for a public channel');
       const rows = p.getByTestId('occupant');
       if ((await rows.count()) > 60) fail(`${await rows.count()} occupants drawn`);
       const groups = await p.getByTestId('occupant-panel').locator('h3').first().textContent();

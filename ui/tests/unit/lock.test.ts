@@ -19,6 +19,8 @@ const view = (p: Partial<EncryptionView> = {}): EncryptionView => ({
   account: ME,
   peer: ROMEO,
   mode: 'omemo',
+  group: false,
+  members: null,
   next_encrypted: true,
   contact_devices: 2,
   own_devices: 1,
@@ -125,5 +127,34 @@ describe('events that change the lock', () => {
     expect(concerns({ type: 'account_state', jid: ME, state: { state: 'connected', bound_jid: `${ME}/x`, resumed: false } })).toBe(true);
     expect(concerns({ type: 'account_state', jid: ME, state: { state: 'connecting', attempt: 1 } })).toBe(false);
     expect(concerns({ type: 'chat_state', account: ME, peer: ROMEO, state: 'composing' })).toBe(false);
+  });
+});
+
+describe('a private group’s lock', () => {
+  const group = (p: Partial<EncryptionView> = {}) => view({ peer: 'tea@conference.example', group: true, members: 3, contact_devices: 5, ...p });
+
+  it('counts the members and their devices', () => {
+    expect(lockLabel(group(), 'Tea room')).toBe('Encrypted for 3 members’ 5 devices and your other device');
+    expect(lockLabel(group({ members: 1, contact_devices: 1, own_devices: 0 }), 'Tea room')).toBe('Encrypted for 1 member’s device');
+  });
+
+  it('says a group is encrypted once everyone can read it', () => {
+    const v = group({ mode: 'auto', next_encrypted: false, contact_devices: 2 });
+    expect(lockLabel(v, 'Tea room')).toBe('Not encrypted');
+    expect(lockExplanation(v, 'Tea room')).toContain('once every member’s app can read encrypted messages');
+    expect(lockLabel(group({ mode: 'auto', next_encrypted: null, members: null }), 'Tea room')).toBe('Encrypted once the members’ keys are known');
+  });
+
+  it('names no one when a member’s keys are missing: the engine’s reason does', () => {
+    const why = 'In this group: bob@example.org has not published any encryption keys.';
+    const v = group({ problem: why });
+    expect(lockLabel(v, 'Tea room')).toBe('Can’t encrypt for everyone yet');
+    expect(composerHint(v, 'Tea room')).toEqual({ kind: 'waiting', text: `Messages you send now wait to be encrypted. ${why}` });
+  });
+
+  it('follows every member’s devices', () => {
+    const ev = { type: 'encryption_devices', account: ME, jid: 'bob@example.org' } as ClientEvent;
+    expect(concernsEncryption(ev, ME, 'tea@conference.example', true)).toBe(true);
+    expect(concernsEncryption(ev, ME, ROMEO)).toBe(false);
   });
 });

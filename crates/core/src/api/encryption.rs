@@ -22,10 +22,17 @@ pub struct EncryptionView {
     /// `auto`: not decided yet (encrypted as soon as the contact is known
     /// to have encryption keys).
     pub mode: String,
+    /// The conversation is a private group: a message is encrypted for
+    /// every member's devices.
+    pub group: bool,
+    /// In a private group: how many members it has besides the user, when
+    /// known.
+    pub members: Option<u32>,
     /// Whether the next message goes encrypted; `None`: decided when it
     /// goes (the contact's keys are not known yet).
     pub next_encrypted: Option<bool>,
-    /// The contact's devices a message is encrypted for now.
+    /// The contact's devices a message is encrypted for now (in a group,
+    /// all the members' devices).
     pub contact_devices: u32,
     /// The user's own other devices a message is encrypted for now.
     pub own_devices: u32,

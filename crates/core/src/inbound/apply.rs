@@ -248,6 +248,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             encrypted: c.encrypted,
             decrypt_error: c.decrypt_error.clone(),
             omemo_retry: c.omemo_retry.clone(),
+            omemo_sender: c.omemo_sender.clone(),
         },
         count_unread: true,
     });

@@ -118,6 +118,7 @@ pub(crate) fn run(
         encrypted: false,
         decrypt_error: None,
         omemo_retry: None,
+        omemo_sender: None,
     });
     Step::Next
 }
@@ -203,6 +204,7 @@ fn group_message(
         encrypted: false,
         decrypt_error: None,
         omemo_retry: None,
+        omemo_sender: None,
     });
     let _ = own;
     Step::Next

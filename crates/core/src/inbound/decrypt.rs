@@ -26,7 +26,12 @@
 //! sender's device stops sending pre-key messages (what Conversations and
 //! Dino do).
 //!
-//! Group chats are not decrypted yet: their messages pass as they are.
+//! In a group chat, the sender is known by their real JID: from the
+//! room's occupants for a live message (by occupant id, else nickname),
+//! from the item the room stored with an archived one. A message whose
+//! sender the room does not name cannot be decrypted (and says so).
+//! Pre-key messages in a group are not answered: the user's next message
+//! there moves the sessions on.
 
 use tern_store::{ConversationKind, Direction};
 use tokio_xmpp::Stanza;
@@ -40,16 +45,34 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
     let Some(c) = flow.classified.as_ref() else {
         return Step::Next;
     };
-    if c.parsed.omemo.is_none() || c.kind != ConversationKind::Chat || c.parsed.is_error {
+    let group = c.kind == ConversationKind::GroupChat;
+    if c.parsed.omemo.is_none() || c.kind == ConversationKind::GroupChatPrivate || c.parsed.is_error
+    {
         return Step::Next;
     }
-    let sender = match c.direction {
-        Direction::Incoming => match c.parsed.from.as_ref() {
+    let sender = match (c.direction, group) {
+        (Direction::Incoming, false) => match c.parsed.from.as_ref() {
             Some(f) => f.to_bare(),
             None => return Step::Drop("an encrypted message without a sender"),
         },
+        (Direction::Incoming, true) => match group_sender(ctx, flow) {
+            Some(jid) => jid,
+            None => {
+                let reason = "Tern does not know who sent this message (the group did not say), \
+                              so it cannot be decrypted.";
+                if let Some(c) = flow.classified.as_mut() {
+                    c.encrypted = true;
+                    let fallback = c.parsed.body.take().filter(|b| !b.trim().is_empty());
+                    if c.parsed.omemo == Some(true) {
+                        c.parsed.body = Some(fallback.unwrap_or_else(|| reason.to_string()));
+                        c.decrypt_error = Some(reason.to_string());
+                    }
+                }
+                return Step::Next;
+            }
+        },
         // Sent by one of the user's other devices.
-        Direction::Outgoing => ctx.own.clone(),
+        (Direction::Outgoing, _) => ctx.own.clone(),
     };
     let element = match &flow.opened {
         Some(o) => crate::xep::omemo::read_encrypted(&o.message),
@@ -65,7 +88,7 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
         Some(Ok(element)) => match ctx.omemo.decrypt(ctx, &sender, &element).await {
             Ok(d) => {
                 let peer = c.peer.clone();
-                let live = c.source == Source::Live && c.direction == Direction::Incoming;
+                let live = c.source == Source::Live && c.direction == Direction::Incoming && !group;
                 crate::services::omemo::send::decide(ctx, &peer).await;
                 if d.should_answer && live {
                     let answer = crate::services::omemo::send::key_transport(ctx, &sender).await;
@@ -87,11 +110,45 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
     }
     if let Some(c) = flow.classified.as_mut() {
         c.omemo_retry = retry;
+        if group && c.omemo_retry.is_some() {
+            c.omemo_sender = Some(sender.to_string());
+        }
     }
     match flow.classified.as_mut() {
         Some(c) => settle(c, &sender, outcome),
         None => Step::Next,
     }
+}
+
+/// The real JID of a group-chat message's sender (see the module's
+/// comment).
+fn group_sender(ctx: &Ctx, flow: &Flow) -> Option<BareJid> {
+    let c = flow.classified.as_ref()?;
+    let room = c.parsed.from.as_ref()?.to_bare();
+    let stored = flow
+        .opened
+        .as_ref()
+        .filter(|o| o.source == Source::Archive)
+        .and_then(|o| crate::xep::muc::message_real_jid(&o.message));
+    if stored.is_some() {
+        return stored;
+    }
+    let nick = match c.source {
+        // Nicknames change: an archived message is known by occupant id.
+        Source::Archive => None,
+        _ => c
+            .parsed
+            .from
+            .as_ref()
+            .and_then(|f| f.resource())
+            .map(|r| r.to_string()),
+    };
+    let jid = ctx.rooms.with(|rooms| {
+        rooms
+            .get(&room)?
+            .real_jid_of(nick.as_deref(), c.occupant_id.as_deref())
+    })?;
+    BareJid::new(&jid).ok()
 }
 
 /// Whether a message that failed with `e` may decrypt later: it came

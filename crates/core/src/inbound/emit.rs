@@ -109,6 +109,7 @@ mod tests {
                 encrypted: false,
                 decrypt_error: None,
                 omemo_retry: None,
+                omemo_sender: None,
             },
             count_unread: true,
         }];

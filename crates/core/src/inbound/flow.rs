@@ -63,6 +63,8 @@ pub(crate) struct Classified {
     /// It could not be decrypted yet but may be later: its `<encrypted/>`
     /// element, kept with it.
     pub omemo_retry: Option<String>,
+    /// With `omemo_retry`, in a group chat: the sender's real JID.
+    pub omemo_sender: Option<String>,
 }
 
 impl Classified {

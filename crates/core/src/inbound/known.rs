@@ -119,6 +119,7 @@ mod tests {
             encrypted: false,
             decrypt_error: None,
             omemo_retry: None,
+            omemo_sender: None,
         }
     }
 

@@ -22,8 +22,12 @@ pub(crate) enum Intent {
         #[serde(default, skip_serializing_if = "Encryption::is_plain")]
         encryption: Encryption,
     },
-    /// The message's row as a message to a group chat (`groupchat`).
-    GroupMessage,
+    /// The message's row as a message to a group chat (`groupchat`);
+    /// encrypted in a private group as `encryption` says.
+    GroupMessage {
+        #[serde(default, skip_serializing_if = "Encryption::is_plain")]
+        encryption: Encryption,
+    },
     /// The message's row as a private message to an occupant of a room.
     RoomPrivate,
     /// The file of the message's row: uploaded first (when it has no link
@@ -32,7 +36,7 @@ pub(crate) enum Intent {
         /// How the announcement goes.
         via: Via,
         /// Whether the file and its announcement are encrypted (one-to-one
-        /// chats only).
+        /// chats and private groups).
         #[serde(default, skip_serializing_if = "Encryption::is_plain")]
         encryption: Encryption,
     },
@@ -44,8 +48,8 @@ pub(crate) enum Intent {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Encryption {
-    /// Not encrypted (the conversation is set so, or cannot be: a group
-    /// chat).
+    /// Not encrypted (the conversation is set so, or cannot be: a public
+    /// channel).
     #[default]
     Plain,
     /// Encrypted, or held until it can be: never sent plain.
@@ -75,7 +79,7 @@ pub(crate) enum Via {
 
 impl Intent {
     /// The intent for a conversation's messages, with or without a file;
-    /// `encryption` counts for one-to-one chats only.
+    /// `encryption` counts for one-to-one chats and group chats.
     pub(crate) fn for_kind(
         kind: tern_store::ConversationKind,
         file: bool,
@@ -84,12 +88,12 @@ impl Intent {
         use tern_store::ConversationKind as K;
         let plain = Encryption::Plain;
         match (kind, file) {
-            (K::GroupChat, false) => Intent::GroupMessage,
+            (K::GroupChat, false) => Intent::GroupMessage { encryption },
             (K::GroupChatPrivate, false) => Intent::RoomPrivate,
             (K::Chat, false) => Intent::Message { encryption },
             (K::GroupChat, true) => Intent::File {
                 via: Via::Group,
-                encryption: plain,
+                encryption,
             },
             (K::GroupChatPrivate, true) => Intent::File {
                 via: Via::RoomPrivate,
@@ -105,8 +109,10 @@ impl Intent {
     /// How it is encrypted.
     pub(crate) fn encryption(&self) -> Encryption {
         match self {
-            Intent::Message { encryption } | Intent::File { encryption, .. } => *encryption,
-            Intent::GroupMessage | Intent::RoomPrivate => Encryption::Plain,
+            Intent::Message { encryption }
+            | Intent::GroupMessage { encryption }
+            | Intent::File { encryption, .. } => *encryption,
+            Intent::RoomPrivate => Encryption::Plain,
         }
     }
 
@@ -114,6 +120,7 @@ impl Intent {
     pub(crate) fn with_encryption(&self, encryption: Encryption) -> Intent {
         match self {
             Intent::Message { .. } => Intent::Message { encryption },
+            Intent::GroupMessage { .. } => Intent::GroupMessage { encryption },
             Intent::File { via, .. } => Intent::File {
                 via: *via,
                 encryption,
@@ -204,7 +211,7 @@ pub(crate) async fn prepare(
                 other => return other,
             }
         }
-        Intent::Message { .. } | Intent::GroupMessage | Intent::RoomPrivate => {
+        Intent::Message { .. } | Intent::GroupMessage { .. } | Intent::RoomPrivate => {
             let id = row.msg_id.clone().unwrap_or_else(|| row.uid.clone());
             let stanza = Outgoing {
                 to: &row.peer,
@@ -212,7 +219,7 @@ pub(crate) async fn prepare(
                 body: Some(&row.body),
                 reply: row.reply_to.as_deref().map(|r| (row.peer.as_str(), r)),
                 content: true,
-                groupchat: *intent == Intent::GroupMessage,
+                groupchat: matches!(intent, Intent::GroupMessage { .. }),
                 room_private: *intent == Intent::RoomPrivate,
                 ..Default::default()
             }

@@ -59,6 +59,7 @@ pub(crate) async fn queue_message(
         encrypted: false,
         decrypt_error: None,
         omemo_retry: None,
+        omemo_sender: None,
     };
     let row = match ctx
         .store

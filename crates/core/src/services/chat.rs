@@ -91,7 +91,7 @@ async fn send_signal_sealed(
 }
 
 /// The intent of a message to `peer`, by the kind of conversation and, in
-/// a one-to-one conversation, its encryption.
+/// a one-to-one conversation or a private group, its encryption.
 pub(crate) async fn intent_for(
     ctx: &Ctx,
     peer: &str,
@@ -99,8 +99,10 @@ pub(crate) async fn intent_for(
     file: bool,
 ) -> Intent {
     let encryption = match kind {
-        ConversationKind::Chat => crate::services::omemo::send::encryption_for(ctx, peer).await,
-        _ => Encryption::Plain,
+        ConversationKind::Chat | ConversationKind::GroupChat => {
+            crate::services::omemo::send::encryption_for(ctx, peer).await
+        }
+        ConversationKind::GroupChatPrivate => Encryption::Plain,
     };
     Intent::for_kind(kind, file, encryption)
 }
@@ -218,7 +220,7 @@ pub(crate) async fn correct(
     // The correction of an encrypted message is encrypted too, as is any
     // in a conversation that is.
     let kind = kind_of(ctx, &m.peer).await;
-    let encrypt = kind == ConversationKind::Chat
+    let encrypt = kind != ConversationKind::GroupChatPrivate
         && (m.encrypted
             || crate::services::omemo::send::encryption_for(ctx, &m.peer).await
                 == Encryption::Omemo);

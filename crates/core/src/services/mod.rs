@@ -99,6 +99,12 @@ pub(crate) fn register(r: &mut Router) {
             muc::invites::on_message(&h, &m).await;
             return Vec::new();
         }
+        if m.from
+            .as_ref()
+            .is_some_and(|f| h.ctx().rooms.has(&f.to_bare()))
+        {
+            muc::members::on_notice(&h, &m);
+        }
         crate::inbound::on_message(h.ctx(), m).await
     });
     // RFC 6121: presence and subscription requests.

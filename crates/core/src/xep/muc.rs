@@ -677,6 +677,39 @@ pub(crate) fn read_affiliation_list(answer: Element) -> Vec<(String, Affiliation
         .collect()
 }
 
+/// The affiliation changes a room announces by message (XEP-0045 §9.3,
+/// §9.4, §10.6: someone who is not in the room became a member, or is
+/// one no more): bare JID and new affiliation. Empty for any other
+/// message; at most 10 000 items are read.
+pub(crate) fn read_affiliation_notice(m: &Message) -> Vec<(String, Affiliation)> {
+    let from_room = m.from.as_ref().is_some_and(|f| f.resource().is_none());
+    if !from_room || !m.bodies.is_empty() {
+        return Vec::new();
+    }
+    m.payloads
+        .iter()
+        .filter(|p| p.is("x", NS_MUC_USER))
+        .flat_map(|x| x.children().filter(|c| c.is("item", NS_MUC_USER)))
+        .filter_map(|i| {
+            let jid = Jid::new(i.attr("jid")?).ok()?.to_bare().to_string();
+            Some((jid, Affiliation::from_name(i.attr("affiliation")?)?))
+        })
+        .take(MAX_ITEMS)
+        .collect()
+}
+
+/// The sender's real JID (bare) a room that shows them adds to the
+/// messages of its archive (XEP-0045 §7.2.4's `<item jid/>`, which Prosody
+/// and ejabberd store with each message of a non-anonymous room).
+pub(crate) fn message_real_jid(m: &Message) -> Option<BareJid> {
+    let item = m
+        .payloads
+        .iter()
+        .find(|p| p.is("x", NS_MUC_USER))?
+        .get_child("item", NS_MUC_USER)?;
+    Some(Jid::new(item.attr("jid")?).ok()?.to_bare())
+}
+
 /// Sets a room's subject (XEP-0045 §8.1); an empty text clears it.
 pub(crate) fn subject(room: &BareJid, text: &str) -> Message {
     let mut m = Message::groupchat(Some(Jid::from(room.clone())));
@@ -932,6 +965,29 @@ pub(crate) fn private_message(to: &FullJid, id: &str, body: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn affiliation_notices_name_who_became_or_stopped_being_a_member() {
+        let read = |xml: &str| {
+            read_affiliation_notice(&Message::try_from(xml.parse::<Element>().unwrap()).unwrap())
+        };
+        assert_eq!(
+            read("<message xmlns='jabber:client' from='group@muc.lit' to='juliet@capulet.lit'>\
+                  <x xmlns='http://jabber.org/protocol/muc#user'>\
+                  <item affiliation='member' jid='hag66@shakespeare.lit/pda'/>\
+                  <item affiliation='none' jid='wiccarocks@shakespeare.lit'/>\
+                  <item affiliation='member'/><item affiliation='witch' jid='x@y.lit'/></x></message>"),
+            vec![
+                ("hag66@shakespeare.lit".to_string(), Affiliation::Member),
+                ("wiccarocks@shakespeare.lit".to_string(), Affiliation::None),
+            ]
+        );
+        // Only the room itself says so, and not in a message with text.
+        assert!(read("<message xmlns='jabber:client' from='group@muc.lit/mallory' to='juliet@capulet.lit'>\
+                  <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' jid='mallory@evil.lit'/></x></message>").is_empty());
+        assert!(read("<message xmlns='jabber:client' from='group@muc.lit' to='juliet@capulet.lit'><body>hi</body>\
+                  <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' jid='mallory@evil.lit'/></x></message>").is_empty());
+    }
     use crate::xep::{el, tight, wire, MAX_ID_LEN};
 
     fn presence(xml: &str) -> Presence {

@@ -16,6 +16,7 @@ mod interop;
 mod messaging;
 mod new_device;
 mod omemo;
+mod omemo_groups;
 mod omemo_send;
 mod omemo_trust;
 mod profiles;

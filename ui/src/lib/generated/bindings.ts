@@ -786,11 +786,24 @@ export type EncryptionView = {
 	 */
 	mode: string,
 	/**
+	 *  The conversation is a private group: a message is encrypted for
+	 *  every member's devices.
+	 */
+	group: boolean,
+	/**
+	 *  In a private group: how many members it has besides the user, when
+	 *  known.
+	 */
+	members: number | null,
+	/**
 	 *  Whether the next message goes encrypted; `None`: decided when it
 	 *  goes (the contact's keys are not known yet).
 	 */
 	next_encrypted: boolean | null,
-	/**  The contact's devices a message is encrypted for now. */
+	/**
+	 *  The contact's devices a message is encrypted for now (in a group,
+	 *  all the members' devices).
+	 */
 	contact_devices: number,
 	/**  The user's own other devices a message is encrypted for now. */
 	own_devices: number,

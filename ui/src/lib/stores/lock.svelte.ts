@@ -1,4 +1,4 @@
-// The open one-to-one conversation's encryption (its lock and the
+// The open conversation's encryption (one-to-one or a private group: its lock and the
 // composer's hint): asked of the engine when the conversation opens, and
 // again, at most a few times a second, when an event may have changed it
 // (its mode, a message sent or held, the account connecting), or when the
@@ -13,7 +13,7 @@ import { errorText } from '../errors';
 const SETTLE_MS = 250;
 
 export class Lock {
-  /** The open conversation's encryption; null while it loads or when not a one-to-one conversation. */
+  /** The open conversation's encryption; null while it loads or when it cannot be encrypted. */
   view = $state.raw<EncryptionView | null>(null);
   /** Why it could not be had. */
   error = $state<string | null>(null);
@@ -23,7 +23,7 @@ export class Lock {
   /** Answers to requests older than the latest are dropped. */
   #asked = 0;
 
-  /** Follows a one-to-one conversation (null: none, or a group chat). */
+  /** Follows a conversation that can be encrypted (null: none, or one that cannot). */
   follow(account: string | null, peer: string | null): void {
     const next = account && peer ? { account, peer } : null;
     if (next?.account === this.#for?.account && next?.peer === this.#for?.peer) return;
@@ -68,7 +68,8 @@ export class Lock {
   events(list: readonly EngineEvent[]): void {
     const p = this.#for;
     if (!p || this.#timer) return;
-    if (list.some((e) => concernsEncryption(e.event, p.account, p.peer)))
+    const group = this.view?.group ?? false;
+    if (list.some((e) => concernsEncryption(e.event, p.account, p.peer, group)))
       this.#timer = setTimeout(() => {
         this.#timer = null;
         void this.refresh();

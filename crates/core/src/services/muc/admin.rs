@@ -57,8 +57,20 @@ pub(crate) async fn set_affiliation(
 ) -> crate::Result<()> {
     h.request(muc::set_affiliation(room, jid, affiliation, reason))
         .await
-        .map(|_| ())
-        .map_err(refused)
+        .map_err(refused)?;
+    // The room tells its occupants too (a presence or a notice), but not
+    // always before the user's next message: that one is encrypted for the
+    // new member already.
+    if *jid != h.ctx().own {
+        let changed = h.ctx().rooms.with_room(room, |r| {
+            r.note_affiliation(jid.as_str(), affiliation);
+            r.take_members_changed()
+        });
+        if changed == Some(true) {
+            super::members::changed(h, room);
+        }
+    }
+    Ok(())
 }
 
 /// What the room said when it refused, in words.

@@ -267,6 +267,10 @@ pub(crate) async fn configure_new(
             r.info.members_only = private;
             r.info.non_anonymous = private;
             r.info.is_room = true;
+            if private {
+                // Nobody else is a member of a room just made.
+                r.members = Some(Default::default());
+            }
         }
         r.row.features = info_to_json(&r.info);
         r.view_changed();
@@ -348,6 +352,14 @@ pub(crate) async fn after_join(h: &AccountHandle, room: BareJid) {
             let _ = ctx.store.upsert_room(&ctx.account, &row).await;
         }
         flush(h);
+    }
+    // A private group's messages are encrypted for its members.
+    let private = ctx
+        .rooms
+        .with_room(&room, |r| r.kind() == crate::events::RoomKind::PrivateGroup)
+        .unwrap_or(false);
+    if private {
+        let _ = super::members::load(h, &room).await;
     }
     match super::history::catch_up(h, &room).await {
         Ok(n) => tracing::debug!(%room, fetched = n, "room history caught up"),

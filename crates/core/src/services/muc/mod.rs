@@ -11,6 +11,8 @@
 //! - `invites`: invitations (XEP-0249 direct, XEP-0045 mediated);
 //! - `admin`: moderation (roles, affiliations, subject, XEP-0425
 //!   retraction of others' messages, destroy);
+//! - `members`: a private group's members by affiliation (whom its
+//!   encrypted messages are for);
 //! - `history`: the room's own archive (XEP-0313 on the room's JID);
 //! - `self_ping`: XEP-0410, to notice a membership the room dropped.
 //!
@@ -23,10 +25,11 @@ pub(crate) mod bookmarks;
 pub(crate) mod history;
 pub(crate) mod invites;
 pub(crate) mod join;
+pub(crate) mod members;
 pub(crate) mod presence;
 pub(crate) mod self_ping;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
@@ -105,6 +108,12 @@ pub(crate) struct Room {
     pub creating: Option<(crate::xep::muc::RoomKind, String)>,
     /// When a stanza from the room last arrived (ms).
     pub last_heard_ms: i64,
+    /// The room's members by affiliation (owners, admins, members; bare
+    /// JIDs), as far as known: whom a private group's encrypted messages
+    /// are for. `None` until the room's lists were read in this session.
+    pub members: Option<BTreeMap<String, Affiliation>>,
+    /// The members changed since [`Room::take_members_changed`].
+    members_changed: bool,
     pending: Pending,
 }
 
@@ -127,6 +136,8 @@ impl Room {
             nick_attempts: 0,
             creating: None,
             last_heard_ms: 0,
+            members: None,
+            members_changed: false,
             // A room new to this session is announced.
             pending: Pending {
                 view: true,
@@ -264,11 +275,56 @@ impl Room {
         self.pending.view = true;
     }
 
-    /// Drops the occupants (the user is out).
+    /// Drops the occupants (the user is out). The members are read
+    /// again at the next join.
     pub(crate) fn clear_occupants(&mut self) {
         self.occupants.clear();
         self.overflow = 0;
+        self.members = None;
         self.reset_list();
+    }
+
+    /// Someone's affiliation with the room, as the room said it (a
+    /// presence, a list, a notice): owners, admins and members are
+    /// members; anyone else is not.
+    pub(crate) fn note_affiliation(&mut self, jid: &str, affiliation: Affiliation) {
+        let Some(members) = self.members.as_mut() else {
+            return;
+        };
+        let changed = match affiliation {
+            Affiliation::Owner | Affiliation::Admin | Affiliation::Member => {
+                members.insert(jid.to_string(), affiliation) != Some(affiliation)
+            }
+            Affiliation::None | Affiliation::Outcast => members.remove(jid).is_some(),
+        };
+        self.members_changed |= changed;
+    }
+
+    /// Whether the members changed since the last call.
+    pub(crate) fn take_members_changed(&mut self) -> bool {
+        std::mem::take(&mut self.members_changed)
+    }
+
+    /// The real JID (bare) of the occupant who sent a message: by
+    /// occupant id when the room gives them, else by nickname.
+    pub(crate) fn real_jid_of(
+        &self,
+        nick: Option<&str>,
+        occupant_id: Option<&str>,
+    ) -> Option<String> {
+        if let Some(id) = occupant_id {
+            if let Some(o) = self
+                .occupants
+                .values()
+                .find(|o| o.occupant_id.as_deref() == Some(id))
+            {
+                return o.jid.as_deref().map(str::to_string);
+            }
+        }
+        self.occupants
+            .get(nick?)
+            .and_then(|o| o.jid.as_deref())
+            .map(str::to_string)
     }
 
     fn flush(&mut self, account: &str, now_ms: i64, out: &mut Vec<ClientEvent>) {

@@ -45,10 +45,17 @@ pub(crate) async fn on_presence(h: &AccountHandle, p: Presence) -> Vec<Stanza> {
         return Vec::new();
     };
     let account = ctx.account.clone();
-    let outcome = ctx.rooms.with_room(&room, |r| {
-        r.last_heard_ms = now;
-        apply(r, &account, op)
-    });
+    let (outcome, members_changed) = ctx
+        .rooms
+        .with_room(&room, |r| {
+            r.last_heard_ms = now;
+            let outcome = apply(r, &account, op);
+            (Some(outcome), r.take_members_changed())
+        })
+        .unwrap_or((None, false));
+    if members_changed {
+        super::members::changed(h, &room);
+    }
     match outcome {
         Some(Outcome::Joined { created, kind_name }) => {
             if created {
@@ -91,6 +98,11 @@ fn apply(r: &mut Room, account: &str, op: OccupantPresence) -> Outcome {
     let is_self = op.is_self || (op.nick == r.nick && r.status == RoomStatus::Joined);
     if is_self {
         return apply_self(r, account, op);
+    }
+    // In a room that shows real JIDs, every presence tells the occupant's
+    // affiliation: a private group's members follow it.
+    if let Some(jid) = op.jid.as_deref().and_then(|j| Jid::new(j).ok()) {
+        r.note_affiliation(jid.to_bare().as_str(), op.affiliation);
     }
     if !op.available {
         if let Some(new) = op.new_nick.clone() {

@@ -31,10 +31,12 @@ pub(crate) async fn run(ctx: &Ctx) -> usize {
     }
     let mut decrypted = 0;
     let mut peers = std::collections::BTreeSet::new();
-    for (row, xml) in pending {
-        let sender = match row.direction {
-            Direction::Outgoing => Some(ctx.own.clone()),
-            Direction::Incoming => BareJid::from_str(
+    for (row, xml, real_sender) in pending {
+        let sender = match (row.direction, real_sender) {
+            (Direction::Outgoing, _) => Some(ctx.own.clone()),
+            // In a group chat, the sender's real JID.
+            (Direction::Incoming, Some(jid)) => BareJid::from_str(&jid).ok(),
+            (Direction::Incoming, None) => BareJid::from_str(
                 row.sender
                     .split_once('/')
                     .map_or(row.sender.as_str(), |(b, _)| b),

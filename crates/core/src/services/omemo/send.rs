@@ -1,4 +1,6 @@
-//! Sending encrypted (OMEMO 0.3) one-to-one messages.
+//! Sending encrypted (OMEMO 0.3) messages: one-to-one, and in private
+//! groups, where a message is encrypted for every member's devices
+//! (`services::muc::members`); public channels are never encrypted.
 //!
 //! The send queue keeps the plain intent; when a message's turn comes,
 //! `outbound::intent::prepare` asks here whether keys must be fetched first
@@ -74,9 +76,53 @@ impl SendState {
 /// messages waiting for keys are tried again by themselves.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// The contact of a one-to-one conversation, if `peer` is a bare JID.
-fn contact(peer: &str) -> Option<BareJid> {
-    BareJid::new(peer).ok()
+/// Whom a conversation's messages are encrypted for.
+#[derive(Debug)]
+enum Target {
+    /// The contact of a one-to-one conversation.
+    Contact(BareJid),
+    /// A private group and its members (without the user); `None` while
+    /// they are not known.
+    Group(BareJid, Option<Vec<BareJid>>),
+    /// Nothing: a public channel (never encrypted), a room that does not
+    /// show real JIDs, a private message through a room.
+    Nobody,
+}
+
+impl Target {
+    /// The recipients, when known.
+    fn recipients(&self) -> Option<Vec<BareJid>> {
+        match self {
+            Target::Contact(jid) => Some(vec![jid.clone()]),
+            Target::Group(_, members) => members.clone(),
+            Target::Nobody => None,
+        }
+    }
+}
+
+fn target(ctx: &Ctx, peer: &str) -> Target {
+    let Ok(jid) = BareJid::new(peer) else {
+        return Target::Nobody;
+    };
+    let private = ctx.rooms.with(|rooms| {
+        rooms
+            .get(&jid)
+            .map(|r| r.kind() == crate::events::RoomKind::PrivateGroup)
+    });
+    match private {
+        None => Target::Contact(jid),
+        Some(true) => {
+            let members = crate::services::muc::members::of(ctx, &jid);
+            Target::Group(jid, members)
+        }
+        Some(false) => Target::Nobody,
+    }
+}
+
+/// Whether `peer`'s messages can be encrypted at all: a one-to-one
+/// conversation or a private group.
+pub(crate) fn encryptable(ctx: &Ctx, peer: &str) -> bool {
+    !matches!(target(ctx, peer), Target::Nobody)
 }
 
 /// Whether a message to `peer` must wait for keys to be fetched first:
@@ -84,13 +130,20 @@ fn contact(peer: &str) -> Option<BareJid> {
 /// only from contacts with a presence subscription, and may have been
 /// missed while offline), or a usable device (theirs or the user's) has no
 /// session and was not found broken lately.
+/// In a private group: its members are not known yet, or one of them was
+/// not asked for.
 pub(crate) async fn needs_keys(ctx: &Ctx, peer: &str) -> bool {
-    let Some(jid) = contact(peer) else {
-        return false;
+    let recipients = match target(ctx, peer) {
+        Target::Nobody => return false,
+        Target::Group(_, None) => return true,
+        t => t.recipients().unwrap_or_default(),
     };
     let (checked, broken) = {
         let mut s = ctx.omemo.send_state();
-        (s.checked.contains_key(&jid), s.broken_now())
+        (
+            recipients.iter().all(|j| s.checked.contains_key(j)),
+            s.broken_now(),
+        )
     };
     if !checked {
         return true;
@@ -98,24 +151,36 @@ pub(crate) async fn needs_keys(ctx: &Ctx, peer: &str) -> bool {
     let Ok(engine) = ctx.omemo.engine(ctx).await else {
         return false;
     };
-    match engine.missing_sessions(std::slice::from_ref(&jid)).await {
+    match engine.missing_sessions(&recipients).await {
         Ok(missing) => missing.iter().any(|d| !broken.contains(d)),
         Err(_) => false,
     }
 }
 
-/// Whether the contact has any device in their list.
+/// Whether the contact has any device in their list; in a private group,
+/// whether it has members and every one of them has (a group is encrypted
+/// by itself once everyone in it can read encrypted messages; until then
+/// only by the user's choice, as in Dino).
 pub(crate) async fn has_devices(ctx: &Ctx, peer: &str) -> bool {
-    let Some(jid) = contact(peer) else {
+    let Some(recipients) = target(ctx, peer).recipients() else {
         return false;
     };
+    if recipients.is_empty() {
+        return false;
+    }
     let Ok(engine) = ctx.omemo.engine(ctx).await else {
         return false;
     };
-    engine
-        .devices(&jid)
-        .await
-        .is_ok_and(|d| d.iter().any(|d| d.active))
+    for jid in &recipients {
+        let has = engine
+            .devices(jid)
+            .await
+            .is_ok_and(|d| d.iter().any(|d| d.active));
+        if !has {
+            return false;
+        }
+    }
+    true
 }
 
 /// What fetching a contact's device list found.
@@ -205,7 +270,7 @@ pub(crate) const MODE_PLAIN: &str = "plain";
 /// decided, else encrypted when the contact is known to have devices, else
 /// decided when its turn comes.
 pub(crate) async fn encryption_for(ctx: &Ctx, peer: &str) -> Encryption {
-    if contact(peer).is_none() {
+    if !encryptable(ctx, peer) {
         return Encryption::Plain;
     }
     match ctx.store.encryption_mode(&ctx.account, peer).await {
@@ -226,24 +291,42 @@ pub(crate) async fn encryption_for(ctx: &Ctx, peer: &str) -> Encryption {
 /// some bundle could not be had.
 async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
     let ctx = h.ctx();
-    let Some(jid) = contact(peer) else {
+    let mut t = target(ctx, peer);
+    if let Target::Group(room, None) = &t {
+        if let Err(why) = crate::services::muc::members::load(h, room).await {
+            return (ListOutcome::Failed(why), false);
+        }
+        t = target(ctx, peer);
+    }
+    let Some(recipients) = t.recipients() else {
         return (ListOutcome::None, false);
     };
-    let checked = ctx.omemo.send_state().checked.contains_key(&jid);
-    let mut outcome = if checked {
-        ListOutcome::None
-    } else {
-        let o = fetch_list(h, &jid).await;
+    let unchecked: Vec<BareJid> = {
+        let s = ctx.omemo.send_state();
+        recipients
+            .iter()
+            .filter(|j| !s.checked.contains_key(*j))
+            .cloned()
+            .collect()
+    };
+    // A group's members' lists are asked for together.
+    let lists = futures::future::join_all(unchecked.iter().map(|j| fetch_list(h, j))).await;
+    let mut outcome = ListOutcome::None;
+    for (jid, o) in unchecked.into_iter().zip(lists) {
         let problem = match &o {
             ListOutcome::Failed(why) => Some(why.clone()),
             _ => None,
         };
-        ctx.omemo.send_state().checked.insert(jid.clone(), problem);
-        o
-    };
+        ctx.omemo.send_state().checked.insert(jid, problem);
+        outcome = match (outcome, o) {
+            (ListOutcome::Failed(w), _) | (_, ListOutcome::Failed(w)) => ListOutcome::Failed(w),
+            (ListOutcome::Devices, _) | (_, ListOutcome::Devices) => ListOutcome::Devices,
+            _ => ListOutcome::None,
+        };
+    }
     let missing = match ctx.omemo.engine(ctx).await {
         Ok(engine) => engine
-            .missing_sessions(std::slice::from_ref(&jid))
+            .missing_sessions(&recipients)
             .await
             .unwrap_or_default(),
         Err(_) => Vec::new(),
@@ -277,9 +360,12 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
             }
         }
     }
-    // Devices known from before (or from their messages) count too.
-    if outcome != ListOutcome::Devices && has_devices(ctx, peer).await {
+    // Devices known from before (or from their messages) count too; in a
+    // group, only everyone's (see [`has_devices`]).
+    if has_devices(ctx, peer).await {
         outcome = ListOutcome::Devices;
+    } else if matches!(t, Target::Group(..)) && outcome == ListOutcome::Devices {
+        outcome = ListOutcome::None;
     }
     (outcome, incomplete)
 }
@@ -341,8 +427,18 @@ async fn fetch_bundle(h: &AccountHandle, device: &DeviceAddress) -> Result<Bundl
 /// Encrypts the body of `stanza` for the contact `peer` and the user's
 /// other devices. `Err` holds why it cannot be, in words.
 pub(crate) async fn seal(ctx: &Ctx, peer: &str, mut stanza: Message) -> Result<Message, String> {
-    let Some(jid) = contact(peer) else {
-        return Err("Only one-to-one conversations are encrypted.".into());
+    let t = target(ctx, peer);
+    let recipients = match &t {
+        Target::Nobody => {
+            return Err(
+                "Only one-to-one conversations and private groups can be encrypted.".into(),
+            )
+        }
+        Target::Group(_, None) => {
+            return Err("Tern does not know this group's members yet, so it cannot encrypt                  for them. It tries again when it rejoins the group."
+                .into())
+        }
+        t => t.recipients().unwrap_or_default(),
     };
     let body = stanza.bodies.values().next().cloned().unwrap_or_default();
     let sealed = {
@@ -351,9 +447,7 @@ pub(crate) async fn seal(ctx: &Ctx, peer: &str, mut stanza: Message) -> Result<M
             .engine(ctx)
             .await
             .map_err(|e| format!("Tern could not read its encryption keys ({e})."))?;
-        engine
-            .encrypt(std::slice::from_ref(&jid), body.as_bytes())
-            .await
+        engine.encrypt(&recipients, body.as_bytes()).await
     };
     match sealed {
         Ok(out) => {
@@ -361,9 +455,18 @@ pub(crate) async fn seal(ctx: &Ctx, peer: &str, mut stanza: Message) -> Result<M
             decide(ctx, peer).await;
             Ok(stanza)
         }
-        Err(tern_omemo::Error::NoUsableDevices(_)) => Err(why_not(ctx, &jid).await),
+        Err(tern_omemo::Error::NoUsableDevices(jid)) => {
+            let why = match BareJid::new(&jid) {
+                Ok(jid) => why_not(ctx, &jid).await,
+                Err(_) => format!("Tern cannot encrypt for {jid}."),
+            };
+            Err(match t {
+                Target::Group(..) => format!("In this group: {why}"),
+                _ => why,
+            })
+        }
         Err(e) => {
-            tracing::warn!(%jid, "encryption failed: {e}");
+            tracing::warn!(peer, "encryption failed: {e}");
             Err(format!(
                 "Tern could not encrypt this message ({e}). It will try again; \
                  or send it unencrypted."
@@ -434,19 +537,34 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
         Ok(Some(m)) => m,
         _ => "auto".to_string(),
     };
+    let t = target(ctx, peer);
     let mut v = crate::api::encryption::EncryptionView {
         account: ctx.account.clone(),
         peer: peer.to_string(),
         mode: mode.clone(),
+        group: matches!(t, Target::Group(..)),
+        members: None,
         next_encrypted: Some(false),
         contact_devices: 0,
         own_devices: 0,
         undecided: 0,
         problem: None,
     };
-    let Some(jid) = contact(peer) else {
-        return v;
+    let recipients = match &t {
+        Target::Nobody => return v,
+        Target::Group(_, None) => {
+            v.next_encrypted = match mode.as_str() {
+                MODE_PLAIN => Some(false),
+                MODE_OMEMO => Some(true),
+                _ => None,
+            };
+            return v;
+        }
+        t => t.recipients().unwrap_or_default(),
     };
+    if v.group {
+        v.members = Some(recipients.len() as u32);
+    }
     // Encrypted for: trusted devices, and devices whose key is not known
     // yet (it is fetched when a message goes, and trusted blindly unless
     // the user verified another device of that account).
@@ -455,19 +573,30 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
     };
     let usable =
         |d: &tern_omemo::DeviceInfo| d.active && d.trust != Trust::Distrusted && !undecided(d);
-    let (theirs, own, own_id) = match ctx.omemo.engine(ctx).await {
-        Ok(engine) => (
-            engine.devices(&jid).await.unwrap_or_default(),
-            engine.devices(&ctx.own).await.unwrap_or_default(),
-            engine.own_device_id(),
-        ),
+    let engine = match ctx.omemo.engine(ctx).await {
+        Ok(engine) => engine,
         Err(e) => {
             v.problem = Some(format!("Tern could not read its encryption keys ({e})."));
             return v;
         }
     };
-    v.contact_devices = theirs.iter().filter(|d| usable(d)).count() as u32;
-    v.undecided = theirs.iter().filter(|d| undecided(d)).count() as u32;
+    // Whose devices give no key at all (a message then waits), and whether
+    // anyone has devices.
+    let mut unreachable = None;
+    let mut anyone = false;
+    for jid in &recipients {
+        let theirs = engine.devices(jid).await.unwrap_or_default();
+        anyone |= theirs.iter().any(|d| d.active);
+        let n = theirs.iter().filter(|d| usable(d)).count() as u32;
+        if n == 0 && unreachable.is_none() {
+            unreachable = Some(jid.clone());
+        }
+        v.contact_devices += n;
+        v.undecided += theirs.iter().filter(|d| undecided(d)).count() as u32;
+    }
+    let own = engine.devices(&ctx.own).await.unwrap_or_default();
+    let own_id = engine.own_device_id();
+    drop(engine);
     v.own_devices = own
         .iter()
         .filter(|d| usable(d) && d.address.device_id != own_id)
@@ -475,15 +604,21 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
     let encrypting = match mode.as_str() {
         MODE_PLAIN => false,
         MODE_OMEMO => true,
-        _ if theirs.iter().any(|d| d.active) => true,
+        _ if v.group => has_devices(ctx, peer).await,
+        _ if anyone => true,
         _ => {
             v.next_encrypted = None;
             return v;
         }
     };
     v.next_encrypted = Some(encrypting);
-    if encrypting && v.contact_devices == 0 {
-        v.problem = Some(why_not(ctx, &jid).await);
+    if let (true, Some(jid)) = (encrypting, unreachable) {
+        let why = why_not(ctx, &jid).await;
+        v.problem = Some(if v.group {
+            format!("In this group: {why}")
+        } else {
+            why
+        });
     }
     v
 }
@@ -492,9 +627,9 @@ pub(crate) async fn view(ctx: &Ctx, peer: &str) -> crate::api::encryption::Encry
 /// sent from now on; held messages stay held until the user decides on
 /// each). Turning it on tries held messages again.
 pub(crate) async fn set_mode(ctx: &Ctx, peer: &str, encrypted: bool) -> crate::Result<()> {
-    if contact(peer).is_none() {
+    if !encryptable(ctx, peer) {
         return Err(crate::services::chat::bad(
-            "only one-to-one conversations can be encrypted",
+            "only one-to-one conversations and private groups can be encrypted",
         ));
     }
     let mode = if encrypted { MODE_OMEMO } else { MODE_PLAIN };
@@ -504,6 +639,23 @@ pub(crate) async fn set_mode(ctx: &Ctx, peer: &str, encrypted: bool) -> crate::R
     ctx.omemo.send_state().decided.insert(peer.to_string());
     crate::inbound::emit_conversation(ctx, peer).await;
     Ok(())
+}
+
+/// A private group's members changed: their keys are fetched (so that
+/// the lock counts them), the group's waiting messages tried again, and
+/// the lock told.
+pub(crate) async fn members_changed(h: &AccountHandle, room: &str) {
+    let ctx = h.ctx();
+    if !matches!(target(ctx, room), Target::Group(_, Some(_))) {
+        return;
+    }
+    let (_, incomplete) = fetch_keys(h, room).await;
+    tracing::debug!(room, incomplete, "group members' keys fetched");
+    h.release_held(Some(room.to_string())).await;
+    ctx.hub.emit(crate::events::ClientEvent::EncryptionDevices {
+        account: ctx.account.clone(),
+        jid: room.to_string(),
+    });
 }
 
 /// The user chose to send a held message unencrypted.
