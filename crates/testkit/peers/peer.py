@@ -32,7 +32,8 @@ Commands (stdin); "id" is optional where a new stanza is sent:
     {"cmd": "flood", "to": JID, "count": N}   (N directed presences, each
         with new entity caps and a new vCard avatar hash; then "flooded")
     {"cmd": "iq", "xml": "<iq type='get' ...>...</iq>"}
-    {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID}   (--omemo only)
+    {"cmd": "omemo_send", "to": JID, "body": TEXT, "id": ID, "replace_id": ID}
+        (--omemo only; with "replace_id", an encrypted correction)
     {"cmd": "omemo_echo", "enabled": false}                    (--omemo only)
     {"cmd": "muc_omemo_send", "room": ROOM, "to": [JID, ...], "body": TEXT, "id": ID}
         (--omemo only: an encrypted groupchat message to ROOM, for the
@@ -1410,7 +1411,7 @@ class Peer(ClientXMPP):
             if not self.args.omemo:
                 raise ValueError("the peer was started without --omemo")
             async with self.omemo_lock:
-                await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"))
+                await self.send_encrypted(cmd["to"], cmd["body"], cmd.get("id"), replace_id=cmd.get("replace_id"))
         elif name == "muc_omemo_send":
             if not self.args.omemo:
                 raise ValueError("the peer was started without --omemo")
@@ -1703,7 +1704,7 @@ class Peer(ClientXMPP):
             return
         emit("iq_result", id=result["id"], type=result["type"], xml=str(result))
 
-    async def send_encrypted(self, to, body, stanza_id, quiet=False):
+    async def send_encrypted(self, to, body, stanza_id, quiet=False, replace_id=None):
         msg = self.make_message(mto=to, mtype="chat")
         msg["id"] = stanza_id or self.new_id()
         msg["body"] = body
@@ -1716,6 +1717,10 @@ class Peer(ClientXMPP):
         encrypted["origin_id"]["id"] = msg["id"]
         encrypted["eme"]["namespace"] = NS_OLDMEMO
         encrypted["eme"]["name"] = self.plugin["xep_0380"].mechanisms[NS_OLDMEMO]
+        if replace_id is not None:
+            # A correction (XEP-0308): the reference stays in the clear, as
+            # Conversations and Dino send it.
+            ET.SubElement(encrypted.xml, q(NS_CORRECT, "replace"), {"id": replace_id})
         if quiet:
             encrypted.send()
         else:

@@ -508,6 +508,12 @@ impl SlixmppPeer {
         self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id}))
     }
 
+    /// Sends an OMEMO-encrypted correction (XEP-0308) of the message
+    /// `replace_id`, its new text encrypted, the reference in the clear.
+    pub fn omemo_correct(&self, to: &str, replace_id: &str, body: &str, id: &str) -> Result<()> {
+        self.send(json!({"cmd": "omemo_send", "to": to, "body": body, "id": id, "replace_id": replace_id}))
+    }
+
     /// Sends `count` OMEMO-encrypted messages to `to`, in order, with ids
     /// and bodies `prefix-0` ..; returns when all went out.
     pub fn omemo_flood(

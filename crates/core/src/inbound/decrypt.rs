@@ -179,6 +179,12 @@ fn settle(
         // A key-transport element that is not for this device (or a second
         // copy of one) is nothing to keep.
         Err(_) if !has_payload => c.parsed.body = None,
+        // A correction that cannot be decrypted (a second copy from the
+        // archive, once the ratchet moved past it) must not replace the
+        // text it corrects with the fallback.
+        Err(_) if c.parsed.replace.is_some() => {
+            return Step::Drop("an encrypted correction that could not be decrypted")
+        }
         Err(e) => {
             let reason = if c.omemo_retry.is_some() {
                 crate::services::omemo::PENDING_REASON.to_string()
@@ -263,6 +269,21 @@ mod tests {
             .as_deref()
             .is_some_and(|r| r.contains("not encrypted for this device")));
         assert!(f.is_content());
+    }
+
+    /// The archive's copy of an encrypted correction comes after the
+    /// ratchet moved past it: it must not correct the text to the fallback.
+    #[test]
+    fn a_correction_that_cannot_be_decrypted_is_dropped() {
+        let mut f = classified(&format!("<message xmlns='jabber:client' from='romeo@montague.lit/orchard' to='juliet@capulet.lit' id='e2' type='chat'><body>{FALLBACK}</body><replace xmlns='urn:xmpp:message-correct:0' id='e1'/><encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'><key rid='2'>AAAA</key><iv>AAAAAAAAAAAAAAAA</iv></header><payload>AAAA</payload></encrypted></message>"), None);
+        let c = f.classified.as_mut().unwrap();
+        assert!(c.parsed.replace.is_some());
+        let step = settle(
+            c,
+            &romeo(),
+            Err(tern_omemo::Error::DuplicateMessage { counter: 2 }),
+        );
+        assert!(matches!(step, Step::Drop(_)), "{step:?}");
     }
 
     #[tokio::test]

@@ -176,6 +176,43 @@ async fn private_group(server: Server) {
         assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
     }
 
+    // Bob closes Tern; Carol writes to both. Bob's Tern, opened again,
+    // rejoins and reads them from the room's archive, each decrypted under
+    // the sender's real JID the room stored with it.
+    let r = room.clone();
+    let (to_a, to_b) = (alice.clone(), bob.clone());
+    let b = reopen_closed(b, async {
+        p.run(move |p| {
+            for i in 0..3 {
+                p.muc_omemo_send(
+                    &r,
+                    &[&to_a, &to_b],
+                    &format!("Bob, while you were out {i}"),
+                    &format!("carol-away-{i}"),
+                )
+                .unwrap();
+            }
+        })
+        .await;
+        p.event(|e| e["event"] == "sent" && e["id"] == "carol-away-2")
+            .await;
+    })
+    .await;
+    let texts: Vec<String> = (0..3)
+        .map(|i| format!("Bob, while you were out {i}"))
+        .collect();
+    let rows = stored_until(&b, &bob, &room, |rows| {
+        texts.iter().all(|x| rows.iter().any(|m| &m.body == x))
+    })
+    .await;
+    for m in rows
+        .iter()
+        .filter(|m| m.body.starts_with("Bob, while you were out"))
+    {
+        assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
+    }
+    let mut b = b;
+
     // Carol is removed: what Alice sends after has no key for her device.
     a.client
         .set_affiliation(&alice, &room, &carol, "none", None)

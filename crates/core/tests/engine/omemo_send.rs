@@ -607,3 +607,104 @@ async fn an_archive_catch_up_decrypts_2000_messages() {
     assert_eq!(page.first().map(|m| m.body.as_str()), Some("hello"));
     all_decrypted(&page[1..], N);
 }
+
+/// With slixmpp-omemo on Prosody: the peer's encrypted correction replaces
+/// the text of its encrypted message (still encrypted); its reaction to an
+/// encrypted message lands on it; what it sends while Tern is closed is
+/// decrypted, in order, when Tern opens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_reactions_and_offline_messages_from_the_peer_decrypt() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let hello = t
+        .client
+        .send_message(&alice, &bob, "hello, encrypted", None)
+        .await
+        .unwrap();
+    peer.event(decrypted(&hello.uid)).await;
+
+    let to = alice.clone();
+    peer.run(move |p| p.omemo_send(&to, "I am at the libary", "bob-1").unwrap())
+        .await;
+    let first = got(&mut t, &bob, "I am at the libary", false).await;
+    assert!(
+        first.encrypted && first.decrypt_error.is_none(),
+        "{first:?}"
+    );
+
+    let to = alice.clone();
+    peer.run(move |p| {
+        p.omemo_correct(&to, "bob-1", "I am at the library", "bob-2")
+            .unwrap()
+    })
+    .await;
+    let fixed = wait_event(
+        &mut t.events,
+        T,
+        "the encrypted correction",
+        message_where(&bob, |m| {
+            m.id == first.id && m.body == "I am at the library"
+        }),
+    )
+    .await;
+    assert!(
+        fixed.edited && fixed.encrypted && fixed.decrypt_error.is_none(),
+        "{fixed:?}"
+    );
+
+    // Reactions go in the clear (OMEMO 0.3 encrypts bodies only), on the
+    // encrypted message they refer to.
+    let (to, id) = (alice.clone(), hello.uid.clone());
+    peer.run(move |p| p.react(&to, &id, &["👍"]).unwrap()).await;
+    let reacted = wait_event(
+        &mut t.events,
+        T,
+        "the reaction",
+        message_where(&bob, |m| m.id == hello.id && !m.reactions.is_empty()),
+    )
+    .await;
+    assert!(
+        format!("{:?}", reacted.reactions).contains('👍'),
+        "{reacted:?}"
+    );
+
+    // Tern closed: the peer's encrypted messages wait on the server, and
+    // are decrypted when Tern opens again.
+    let t = reopen_closed(t, async {
+        let to = alice.clone();
+        peer.run(move |p| {
+            for i in 0..3 {
+                p.omemo_send(
+                    &to,
+                    &format!("while you were away {i}"),
+                    &format!("away-{i}"),
+                )
+                .unwrap();
+            }
+        })
+        .await;
+        peer.event(|e| e["event"] == "sent" && e["id"] == "away-2")
+            .await;
+    })
+    .await;
+    // (Decrypted as Tern opens, before events can be followed: the store
+    // tells.)
+    let texts: Vec<String> = (0..3).map(|i| format!("while you were away {i}")).collect();
+    let rows = stored_until(&t, &alice, &bob, |rows| {
+        texts.iter().all(|x| rows.iter().any(|m| &m.body == x))
+    })
+    .await;
+    for m in rows
+        .iter()
+        .filter(|m| m.body.starts_with("while you were away"))
+    {
+        assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
+    }
+    // The archive's copies of what came before (the correction among
+    // them) changed nothing.
+    let first = rows.iter().find(|m| m.uid == "bob-1").unwrap();
+    assert_eq!(first.body, "I am at the library", "{rows:#?}");
+    t.client.shutdown().await;
+}

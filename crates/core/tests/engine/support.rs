@@ -351,3 +351,34 @@ pub fn message_where<'a>(
 ) -> impl FnMut(&ClientEvent) -> Option<MessageView> + 'a {
     any_message(move |m| m.peer == peer && pred(m))
 }
+
+/// The conversation's stored messages, once `done` says they are all there.
+pub async fn stored_until(
+    t: &TestClient,
+    account: &str,
+    peer: &str,
+    done: impl Fn(&[MessageView]) -> bool,
+) -> Vec<MessageView> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = t.client.timeline(account, peer, None, 100).await.unwrap();
+        if done(&rows) {
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not stored in time: {rows:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Shuts Tern down, runs `meanwhile`, and opens it again on the same data.
+pub async fn reopen_closed(
+    t: TestClient,
+    meanwhile: impl std::future::Future<Output = ()>,
+) -> TestClient {
+    t.client.shutdown().await;
+    meanwhile.await;
+    reopen(t).await
+}
