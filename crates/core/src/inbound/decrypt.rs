@@ -32,6 +32,12 @@
 //! sender the room does not name cannot be decrypted (and says so).
 //! Pre-key messages in a group are not answered: the user's next message
 //! there moves the sessions on.
+//!
+//! A live message (not from the archive) that fails because the session
+//! with its sender's device broke has that session rebuilt
+//! (`services::omemo::send::repair`); the archive comes newest first, so
+//! there a missing session only means the message waits for the ones
+//! before it.
 
 use tern_store::{ConversationKind, Direction};
 use tokio_xmpp::Stanza;
@@ -97,9 +103,16 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
                 Ok(d.plaintext)
             }
             Err(e) => {
-                if may_decrypt_later(&e) {
+                // Only the archive comes out of order: anywhere else, a
+                // missing session is a broken one.
+                if may_decrypt_later(&e) && c.source == Source::Archive {
                     let el = xmpp_parsers::minidom::Element::from(element);
                     retry = Some(String::from(&el));
+                } else if c.source != Source::Archive && session_broke(&e) {
+                    ctx.omemo.note_broken(tern_omemo::DeviceAddress {
+                        jid: sender.clone(),
+                        device_id: element.header.sid,
+                    });
                 }
                 Err(e)
             }
@@ -149,6 +162,23 @@ fn group_sender(ctx: &Ctx, flow: &Flow) -> Option<BareJid> {
             .real_jid_of(nick.as_deref(), c.occupant_id.as_deref())
     })?;
     BareJid::new(&jid).ok()
+}
+
+/// Whether a message that failed with `e` shows the session with its
+/// sender's device broke (rather than a replay, a message not meant for
+/// this device, or a changed identity, which a new session must not paper
+/// over).
+fn session_broke(e: &tern_omemo::Error) -> bool {
+    use tern_omemo::Error as E;
+    matches!(
+        e,
+        E::NoSession { .. }
+            | E::BadMac
+            | E::DecryptionFailed
+            | E::InvalidMessage(_)
+            | E::UnknownPreKey(_)
+            | E::UnknownSignedPreKey(_)
+    )
 }
 
 /// Whether a message that failed with `e` may decrypt later: it came

@@ -708,3 +708,83 @@ async fn corrections_reactions_and_offline_messages_from_the_peer_decrypt() {
     assert_eq!(first.body, "I am at the library", "{rows:#?}");
     t.client.shutdown().await;
 }
+
+/// With slixmpp-omemo on Prosody: Tern loses its session with the peer's
+/// device (as after restoring an old backup). The peer's next message
+/// cannot be decrypted and says why; Tern rebuilds the session from the
+/// peer's bundle and tells the peer with a key-transport message; what
+/// the peer sends after decrypts, and so does Tern's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_session_is_rebuilt() {
+    use tern_omemo::Store as _;
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let hello = t
+        .client
+        .send_message(&alice, &bob, "hello before the break", None)
+        .await
+        .unwrap();
+    peer.event(decrypted(&hello.uid)).await;
+    let to = alice.clone();
+    peer.run(move |p| p.omemo_send(&to, "one", "bob-1").unwrap())
+        .await;
+    got(&mut t, &bob, "one", false).await;
+
+    // Tern's sessions with the peer are lost while it is closed.
+    let (me, them) = (alice.clone(), bob.clone());
+    let dir = t.dir.path().to_path_buf();
+    let t = reopen_closed(t, async move {
+        let store = tern_store::Store::open(&dir.join("tern.sqlite3"))
+            .await
+            .unwrap();
+        let omemo = store.omemo(&me.parse().unwrap());
+        let devices = omemo.load_devices(&them.parse().unwrap()).await.unwrap();
+        assert!(!devices.is_empty());
+        for d in devices {
+            omemo.remove_session(&d.address).await.unwrap();
+        }
+        store.close().await;
+    })
+    .await;
+    let mut t = t;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let to = alice.clone();
+    peer.run(move |p| p.omemo_send(&to, "after the break", "bob-2").unwrap())
+        .await;
+    let rows = stored_until(&t, &alice, &bob, |rows| {
+        rows.iter().any(|m| m.uid == "bob-2")
+    })
+    .await;
+    let broken = rows.iter().find(|m| m.uid == "bob-2").unwrap();
+    assert!(broken.decrypt_error.is_some(), "{broken:?}");
+    assert_ne!(broken.body, "after the break");
+    // The key-transport message reaches the peer (no text).
+    let a = alice.clone();
+    let kt = peer
+        .event(move |e| {
+            e["event"] == "omemo_message"
+                && e["from"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with(a.as_str()))
+                && e["body"].is_null()
+        })
+        .await;
+    assert!(kt["device_id"].is_u64(), "{kt}");
+
+    let to = alice.clone();
+    peer.run(move |p| p.omemo_send(&to, "after the repair", "bob-3").unwrap())
+        .await;
+    let m = got(&mut t, &bob, "after the repair", false).await;
+    assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
+    let back = t
+        .client
+        .send_message(&alice, &bob, "and back, on the new session", None)
+        .await
+        .unwrap();
+    let at_peer = peer.event(decrypted(&back.uid)).await;
+    assert_eq!(at_peer["body"], "and back, on the new session");
+    t.client.shutdown().await;
+}

@@ -44,6 +44,10 @@ pub(crate) struct Pending {
     /// Accounts whose devices changed (a device came or left, a key was
     /// learned): the UI is told to read them again.
     pub devices_changed: Vec<BareJid>,
+    /// Devices whose session with this one broke (a live message could not
+    /// be decrypted): rebuilt from their bundle, then told with a
+    /// key-transport message (`send::repair`).
+    pub repair: Vec<tern_omemo::DeviceAddress>,
 }
 
 /// Most accounts noted in [`Pending::devices_changed`] between two runs of
@@ -147,6 +151,22 @@ impl OmemoState {
         }
     }
 
+    /// A live message from `device` could not be decrypted because its
+    /// session broke: the session is rebuilt, once per device and session
+    /// of the account (a sender whose messages keep failing is not asked
+    /// for its bundle with each one).
+    pub(crate) fn note_broken(&self, device: tern_omemo::DeviceAddress) {
+        if !self.send_state().note_repair(&device) {
+            return;
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            if !p.repair.contains(&device) && p.repair.len() < MAX_DEVICES_CHANGED {
+                p.repair.push(device);
+            }
+        }
+        self.wake.notify_one();
+    }
+
     /// What is to be published, taken (it is then the caller's to publish).
     pub(crate) fn take_pending(&self) -> Pending {
         self.pending
@@ -219,6 +239,7 @@ mod tests {
                 bundle: true,
                 device_list: Some(list),
                 devices_changed: Vec::new(),
+                repair: Vec::new(),
             }
         );
         let bob: BareJid = "bob@example.org".parse().unwrap();
@@ -233,6 +254,15 @@ mod tests {
         ]);
         assert_eq!(state.take_pending().devices_changed, vec![bob.clone()]);
         assert_eq!(state.take_pending(), Pending::default(), "taken once");
+        // A broken session is rebuilt once per session of the account.
+        state.note_broken(device(3));
+        state.note_broken(device(3));
+        assert_eq!(state.take_pending().repair, vec![device(3)]);
+        state.note_broken(device(3));
+        assert_eq!(state.take_pending(), Pending::default(), "not twice");
+        state.send_state().reset();
+        state.note_broken(device(3));
+        assert_eq!(state.take_pending().repair, vec![device(3)], "a new session");
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub(crate) async fn maintain(handle: AccountHandle) {
         for jid in &pending.devices_changed {
             super::trust::devices_changed(ctx, jid);
         }
+        for device in &pending.repair {
+            super::send::repair(&handle, device).await;
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub(crate) struct SendState {
     /// Conversations whose mode is known to be decided (no need to store
     /// it again).
     decided: HashSet<String>,
+    /// Devices whose broken session was rebuilt this session.
+    repaired: HashSet<DeviceAddress>,
 }
 
 impl SendState {
@@ -52,6 +54,13 @@ impl SendState {
     pub(crate) fn reset(&mut self) {
         self.broken.clear();
         self.checked.clear();
+        self.repaired.clear();
+    }
+
+    /// Whether `device`'s session is to be rebuilt (not done yet this
+    /// session); notes that it is.
+    pub(crate) fn note_repair(&mut self, device: &DeviceAddress) -> bool {
+        self.repaired.insert(device.clone())
     }
 
     /// What went wrong asking for `jid`'s device list this session.
@@ -529,6 +538,52 @@ pub(crate) async fn key_transport(ctx: &Ctx, jid: &BareJid) -> Option<Message> {
             .ok()?
     };
     Some(codec::key_transport_message(jid, out.element))
+}
+
+/// Rebuilds the session with `device` after one of its live messages could
+/// not be decrypted (the session broke: this device lost it, or the two
+/// sides no longer agree): the broken session is dropped, a new one built
+/// from the device's bundle, and a key-transport message (a pre-key
+/// message for that device) tells the sender to start over with it, as
+/// Conversations does. The message that failed stays undecryptable; what
+/// the sender sends next decrypts.
+pub(crate) async fn repair(h: &AccountHandle, device: &DeviceAddress) {
+    let ctx = h.ctx();
+    if let Ok(mut engine) = ctx.omemo.engine(ctx).await {
+        if let Err(e) = engine.reset_session(device).await {
+            tracing::warn!(jid = %device.jid, device = device.device_id, "broken session not dropped: {e}");
+            return;
+        }
+    }
+    let bundle = match fetch_bundle(h, device).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::info!(jid = %device.jid, device = device.device_id, "broken session not rebuilt: {e}");
+            return;
+        }
+    };
+    let events = match ctx.omemo.engine(ctx).await {
+        Ok(mut engine) => {
+            engine
+                .receive_bundle(&device.jid, device.device_id, &bundle)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match events {
+        Ok(events) => ctx.omemo.note(&events),
+        Err(e) => {
+            tracing::info!(jid = %device.jid, device = device.device_id, "broken session not rebuilt: {e}");
+            return;
+        }
+    }
+    match key_transport(ctx, &device.jid).await {
+        Some(m) => {
+            let _ = h.send(tokio_xmpp::Stanza::Message(m)).await;
+            tracing::info!(jid = %device.jid, device = device.device_id, "broken session rebuilt");
+        }
+        None => tracing::info!(jid = %device.jid, "no key-transport message for a rebuilt session"),
+    }
 }
 
 /// A conversation's encryption as its lock shows it.
