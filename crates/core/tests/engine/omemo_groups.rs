@@ -268,6 +268,87 @@ async fn a_private_group_is_encrypted_for_its_members_on_ejabberd() {
     private_group(Server::ejabberd().await).await;
 }
 
+/// In an encrypted group, a member who cannot read encrypted messages
+/// (a slixmpp peer without OMEMO) joins: the next message waits, naming
+/// them, and never reaches them in the clear; once they are no longer a
+/// member, it goes, encrypted for the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_keys_holds_messages_never_plain() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (alice, apass) = server.user();
+    let carol_user = server.user();
+    let carol = carol_user.0.clone();
+    let mut a = tern_as(&server, &alice, &apass).await;
+    let p = omemo_peer(&server, carol_user).await;
+    let dave_peer = peer(&server).await;
+    let dave = dave_peer.bare();
+    let room = server.room("mixed");
+    a.client
+        .create_room(&alice, "Mixed", Some(&room), RoomKind::PrivateGroup)
+        .await
+        .unwrap();
+    a.client
+        .set_affiliation(&alice, &room, &carol, "member", None)
+        .await
+        .unwrap();
+    let r = room.clone();
+    p.run(move |p| p.muc_join(&r, "carol").unwrap()).await;
+    let first = a
+        .client
+        .send_message(&alice, &room, "encrypted from the start", None)
+        .await
+        .unwrap();
+    peer_decrypted(&p, &room, &first.uid).await;
+
+    a.client
+        .set_affiliation(&alice, &room, &dave, "member", None)
+        .await
+        .unwrap();
+    let r = room.clone();
+    dave_peer
+        .run(move |p| p.muc_join(&r, "dave").unwrap())
+        .await;
+    let secret = "Dave must not read this in the clear";
+    let held = a
+        .client
+        .send_message(&alice, &room, secret, None)
+        .await
+        .unwrap();
+    let waiting = wait_event(
+        &mut a.events,
+        T,
+        "the message held with its reason",
+        any_message(|m| m.uid == held.uid && m.held.is_some()),
+    )
+    .await;
+    let why = waiting.held.unwrap();
+    assert!(why.contains(&dave), "{why}");
+    let lock = a
+        .client
+        .conversation_encryption(&alice, &room)
+        .await
+        .unwrap();
+    assert!(
+        lock.problem.as_deref().is_some_and(|p| p.contains(&dave)),
+        "{lock:?}"
+    );
+
+    // Dave is no longer a member: the message goes, encrypted for Carol.
+    a.client
+        .set_affiliation(&alice, &room, &dave, "none", None)
+        .await
+        .unwrap();
+    let at_carol = peer_decrypted(&p, &room, &held.uid).await;
+    assert_eq!(at_carol["body"], secret);
+    let events = dave_peer.run(|p| p.clear_events()).await;
+    assert!(
+        !events.iter().any(|e| e.to_string().contains(secret)),
+        "the text reached Dave: {events:#?}"
+    );
+    a.client.shutdown().await;
+}
+
 /// A public channel is never encrypted, even with members who have keys;
 /// turning encryption on there is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -262,7 +262,11 @@ mod tests {
         assert_eq!(state.take_pending(), Pending::default(), "not twice");
         state.send_state().reset();
         state.note_broken(device(3));
-        assert_eq!(state.take_pending().repair, vec![device(3)], "a new session");
+        assert_eq!(
+            state.take_pending().repair,
+            vec![device(3)],
+            "a new session"
+        );
     }
 
     #[test]
