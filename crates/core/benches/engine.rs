@@ -17,6 +17,7 @@ use tern_core::{Client, ClientConfig, ClientEvent, Keychain, NewAccount, ServerO
 use tern_store::{Direction, MessageState, NewMessage, Store};
 
 mod files;
+mod mam_omemo;
 mod new_device;
 mod rooms;
 
@@ -393,6 +394,9 @@ async fn main() {
     }
     if run("mam") {
         mam_bench().await;
+    }
+    if which.iter().any(|w| w == "mam-omemo") {
+        mam_omemo::bench().await;
     }
     if which.iter().any(|w| w == "omemo-send") {
         omemo_send_bench().await;
