@@ -78,7 +78,7 @@ const changed = (send: Send, jid: string) => send({ type: 'encryption_devices', 
 
 /** Answers an encryption command, or `undefined` when `cmd` is not one. */
 export function encryptionCommand(scenario: string, cmd: string, a: Record<string, unknown>, send: Send): unknown {
-  if (devices.size === 0 && scenario === 'chats-keys') setup();
+  if (devices.size === 0 && scenario.startsWith('chats-keys')) setup();
   switch (cmd) {
     case 'encryption_devices':
       // A copy, as from the real shell (the UI keeps what it got).
@@ -90,6 +90,10 @@ export function encryptionCommand(scenario: string, cmd: string, a: Record<strin
         fingerprint: KEYS.ownFp,
         uri: `xmpp:${a.account as string}?omemo-sid-${KEYS.ownId}=${KEYS.ownFp.replaceAll(' ', '')}`,
         devices: structuredClone(devices.get(a.account as string) ?? []),
+        problem:
+          scenario === 'chats-keys-refused'
+            ? 'Your server refused to publish this device’s encryption keys (the server refused: forbidden). Other apps cannot read what this device encrypts until it can, so your messages wait, unless you send one unencrypted. Tern tries again when you reconnect.'
+            : null,
       };
       return view;
     }

@@ -2472,6 +2472,21 @@ const encryptionCases = [
       await p.waitForFunction(() => document.querySelectorAll('[data-testid=own-device] button').length === 0);
     },
   },
+  {
+    name: 'encryption-own-refused',
+    scenario: 'chats-keys-refused',
+    act: async (p) => {
+      await openAccounts(p);
+      await p.getByRole('button', { name: 'Encryption…' }).first().click();
+      await p.getByRole('dialog', { name: 'Encryption' }).waitFor();
+    },
+    check: async (p) => {
+      // The server refused this device's keys: the dialog says what that means.
+      const note = await p.getByTestId('own-keys-problem').innerText();
+      if (!note.includes('refused to publish') || !note.includes('messages wait')) fail(`note ${JSON.stringify(note)}`);
+      await p.screenshot({ path: join(shots, `encryption-own-refused-${await theme(p)}.png`) });
+    },
+  },
 ];
 
 const fileCases = [

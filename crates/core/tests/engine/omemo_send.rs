@@ -669,6 +669,15 @@ async fn corrections_reactions_and_offline_messages_from_the_peer_decrypt() {
         format!("{:?}", reacted.reactions).contains('👍'),
         "{reacted:?}"
     );
+    // And Tern's reaction to the peer's encrypted message reaches it.
+    t.client
+        .react(&alice, first.id, &["🎉".to_string()])
+        .await
+        .unwrap();
+    let theirs = peer
+        .event(|e| e["event"] == "message" && e["reactions"]["id"] == "bob-1")
+        .await;
+    assert_eq!(theirs["reactions"]["emojis"][0], "🎉", "{theirs}");
 
     // Tern closed: the peer's encrypted messages wait on the server, and
     // are decrypted when Tern opens again.
@@ -787,4 +796,134 @@ async fn a_broken_session_is_rebuilt() {
     let at_peer = peer.event(decrypted(&back.uid)).await;
     assert_eq!(at_peer["body"], "and back, on the new session");
     t.client.shutdown().await;
+}
+
+/// With slixmpp-omemo on Prosody: the user distrusts the contact's only
+/// device. The next message waits, saying so, and never reaches the peer
+/// in the clear; trusting the device again sends it, encrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_device_distrusted_the_message_waits() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody();
+    let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let hello = t
+        .client
+        .send_message(&alice, &bob, "hello while trusted", None)
+        .await
+        .unwrap();
+    peer.event(decrypted(&hello.uid)).await;
+    let devices = t.client.encryption_devices(&alice, &bob).await.unwrap();
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    let id = devices[0].device_id;
+    t.client
+        .set_device_trust(&alice, &bob, id, tern_core::DeviceTrust::Distrusted)
+        .await
+        .unwrap();
+    let secret = "not for a distrusted device";
+    let sent = t
+        .client
+        .send_message(&alice, &bob, secret, None)
+        .await
+        .unwrap();
+    let held = held_reason(&mut t, &sent.uid).await;
+    assert!(
+        held.held.as_deref().unwrap().contains("distrusted"),
+        "{held:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!peer_saw(&peer, secret).await, "the text reached the peer");
+
+    t.client
+        .set_device_trust(&alice, &bob, id, tern_core::DeviceTrust::Trusted)
+        .await
+        .unwrap();
+    let got = peer.event(decrypted(&sent.uid)).await;
+    assert_eq!(got["body"], secret);
+    let acked = own_state(&mut t, &sent.uid, MessageState::Acked).await;
+    assert!(acked.encrypted && acked.held.is_none(), "{acked:?}");
+    t.client.shutdown().await;
+}
+
+/// Prosody refuses every OMEMO publish once the peer's keys are out: Tern
+/// cannot publish its own device list and bundle, and slixmpp-omemo (like
+/// other apps) refuses what an unpublished device encrypts. Tern says so
+/// (the account's encryption view); its message waits with that reason,
+/// never plain; once the server takes the keys again (a reconnect), it
+/// goes encrypted and the peer reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusing_this_devices_keys_holds_messages() {
+    init_tracing_at("tern_core=info,warn");
+    let server = Server::prosody_with(tern_testkit::ProsodyOptions {
+        admin_shell: true,
+        ..Default::default()
+    });
+    let bob_user = server.user();
+    let bob = bob_user.0.clone();
+    let peer = omemo_peer(&server, bob_user).await;
+    published_device(&peer, &bob).await;
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let Server::Prosody(prosody) = &server else {
+        unreachable!()
+    };
+    let hook = |on: bool| {
+        format!(
+            r#"> local host = prosody.hosts["localhost"]; local h = host.events; host.tern_refuse = host.tern_refuse or function(e) local p = e.stanza.tags[1] and e.stanza.tags[1]:get_child("publish"); if e.stanza.attr.type == "set" and p and p.attr.node and p.attr.node:find("axolotl", 1, true) then e.origin.send(require "util.stanza".error_reply(e.stanza, "auth", "forbidden")); return true end end; for _, k in ipairs({{"iq/self/", "iq-set/self/", "iq/bare/", "iq-set/bare/"}}) do if {on} then h.add_handler(k .. "http://jabber.org/protocol/pubsub:pubsub", host.tern_refuse, 1000) else h.remove_handler(k .. "http://jabber.org/protocol/pubsub:pubsub", host.tern_refuse) end end; return "refusing {on}""#
+        )
+    };
+    let answer = prosody.shell(&hook(true)).unwrap();
+    assert!(answer.contains("refusing true"), "{answer}");
+
+    let (mut t, alice, _) = tern(&server).await;
+    let own = wait_until(|| async {
+        let v = t.client.own_encryption(&alice).await.ok()?;
+        v.problem.is_some().then_some(v)
+    })
+    .await;
+    assert!(own.problem.unwrap().contains("refused"));
+
+    let text = "encrypted once my keys are published";
+    let sent = t
+        .client
+        .send_message(&alice, &bob, text, None)
+        .await
+        .unwrap();
+    let held = held_reason(&mut t, &sent.uid).await;
+    assert!(
+        held.held.as_deref().unwrap().contains("refused"),
+        "{held:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!peer_saw(&peer, text).await, "the text reached the peer");
+
+    // The server takes keys again; at the next session Tern publishes
+    // them and the message goes.
+    let answer = prosody.shell(&hook(false)).unwrap();
+    assert!(answer.contains("refusing false"), "{answer}");
+    t.client.set_enabled(&alice, false).await.unwrap();
+    t.client.set_enabled(&alice, true).await.unwrap();
+    let got = peer.event(decrypted(&sent.uid)).await;
+    assert_eq!(got["body"], text);
+    let acked = own_state(&mut t, &sent.uid, MessageState::Acked).await;
+    assert!(acked.encrypted && acked.held.is_none(), "{acked:?}");
+    assert!(t
+        .client
+        .own_encryption(&alice)
+        .await
+        .unwrap()
+        .problem
+        .is_none());
+    t.client.shutdown().await;
+}
+
+/// Polls `f` until it gives something (30 s at most).
+async fn wait_until<V, F: std::future::Future<Output = Option<V>>>(f: impl Fn() -> F) -> V {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not in time");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -1110,6 +1110,12 @@ export type OwnEncryptionView = {
 	uri: string,
 	/**  The account's other devices, as last seen in its device list. */
 	devices: DeviceView[],
+	/**
+	 *  Why this device's keys are not published, in words, when the
+	 *  server refused them this session (contacts can then read what it
+	 *  sends encrypted, but cannot start encrypted conversations with it).
+	 */
+	problem: string | null,
 };
 
 /**  How photos are sent. */

@@ -30,6 +30,9 @@ pub(crate) struct OmemoState {
     wake: Notify,
     /// What sending learned this session (`send`).
     send: std::sync::Mutex<send::SendState>,
+    /// Why the server refused to publish this device's keys, by node (the
+    /// device list, the bundle), as last tried.
+    publish_problem: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// What is to be published.
@@ -165,6 +168,29 @@ impl OmemoState {
             }
         }
         self.wake.notify_one();
+    }
+
+    /// Why this device's keys are not published (the server's refusal),
+    /// if the server refused them.
+    pub(crate) fn publish_problem(&self) -> Option<String> {
+        self.publish_problem
+            .lock()
+            .ok()
+            .and_then(|p| p.values().next().cloned())
+    }
+
+    /// Notes what publishing one of this device's nodes did; says whether
+    /// that changed what the user is told.
+    pub(crate) fn published(&self, node: &str, outcome: Result<(), String>) -> bool {
+        let Ok(mut p) = self.publish_problem.lock() else {
+            return false;
+        };
+        let before = p.values().next().cloned();
+        match outcome {
+            Ok(()) => p.remove(node),
+            Err(why) => p.insert(node.to_string(), why),
+        };
+        before != p.values().next().cloned()
     }
 
     /// What is to be published, taken (it is then the caller's to publish).

@@ -144,11 +144,33 @@ async fn publish_device_list(handle: &AccountHandle, list: &DeviceList) {
     let ctx = handle.ctx();
     let open = codec::publish_devicelist(list, true);
     let plain = codec::publish_devicelist(list, false);
-    match publish_open(handle, codec::NODE_DEVICELIST, open, plain).await {
+    let outcome = publish_open(handle, codec::NODE_DEVICELIST, open, plain).await;
+    match &outcome {
         Ok(()) => {
             tracing::info!(account = %ctx.account, devices = list.devices.len(), "OMEMO device list published")
         }
         Err(e) => tracing::warn!(account = %ctx.account, "OMEMO device list not published: {e}"),
+    }
+    note_published(handle, codec::NODE_DEVICELIST, outcome);
+}
+
+/// Tells the user (through the account's own encryption view) when the
+/// server refuses this device's keys, and when that is over; then the
+/// messages that waited for it go (see `send::seal`).
+fn note_published(handle: &AccountHandle, node: &str, outcome: Result<(), Error>) {
+    let ctx = handle.ctx();
+    if ctx
+        .omemo
+        .published(node, outcome.map_err(|e| e.to_string()))
+    {
+        ctx.hub.emit(crate::events::ClientEvent::EncryptionDevices {
+            account: ctx.account.clone(),
+            jid: ctx.own.to_string(),
+        });
+        if ctx.omemo.publish_problem().is_none() {
+            let h = handle.clone();
+            tokio::spawn(async move { h.release_held(None).await });
+        }
     }
 }
 
@@ -175,12 +197,14 @@ async fn publish_bundle(handle: &AccountHandle) {
     let open = codec::publish_bundle(device_id, &bundle, true);
     let plain = codec::publish_bundle(device_id, &bundle, false);
     let node = codec::bundle_node(device_id);
-    match publish_open(handle, &node, open, plain).await {
+    let outcome = publish_open(handle, &node, open, plain).await;
+    match &outcome {
         Ok(()) => {
             tracing::info!(account = %ctx.account, device = device_id, "OMEMO bundle published")
         }
         Err(e) => tracing::warn!(account = %ctx.account, "OMEMO bundle not published: {e}"),
     }
+    note_published(handle, "bundle", outcome);
 }
 
 /// Publishes with the open access model; a server that refuses the

@@ -449,6 +449,15 @@ pub(crate) async fn seal(ctx: &Ctx, peer: &str, mut stanza: Message) -> Result<M
         }
         t => t.recipients().unwrap_or_default(),
     };
+    // Other apps refuse what a device whose keys are not published
+    // encrypts (slixmpp-omemo does): it waits until they are.
+    if let Some(e) = ctx.omemo.publish_problem() {
+        return Err(format!(
+            "Your server refused to publish this device's encryption keys ({e}), so other \
+             apps cannot read what it encrypts. Tern tries again when you reconnect; or send \
+             this message unencrypted."
+        ));
+    }
     let body = stanza.bodies.values().next().cloned().unwrap_or_default();
     let sealed = {
         let mut engine = ctx

@@ -92,6 +92,10 @@ pub struct OwnEncryptionView {
     pub uri: String,
     /// The account's other devices, as last seen in its device list.
     pub devices: Vec<DeviceView>,
+    /// Why this device's keys are not published, in words, when the
+    /// server refused them this session (contacts can then read what it
+    /// sends encrypted, but cannot start encrypted conversations with it).
+    pub problem: Option<String>,
 }
 
 /// What verifying with a trust URI did.
@@ -156,6 +160,13 @@ pub(crate) async fn own(ctx: &Ctx) -> Result<OwnEncryptionView> {
         fingerprint: tern_omemo::trust::fingerprint_grouped(&engine.own_identity_key()),
         uri: engine.own_trust_uri(),
         devices: sorted(others),
+        problem: ctx.omemo.publish_problem().map(|e| {
+            format!(
+                "Your server refused to publish this device's encryption keys ({e}). Other \
+                 apps cannot read what this device encrypts until it can, so your messages \
+                 wait, unless you send one unencrypted. Tern tries again when you reconnect."
+            )
+        }),
     })
 }
 
