@@ -318,8 +318,14 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
             .cloned()
             .collect()
     };
-    // A group's members' lists are asked for together.
-    let lists = futures::future::join_all(unchecked.iter().map(|j| fetch_list(h, j))).await;
+    // A group's members' lists are asked for a few at a time (a group of
+    // thousands does not send thousands of requests at once); the answers
+    // come back in order.
+    use futures::StreamExt as _;
+    let lists: Vec<ListOutcome> = futures::stream::iter(unchecked.iter().map(|j| fetch_list(h, j)))
+        .buffered(8)
+        .collect()
+        .await;
     let mut outcome = ListOutcome::None;
     for (jid, o) in unchecked.into_iter().zip(lists) {
         let problem = match &o {
