@@ -13,13 +13,14 @@
 use xmpp_parsers::jid::BareJid;
 
 use crate::keys::KeyPair;
+use crate::legacy_omemo::{Device, DeviceList};
 use crate::message::{CiphertextMessage, PreKeySignalMessage, SignalMessage};
 use crate::session::{PreKeyBundle, ResponderKeys, SessionRecord};
 use crate::store::{
     DeviceAddress, DeviceRecord, OwnIdentity, PreKeyRecord, SignedPreKeyRecord, Store,
 };
 use crate::trust::Trust;
-use crate::{Config, Omemo};
+use crate::{Config, Error, MemoryStore, Omemo};
 
 /// Generates one test per check for a store type. See the module documentation.
 #[macro_export]
@@ -44,6 +45,14 @@ macro_rules! store_conformance_tests {
         #[$test]
         async fn omemo_store_devices() {
             $crate::conformance::devices($make.await).await
+        }
+        #[$test]
+        async fn omemo_store_batches() {
+            $crate::conformance::batches($make.await).await
+        }
+        #[$test]
+        async fn omemo_store_encrypt_for_many_devices() {
+            $crate::conformance::encrypt_for_many_devices($make.await).await
         }
         #[$test]
         async fn omemo_store_two_accounts_talk() {
@@ -270,6 +279,231 @@ pub async fn devices<S: Store>(store: S) {
         .await
         .expect("load")
         .is_none());
+}
+
+/// A session with a new peer device (from a made-up bundle): something to store.
+fn new_session() -> SessionRecord {
+    let rng = &mut rand::rngs::OsRng;
+    let (own, peer, peer_signed) = (
+        KeyPair::generate(rng),
+        KeyPair::generate(rng),
+        KeyPair::generate(rng),
+    );
+    let bundle = PreKeyBundle {
+        registration_id: 1,
+        pre_key: None,
+        signed_pre_key_id: 1,
+        signed_pre_key: peer_signed.public,
+        signed_pre_key_signature: peer
+            .private
+            .sign(&peer_signed.public.serialize(), rng)
+            .to_vec(),
+        identity_key: peer.public,
+    };
+    let mut session = SessionRecord::new();
+    session
+        .process_bundle(&bundle, &own, 2, rng)
+        .expect("bundle");
+    session
+}
+
+/// The batch methods give what the per-item ones give: device lists and sessions in the order
+/// asked (repeats and unknown ones included), and sessions written several at a time.
+pub async fn batches<S: Store>(store: S) {
+    let (alice, bob, carol) = (
+        jid("alice@example.org"),
+        jid("bob@example.org"),
+        jid("carol@example.org"),
+    );
+    for (j, id, active) in [
+        (alice.clone(), 9, true),
+        (bob.clone(), 1, false),
+        (alice.clone(), 3, true),
+    ] {
+        store
+            .store_device(&DeviceRecord {
+                address: DeviceAddress::new(j, id),
+                identity_key: None,
+                trust: Trust::Undecided,
+                active,
+            })
+            .await
+            .expect("store");
+    }
+    assert!(store.load_devices_of(&[]).await.expect("load").is_empty());
+    let lists = store
+        .load_devices_of(&[bob.clone(), carol.clone(), alice.clone(), bob.clone()])
+        .await
+        .expect("load");
+    let (bob_list, alice_list) = (
+        store.load_devices(&bob).await.expect("load"),
+        store.load_devices(&alice).await.expect("load"),
+    );
+    assert_eq!(alice_list.len(), 2);
+    assert_eq!(lists, [bob_list.clone(), Vec::new(), alice_list, bob_list]);
+
+    let (a3, a9, b1) = (
+        DeviceAddress::new(alice.clone(), 3),
+        DeviceAddress::new(alice.clone(), 9),
+        DeviceAddress::new(bob.clone(), 1),
+    );
+    let (first, second, third) = (new_session(), new_session(), new_session());
+    store.store_session(&a9, &first).await.expect("store");
+    assert!(store.load_sessions(&[]).await.expect("load").is_empty());
+    store.store_sessions(&[]).await.expect("store none");
+    let bytes = |s: &Option<SessionRecord>| s.as_ref().map(SessionRecord::to_bytes);
+    let loaded = store
+        .load_sessions(&[b1.clone(), a9.clone(), a3.clone(), a9.clone()])
+        .await
+        .expect("load");
+    assert_eq!(
+        loaded.iter().map(bytes).collect::<Vec<_>>(),
+        [None, Some(first.to_bytes()), None, Some(first.to_bytes())]
+    );
+    // One replaced, two new.
+    store
+        .store_sessions(&[
+            (a9.clone(), second.clone()),
+            (a3.clone(), third.clone()),
+            (b1.clone(), first.clone()),
+        ])
+        .await
+        .expect("store");
+    for (address, session) in [(&a9, &second), (&a3, &third), (&b1, &first)] {
+        let back = store.load_session(address).await.expect("load");
+        assert_eq!(bytes(&back), Some(session.to_bytes()), "{address}");
+    }
+    let loaded = store
+        .load_sessions(&[a3, DeviceAddress::new(carol, 3), b1])
+        .await
+        .expect("load");
+    assert_eq!(
+        loaded.iter().map(bytes).collect::<Vec<_>>(),
+        [Some(third.to_bytes()), None, Some(first.to_bytes())]
+    );
+}
+
+/// The stored sessions with `addresses`, serialised (to compare).
+async fn session_bytes<S: Store>(store: &S, addresses: &[DeviceAddress]) -> Vec<Option<Vec<u8>>> {
+    let sessions = store.load_sessions(addresses).await.expect("load");
+    sessions
+        .iter()
+        .map(|s| s.as_ref().map(SessionRecord::to_bytes))
+        .collect()
+}
+
+fn device_list(ids: impl IntoIterator<Item = u32>) -> DeviceList {
+    DeviceList {
+        devices: ids.into_iter().map(|id| Device { id }).collect(),
+    }
+}
+
+/// One message through [`Omemo`] for two contacts and the user's other device, each device in
+/// its own state (a session, a distrusted one, one without a bundle, one no longer listed):
+/// the right devices get keys, every one of them decrypts, and only their sessions were saved,
+/// advanced. A recipient without devices fails the whole message, and no session is saved.
+pub async fn encrypt_for_many_devices<S: Store>(store: S) {
+    let (alice, bob, carol, dave) = (
+        jid("alice@example.org"),
+        jid("bob@example.org"),
+        jid("carol@example.org"),
+        jid("dave@example.org"),
+    );
+    let config = Config {
+        pre_key_count: 5,
+        ..Config::default()
+    };
+    let mut sender = Omemo::load_or_create(store, alice.clone(), config.clone(), 1000)
+        .await
+        .expect("sender");
+    // Bob's devices 0 to 2, Carol's 3 and 4, and the user's other device 5.
+    let mut peers = Vec::new();
+    for j in [&bob, &bob, &bob, &carol, &carol, &alice] {
+        let peer = Omemo::load_or_create(MemoryStore::new(), j.clone(), config.clone(), 1000)
+            .await
+            .expect("peer");
+        peers.push(peer);
+    }
+    let devices: Vec<DeviceAddress> = peers
+        .iter()
+        .map(|p| DeviceAddress::new(p.own_jid().clone(), p.own_device_id()))
+        .collect();
+    for (j, of) in [(&bob, 0..3), (&carol, 3..5), (&alice, 5..6)] {
+        let ids = devices[of.clone()].iter().map(|d| d.device_id);
+        sender
+            .receive_device_list(j, &device_list(ids))
+            .await
+            .expect("list");
+        for p in &peers[of] {
+            let bundle = p.own_bundle().await.expect("bundle");
+            sender
+                .receive_bundle(j, p.own_device_id(), &bundle)
+                .await
+                .expect("session");
+        }
+    }
+    // Bob's device 2 leaves his list, Carol's 4 is distrusted, and she lists a device 77
+    // without a bundle.
+    let no_bundle = DeviceAddress::new(carol.clone(), 77);
+    let bob_ids = [devices[0].device_id, devices[1].device_id];
+    sender
+        .receive_device_list(&bob, &device_list(bob_ids))
+        .await
+        .expect("list");
+    let carol_ids = [devices[3].device_id, devices[4].device_id, 77];
+    sender
+        .receive_device_list(&carol, &device_list(carol_ids))
+        .await
+        .expect("list");
+    sender
+        .set_trust(&devices[4], Trust::Distrusted)
+        .await
+        .expect("distrust");
+
+    let to = [bob.clone(), carol.clone()];
+    assert_eq!(
+        sender.missing_sessions(&to).await.expect("missing"),
+        std::slice::from_ref(&no_bundle)
+    );
+    let before = session_bytes(sender.store(), &devices).await;
+    assert!(before.iter().all(Option::is_some));
+    let err = sender
+        .encrypt(&[bob.clone(), dave.clone()], b"not sent")
+        .await
+        .expect_err("dave has no devices");
+    assert!(
+        matches!(&err, Error::NoUsableDevices(j) if *j == dave.to_string()),
+        "{err}"
+    );
+    assert!(
+        before == session_bytes(sender.store(), &devices).await,
+        "a message that failed saved a session"
+    );
+
+    let mut expected = vec![devices[0].clone(), devices[1].clone()];
+    expected.sort();
+    expected.extend([devices[3].clone(), devices[5].clone()]);
+    for text in [&b"first"[..], b"second"] {
+        let out = sender.encrypt(&to, text).await.expect("encrypt");
+        assert_eq!(out.recipients, expected);
+        assert_eq!(out.missing_bundles, std::slice::from_ref(&no_bundle));
+        assert!(out.undecided.is_empty());
+        for i in [0, 1, 3, 5] {
+            let got = peers[i]
+                .decrypt(&alice, &out.element)
+                .await
+                .expect("decrypt");
+            assert_eq!(got.plaintext.as_deref(), Some(text));
+        }
+    }
+    let after = session_bytes(sender.store(), &devices).await;
+    for (i, device) in devices.iter().enumerate() {
+        assert_eq!(
+            before[i] != after[i],
+            expected.contains(device),
+            "only the sessions encrypted with are saved, advanced ({device})"
+        );
+    }
 }
 
 /// Two accounts on two stores exchange messages through [`Omemo`], and the receiving side is

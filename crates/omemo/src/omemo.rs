@@ -407,24 +407,58 @@ impl<S: Store> Omemo<S> {
     /// Active devices of `recipients` (and our other devices) that have no session yet and are
     /// not distrusted: fetch their bundles and pass them to [`Omemo::receive_bundle`].
     pub async fn missing_sessions(&self, recipients: &[BareJid]) -> Result<Vec<DeviceAddress>> {
+        let jids = self.with_own(recipients);
         let mut missing = Vec::new();
-        for jid in self.with_own(recipients) {
-            for d in self.store.load_devices(&jid).await.map_err(store_err)? {
-                if !d.active || d.trust == Trust::Distrusted || self.is_self(&d.address) {
-                    continue;
-                }
-                let has = self
-                    .store
-                    .load_session(&d.address)
-                    .await
-                    .map_err(store_err)?
-                    .is_some_and(|s| s.has_current_state());
-                if !has {
-                    missing.push(d.address);
-                }
+        for (d, session) in self.recipient_devices(&jids).await?.into_iter().flatten() {
+            if !session.is_some_and(|s| s.has_current_state()) {
+                missing.push(d.address);
             }
         }
         Ok(missing)
+    }
+
+    /// The devices of `jids` a message goes to (active, not distrusted, not this device), one
+    /// list per account in the order of `jids`, each device with its stored session if any.
+    /// Two store calls however many accounts and devices (two queries in a database): a message
+    /// to ten contacts, or to a group, must not cost a round trip per device.
+    async fn recipient_devices(
+        &self,
+        jids: &[BareJid],
+    ) -> Result<Vec<Vec<(DeviceRecord, Option<SessionRecord>)>>> {
+        let mut lists = self
+            .store
+            .load_devices_of(jids)
+            .await
+            .map_err(store_err)?
+            .into_iter();
+        // One list per account even if the store returned fewer, so that no recipient skips
+        // the checks made on its list.
+        let lists: Vec<Vec<DeviceRecord>> = jids
+            .iter()
+            .map(|_| {
+                let mut list = lists.next().unwrap_or_default();
+                list.retain(|d| {
+                    d.active && d.trust != Trust::Distrusted && !self.is_self(&d.address)
+                });
+                list
+            })
+            .collect();
+        let addresses: Vec<DeviceAddress> =
+            lists.iter().flatten().map(|d| d.address.clone()).collect();
+        let mut sessions = self
+            .store
+            .load_sessions(&addresses)
+            .await
+            .map_err(store_err)?
+            .into_iter();
+        Ok(lists
+            .into_iter()
+            .map(|list| {
+                list.into_iter()
+                    .map(|d| (d, sessions.next().flatten()))
+                    .collect()
+            })
+            .collect())
     }
 
     fn with_own(&self, recipients: &[BareJid]) -> Vec<BareJid> {
@@ -564,17 +598,11 @@ impl<S: Store> Omemo<S> {
         let mut out_recipients = Vec::new();
         let mut missing_bundles = Vec::new();
         let mut undecided = Vec::new();
-        for jid in self.with_own(recipients) {
+        let jids = self.with_own(recipients);
+        let targets = self.recipient_devices(&jids).await?;
+        for (jid, devices) in jids.iter().zip(targets) {
             let before = out_recipients.len();
-            for d in self.store.load_devices(&jid).await.map_err(store_err)? {
-                if !d.active || self.is_self(&d.address) || d.trust == Trust::Distrusted {
-                    continue;
-                }
-                let session = self
-                    .store
-                    .load_session(&d.address)
-                    .await
-                    .map_err(store_err)?;
+            for (d, session) in devices {
                 let Some(mut session) = session.filter(SessionRecord::has_current_state) else {
                     missing_bundles.push(d.address);
                     continue;
@@ -592,16 +620,15 @@ impl<S: Store> Omemo<S> {
                 out_recipients.push(d.address.clone());
                 updated.push((d.address, session));
             }
-            if jid != self.own_jid && out_recipients.len() == before {
+            if *jid != self.own_jid && out_recipients.len() == before {
                 return Err(Error::NoUsableDevices(jid.to_string()));
             }
         }
-        for (address, session) in &updated {
-            self.store
-                .store_session(address, session)
-                .await
-                .map_err(store_err)?;
-        }
+        // The advanced sessions in one write, once every recipient got its keys.
+        self.store
+            .store_sessions(&updated)
+            .await
+            .map_err(store_err)?;
         Ok(EncryptOutput {
             element: Encrypted {
                 header: Header {

@@ -135,6 +135,36 @@ pub trait Store: Send + Sync {
     /// Deletes the session with a device (no error if absent).
     fn remove_session(&self, address: &DeviceAddress) -> impl StoreFuture<(), Self::Error>;
 
+    /// The sessions with several devices, one per address and in the same order:
+    /// [`Store::load_session`] for each. A message is encrypted with the session of every
+    /// recipient device, so a database implementation should read them in one query.
+    fn load_sessions(
+        &self,
+        addresses: &[DeviceAddress],
+    ) -> impl StoreFuture<Vec<Option<SessionRecord>>, Self::Error> {
+        async move {
+            let mut sessions = Vec::with_capacity(addresses.len());
+            for address in addresses {
+                sessions.push(self.load_session(address).await?);
+            }
+            Ok(sessions)
+        }
+    }
+    /// Saves (replaces) the sessions with several devices: [`Store::store_session`] for each,
+    /// in order. Encrypting advances every recipient's session, so a database implementation
+    /// should write them in one transaction (which also keeps a failure from saving only some).
+    fn store_sessions(
+        &self,
+        sessions: &[(DeviceAddress, SessionRecord)],
+    ) -> impl StoreFuture<(), Self::Error> {
+        async move {
+            for (address, session) in sessions {
+                self.store_session(address, session).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// What is known about one device.
     fn load_device(
         &self,
@@ -142,6 +172,21 @@ pub trait Store: Send + Sync {
     ) -> impl StoreFuture<Option<DeviceRecord>, Self::Error>;
     /// All known devices of an account (active or not), ordered by device id.
     fn load_devices(&self, jid: &BareJid) -> impl StoreFuture<Vec<DeviceRecord>, Self::Error>;
+    /// The known devices of several accounts, one list per account and in the same order:
+    /// [`Store::load_devices`] for each. A message goes to the devices of every recipient and
+    /// of our own account, so a database implementation should read them in one query.
+    fn load_devices_of(
+        &self,
+        jids: &[BareJid],
+    ) -> impl StoreFuture<Vec<Vec<DeviceRecord>>, Self::Error> {
+        async move {
+            let mut lists = Vec::with_capacity(jids.len());
+            for jid in jids {
+                lists.push(self.load_devices(jid).await?);
+            }
+            Ok(lists)
+        }
+    }
     /// Saves (inserts or replaces) a device.
     fn store_device(&self, device: &DeviceRecord) -> impl StoreFuture<(), Self::Error>;
 }

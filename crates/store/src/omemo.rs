@@ -6,6 +6,8 @@
 //! are decoded defensively: a damaged blob or an out-of-range number gives
 //! [`OmemoStoreError::Corrupt`], never a panic.
 
+use std::collections::HashMap;
+
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use tern_omemo::keys::{KeyPair, PrivateKey, PublicKey};
@@ -67,6 +69,13 @@ fn to_i64(what: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| OmemoStoreError::OutOfRange { what, value })
 }
 
+/// A JSON array, bound as one parameter and read back with `json_each`: a
+/// statement for many items stays one prepared statement, whatever their
+/// number, with no placeholder per item (nor SQLite's limit on those).
+fn json_array(items: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(items.into_iter().collect()).to_string()
+}
+
 impl OmemoStore {
     /// The account this store is scoped to.
     pub fn account(&self) -> &str {
@@ -109,6 +118,17 @@ impl OmemoStore {
             id: self.u32_col(row, "id", "pre-key")?,
             key_pair: self.key_pair(row, "pre-key")?,
         })
+    }
+
+    fn session(&self, address: &DeviceAddress, bytes: &[u8]) -> Result<SessionRecord> {
+        SessionRecord::from_bytes(bytes)
+            .map_err(|e| self.corrupt("session", format!("with {address}: {e}")))
+    }
+
+    /// A device of `jid` from a row that also has its `device_id`.
+    fn device_of(&self, jid: &BareJid, row: &SqliteRow) -> Result<DeviceRecord> {
+        let id = self.u32_col(row, "device_id", "device")?;
+        self.device(row, DeviceAddress::new(jid.clone(), id))
     }
 
     fn device(&self, row: &SqliteRow, address: DeviceAddress) -> Result<DeviceRecord> {
@@ -284,10 +304,7 @@ impl tern_omemo::Store for OmemoStore {
         .fetch_optional(self.store.pool())
         .await?;
         record
-            .map(|bytes| {
-                SessionRecord::from_bytes(&bytes)
-                    .map_err(|e| self.corrupt("session", format!("with {address}: {e}")))
-            })
+            .map(|bytes| self.session(address, &bytes))
             .transpose()
     }
 
@@ -300,6 +317,66 @@ impl tern_omemo::Store for OmemoStore {
         .bind(address.jid.as_str())
         .bind(i64::from(address.device_id))
         .bind(session.to_bytes())
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// One query: the addresses go in as a JSON array of `[jid, device_id]`,
+    /// and a `LEFT JOIN` from it looks each up by primary key, one row per
+    /// address in order (`NULL` where there is no session).
+    async fn load_sessions(
+        &self,
+        addresses: &[DeviceAddress],
+    ) -> Result<Vec<Option<SessionRecord>>> {
+        if addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT s.record FROM json_each(?2) a
+             LEFT JOIN omemo_sessions s ON s.account_jid = ?1
+                 AND s.jid = a.value ->> 0 AND s.device_id = a.value ->> 1
+             ORDER BY a.key",
+        )
+        .bind(&self.account)
+        .bind(json_array(
+            addresses
+                .iter()
+                .map(|a| serde_json::json!([a.jid.as_str(), a.device_id])),
+        ))
+        .fetch_all(self.store.pool())
+        .await?;
+        addresses
+            .iter()
+            .zip(records)
+            .map(|(address, record)| {
+                record
+                    .map(|bytes| self.session(address, &bytes))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// One statement for all of them (atomic on its own, so none is saved if
+    /// it fails): the sessions go in as a JSON array of `[jid, device_id,
+    /// record]` as the reads take their addresses, the record in hex since
+    /// JSON has no bytes (`unhex` is SQLite 3.41; sqlx bundles a newer one).
+    async fn store_sessions(&self, sessions: &[(DeviceAddress, SessionRecord)]) -> Result<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO omemo_sessions (account_jid, jid, device_id, record)
+             SELECT ?1, value ->> 0, value ->> 1, unhex(value ->> 2) FROM json_each(?2)",
+        )
+        .bind(&self.account)
+        .bind(json_array(sessions.iter().map(|(address, session)| {
+            serde_json::json!([
+                address.jid.as_str(),
+                address.device_id,
+                hex::encode(session.to_bytes())
+            ])
+        })))
         .execute(self.store.pool())
         .await?;
         Ok(())
@@ -339,10 +416,37 @@ impl tern_omemo::Store for OmemoStore {
         .bind(jid.as_str())
         .fetch_all(self.store.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let id = self.u32_col(r, "device_id", "device")?;
-                self.device(r, DeviceAddress::new(jid.clone(), id))
+        rows.iter().map(|r| self.device_of(jid, r)).collect()
+    }
+
+    /// One query for all accounts (the JIDs go in as a JSON array); rows are
+    /// decoded account by account in the order asked, as one
+    /// [`tern_omemo::Store::load_devices`] after another would.
+    async fn load_devices_of(&self, jids: &[BareJid]) -> Result<Vec<Vec<DeviceRecord>>> {
+        if jids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT jid, device_id, identity_key, trust, active FROM omemo_devices
+             WHERE account_jid = ?1 AND jid IN (SELECT value FROM json_each(?2))
+             ORDER BY jid, device_id",
+        )
+        .bind(&self.account)
+        .bind(json_array(jids.iter().map(|j| j.as_str().into())))
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut by_jid: HashMap<String, Vec<SqliteRow>> = HashMap::new();
+        for row in rows {
+            by_jid.entry(row.try_get("jid")?).or_default().push(row);
+        }
+        jids.iter()
+            .map(|jid| {
+                by_jid
+                    .get(jid.as_str())
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .map(|r| self.device_of(jid, r))
+                    .collect()
             })
             .collect()
     }

@@ -259,6 +259,21 @@ async fn damaged_rows_are_errors() {
         ),
         "{err}"
     );
+    // Read with other sessions, likewise.
+    let err = bob_store
+        .load_sessions(&[DeviceAddress::new(alice_jid.clone(), 1), alice_device])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OmemoStoreError::Corrupt {
+                what: "session",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Through `Omemo` it is a store error for this message, not a panic.
     let err = bob.decrypt(&alice_jid, &next.element).await.unwrap_err();
     assert!(matches!(err, tern_omemo::Error::Store(_)), "{err}");
@@ -314,6 +329,24 @@ async fn damaged_rows_are_errors() {
         matches!(err, OmemoStoreError::Corrupt { what: "device", .. }),
         "{err}"
     );
+    let err = alice_store
+        .load_devices_of(&[alice_jid.clone(), bob_jid.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OmemoStoreError::Corrupt { what: "device", .. }),
+        "{err}"
+    );
+    // Sending to bob is then a store error too.
+    let mut alice =
+        Omemo::load_or_create(alice_store.clone(), alice_jid.clone(), Config::default(), 0)
+            .await
+            .unwrap();
+    let err = alice
+        .encrypt(std::slice::from_ref(&bob_jid), b"unsent")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, tern_omemo::Error::Store(_)), "{err}");
     assert!(alice_store
         .load_device(&DeviceAddress {
             device_id: known[0].address.device_id,
