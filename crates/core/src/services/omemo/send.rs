@@ -318,14 +318,12 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
             .cloned()
             .collect()
     };
-    // A group's members' lists are asked for a few at a time (a group of
-    // thousands does not send thousands of requests at once); the answers
-    // come back in order.
-    use futures::StreamExt as _;
-    let lists: Vec<ListOutcome> = futures::stream::iter(unchecked.iter().map(|j| fetch_list(h, j)))
-        .buffered(8)
-        .collect()
-        .await;
+    // A group's members' lists are asked for eight at a time (a group of
+    // thousands does not send thousands of requests at once).
+    let mut lists = Vec::with_capacity(unchecked.len());
+    for chunk in unchecked.chunks(8) {
+        lists.extend(futures::future::join_all(chunk.iter().map(|j| fetch_list(h, j))).await);
+    }
     let mut outcome = ListOutcome::None;
     for (jid, o) in unchecked.into_iter().zip(lists) {
         let problem = match &o {
