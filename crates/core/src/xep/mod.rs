@@ -42,6 +42,12 @@ pub(crate) mod invite;
     reason = "codecs for voice calls, which the engine does not place yet"
 )]
 pub(crate) mod jingle;
+/// XEP-0353: Jingle Message Initiation
+#[allow(
+    dead_code,
+    reason = "codecs for voice calls, which the engine does not place yet"
+)]
+pub(crate) mod jingle_message;
 /// XEP-0313: Message Archive Management (with the XEP-0059 result set and
 /// XEP-0004 form of its queries)
 pub(crate) mod mam;
