@@ -35,6 +35,19 @@ pub(crate) mod forward;
 pub(crate) mod hints;
 /// XEP-0249: Direct MUC Invitations (and XEP-0045 mediated invitations)
 pub(crate) mod invite;
+/// XEP-0166: Jingle, for voice and video calls (with XEP-0167 RTP,
+/// XEP-0176 ICE-UDP, XEP-0320 DTLS-SRTP and XEP-0338 BUNDLE)
+#[allow(
+    dead_code,
+    reason = "codecs for voice calls, which the engine does not place yet"
+)]
+pub(crate) mod jingle;
+/// XEP-0353: Jingle Message Initiation
+#[allow(
+    dead_code,
+    reason = "codecs for voice calls, which the engine does not place yet"
+)]
+pub(crate) mod jingle_message;
 /// XEP-0313: Message Archive Management (with the XEP-0059 result set and
 /// XEP-0004 form of its queries)
 pub(crate) mod mam;
