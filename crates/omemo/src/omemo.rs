@@ -751,7 +751,10 @@ impl<S: Store> Omemo<S> {
             .store_session(&address, &record)
             .await
             .map_err(store_err)?;
-        if self.refill_pre_keys().await? {
+        // Only a pre-key message uses a pre-key: counting them after every
+        // message would read all of them each time (the archive catch-up
+        // decrypts thousands in a row).
+        if key.prekey && self.refill_pre_keys().await? {
             events.push(Event::BundleChanged);
         }
         let plaintext = match &element.payload {

@@ -111,7 +111,12 @@ pub async fn bench() {
         port: Some(server.c2s_port()),
         direct_tls: false,
     };
-    let keychain = Arc::new(Keychain::linux_kernel_keyring("im.tern.Tern.bench").unwrap());
+    // The Secret Service, as the desktop uses (scripts/with-keyring runs
+    // one): passwords stay readable however long a device stays closed.
+    let keychain = Arc::new(match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        Some(_) => Keychain::secret_service("im.tern.Tern.bench").unwrap(),
+        None => Keychain::linux_kernel_keyring("im.tern.Tern.bench").unwrap(),
+    });
     let user = || {
         let (u, p) = server.create_user().unwrap();
         (format!("{u}@localhost"), p)
