@@ -1,0 +1,46 @@
+//! Tern's call media: the audio pipeline of a 1:1 voice call, with no XMPP and no network.
+//!
+//! WebKitGTK has no WebRTC, so calls do their media in Rust. This crate is the part that
+//! neither signalling nor transport needs to know about:
+//!
+//! ```text
+//! AudioSource → Encoder → (transport) → JitterBuffer → Decoder → AudioSink
+//! ```
+//!
+//! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that sound devices will implement,
+//!   and [`ToneSource`] / [`RecordingSink`] for tests and a "test your sound" screen.
+//! - [`codec`]: Opus (libopus) in VoIP mode with in-band FEC and DTX, packets with the
+//!   sequence number and timestamp RTP will carry, concealment and FEC recovery on decode.
+//! - [`jitter`]: a bounded jitter buffer that reorders packets and says, every 20 ms, whether
+//!   to decode a packet, recover a lost one from the next packet's FEC, or conceal.
+//!
+//! Audio format everywhere: 48 kHz, mono, `f32` samples in `[-1, 1]`, 20 ms frames of
+//! [`FRAME_SAMPLES`] samples. Mono because a voice call has one voice: Opus carries it as a
+//! mono stream inside the `opus/48000/2` RTP format every peer offers (RFC 7587), and a
+//! stereo stream from a peer is downmixed by the decoder. `f32` because that is what sound
+//! servers hand out and what libopus takes without conversion.
+
+#![warn(missing_docs)]
+
+pub mod audio;
+pub mod codec;
+pub mod jitter;
+
+pub use audio::{AudioSink, AudioSource, RecordingSink, ToneSource};
+pub use codec::{Decoded, Decoder, Encoder, EncoderConfig, Error, Packet};
+pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+
+/// Sample rate of every frame: Opus's native rate, so nothing is resampled inside the pipeline.
+pub const SAMPLE_RATE: u32 = 48_000;
+
+/// Duration of one frame in milliseconds: the packet time WebRTC peers (Conversations, Dino) use.
+pub const FRAME_MS: u32 = 20;
+
+/// Samples in one 20 ms mono frame at 48 kHz.
+pub const FRAME_SAMPLES: usize = (SAMPLE_RATE / 1000 * FRAME_MS) as usize;
+
+/// One 20 ms mono frame of `f32` samples in `[-1, 1]`.
+pub type Frame = [f32; FRAME_SAMPLES];
+
+/// A frame of silence.
+pub const SILENCE: Frame = [0.0; FRAME_SAMPLES];
