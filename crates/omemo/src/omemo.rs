@@ -646,6 +646,21 @@ impl<S: Store> Omemo<S> {
 
     /// Decrypts an `<encrypted/>` element from `sender`.
     pub async fn decrypt(&mut self, sender: &BareJid, element: &Encrypted) -> Result<Decrypted> {
+        self.decrypt_skipping(sender, element, crate::session::MAX_SKIP)
+            .await
+    }
+
+    /// [`Omemo::decrypt`], skipping at most `max_skip` messages of the
+    /// sender's chain: a message further ahead fails with
+    /// [`Error::TooFarInFuture`] and changes nothing, so that a caller
+    /// reading an archive newest first can decrypt it later, in order,
+    /// instead of filling the session with skipped keys.
+    pub async fn decrypt_skipping(
+        &mut self,
+        sender: &BareJid,
+        element: &Encrypted,
+        max_skip: u32,
+    ) -> Result<Decrypted> {
         let header = &element.header;
         if header.keys.len() > MAX_KEYS_PER_ELEMENT {
             return Err(Error::TooLarge {
@@ -690,7 +705,7 @@ impl<S: Store> Omemo<S> {
             }
             let mut record = stored.unwrap_or_default();
             let outcome = if record.has_state_for_base_key(&message.base_key) {
-                record.decrypt_pre_key(&message, None, &mut OsRng)?
+                record.decrypt_pre_key_skipping(&message, None, max_skip, &mut OsRng)?
             } else {
                 let signed = self
                     .store
@@ -716,7 +731,7 @@ impl<S: Store> Omemo<S> {
                     signed_pre_key: &signed.key_pair,
                     one_time_pre_key: one_time.as_ref().map(|k| &k.key_pair),
                 };
-                record.decrypt_pre_key(&message, Some(keys), &mut OsRng)?
+                record.decrypt_pre_key_skipping(&message, Some(keys), max_skip, &mut OsRng)?
             };
             let device = self.learn_identity(&address, message.identity_key).await?;
             if outcome.new_session {
@@ -737,7 +752,7 @@ impl<S: Store> Omemo<S> {
                     jid: sender.to_string(),
                     device_id: header.sid,
                 })?;
-            let plaintext = record.decrypt(&message, &mut OsRng)?;
+            let plaintext = record.decrypt_skipping(&message, max_skip, &mut OsRng)?;
             let device = match self.store.load_device(&address).await.map_err(store_err)? {
                 Some(d) => d,
                 None => match record.remote_identity() {

@@ -235,9 +235,10 @@ impl SessionState {
     fn decrypt<R: RngCore + CryptoRng>(
         &mut self,
         message: &SignalMessage,
+        max_skip: u32,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
-        let keys = self.message_keys_for(&message.ratchet_key, message.counter, rng)?;
+        let keys = self.message_keys_for(&message.ratchet_key, message.counter, max_skip, rng)?;
         message.verify_mac(&keys.mac_key, &self.remote_identity, &self.local_identity)?;
         let plaintext = aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, &message.ciphertext)?;
         self.pending_pre_key = None;
@@ -248,6 +249,7 @@ impl SessionState {
         &mut self,
         their_ratchet: &PublicKey,
         counter: u32,
+        max_skip: u32,
         rng: &mut R,
     ) -> Result<MessageKeys> {
         if self.receiver_chain_mut(their_ratchet).is_none() {
@@ -282,7 +284,7 @@ impl SessionState {
                 .map(|(_, m)| m)
                 .ok_or(Error::DuplicateMessage { counter });
         }
-        if counter - chain_key.index > MAX_SKIP {
+        if counter - chain_key.index > max_skip.min(MAX_SKIP) {
             return Err(Error::TooFarInFuture {
                 counter,
                 expected: chain_key.index,
@@ -437,11 +439,24 @@ impl SessionRecord {
         message: &SignalMessage,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
+        self.decrypt_skipping(message, MAX_SKIP, rng)
+    }
+
+    /// [`SessionRecord::decrypt`], skipping at most `max_skip` messages of
+    /// a chain (at most [`MAX_SKIP`]): a caller that reads messages out of
+    /// order (an archive read newest first) keeps those too far ahead for
+    /// later instead of filling the record with skipped keys.
+    pub fn decrypt_skipping<R: RngCore + CryptoRng>(
+        &mut self,
+        message: &SignalMessage,
+        max_skip: u32,
+        rng: &mut R,
+    ) -> Result<Vec<u8>> {
         let first_error = match &self.current {
             None => Error::InvalidMessage("no session state"),
             Some(current) => {
                 let mut state = current.clone();
-                match state.decrypt(message, rng) {
+                match state.decrypt(message, max_skip, rng) {
                     Ok(plaintext) => {
                         self.current = Some(state);
                         return Ok(plaintext);
@@ -453,7 +468,7 @@ impl SessionRecord {
         };
         for i in 0..self.previous.len() {
             let mut state = self.previous[i].clone();
-            match state.decrypt(message, rng) {
+            match state.decrypt(message, max_skip, rng) {
                 Ok(plaintext) => {
                     self.previous.remove(i);
                     self.promote(state);
@@ -475,6 +490,18 @@ impl SessionRecord {
         keys: Option<ResponderKeys<'_>>,
         rng: &mut R,
     ) -> Result<PreKeyDecryption> {
+        self.decrypt_pre_key_skipping(message, keys, MAX_SKIP, rng)
+    }
+
+    /// [`SessionRecord::decrypt_pre_key`], skipping at most `max_skip`
+    /// messages (see [`SessionRecord::decrypt_skipping`]).
+    pub fn decrypt_pre_key_skipping<R: RngCore + CryptoRng>(
+        &mut self,
+        message: &PreKeySignalMessage,
+        keys: Option<ResponderKeys<'_>>,
+        max_skip: u32,
+        rng: &mut R,
+    ) -> Result<PreKeyDecryption> {
         if self.has_state_for_base_key(&message.base_key) {
             let mut record = self.clone();
             if record
@@ -492,7 +519,7 @@ impl SessionRecord {
                     }
                 }
             }
-            let plaintext = record.decrypt(&message.message, rng)?;
+            let plaintext = record.decrypt_skipping(&message.message, max_skip, rng)?;
             *self = record;
             return Ok(PreKeyDecryption {
                 plaintext,
@@ -528,7 +555,7 @@ impl SessionRecord {
             remote_registration_id: message.registration_id,
             alice_base_key: message.base_key,
         };
-        let plaintext = state.decrypt(&message.message, rng)?;
+        let plaintext = state.decrypt(&message.message, max_skip, rng)?;
         self.promote(state);
         Ok(PreKeyDecryption {
             plaintext,
@@ -930,6 +957,32 @@ mod tests {
         }
         let m = signal(a.encrypt(b"ok").unwrap());
         assert_eq!(b.decrypt(&m, &mut OsRng).unwrap(), b"ok");
+    }
+
+    /// Read newest first (an archive), a message too far ahead for the
+    /// caller's limit fails and changes nothing; read again in order, all
+    /// decrypt, and no skipped key was kept along the way.
+    #[test]
+    fn a_caller_limit_keeps_far_messages_for_later() {
+        let (mut a, mut b, ..) = established(true);
+        let msgs: Vec<_> = (0..10u8)
+            .map(|i| signal(a.encrypt(&[i]).unwrap()))
+            .collect();
+        let before = b.clone();
+        assert!(matches!(
+            b.decrypt_skipping(&msgs[9], 3, &mut OsRng),
+            Err(Error::TooFarInFuture { counter: 9, .. })
+        ));
+        assert!(b.to_bytes() == before.to_bytes(), "nothing changed");
+        // Within the limit, it skips as usual.
+        assert_eq!(b.decrypt_skipping(&msgs[2], 3, &mut OsRng).unwrap(), [2]);
+        for i in [0usize, 1, 3, 4, 5, 6, 7, 8, 9] {
+            assert_eq!(
+                b.decrypt_skipping(&msgs[i], 3, &mut OsRng).unwrap(),
+                [i as u8]
+            );
+        }
+        assert!(b.current.as_ref().unwrap().skipped.is_empty());
     }
 
     #[test]

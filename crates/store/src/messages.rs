@@ -640,7 +640,7 @@ impl Store {
         account: &str,
     ) -> Result<Vec<(MessageRow, String, Option<String>)>> {
         let rows = sqlx::query(&format!(
-            "SELECT {}, p.element AS element, p.sender AS sender FROM omemo_pending p JOIN messages m ON m.id = p.message_id
+            "SELECT {}, p.element AS element, p.sender AS pending_sender FROM omemo_pending p JOIN messages m ON m.id = p.message_id
              WHERE m.account_jid = ?1 ORDER BY m.timestamp_ms, m.id",
             COLUMNS
                 .split(", ")
@@ -652,7 +652,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((row(r)?, r.try_get("element")?, r.try_get("sender")?)))
+            .map(|r| Ok((row(r)?, r.try_get("element")?, r.try_get("pending_sender")?)))
             .collect()
     }
 

@@ -896,3 +896,41 @@ async fn one_roster_item_is_read_by_its_jid() {
         .unwrap()
         .is_none());
 }
+
+/// Messages waiting to be decrypted again come back oldest first with
+/// their element, the message's own sender untouched, and (in a group
+/// chat) the real sender kept beside it.
+#[tokio::test]
+async fn messages_waiting_to_be_decrypted_keep_their_senders() {
+    use tern_store::Direction;
+    let (_dir, store) = store_with_account("a@example.org").await;
+    let mut one = msg("w1", Direction::Incoming, 2000, "fallback");
+    one.encrypted = true;
+    one.decrypt_error = Some("waiting".into());
+    one.omemo_retry = Some("<encrypted xmlns='eu.siacs.conversations.axolotl'/>".into());
+    let mut group = msg("w2", Direction::Incoming, 1000, "fallback");
+    group.peer = "room@muc.example.org".into();
+    group.sender = "room@muc.example.org/carol".into();
+    group.encrypted = true;
+    group.decrypt_error = Some("waiting".into());
+    group.omemo_retry = Some("<encrypted xmlns='eu.siacs.conversations.axolotl'/>".into());
+    group.omemo_sender = Some("carol@example.org".into());
+    store.insert_message(&one, None, true).await.unwrap();
+    store.insert_message(&group, None, true).await.unwrap();
+    let pending = store.omemo_pending("a@example.org").await.unwrap();
+    let got: Vec<_> = pending
+        .iter()
+        .map(|(m, _, s)| (m.uid.as_str(), m.sender.as_str(), s.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "w2",
+                "room@muc.example.org/carol",
+                Some("carol@example.org")
+            ),
+            ("w1", "b@example.net/phone", None),
+        ]
+    );
+}

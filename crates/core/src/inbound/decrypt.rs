@@ -91,7 +91,11 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
             tracing::info!(%sender, "a malformed OMEMO element: {e}");
             Err(tern_omemo::Error::Malformed("encrypted element"))
         }
-        Some(Ok(element)) => match ctx.omemo.decrypt(ctx, &sender, &element).await {
+        Some(Ok(element)) => match ctx
+            .omemo
+            .decrypt(ctx, &sender, &element, c.source != Source::Archive)
+            .await
+        {
             Ok(d) => {
                 let peer = c.peer.clone();
                 let live = c.source == Source::Live && c.direction == Direction::Incoming && !group;

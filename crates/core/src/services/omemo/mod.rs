@@ -84,16 +84,28 @@ impl OmemoState {
     /// bare JID for the user's other devices). The ratchet state moves on
     /// in the OMEMO store at once: the next message of the same chain
     /// needs it, and decrypting the same message again is impossible by
-    /// design (see `inbound::decrypt`).
+    /// design (see `inbound::decrypt`). `in_order`: the message comes in
+    /// its chain's order (live, a carbon, offline, or tried again oldest
+    /// first), so it may skip as far as the protocol allows; otherwise (an
+    /// archive read newest first) it skips at most [`ARCHIVE_MAX_SKIP`]
+    /// messages, and one further ahead waits to be tried again in order
+    /// (`retry`) rather than filling the session with skipped keys that
+    /// every later message would read and write.
     pub(crate) async fn decrypt(
         &self,
         ctx: &Ctx,
         sender: &BareJid,
         element: &Encrypted,
+        in_order: bool,
     ) -> tern_omemo::Result<Decrypted> {
+        let max_skip = if in_order {
+            tern_omemo::session::MAX_SKIP
+        } else {
+            ARCHIVE_MAX_SKIP
+        };
         let decrypted = {
             let mut engine = self.engine(ctx).await?;
-            engine.decrypt(sender, element).await?
+            engine.decrypt_skipping(sender, element, max_skip).await?
         };
         self.note(&decrypted.events);
         Ok(decrypted)
@@ -201,6 +213,11 @@ impl OmemoState {
             .unwrap_or_default()
     }
 }
+
+/// How many messages of a chain an archive message may skip (see
+/// [`OmemoState::decrypt`]): an archive page holds its messages in order,
+/// so a gap this large means the ones between are on a page not read yet.
+pub(crate) const ARCHIVE_MAX_SKIP: u32 = 32;
 
 /// What a message that may decrypt later shows meanwhile.
 pub(crate) const PENDING_REASON: &str =

@@ -31,6 +31,11 @@ pub(crate) async fn run(ctx: &Ctx) -> usize {
     }
     let mut decrypted = 0;
     let mut peers = std::collections::BTreeSet::new();
+    // A sender's device whose message still cannot be decrypted blocks its
+    // later ones in this pass: they come after it in its chain, so they
+    // cannot be decrypted either (trying would cost a ratchet read and a
+    // write each, for every waiting message, at every pass).
+    let mut blocked: std::collections::HashSet<(BareJid, u32)> = Default::default();
     for (row, xml, real_sender) in pending {
         let sender = match (row.direction, real_sender) {
             (Direction::Outgoing, _) => Some(ctx.own.clone()),
@@ -43,9 +48,15 @@ pub(crate) async fn run(ctx: &Ctx) -> usize {
             )
             .ok(),
         };
-        let element = Element::from_str(&xml)
-            .ok()
-            .and_then(|e| Encrypted::try_from(e).ok());
+        let element = match Element::from_str(&xml) {
+            Ok(e) => Encrypted::try_from(e)
+                .map_err(|e| tracing::debug!(id = row.id, "waiting element refused: {e}"))
+                .ok(),
+            Err(e) => {
+                tracing::debug!(id = row.id, "waiting element unreadable: {e}");
+                None
+            }
+        };
         let (Some(sender), Some(element)) = (sender, element) else {
             let _ = ctx
                 .store
@@ -59,7 +70,11 @@ pub(crate) async fn run(ctx: &Ctx) -> usize {
                 .await;
             continue;
         };
-        let result = match ctx.omemo.decrypt(ctx, &sender, &element).await {
+        let device = (sender.clone(), element.header.sid);
+        if blocked.contains(&device) {
+            continue;
+        }
+        let result = match ctx.omemo.decrypt(ctx, &sender, &element, true).await {
             Ok(d) => match d.plaintext {
                 Some(p) => {
                     let text = String::from_utf8_lossy(&p).into_owned();
@@ -71,7 +86,11 @@ pub(crate) async fn run(ctx: &Ctx) -> usize {
                 }
             },
             Err(e) => {
+                tracing::debug!(id = row.id, "still not decrypted: {e}");
                 let keep = may_decrypt_later(&e);
+                if keep {
+                    blocked.insert(device);
+                }
                 let reason = crate::services::omemo::reason(&e);
                 ctx.store.omemo_retried(row.id, Err(&reason), keep).await
             }
