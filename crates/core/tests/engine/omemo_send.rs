@@ -307,8 +307,9 @@ async fn the_users_other_device_reads_both_sides() {
     assert!(echo1.decrypt_error.is_none() && echo2.decrypt_error.is_none());
 }
 
-/// On ejabberd, Tern to Tern: the first message and the answer decrypt,
-/// and the sender's other device reads both.
+/// On ejabberd, Tern to Tern: the first message (to an account with two
+/// devices, both known published) and the answer decrypt, and the
+/// answering account's other device reads both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tern_and_tern_talk_encrypted_on_ejabberd() {
     init_tracing_at("tern_core=info,warn");
@@ -318,42 +319,44 @@ async fn tern_and_tern_talk_encrypted_on_ejabberd() {
     let mut a1 = tern_as(&server, &alice, &apass).await;
     let mut b = tern_as(&server, &bob, &bpass).await;
     let mut a2 = tern_as(&server, &alice, &apass).await;
+    // Alice's first device knows her second from the published list: both
+    // are published (the first message must not race a publish).
     knows_own_devices(&a1, &alice, &bob, 1).await;
 
-    let first = "Bob, only you (and my other device) can read this";
-    a1.client
-        .send_message(&alice, &bob, first, None)
+    let first = "Alice, only your two devices can read this";
+    b.client
+        .send_message(&bob, &alice, first, None)
         .await
         .unwrap();
-    let at_bob = got(&mut b, &alice, first, false).await;
-    assert!(
-        at_bob.encrypted && at_bob.decrypt_error.is_none(),
-        "{at_bob:?}"
-    );
-    let at_a2 = got(&mut a2, &bob, first, true).await;
-    assert!(
-        at_a2.encrypted && at_a2.decrypt_error.is_none(),
-        "{at_a2:?}"
-    );
-    let v = b
+    for t in [&mut a1, &mut a2] {
+        let m = got(t, &bob, first, false).await;
+        assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
+    }
+    let v = a1
         .client
-        .conversation_encryption(&bob, &alice)
+        .conversation_encryption(&alice, &bob)
         .await
         .unwrap();
     assert_eq!(v.mode, "omemo", "an encrypted message decides it: {v:?}");
 
-    let answer = "Alice, encrypted back to both of your devices";
-    let sent = b
+    let answer = "Bob, encrypted back (and my other device reads it)";
+    let sent = a1
         .client
-        .send_message(&bob, &alice, answer, None)
+        .send_message(&alice, &bob, answer, None)
         .await
         .unwrap();
-    let acked = own_state(&mut b, &sent.uid, MessageState::Acked).await;
+    let acked = own_state(&mut a1, &sent.uid, MessageState::Acked).await;
     assert!(acked.encrypted, "{acked:?}");
-    for t in [&mut a1, &mut a2] {
-        let m = got(t, &bob, answer, false).await;
-        assert!(m.encrypted && m.decrypt_error.is_none(), "{m:?}");
-    }
+    let at_bob = got(&mut b, &alice, answer, false).await;
+    assert!(
+        at_bob.encrypted && at_bob.decrypt_error.is_none(),
+        "{at_bob:?}"
+    );
+    let at_a2 = got(&mut a2, &bob, answer, true).await;
+    assert!(
+        at_a2.encrypted && at_a2.decrypt_error.is_none(),
+        "{at_a2:?}"
+    );
 }
 
 /// In an encrypted conversation with slixmpp-omemo: a file Tern sends is
