@@ -46,6 +46,25 @@ async fn tern_and_omemo_peer(server: &Server) -> (TestClient, String, Peer, Stri
     (t, account, peer, jid)
 }
 
+/// Turns the peer's echo off and sends it `text` from Tern, once it
+/// decrypted it: the sessions exist both ways from then on.
+async fn quiet_encrypted_hello(
+    t: &TestClient,
+    peer: &Peer,
+    account: &str,
+    to: &str,
+    text: &str,
+) -> MessageView {
+    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
+    let hello = t
+        .client
+        .send_message(account, to, text, None)
+        .await
+        .unwrap();
+    peer.event(decrypted(&hello.uid)).await;
+    hello
+}
+
 /// Tern's message with this uid, once it is held (with its reason).
 async fn held_reason(t: &mut TestClient, uid: &str) -> MessageView {
     wait_event(
@@ -368,13 +387,7 @@ async fn files_in_an_encrypted_conversation_are_encrypted() {
     init_tracing_at("tern_core=info,warn");
     let server = Server::prosody();
     let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
-    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
-    let hello = t
-        .client
-        .send_message(&alice, &bob, "hello", None)
-        .await
-        .unwrap();
-    peer.event(decrypted(&hello.uid)).await;
+    quiet_encrypted_hello(&t, &peer, &alice, &bob, "hello").await;
 
     let dir = tempfile::tempdir().unwrap();
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -620,13 +633,7 @@ async fn corrections_reactions_and_offline_messages_from_the_peer_decrypt() {
     init_tracing_at("tern_core=info,warn");
     let server = Server::prosody();
     let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
-    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
-    let hello = t
-        .client
-        .send_message(&alice, &bob, "hello, encrypted", None)
-        .await
-        .unwrap();
-    peer.event(decrypted(&hello.uid)).await;
+    let hello = quiet_encrypted_hello(&t, &peer, &alice, &bob, "hello, encrypted").await;
 
     let to = alice.clone();
     peer.run(move |p| p.omemo_send(&to, "I am at the libary", "bob-1").unwrap())
@@ -732,13 +739,7 @@ async fn a_broken_session_is_rebuilt() {
     init_tracing_at("tern_core=info,warn");
     let server = Server::prosody();
     let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
-    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
-    let hello = t
-        .client
-        .send_message(&alice, &bob, "hello before the break", None)
-        .await
-        .unwrap();
-    peer.event(decrypted(&hello.uid)).await;
+    quiet_encrypted_hello(&t, &peer, &alice, &bob, "hello before the break").await;
     let to = alice.clone();
     peer.run(move |p| p.omemo_send(&to, "one", "bob-1").unwrap())
         .await;
@@ -809,13 +810,7 @@ async fn with_every_device_distrusted_the_message_waits() {
     init_tracing_at("tern_core=info,warn");
     let server = Server::prosody();
     let (mut t, alice, peer, bob) = tern_and_omemo_peer(&server).await;
-    peer.run(|p| p.set_omemo_echo(false).unwrap()).await;
-    let hello = t
-        .client
-        .send_message(&alice, &bob, "hello while trusted", None)
-        .await
-        .unwrap();
-    peer.event(decrypted(&hello.uid)).await;
+    quiet_encrypted_hello(&t, &peer, &alice, &bob, "hello while trusted").await;
     let devices = t.client.encryption_devices(&alice, &bob).await.unwrap();
     assert_eq!(devices.len(), 1, "{devices:?}");
     let id = devices[0].device_id;

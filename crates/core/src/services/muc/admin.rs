@@ -342,6 +342,46 @@ pub(crate) async fn configure(
     })
 }
 
+/// What a room answered when asked for some of its affiliation lists.
+pub(crate) struct AffiliationLists {
+    /// Bare JID, affiliation and reserved nickname, list after list.
+    pub items: Vec<(String, Affiliation, Option<String>)>,
+    /// Some list was answered (perhaps empty).
+    pub answered: bool,
+    /// Why a list was refused, when one was.
+    pub refusal: Option<crate::Error>,
+}
+
+/// Asks the room for the users with each of `lists`' affiliations, all at
+/// once (XEP-0045 §9.5, §10.5).
+pub(crate) async fn affiliation_lists(
+    h: &AccountHandle,
+    room: &BareJid,
+    lists: &[Affiliation],
+) -> AffiliationLists {
+    let asks = lists
+        .iter()
+        .map(|a| h.request(muc::affiliation_list_request(room, *a)));
+    let mut out = AffiliationLists {
+        items: Vec::new(),
+        answered: false,
+        refusal: None,
+    };
+    for answer in futures::future::join_all(asks).await {
+        match answer {
+            Ok(Iq::Result {
+                payload: Some(p), ..
+            }) => {
+                out.answered = true;
+                out.items.extend(muc::read_affiliation_list(p));
+            }
+            Ok(_) => out.answered = true,
+            Err(e) => out.refusal = Some(e),
+        }
+    }
+    out
+}
+
 /// Everyone with an affiliation with the room (owners, admins, members,
 /// the banned), as the room tells its admins; lists the user may not see
 /// are left out.
@@ -355,29 +395,15 @@ pub(crate) async fn members(
         Affiliation::Member,
         Affiliation::Outcast,
     ];
-    let asks = lists
-        .iter()
-        .map(|a| h.request(muc::affiliation_list_request(room, *a)));
-    let answers = futures::future::join_all(asks).await;
-    let mut out = Vec::new();
-    let mut refusal = None;
-    for answer in answers {
-        match answer {
-            Ok(Iq::Result {
-                payload: Some(p), ..
-            }) => {
-                for (jid, affiliation, nick) in muc::read_affiliation_list(p) {
-                    out.push(crate::events::RoomMember {
-                        jid,
-                        affiliation: affiliation.as_str().to_string(),
-                        nick,
-                    });
-                }
-            }
-            Ok(_) => {}
-            Err(e) => refusal = Some(e),
-        }
-    }
+    let AffiliationLists { items, refusal, .. } = affiliation_lists(h, room, &lists).await;
+    let mut out: Vec<_> = items
+        .into_iter()
+        .map(|(jid, affiliation, nick)| crate::events::RoomMember {
+            jid,
+            affiliation: affiliation.as_str().to_string(),
+            nick,
+        })
+        .collect();
     if out.is_empty() {
         if let Some(e) = refusal {
             return Err(refused(e));

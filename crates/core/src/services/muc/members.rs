@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::message::Message;
 
@@ -25,35 +24,20 @@ use crate::xep::muc::{self, Affiliation};
 pub(crate) async fn load(h: &AccountHandle, room: &BareJid) -> Result<(), String> {
     let ctx = h.ctx();
     let lists = [Affiliation::Owner, Affiliation::Admin, Affiliation::Member];
-    let asks = lists
-        .iter()
-        .map(|a| h.request(muc::affiliation_list_request(room, *a)));
-    let answers = futures::future::join_all(asks).await;
-    let mut members = BTreeMap::new();
-    let mut answered = false;
-    let mut refusal = None;
-    for answer in answers {
-        match answer {
-            Ok(Iq::Result {
-                payload: Some(p), ..
-            }) => {
-                answered = true;
-                for (jid, affiliation, _) in muc::read_affiliation_list(p) {
-                    members.insert(jid, affiliation);
-                }
-            }
-            Ok(_) => answered = true,
-            Err(e) => refusal = Some(e),
-        }
-    }
-    if !answered {
-        let why = refusal.map(|e| e.to_string()).unwrap_or_default();
+    let answer = super::admin::affiliation_lists(h, room, &lists).await;
+    if !answer.answered {
+        let why = answer.refusal.map(|e| e.to_string()).unwrap_or_default();
         tracing::info!(%room, "members not read: {why}");
         return Err(format!(
             "The group did not tell Tern who its members are ({why}), so Tern cannot \
              encrypt for them."
         ));
     }
+    let mut members: BTreeMap<String, Affiliation> = answer
+        .items
+        .into_iter()
+        .map(|(jid, affiliation, _)| (jid, affiliation))
+        .collect();
     // The user is no recipient of their own messages (their other devices
     // are, as in any encrypted conversation).
     members.remove(ctx.own.as_str());

@@ -347,30 +347,10 @@ async fn fetch_keys(h: &AccountHandle, peer: &str) -> (ListOutcome, bool) {
     let broken = ctx.omemo.send_state().broken_now();
     let mut incomplete = false;
     for device in missing.into_iter().filter(|d| !broken.contains(d)) {
-        match fetch_bundle(h, &device).await {
-            Ok(bundle) => {
-                let events = match ctx.omemo.engine(ctx).await {
-                    Ok(mut engine) => {
-                        engine
-                            .receive_bundle(&device.jid, device.device_id, &bundle)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                match events {
-                    Ok(events) => ctx.omemo.note(&events),
-                    Err(e) => {
-                        tracing::info!(jid = %device.jid, device = device.device_id, "bundle refused: {e}");
-                        ctx.omemo.send_state().broken.insert(device, Instant::now());
-                        incomplete = true;
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::info!(jid = %device.jid, device = device.device_id, "bundle not fetched: {e}");
-                ctx.omemo.send_state().broken.insert(device, Instant::now());
-                incomplete = true;
-            }
+        if let Err(e) = build_session(h, &device).await {
+            tracing::info!(jid = %device.jid, device = device.device_id, "no session built: {e}");
+            ctx.omemo.send_state().broken.insert(device, Instant::now());
+            incomplete = true;
         }
     }
     // Devices known from before (or from their messages) count too; in a
@@ -416,6 +396,29 @@ async fn fetch_list(h: &AccountHandle, jid: &BareJid) -> ListOutcome {
         return ListOutcome::Failed(format!("{jid}'s device list was refused ({e})."));
     }
     ListOutcome::Devices
+}
+
+/// Builds a session with `device` from its published bundle.
+async fn build_session(h: &AccountHandle, device: &DeviceAddress) -> Result<(), Error> {
+    let bundle = fetch_bundle(h, device).await?;
+    let ctx = h.ctx();
+    let events = {
+        let mut engine = ctx.omemo.engine(ctx).await.map_err(omemo_error)?;
+        engine
+            .receive_bundle(&device.jid, device.device_id, &bundle)
+            .await
+            .map_err(omemo_error)?
+    };
+    ctx.omemo.note(&events);
+    Ok(())
+}
+
+/// A refusal of the OMEMO state machine, for the log and the reasons.
+fn omemo_error(e: tern_omemo::Error) -> Error {
+    Error::EncryptionKeys {
+        code: "refused".into(),
+        message: e.to_string(),
+    }
 }
 
 async fn fetch_bundle(h: &AccountHandle, device: &DeviceAddress) -> Result<Bundle, Error> {
@@ -568,27 +571,9 @@ pub(crate) async fn repair(h: &AccountHandle, device: &DeviceAddress) {
             return;
         }
     }
-    let bundle = match fetch_bundle(h, device).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::info!(jid = %device.jid, device = device.device_id, "broken session not rebuilt: {e}");
-            return;
-        }
-    };
-    let events = match ctx.omemo.engine(ctx).await {
-        Ok(mut engine) => {
-            engine
-                .receive_bundle(&device.jid, device.device_id, &bundle)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match events {
-        Ok(events) => ctx.omemo.note(&events),
-        Err(e) => {
-            tracing::info!(jid = %device.jid, device = device.device_id, "broken session not rebuilt: {e}");
-            return;
-        }
+    if let Err(e) = build_session(h, device).await {
+        tracing::info!(jid = %device.jid, device = device.device_id, "broken session not rebuilt: {e}");
+        return;
     }
     match key_transport(ctx, &device.jid).await {
         Some(m) => {
