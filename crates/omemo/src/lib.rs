@@ -27,8 +27,8 @@ pub mod trust;
 
 pub use error::{Error, Result};
 pub use omemo::{
-    parse_bundle, parse_key, Config, Decrypted, DeviceInfo, EncryptOutput, Event, Omemo,
-    MAX_DEVICES_PER_LIST, MAX_KEYS_PER_ELEMENT, MAX_PRE_KEYS_PER_BUNDLE,
+    parse_bundle, parse_key, Config, DecryptBatch, Decrypted, DeviceInfo, EncryptOutput, Event,
+    Omemo, MAX_DEVICES_PER_LIST, MAX_KEYS_PER_ELEMENT, MAX_PRE_KEYS_PER_BUNDLE,
 };
 pub use store::{DeviceAddress, DeviceRecord, MemoryStore, Store};
 pub use trust::{Trust, TrustUri};

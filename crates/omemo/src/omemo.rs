@@ -106,6 +106,31 @@ pub struct Decrypted {
     pub events: Vec<Event>,
 }
 
+/// Sessions and devices read once for several decryptions in a row, and
+/// what they changed until it is written ([`Omemo::decrypt_in_batch`],
+/// [`Omemo::finish_batch`]).
+#[derive(Debug, Default)]
+pub struct DecryptBatch {
+    /// Sessions read (`None`: none in the store), as the batch moved them.
+    sessions: std::collections::HashMap<DeviceAddress, Option<SessionRecord>>,
+    /// Devices read.
+    devices: std::collections::HashMap<DeviceAddress, Option<DeviceRecord>>,
+    /// Sessions that moved on, in the order they first did.
+    changed: Vec<DeviceAddress>,
+    /// One-time pre-keys used, deleted when the batch is written.
+    used_pre_keys: Vec<u32>,
+    /// A pre-key message was decrypted (pre-keys are counted when the batch
+    /// is written).
+    pre_key_message: bool,
+}
+
+impl DecryptBatch {
+    /// How many sessions moved on so far.
+    pub fn changed(&self) -> usize {
+        self.changed.len()
+    }
+}
+
 /// A device as the UI lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceInfo {
@@ -661,6 +686,29 @@ impl<S: Store> Omemo<S> {
         element: &Encrypted,
         max_skip: u32,
     ) -> Result<Decrypted> {
+        let mut batch = DecryptBatch::default();
+        let mut decrypted = self
+            .decrypt_in_batch(&mut batch, sender, element, max_skip)
+            .await?;
+        decrypted.events.extend(self.finish_batch(batch).await?);
+        Ok(decrypted)
+    }
+
+    /// Decrypts one of several messages taken in a row (an archive caught
+    /// up in chain order), as [`Omemo::decrypt_skipping`] does, except that
+    /// the sessions and devices involved are read once into `batch` and
+    /// what changed stays there until [`Omemo::finish_batch`] writes it.
+    /// Meanwhile nothing of the batch is on disk: a caller that stores the
+    /// plaintexts should do so before finishing the batch, so that a crash
+    /// in between leaves messages that can be decrypted again rather than
+    /// sessions that moved past messages never stored.
+    pub async fn decrypt_in_batch(
+        &mut self,
+        batch: &mut DecryptBatch,
+        sender: &BareJid,
+        element: &Encrypted,
+        max_skip: u32,
+    ) -> Result<Decrypted> {
         let header = &element.header;
         if header.keys.len() > MAX_KEYS_PER_ELEMENT {
             return Err(Error::TooLarge {
@@ -689,10 +737,10 @@ impl<S: Store> Omemo<S> {
             return Err(Error::Malformed("payload IV"));
         }
         let mut events = Vec::new();
-        let stored = self.store.load_session(&address).await.map_err(store_err)?;
+        let stored = self.batch_session(batch, &address).await?;
         let (material, record, device, should_answer) = if key.prekey {
             let message = PreKeySignalMessage::decode(&key.data)?;
-            let known = self.store.load_device(&address).await.map_err(store_err)?;
+            let known = self.batch_device(batch, &address).await?;
             if known
                 .as_ref()
                 .and_then(|d| d.identity_key)
@@ -716,6 +764,9 @@ impl<S: Store> Omemo<S> {
                     .find(|k| k.id == message.signed_pre_key_id)
                     .ok_or(Error::UnknownSignedPreKey(message.signed_pre_key_id))?;
                 let one_time = match message.pre_key_id {
+                    Some(id) if batch.used_pre_keys.contains(&id) => {
+                        return Err(Error::UnknownPreKey(id))
+                    }
                     Some(id) => Some(
                         self.store
                             .load_pre_key(id)
@@ -733,7 +784,9 @@ impl<S: Store> Omemo<S> {
                 };
                 record.decrypt_pre_key_skipping(&message, Some(keys), max_skip, &mut OsRng)?
             };
-            let device = self.learn_identity(&address, message.identity_key).await?;
+            let device = self
+                .batch_learn_identity(batch, &address, message.identity_key)
+                .await?;
             if outcome.new_session {
                 events.push(Event::SessionEstablished {
                     device: address.clone(),
@@ -741,8 +794,9 @@ impl<S: Store> Omemo<S> {
                 });
             }
             if let Some(id) = outcome.used_pre_key {
-                self.store.remove_pre_key(id).await.map_err(store_err)?;
+                batch.used_pre_keys.push(id);
             }
+            batch.pre_key_message = true;
             (outcome.plaintext, record, device, true)
         } else {
             let message = SignalMessage::decode(&key.data)?;
@@ -753,29 +807,25 @@ impl<S: Store> Omemo<S> {
                     device_id: header.sid,
                 })?;
             let plaintext = record.decrypt_skipping(&message, max_skip, &mut OsRng)?;
-            let device = match self.store.load_device(&address).await.map_err(store_err)? {
+            let device = match self.batch_device(batch, &address).await? {
                 Some(d) => d,
                 None => match record.remote_identity() {
-                    Some(k) => self.learn_identity(&address, k).await?,
+                    Some(k) => self.batch_learn_identity(batch, &address, k).await?,
                     None => return Err(Error::InvalidMessage("session without identity")),
                 },
             };
             (plaintext, record, device, false)
         };
-        self.store
-            .store_session(&address, &record)
-            .await
-            .map_err(store_err)?;
-        // Only a pre-key message uses a pre-key: counting them after every
-        // message would read all of them each time (the archive catch-up
-        // decrypts thousands in a row).
-        if key.prekey && self.refill_pre_keys().await? {
-            events.push(Event::BundleChanged);
-        }
+        // The payload is opened before the session moves on: a message
+        // whose payload fails leaves the session as it was.
         let plaintext = match &element.payload {
             None => None,
             Some(p) => Some(payload::open(&material, &header.iv.data, &p.data)?),
         };
+        batch.sessions.insert(address.clone(), Some(record));
+        if !batch.changed.contains(&address) {
+            batch.changed.push(address);
+        }
         Ok(Decrypted {
             plaintext,
             sender_device: header.sid,
@@ -783,6 +833,94 @@ impl<S: Store> Omemo<S> {
             should_answer,
             events,
         })
+    }
+
+    /// Writes what a batch of decryptions changed: the sessions that moved
+    /// on, the one-time pre-keys used (deleted), and fresh pre-keys if any
+    /// were used (then [`Event::BundleChanged`] is among the events).
+    pub async fn finish_batch(&mut self, batch: DecryptBatch) -> Result<Vec<Event>> {
+        let DecryptBatch {
+            mut sessions,
+            changed,
+            used_pre_keys,
+            pre_key_message,
+            ..
+        } = batch;
+        let updated: Vec<(DeviceAddress, SessionRecord)> = changed
+            .into_iter()
+            .filter_map(|a| {
+                let record = sessions.remove(&a).flatten()?;
+                Some((a, record))
+            })
+            .collect();
+        match updated.as_slice() {
+            [] => {}
+            [(address, record)] => self
+                .store
+                .store_session(address, record)
+                .await
+                .map_err(store_err)?,
+            _ => self
+                .store
+                .store_sessions(&updated)
+                .await
+                .map_err(store_err)?,
+        }
+        for id in used_pre_keys {
+            self.store.remove_pre_key(id).await.map_err(store_err)?;
+        }
+        // Only a pre-key message uses a pre-key: counting them after every
+        // message would read all of them each time.
+        let mut events = Vec::new();
+        if pre_key_message && self.refill_pre_keys().await? {
+            events.push(Event::BundleChanged);
+        }
+        Ok(events)
+    }
+
+    /// The session with `address` as the batch has it (read once).
+    async fn batch_session(
+        &self,
+        batch: &mut DecryptBatch,
+        address: &DeviceAddress,
+    ) -> Result<Option<SessionRecord>> {
+        if let Some(s) = batch.sessions.get(address) {
+            return Ok(s.clone());
+        }
+        let s = self.store.load_session(address).await.map_err(store_err)?;
+        batch.sessions.insert(address.clone(), s.clone());
+        Ok(s)
+    }
+
+    /// The device at `address` as the batch has it (read once).
+    async fn batch_device(
+        &self,
+        batch: &mut DecryptBatch,
+        address: &DeviceAddress,
+    ) -> Result<Option<DeviceRecord>> {
+        if let Some(d) = batch.devices.get(address) {
+            return Ok(d.clone());
+        }
+        let d = self.store.load_device(address).await.map_err(store_err)?;
+        batch.devices.insert(address.clone(), d.clone());
+        Ok(d)
+    }
+
+    /// [`Omemo::learn_identity`] through the batch's devices.
+    async fn batch_learn_identity(
+        &self,
+        batch: &mut DecryptBatch,
+        address: &DeviceAddress,
+        key: PublicKey,
+    ) -> Result<DeviceRecord> {
+        match self.batch_device(batch, address).await? {
+            Some(d) if d.identity_key == Some(key) => Ok(d),
+            _ => {
+                let d = self.learn_identity(address, key).await?;
+                batch.devices.insert(address.clone(), Some(d.clone()));
+                Ok(d)
+            }
+        }
     }
 
     /// Forgets the session with a device (for example after it keeps failing); the next

@@ -639,9 +639,23 @@ impl Store {
         &self,
         account: &str,
     ) -> Result<Vec<(MessageRow, String, Option<String>)>> {
+        self.omemo_pending_page(account, None, i64::MAX).await
+    }
+
+    /// [`Store::omemo_pending`], at most `limit` of them, from after the
+    /// message `after` (its time and id, as the last of the previous page
+    /// had them).
+    pub async fn omemo_pending_page(
+        &self,
+        account: &str,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<(MessageRow, String, Option<String>)>> {
+        let (after_ms, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
         let rows = sqlx::query(&format!(
             "SELECT {}, p.element AS element, p.sender AS pending_sender FROM omemo_pending p JOIN messages m ON m.id = p.message_id
-             WHERE m.account_jid = ?1 ORDER BY m.timestamp_ms, m.id",
+             WHERE m.account_jid = ?1 AND (m.timestamp_ms, m.id) > (?2, ?3)
+             ORDER BY m.timestamp_ms, m.id LIMIT ?4",
             COLUMNS
                 .split(", ")
                 .map(|c| format!("m.{c}"))
@@ -649,11 +663,29 @@ impl Store {
                 .join(", ")
         ))
         .bind(account)
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| Ok((row(r)?, r.try_get("element")?, r.try_get("pending_sender")?)))
             .collect()
+    }
+
+    /// [`Store::omemo_retried`] for several messages, in one transaction:
+    /// the rows that changed, in order (`None` where nothing did).
+    pub async fn omemo_retried_many(
+        &self,
+        outcomes: &[(i64, std::result::Result<&str, &str>, bool)],
+    ) -> Result<Vec<Option<MessageRow>>> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = Vec::with_capacity(outcomes.len());
+        for (id, outcome, keep) in outcomes {
+            out.push(omemo_retried_in(&mut tx, *id, *outcome, *keep).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// A message waiting to be decrypted again was: with `Ok`, its text is
@@ -667,35 +699,9 @@ impl Store {
         keep: bool,
     ) -> Result<Option<MessageRow>> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        if outcome.is_ok() || !keep {
-            sqlx::query("DELETE FROM omemo_pending WHERE message_id = ?1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let (sql, text) = match outcome {
-            Ok(body) => (
-                format!(
-                    "UPDATE messages SET body = ?2, encrypted = 1, decrypt_error = NULL
-                     WHERE id = ?1 RETURNING {COLUMNS}"
-                ),
-                body,
-            ),
-            Err(reason) => (
-                format!(
-                    "UPDATE messages SET decrypt_error = ?2
-                     WHERE id = ?1 AND decrypt_error IS NOT ?2 RETURNING {COLUMNS}"
-                ),
-                reason,
-            ),
-        };
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .bind(text)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let r = omemo_retried_in(&mut tx, id, outcome, keep).await?;
         tx.commit().await?;
-        r.as_ref().map(row).transpose()
+        Ok(r)
     }
 
     /// Sets the reactions JSON of a message.
@@ -1441,6 +1447,43 @@ pub fn strip_reply_quote(body: &str, replied: &str) -> Option<String> {
     }
     let rest = lines[quoted..].join("\n");
     Some(rest.trim_start_matches('\n').to_string())
+}
+
+/// [`Store::omemo_retried`] inside a transaction.
+async fn omemo_retried_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    outcome: std::result::Result<&str, &str>,
+    keep: bool,
+) -> Result<Option<MessageRow>> {
+    if outcome.is_ok() || !keep {
+        sqlx::query("DELETE FROM omemo_pending WHERE message_id = ?1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let (sql, text) = match outcome {
+        Ok(body) => (
+            format!(
+                "UPDATE messages SET body = ?2, encrypted = 1, decrypt_error = NULL
+                 WHERE id = ?1 RETURNING {COLUMNS}"
+            ),
+            body,
+        ),
+        Err(reason) => (
+            format!(
+                "UPDATE messages SET decrypt_error = ?2
+                 WHERE id = ?1 AND decrypt_error IS NOT ?2 RETURNING {COLUMNS}"
+            ),
+            reason,
+        ),
+    };
+    let r = sqlx::query(&sql)
+        .bind(id)
+        .bind(text)
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(row).transpose()
 }
 
 #[cfg(test)]

@@ -934,3 +934,78 @@ async fn messages_waiting_to_be_decrypted_keep_their_senders() {
         ]
     );
 }
+
+#[tokio::test]
+async fn waiting_messages_come_in_pages_and_are_settled_together() {
+    use tern_store::Direction;
+    let (_dir, store) = store_with_account("a@example.org").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut m = msg(
+            &format!("p{i}"),
+            Direction::Incoming,
+            1000 * (5 - i),
+            "fallback",
+        );
+        m.encrypted = true;
+        m.decrypt_error = Some("waiting".into());
+        m.omemo_retry = Some(format!("<encrypted n='{i}'/>"));
+        match store.insert_message(&m, None, true).await.unwrap() {
+            tern_store::Stored::Inserted(row) => ids.push(row.id),
+            other => panic!("not inserted: {other:?}"),
+        }
+    }
+    // Oldest first, two at a time.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .omemo_pending_page("a@example.org", after, 2)
+            .await
+            .unwrap();
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
+        after = Some((last.timestamp_ms, last.id));
+        seen.extend(page.iter().map(|(m, xml, _)| (m.uid.clone(), xml.clone())));
+    }
+    let want: Vec<_> = (0..5)
+        .rev()
+        .map(|i| (format!("p{i}"), format!("<encrypted n='{i}'/>")))
+        .collect();
+    assert_eq!(seen, want);
+
+    // p4 decrypted, p3 failed for good, p2 still waits (with a new reason);
+    // all in one go.
+    let rows = store
+        .omemo_retried_many(&[
+            (ids[4], Ok("the text"), false),
+            (ids[3], Err("broken"), false),
+            (ids[2], Err("still waiting"), true),
+        ])
+        .await
+        .unwrap();
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|m| (m.body.as_str(), m.decrypt_error.as_deref()))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            Some(("the text", None)),
+            Some(("fallback", Some("broken"))),
+            Some(("fallback", Some("still waiting"))),
+        ]
+    );
+    let left: Vec<_> = store
+        .omemo_pending("a@example.org")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(m, _, _)| m.uid)
+        .collect();
+    assert_eq!(left, vec!["p2", "p1", "p0"]);
+}

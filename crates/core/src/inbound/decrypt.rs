@@ -91,6 +91,24 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
             tracing::info!(%sender, "a malformed OMEMO element: {e}");
             Err(tern_omemo::Error::Malformed("encrypted element"))
         }
+        // An archive read newest first: once a message of this device
+        // waits for the ones before it, so do the older ones read after it
+        // (they decrypt in order when the catch-up ends, with no failed
+        // attempt each). A correction is still tried: one that cannot be
+        // decrypted now is dropped.
+        Some(Ok(element))
+            if c.source == Source::Archive
+                && c.parsed.omemo == Some(true)
+                && c.parsed.replace.is_none()
+                && ctx.omemo.archive_waits(&sender, element.header.sid) =>
+        {
+            let el = xmpp_parsers::minidom::Element::from(element);
+            retry = Some(String::from(&el));
+            Err(tern_omemo::Error::NoSession {
+                jid: sender.to_string(),
+                device_id: 0,
+            })
+        }
         Some(Ok(element)) => match ctx
             .omemo
             .decrypt(ctx, &sender, &element, c.source != Source::Archive)
@@ -110,6 +128,7 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
                 // Only the archive comes out of order: anywhere else, a
                 // missing session is a broken one.
                 if may_decrypt_later(&e) && c.source == Source::Archive {
+                    ctx.omemo.note_archive_waiting(&sender, element.header.sid);
                     let el = xmpp_parsers::minidom::Element::from(element);
                     retry = Some(String::from(&el));
                 } else if c.source != Source::Archive && session_broke(&e) {
@@ -122,8 +141,12 @@ pub(crate) async fn run(ctx: &Ctx, batch: &mut Batch, flow: &mut Flow) -> Step {
             }
         },
     };
-    if let Err(e) = &outcome {
-        tracing::info!(%sender, "an OMEMO message not decrypted: {e}");
+    match &outcome {
+        Err(_) if retry.is_some() => {
+            tracing::debug!(%sender, "an archived OMEMO message waits for the ones before it");
+        }
+        Err(e) => tracing::info!(%sender, "an OMEMO message not decrypted: {e}"),
+        Ok(_) => {}
     }
     if let Some(c) = flow.classified.as_mut() {
         c.omemo_retry = retry;

@@ -502,3 +502,67 @@ async fn hostile_input_is_an_error_not_a_panic() {
         Err(Error::InvalidBundle(_))
     ));
 }
+
+#[tokio::test]
+async fn a_batch_decrypts_in_order_and_writes_once_at_the_end() {
+    let mut alice = account("alice@example.org").await;
+    let mut bob = account("bob@example.org").await;
+    let (a, b) = (alice.own_device_id(), bob.own_device_id());
+    learn(&mut alice, &[&bob]).await;
+    let from = jid("alice@example.org");
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        let text = format!("message {i}");
+        let out = alice
+            .encrypt(&[jid("bob@example.org")], text.as_bytes())
+            .await
+            .unwrap();
+        assert!(for_device(&out.element, b).prekey, "bob never answered");
+        sent.push((text, out.element));
+    }
+    let address = DeviceAddress::new(from.clone(), a);
+    let pre_keys = bob.store().load_pre_keys().await.unwrap().len();
+
+    // The batch skips at most 8: the message too far ahead fails and
+    // changes nothing; the others come out in order.
+    let mut batch = tern_omemo::DecryptBatch::default();
+    assert!(matches!(
+        bob.decrypt_in_batch(&mut batch, &from, &sent[20].1, 8).await,
+        Err(Error::TooFarInFuture { .. })
+    ));
+    for (i, (text, element)) in sent.iter().enumerate().take(20) {
+        let d = bob
+            .decrypt_in_batch(&mut batch, &from, element, 8)
+            .await
+            .unwrap();
+        assert_eq!(d.plaintext.as_deref(), Some(text.as_bytes()), "message {i}");
+        assert_eq!(
+            d.events.len(),
+            usize::from(i == 0),
+            "the session is established once"
+        );
+    }
+    assert!(matches!(
+        bob.decrypt_in_batch(&mut batch, &from, &sent[3].1, 8).await,
+        Err(Error::DuplicateMessage { .. })
+    ));
+    assert_eq!(batch.changed(), 1);
+    assert!(
+        bob.store().load_session(&address).await.unwrap().is_none(),
+        "nothing is written before the batch is finished"
+    );
+    assert_eq!(bob.store().load_pre_keys().await.unwrap().len(), pre_keys);
+    let events = bob.finish_batch(batch).await.unwrap();
+    assert_eq!(events, vec![Event::BundleChanged], "the used pre-key replaced");
+    assert!(bob.store().load_session(&address).await.unwrap().is_some());
+
+    // What the batch left on disk decrypts the rest, and not again.
+    for (text, element) in &sent[20..] {
+        let d = bob.decrypt(&from, element).await.unwrap();
+        assert_eq!(d.plaintext.as_deref(), Some(text.as_bytes()));
+    }
+    assert!(matches!(
+        bob.decrypt(&from, &sent[10].1).await,
+        Err(Error::DuplicateMessage { .. })
+    ));
+}

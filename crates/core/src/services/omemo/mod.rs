@@ -33,6 +33,9 @@ pub(crate) struct OmemoState {
     /// Why the server refused to publish this device's keys, by node (the
     /// device list, the bundle), as last tried.
     publish_problem: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// Devices with an archived message waiting for the ones before it
+    /// (`retry`), since the waiting messages were last tried.
+    archive_waiting: std::sync::Mutex<std::collections::HashSet<(BareJid, u32)>>,
 }
 
 /// What is to be published.
@@ -109,6 +112,30 @@ impl OmemoState {
         };
         self.note(&decrypted.events);
         Ok(decrypted)
+    }
+
+    /// Whether an archived message of device `sid` of `sender` waits for
+    /// the ones before it (see `inbound::decrypt`).
+    pub(crate) fn archive_waits(&self, sender: &BareJid, sid: u32) -> bool {
+        self.archive_waiting
+            .lock()
+            .is_ok_and(|w| w.contains(&(sender.clone(), sid)))
+    }
+
+    /// Notes that an archived message of device `sid` of `sender` waits.
+    pub(crate) fn note_archive_waiting(&self, sender: &BareJid, sid: u32) {
+        if let Ok(mut w) = self.archive_waiting.lock() {
+            if w.len() < MAX_DEVICES_CHANGED {
+                w.insert((sender.clone(), sid));
+            }
+        }
+    }
+
+    /// The waiting messages are tried again now (`retry`).
+    pub(crate) fn clear_archive_waiting(&self) {
+        if let Ok(mut w) = self.archive_waiting.lock() {
+            w.clear();
+        }
     }
 
     /// What sending learned this session.
