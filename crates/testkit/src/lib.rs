@@ -37,21 +37,29 @@
 
 mod bigroom;
 mod ca;
+mod callpeer;
 mod coturn;
 mod ejabberd;
 mod federation;
+mod impair;
 mod install;
 mod mitm;
 mod peer;
 mod process;
 mod prosody;
 mod proxy;
+pub mod tone;
 pub mod web;
 
 pub use bigroom::{process_cpu, self_cpu, BigRoom};
 pub use ca::{Leaf, TestCa};
+pub use callpeer::{
+    ensure_call_venv, BundlePolicy, CallEnded, CallOptions, CallPeer, IceServer, JingleStyle,
+    NominatedPair, PairEnd,
+};
 pub use ejabberd::{Ejabberd, EjabberdOptions};
 pub use federation::{start_prosody_pair, start_prosody_pair_with, Federation};
+pub use impair::{ImpairOptions, ImpairStats, UdpImpairer};
 pub use install::ensure_installed;
 pub use mitm::{FakeSasl, TlsMitm};
 pub use peer::{
