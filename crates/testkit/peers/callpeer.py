@@ -29,6 +29,8 @@ Media options (every field optional), taken by "call" and "accept_calls":
     "relay_only": false
         RTCIceTransportPolicy.RELAY: only TURN relay candidates are gathered
         and used (the call fails without TURN).
+    "host_only": false
+        No STUN or TURN server: only host candidates are gathered.
     "tone_hz": 440
         The sine sent (amplitude 0.3 of full scale); 0 or null sends silence.
     "style": "conversations" | "dino"
@@ -623,10 +625,10 @@ class Call:
 
     def configuration(self):
         servers = []
-        for s in self.peer.ice_servers:
+        for s in [] if self.opts.get("host_only") else self.peer.ice_servers:
             if s["type"] == "stun" and s["transport"] == "udp":
                 servers.append(RTCIceServer(urls="stun:%s:%d" % (s["host"], s["port"])))
-        for s in self.peer.ice_servers:
+        for s in [] if self.opts.get("host_only") else self.peer.ice_servers:
             if s["type"] == "turn" and s["transport"] == "udp" and s.get("username"):
                 host, port = s["host"], s["port"]
                 if self.opts.get("turn_address"):
@@ -1201,7 +1203,7 @@ class CallPeer(ClientXMPP):
         name = cmd.get("cmd")
         opts = {
             k: cmd.get(k)
-            for k in ("bundle_policy", "relay_only", "tone_hz", "style", "turn_address")
+            for k in ("bundle_policy", "relay_only", "host_only", "tone_hz", "style", "turn_address")
             if k in cmd
         }
         if opts.get("bundle_policy") and opts["bundle_policy"] not in BUNDLE_POLICIES:

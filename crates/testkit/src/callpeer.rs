@@ -129,6 +129,9 @@ pub struct CallOptions {
     /// Gather and use only TURN relay candidates
     /// (`RTCIceTransportPolicy.RELAY`). Default `false`.
     pub relay_only: bool,
+    /// Use no STUN or TURN server: only host candidates are gathered.
+    /// Default `false`.
+    pub host_only: bool,
     /// The frequency of the sine sent, in Hz; 0 sends silence. Default 440.
     pub tone_hz: u32,
     /// The stanzas' style; `None`: [`JingleStyle::Dino`] for
@@ -145,6 +148,7 @@ impl Default for CallOptions {
         Self {
             bundle_policy: BundlePolicy::Balanced,
             relay_only: false,
+            host_only: false,
             tone_hz: 440,
             style: None,
             turn_address: None,
@@ -165,6 +169,7 @@ impl CallOptions {
         let mut map = serde_json::Map::new();
         map.insert("bundle_policy".into(), self.bundle_policy.as_str().into());
         map.insert("relay_only".into(), self.relay_only.into());
+        map.insert("host_only".into(), self.host_only.into());
         map.insert("tone_hz".into(), self.tone_hz.into());
         if let Some(style) = self.style {
             map.insert("style".into(), style.as_str().into());
@@ -516,12 +521,24 @@ impl CallPeer {
         self.command(json!({"cmd": "hangup", "reason": "success"}))
     }
 
-    /// Waits for the call state `state` (see the protocol) and returns its
-    /// event. Fails early if the call ends first (unless `state` is
-    /// `ended`).
+    /// Waits for the call state `state` (see the protocol) of any call and
+    /// returns its event. Fails early if a call ends first (unless `state`
+    /// is `ended`).
     pub fn wait_state(&self, state: &str, timeout: Duration) -> Result<Value> {
+        self.wait_call_state(None, state, timeout)
+    }
+
+    /// Like [`CallPeer::wait_state`], for the call with session id `sid`
+    /// only (states of other calls are kept).
+    pub fn wait_sid_state(&self, sid: &str, state: &str, timeout: Duration) -> Result<Value> {
+        self.wait_call_state(Some(sid), state, timeout)
+    }
+
+    fn wait_call_state(&self, sid: Option<&str>, state: &str, timeout: Duration) -> Result<Value> {
         let event = self.wait_for(timeout, |e| {
-            e["event"] == "state" && (e["state"] == state || e["state"] == "ended")
+            e["event"] == "state"
+                && sid.is_none_or(|sid| e["sid"] == sid)
+                && (e["state"] == state || e["state"] == "ended")
         })?;
         if event["state"] != state {
             bail!(
@@ -559,10 +576,20 @@ impl CallPeer {
             .unwrap_or_default())
     }
 
-    /// Waits for the call to end.
+    /// Waits for a call to end.
     pub fn wait_ended(&self, timeout: Duration) -> Result<CallEnded> {
         let e = self.wait_state("ended", timeout)?;
-        Ok(CallEnded {
+        Ok(Self::ended_from(&e))
+    }
+
+    /// Waits for the call with session id `sid` to end.
+    pub fn wait_sid_ended(&self, sid: &str, timeout: Duration) -> Result<CallEnded> {
+        let e = self.wait_sid_state(sid, "ended", timeout)?;
+        Ok(Self::ended_from(&e))
+    }
+
+    fn ended_from(e: &Value) -> CallEnded {
+        CallEnded {
             sid: e["sid"].as_str().unwrap_or_default().to_owned(),
             reason: e["reason"].as_str().unwrap_or_default().to_owned(),
             text: e["text"].as_str().map(str::to_owned),
@@ -570,7 +597,7 @@ impl CallPeer {
             recording: e["recording"].as_str().map(PathBuf::from),
             recorded_seconds: e["recorded_seconds"].as_f64().unwrap_or(0.0),
             sent_frames: e["sent_frames"].as_u64().unwrap_or(0),
-        })
+        }
     }
 
     /// The next event, waiting up to `timeout`; kept events come first.
