@@ -115,8 +115,15 @@ fn one_pair(kind: &str) -> impl Fn(&[tern_testkit::NominatedPair], &str) + '_ {
     move |pairs, who| {
         assert_eq!(pairs.len(), 1, "{who}: one transport: {pairs:?}");
         assert_eq!(pairs[0].local.kind, kind, "{who}: {pairs:?}");
-        assert_eq!(pairs[0].remote.kind, kind, "{who}: {pairs:?}");
+        assert!(is_like(&pairs[0].remote.kind, kind), "{who}: {pairs:?}");
     }
+}
+
+/// Whether a remote candidate is of `kind`, or peer-reflexive: a check can
+/// arrive before the trickled candidate it comes from, and ICE then learns
+/// that address as prflx (it is the same transport address).
+fn is_like(remote: &str, kind: &str) -> bool {
+    remote == kind || remote == "prflx"
 }
 
 /// Every Jingle action `peer` received, in order.
@@ -246,12 +253,8 @@ fn relay_only_call_through_coturn() {
         relay_only: true,
         ..CallOptions::tone(660)
     };
-    talk(&pair, &caller, &callee, |pairs, who| {
-        assert_eq!(pairs.len(), 1, "{who}: {pairs:?}");
-        assert_eq!(pairs[0].local.kind, "relay", "{who}: {pairs:?}");
-        assert_eq!(pairs[0].remote.kind, "relay", "{who}: {pairs:?}");
-    })
-    .unwrap();
+    // Both sides send from their relay: the path is relay to relay.
+    talk(&pair, &caller, &callee, one_pair("relay")).unwrap();
 }
 
 /// The caller's TURN traffic crosses a [`UdpImpairer`] (delay, jitter,
