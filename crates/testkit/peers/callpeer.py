@@ -689,7 +689,7 @@ class Call:
                 return name
         return mid
 
-    # Signalling helpers.
+    # Building and sending stanzas.
 
     def jmi(self, to, action, msg_id=None, description=False, reason=None):
         msg = self.peer.make_message(mto=to, mtype="chat")
