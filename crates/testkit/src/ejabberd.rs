@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tempfile::TempDir;
 
 use crate::ca::{Leaf, TestCa};
+use crate::coturn::Coturn;
 use crate::federation::{wait_for_listener, S2sSetup};
 use crate::install::{ejabberd_paths, ensure_packages, EjabberdPaths, EJABBERD_PACKAGES};
 use crate::process::{
@@ -45,6 +46,12 @@ pub struct EjabberdOptions {
     /// bytes); larger requests are refused with `<file-too-large/>`.
     /// `None`: ejabberd's default, 100 MiB.
     pub upload_size_limit: Option<u64>,
+    /// Start coturn next to ejabberd and announce it with `mod_stun_disco`
+    /// (XEP-0215): a STUN service and a TURN service over UDP on
+    /// 127.0.0.1 with ephemeral credentials from a shared secret (the
+    /// TURN REST scheme coturn's `use-auth-secret` checks). Without it,
+    /// ejabberd announces no STUN/TURN service. Default `false`.
+    pub turn: bool,
 }
 
 impl Default for EjabberdOptions {
@@ -54,6 +61,7 @@ impl Default for EjabberdOptions {
             allow_registration: true,
             upload: true,
             upload_size_limit: None,
+            turn: false,
         }
     }
 }
@@ -65,6 +73,7 @@ struct Ports {
     s2s: SocketAddr,
     https: u16,
     dist: u16,
+    turn: Option<u16>,
 }
 
 /// An ejabberd server running as a child process on 127.0.0.1, with its own
@@ -84,6 +93,8 @@ pub struct Ejabberd {
     cookie: String,
     paths: EjabberdPaths,
     child: Option<ManagedChild>,
+    turn_secret: String,
+    turn: Option<Coturn>,
     // Dropped last: the VM must be gone before its directory.
     dir: TempDir,
 }
@@ -105,6 +116,9 @@ impl Ejabberd {
     /// [`crate::Federation`]).
     pub(crate) fn start_s2s(opts: EjabberdOptions, s2s: S2sSetup) -> Result<Ejabberd> {
         ensure_packages(EJABBERD_PACKAGES)?;
+        if opts.turn {
+            ensure_packages(&["coturn"])?;
+        }
         let mut last_err = anyhow!("ejabberd was not started");
         for attempt in 1..=START_ATTEMPTS {
             match Self::try_start(opts.clone(), s2s.clone()) {
@@ -128,14 +142,17 @@ impl Ejabberd {
         }
         let leaf = issue_for(&opts.domain)?;
         write_leaf(dir.path(), &leaf)?;
-        let reserved = reserve_ports(5)?;
+        // The TURN port comes last: it is released first, for coturn.
+        let mut reserved = reserve_ports(if opts.turn { 6 } else { 5 })?;
         let ports = Ports {
             c2s: reserved[0].0,
             direct_tls: reserved[1].0,
             s2s: s2s.listen_addr(reserved[2].0),
             https: reserved[3].0,
             dist: reserved[4].0,
+            turn: reserved.get(5).map(|r| r.0),
         };
+        let turn_secret = random_secret(24);
         s2s.write_files(dir.path())?;
         let private_hosts = !s2s.hosts.is_empty();
         if private_hosts {
@@ -143,8 +160,15 @@ impl Ejabberd {
         }
         fs::write(
             dir.path().join("ejabberd.yml"),
-            render_config(dir.path(), &opts, &s2s, &ports),
+            render_config(dir.path(), &opts, &s2s, &ports, &turn_secret),
         )?;
+        let turn = match ports.turn {
+            Some(port) => {
+                drop(reserved.pop());
+                Some(Coturn::start(dir.path(), port, &turn_secret).context("starting coturn")?)
+            }
+            None => None,
+        };
         drop(reserved);
         let mut ejabberd = Ejabberd {
             opts,
@@ -155,6 +179,8 @@ impl Ejabberd {
             cookie: random_secret(32),
             paths,
             child: None,
+            turn_secret,
+            turn,
             dir,
         };
         ejabberd.spawn_and_wait()?;
@@ -286,6 +312,25 @@ impl Ejabberd {
     /// The HTTP file upload service's domain, `upload.<domain>`.
     pub fn upload_domain(&self) -> String {
         format!("upload.{}", self.opts.domain)
+    }
+
+    /// The TURN/STUN port of coturn (UDP and TCP, no TLS), with
+    /// [`EjabberdOptions::turn`].
+    pub fn turn_port(&self) -> Option<u16> {
+        self.ports.turn
+    }
+
+    /// The secret ejabberd and coturn share for TURN credentials, with
+    /// [`EjabberdOptions::turn`].
+    pub fn turn_secret(&self) -> Option<&str> {
+        self.turn.as_ref().map(|_| self.turn_secret.as_str())
+    }
+
+    /// Whether coturn is running (with [`EjabberdOptions::turn`]).
+    pub fn turn_running(&self) -> bool {
+        self.turn
+            .as_ref()
+            .is_some_and(|t| crate::process::pid_is_alive(t.pid()))
     }
 
     /// The certificate ejabberd currently serves.
@@ -457,7 +502,13 @@ fn with_private_hosts(cmd: Command, hosts: &Path) -> Command {
     wrapped
 }
 
-fn render_config(dir: &Path, opts: &EjabberdOptions, s2s: &S2sSetup, p: &Ports) -> String {
+fn render_config(
+    dir: &Path,
+    opts: &EjabberdOptions,
+    s2s: &S2sSetup,
+    p: &Ports,
+    turn_secret: &str,
+) -> String {
     let register_access = if opts.allow_registration {
         "all"
     } else {
@@ -576,7 +627,7 @@ modules:
   mod_stream_mgmt:
     resend_on_timeout: if_offline
     resume_timeout: 300
-  mod_time: {{}}
+{stun_disco}  mod_time: {{}}
   mod_vcard: {{}}
   mod_version:
     show_os: false
@@ -594,6 +645,36 @@ modules:
             ""
         },
         upload = render_upload(dir, opts, p),
+        stun_disco = render_stun_disco(p, turn_secret),
+    )
+}
+
+/// `mod_stun_disco` announcing coturn, or nothing without
+/// [`EjabberdOptions::turn`]. ejabberd's own STUN/TURN listener is not
+/// started.
+fn render_stun_disco(p: &Ports, secret: &str) -> String {
+    let Some(port) = p.turn else {
+        return String::new();
+    };
+    format!(
+        r#"  mod_stun_disco:
+    secret: {secret}
+    offer_local_services: false
+    services:
+      -
+        host: 127.0.0.1
+        port: {port}
+        type: stun
+        transport: udp
+        restricted: false
+      -
+        host: 127.0.0.1
+        port: {port}
+        type: turn
+        transport: udp
+        restricted: true
+"#,
+        secret = yaml(secret),
     )
 }
 

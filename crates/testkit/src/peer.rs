@@ -1100,20 +1100,37 @@ pub(crate) fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
 /// Installs `python3` and `python3-venv` with apt first if they are missing.
 /// A virtualenv whose pinned set differs from this crate's is rebuilt.
 pub fn ensure_peer_venv() -> Result<PathBuf> {
-    static DONE: Mutex<Option<PathBuf>> = Mutex::new(None);
+    ensure_venv(
+        "peer-venv",
+        REQUIREMENTS,
+        "import slixmpp, slixmpp_omemo, oldmemo, PIL.Image",
+    )
+}
+
+/// Creates (once, under a file lock shared by all processes) the virtualenv
+/// `$HOME/.cache/tern/<name>` holding exactly `requirements` (pinned, from
+/// PyPI), checks it with `python -c <import_check>` and returns its
+/// `python`. A virtualenv whose recorded requirements differ is rebuilt; one
+/// that matches costs a file read.
+pub(crate) fn ensure_venv(
+    name: &str,
+    requirements: &[&str],
+    import_check: &str,
+) -> Result<PathBuf> {
+    static DONE: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(python) = done.as_ref() {
+    if let Some((_, python)) = done.iter().find(|(n, _)| n == name) {
         return Ok(python.clone());
     }
     let cache = cache_dir();
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    let venv = cache.join("peer-venv");
+    let venv = cache.join(name);
     let python = venv.join("bin").join("python");
     let marker = venv.join(".tern-requirements");
-    let wanted = REQUIREMENTS.join("\n");
+    let wanted = requirements.join("\n");
     let current = || fs::read_to_string(&marker).is_ok_and(|m| m == wanted) && python.exists();
     if !current() {
-        let lock_path = cache.join("peer-venv.lock");
+        let lock_path = cache.join(format!("{name}.lock"));
         let lock = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -1121,20 +1138,21 @@ pub fn ensure_peer_venv() -> Result<PathBuf> {
             .with_context(|| format!("opening {}", lock_path.display()))?;
         // SAFETY: flock on a valid, open file descriptor.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io::Error::last_os_error()).context("locking the peer venv");
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("locking the virtualenv {name}"));
         }
         // Another process may have built it while we waited.
         if !current() {
-            build_venv(&venv, &python)?;
+            build_venv(&venv, &python, requirements, import_check)?;
             fs::write(&marker, &wanted)?;
         }
         // The lock is released when `lock` is closed.
     }
-    *done = Some(python.clone());
+    done.push((name.to_owned(), python.clone()));
     Ok(python)
 }
 
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map_or_else(std::env::temp_dir, PathBuf::from)
@@ -1142,14 +1160,14 @@ fn cache_dir() -> PathBuf {
         .join("tern")
 }
 
-fn build_venv(venv: &Path, python: &Path) -> Result<()> {
+fn build_venv(venv: &Path, python: &Path, requirements: &[&str], import_check: &str) -> Result<()> {
     let started = Instant::now();
     ensure_packages(&["python3", "python3-venv"])?;
     let python3 = which("python3").context("python3 not found")?;
     if venv.exists() {
         fs::remove_dir_all(venv).with_context(|| format!("removing {}", venv.display()))?;
     }
-    tracing::info!(venv = %venv.display(), "creating the slixmpp peer virtualenv");
+    tracing::info!(venv = %venv.display(), "creating a peer virtualenv");
     let mut cmd = Command::new(python3);
     cmd.args(["-m", "venv"]).arg(venv);
     check(
@@ -1165,18 +1183,18 @@ fn build_venv(venv: &Path, python: &Path) -> Result<()> {
         "--no-input",
         "--quiet",
     ])
-    .args(REQUIREMENTS);
+    .args(requirements);
     check(
         run_with_timeout(cmd, Duration::from_secs(1200))?,
         "pip install",
     )?;
     let mut cmd = Command::new(python);
-    cmd.args(["-c", "import slixmpp, slixmpp_omemo, oldmemo, PIL.Image"]);
+    cmd.args(["-c", import_check]);
     check(
         run_with_timeout(cmd, Duration::from_secs(60))?,
-        "importing slixmpp",
+        "importing the peer's modules",
     )?;
-    tracing::info!(elapsed = ?started.elapsed(), "slixmpp peer virtualenv ready");
+    tracing::info!(venv = %venv.display(), elapsed = ?started.elapsed(), "peer virtualenv ready");
     Ok(())
 }
 
