@@ -23,10 +23,16 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod call;
 pub mod codec;
 pub mod jitter;
 
 pub use audio::{AudioSink, AudioSource, RecordingSink, ToneSource};
+pub use call::{
+    AudioIo, CallConfig, CallError, CallStats, Candidate, CandidateKind, Codec, EventSink,
+    Fingerprint, IceServer, MediaBackend, MediaDescription, MediaEvent, MediaSession, Setup,
+    UdpBackend,
+};
 pub use codec::{Decoded, Decoder, Encoder, EncoderConfig, Error, Packet};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 
