@@ -36,6 +36,17 @@ const QUALITY_EVERY: Duration = Duration::from_secs(2);
 const STUN_TRIES: u32 = 3;
 const STUN_RETRY: Duration = Duration::from_millis(500);
 
+/// Packets in a row arriving after their turn after which playout starts again at the
+/// stream's current position (200 ms): the peer's clock fell behind ours for good (a
+/// stalled sender that dropped frames, drifting sound cards), and waiting would keep every
+/// packet late.
+const LATE_RUN_RESTART: u32 = 10;
+
+/// How far behind the media clock may fall before it restarts instead of catching up (a
+/// suspended machine). Below that, missed ticks are made up at once so that the packets
+/// sent keep pace with real time.
+const MAX_CATCH_UP: Duration = Duration::from_secs(1);
+
 /// The longest ICE password or user fragment read (RFC 8839 allows 256).
 const MAX_ICE_CREDENTIAL: usize = 256;
 
@@ -368,6 +379,10 @@ struct Core {
     encoder: Encoder,
     decoder: Decoder,
     jitter: JitterBuffer,
+    /// Counters of jitter buffers replaced by a playout restart.
+    jitter_before: JitterStats,
+    /// Packets in a row that came after their turn.
+    late_run: u32,
     mid: Mid,
     pt: Pt,
     tx_ssrc: Ssrc,
@@ -465,6 +480,8 @@ impl Core {
             encoder,
             decoder,
             jitter,
+            jitter_before: JitterStats::default(),
+            late_run: 0,
             mid,
             pt: payload_type.into(),
             tx_ssrc,
@@ -548,8 +565,7 @@ impl Core {
             if now >= next_tick {
                 self.tick(now);
                 next_tick += TICK;
-                if now > next_tick + 5 * TICK {
-                    // Far behind (a suspended machine): restart the clock instead of bursting.
+                if now > next_tick + MAX_CATCH_UP {
                     next_tick = now + TICK;
                 }
             } else if now >= rtc_deadline {
@@ -679,6 +695,7 @@ impl Core {
         }
         self.last_arrival = Some((p.timestamp, p.header.timestamp));
         lock(&self.stats).remote_ssrc = Some(ssrc);
+        let late_before = self.jitter.stats().late;
         self.jitter.push(
             Packet {
                 seq: p.header.sequence_number,
@@ -687,6 +704,14 @@ impl Core {
             },
             p.timestamp,
         );
+        if self.jitter.stats().late > late_before {
+            self.late_run += 1;
+            if self.late_run >= LATE_RUN_RESTART {
+                self.restart_playout();
+            }
+        } else {
+            self.late_run = 0;
+        }
     }
 
     fn on_msg(&mut self, msg: Msg) -> Result<(), Stop> {
@@ -869,13 +894,29 @@ impl Core {
         self.publish_stats();
     }
 
+    /// A fresh jitter buffer: playout starts again from the next packet.
+    fn restart_playout(&mut self) {
+        let old = std::mem::replace(
+            &mut self.jitter,
+            JitterBuffer::new(self.config.jitter.clone()),
+        );
+        self.jitter_before = add_stats(&self.jitter_before, old.stats());
+        self.jitter_before.resyncs += 1;
+        self.late_run = 0;
+    }
+
+    /// Jitter buffer counters of the whole call.
+    fn jitter_stats(&self) -> JitterStats {
+        add_stats(&self.jitter_before, self.jitter.stats())
+    }
+
     fn publish_stats(&self) {
         let mut stats = lock(&self.stats);
         stats.connected = self.connected;
         stats.relayed = false;
         stats.packets_sent = self.packets_sent;
         stats.packets_received = self.packets_received;
-        stats.jitter = self.jitter.stats().clone();
+        stats.jitter = self.jitter_stats();
         stats.rtt_ms = self.rtt_ms;
         stats.jitter_ms = self.jitter_ms();
     }
@@ -887,7 +928,7 @@ impl Core {
     }
 
     fn report_quality(&mut self) {
-        let now = self.jitter.stats().clone();
+        let now = self.jitter_stats();
         let base = std::mem::replace(&mut self.quality_base, now.clone());
         let lost = (now.recovered + now.concealed).saturating_sub(base.recovered + base.concealed);
         let total = (now.played + now.recovered + now.concealed)
@@ -919,6 +960,20 @@ impl Core {
             }
         }
         Stop::Closed
+    }
+}
+
+fn add_stats(a: &JitterStats, b: &JitterStats) -> JitterStats {
+    JitterStats {
+        received: a.received + b.received,
+        duplicates: a.duplicates + b.duplicates,
+        late: a.late + b.late,
+        out_of_window: a.out_of_window + b.out_of_window,
+        overflow: a.overflow + b.overflow,
+        played: a.played + b.played,
+        recovered: a.recovered + b.recovered,
+        concealed: a.concealed + b.concealed,
+        resyncs: a.resyncs + b.resyncs,
     }
 }
 

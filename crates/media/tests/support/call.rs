@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ use super::Impairment;
 #[derive(Debug, Default)]
 pub struct Recording {
     pub samples: Vec<f32>,
+    /// When each frame was written.
+    pub frame_times: Vec<Instant>,
     /// When the first frame with sound in it (any sample above 0.01) was written.
     pub first_sound: Option<Instant>,
 }
@@ -40,6 +42,7 @@ impl AudioSink for SharedSink {
             r.first_sound = Some(Instant::now());
         }
         r.samples.extend_from_slice(frame);
+        r.frame_times.push(Instant::now());
     }
 }
 
@@ -114,7 +117,14 @@ pub enum Route {
     /// real host candidates. The sessions see it as the peer (the callee learns the caller
     /// at the relay's second address as a peer-reflexive candidate, the way a NAT looks).
     Relay(Impairment),
+    /// As `Relay`, and from the given RTP packet of the caller on, its packets reach the
+    /// callee later by the given extra delay, for good (a sender whose clock fell behind).
+    RelayStep(Impairment, u64, Duration),
 }
+
+/// Calls of one test binary run one at a time: each is real time, and several at once on a
+/// shared two-core machine starve each other's 20 ms clocks.
+static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// A call between two sessions.
 pub struct Call {
@@ -123,6 +133,8 @@ pub struct Call {
     /// When the caller accepted the answer: both descriptions known, connecting starts.
     pub accepted_at: Instant,
     pub relay: Option<Relay>,
+    /// Last, so that it is released once the sessions are gone.
+    _turn: MutexGuard<'static, ()>,
 }
 
 /// Offer, answer, accept; then candidates trickled (none travel in the descriptions, as
@@ -135,11 +147,31 @@ pub fn start_call(
     tweak_offer: impl FnOnce(&mut MediaDescription),
     tweak_answer: impl FnOnce(&mut MediaDescription),
 ) -> Call {
+    start_call_with(
+        loopback(),
+        caller_source,
+        callee_source,
+        route,
+        tweak_offer,
+        tweak_answer,
+    )
+}
+
+/// [`start_call`] with both sides set up by `config`.
+pub fn start_call_with(
+    config: CallConfig,
+    caller_source: impl AudioSource + 'static,
+    callee_source: impl AudioSource + 'static,
+    route: Route,
+    tweak_offer: impl FnOnce(&mut MediaDescription),
+    tweak_answer: impl FnOnce(&mut MediaDescription),
+) -> Call {
+    let turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let backend = UdpBackend::new();
     let (caller_io, caller_rec) = audio(caller_source);
     let (caller_events, caller_rx) = events();
     let (caller_session, offer) = backend
-        .offer(loopback(), caller_io, caller_events)
+        .offer(config.clone(), caller_io, caller_events)
         .expect("offer");
     let mut sent_offer = offer.clone();
     sent_offer.candidates.clear();
@@ -148,7 +180,7 @@ pub fn start_call(
     let (callee_io, callee_rec) = audio(callee_source);
     let (callee_events, callee_rx) = events();
     let (callee_session, answer) = backend
-        .answer(loopback(), &sent_offer, callee_io, callee_events)
+        .answer(config, &sent_offer, callee_io, callee_events)
         .expect("answer");
     let mut sent_answer = answer.clone();
     sent_answer.candidates.clear();
@@ -185,11 +217,17 @@ pub fn start_call(
             }
             None
         }
-        Route::Relay(impairment) => {
+        Route::Relay(_) | Route::RelayStep(..) => {
+            let (impairment, step) = match route {
+                Route::Relay(i) => (i, None),
+                Route::RelayStep(i, after, extra) => (i, Some((after, extra))),
+                Route::Direct => unreachable!(),
+            };
             let relay = Relay::start(
                 host(&caller.description),
                 host(&callee.description),
                 impairment,
+                step,
             );
             let as_candidate = |address: SocketAddr, like: &Candidate| Candidate {
                 address,
@@ -212,6 +250,7 @@ pub fn start_call(
         callee,
         accepted_at,
         relay,
+        _turn: turn,
     }
 }
 
@@ -282,6 +321,7 @@ pub struct RelayStats {
 type Delayed = (Instant, u64, bool, SocketAddr, Vec<u8>);
 
 /// A UDP relay between two fixed addresses, with loss and delay per datagram (both ways).
+/// Delays are uniform in `[base, base + jitter]`, so datagrams overtake each other.
 pub struct Relay {
     /// Where the caller sends to reach the callee.
     pub caller_side: SocketAddr,
@@ -292,7 +332,12 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn start(caller: SocketAddr, callee: SocketAddr, impairment: Impairment) -> Self {
+    pub fn start(
+        caller: SocketAddr,
+        callee: SocketAddr,
+        impairment: Impairment,
+        step: Option<(u64, Duration)>,
+    ) -> Self {
         let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("relay socket");
         let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("relay socket");
         a.set_nonblocking(true).expect("nonblocking");
@@ -303,9 +348,14 @@ impl Relay {
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
             let mut rng = StdRng::seed_from_u64(impairment.seed);
+            let mut media_loss = [
+                StdRng::seed_from_u64(impairment.seed ^ 0x5eed_0001),
+                StdRng::seed_from_u64(impairment.seed ^ 0x5eed_0002),
+            ];
             let jitter = impairment.jitter.as_secs_f64();
             let mut queue: BinaryHeap<Reverse<Delayed>> = BinaryHeap::new();
             let mut n = 0u64;
+            let mut caller_rtp = 0u64;
             let mut stats = RelayStats::default();
             let mut buf = [0u8; 2048];
             while !stopping.load(Ordering::Relaxed) {
@@ -322,12 +372,31 @@ impl Relay {
                             stats.strangers += 1;
                             continue;
                         }
-                        if rng.gen::<f64>() * 100.0 < impairment.loss_percent {
+                        // RTP loses by a pattern of its own per direction, the same in
+                        // every run (the n-th media packet of a direction is lost or not
+                        // whatever came before it); the rest (STUN, DTLS, RTCP) by another.
+                        let is_rtp = len >= 12
+                            && (128..=191).contains(&buf[0])
+                            && !(64..=95).contains(&(buf[1] & 0x7f));
+                        let loss_rng = match (is_rtp, from_caller) {
+                            (true, true) => &mut media_loss[0],
+                            (true, false) => &mut media_loss[1],
+                            (false, _) => &mut rng,
+                        };
+                        if loss_rng.gen::<f64>() * 100.0 < impairment.loss_percent {
                             stats.dropped += 1;
                             continue;
                         }
-                        let delay = impairment.base_delay
+                        let mut delay = impairment.base_delay
                             + Duration::from_secs_f64(rng.gen::<f64>() * jitter);
+                        if is_rtp && from_caller {
+                            caller_rtp += 1;
+                            if let Some((after, extra)) = step {
+                                if caller_rtp >= after {
+                                    delay += extra;
+                                }
+                            }
+                        }
                         let to = if from_caller { callee } else { caller };
                         n += 1;
                         queue.push(Reverse((
