@@ -1,10 +1,11 @@
-//! Tern's call media: the audio pipeline of a 1:1 voice call, with no XMPP and no network.
+//! Tern's call media: the audio pipeline of a 1:1 voice call and its network transport, with
+//! no XMPP.
 //!
-//! WebKitGTK has no WebRTC, so calls do their media in Rust. This crate is the part that
-//! neither signalling nor transport needs to know about:
+//! WebKitGTK has no WebRTC, so calls do their media in Rust. Signalling (Jingle, in the
+//! engine) drives a [`MediaBackend`] with plain descriptions; this crate does the rest:
 //!
 //! ```text
-//! AudioSource → Encoder → (transport) → JitterBuffer → Decoder → AudioSink
+//! AudioSource → Encoder → RTP/SRTP/DTLS/ICE over UDP → JitterBuffer → Decoder → AudioSink
 //! ```
 //!
 //! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that sound devices will implement,
@@ -13,6 +14,9 @@
 //!   sequence number and timestamp RTP will carry, concealment and FEC recovery on decode.
 //! - [`jitter`]: a bounded jitter buffer that reorders packets and says, every 20 ms, whether
 //!   to decode a packet, recover a lost one from the next packet's FEC, or conceal.
+//! - [`call`]: the network half: [`MediaBackend`] / [`MediaSession`] and [`UdpBackend`], a
+//!   session thread per call content driving str0m (ICE, DTLS 1.2 through OpenSSL, SRTP,
+//!   RTP with rtcp-mux) over UDP sockets, with host and STUN candidates.
 //!
 //! Audio format everywhere: 48 kHz, mono, `f32` samples in `[-1, 1]`, 20 ms frames of
 //! [`FRAME_SAMPLES`] samples. Mono because a voice call has one voice: Opus carries it as a
@@ -23,10 +27,16 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod call;
 pub mod codec;
 pub mod jitter;
 
 pub use audio::{AudioSink, AudioSource, RecordingSink, ToneSource};
+pub use call::{
+    AudioIo, CallConfig, CallError, CallStats, Candidate, CandidateKind, Codec, EventSink,
+    Fingerprint, IceServer, MediaBackend, MediaDescription, MediaEvent, MediaSession, Setup,
+    UdpBackend,
+};
 pub use codec::{Decoded, Decoder, Encoder, EncoderConfig, Error, Packet};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 

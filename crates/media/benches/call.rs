@@ -1,0 +1,189 @@
+//! A whole call on loopback through the real stack (UDP sockets, ICE, DTLS-SRTP, RTP, Opus,
+//! jitter buffer): mouth-to-ear latency, CPU of the session threads, and time from accepting
+//! the answer to the first sound.
+//!
+//! `cargo bench -p tern-media --bench call`; numbers in docs/benchmarks.md.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tern_media::{AudioSource, CallConfig, Frame, JitterConfig, ToneSource, FRAME_SAMPLES};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::call::{loopback, start_call_with, Call, Route};
+
+/// A burst of tone every second (200 ms of 440 Hz, then silence), noting when each burst's
+/// first frame was handed over.
+struct Bursts {
+    frame: u64,
+    tone: ToneSource,
+    onsets: Arc<Mutex<Vec<Instant>>>,
+}
+
+const PERIOD_FRAMES: u64 = 50;
+const BURST_FRAMES: u64 = 10;
+
+impl AudioSource for Bursts {
+    fn read(&mut self, frame: &mut Frame) -> bool {
+        let phase = self.frame % PERIOD_FRAMES;
+        self.frame += 1;
+        if phase < BURST_FRAMES {
+            self.tone.read(frame);
+            if phase == 0 {
+                self.onsets.lock().expect("onsets").push(Instant::now());
+            }
+        } else {
+            frame.fill(0.0);
+        }
+        true
+    }
+}
+
+/// Where bursts start in a recording: the first loud sample after 100 ms of quiet, timed as
+/// the moment its frame reached the sink plus its place in the frame.
+fn heard_onsets(samples: &[f32], frame_times: &[Instant]) -> Vec<Instant> {
+    let quiet = 4800;
+    let mut out = Vec::new();
+    let mut last_loud: Option<usize> = None;
+    for (i, x) in samples.iter().enumerate() {
+        if x.abs() > 0.05 {
+            if last_loud.is_none_or(|l| i - l > quiet) {
+                if let Some(t) = frame_times.get(i / FRAME_SAMPLES) {
+                    let offset = (i % FRAME_SAMPLES) as f64 / 48_000.0;
+                    out.push(*t + Duration::from_secs_f64(offset));
+                }
+            }
+            last_loud = Some(i);
+        }
+    }
+    out
+}
+
+/// CPU seconds (user + system) of this process's threads whose name starts with `prefix`.
+fn thread_cpu(prefix: &str) -> f64 {
+    let mut ticks = 0u64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return f64::NAN;
+    };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+        ticks += utime + stime;
+    }
+    // USER_HZ is 100 on Linux.
+    ticks as f64 / 100.0
+}
+
+fn stats_ms(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "no samples".into();
+    }
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    format!(
+        "mean {mean:.1} ms, min {:.1}, median {:.1}, max {:.1} (n = {})",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1],
+        v.len()
+    )
+}
+
+/// One call of `seconds` with bursts both ways: latencies (both directions) and CPU of the
+/// session threads per side, in percent of one core.
+fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64) {
+    let caller_onsets = Arc::new(Mutex::new(Vec::new()));
+    let callee_onsets = Arc::new(Mutex::new(Vec::new()));
+    let caller = Bursts {
+        frame: 0,
+        tone: ToneSource::new(440.0, 0.5),
+        onsets: caller_onsets.clone(),
+    };
+    let callee = Bursts {
+        frame: 25,
+        tone: ToneSource::new(880.0, 0.5),
+        onsets: callee_onsets.clone(),
+    };
+    let mut call: Call = start_call_with(config, caller, callee, Route::Direct, |_| {}, |_| {});
+    assert!(call.wait_connected(Duration::from_secs(5)), "not connected");
+    let cpu0 = thread_cpu("call-");
+    let t0 = Instant::now();
+    call.run_for(Duration::from_secs(seconds));
+    let cpu = thread_cpu("call-") - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    call.close();
+    let mut latencies = Vec::new();
+    for (onsets, side) in [
+        (&caller_onsets, &call.callee),
+        (&callee_onsets, &call.caller),
+    ] {
+        let sent = onsets.lock().expect("onsets").clone();
+        let rec = side.recording.lock().expect("recording");
+        for heard in heard_onsets(&rec.samples, &rec.frame_times) {
+            if let Some(said) = sent.iter().rev().find(|t| **t <= heard) {
+                let ms = (heard - *said).as_secs_f64() * 1e3;
+                if ms < 500.0 {
+                    latencies.push(ms);
+                }
+            }
+        }
+    }
+    // Two sessions ran: one per side of the call.
+    (latencies, cpu / wall * 100.0 / 2.0)
+}
+
+/// Accept-to-first-sound of `n` calls at the caller (the callee's tone is continuous).
+fn first_audio(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| {
+            let mut call = start_call_with(
+                loopback(),
+                ToneSource::new(440.0, 0.5),
+                ToneSource::new(880.0, 0.5),
+                Route::Direct,
+                |_| {},
+                |_| {},
+            );
+            call.pump(Duration::from_secs(5), |c| c.caller.first_sound().is_some());
+            let first = call.caller.first_sound().expect("sound");
+            let connected = call.accepted_at.elapsed();
+            call.close();
+            let _ = connected;
+            (first - call.accepted_at).as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is read.
+    println!(
+        "time from accept_answer to first sound at the caller (10 calls): {}",
+        stats_ms(first_audio(10))
+    );
+    for (name, target) in [("60 ms (default)", 60), ("20 ms", 20)] {
+        let config = CallConfig {
+            jitter: JitterConfig {
+                target_delay: Duration::from_millis(target),
+                ..JitterConfig::default()
+            },
+            ..loopback()
+        };
+        let (latencies, cpu) = latency_and_cpu(config, 20);
+        println!(
+            "jitter target {name}: mouth-to-ear {}; CPU of one side's threads {cpu:.2} % of a core",
+            stats_ms(latencies)
+        );
+    }
+}
