@@ -576,6 +576,8 @@ impl From<Error> for UiError {
             Error::File { code, message } => UiError::new(&code, message),
             // And for encryption keys (`not_a_trust_uri`, `unknown_key`, ...).
             Error::EncryptionKeys { code, message } => UiError::new(&code, message),
+            // And for calls (`unavailable`, `busy`, `no_call`, ...).
+            Error::Call { code, message } => UiError::new(&code, message),
             Error::InvalidImage(why) => UiError::new(
                 "invalid_image",
                 format!("This picture can't be used: {why}. Choose a PNG, JPEG, GIF or WebP picture."),

@@ -333,6 +333,16 @@ pub enum Error {
         /// What happened, in words a person can act on.
         message: String,
     },
+    /// A call could not be placed, answered or changed: `code` says why
+    /// (`unavailable`, `busy`, `no_call`, `own_account`), `message` in
+    /// words a person can act on.
+    #[error("{message}")]
+    Call {
+        /// Why, for the UI to act on.
+        code: String,
+        /// What happened, in words a person can act on.
+        message: String,
+    },
     /// A picture cannot be used (e.g. as avatar).
     #[error("this picture can't be used: {0}")]
     InvalidImage(String),

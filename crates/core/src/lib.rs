@@ -51,10 +51,12 @@ pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
+pub use services::calls::{CallMedia, CallState, CallView};
 pub use services::caps::PeerInfo;
 pub use services::files::{FilePrefs, PhotoQuality};
 pub use services::omemo::trust::{DeviceTrust, DeviceView, OwnEncryptionView, UriVerification};
 pub use services::profile::{is_avatar_hash, Crop, ProfileView, VCardView};
+pub use tern_media;
 pub use tls::TlsTrust;
 pub use tokio_xmpp::xmlstream::Timeouts;
 

@@ -42,6 +42,8 @@ pub(crate) struct Ctx {
     pub tls: Arc<std::sync::Mutex<crate::tls::TlsTrust>>,
     /// End-to-end encryption (OMEMO): this device's identity and sessions.
     pub omemo: Arc<crate::services::omemo::OmemoState>,
+    /// Voice calls (shared by every account: one call at a time).
+    pub calls: Arc<crate::services::calls::Calls>,
 }
 
 impl Ctx {
@@ -174,6 +176,7 @@ pub(crate) mod tests {
             rooms: Arc::default(),
             room_ping_after: std::time::Duration::from_secs(300),
             files: Arc::default(),
+            calls: Arc::default(),
             upload: Arc::default(),
             tls: Arc::default(),
             omemo: Arc::default(),

@@ -105,6 +105,7 @@ impl Account {
         activity: Arc<crate::account::ctx::Activity>,
         privacy: Arc<crate::account::ctx::PrivacyChoice>,
         files: Arc<crate::services::files::Files>,
+        calls: Arc<crate::services::calls::Calls>,
         passwords: Arc<dyn PasswordStore>,
         hub: Arc<EventHub>,
         store: Store,
@@ -127,6 +128,7 @@ impl Account {
             upload: Arc::default(),
             tls: Arc::new(Mutex::new(settings.trust.clone())),
             omemo: Arc::default(),
+            calls,
         };
         let link = Arc::new(Link::new(settings, passwords, hub));
         let shared = Arc::new(Shared {
@@ -226,7 +228,7 @@ impl AccountHandle {
             .lock()
             .map(|p| p.clone())
             .unwrap_or_else(|_| Presence::available());
-        crate::services::caps::with_caps(p)
+        crate::services::caps::with_caps(p, self.ctx().calls.available())
     }
 
     /// Changes the user's presence now and for later sessions.
@@ -234,8 +236,11 @@ impl AccountHandle {
         if let Ok(mut own) = self.shared.own_presence.lock() {
             *own = p.clone();
         }
-        self.send(Stanza::Presence(crate::services::caps::with_caps(p)))
-            .await
+        self.send(Stanza::Presence(crate::services::caps::with_caps(
+            p,
+            self.ctx().calls.available(),
+        )))
+        .await
     }
 
     /// A message was stored in the send queue: the task sends it in its

@@ -41,6 +41,9 @@ pub struct ClientConfig {
     /// How long a group chat may stay silent before Tern checks the user
     /// is still in it (XEP-0410 self-ping; default 5 minutes).
     pub room_ping_after: std::time::Duration,
+    /// The media stack and sound devices for voice calls; `None`: no calls
+    /// (none offered, none rung).
+    pub calls: Option<crate::services::calls::CallMedia>,
 }
 
 /// What Tern tells strangers: anyone outside the account's roster (who
@@ -75,6 +78,7 @@ impl ClientConfig {
             first_sync_limit: 10_000,
             privacy: Privacy::default(),
             room_ping_after: std::time::Duration::from_secs(300),
+            calls: None,
         }
     }
 }
@@ -135,6 +139,8 @@ struct Inner {
     privacy: Arc<crate::account::ctx::PrivacyChoice>,
     /// The user's file choices and the transfers running.
     files: Arc<crate::services::files::Files>,
+    /// Voice calls.
+    calls: Arc<crate::services::calls::Calls>,
 }
 
 /// The engine. Cheap to clone; all clones share state.
@@ -206,6 +212,7 @@ impl Client {
                 activity: Arc::default(),
                 privacy: Arc::new(crate::account::ctx::PrivacyChoice::default()),
                 files: Arc::default(),
+                calls: Arc::new(crate::services::calls::Calls::new(config.calls)),
             }),
         };
         client.inner.privacy.set(config.privacy);
@@ -283,6 +290,7 @@ impl Client {
             self.inner.activity.clone(),
             self.inner.privacy.clone(),
             self.inner.files.clone(),
+            self.inner.calls.clone(),
             self.inner.passwords.clone(),
             self.inner.hub.clone(),
             self.inner.store.clone(),
@@ -523,6 +531,7 @@ impl Client {
                 pin: None,
             })),
             omemo: Default::default(),
+            calls: self.inner.calls.clone(),
         })
     }
 
@@ -532,6 +541,10 @@ impl Client {
     }
 
     /// The database.
+    pub(crate) fn calls(&self) -> &std::sync::Arc<crate::services::calls::Calls> {
+        &self.inner.calls
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }

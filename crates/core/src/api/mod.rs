@@ -1,6 +1,7 @@
 //! The [`Client`](client::Client) facade.
 
 mod blocking;
+mod calls;
 mod chats;
 pub mod client;
 mod contacts;

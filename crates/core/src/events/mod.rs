@@ -154,6 +154,11 @@ pub enum ClientEvent {
         /// Whose devices.
         jid: String,
     },
+    /// A call started, changed or ended (upsert by `id`).
+    Call {
+        /// The call.
+        call: crate::services::calls::CallView,
+    },
     /// A subscription request was answered (by the user, here or on
     /// another device) or is no longer needed: it leaves the list.
     SubscriptionRequestRemoved {

@@ -67,34 +67,50 @@ const MAX_ASKING: usize = 16;
 const STRANGER_LOOKUPS: u32 = 10;
 const STRANGER_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Tern's own disco#info answer.
-pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
+/// Tern's own disco#info answer; with `calls`, the voice call features
+/// too (when the client has a media stack: `services::calls`).
+pub(crate) fn own_info(node: Option<String>, calls: bool) -> DiscoInfoResult {
+    let extra = if calls {
+        crate::services::calls::CALL_FEATURES
+    } else {
+        &[]
+    };
+    let features = FEATURES
+        .iter()
+        .chain(extra)
+        .map(|f| f.to_string())
+        .collect();
     DiscoInfoResult {
         node,
         identities: vec![Identity::new("client", "pc", "en", "Tern")],
-        features: FEATURES.iter().map(|f| f.to_string()).collect(),
+        features,
         extensions: Vec::new(),
     }
 }
 
-/// Tern's own caps element (computed once).
-pub(crate) fn own_caps() -> &'static Caps {
-    static CAPS: LazyLock<Caps> = LazyLock::new(|| caps::of(CAPS_NODE, &own_info(None)));
-    &CAPS
+/// Tern's own caps element (computed once each, with and without calls).
+pub(crate) fn own_caps(calls: bool) -> &'static Caps {
+    static CAPS: LazyLock<Caps> = LazyLock::new(|| caps::of(CAPS_NODE, &own_info(None, false)));
+    static CALLS: LazyLock<Caps> = LazyLock::new(|| caps::of(CAPS_NODE, &own_info(None, true)));
+    if calls {
+        &CALLS
+    } else {
+        &CAPS
+    }
 }
 
 /// `node#ver` of Tern's own caps, as peers ask for it.
-pub(crate) fn own_caps_node() -> String {
-    caps::node_ver(own_caps())
+pub(crate) fn own_caps_node(calls: bool) -> String {
+    caps::node_ver(own_caps(calls))
 }
 
 /// Adds Tern's caps to an available presence (replacing any).
-pub(crate) fn with_caps(mut p: Presence) -> Presence {
+pub(crate) fn with_caps(mut p: Presence, calls: bool) -> Presence {
     if p.type_ != xmpp_parsers::presence::Type::None {
         return p;
     }
     p.payloads.retain(|e| !e.is("c", xmpp_parsers::ns::CAPS));
-    p.payloads.push(own_caps().clone().into());
+    p.payloads.push(own_caps(calls).clone().into());
     p
 }
 
@@ -372,11 +388,11 @@ pub(crate) async fn tells(ctx: &Ctx, from: Option<&Jid>) -> bool {
 
 /// Answers a disco#info query for Tern itself (`node` empty or our caps
 /// node); `None` for a node we do not know.
-pub(crate) fn answer_info(query: &Element) -> Option<DiscoInfoResult> {
+pub(crate) fn answer_info(query: &Element, calls: bool) -> Option<DiscoInfoResult> {
     let node = disco::requested_node(query)?;
     match &node {
-        None => Some(own_info(None)),
-        Some(n) if *n == own_caps_node() => Some(own_info(node)),
+        None => Some(own_info(None, calls)),
+        Some(n) if *n == own_caps_node(calls) => Some(own_info(node, calls)),
         Some(_) => None,
     }
 }
@@ -483,24 +499,42 @@ mod tests {
 
     #[test]
     fn own_caps_verify_against_own_info() {
-        let caps = own_caps().clone();
-        assert_eq!(caps.ver.len(), 20);
-        assert!(crate::xep::caps::verify(&caps, &own_info(None)));
-        assert!(answer_info(
-            &format!(
-                "<query xmlns='http://jabber.org/protocol/disco#info' node='{}'/>",
-                own_caps_node()
-            )
-            .parse()
-            .unwrap()
-        )
-        .is_some());
-        assert!(answer_info(
-            &"<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
+        for calls in [false, true] {
+            let caps = own_caps(calls).clone();
+            assert_eq!(caps.ver.len(), 20);
+            assert!(crate::xep::caps::verify(&caps, &own_info(None, calls)));
+            assert!(answer_info(
+                &format!(
+                    "<query xmlns='http://jabber.org/protocol/disco#info' node='{}'/>",
+                    own_caps_node(calls)
+                )
                 .parse()
-                .unwrap()
-        )
-        .is_none());
+                .unwrap(),
+                calls
+            )
+            .is_some());
+            assert!(answer_info(
+                &"<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/>"
+                    .parse()
+                    .unwrap(),
+                calls
+            )
+            .is_none());
+        }
+        // What Conversations looks for before it shows its call button.
+        let with = own_info(None, true).features;
+        let without = own_info(None, false).features;
+        for f in [
+            "urn:xmpp:jingle:1",
+            "urn:xmpp:jingle:transports:ice-udp:1",
+            "urn:xmpp:jingle:apps:rtp:1",
+            "urn:xmpp:jingle:apps:dtls:0",
+            "urn:xmpp:jingle:apps:rtp:audio",
+            "urn:xmpp:jingle-message:0",
+        ] {
+            assert!(with.contains(f) && !without.contains(f), "{f}");
+        }
+        assert_ne!(own_caps_node(true), own_caps_node(false));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod blocking;
+pub(crate) mod calls;
 pub(crate) mod caps;
 pub(crate) mod chat;
 pub(crate) mod contacts;
@@ -23,6 +24,7 @@ const NS_ROSTER: &str = "jabber:iq:roster";
 const NS_BLOCKING: &str = "urn:xmpp:blocking";
 const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
 const NS_CONFERENCE: &str = "jabber:x:conference";
+const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 
 /// Registers every service's stanza handlers.
 pub(crate) fn register(r: &mut Router) {
@@ -45,7 +47,7 @@ pub(crate) fn register(r: &mut Router) {
         if !caps::tells(h.ctx(), req.from.as_ref()).await {
             return Err(DefinedCondition::ServiceUnavailable);
         }
-        caps::answer_info(&req.payload)
+        caps::answer_info(&req.payload, h.ctx().calls.available())
             .map(|info| Some(info.into()))
             .ok_or(DefinedCondition::ItemNotFound)
     });
@@ -116,6 +118,36 @@ pub(crate) fn register(r: &mut Router) {
         roster::on_presence(&h, p).await;
         Vec::new()
     });
+    // XEP-0353: calls proposed, answered, declined, withdrawn, ended
+    // (`calls`). XEP-0166: the Jingle session of a call.
+    for name in [
+        "propose", "ringing", "proceed", "accept", "reject", "retract", "finish",
+    ] {
+        r.on_message(
+            (name, crate::xep::jingle_message::NS_JMI),
+            |h, m| async move {
+                let calls = h.ctx().calls.clone();
+                calls.on_jmi(&h, &m).await
+            },
+        );
+    }
+    r.on_iq(
+        IqKind::Set,
+        ("jingle", crate::xep::jingle::NS_JINGLE),
+        |h, req| async move {
+            let calls = h.ctx().calls.clone();
+            calls.on_jingle(&h, req)
+        },
+    );
+    // XEP-0184: a receipt for a call's proposal says a device of the
+    // contact rings (Conversations); any other receipt is the pipeline's.
+    r.on_message(("received", NS_RECEIPTS), |h, m| async move {
+        if let Some(sid) = crate::xep::jingle_message::receipt_proposal_sid(&m) {
+            h.ctx().calls.on_propose_receipt(&sid);
+            return Vec::new();
+        }
+        crate::inbound::on_message(h.ctx(), m).await
+    });
     // Every other message: the inbound pipeline.
     r.on_other_messages(|h, m| async move { crate::inbound::on_message(h.ctx(), m).await });
 }
@@ -134,6 +166,7 @@ mod tests {
                 (IqKind::Get, "ping", NS_PING),
                 (IqKind::Get, "query", NS_DISCO_INFO),
                 (IqKind::Set, "block", NS_BLOCKING),
+                (IqKind::Set, "jingle", crate::xep::jingle::NS_JINGLE),
                 (IqKind::Set, "query", NS_ROSTER),
                 (IqKind::Set, "unblock", NS_BLOCKING),
             ]

@@ -1,0 +1,47 @@
+//! Voice calls: place, answer, decline, hang up, mute (see
+//! `services::calls`). Every change comes as [`crate::ClientEvent::Call`].
+
+use xmpp_parsers::jid::BareJid;
+
+use crate::api::client::Client;
+use crate::error::{Error, Result};
+use crate::services::calls::CallView;
+
+impl Client {
+    /// Calls `peer` (a contact's bare JID) from `account`: every device of
+    /// theirs rings until one answers, they decline, or a minute passes.
+    pub async fn place_call(&self, account: &str, peer: &str) -> Result<CallView> {
+        let handle = self.handle(account).await?;
+        let peer = BareJid::new(peer.trim()).map_err(|e| Error::InvalidJid {
+            input: peer.to_string(),
+            detail: e.to_string(),
+        })?;
+        self.calls().place(&handle, &peer)
+    }
+
+    /// Answers the incoming call `id`.
+    pub fn accept_call(&self, id: &str) -> Result<()> {
+        self.calls().accept(id)
+    }
+
+    /// Declines the incoming call `id`, withdraws an outgoing one nobody
+    /// answered yet, or ends a call in progress.
+    pub fn hang_up(&self, id: &str) -> Result<()> {
+        self.calls().hang_up(id)
+    }
+
+    /// Mutes or unmutes the microphone in call `id`.
+    pub fn set_call_muted(&self, id: &str, muted: bool) -> Result<()> {
+        self.calls().set_muted(id, muted)
+    }
+
+    /// The running call (first) and the last ended ones.
+    pub fn calls_now(&self) -> Vec<CallView> {
+        self.calls().views()
+    }
+
+    /// Whether this build can make calls.
+    pub fn calls_available(&self) -> bool {
+        self.calls().available()
+    }
+}

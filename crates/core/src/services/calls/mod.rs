@@ -1,0 +1,1194 @@
+//! One-to-one voice calls: the signalling (XEP-0353 Jingle Message
+//! Initiation, then a XEP-0166 Jingle session with an RTP audio content over
+//! ICE-UDP and DTLS-SRTP) that drives the media stack the shell gives
+//! ([`CallMedia`]: `tern_media`'s `MediaBackend` and the sound devices).
+//! The media crate knows nothing of XMPP; `map` turns Jingle contents into
+//! its descriptions and back.
+//!
+//! One call at a time, for all accounts ([`Calls`] is shared like the file
+//! transfers). A call goes:
+//!
+//! - **outgoing**: a proposal to the contact's bare JID (every device of
+//!   theirs rings; `calling`), `ringing` once a device says so (a
+//!   `<ringing/>`, or the receipt Conversations sends), then the device
+//!   that proceeds gets the session-initiate (`connecting`): Opus, the ICE
+//!   credentials, the DTLS fingerprint with `setup='actpass'`, this
+//!   device's candidates, and BUNDLE; its session-accept sets up the media;
+//!   `active` once ICE and DTLS are up.
+//! - **incoming**: a proposal from a contact (a stranger's is not rung: it
+//!   is answered with a reject) rings here (`ringing`; the receipt and a
+//!   `<ringing/>` go back); accepting sends `<accept/>` to the user's other
+//!   devices (they stop ringing) and `<proceed/>` to the caller's device,
+//!   whose session-initiate is answered with a session-accept
+//!   (`setup='active'`). Declining sends `<reject/>`. A proposal while
+//!   another call runs gets a reject with `busy`.
+//!
+//! Candidates found later trickle, one per transport-info; the peer's
+//! early ones wait for the session. Nothing of the network is revealed
+//! before the user placed or accepted the call: the media stack (and its
+//! candidates) starts at proceed, or at the session-initiate after the
+//! user accepted. A call that fails (no common codec, a fingerprint that
+//! does not match, ICE that never connects) ends with a session-terminate
+//! that says why, and the call's view says it in words.
+
+mod map;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tern_media::{AudioIo, CallConfig, MediaBackend, MediaDescription, MediaEvent, MediaSession};
+use tokio::sync::mpsc;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::Message;
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use crate::account::router::{IqAnswer, IqRequest};
+use crate::account::AccountHandle;
+use crate::events::ClientEvent;
+use crate::xep::jingle::{self, Action, Condition, Content, Creator, Group, JingleIq, Media};
+use crate::xep::jingle_message::{self as jmi, Jmi, JmiKind};
+
+/// What calls need from the shell: the media stack and the sound devices.
+#[derive(Clone)]
+pub struct CallMedia {
+    /// ICE, DTLS-SRTP and RTP with Opus (`tern_media::UdpBackend`).
+    pub backend: Arc<dyn MediaBackend>,
+    /// Opens the sound devices for a call (the microphone and speakers the
+    /// user chose; tests give a tone and a recording).
+    pub devices: Arc<dyn Fn() -> Result<AudioIo, String> + Send + Sync>,
+    /// Host candidates on this address only (loopback in tests); all
+    /// interfaces when `None`.
+    pub bind: Option<std::net::IpAddr>,
+}
+
+impl std::fmt::Debug for CallMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallMedia")
+            .field("bind", &self.bind)
+            .finish()
+    }
+}
+
+/// Features a peer's client must announce for Tern to offer a call
+/// (what Conversations checks before it shows its call button, too).
+pub(crate) const CALL_FEATURES: &[&str] = &[
+    jingle::NS_JINGLE,
+    jingle::NS_RTP,
+    "urn:xmpp:jingle:apps:rtp:audio",
+    jingle::NS_ICE_UDP,
+    jingle::NS_DTLS,
+    jmi::NS_JMI,
+];
+
+/// How long a call rings before it counts as missed (Conversations gives
+/// up after 60 s too).
+const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a call may take from proceed to connected.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Most candidates of the peer kept before the session exists.
+const MAX_EARLY: usize = 64;
+/// Most calls kept in the list of ended ones (for the UI's last state).
+const MAX_ENDED: usize = 16;
+
+/// Where a call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Outgoing: proposed, no device of the contact said it rings yet.
+    Calling,
+    /// Outgoing: a device of the contact rings. Incoming: ringing here.
+    Ringing,
+    /// Accepted: the session and the media are being set up.
+    Connecting,
+    /// Audio flows.
+    Active,
+    /// Over (`CallView::ended` says how).
+    Ended,
+}
+
+/// A call as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CallView {
+    /// Account.
+    pub account: String,
+    /// The call's id (the Jingle session id).
+    pub id: String,
+    /// The contact (bare JID).
+    pub peer: String,
+    /// The user placed the call.
+    pub outgoing: bool,
+    /// Where it is.
+    pub state: CallState,
+    /// How it ended: `hung_up` (by the user), `peer_hung_up`, `declined`
+    /// (by the user, or by the contact for an outgoing call), `busy`,
+    /// `missed` (nobody answered, or the caller gave up), `cancelled` (the
+    /// user gave up before an answer), `answered_elsewhere`,
+    /// `declined_elsewhere` (on another device of the user's), `failed`
+    /// (`problem` says why).
+    pub ended: Option<String>,
+    /// Why it failed, in words a person can act on.
+    pub problem: Option<String>,
+    /// The microphone is muted.
+    pub muted: bool,
+    /// The audio goes through a relay (TURN).
+    pub relayed: bool,
+    /// `good` or `poor` (packet loss above 5 %), once audio flows.
+    pub quality: Option<String>,
+    /// When it was placed or began to ring (ms since the epoch).
+    pub started_ms: i64,
+    /// When audio began to flow.
+    pub connected_ms: Option<i64>,
+    /// When it ended.
+    pub ended_ms: Option<i64>,
+}
+
+/// The calls of every account: the one running, and the last ones ended.
+#[derive(Default)]
+pub(crate) struct Calls {
+    media: Option<CallMedia>,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calls")
+            .field("media", &self.media.is_some())
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    current: Option<Call>,
+    ended: VecDeque<CallView>,
+}
+
+/// The running call.
+struct Call {
+    view: CallView,
+    handle: AccountHandle,
+    /// The contact's device in the call (the proposal's sender, or the
+    /// device that proceeded).
+    device: Option<Jid>,
+    /// The media, once set up.
+    session: Option<Box<dyn MediaSession>>,
+    /// This side's description (for trickled candidates).
+    local: Option<MediaDescription>,
+    /// The audio content's name and creator.
+    content: Option<(String, Creator)>,
+    /// The peer's candidates that came before the session.
+    early: Vec<tern_media::Candidate>,
+    /// The user accepted (incoming): a session-initiate is expected.
+    accepted: bool,
+}
+
+impl Calls {
+    /// With the shell's media stack (`None`: calls are not offered, and
+    /// proposals are not rung).
+    pub(crate) fn new(media: Option<CallMedia>) -> Self {
+        Calls {
+            media,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Whether this client can make calls (and says so in disco).
+    pub(crate) fn available(&self) -> bool {
+        self.media.is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The running call and the last ended ones, newest first.
+    pub(crate) fn views(&self) -> Vec<CallView> {
+        let inner = self.lock();
+        inner
+            .current
+            .iter()
+            .map(|c| c.view.clone())
+            .chain(inner.ended.iter().cloned())
+            .collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    crate::account::ctx::now_ms()
+}
+
+/// A new session id: 16 random bytes in unpadded base64, as Conversations
+/// makes them (with `-` and `_` for `+` and `/`, which some peers mangle).
+fn new_sid() -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn call_error(code: &str, message: impl Into<String>) -> crate::Error {
+    crate::Error::Call {
+        code: code.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Sends stanzas from outside the account task.
+fn send_all(handle: &AccountHandle, stanzas: Vec<Stanza>) {
+    if stanzas.is_empty() {
+        return;
+    }
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        for s in stanzas {
+            if let Err(e) = handle.send(s).await {
+                tracing::info!("call signalling not sent: {e}");
+            }
+        }
+    });
+}
+
+/// Sends a Jingle IQ; a refusal (or no answer) ends the call with
+/// `problem`.
+fn send_jingle(calls: &Arc<Calls>, handle: &AccountHandle, to: Jid, j: JingleIq, ends: bool) {
+    let handle = handle.clone();
+    let calls = calls.clone();
+    let sid = j.sid.clone();
+    tokio::spawn(async move {
+        let action = j.action;
+        match handle.request(jingle::jingle_iq(to, &j)).await {
+            Ok(Iq::Error { error, .. }) if ends => {
+                let why = format!(
+                    "The other side refused the call setup ({:?}).",
+                    error.defined_condition
+                );
+                end(&calls, &sid, "failed", Some(why), None);
+            }
+            Ok(_) => {}
+            Err(e) if ends && !matches!(action, Action::SessionTerminate) => {
+                end(
+                    &calls,
+                    &sid,
+                    "failed",
+                    Some(format!("The call could not be set up: {e}")),
+                    None,
+                );
+            }
+            Err(e) => tracing::info!("{action:?} not answered: {e}"),
+        }
+    });
+}
+
+fn emit(handle: &AccountHandle, view: &CallView) {
+    handle
+        .ctx()
+        .hub
+        .emit(ClientEvent::Call { call: view.clone() });
+}
+
+/// Ends the call `sid` (if it is the running one): the media stops, the
+/// view says how, and `terminate` (a Jingle reason) goes to the peer.
+fn end(
+    calls: &Arc<Calls>,
+    sid: &str,
+    how: &str,
+    problem: Option<String>,
+    terminate: Option<(Condition, Option<String>)>,
+) {
+    let call = {
+        let mut inner = calls.lock();
+        match &inner.current {
+            Some(c) if c.view.id == sid => inner.current.take(),
+            _ => None,
+        }
+    };
+    let Some(mut call) = call else { return };
+    if let Some(mut s) = call.session.take() {
+        s.close();
+    }
+    if let (Some((condition, text)), Some(device)) = (terminate, call.device.clone()) {
+        let j = JingleIq::terminate(sid, condition, text.as_deref());
+        send_jingle(calls, &call.handle, device, j, false);
+    }
+    call.view.state = CallState::Ended;
+    call.view.ended = Some(how.to_string());
+    call.view.problem = problem;
+    call.view.ended_ms = Some(now_ms());
+    tracing::info!(
+        account = %call.view.account,
+        sid,
+        how,
+        problem = ?call.view.problem,
+        "call ended"
+    );
+    emit(&call.handle, &call.view);
+    let mut inner = calls.lock();
+    inner.ended.push_front(call.view);
+    inner.ended.truncate(MAX_ENDED);
+}
+
+/// Changes the running call `sid` (if it is the running one) and tells the
+/// UI.
+fn update(calls: &Calls, sid: &str, f: impl FnOnce(&mut Call)) {
+    let mut inner = calls.lock();
+    if let Some(c) = inner.current.as_mut().filter(|c| c.view.id == sid) {
+        let before = c.view.clone();
+        f(c);
+        if c.view != before {
+            emit(&c.handle, &c.view);
+        }
+    }
+}
+
+/// Ends the call when it still rings (or connects) after `after`.
+fn end_if_still(
+    calls: &Arc<Calls>,
+    sid: &str,
+    states: &'static [CallState],
+    after: std::time::Duration,
+) {
+    let calls = calls.clone();
+    let sid = sid.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let (state, outgoing) = {
+            let inner = calls.lock();
+            match &inner.current {
+                Some(c) if c.view.id == sid => (c.view.state, c.view.outgoing),
+                _ => return,
+            }
+        };
+        if !states.contains(&state) {
+            return;
+        }
+        match state {
+            CallState::Calling | CallState::Ringing if outgoing => {
+                retract(&calls, &sid);
+                end(
+                    &calls,
+                    &sid,
+                    "missed",
+                    Some("Nobody answered.".into()),
+                    None,
+                );
+            }
+            CallState::Ringing => end(&calls, &sid, "missed", None, None),
+            _ => end(
+                &calls,
+                &sid,
+                "failed",
+                Some("The call could not connect: no network path to the other side.".into()),
+                Some((Condition::ConnectivityError, None)),
+            ),
+        }
+    });
+}
+
+/// Sends a retract for the proposal `sid` (outgoing, unanswered).
+fn retract(calls: &Calls, sid: &str) {
+    let inner = calls.lock();
+    let Some(c) = inner.current.as_ref().filter(|c| c.view.id == sid) else {
+        return;
+    };
+    let Ok(to) = BareJid::new(&c.view.peer) else {
+        return;
+    };
+    let j = Jmi {
+        sid: sid.to_string(),
+        kind: JmiKind::Retract {
+            reason: Some(jingle::Reason::new(Condition::Cancel)),
+            tie_break: false,
+        },
+    };
+    send_all(
+        &c.handle,
+        vec![Stanza::Message(jmi::message(to.into(), &j))],
+    );
+}
+
+/// The media configuration of a call.
+fn config(media: &CallMedia) -> CallConfig {
+    CallConfig {
+        bind: media.bind,
+        ..CallConfig::default()
+    }
+}
+
+/// What the media stack reports, handled on its own task.
+fn media_events(calls: &Arc<Calls>, sid: &str) -> tern_media::EventSink {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let calls = calls.clone();
+    let sid = sid.to_string();
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            on_media_event(&calls, &sid, event);
+        }
+    });
+    Arc::new(move |e: MediaEvent| {
+        let _ = tx.send(e);
+    })
+}
+
+fn on_media_event(calls: &Arc<Calls>, sid: &str, event: MediaEvent) {
+    match event {
+        MediaEvent::LocalCandidate(c) => {
+            let inner = calls.lock();
+            let Some(call) = inner.current.as_ref().filter(|c| c.view.id == sid) else {
+                return;
+            };
+            let (Some(device), Some(local), Some((name, creator))) = (
+                call.device.clone(),
+                call.local.as_ref(),
+                call.content.clone(),
+            ) else {
+                return;
+            };
+            let j = JingleIq::transport_info(sid, &name, creator, map::trickle_of(local, &c));
+            let handle = call.handle.clone();
+            drop(inner);
+            send_jingle(calls, &handle, device, j, false);
+        }
+        MediaEvent::Connected { relayed } => update(calls, sid, |c| {
+            c.view.state = CallState::Active;
+            c.view.relayed = relayed;
+            c.view.connected_ms.get_or_insert_with(now_ms);
+        }),
+        MediaEvent::Quality { loss_percent, .. } => update(calls, sid, |c| {
+            c.view.quality = Some(if loss_percent > 5.0 { "poor" } else { "good" }.into());
+        }),
+        MediaEvent::Failed(why) => {
+            let security = why.contains("certificate") || why.contains("fingerprint");
+            let (condition, text) = if security {
+                (
+                    Condition::SecurityError,
+                    "The other side's encryption key did not match the one it announced: the call was stopped.",
+                )
+            } else {
+                (
+                    Condition::ConnectivityError,
+                    "The connection to the other side was lost.",
+                )
+            };
+            end(
+                calls,
+                sid,
+                "failed",
+                Some(text.to_string()),
+                Some((condition, Some(why))),
+            );
+        }
+        MediaEvent::Ended => {}
+    }
+}
+
+impl Calls {
+    /// Places a call to `peer` from the account of `handle`.
+    pub(crate) fn place(
+        self: &Arc<Self>,
+        handle: &AccountHandle,
+        peer: &BareJid,
+    ) -> crate::Result<CallView> {
+        if self.media.is_none() {
+            return Err(call_error(
+                "unavailable",
+                "Calls are not available in this build of Tern.",
+            ));
+        }
+        if *peer == handle.ctx().own {
+            return Err(call_error(
+                "own_account",
+                "You cannot call your own account.",
+            ));
+        }
+        let sid = new_sid();
+        let view = CallView {
+            account: handle.ctx().account.clone(),
+            id: sid.clone(),
+            peer: peer.to_string(),
+            outgoing: true,
+            state: CallState::Calling,
+            ended: None,
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: now_ms(),
+            connected_ms: None,
+            ended_ms: None,
+        };
+        {
+            let mut inner = self.lock();
+            if inner.current.is_some() {
+                return Err(call_error("busy", "Another call is running: end it first."));
+            }
+            inner.current = Some(Call {
+                view: view.clone(),
+                handle: handle.clone(),
+                device: None,
+                session: None,
+                local: None,
+                content: None,
+                early: Vec::new(),
+                accepted: false,
+            });
+        }
+        let j = Jmi {
+            sid: sid.clone(),
+            kind: JmiKind::Propose {
+                media: vec![Media::Audio],
+                unsupported: false,
+            },
+        };
+        send_all(
+            handle,
+            vec![Stanza::Message(jmi::message(peer.clone().into(), &j))],
+        );
+        emit(handle, &view);
+        end_if_still(
+            self,
+            &sid,
+            &[CallState::Calling, CallState::Ringing],
+            RING_TIMEOUT,
+        );
+        Ok(view)
+    }
+
+    /// Accepts the incoming call `sid`.
+    pub(crate) fn accept(self: &Arc<Self>, sid: &str) -> crate::Result<()> {
+        let mut inner = self.lock();
+        let call = inner
+            .current
+            .as_mut()
+            .filter(|c| c.view.id == sid && !c.view.outgoing && c.view.state == CallState::Ringing)
+            .ok_or_else(|| call_error("no_call", "This call is no longer ringing."))?;
+        let device = call
+            .device
+            .clone()
+            .ok_or(crate::Error::Internal("a call without a caller"))?;
+        call.accepted = true;
+        call.view.state = CallState::Connecting;
+        let own: Jid = call.handle.ctx().own.clone().into();
+        let accept = Jmi {
+            sid: sid.to_string(),
+            kind: JmiKind::Accept,
+        };
+        let proceed = Jmi {
+            sid: sid.to_string(),
+            kind: JmiKind::Proceed { omemo_device: None },
+        };
+        send_all(
+            &call.handle,
+            vec![
+                Stanza::Message(jmi::message(own, &accept)),
+                Stanza::Message(jmi::message(device, &proceed)),
+            ],
+        );
+        emit(&call.handle, &call.view);
+        drop(inner);
+        end_if_still(self, sid, &[CallState::Connecting], CONNECT_TIMEOUT);
+        Ok(())
+    }
+
+    /// Declines the incoming call `sid`, or ends the running one (a
+    /// proposal not answered yet is withdrawn).
+    pub(crate) fn hang_up(self: &Arc<Self>, sid: &str) -> crate::Result<()> {
+        let (state, outgoing, handle, device, peer) = {
+            let inner = self.lock();
+            let c = inner
+                .current
+                .as_ref()
+                .filter(|c| c.view.id == sid)
+                .ok_or_else(|| call_error("no_call", "This call is over."))?;
+            (
+                c.view.state,
+                c.view.outgoing,
+                c.handle.clone(),
+                c.device.clone(),
+                c.view.peer.clone(),
+            )
+        };
+        match (state, outgoing) {
+            (CallState::Calling | CallState::Ringing, true) => {
+                retract(self, sid);
+                end(self, sid, "cancelled", None, None);
+            }
+            (CallState::Ringing, false) => {
+                let reject = Jmi {
+                    sid: sid.to_string(),
+                    kind: JmiKind::Reject {
+                        reason: Some(jingle::Reason::new(Condition::Decline)),
+                        tie_break: false,
+                    },
+                };
+                let own: Jid = handle.ctx().own.clone().into();
+                let mut out = vec![Stanza::Message(jmi::message(own, &reject))];
+                if let Some(d) = device {
+                    out.push(Stanza::Message(jmi::message(d, &reject)));
+                }
+                send_all(&handle, out);
+                end(self, sid, "declined", None, None);
+            }
+            _ => {
+                let finish = Jmi {
+                    sid: sid.to_string(),
+                    kind: JmiKind::Finish {
+                        reason: Some(jingle::Reason::new(Condition::Success)),
+                        migrated_to: None,
+                    },
+                };
+                if let Ok(p) = BareJid::new(&peer) {
+                    send_all(
+                        &handle,
+                        vec![Stanza::Message(jmi::message(p.into(), &finish))],
+                    );
+                }
+                end(self, sid, "hung_up", None, Some((Condition::Success, None)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Mutes or unmutes the microphone in call `sid`.
+    pub(crate) fn set_muted(&self, sid: &str, muted: bool) -> crate::Result<()> {
+        let mut found = false;
+        update(self, sid, |c| {
+            found = true;
+            c.view.muted = muted;
+            if let Some(s) = c.session.as_mut() {
+                s.set_muted(muted);
+            }
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(call_error("no_call", "This call is over."))
+        }
+    }
+
+    /// A JMI message (not from the archive, not a carbon) for the account
+    /// of `handle`; returns what to send back.
+    pub(crate) async fn on_jmi(
+        self: &Arc<Self>,
+        handle: &AccountHandle,
+        m: &Message,
+    ) -> Vec<Stanza> {
+        let Some(Ok(j)) = jmi::read_message(m) else {
+            return Vec::new();
+        };
+        let Some(from) = m.from.clone() else {
+            return Vec::new();
+        };
+        let ctx = handle.ctx();
+        let from_own = from.to_bare() == ctx.own;
+        match j.kind {
+            JmiKind::Propose { media, unsupported } if !from_own => {
+                self.on_propose(handle, m, &from, &j.sid, &media, unsupported)
+                    .await
+            }
+            JmiKind::Ringing if !from_own => {
+                update(self, &j.sid, |c| {
+                    if c.view.outgoing && c.view.state == CallState::Calling {
+                        c.view.state = CallState::Ringing;
+                    }
+                });
+                Vec::new()
+            }
+            JmiKind::Proceed { .. } if !from_own => {
+                self.on_proceed(handle, &from, &j.sid);
+                Vec::new()
+            }
+            JmiKind::Reject { reason, .. } if !from_own => {
+                let busy = reason.and_then(|r| r.condition) == Some(Condition::Busy);
+                if self.is_outgoing_unanswered(&j.sid) {
+                    end(
+                        self,
+                        &j.sid,
+                        if busy { "busy" } else { "declined" },
+                        None,
+                        None,
+                    );
+                }
+                Vec::new()
+            }
+            JmiKind::Retract { .. } if !from_own => {
+                if self.is_incoming_ringing(&j.sid, &from) {
+                    end(self, &j.sid, "missed", None, None);
+                }
+                Vec::new()
+            }
+            JmiKind::Finish { .. } if !from_own => {
+                end(self, &j.sid, "peer_hung_up", None, None);
+                Vec::new()
+            }
+            // The user's other device answered or declined the call ringing
+            // here.
+            JmiKind::Accept | JmiKind::Proceed { .. } if from_own => {
+                if self.is_ringing_here(&j.sid) {
+                    end(self, &j.sid, "answered_elsewhere", None, None);
+                }
+                Vec::new()
+            }
+            JmiKind::Reject { .. } if from_own => {
+                if self.is_ringing_here(&j.sid) {
+                    end(self, &j.sid, "declined_elsewhere", None, None);
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The receipt Conversations sends for a proposal: its device rings.
+    pub(crate) fn on_propose_receipt(&self, sid: &str) {
+        update(self, sid, |c| {
+            if c.view.outgoing && c.view.state == CallState::Calling {
+                c.view.state = CallState::Ringing;
+            }
+        });
+    }
+
+    fn is_outgoing_unanswered(&self, sid: &str) -> bool {
+        self.lock().current.as_ref().is_some_and(|c| {
+            c.view.id == sid
+                && c.view.outgoing
+                && matches!(c.view.state, CallState::Calling | CallState::Ringing)
+        })
+    }
+
+    fn is_ringing_here(&self, sid: &str) -> bool {
+        self.lock().current.as_ref().is_some_and(|c| {
+            c.view.id == sid && !c.view.outgoing && c.view.state == CallState::Ringing
+        })
+    }
+
+    fn is_incoming_ringing(&self, sid: &str, from: &Jid) -> bool {
+        self.lock().current.as_ref().is_some_and(|c| {
+            c.view.id == sid
+                && !c.view.outgoing
+                && matches!(c.view.state, CallState::Ringing | CallState::Connecting)
+                && c.device
+                    .as_ref()
+                    .is_none_or(|d| d.to_bare() == from.to_bare())
+        })
+    }
+
+    async fn on_propose(
+        self: &Arc<Self>,
+        handle: &AccountHandle,
+        m: &Message,
+        from: &Jid,
+        sid: &str,
+        media: &[Media],
+        unsupported: bool,
+    ) -> Vec<Stanza> {
+        let ctx = handle.ctx();
+        let reject = |condition: Condition| {
+            let j = Jmi {
+                sid: sid.to_string(),
+                kind: JmiKind::Reject {
+                    reason: Some(jingle::Reason::new(condition)),
+                    tie_break: false,
+                },
+            };
+            Stanza::Message(jmi::message(from.clone(), &j))
+        };
+        if self.media.is_none() || from.resource().is_none() {
+            return Vec::new();
+        }
+        if !ctx.knows(from.to_bare().as_str()).await {
+            tracing::info!(account = %ctx.account, %from, "a call from a stranger was not rung");
+            return vec![reject(Condition::Decline)];
+        }
+        if !media.contains(&Media::Audio) || media.contains(&Media::Video) || unsupported {
+            // Video is not there yet: Tern does not ring for what it
+            // cannot answer (the caller's other clients may).
+            return vec![reject(Condition::UnsupportedApplications)];
+        }
+        let view = CallView {
+            account: ctx.account.clone(),
+            id: sid.to_string(),
+            peer: from.to_bare().to_string(),
+            outgoing: false,
+            state: CallState::Ringing,
+            ended: None,
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: now_ms(),
+            connected_ms: None,
+            ended_ms: None,
+        };
+        {
+            let mut inner = self.lock();
+            match &inner.current {
+                // The same proposal again (another copy): nothing new.
+                Some(c) if c.view.id == sid => return Vec::new(),
+                Some(_) => {
+                    drop(inner);
+                    tracing::info!(account = %ctx.account, %from, "a second call got busy");
+                    return vec![reject(Condition::Busy)];
+                }
+                None => {}
+            }
+            inner.current = Some(Call {
+                view: view.clone(),
+                handle: handle.clone(),
+                device: Some(from.clone()),
+                session: None,
+                local: None,
+                content: None,
+                early: Vec::new(),
+                accepted: false,
+            });
+        }
+        emit(handle, &view);
+        end_if_still(self, sid, &[CallState::Ringing], RING_TIMEOUT);
+        let ringing = Jmi {
+            sid: sid.to_string(),
+            kind: JmiKind::Ringing,
+        };
+        let mut out: Vec<Stanza> = jmi::receipt_for_propose(m)
+            .map(Stanza::Message)
+            .into_iter()
+            .collect();
+        out.push(Stanza::Message(jmi::message(from.clone(), &ringing)));
+        out
+    }
+
+    /// The contact's device `from` takes the outgoing call `sid`: the
+    /// session starts with it.
+    fn on_proceed(self: &Arc<Self>, handle: &AccountHandle, from: &Jid, sid: &str) {
+        let Some(media) = self.media.clone() else {
+            return;
+        };
+        {
+            let mut inner = self.lock();
+            let Some(c) = inner.current.as_mut().filter(|c| {
+                c.view.id == sid
+                    && c.view.outgoing
+                    && matches!(c.view.state, CallState::Calling | CallState::Ringing)
+                    && from.to_bare().as_str() == c.view.peer
+                    && from.resource().is_some()
+            }) else {
+                return;
+            };
+            c.device = Some(from.clone());
+            c.view.state = CallState::Connecting;
+            emit(&c.handle, &c.view);
+        }
+        let audio = match (media.devices)() {
+            Ok(a) => a,
+            Err(e) => {
+                end(
+                    self,
+                    sid,
+                    "failed",
+                    Some(format!(
+                        "The microphone or speakers could not be opened: {e}"
+                    )),
+                    Some((Condition::MediaError, None)),
+                );
+                return;
+            }
+        };
+        let events = media_events(self, sid);
+        let (session, local) = match media.backend.offer(config(&media), audio, events) {
+            Ok(x) => x,
+            Err(e) => {
+                end(
+                    self,
+                    sid,
+                    "failed",
+                    Some(format!("The call could not start: {e}")),
+                    Some((Condition::FailedApplication, None)),
+                );
+                return;
+            }
+        };
+        let name = "0".to_string();
+        let mut j = JingleIq::new(Action::SessionInitiate, sid);
+        j.contents.push(Content::new(
+            &name,
+            Some(map::rtp_of(&local)),
+            Some(map::transport_of(&local)),
+        ));
+        j.group = Some(Group {
+            semantics: "BUNDLE".into(),
+            contents: vec![name.clone()],
+        });
+        update(self, sid, |c| {
+            c.session = Some(session);
+            c.local = Some(local);
+            c.content = Some((name, Creator::Initiator));
+        });
+        send_jingle(self, handle, from.clone(), j, true);
+        end_if_still(self, sid, &[CallState::Connecting], CONNECT_TIMEOUT);
+    }
+
+    /// A Jingle IQ for the account of `handle`.
+    pub(crate) fn on_jingle(self: &Arc<Self>, handle: &AccountHandle, req: IqRequest) -> IqAnswer {
+        let j = match jingle::read_jingle(&req.payload) {
+            Some(Ok(j)) => j,
+            _ => return Err(DefinedCondition::BadRequest),
+        };
+        let Some(from) = req.from.clone() else {
+            return Err(DefinedCondition::BadRequest);
+        };
+        let known = {
+            let inner = self.lock();
+            inner.current.as_ref().is_some_and(|c| {
+                c.view.id == j.sid
+                    && c.device.as_ref() == Some(&from)
+                    && std::ptr::eq(c.handle.ctx(), handle.ctx())
+            })
+        };
+        if !known {
+            // XEP-0166 §7.2: unknown-session (the router's error carries the
+            // defined condition; the Jingle one is implied by it).
+            return Err(DefinedCondition::ItemNotFound);
+        }
+        match j.action {
+            Action::SessionInitiate => self.on_initiate(handle, &from, &j),
+            Action::SessionAccept => self.on_accept(&j),
+            Action::TransportInfo => self.on_transport_info(&j),
+            Action::SessionTerminate => {
+                let condition = j.reason.as_ref().and_then(|r| r.condition);
+                let (how, problem) = match condition {
+                    Some(Condition::Success) | None => ("peer_hung_up", None),
+                    Some(Condition::Decline) => ("declined", None),
+                    Some(Condition::Busy) => ("busy", None),
+                    Some(Condition::Cancel) | Some(Condition::Gone) => ("peer_hung_up", None),
+                    Some(c) => (
+                        "failed",
+                        Some(match c {
+                            Condition::SecurityError => {
+                                "The other side refused this call's encryption.".to_string()
+                            }
+                            Condition::ConnectivityError | Condition::FailedTransport => {
+                                "The other side could not connect.".to_string()
+                            }
+                            _ => format!(
+                                "The other side ended the call: {}.",
+                                j.reason
+                                    .as_ref()
+                                    .and_then(|r| r.text.clone())
+                                    .unwrap_or_else(|| c.as_str().replace('-', " "))
+                            ),
+                        }),
+                    ),
+                };
+                end(self, &j.sid, how, problem, None);
+            }
+            // Ringing, mute and hold notices: nothing to do.
+            Action::SessionInfo => {}
+            _ => return Err(DefinedCondition::FeatureNotImplemented),
+        }
+        Ok(None)
+    }
+
+    /// The caller's session-initiate, after the user accepted.
+    fn on_initiate(self: &Arc<Self>, handle: &AccountHandle, from: &Jid, j: &JingleIq) {
+        let Some(media) = self.media.clone() else {
+            return;
+        };
+        let expected = {
+            let inner = self.lock();
+            inner.current.as_ref().is_some_and(|c| {
+                c.view.id == j.sid && !c.view.outgoing && c.accepted && c.session.is_none()
+            })
+        };
+        if !expected {
+            return;
+        }
+        if let Err(p) = jingle::check_offer(j) {
+            end(
+                self,
+                &j.sid,
+                "failed",
+                Some(format!(
+                    "The caller's app offered a call Tern cannot take: {p}."
+                )),
+                Some((p.condition(), Some(p.to_string()))),
+            );
+            return;
+        }
+        let Some(content) = j.contents.iter().find(|c| {
+            c.description
+                .as_ref()
+                .is_some_and(|d| d.media == Media::Audio)
+        }) else {
+            end(
+                self,
+                &j.sid,
+                "failed",
+                Some("The caller's app offered no audio.".into()),
+                Some((Condition::UnsupportedApplications, None)),
+            );
+            return;
+        };
+        let remote = match map::description_of(content) {
+            Ok(d) => d,
+            Err(e) => {
+                end(
+                    self,
+                    &j.sid,
+                    "failed",
+                    Some(format!(
+                        "The caller's app offered a call Tern cannot take: {e}."
+                    )),
+                    Some((Condition::FailedApplication, Some(e))),
+                );
+                return;
+            }
+        };
+        let audio = match (media.devices)() {
+            Ok(a) => a,
+            Err(e) => {
+                end(
+                    self,
+                    &j.sid,
+                    "failed",
+                    Some(format!(
+                        "The microphone or speakers could not be opened: {e}"
+                    )),
+                    Some((Condition::MediaError, None)),
+                );
+                return;
+            }
+        };
+        let events = media_events(self, &j.sid);
+        let (mut session, local) =
+            match media.backend.answer(config(&media), &remote, audio, events) {
+                Ok(x) => x,
+                Err(e) => {
+                    let condition = match e {
+                        tern_media::CallError::NoCommonCodec => Condition::FailedApplication,
+                        tern_media::CallError::Fingerprint(_) => Condition::SecurityError,
+                        _ => Condition::GeneralError,
+                    };
+                    end(
+                        self,
+                        &j.sid,
+                        "failed",
+                        Some(format!("The call could not start: {e}")),
+                        Some((condition, Some(e.to_string()))),
+                    );
+                    return;
+                }
+            };
+        for c in &remote.candidates {
+            session.add_remote_candidate(c.clone());
+        }
+        let mut accept = JingleIq::new(Action::SessionAccept, &j.sid);
+        let mut answer = Content::new(
+            &content.name,
+            Some(map::rtp_of(&local)),
+            Some(map::transport_of(&local)),
+        );
+        answer.creator = content.creator;
+        answer.senders = content.senders;
+        accept.contents.push(answer);
+        // Other contents (video) are not answered: the caller's app
+        // keeps them off.
+        accept.group = j.group.clone().map(|mut g| {
+            g.contents.retain(|n| *n == content.name);
+            g
+        });
+        update(self, &j.sid, |c| {
+            for early in c.early.drain(..) {
+                session.add_remote_candidate(early);
+            }
+            c.session = Some(session);
+            c.local = Some(local);
+            c.content = Some((content.name.clone(), content.creator));
+        });
+        send_jingle(self, handle, from.clone(), accept, true);
+    }
+
+    /// The callee's session-accept.
+    fn on_accept(self: &Arc<Self>, j: &JingleIq) {
+        let problem = match jingle::check_answer(j) {
+            Err(p) => Some((p.condition(), p.to_string())),
+            Ok(()) => None,
+        };
+        let remote = j
+            .contents
+            .iter()
+            .find(|c| {
+                c.description
+                    .as_ref()
+                    .is_some_and(|d| d.media == Media::Audio)
+            })
+            .ok_or_else(|| "no audio in the answer".to_string())
+            .and_then(map::description_of);
+        let result = match (problem, remote) {
+            (Some((condition, why)), _) => Err((condition, why)),
+            (None, Err(e)) => Err((Condition::FailedApplication, e)),
+            (None, Ok(remote)) => {
+                let mut out = Ok(());
+                update(self, &j.sid, |c| {
+                    if let Some(s) = c.session.as_mut() {
+                        match s.accept_answer(&remote) {
+                            Ok(()) => {
+                                for cand in c.early.drain(..).chain(remote.candidates.clone()) {
+                                    s.add_remote_candidate(cand);
+                                }
+                            }
+                            Err(e) => {
+                                let condition = match e {
+                                    tern_media::CallError::Fingerprint(_) => {
+                                        Condition::SecurityError
+                                    }
+                                    _ => Condition::FailedApplication,
+                                };
+                                out = Err((condition, e.to_string()));
+                            }
+                        }
+                    }
+                });
+                out
+            }
+        };
+        if let Err((condition, why)) = result {
+            end(
+                self,
+                &j.sid,
+                "failed",
+                Some(format!("The other side's answer could not be used: {why}.")),
+                Some((condition, Some(why))),
+            );
+        }
+    }
+
+    /// Candidates trickled by the peer.
+    fn on_transport_info(&self, j: &JingleIq) {
+        let candidates: Vec<_> = j
+            .contents
+            .iter()
+            .filter_map(|c| c.transport.as_ref())
+            .flat_map(map::candidates_of)
+            .collect();
+        let mut inner = self.lock();
+        let Some(c) = inner.current.as_mut().filter(|c| c.view.id == j.sid) else {
+            return;
+        };
+        match c.session.as_mut() {
+            Some(s) => {
+                for cand in candidates {
+                    s.add_remote_candidate(cand);
+                }
+            }
+            None => {
+                let room = MAX_EARLY.saturating_sub(c.early.len());
+                c.early.extend(candidates.into_iter().take(room));
+            }
+        }
+    }
+}
