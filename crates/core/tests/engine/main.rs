@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod calls;
 mod connect;
 mod downgrade;
 mod federation;
