@@ -139,6 +139,28 @@ pub(crate) fn register(r: &mut Router) {
             calls.on_jingle(&h, req)
         },
     );
+    // XEP-0280: a carbon of a call's JMI message (a proposal to the user's
+    // other device rings here too; an answer from the other device stops
+    // it); any other carbon is the pipeline's.
+    for name in ["received", "sent"] {
+        r.on_message((name, "urn:xmpp:carbons:2"), |h, m| async move {
+            let own = h.ctx().own.clone();
+            let inner = crate::xep::message::unwrap_forwarded(&m, &own)
+                .filter(|u| u.source == crate::xep::message::Source::Carbon)
+                .map(|u| u.message)
+                .filter(|inner| {
+                    inner
+                        .payloads
+                        .iter()
+                        .any(|p| p.ns() == crate::xep::jingle_message::NS_JMI)
+                });
+            if let Some(inner) = inner {
+                let calls = h.ctx().calls.clone();
+                return calls.on_jmi(&h, &inner).await;
+            }
+            crate::inbound::on_message(h.ctx(), m).await
+        });
+    }
     // XEP-0184: a receipt for a call's proposal says a device of the
     // contact rings (Conversations); any other receipt is the pipeline's.
     r.on_message(("received", NS_RECEIPTS), |h, m| async move {

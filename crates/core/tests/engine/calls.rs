@@ -248,3 +248,157 @@ async fn calls_both_ways_on_ejabberd() {
     let server = Server::ejabberd().await;
     peer_calls(server, JingleStyle::Conversations, BundlePolicy::Balanced).await;
 }
+
+/// Tern with the media stack as `jid` (another device of an account, or a
+/// fresh one), its microphone a tone.
+async fn tern_as_with_media(server: &Server, jid: &str, pass: &str) -> TestClient {
+    let heard = Heard::default();
+    let media = CallMedia {
+        backend: Arc::new(UdpBackend::new()),
+        devices: Arc::new(move || {
+            Ok(AudioIo {
+                source: Box::new(ToneSource::new(TERN_HZ, 0.5)),
+                sink: Box::new(heard.clone()),
+            })
+        }),
+        bind: Some("127.0.0.1".parse().unwrap()),
+    };
+    let mut t = client_configured(true, move |c| c.calls = Some(media)).await;
+    t.client
+        .add_account(account(jid, pass, loopback(server.port(), false)))
+        .await
+        .unwrap();
+    wait_connected(&mut t, jid).await;
+    t
+}
+
+/// Declined, withdrawn, busy, a stranger, answered on another device: each
+/// ends with the right state on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_never_connect_end_with_the_right_state() {
+    let server = Server::prosody();
+    let (jid, pass) = server.user();
+    let mut t = tern_as_with_media(&server, &jid, &pass).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+
+    // A stranger's call does not ring: the caller is told no.
+    let to = jid.clone();
+    let sid = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    let s = sid.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(end.reason, "rejected", "{end:?}");
+    assert!(
+        t.client.calls_now().is_empty(),
+        "nothing rang: {:?}",
+        t.client.calls_now()
+    );
+    t.client.add_contact(&jid, &pj, None, &[]).await.unwrap();
+
+    // The contact declines Tern's call.
+    on_peer(&peer, |p| p.reject_next()).await.unwrap();
+    let placed = t.client.place_call(&jid, &pj).await.unwrap();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(
+        (ended.id.as_str(), ended.ended.as_deref()),
+        (placed.id.as_str(), Some("declined"))
+    );
+
+    // Tern gives up on a call that rings: the contact's device stops.
+    on_peer(&peer, |p| p.ring_only()).await.unwrap();
+    let placed = t.client.place_call(&jid, &pj).await.unwrap();
+    call_state(&mut t, CallState::Ringing).await;
+    t.client.hang_up(&placed.id).unwrap();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("cancelled"));
+    let s = placed.id.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!((end.reason.as_str(), end.by_local), ("retracted", false));
+
+    // The contact calls and gives up: missed.
+    let to = jid.clone();
+    let sid = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    let ringing = call_state(&mut t, CallState::Ringing).await;
+    assert_eq!(ringing.id, sid);
+    on_peer(&peer, |p| p.retract()).await.unwrap();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("missed"));
+
+    // The contact calls, Tern declines.
+    let to = jid.clone();
+    let sid = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    call_state(&mut t, CallState::Ringing).await;
+    t.client.hang_up(&sid).unwrap();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("declined"));
+    let s = sid.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!((end.reason.as_str(), end.by_local), ("rejected", false));
+
+    // While one call rings, a second caller is told busy, and the first
+    // call goes on.
+    let second = call_peer(&server).await;
+    t.client
+        .add_contact(&jid, second.bare_jid(), None, &[])
+        .await
+        .unwrap();
+    let to = jid.clone();
+    let first = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    call_state(&mut t, CallState::Ringing).await;
+    let to = jid.clone();
+    let busy = on_peer(&second, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    let end = on_peer(&second, move |p| p.wait_sid_ended(&busy, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(end.reason, "rejected", "{end:?}");
+    let now = t.client.calls_now();
+    assert_eq!(
+        (now[0].id.as_str(), now[0].state),
+        (first.as_str(), CallState::Ringing)
+    );
+
+    // Answered on the user's other device: this one stops ringing.
+    let mut other = tern_as_with_media(&server, &jid, &pass).await;
+    // Online (presence sent, carbons on) once its catch-up is done.
+    wait_event(&mut other.events, SETUP, "the other device online", |e| {
+        matches!(e, ClientEvent::HistorySync { done: true, .. }).then_some(())
+    })
+    .await;
+    on_peer(&peer, |p| p.hangup()).await.unwrap();
+    call_state(&mut t, CallState::Ended).await;
+    let opts = peer_options(JingleStyle::Conversations, BundlePolicy::Balanced);
+    let to = jid.clone();
+    let sid = on_peer(&peer, move |p| p.call(&to, &opts)).await.unwrap();
+    let here = call_state(&mut t, CallState::Ringing).await;
+    let there = call_state(&mut other, CallState::Ringing).await;
+    assert_eq!(
+        (here.id.as_str(), there.id.as_str()),
+        (sid.as_str(), sid.as_str())
+    );
+    other.client.accept_call(&sid).unwrap();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("answered_elsewhere"));
+    call_state(&mut other, CallState::Active).await;
+    other.client.hang_up(&sid).unwrap();
+    let s = sid.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert!(!end.by_local, "{end:?}");
+}
