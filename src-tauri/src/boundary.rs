@@ -14,9 +14,10 @@ use tern_core::{
 };
 
 pub use tern_core::{
-    ClientEvent, ContactView, ConversationView, DeviceTrust, DeviceView, EncryptionView,
-    InvitationView, MessageView, OccupantView, OwnEncryptionView, ProfileView, RoomInfoView,
-    RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot, UriVerification, VCardView,
+    CallState, CallView, ClientEvent, ContactView, ConversationView, DeviceTrust, DeviceView,
+    EncryptionView, InvitationView, MessageView, OccupantView, OwnEncryptionView, ProfileView,
+    RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomView, Snapshot,
+    UriVerification, VCardView,
 };
 
 /// Event carrying an [`EngineEvents`] batch, as its JSON in a string.
@@ -33,6 +34,16 @@ pub struct SnapshotView {
     pub seq: u64,
     /// The state: accounts, unanswered subscription requests, blocklists.
     pub snapshot: Snapshot,
+}
+
+/// The calls the window shows: the running one first, then the last ended
+/// ones; and whether this build can make calls at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+pub struct CallsView {
+    /// Calls can be placed and answered (a media stack and sound devices).
+    pub available: bool,
+    /// The running call first, then the last ended ones.
+    pub calls: Vec<CallView>,
 }
 
 /// A QR code: `size` rows of `size` modules, `dark` row by row. The window

@@ -5,11 +5,11 @@ use tauri::State;
 use tern_core::{FilePrefs, PhotoQuality};
 
 use crate::boundary::{
-    checked_link, picture_upload, AccountRequest, ContactForm, ContactView, ConversationView,
-    DeviceTrust, DeviceView, Draft, EncryptionView, Listed, MessageView, OccupantView,
-    OwnEncryptionView, ProfileView, QrCode, RoomInfoView, RoomKind, RoomListing, RoomMember,
-    RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues, SnapshotView,
-    UiError, UriVerification, VCardView,
+    checked_link, picture_upload, AccountRequest, CallView, CallsView, ContactForm, ContactView,
+    ConversationView, DeviceTrust, DeviceView, Draft, EncryptionView, Listed, MessageView,
+    OccupantView, OwnEncryptionView, ProfileView, QrCode, RoomInfoView, RoomKind, RoomListing,
+    RoomMember, RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
+    SnapshotView, UiError, UriVerification, VCardView,
 };
 use crate::Shell;
 
@@ -1276,4 +1276,45 @@ pub async fn remove_own_device(shell: State<'_, Shell>, account: String, device_
 #[specta::specta]
 pub async fn qr_code(text: String) -> Reply<QrCode> {
     crate::boundary::qr_code(&text)
+}
+
+/// Calls a contact (voice): every device of theirs rings.
+#[tauri::command]
+#[specta::specta]
+pub async fn place_call(shell: State<'_, Shell>, account: String, peer: String) -> Reply<CallView> {
+    Ok(shell.client().await?.place_call(&account, &peer).await?)
+}
+
+/// Answers the incoming call `id`.
+#[tauri::command]
+#[specta::specta]
+pub async fn accept_call(shell: State<'_, Shell>, id: String) -> Reply<()> {
+    Ok(shell.client().await?.accept_call(&id)?)
+}
+
+/// Declines the incoming call `id`, withdraws an unanswered outgoing one,
+/// or ends the call in progress.
+#[tauri::command]
+#[specta::specta]
+pub async fn hang_up(shell: State<'_, Shell>, id: String) -> Reply<()> {
+    Ok(shell.client().await?.hang_up(&id)?)
+}
+
+/// Mutes or unmutes the microphone in call `id`.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_call_muted(shell: State<'_, Shell>, id: String, muted: bool) -> Reply<()> {
+    Ok(shell.client().await?.set_call_muted(&id, muted)?)
+}
+
+/// The running call (first) and the last ended ones; and whether this
+/// build can make calls at all.
+#[tauri::command]
+#[specta::specta]
+pub async fn calls(shell: State<'_, Shell>) -> Reply<CallsView> {
+    let client = shell.client().await?;
+    Ok(CallsView {
+        available: client.calls_available(),
+        calls: client.calls_now(),
+    })
 }

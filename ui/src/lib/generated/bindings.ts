@@ -259,6 +259,22 @@ export const commands = {
 	removeOwnDevice: (account: string, deviceId: number) => __TAURI_INVOKE<null>("remove_own_device", { account, deviceId }),
 	/**  `text` (this device's trust URI) as a QR code for the window to draw. */
 	qrCode: (text: string) => __TAURI_INVOKE<QrCode>("qr_code", { text }),
+	/**  Calls a contact (voice): every device of theirs rings. */
+	placeCall: (account: string, peer: string) => __TAURI_INVOKE<CallView>("place_call", { account, peer }),
+	/**  Answers the incoming call `id`. */
+	acceptCall: (id: string) => __TAURI_INVOKE<null>("accept_call", { id }),
+	/**
+	 *  Declines the incoming call `id`, withdraws an unanswered outgoing one,
+	 *  or ends the call in progress.
+	 */
+	hangUp: (id: string) => __TAURI_INVOKE<null>("hang_up", { id }),
+	/**  Mutes or unmutes the microphone in call `id`. */
+	setCallMuted: (id: string, muted: boolean) => __TAURI_INVOKE<null>("set_call_muted", { id, muted }),
+	/**
+	 *  The running call (first) and the last ended ones; and whether this
+	 *  build can make calls at all.
+	 */
+	calls: () => __TAURI_INVOKE<CallsView>("calls"),
 };
 
 /* Constants */
@@ -321,6 +337,67 @@ export type AccountView = {
 	enabled: boolean,
 	/**  Connection state. */
 	state: AccountState,
+};
+
+/**  Where a call is. */
+export type CallState = 
+/**  Outgoing: proposed, no device of the contact said it rings yet. */
+"calling" | 
+/**  Outgoing: a device of the contact rings. Incoming: ringing here. */
+"ringing" | 
+/**  Accepted: the session and the media are being set up. */
+"connecting" | 
+/**  Audio flows. */
+"active" | 
+/**  Over (`CallView::ended` says how). */
+"ended";
+
+/**  A call as the UI shows it. */
+export type CallView = {
+	/**  Account. */
+	account: string,
+	/**  The call's id (the Jingle session id). */
+	id: string,
+	/**  The contact (bare JID). */
+	peer: string,
+	/**  The user placed the call. */
+	outgoing: boolean,
+	/**  Where it is. */
+	state: CallState,
+	/**
+	 *  How it ended: `hung_up` (by the user), `peer_hung_up`, `declined`
+	 *  (by the user, or by the contact for an outgoing call), `busy`,
+	 *  `missed` (nobody answered, or the caller gave up), `cancelled` (the
+	 *  user gave up before an answer), `answered_elsewhere`,
+	 *  `declined_elsewhere` (on another device of the user's), `failed`
+	 *  (`problem` says why).
+	 */
+	ended: string | null,
+	/**  Why it failed, in words a person can act on. */
+	problem: string | null,
+	/**  The microphone is muted. */
+	muted: boolean,
+	/**  The audio goes through a relay (TURN). */
+	relayed: boolean,
+	/**  `good` or `poor` (packet loss above 5 %), once audio flows. */
+	quality: string | null,
+	/**  When it was placed or began to ring (ms since the epoch). */
+	started_ms: number,
+	/**  When audio began to flow. */
+	connected_ms: number | null,
+	/**  When it ended. */
+	ended_ms: number | null,
+};
+
+/**
+ *  The calls the window shows: the running one first, then the last ended
+ *  ones; and whether this build can make calls at all.
+ */
+export type CallsView = {
+	/**  Calls can be placed and answered (a media stack and sound devices). */
+	available: boolean,
+	/**  The running call first, then the last ended ones. */
+	calls: CallView[],
 };
 
 /**  What someone is doing in a conversation (XEP-0085). */
@@ -415,6 +492,10 @@ profile: ProfileView } |
 account: string; 
 /**  Whose devices. */
 jid: string } | 
+/**  A call started, changed or ended (upsert by `id`). */
+{ type: "call"; 
+/**  The call. */
+call: CallView } | 
 /**
  *  A subscription request was answered (by the user, here or on
  *  another device) or is no longer needed: it leaves the list.
