@@ -191,11 +191,11 @@ class ChatData {
     }
     this.contacts = [
       contact(JULIET, { name: 'Juliet Capulet', groups: ['Family', 'Friends'], presence: [
-          { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations' },
-          { resource: 'laptop.7f3a', show: 'away', status: 'At my desk after supper', priority: 0, client: 'Gajim' },
+          { resource: 'phone', show: 'available', status: 'On the balcony 🌙', priority: 5, client: 'Conversations', calls: false },
+          { resource: 'laptop.7f3a', show: 'away', status: 'At my desk after supper', priority: 0, client: 'Gajim', calls: false },
         ] }),
-      contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0, client: null }] }),
-      contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0, client: null }] }),
+      contact(ROMEO, { name: 'Romeo', groups: ['Friends'], presence: [{ resource: 'pc', show: 'away', status: null, priority: 0, client: null, calls: false }] }),
+      contact(NURSE, { name: 'The Nurse', groups: ['Family'], presence: [{ resource: 'x', show: 'dnd', status: 'Busy with errands', priority: 0, client: null, calls: false }] }),
       contact(TYBALT, { subscription: 'none', ask: true, nickname: 'Prince of Cats' }),
       contact('friar@verona.example', { name: 'Friar Laurence', presence: [] }),
     ];
@@ -224,7 +224,7 @@ class ChatData {
     this.requests = [{ account: ME, from: 'benvolio@montague.example', nick: 'Benvolio' }];
     this.blocked = { [ME]: ['spam@junk.example'] };
     if (scenario === 'chats-people') {
-      this.contacts.push(contact(BOB, { name: 'Bob 1', presence: [{ resource: 'phone.4f2a', show: 'available', status: null, priority: 0, client: null }] }));
+      this.contacts.push(contact(BOB, { name: 'Bob 1', presence: [{ resource: 'phone.4f2a', show: 'available', status: null, priority: 0, client: null, calls: false }] }));
       this.contacts.push(contact(DEMO, { name: 'Juliet (demo)' }));
       this.timelines.set(BOB, bobTimeline());
       this.timelines.set(DEMO, [msg(DEMO, { body: 'A demo account', timestamp_ms: daysAgo(4) })]);
@@ -233,7 +233,7 @@ class ChatData {
       this.contacts.push(
         contact(HOSTILE_PEER, {
           name: `${HOSTILE.script}${HOSTILE.bidi}`,
-          presence: [{ resource: HOSTILE.anchor, show: 'chat', status: HOSTILE.img, priority: 0, client: HOSTILE.svg }],
+          presence: [{ resource: HOSTILE.anchor, show: 'chat', status: HOSTILE.img, priority: 0, client: HOSTILE.svg, calls: false }],
           nickname: HOSTILE.html,
         }),
       );

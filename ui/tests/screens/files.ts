@@ -98,7 +98,7 @@ class FileData {
 
   setup(scenario: string) {
     this.scenario = scenario;
-    chatData.contacts.push(contact(MERCUTIO, { name: 'Mercutio', presence: [{ resource: 'lute', show: 'available', status: null, priority: 0, client: null }] }));
+    chatData.contacts.push(contact(MERCUTIO, { name: 'Mercutio', presence: [{ resource: 'lute', show: 'available', status: null, priority: 0, client: null, calls: false }] }));
     const list = mercutioTimeline();
     chatData.timelines.set(MERCUTIO, list);
     const last = list[list.length - 1];

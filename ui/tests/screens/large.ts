@@ -25,7 +25,7 @@ const jidOf = (i: number) => `user${String(i).padStart(4, '0')}@people.example`;
 const nameOf = (i: number) => `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]} ${Math.floor(i / (FIRST.length * LAST.length)) + 1}`;
 
 function presence(i: number, show: Show | null, status: string | null = null): ContactView['presence'] {
-  return show ? [{ resource: `r${i}`, show, status, priority: 0, client: null }] : [];
+  return show ? [{ resource: `r${i}`, show, status, priority: 0, client: null, calls: false }] : [];
 }
 
 let roster: ContactView[] | null = null;

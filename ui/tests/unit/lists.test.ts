@@ -109,7 +109,7 @@ describe('contacts', () => {
     s.events(batch(upsertContact(contact('a@y', { groups: ['Work'] })), upsertContact(contact('b@y'))));
     const sorted = s.sorted;
     const grouped = s.grouped;
-    s.events(batch(upsertContact(contact('a@y', { groups: ['Work'], presence: [{ resource: 'r', show: 'away', status: 'Out', priority: 0, client: null }] }))));
+    s.events(batch(upsertContact(contact('a@y', { groups: ['Work'], presence: [{ resource: 'r', show: 'away', status: 'Out', priority: 0, client: null, calls: false }] }))));
     expect(s.get('me@x', 'a@y')?.presence[0].show).toBe('away');
     expect(s.sorted).toBe(sorted);
     expect(s.grouped).toBe(grouped);

@@ -383,6 +383,9 @@ pub struct ResourcePresence {
     pub priority: i8,
     /// Name of the client software, from its entity capabilities (XEP-0115).
     pub client: Option<String>,
+    /// Its client takes voice calls (Jingle RTP audio over ICE-UDP with
+    /// DTLS-SRTP, proposed by XEP-0353), as its capabilities say.
+    pub calls: bool,
 }
 
 /// A contact with its presence.

@@ -156,10 +156,9 @@ pub(crate) fn contact_view(
 ) -> ContactView {
     let mut presence = presences.of(&row.jid);
     for p in &mut presence {
-        p.client = ctx
-            .discovery
-            .of(&format!("{}/{}", row.jid, p.resource))
-            .and_then(|i| i.client.clone());
+        let info = ctx.discovery.of(&format!("{}/{}", row.jid, p.resource));
+        p.client = info.as_ref().and_then(|i| i.client.clone());
+        p.calls = info.is_some_and(|i| crate::services::calls::takes_calls(&i.features));
     }
     ContactView {
         account: ctx.account.clone(),
@@ -410,6 +409,7 @@ pub(crate) async fn on_presence(handle: &AccountHandle, p: Presence) {
                     status,
                     priority: p.priority.0,
                     client: None,
+                    calls: false,
                 }),
                 &resource,
                 contact,
@@ -516,6 +516,7 @@ mod tests {
             status: None,
             priority: 0,
             client: None,
+            calls: false,
         })
     }
 

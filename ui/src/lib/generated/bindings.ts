@@ -1266,6 +1266,11 @@ export type ResourcePresence = {
 	priority: number,
 	/**  Name of the client software, from its entity capabilities (XEP-0115). */
 	client: string | null,
+	/**
+	 *  Its client takes voice calls (Jingle RTP audio over ICE-UDP with
+	 *  DTLS-SRTP, proposed by XEP-0353), as its capabilities say.
+	 */
+	calls: boolean,
 };
 
 /**  What a room says about itself (before joining). */

@@ -83,6 +83,13 @@ pub(crate) const CALL_FEATURES: &[&str] = &[
     jmi::NS_JMI,
 ];
 
+/// Whether a client announcing `features` takes voice calls.
+pub(crate) fn takes_calls(features: &[String]) -> bool {
+    CALL_FEATURES
+        .iter()
+        .all(|f| features.iter().any(|g| g == f))
+}
+
 /// How long a call rings before it counts as missed (Conversations gives
 /// up after 60 s too).
 const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -1190,5 +1197,30 @@ impl Calls {
                 c.early.extend(candidates.into_iter().take(room));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_takes_calls_when_it_announces_every_call_feature() {
+        let all: Vec<String> = CALL_FEATURES.iter().map(|f| f.to_string()).collect();
+        assert!(takes_calls(&all));
+        for missing in CALL_FEATURES {
+            let some: Vec<String> = all.iter().filter(|f| f != missing).cloned().collect();
+            assert!(!takes_calls(&some), "without {missing}");
+        }
+    }
+
+    #[test]
+    fn session_ids_are_unique_and_safe() {
+        let a = new_sid();
+        assert_eq!(a.len(), 22);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(a, new_sid());
     }
 }
