@@ -16,7 +16,12 @@ impl Client {
             input: peer.to_string(),
             detail: e.to_string(),
         })?;
-        self.calls().place(&handle, &peer)
+        let servers = if self.calls().available() {
+            crate::services::calls::ice_servers(&handle).await
+        } else {
+            Vec::new()
+        };
+        self.calls().place(&handle, &peer, servers)
     }
 
     /// Answers the incoming call `id`.

@@ -27,6 +27,8 @@ pub(crate) mod correction;
 pub(crate) mod delay;
 /// XEP-0030: Service Discovery (the parts about Tern's own answers)
 pub(crate) mod disco;
+/// XEP-0215: External Service Discovery (STUN and TURN for calls)
+pub(crate) mod extdisco;
 /// XEP-0428: Fallback Indication
 pub(crate) mod fallback;
 /// XEP-0297: Stanza Forwarding

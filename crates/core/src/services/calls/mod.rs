@@ -192,6 +192,8 @@ struct Call {
     early: Vec<tern_media::Candidate>,
     /// The user accepted (incoming): a session-initiate is expected.
     accepted: bool,
+    /// The STUN and TURN servers the user's server names (XEP-0215).
+    ice_servers: Vec<tern_media::IceServer>,
 }
 
 impl Calls {
@@ -420,11 +422,47 @@ fn retract(calls: &Calls, sid: &str) {
 }
 
 /// The media configuration of a call.
-fn config(media: &CallMedia) -> CallConfig {
+fn config(media: &CallMedia, ice_servers: Vec<tern_media::IceServer>) -> CallConfig {
     CallConfig {
         bind: media.bind,
+        ice_servers,
         ..CallConfig::default()
     }
+}
+
+/// How long the user's server may take to name its STUN and TURN servers.
+const SERVICES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The STUN and TURN servers (with credentials) the user's server names
+/// (XEP-0215); none if it names none or does not answer in time. Must not
+/// run inside the account task (it waits for an answer).
+pub(crate) async fn ice_servers(handle: &AccountHandle) -> Vec<tern_media::IceServer> {
+    let domain = handle.ctx().own.domain().to_string();
+    let Ok(server) = Jid::new(&domain) else {
+        return Vec::new();
+    };
+    let answer = tokio::time::timeout(
+        SERVICES_TIMEOUT,
+        handle.request(crate::xep::extdisco::request(server)),
+    )
+    .await;
+    let services = match answer {
+        Ok(Ok(Iq::Result {
+            payload: Some(p), ..
+        })) => crate::xep::extdisco::read(&p),
+        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => Vec::new(),
+    };
+    tracing::debug!(account = %handle.ctx().account, services = services.len(), "STUN and TURN servers");
+    services
+        .into_iter()
+        .map(|s| tern_media::IceServer {
+            stun: s.stun,
+            host: s.host,
+            port: s.port,
+            username: s.username,
+            password: s.password,
+        })
+        .collect()
 }
 
 /// What the media stack reports, handled on its own task.
@@ -500,6 +538,7 @@ impl Calls {
         self: &Arc<Self>,
         handle: &AccountHandle,
         peer: &BareJid,
+        ice_servers: Vec<tern_media::IceServer>,
     ) -> crate::Result<CallView> {
         if self.media.is_none() {
             return Err(call_error(
@@ -543,6 +582,7 @@ impl Calls {
                 content: None,
                 early: Vec::new(),
                 accepted: false,
+                ice_servers,
             });
         }
         let j = Jmi {
@@ -760,6 +800,16 @@ impl Calls {
         });
     }
 
+    /// The STUN and TURN servers of call `sid`.
+    fn servers_of(&self, sid: &str) -> Vec<tern_media::IceServer> {
+        self.lock()
+            .current
+            .as_ref()
+            .filter(|c| c.view.id == sid)
+            .map(|c| c.ice_servers.clone())
+            .unwrap_or_default()
+    }
+
     fn is_outgoing_unanswered(&self, sid: &str) -> bool {
         self.lock().current.as_ref().is_some_and(|c| {
             c.view.id == sid
@@ -853,10 +903,20 @@ impl Calls {
                 content: None,
                 early: Vec::new(),
                 accepted: false,
+                ice_servers: Vec::new(),
             });
         }
         emit(handle, &view);
         end_if_still(self, sid, &[CallState::Ringing], RING_TIMEOUT);
+        // The servers to reach the caller through, asked for while it rings
+        // (not here: this runs in the account task, which answers).
+        let calls = self.clone();
+        let h = handle.clone();
+        let s = sid.to_string();
+        tokio::spawn(async move {
+            let servers = ice_servers(&h).await;
+            update(&calls, &s, |c| c.ice_servers = servers);
+        });
         let ringing = Jmi {
             sid: sid.to_string(),
             kind: JmiKind::Ringing,
@@ -905,8 +965,9 @@ impl Calls {
                 return;
             }
         };
+        let servers = self.servers_of(sid);
         let events = media_events(self, sid);
-        let (session, local) = match media.backend.offer(config(&media), audio, events) {
+        let (session, local) = match media.backend.offer(config(&media, servers), audio, events) {
             Ok(x) => x,
             Err(e) => {
                 end(
@@ -1070,9 +1131,13 @@ impl Calls {
                 return;
             }
         };
+        let servers = self.servers_of(&j.sid);
         let events = media_events(self, &j.sid);
         let (mut session, local) =
-            match media.backend.answer(config(&media), &remote, audio, events) {
+            match media
+                .backend
+                .answer(config(&media, servers), &remote, audio, events)
+            {
                 Ok(x) => x,
                 Err(e) => {
                     let condition = match e {
