@@ -38,8 +38,24 @@
 //!
 //! Local candidates: [`MediaBackend::offer`] and [`MediaBackend::answer`] return the host
 //! candidates in the description they return (the sockets are bound before they return);
-//! candidates found later (server-reflexive ones, from STUN) come as
+//! candidates found later (server-reflexive ones from STUN, relayed ones from TURN) come as
 //! [`MediaEvent::LocalCandidate`] and are to be trickled.
+//!
+//! Relays: each TURN server of [`CallConfig::ice_servers`] with a user name and password
+//! (XEP-0215 gives them; Prosody's are TURN REST API credentials, `expiry:user` and an
+//! HMAC of it) gets one UDP allocation from a socket of its own: long-term credentials
+//! (the 401 realm/nonce exchange, stale nonces followed), the relayed address added to str0m
+//! as a relayed candidate and reported as [`MediaEvent::LocalCandidate`], a permission for
+//! every remote candidate's address, a channel for every peer address str0m sends to (Send
+//! indications until it is bound), refreshes before the allocation, permissions and
+//! channels expire, and a zero-lifetime Refresh when the session ends. Only answers signed
+//! with the key count; nothing the server sends can grow the client's state without bound.
+//! With [`CallConfig::relay_only`] no host or server-reflexive candidate is gathered or
+//! signalled (the description has no candidates, the relayed ones are trickled without a
+//! related address), and when no allocation succeeds the session fails with the server's
+//! reason ("… refused the credentials (401 Unauthorized)", "… did not answer"); otherwise a
+//! TURN failure only means no relayed candidate. [`MediaEvent::Connected`] says `relayed`
+//! when the nominated pair's local side is a relayed candidate.
 
 mod net;
 mod session;
