@@ -1,8 +1,9 @@
 //! A whole call on loopback through the real stack (UDP sockets, ICE, DTLS-SRTP, RTP, Opus,
 //! jitter buffer): mouth-to-ear latency, CPU of the session threads, and time from accepting
-//! the answer to the first sound.
+//! the answer to the first sound, directly and through a TURN relay (coturn).
 //!
-//! `cargo bench -p tern-media --bench call`; numbers in docs/benchmarks.md.
+//! `cargo bench -p tern-media --bench call` (`-- turn` for the TURN figures alone); numbers
+//! in docs/benchmarks.md.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ use tern_media::{AudioSource, CallConfig, Frame, JitterConfig, ToneSource, FRAME
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::call::{loopback, start_call_with, Call, Route};
+use support::call::{loopback, start_call_each, start_call_with, Call, Route};
+use support::turn::Coturn;
 
 /// A burst of tone every second (200 ms of 440 Hz, then silence), noting when each burst's
 /// first frame was handed over.
@@ -166,8 +168,54 @@ fn first_audio(n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// As [`first_audio`], both sides relay-only through coturn, and accept-to-connected: each
+/// side allocates when its session is made (the callee just before the answer is accepted),
+/// so the callee's allocation is within the time measured.
+fn first_audio_relayed(coturn: &Coturn, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut first = Vec::new();
+    let mut connected = Vec::new();
+    for i in 0..n {
+        let config = |name: &str| CallConfig {
+            ice_servers: vec![coturn.ice_server(name)],
+            relay_only: true,
+            ..loopback()
+        };
+        let mut call = start_call_each(
+            config(&format!("caller{i}")),
+            config(&format!("callee{i}")),
+            ToneSource::new(440.0, 0.5),
+            ToneSource::new(880.0, 0.5),
+            Route::Direct,
+            |_| {},
+            |_| {},
+        );
+        assert!(call.wait_connected(Duration::from_secs(8)), "not connected");
+        connected.push(call.accepted_at.elapsed().as_secs_f64() * 1e3);
+        call.pump(Duration::from_secs(5), |c| c.caller.first_sound().is_some());
+        let heard = call.caller.first_sound().expect("sound");
+        assert!(call.caller.session.stats().relayed, "relayed");
+        call.close();
+        first.push((heard - call.accepted_at).as_secs_f64() * 1e3);
+    }
+    (first, connected)
+}
+
 fn main() {
-    // `cargo bench` passes --bench; nothing else is read.
+    // `cargo bench` passes --bench; `turn` runs the TURN figures alone.
+    let coturn = Coturn::start();
+    let (first, connected) = first_audio_relayed(&coturn, 10);
+    println!(
+        "relay-only both sides through coturn, accept_answer to connected (10 calls): {}",
+        stats_ms(connected)
+    );
+    println!(
+        "relay-only both sides through coturn, accept_answer to first sound at the caller: {}",
+        stats_ms(first)
+    );
+    drop(coturn);
+    if std::env::args().any(|a| a == "turn") {
+        return;
+    }
     println!(
         "time from accept_answer to first sound at the caller (10 calls): {}",
         stats_ms(first_audio(10))

@@ -16,7 +16,7 @@
 //!   to decode a packet, recover a lost one from the next packet's FEC, or conceal.
 //! - [`call`]: the network half: [`MediaBackend`] / [`MediaSession`] and [`UdpBackend`], a
 //!   session thread per call content driving str0m (ICE, DTLS 1.2 through OpenSSL, SRTP,
-//!   RTP with rtcp-mux) over UDP sockets, with host and STUN candidates.
+//!   RTP with rtcp-mux) over UDP sockets, with host, STUN and TURN (relayed) candidates.
 //!
 //! Audio format everywhere: 48 kHz, mono, `f32` samples in `[-1, 1]`, 20 ms frames of
 //! [`FRAME_SAMPLES`] samples. Mono because a voice call has one voice: Opus carries it as a

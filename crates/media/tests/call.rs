@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::call::{
-    audio, events, loopback, snr_by_half_second, start_call, start_call_with, Route,
+    audio, events, loopback, snr_by_half_second, start_call, start_call_each, start_call_with,
+    Call, Route, Side,
 };
+use support::turn::{turn_server, Coturn, JunkServer};
 use support::{analyse, Impairment};
 use tern_media::{
     CallConfig, CallError, CandidateKind, IceServer, JitterConfig, MediaBackend, MediaEvent, Setup,
@@ -305,9 +307,10 @@ fn descriptions_are_what_jingle_needs() {
         relay_only: true,
         ..loopback()
     };
+    // Relay-only without a TURN server that has credentials does not start.
     assert!(matches!(
         backend.offer(relay_only, io, sink).err(),
-        Some(CallError::Unsupported(_))
+        Some(CallError::NoRelay(_))
     ));
 
     // close() is prompt and idempotent.
@@ -487,4 +490,178 @@ fn playout_follows_a_stream_that_falls_behind_for_good() {
     let tone = analyse(tail, Duration::ZERO);
     assert!((tone.frequency_hz - 440.0).abs() <= 2.0, "{tone:?}");
     assert!(tone.snr_db >= 30.0, "{tone:?}");
+}
+
+/// Every candidate a side gave the other: in its description and trickled.
+fn signalled(side: &Side) -> Vec<tern_media::Candidate> {
+    let mut all = side.description.candidates.clone();
+    all.extend(side.seen.iter().filter_map(|e| match e {
+        MediaEvent::LocalCandidate(c) => Some(c.clone()),
+        _ => None,
+    }));
+    all
+}
+
+fn relay_only(servers: Vec<IceServer>) -> CallConfig {
+    CallConfig {
+        ice_servers: servers,
+        relay_only: true,
+        ..loopback()
+    }
+}
+
+/// Runs a connected call for a while, closes it and checks each side heard the other's tone.
+fn hear_both(call: &mut Call, what: &str) {
+    call.run_for(Duration::from_secs(4));
+    let relayed_while_up = (
+        call.caller.session.stats().relayed,
+        call.callee.session.stats().relayed,
+    );
+    println!("{what}: stats say relayed (caller, callee) = {relayed_while_up:?}");
+    call.close();
+    for (side, expect) in [(&call.caller, 880.0), (&call.callee, 440.0)] {
+        let samples = side.samples();
+        let tone = analyse(&samples, SKIP);
+        let stats = side.session.stats();
+        println!(
+            "{what}, heard {expect} Hz: {tone:?} {:?}; {stats:?}",
+            snr_by_half_second(&samples)
+        );
+        assert!((tone.frequency_hz - expect).abs() <= 2.0, "{tone:?}");
+        assert!(tone.snr_db >= 30.0, "{tone:?}");
+        assert!(stats.packets_received >= 100, "{stats:?}");
+        assert!(side.failure().is_none(), "{:?}", side.seen);
+        assert!(side.seen.contains(&MediaEvent::Ended), "{:?}", side.seen);
+    }
+}
+
+#[test]
+fn relay_only_on_both_sides_through_coturn() {
+    let coturn = Coturn::start();
+    let caller = relay_only(vec![coturn.ice_server("caller")]);
+    let callee = relay_only(vec![coturn.ice_server("callee")]);
+    let (a, b) = tones();
+    let mut call = start_call_each(caller, callee, a, b, Route::Direct, |_| {}, |_| {});
+    assert!(call.wait_connected(Duration::from_secs(8)), "not connected");
+    let connected_after = call.accepted_at.elapsed();
+    for side in [&call.caller, &call.callee] {
+        assert!(
+            side.seen.contains(&MediaEvent::Connected { relayed: true }),
+            "{:?}",
+            side.seen
+        );
+        // Nothing but relayed candidates went to the peer, and none tells a local address.
+        assert!(side.description.candidates.is_empty());
+        let all = signalled(side);
+        assert!(!all.is_empty());
+        for c in &all {
+            assert_eq!(c.kind, CandidateKind::Relayed, "{c:?}");
+            assert_eq!(c.related, None, "{c:?}");
+            assert_eq!(c.address.ip(), coturn.addr.ip());
+            assert_ne!(c.address.port(), coturn.addr.port());
+        }
+    }
+    assert!(call.pump(Duration::from_secs(2), |c| c.caller.first_sound().is_some()));
+    let first = call.caller.first_sound().expect("sound") - call.accepted_at;
+    println!(
+        "relay-only both sides: connected {connected_after:?}, first sound {first:?} after accept"
+    );
+    assert!(first < Duration::from_secs(2), "{first:?}");
+    assert!(call.caller.session.stats().relayed);
+    hear_both(&mut call, "relay-only both sides");
+}
+
+#[test]
+fn relay_only_caller_and_a_host_callee() {
+    let coturn = Coturn::start();
+    let caller = relay_only(vec![coturn.ice_server("caller")]);
+    // The callee's TURN server refuses its credentials: not fatal when relays are optional.
+    let callee = CallConfig {
+        ice_servers: vec![turn_server(coturn.addr, "1:callee", "wrong")],
+        ..loopback()
+    };
+    let (a, b) = tones();
+    let mut call = start_call_each(caller, callee, a, b, Route::Direct, |_| {}, |_| {});
+    assert!(call.wait_connected(Duration::from_secs(8)), "not connected");
+    assert!(
+        call.caller
+            .seen
+            .contains(&MediaEvent::Connected { relayed: true }),
+        "{:?}",
+        call.caller.seen
+    );
+    assert!(
+        call.callee
+            .seen
+            .contains(&MediaEvent::Connected { relayed: false }),
+        "{:?}",
+        call.callee.seen
+    );
+    assert!(signalled(&call.caller)
+        .iter()
+        .all(|c| c.kind == CandidateKind::Relayed));
+    let callee_kinds: Vec<_> = signalled(&call.callee).iter().map(|c| c.kind).collect();
+    assert_eq!(callee_kinds, vec![CandidateKind::Host]);
+    hear_both(&mut call, "relay-only caller, host callee");
+}
+
+#[test]
+fn wrong_turn_credentials_fail_a_relay_only_call_cleanly() {
+    let coturn = Coturn::start();
+    let (username, _) = coturn.credentials("caller");
+    let caller = relay_only(vec![turn_server(coturn.addr, &username, "d3JvbmcK")]);
+    let (a, b) = tones();
+    let mut call = start_call_each(caller, loopback(), a, b, Route::Direct, |_| {}, |_| {});
+    let failed = call.pump(Duration::from_secs(5), |c| c.caller.failure().is_some());
+    let after = call.accepted_at.elapsed();
+    call.run_for(Duration::from_millis(300));
+    let why = call.caller.failure().map(str::to_owned);
+    println!("wrong credentials: {why:?} after {after:?}");
+    assert!(failed, "{:?}", call.caller.seen);
+    let why = why.expect("failure");
+    assert!(why.contains("refused the credentials"), "{why}");
+    assert!(after < Duration::from_secs(2), "{after:?}");
+    // Nothing was offered to the peer and nothing reached it.
+    assert!(signalled(&call.caller).is_empty(), "{:?}", call.caller.seen);
+    let caller_stats = call.caller.session.stats();
+    assert_eq!(caller_stats.packets_sent, 0, "{caller_stats:?}");
+    assert!(!call.caller.connected());
+    let callee_stats = call.callee.session.stats();
+    assert_eq!(callee_stats.packets_received, 0, "{callee_stats:?}");
+    assert!(!call.callee.connected());
+    // The failed session has stopped: closing is prompt, and nothing else comes.
+    let t = Instant::now();
+    call.close();
+    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(!call.caller.seen.contains(&MediaEvent::Ended));
+}
+
+#[test]
+fn a_junk_answering_turn_server_fails_cleanly() {
+    // Junk only: nothing counts as an answer, the allocation times out. STUN-looking junk:
+    // the one readable answer is an error without a code, which ends it at once.
+    for (stun_looking, within) in [
+        (true, Duration::from_secs(2)),
+        (false, Duration::from_secs(7)),
+    ] {
+        let mut server = JunkServer::start(stun_looking);
+        let config = relay_only(vec![turn_server(server.addr, "1:user", "pass")]);
+        let backend = UdpBackend::new();
+        let (io, _) = audio(ToneSource::new(440.0, 0.1));
+        let (sink, rx) = events();
+        let started = Instant::now();
+        let (mut session, offer) = backend.offer(config, io, sink).expect("offer");
+        assert!(offer.candidates.is_empty());
+        let event = rx.recv_timeout(within).expect("an event");
+        let took = started.elapsed();
+        session.close();
+        let asked = server.stop();
+        println!("junk (STUN-looking {stun_looking}): {event:?} after {took:?}, {asked} requests");
+        let MediaEvent::Failed(why) = event else {
+            panic!("{event:?}")
+        };
+        assert!(why.contains("TURN server"), "{why}");
+        assert!(asked >= 1);
+        assert!(rx.try_recv().is_err(), "nothing after the failure");
+    }
 }

@@ -38,11 +38,28 @@
 //!
 //! Local candidates: [`MediaBackend::offer`] and [`MediaBackend::answer`] return the host
 //! candidates in the description they return (the sockets are bound before they return);
-//! candidates found later (server-reflexive ones, from STUN) come as
+//! candidates found later (server-reflexive ones from STUN, relayed ones from TURN) come as
 //! [`MediaEvent::LocalCandidate`] and are to be trickled.
+//!
+//! Relays: each TURN server of [`CallConfig::ice_servers`] with a user name and password
+//! (XEP-0215 gives them; Prosody's are TURN REST API credentials, `expiry:user` and an
+//! HMAC of it) gets one UDP allocation from a socket of its own: long-term credentials
+//! (the 401 realm/nonce exchange, stale nonces followed), the relayed address added to str0m
+//! as a relayed candidate and reported as [`MediaEvent::LocalCandidate`], a permission for
+//! every remote candidate's address, a channel for every peer address str0m sends to (Send
+//! indications until it is bound), refreshes before the allocation, permissions and
+//! channels expire, and a zero-lifetime Refresh when the session ends. Only answers signed
+//! with the key count; nothing the server sends can grow the client's state without bound.
+//! With [`CallConfig::relay_only`] no host or server-reflexive candidate is gathered or
+//! signalled (the description has no candidates, the relayed ones are trickled without a
+//! related address), and when no allocation succeeds the session fails with the server's
+//! reason ("… refused the credentials (401 Unauthorized)", "… did not answer"); otherwise a
+//! TURN failure only means no relayed candidate. [`MediaEvent::Connected`] says `relayed`
+//! when the nominated pair's local side is a relayed candidate.
 
 mod net;
 mod session;
+mod turn;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -140,7 +157,8 @@ pub struct Candidate {
     /// The type.
     pub kind: CandidateKind,
     /// The related address (XEP-0176 `rel-addr`/`rel-port`): the base of a server-reflexive
-    /// candidate; `None` for a host candidate.
+    /// candidate, the address the TURN server saw for a relayed one (`None` in a relay-only
+    /// session, which reveals no local or public address); `None` for a host candidate.
     pub related: Option<SocketAddr>,
     /// The ICE generation (0).
     pub generation: u32,
@@ -224,10 +242,13 @@ pub struct IceServer {
 /// How a session finds its candidates and plays audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallConfig {
-    /// STUN servers give server-reflexive candidates. TURN servers are not used yet.
+    /// STUN servers give server-reflexive candidates; TURN servers with a user name and
+    /// password give relayed ones (an allocation per server, at most four servers).
     pub ice_servers: Vec<IceServer>,
-    /// Only relayed candidates (hides the local addresses). Needs a TURN client, which is
-    /// not there yet: a session asked for it fails to start with [`CallError::Unsupported`].
+    /// Only relayed candidates are gathered and signalled: no host or server-reflexive
+    /// candidate, so the peer never learns the local or public addresses. Without a usable
+    /// TURN server the session does not start ([`CallError::NoRelay`]); when no allocation
+    /// succeeds (credentials refused, no answer) it fails with [`MediaEvent::Failed`].
     pub relay_only: bool,
     /// Host candidates on this address only (e.g. `127.0.0.1` in tests); all up interfaces
     /// but loopback and link-local when `None`.
@@ -310,9 +331,13 @@ pub enum CallError {
     /// The fingerprint uses a hash other than SHA-256, or is not hex.
     #[error("unsupported fingerprint: {0}")]
     Fingerprint(String),
-    /// Something asked for is not implemented (relay-only without a TURN client).
+    /// Something asked for is not implemented.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A relay-only session was asked for without a TURN server that can be used (none
+    /// with a user name and password).
+    #[error("no relay: {0}")]
+    NoRelay(String),
     /// No socket could be bound, or the audio codec could not start.
     #[error("cannot start: {0}")]
     Setup(String),

@@ -69,9 +69,22 @@ pub(crate) struct Sockets {
 
 impl Sockets {
     /// Binds one socket per address (on any free port). Addresses that cannot be bound are
-    /// skipped; none at all is an error.
+    /// skipped; none at all (of a non-empty list) is an error.
     pub(crate) fn bind(addresses: &[IpAddr]) -> io::Result<Self> {
-        let mut sockets = Vec::new();
+        let mut this = Self {
+            sockets: Vec::new(),
+            readers: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        this.add(addresses)?;
+        Ok(this)
+    }
+
+    /// Binds one more socket per address, before the readers start; returns the bound
+    /// addresses. Addresses that cannot be bound are skipped; none at all (of a non-empty
+    /// list) is an error.
+    pub(crate) fn add(&mut self, addresses: &[IpAddr]) -> io::Result<Vec<SocketAddr>> {
+        let mut bound = Vec::new();
         let mut last_err = None;
         for ip in addresses {
             match UdpSocket::bind(SocketAddr::new(*ip, 0)).and_then(|s| {
@@ -79,23 +92,17 @@ impl Sockets {
                 s.set_read_timeout(Some(READ_POLL))?;
                 Ok((addr, s))
             }) {
-                Ok(pair) => sockets.push(pair),
+                Ok(pair) => {
+                    bound.push(pair.0);
+                    self.sockets.push(pair);
+                }
                 Err(e) => last_err = Some(e),
             }
         }
-        if sockets.is_empty() {
+        if bound.is_empty() && !addresses.is_empty() {
             return Err(last_err.unwrap_or_else(|| io::Error::other("no local address")));
         }
-        Ok(Self {
-            sockets,
-            readers: Vec::new(),
-            stop: Arc::new(AtomicBool::new(false)),
-        })
-    }
-
-    /// The bound addresses.
-    pub(crate) fn addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.sockets.iter().map(|(a, _)| *a)
+        Ok(bound)
     }
 
     /// Starts a reader thread per socket, each sending what it reads to `to` (wrapped by
@@ -178,7 +185,7 @@ pub(crate) fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
 }
 
 /// STUN magic cookie (RFC 8489 §5).
-const MAGIC_COOKIE: u32 = 0x2112_A442;
+pub(crate) const MAGIC_COOKIE: u32 = 0x2112_A442;
 const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
 const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
@@ -226,7 +233,7 @@ pub(crate) fn parse_binding_response(data: &[u8]) -> Option<([u8; 12], Option<So
 }
 
 /// A (XOR-)MAPPED-ADDRESS value; `xor` is the cookie and transaction id to undo.
-fn read_address(value: &[u8], xor: Option<&[u8]>) -> Option<SocketAddr> {
+pub(crate) fn read_address(value: &[u8], xor: Option<&[u8]>) -> Option<SocketAddr> {
     if value.len() < 4 {
         return None;
     }

@@ -1,7 +1,7 @@
 //! [`UdpBackend`]: a session thread per call content driving a str0m `Rtc` over UDP sockets,
 //! with the 20 ms media clock of the Opus pipeline.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +17,7 @@ use str0m::{Candidate as IceCandidate, CandidateKind as IceKind, Event, IceConne
 use str0m::{IceCreds, Input, Output, Rtc, RtcConfig, RtcError};
 
 use super::net::{self, Datagram, Sockets};
+use super::turn::{Received, TurnClient, TurnEvent, MAX_PERMISSIONS};
 use super::{
     find_opus, AudioIo, CallConfig, CallError, CallStats, Candidate, CandidateKind, Codec,
     EventSink, Fingerprint, MediaBackend, MediaDescription, MediaEvent, MediaSession, Setup,
@@ -47,12 +48,15 @@ const LATE_RUN_RESTART: u32 = 10;
 /// sent keep pace with real time.
 const MAX_CATCH_UP: Duration = Duration::from_secs(1);
 
+/// TURN servers used at most.
+const MAX_TURN_SERVERS: usize = 4;
+
 /// The longest ICE password or user fragment read (RFC 8839 allows 256).
 const MAX_ICE_CREDENTIAL: usize = 256;
 
-/// Call media over UDP: ICE (host and STUN server-reflexive candidates), DTLS 1.2 with
-/// SRTP (OpenSSL), RTP with rtcp-mux, Opus. Sessions need no runtime: each runs its own
-/// thread plus one reader thread per local address.
+/// Call media over UDP: ICE (host, STUN server-reflexive and TURN relayed candidates), DTLS
+/// 1.2 with SRTP (OpenSSL), RTP with rtcp-mux, Opus. Sessions need no runtime: each runs its
+/// own thread plus one reader thread per local socket.
 #[derive(Debug, Clone, Default)]
 pub struct UdpBackend;
 
@@ -232,8 +236,18 @@ enum Msg {
     Candidate(Candidate),
     Muted(bool),
     Audio(AudioIo),
-    StunServers(Vec<SocketAddr>),
+    /// The STUN and TURN servers, resolved.
+    Servers(Vec<SocketAddr>, Vec<TurnServer>),
     Close,
+}
+
+/// A TURN server with credentials, as configured and as resolved.
+#[derive(Debug, Clone)]
+struct TurnServer {
+    name: String,
+    addrs: Vec<SocketAddr>,
+    username: String,
+    password: String,
 }
 
 /// The engine's side of a session.
@@ -257,24 +271,34 @@ impl Handle {
             .config
             .ice_servers
             .iter()
-            .filter(|s| s.stun)
+            .filter(|s| s.stun && !core.config.relay_only)
             .map(|s| (s.host.clone(), s.port))
             .collect();
+        let turn = turn_servers(&core.config);
         let thread = std::thread::Builder::new()
             .name("call-media".into())
             .spawn(move || core.run(rx))
             .map_err(|e| CallError::Setup(format!("thread: {e}")))?;
-        if !servers.is_empty() {
+        if !servers.is_empty() || !turn.is_empty() {
             // DNS can block for seconds: not on the session thread.
             let to = tx.clone();
             let _ = std::thread::Builder::new()
-                .name("call-stun-dns".into())
+                .name("call-ice-dns".into())
                 .spawn(move || {
                     let addrs = servers
                         .iter()
                         .flat_map(|(host, port)| net::resolve(host, *port))
                         .collect();
-                    let _ = to.send(Msg::StunServers(addrs));
+                    let turn = turn
+                        .into_iter()
+                        .map(|(name, port, username, password)| TurnServer {
+                            addrs: net::resolve(&name, port),
+                            name,
+                            username,
+                            password,
+                        })
+                        .collect();
+                    let _ = to.send(Msg::Servers(addrs, turn));
                 });
         }
         Ok(Self {
@@ -348,6 +372,23 @@ impl Drop for Handle {
     }
 }
 
+/// The TURN servers of a configuration that can be used: with a user name and password.
+fn turn_servers(config: &CallConfig) -> Vec<(String, u16, String, String)> {
+    config
+        .ice_servers
+        .iter()
+        .filter(|s| !s.stun)
+        .filter_map(|s| {
+            Some((
+                s.host.clone(),
+                s.port,
+                s.username.clone().filter(|u| !u.is_empty())?,
+                s.password.clone()?,
+            ))
+        })
+        .collect()
+}
+
 fn lock(stats: &Mutex<CallStats>) -> MutexGuard<'_, CallStats> {
     stats.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -372,6 +413,18 @@ enum Stop {
 struct Core {
     rtc: Rtc,
     sockets: Sockets,
+    /// The host candidates' sockets (none in a relay-only session).
+    host: Vec<SocketAddr>,
+    /// The sockets TURN servers are reached from.
+    turn_bases: Vec<SocketAddr>,
+    /// One client per TURN server.
+    turn: Vec<TurnClient>,
+    /// The relayed addresses allocated so far (str0m's relayed candidates).
+    relayed: Vec<SocketAddr>,
+    /// The addresses of the remote candidates (what TURN permissions are asked for).
+    remote_ips: Vec<IpAddr>,
+    /// The source of the last DTLS or RTP datagram sent: the local side of the nominated pair.
+    media_source: Option<SocketAddr>,
     config: CallConfig,
     events: EventSink,
     stats: Arc<Mutex<CallStats>>,
@@ -416,13 +469,35 @@ impl Core {
         caller: bool,
         payload_type: u8,
     ) -> Result<Self, CallError> {
-        if config.relay_only {
-            return Err(CallError::Unsupported(
-                "relay-only calls need a TURN client".into(),
+        let has_turn = !turn_servers(&config).is_empty();
+        if config.relay_only && !has_turn {
+            return Err(CallError::NoRelay(
+                "a relay-only call needs a TURN server with a user name and password".into(),
             ));
         }
-        let sockets = Sockets::bind(&net::local_addresses(config.bind))
+        let host_ips = if config.relay_only {
+            Vec::new()
+        } else {
+            net::local_addresses(config.bind)
+        };
+        let mut sockets =
+            Sockets::bind(&[]).map_err(|e| CallError::Setup(format!("no UDP socket: {e}")))?;
+        let host = sockets
+            .add(&host_ips)
             .map_err(|e| CallError::Setup(format!("no UDP socket: {e}")))?;
+        // TURN servers are reached from sockets of their own, on any interface unless told.
+        let turn_ips = match (has_turn, config.bind) {
+            (false, _) => Vec::new(),
+            (true, Some(ip)) => vec![ip],
+            (true, None) => vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()],
+        };
+        let turn_bases = match sockets.add(&turn_ips) {
+            Ok(bases) => bases,
+            Err(e) if config.relay_only => {
+                return Err(CallError::Setup(format!("no UDP socket for TURN: {e}")))
+            }
+            Err(_) => Vec::new(),
+        };
 
         let mut rtc_config = RtcConfig::new()
             .set_rtp_mode(true)
@@ -455,8 +530,8 @@ impl Core {
             api.declare_stream_tx(ssrc, None, mid, None);
             ssrc
         };
-        for addr in sockets.addresses() {
-            if let Ok(c) = IceCandidate::host(addr, "udp") {
+        for addr in &host {
+            if let Ok(c) = IceCandidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
             }
         }
@@ -473,6 +548,12 @@ impl Core {
         Ok(Self {
             rtc,
             sockets,
+            host,
+            turn_bases,
+            turn: Vec::new(),
+            relayed: Vec::new(),
+            remote_ips: Vec::new(),
+            media_source: None,
             config,
             events,
             stats: Arc::new(Mutex::new(CallStats::default())),
@@ -512,9 +593,9 @@ impl Core {
             )
         };
         let candidates = self
-            .sockets
-            .addresses()
-            .filter_map(|a| IceCandidate::host(a, "udp").ok())
+            .host
+            .iter()
+            .filter_map(|a| IceCandidate::host(*a, "udp").ok())
             .map(|c| from_ice(&c, None))
             .collect();
         MediaDescription {
@@ -543,6 +624,12 @@ impl Core {
         };
         self.connected = false;
         self.publish_stats();
+        // Allocations are freed whatever ended the session.
+        let now = Instant::now();
+        for c in &mut self.turn {
+            c.close(now);
+        }
+        let _ = self.after_turn();
         self.sockets.stop();
         match stop {
             Stop::Closed | Stop::PeerClosed => self.emit(MediaEvent::Ended),
@@ -576,6 +663,7 @@ impl Core {
                 let wait = next_tick
                     .min(rtc_deadline)
                     .min(self.stun_deadline())
+                    .min(self.turn_deadline())
                     .saturating_duration_since(now);
                 match rx.recv_timeout(wait) {
                     Ok(Msg::Close) => return self.close_rtc(),
@@ -607,6 +695,14 @@ impl Core {
             return Some(Stop::Failed("connection lost".into()));
         }
         self.retry_stun(now);
+        for c in &mut self.turn {
+            if c.deadline().is_some_and(|d| now >= d) {
+                c.handle_timeout(now);
+            }
+        }
+        if let Err(stop) = self.after_turn() {
+            return Some(stop);
+        }
         if self.connected && now >= self.next_quality {
             self.next_quality = now + QUALITY_EVERY;
             self.report_quality();
@@ -633,9 +729,7 @@ impl Core {
             };
             match out {
                 Output::Timeout(t) => return Ok(t),
-                Output::Transmit(t) => {
-                    self.sockets.send(t.source, t.destination, &t.contents);
-                }
+                Output::Transmit(t) => self.transmit(t.source, t.destination, &t.contents),
                 Output::Event(e) => self.on_event(e)?,
             }
         }
@@ -648,7 +742,9 @@ impl Core {
                 self.lost_since = None;
                 self.next_quality = Instant::now() + QUALITY_EVERY;
                 self.publish_stats();
-                self.emit(MediaEvent::Connected { relayed: false });
+                self.emit(MediaEvent::Connected {
+                    relayed: self.path_relayed(),
+                });
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected)
                 if self.connect_by.is_some() && self.lost_since.is_none() =>
@@ -735,24 +831,47 @@ impl Core {
                     Err(_) => return Err(Stop::Failed("DTLS did not start".into())),
                 }
                 for c in remote.candidates {
+                    self.note_remote(c.addr().ip());
                     self.rtc.add_remote_candidate(c);
                 }
+                self.after_turn()?;
                 self.connect_by = Some(Instant::now() + self.config.connect_timeout);
             }
             Msg::Candidate(c) => {
                 if let Some(c) = to_ice(&c) {
+                    self.note_remote(c.addr().ip());
                     self.rtc.add_remote_candidate(c);
+                    self.after_turn()?;
                 }
             }
             Msg::Muted(m) => self.muted = m,
             Msg::Audio(audio) => self.audio = audio,
-            Msg::StunServers(servers) => self.start_stun(servers),
+            Msg::Servers(stun, turn) => {
+                if !self.config.relay_only {
+                    self.start_stun(stun);
+                }
+                self.start_turn(turn)?;
+            }
             Msg::Close => {}
         }
         Ok(())
     }
 
     fn on_datagram(&mut self, d: Datagram) -> Result<(), Stop> {
+        if let Some(i) = self
+            .turn
+            .iter()
+            .position(|c| c.server() == d.source && c.base() == d.destination)
+        {
+            let received = self.turn[i].receive(&d.contents, d.at);
+            self.after_turn()?;
+            return match (received, self.turn[i].relayed()) {
+                (Received::Data { peer, data }, Some(relayed)) => {
+                    self.deliver(d.at, peer, relayed, &data)
+                }
+                _ => Ok(()),
+            };
+        }
         if let Some((transaction, mapped)) = net::parse_binding_response(&d.contents) {
             if let Some(i) = self
                 .stun
@@ -766,17 +885,155 @@ impl Core {
                 return Ok(());
             }
         }
-        if let Some((pt, ssrc)) = net::rtp_pt_and_ssrc(&d.contents) {
+        self.deliver(d.at, d.source, d.destination, &d.contents)
+    }
+
+    /// A datagram from the peer (directly, or unwrapped from the relay) to str0m.
+    fn deliver(
+        &mut self,
+        at: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) -> Result<(), Stop> {
+        if let Some((pt, ssrc)) = net::rtp_pt_and_ssrc(contents) {
             if pt == *self.pt && !self.ssrcs.iter().any(|(s, _)| *s == ssrc) {
                 // No SSRC signalling and no MID extension (Dino): learn it from the packet;
                 // SRTP decides whether its packets are played.
                 self.expect_ssrc(ssrc);
             }
         }
-        let Ok(receive) = Receive::new(Protocol::Udp, d.source, d.destination, &d.contents) else {
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, contents) else {
             return Ok(());
         };
-        self.rtc_input(Input::Receive(d.at, receive))
+        self.rtc_input(Input::Receive(at, receive))
+    }
+
+    /// Sends what str0m sends: from a relayed address through its TURN server, else from
+    /// the socket itself.
+    fn transmit(&mut self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+        // DTLS (20–63) and RTP/RTCP (128–191) go over the nominated pair, STUN checks
+        // over every pair.
+        if matches!(contents.first(), Some(20..=63 | 128..=191)) {
+            self.media_source = Some(source);
+        }
+        if !self.relayed.contains(&source) {
+            self.sockets.send(source, destination, contents);
+            return;
+        }
+        let now = Instant::now();
+        let sockets = &self.sockets;
+        if let Some(c) = self.turn.iter_mut().find(|c| c.relayed() == Some(source)) {
+            if let Some(d) = c.send_to(destination, contents, now) {
+                sockets.send(c.base(), c.server(), &d);
+            }
+            while let Some(d) = c.poll_transmit() {
+                sockets.send(c.base(), c.server(), &d);
+            }
+        }
+    }
+
+    /// Whether the nominated pair's local side is a relayed candidate.
+    fn path_relayed(&self) -> bool {
+        self.media_source.is_some_and(|s| self.relayed.contains(&s))
+    }
+
+    /// Starts an allocation on each TURN server that resolved to an address a TURN socket
+    /// can reach.
+    fn start_turn(&mut self, servers: Vec<TurnServer>) -> Result<(), Stop> {
+        let now = Instant::now();
+        let mut unusable = Vec::new();
+        for s in servers {
+            let pick = s.addrs.iter().find_map(|a| {
+                self.turn_bases
+                    .iter()
+                    .find(|b| b.is_ipv4() == a.is_ipv4())
+                    .map(|b| (*a, *b))
+            });
+            let Some((server, base)) = pick else {
+                unusable.push(s.name);
+                continue;
+            };
+            if self.turn.len() >= MAX_TURN_SERVERS {
+                break;
+            }
+            let mut client = TurnClient::new(server, base, &s.username, &s.password, now);
+            for ip in &self.remote_ips {
+                client.permit(*ip, now);
+            }
+            self.turn.push(client);
+        }
+        if self.config.relay_only && self.turn.is_empty() {
+            return Err(Stop::Failed(format!(
+                "no relay: the TURN server {} could not be resolved or reached",
+                unusable.join(", ")
+            )));
+        }
+        self.after_turn()
+    }
+
+    /// Sends what the TURN clients have for their servers and acts on their events.
+    fn after_turn(&mut self) -> Result<(), Stop> {
+        let sockets = &self.sockets;
+        let mut events = Vec::new();
+        for c in &mut self.turn {
+            while let Some(d) = c.poll_transmit() {
+                sockets.send(c.base(), c.server(), &d);
+            }
+            while let Some(e) = c.poll_event() {
+                events.push((c.base(), e));
+            }
+        }
+        for (base, event) in events {
+            match event {
+                TurnEvent::Allocated { relayed, mapped } => self.add_relayed(relayed, mapped, base),
+                TurnEvent::Failed(why) => {
+                    // Without a relay, a relay-only session cannot connect.
+                    if self.config.relay_only && self.turn.iter().all(TurnClient::is_done) {
+                        return Err(Stop::Failed(why));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_relayed(&mut self, relayed: SocketAddr, mapped: Option<SocketAddr>, base: SocketAddr) {
+        let Ok(c) = IceCandidate::relayed(relayed, base, "udp") else {
+            return;
+        };
+        if !self.relayed.contains(&relayed) {
+            self.relayed.push(relayed);
+        }
+        // The related address is where the server saw us: not told in a relay-only session.
+        let related = mapped.filter(|_| !self.config.relay_only);
+        let added = self
+            .rtc
+            .add_local_candidate(c)
+            .map(|c| from_ice(c, related));
+        if let Some(c) = added {
+            self.emit(MediaEvent::LocalCandidate(c));
+        }
+    }
+
+    /// Notes a remote candidate's address: TURN allocations let it in.
+    fn note_remote(&mut self, ip: IpAddr) {
+        if self.remote_ips.contains(&ip) || self.remote_ips.len() >= MAX_PERMISSIONS {
+            return;
+        }
+        self.remote_ips.push(ip);
+        let now = Instant::now();
+        for c in &mut self.turn {
+            c.permit(ip, now);
+        }
+    }
+
+    fn turn_deadline(&self) -> Instant {
+        self.turn
+            .iter()
+            .filter_map(TurnClient::deadline)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
     }
 
     /// Opens a receive stream for `ssrc`, dropping unauthenticated ones beyond the bound.
@@ -802,7 +1059,7 @@ impl Core {
 
     fn start_stun(&mut self, servers: Vec<SocketAddr>) {
         let now = Instant::now();
-        let bases: Vec<SocketAddr> = self.sockets.addresses().collect();
+        let bases = self.host.clone();
         for server in servers {
             for base in bases.iter().filter(|b| b.is_ipv4() == server.is_ipv4()) {
                 self.stun.push(StunQuery {
@@ -913,7 +1170,7 @@ impl Core {
     fn publish_stats(&self) {
         let mut stats = lock(&self.stats);
         stats.connected = self.connected;
-        stats.relayed = false;
+        stats.relayed = self.connected && self.path_relayed();
         stats.packets_sent = self.packets_sent;
         stats.packets_received = self.packets_received;
         stats.jitter = self.jitter_stats();
@@ -952,7 +1209,7 @@ impl Core {
             for _ in 0..64 {
                 match catch_unwind(AssertUnwindSafe(|| self.rtc.poll_output())) {
                     Ok(Ok(Output::Transmit(t))) => {
-                        self.sockets.send(t.source, t.destination, &t.contents);
+                        self.transmit(t.source, t.destination, &t.contents);
                     }
                     Ok(Ok(Output::Event(_))) => {}
                     _ => break,

@@ -166,12 +166,33 @@ pub fn start_call_with(
     tweak_offer: impl FnOnce(&mut MediaDescription),
     tweak_answer: impl FnOnce(&mut MediaDescription),
 ) -> Call {
+    start_call_each(
+        config.clone(),
+        config,
+        caller_source,
+        callee_source,
+        route,
+        tweak_offer,
+        tweak_answer,
+    )
+}
+
+/// [`start_call`] with each side set up by its own configuration.
+pub fn start_call_each(
+    caller_config: CallConfig,
+    config: CallConfig,
+    caller_source: impl AudioSource + 'static,
+    callee_source: impl AudioSource + 'static,
+    route: Route,
+    tweak_offer: impl FnOnce(&mut MediaDescription),
+    tweak_answer: impl FnOnce(&mut MediaDescription),
+) -> Call {
     let turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let backend = UdpBackend::new();
     let (caller_io, caller_rec) = audio(caller_source);
     let (caller_events, caller_rx) = events();
     let (caller_session, offer) = backend
-        .offer(config.clone(), caller_io, caller_events)
+        .offer(caller_config, caller_io, caller_events)
         .expect("offer");
     let mut sent_offer = offer.clone();
     sent_offer.candidates.clear();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod call;
+pub mod turn;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
