@@ -43,6 +43,11 @@ impl Heard {
 
 /// Tern with the real media stack on loopback, its microphone a tone.
 async fn tern_caller(server: &Server, heard: &Heard) -> (TestClient, String) {
+    tern_with_media(server, heard, false).await
+}
+
+/// [`tern_caller`], through the server's TURN relay only with `relay_only`.
+async fn tern_with_media(server: &Server, heard: &Heard, relay_only: bool) -> (TestClient, String) {
     let (jid, pass) = server.user();
     let sink = heard.clone();
     let media = CallMedia {
@@ -54,6 +59,7 @@ async fn tern_caller(server: &Server, heard: &Heard) -> (TestClient, String) {
             })
         }),
         bind: Some("127.0.0.1".parse().unwrap()),
+        relay_only,
     };
     let mut t = client_configured(true, move |c| c.calls = Some(media)).await;
     t.client
@@ -262,6 +268,7 @@ async fn tern_as_with_media(server: &Server, jid: &str, pass: &str) -> TestClien
             })
         }),
         bind: Some("127.0.0.1".parse().unwrap()),
+        relay_only: false,
     };
     let mut t = client_configured(true, move |c| c.calls = Some(media)).await;
     t.client
@@ -401,4 +408,59 @@ async fn calls_that_never_connect_end_with_the_right_state() {
         .await
         .unwrap();
     assert!(!end.by_local, "{end:?}");
+}
+
+/// Both sides relay-only (Tern through the TURN server its server names by
+/// XEP-0215, the peer with aiortc's relay policy): the call goes through
+/// the relay and both hear each other.
+async fn relayed_call(server: Server) {
+    let heard = Heard::default();
+    let (mut t, me) = tern_with_media(&server, &heard, true).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+    let opts = CallOptions {
+        relay_only: true,
+        ..CallOptions::tone(PEER_HZ)
+    };
+    on_peer(&peer, move |p| {
+        p.accept_calls(&opts, Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    let active = call_state(&mut t, CallState::Active).await;
+    assert!(
+        active.relayed,
+        "Tern's audio goes through the relay: {active:?}"
+    );
+    let pairs = on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
+    assert!(
+        // (A check can come before the candidate it is from: the remote
+        // side may show as peer-reflexive.)
+        pairs
+            .iter()
+            .all(|p| p.local.kind == "relay" && matches!(p.remote.kind.as_str(), "relay" | "prflx")),
+        "only relayed paths: {pairs:?}"
+    );
+    tokio::time::sleep(TALK).await;
+    t.client.hang_up(&placed.id).unwrap();
+    call_state(&mut t, CallState::Ended).await;
+    let peer_end = on_peer(&peer, |p| p.wait_ended(SETUP)).await.unwrap();
+    assert_heard(&heard, f64::from(PEER_HZ));
+    assert_peer_heard(&peer_end, TERN_HZ);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_call_on_prosody() {
+    relayed_call(Server::prosody()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_call_on_ejabberd() {
+    let server = Server::ejabberd_with(tern_testkit::EjabberdOptions {
+        turn: true,
+        ..Default::default()
+    })
+    .await;
+    relayed_call(server).await;
 }

@@ -62,6 +62,9 @@ pub struct CallMedia {
     /// Host candidates on this address only (loopback in tests); all
     /// interfaces when `None`.
     pub bind: Option<std::net::IpAddr>,
+    /// Only relayed paths (through the user's server's TURN relay): the
+    /// other side never learns this device's addresses.
+    pub relay_only: bool,
 }
 
 impl std::fmt::Debug for CallMedia {
@@ -425,6 +428,7 @@ fn retract(calls: &Calls, sid: &str) {
 fn config(media: &CallMedia, ice_servers: Vec<tern_media::IceServer>) -> CallConfig {
     CallConfig {
         bind: media.bind,
+        relay_only: media.relay_only,
         ice_servers,
         ..CallConfig::default()
     }
@@ -512,19 +516,24 @@ fn on_media_event(calls: &Arc<Calls>, sid: &str, event: MediaEvent) {
             let (condition, text) = if security {
                 (
                     Condition::SecurityError,
-                    "The other side's encryption key did not match the one it announced: the call was stopped.",
+                    "The other side's encryption key did not match the one it announced: the call was stopped.".to_string(),
+                )
+            } else if why.contains("TURN server") {
+                (
+                    Condition::ConnectivityError,
+                    format!("The call could not go through your server's relay: {why}."),
                 )
             } else {
                 (
                     Condition::ConnectivityError,
-                    "The connection to the other side was lost.",
+                    "The connection to the other side was lost.".to_string(),
                 )
             };
             end(
                 calls,
                 sid,
                 "failed",
-                Some(text.to_string()),
+                Some(text),
                 Some((condition, Some(why))),
             );
         }
