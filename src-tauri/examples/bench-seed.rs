@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             decrypt_error: None,
             omemo_retry: None,
             omemo_sender: None,
+            call: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await?;

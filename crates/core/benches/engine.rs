@@ -87,6 +87,7 @@ async fn fill(store: &Store, account: &str, total: u64, conversations: u64) {
             decrypt_error: None,
             omemo_retry: None,
             omemo_sender: None,
+            call: None,
         });
         if batch.len() == 10_000 {
             store.import_messages(&batch).await.unwrap();

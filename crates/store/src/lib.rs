@@ -84,6 +84,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_group_encryption",
         include_str!("../migrations/0014_group_encryption.sql"),
     ),
+    ("0015_calls", include_str!("../migrations/0015_calls.sql")),
 ];
 
 /// The schema version this build of Tern writes.
@@ -494,6 +495,7 @@ mod tests {
                 decrypt_error: None,
                 omemo_retry: None,
                 omemo_sender: None,
+                call: None,
             })
             .collect();
         store

@@ -103,6 +103,9 @@ pub struct NewMessage {
     /// With `omemo_retry`, in a group chat: the sender's real JID (bare),
     /// whose session decrypts it.
     pub omemo_sender: Option<String>,
+    /// A call's record (the engine's JSON), shown as a call line; `None`
+    /// for messages.
+    pub call: Option<String>,
 }
 
 /// A stored message.
@@ -159,6 +162,8 @@ pub struct MessageRow {
     /// A queued message that waits because it cannot be encrypted yet:
     /// why, in words the user can act on.
     pub held: Option<String>,
+    /// A call's record (the engine's JSON); `None` for messages.
+    pub call: Option<String>,
 }
 
 /// Outcome of [`Store::insert_message`].
@@ -234,7 +239,7 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file, encrypted, decrypt_error, held";
+pub(crate) const COLUMNS: &str = "id, account_jid, peer, outgoing, sender, uid, msg_id, archive_id, body, timestamp_ms, state, edited, retracted, reply_to, reactions, failure, failure_text, mention, occupant_id, moderated_by, moderation_reason, file, encrypted, decrypt_error, held, call";
 
 pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
     let outgoing: bool = r.try_get("outgoing")?;
@@ -268,6 +273,7 @@ pub(crate) fn row(r: &SqliteRow) -> Result<MessageRow> {
         encrypted: r.try_get("encrypted")?,
         decrypt_error: r.try_get("decrypt_error")?,
         held: r.try_get("held")?,
+        call: r.try_get("call")?,
     })
 }
 
@@ -1176,8 +1182,8 @@ pub(crate) async fn insert_in(
         }
     }
     let r = sqlx::query(&format!(
-        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id, file, encrypted, decrypt_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+        "INSERT INTO messages (account_jid, peer, outgoing, sender, uid, msg_id, archive_id, archive_by, body, timestamp_ms, state, reply_to, mention, occupant_id, file, encrypted, decrypt_error, call)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?7 IS NULL THEN NULL ELSE COALESCE(?8, ?1) END, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          RETURNING {COLUMNS}"
     ))
     .bind(&m.account)
@@ -1197,6 +1203,7 @@ pub(crate) async fn insert_in(
     .bind(&m.file)
     .bind(m.encrypted)
     .bind(&m.decrypt_error)
+    .bind(&m.call)
     .fetch_one(&mut *conn)
     .await?;
     let inserted = row(&r)?;

@@ -461,6 +461,7 @@ fn msg(uid: &str, dir: tern_store::Direction, ts: i64, body: &str) -> tern_store
         decrypt_error: None,
         omemo_retry: None,
         omemo_sender: None,
+        call: None,
     }
 }
 

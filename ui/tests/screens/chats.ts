@@ -71,6 +71,7 @@ export function msg(peer: string, p: Partial<MessageView>): MessageView {
     encrypted: false,
     decrypt_error: null,
     held: null,
+    call: null,
     ...p,
   };
 }

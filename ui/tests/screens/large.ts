@@ -78,6 +78,7 @@ function message(peer: string, body: string, at: number, outgoing = false): Mess
     encrypted: false,
     decrypt_error: null,
     held: null,
+    call: null,
   };
 }
 

@@ -21,7 +21,7 @@ const file = (p: Partial<FileView> = {}): FileView => ({
 const msg = (p: Partial<MessageView> = {}): MessageView => ({
   id: 7, account: 'me@x', peer: 'j@y', outgoing: false, sender: 'j@y', uid: 'u', body: 'report.pdf', timestamp_ms: 1,
   state: 'seen', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null,
-  mention: false, moderated_by: null, moderation_reason: null, file: file(), encrypted: false, decrypt_error: null, held: null, ...p,
+  mention: false, moderated_by: null, moderation_reason: null, file: file(), encrypted: false, decrypt_error: null, held: null, call: null, ...p,
 });
 
 describe('files', () => {

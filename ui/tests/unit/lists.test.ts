@@ -168,7 +168,7 @@ describe('chat states', () => {
     const t = new Typing();
     t.events(batch({ type: 'chat_state', account: 'me@x', peer: 'a@y', state: 'composing' }));
     expect(t.is('me@x', 'a@y')).toBe(true);
-    const m = { id: 1, account: 'me@x', peer: 'a@y', outgoing: false, sender: 'a@y', uid: 'u', body: 'hi', timestamp_ms: 1, state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null, mention: false, moderated_by: null, moderation_reason: null, file: null, encrypted: false, decrypt_error: null, held: null } as const;
+    const m = { id: 1, account: 'me@x', peer: 'a@y', outgoing: false, sender: 'a@y', uid: 'u', body: 'hi', timestamp_ms: 1, state: 'received', edited: false, retracted: false, reply_to: null, reactions: {}, me: false, failure: null, failure_text: null, mention: false, moderated_by: null, moderation_reason: null, file: null, encrypted: false, decrypt_error: null, held: null, call: null } as const;
     t.events(batch({ type: 'message', message: { ...m, outgoing: true } }));
     expect(t.is('me@x', 'a@y')).toBe(true);
     t.events(batch({ type: 'message', message: m }));

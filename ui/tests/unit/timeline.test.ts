@@ -32,6 +32,7 @@ export function msg(p: Partial<MessageView> = {}): MessageView {
     encrypted: false,
     decrypt_error: null,
     held: null,
+    call: null,
     ...p,
   };
 }

@@ -14,7 +14,7 @@ mod views;
 pub(crate) use hub::EventHub;
 pub use snapshot::{Snapshot, SubscriptionRequest};
 pub use views::{
-    ChatState, ContactView, ConversationKind, ConversationView, FileState, FileView,
+    CallRecord, ChatState, ContactView, ConversationKind, ConversationView, FileState, FileView,
     InvitationView, MessageState, MessageView, OccupantView, Renamed, ResourcePresence,
     RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify, RoomStatus, RoomView, Show,
     Subscription,

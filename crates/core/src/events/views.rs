@@ -176,6 +176,21 @@ pub struct MessageView {
     /// encrypted yet: why, and what to do, in words. It is never sent
     /// unencrypted unless the user chooses so (`send_unencrypted`).
     pub held: Option<String>,
+    /// This line records a call (its `body` says it in words for search
+    /// and previews).
+    pub call: Option<CallRecord>,
+}
+
+/// A call as the timeline records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CallRecord {
+    /// How it ended (`CallView::ended`: `hung_up`, `peer_hung_up`,
+    /// `declined`, `busy`, `missed`, `cancelled`, `answered_elsewhere`,
+    /// `declined_elsewhere`, `failed`).
+    pub outcome: String,
+    /// How long audio flowed, if it did (ms).
+    pub duration_ms: Option<i64>,
 }
 
 named_enum! {
@@ -280,6 +295,7 @@ impl From<tern_store::MessageRow> for MessageView {
             encrypted: m.encrypted,
             decrypt_error: m.decrypt_error,
             held: m.held.filter(|_| m.state == S::Queued),
+            call: m.call.as_deref().and_then(|j| serde_json::from_str(j).ok()),
         }
     }
 }

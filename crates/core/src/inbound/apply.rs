@@ -249,6 +249,7 @@ pub(crate) fn run(account: &str, flow: &mut Flow) -> Step {
             decrypt_error: c.decrypt_error.clone(),
             omemo_retry: c.omemo_retry.clone(),
             omemo_sender: c.omemo_sender.clone(),
+            call: None,
         },
         count_unread: true,
     });

@@ -120,6 +120,7 @@ mod tests {
             decrypt_error: None,
             omemo_retry: None,
             omemo_sender: None,
+            call: None,
         }
     }
 

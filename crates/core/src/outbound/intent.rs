@@ -354,6 +354,7 @@ mod tests {
             encrypted: false,
             decrypt_error: None,
             held: None,
+            call: None,
         }
     }
 

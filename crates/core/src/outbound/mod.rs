@@ -60,6 +60,7 @@ pub(crate) async fn queue_message(
         decrypt_error: None,
         omemo_retry: None,
         omemo_sender: None,
+        call: None,
     };
     let row = match ctx
         .store

@@ -94,30 +94,68 @@ async fn call_state(t: &mut TestClient, state: CallState) -> CallView {
     .await
 }
 
+/// The timeline's record of call `id` with `peer`, once it is stored.
+async fn call_record(
+    t: &TestClient,
+    account: &str,
+    peer: &str,
+    id: &str,
+) -> tern_core::MessageView {
+    let deadline = tokio::time::Instant::now() + SETUP;
+    loop {
+        let rows = t.client.timeline(account, peer, None, 50).await.unwrap();
+        if let Some(m) = rows.into_iter().find(|m| m.uid == format!("call-{id}")) {
+            return m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "call {id} not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Checks that `pcm` (after its first second: Opus and the jitter buffer
+/// settling) holds `hz` cleanly: in half-second windows, every window at
+/// the right frequency and the median at >= 30 dB SNR (a window where the
+/// loaded test machine starved the 20 ms audio clock does not decide the
+/// call's quality, but it must still carry the tone).
+fn assert_tone(pcm: &[i16], rate: u32, hz: f64, who: &str) {
+    let rate = rate as usize;
+    assert!(
+        pcm.len() >= rate * 2,
+        "{who} heard only {:.2} s",
+        pcm.len() as f64 / rate as f64
+    );
+    let end = pcm.len().saturating_sub(rate / 10);
+    let mut snrs = Vec::new();
+    for w in pcm[rate..end].chunks_exact(rate / 2) {
+        let tone = analyse(w, rate as u32).unwrap();
+        assert!(
+            (tone.freq_hz - hz).abs() <= 5.0,
+            "{who} heard {:.1} Hz, not {hz} Hz",
+            tone.freq_hz
+        );
+        snrs.push(tone.snr_db);
+    }
+    assert!(!snrs.is_empty(), "{who}: nothing to analyse");
+    let mut sorted = snrs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        median >= 30.0,
+        "{who} heard the tone at a median {median:.1} dB (windows: {snrs:.1?})"
+    );
+}
+
 /// Checks what Tern heard: the peer's tone, cleanly.
 fn assert_heard(heard: &Heard, hz: f64) {
-    let samples = heard.samples();
-    assert!(
-        samples.len() >= 48_000 * 2,
-        "Tern heard only {:.2} s",
-        samples.len() as f64 / 48_000.0
-    );
-    // Leave out the first second (Opus and the jitter buffer settling).
-    let pcm: Vec<i16> = samples[48_000..]
+    let pcm: Vec<i16> = heard
+        .samples()
         .iter()
         .map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16)
         .collect();
-    let tone = analyse(&pcm, 48_000).unwrap();
-    assert!(
-        (tone.freq_hz - hz).abs() <= 5.0,
-        "Tern heard {:.1} Hz, not {hz} Hz",
-        tone.freq_hz
-    );
-    assert!(
-        tone.snr_db >= 30.0,
-        "Tern heard the tone at {:.1} dB",
-        tone.snr_db
-    );
+    assert_tone(&pcm, 48_000, hz, "Tern");
 }
 
 /// Checks what the peer recorded: Tern's tone, cleanly.
@@ -127,24 +165,7 @@ fn assert_peer_heard(ended: &CallEnded, hz: f64) {
         .as_ref()
         .unwrap_or_else(|| panic!("the peer recorded nothing: {ended:?}"));
     let (samples, rate) = read_wav(path).unwrap();
-    assert!(
-        samples.len() >= rate as usize * 2,
-        "the peer recorded only {:.2} s",
-        samples.len() as f64 / f64::from(rate)
-    );
-    let start = rate as usize;
-    let end = samples.len().saturating_sub(rate as usize / 10).max(start);
-    let tone = analyse(&samples[start..end], rate).unwrap();
-    assert!(
-        (tone.freq_hz - hz).abs() <= 5.0,
-        "the peer heard {:.1} Hz, not {hz} Hz",
-        tone.freq_hz
-    );
-    assert!(
-        tone.snr_db >= 30.0,
-        "the peer heard the tone at {:.1} dB",
-        tone.snr_db
-    );
+    assert_tone(&samples, rate, hz, "the peer");
 }
 
 fn peer_options(style: JingleStyle, bundle: BundlePolicy) -> CallOptions {
@@ -190,6 +211,17 @@ async fn tern_calls(server: Server, style: JingleStyle, bundle: BundlePolicy) {
     assert_heard(&heard, f64::from(PEER_HZ));
     assert_peer_heard(&peer_end, TERN_HZ);
     assert_eq!(t.client.calls_now()[0].state, CallState::Ended);
+    // The conversation records the call and how long it lasted.
+    let record = call_record(&t, &me, &pj, &placed.id).await;
+    let call = record.call.expect("a call record");
+    assert_eq!(call.outcome, "hung_up");
+    let lasted = call.duration_ms.expect("a duration");
+    assert!((2_500..20_000).contains(&lasted), "lasted {lasted} ms");
+    assert!(
+        record.outgoing && record.body.starts_with("Outgoing call · 0:0"),
+        "{}",
+        record.body
+    );
 }
 
 /// The peer calls Tern, which rings, is answered, hears the tone; the
@@ -338,6 +370,15 @@ async fn calls_that_never_connect_end_with_the_right_state() {
     on_peer(&peer, |p| p.retract()).await.unwrap();
     let ended = call_state(&mut t, CallState::Ended).await;
     assert_eq!(ended.ended.as_deref(), Some("missed"));
+    let record = call_record(&t, &jid, &pj, &sid).await;
+    assert_eq!(
+        (
+            record.body.as_str(),
+            record.outgoing,
+            record.call.map(|c| c.outcome)
+        ),
+        ("Missed call", false, Some("missed".to_string()))
+    );
 
     // The contact calls, Tern declines.
     let to = jid.clone();

@@ -339,6 +339,18 @@ export type AccountView = {
 	state: AccountState,
 };
 
+/**  A call as the timeline records it. */
+export type CallRecord = {
+	/**
+	 *  How it ended (`CallView::ended`: `hung_up`, `peer_hung_up`,
+	 *  `declined`, `busy`, `missed`, `cancelled`, `answered_elsewhere`,
+	 *  `declined_elsewhere`, `failed`).
+	 */
+	outcome: string,
+	/**  How long audio flowed, if it did (ms). */
+	duration_ms: number | null,
+};
+
 /**  Where a call is. */
 export type CallState = 
 /**  Outgoing: proposed, no device of the contact said it rings yet. */
@@ -1146,6 +1158,11 @@ export type MessageView = {
 	 *  unencrypted unless the user chooses so (`send_unencrypted`).
 	 */
 	held: string | null,
+	/**
+	 *  This line records a call (its `body` says it in words for search
+	 *  and previews).
+	 */
+	call: CallRecord | null,
 };
 
 /**  Someone in a room. */

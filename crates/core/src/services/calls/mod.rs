@@ -340,9 +340,102 @@ fn end(
         "call ended"
     );
     emit(&call.handle, &call.view);
+    record(&call.handle, &call.view);
     let mut inner = calls.lock();
     inner.ended.push_front(call.view);
     inner.ended.truncate(MAX_ENDED);
+}
+
+/// What the timeline says of an ended call, in words (the record's text
+/// for search, previews and notifications).
+pub(crate) fn summary(v: &CallView) -> String {
+    let duration = match (v.connected_ms, v.ended_ms) {
+        (Some(a), Some(b)) if b >= a => {
+            let s = (b - a) / 1000;
+            Some(format!("{}:{:02}", s / 60, s % 60))
+        }
+        _ => None,
+    };
+    let kind = if v.outgoing {
+        "Outgoing call"
+    } else {
+        "Incoming call"
+    };
+    match (v.ended.as_deref(), duration) {
+        (Some("missed"), _) if !v.outgoing => "Missed call".into(),
+        (Some("missed"), _) => "Outgoing call, no answer".into(),
+        (Some("declined"), _) if v.outgoing => "Outgoing call, declined".into(),
+        (Some("declined"), _) => "Declined call".into(),
+        (Some("busy"), _) => "Outgoing call, busy".into(),
+        (Some("cancelled"), _) => "Cancelled call".into(),
+        (Some("answered_elsewhere"), _) => "Call answered on another device".into(),
+        (Some("declined_elsewhere"), _) => "Call declined on another device".into(),
+        (Some("failed"), None) => format!("{kind}, failed"),
+        (_, Some(d)) => format!("{kind} · {d}"),
+        _ => kind.into(),
+    }
+}
+
+/// Records an ended call in the conversation with the contact: a line of
+/// the timeline (a missed call counts as unread).
+fn record(handle: &AccountHandle, v: &CallView) {
+    let ctx = handle.ctx().clone();
+    let record = crate::events::CallRecord {
+        outcome: v.ended.clone().unwrap_or_default(),
+        duration_ms: match (v.connected_ms, v.ended_ms) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        },
+    };
+    let missed = !v.outgoing && v.ended.as_deref() == Some("missed");
+    let m = tern_store::NewMessage {
+        account: ctx.account.clone(),
+        peer: v.peer.clone(),
+        direction: if v.outgoing {
+            tern_store::Direction::Outgoing
+        } else {
+            tern_store::Direction::Incoming
+        },
+        sender: if v.outgoing {
+            ctx.account.clone()
+        } else {
+            v.peer.clone()
+        },
+        uid: format!("call-{}", v.id),
+        msg_id: None,
+        archive_id: None,
+        archive_by: None,
+        kind: tern_store::ConversationKind::Chat,
+        body: summary(v),
+        timestamp_ms: v.started_ms,
+        state: if v.outgoing {
+            tern_store::MessageState::Acked
+        } else {
+            tern_store::MessageState::Received
+        },
+        reply_to: None,
+        coarse_time: false,
+        mention: false,
+        occupant_id: None,
+        file: None,
+        encrypted: false,
+        decrypt_error: None,
+        omemo_retry: None,
+        omemo_sender: None,
+        call: serde_json::to_string(&record).ok(),
+    };
+    tokio::spawn(async move {
+        match ctx.store.insert_message(&m, None, missed).await {
+            Ok(tern_store::Stored::Inserted(row)) => {
+                ctx.hub.emit(ClientEvent::Message {
+                    message: row.into(),
+                });
+                crate::inbound::emit_conversation(&ctx, &m.peer).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("the call was not recorded: {e}"),
+        }
+    });
 }
 
 /// Changes the running call `sid` (if it is the running one) and tells the
