@@ -20,6 +20,8 @@ use crate::support::*;
 const TERN_HZ: f64 = 440.0;
 const PEER_HZ: u32 = 880;
 const SETUP: Duration = Duration::from_secs(30);
+/// How long a cut-off call may stay cut off before it fails.
+const LOST_AFTER: Duration = Duration::from_secs(4);
 /// How long both tones play once audio flows.
 const TALK: Duration = Duration::from_millis(3000);
 
@@ -60,6 +62,7 @@ async fn tern_with_media(server: &Server, heard: &Heard, relay_only: bool) -> (T
         }),
         bind: Some("127.0.0.1".parse().unwrap()),
         relay_only,
+        lost_after: LOST_AFTER,
     };
     let mut t = client_configured(true, move |c| c.calls = Some(media)).await;
     t.client
@@ -301,6 +304,7 @@ async fn tern_as_with_media(server: &Server, jid: &str, pass: &str) -> TestClien
         }),
         bind: Some("127.0.0.1".parse().unwrap()),
         relay_only: false,
+        lost_after: LOST_AFTER,
     };
     let mut t = client_configured(true, move |c| c.calls = Some(media)).await;
     t.client
@@ -504,4 +508,50 @@ async fn a_relayed_call_on_ejabberd() {
     })
     .await;
     relayed_call(server).await;
+}
+
+/// The network under a running call goes (the peer's process is killed,
+/// so nothing says goodbye): the call ends as failed, with the reason, and
+/// is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_network_goes_ends_with_the_reason() {
+    let server = Server::prosody();
+    let heard = Heard::default();
+    let (mut t, me) = tern_caller(&server, &heard).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+    let opts = peer_options(JingleStyle::Conversations, BundlePolicy::Balanced);
+    on_peer(&peer, move |p| {
+        p.accept_calls(&opts, Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    call_state(&mut t, CallState::Active).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Killed with its process group: no hang-up, no goodbye.
+    let pid = peer.pid();
+    for target in [format!("-{pid}"), pid.to_string()] {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &target])
+            .status();
+    }
+    let cut = std::time::Instant::now();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("failed"), "{ended:?}");
+    assert!(
+        ended
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("connection")),
+        "{ended:?}"
+    );
+    assert!(
+        cut.elapsed() < LOST_AFTER + Duration::from_secs(10),
+        "{:?}",
+        cut.elapsed()
+    );
+    let record = call_record(&t, &me, &pj, &placed.id).await;
+    assert_eq!(record.call.map(|c| c.outcome).as_deref(), Some("failed"));
+    assert!(t.client.calls_now()[0].state == CallState::Ended);
 }

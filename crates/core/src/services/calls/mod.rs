@@ -65,6 +65,9 @@ pub struct CallMedia {
     /// Only relayed paths (through the user's server's TURN relay): the
     /// other side never learns this device's addresses.
     pub relay_only: bool,
+    /// How long the media may take to connect, and stay cut off once
+    /// connected, before the call fails (20 s in the app).
+    pub lost_after: std::time::Duration,
 }
 
 impl std::fmt::Debug for CallMedia {
@@ -522,6 +525,7 @@ fn config(media: &CallMedia, ice_servers: Vec<tern_media::IceServer>) -> CallCon
     CallConfig {
         bind: media.bind,
         relay_only: media.relay_only,
+        connect_timeout: media.lost_after,
         ice_servers,
         ..CallConfig::default()
     }
