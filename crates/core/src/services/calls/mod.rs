@@ -62,12 +62,17 @@ pub struct CallMedia {
     /// Host candidates on this address only (loopback in tests); all
     /// interfaces when `None`.
     pub bind: Option<std::net::IpAddr>,
+    /// Echo cancellation, noise suppression and gain control on the
+    /// microphone (`true` for real devices; tests sending a pure tone turn
+    /// it off, as noise suppression removes steady tones).
+    pub audio_processing: bool,
 }
 
 impl std::fmt::Debug for CallMedia {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallMedia")
             .field("bind", &self.bind)
+            .field("audio_processing", &self.audio_processing)
             .finish()
     }
 }
@@ -416,6 +421,7 @@ fn retract(calls: &Calls, sid: &str) {
 fn config(media: &CallMedia) -> CallConfig {
     CallConfig {
         bind: media.bind,
+        audio_processing: media.audio_processing,
         ..CallConfig::default()
     }
 }
