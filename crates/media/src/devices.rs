@@ -334,8 +334,15 @@ enum Event {
 /// them on every platform), reopens it when it fails and follows the system default.
 struct Watcher {
     events: Sender<Event>,
+    /// Disconnected when the thread ends.
+    done: Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// How long dropping a device waits for its thread to close the stream. A sound server that
+/// hangs must not hang the call that lets go of the device: past this, the thread is left to
+/// finish on its own.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 impl Watcher {
     fn spawn(
@@ -345,11 +352,15 @@ impl Watcher {
     ) -> Result<Self, DeviceError> {
         let (events, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel::<()>();
         let wanted = wanted.map(str::to_owned);
         let tx = events.clone();
         let thread = std::thread::Builder::new()
             .name(format!("sound-{role}"))
-            .spawn(move || watch(role, wanted, ring, tx, rx, ready_tx))
+            .spawn(move || {
+                let _done = done_tx;
+                watch(role, wanted, ring, tx, rx, ready_tx);
+            })
             .map_err(|e| DeviceError::Failed {
                 role,
                 detail: e.to_string(),
@@ -357,6 +368,7 @@ impl Watcher {
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self {
                 events,
+                done,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => {
@@ -377,8 +389,10 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.events.send(Event::Stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Err(RecvTimeoutError::Disconnected) = self.done.recv_timeout(CLOSE_WAIT) {
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -104,21 +104,19 @@ fn start() -> Option<Pulse> {
     Some(pulse)
 }
 
-/// Plays `tone` on `speaker` and records `microphone`, both on a 20 ms clock as a call does,
-/// for `duration`; calls `at` with the elapsed time before every frame.
+/// Plays a 440 Hz tone on `speaker` and records `microphone`, both on a 20 ms clock as a call
+/// does, while `go_on` (given the time since the start and the speaker) says so.
 fn play_and_record(
     speaker: &mut Speaker,
     microphone: &mut Microphone,
-    duration: Duration,
-    mut at: impl FnMut(Duration),
+    mut go_on: impl FnMut(Duration, &Speaker) -> bool,
 ) -> Vec<f32> {
     let mut tone = ToneSource::new(440.0, 0.5);
     let start = Instant::now();
     let mut next = start;
     let mut recorded = Vec::new();
     let mut frame: Frame = SILENCE;
-    while next - start < duration {
-        at(next - start);
+    while go_on(next - start, speaker) {
         tone.read(&mut frame);
         speaker.write(&frame);
         microphone.read(&mut frame);
@@ -162,12 +160,9 @@ fn a_tone_goes_out_the_speaker_and_back_in_the_microphone() {
     let Some(_pulse) = pulse() else { return };
     let mut speaker = Speaker::open(Some("pulseaudio:tern")).expect("speaker");
     let mut microphone = Microphone::open(Some("pulseaudio:tern.monitor")).expect("microphone");
-    let recorded = play_and_record(
-        &mut speaker,
-        &mut microphone,
-        Duration::from_secs(3),
-        |_| {},
-    );
+    let recorded = play_and_record(&mut speaker, &mut microphone, |t, _| {
+        t < Duration::from_secs(3)
+    });
     let tone = analyse(&recorded, Duration::from_millis(500));
     println!(
         "{tone:?}; speaker {:?}; microphone {:?}",
@@ -192,36 +187,40 @@ fn the_default_speaker_is_followed_when_it_changes() {
     assert_eq!(speaker.stats().device.as_deref(), Some("pulseaudio:tern"));
     let mut other =
         Microphone::open(Some("pulseaudio:tern_other.monitor")).expect("the other monitor");
-    let switch_at = Duration::from_secs(1);
-    let mut switched = false;
-    let recorded = play_and_record(&mut speaker, &mut other, Duration::from_secs(5), |t| {
-        if t >= switch_at && !switched {
-            switched = true;
-            pulse.pactl(&["set-default-sink", "tern_other"]);
-        }
-    });
-    pulse.pactl(&["set-default-sink", "tern"]);
-    println!(
-        "speaker {:?}; other monitor {:?}",
-        speaker.stats(),
-        other.stats()
-    );
-    assert_eq!(
-        speaker.stats().device.as_deref(),
-        Some("pulseaudio:tern_other"),
-        "the speaker moved to the new default"
-    );
-    // Nothing reached the other sink before the switch; the tone did after it (the watcher
-    // looks once a second: the last two seconds are well after).
-    let before = &recorded[..48_000];
+    // A second of the tone on `tern`: none of it may reach `tern_other`.
+    let before = play_and_record(&mut speaker, &mut other, |t, _| t < Duration::from_secs(1));
     assert!(
         before.iter().all(|x| x.abs() < 1e-3),
         "sound before the switch"
     );
-    let tone = analyse(&recorded[recorded.len() - 2 * 48_000..], Duration::ZERO);
-    println!("after the switch: {tone:?}");
+    pulse.pactl(&["set-default-sink", "tern_other"]);
+    // The watcher looks once a second.
+    let switched = Instant::now();
+    let _ = play_and_record(&mut speaker, &mut other, |t, speaker| {
+        t < Duration::from_secs(8)
+            && speaker_device(speaker).as_deref() != Some("pulseaudio:tern_other")
+    });
+    let took = switched.elapsed();
+    assert_eq!(
+        speaker_device(&speaker).as_deref(),
+        Some("pulseaudio:tern_other"),
+        "the speaker did not move to the new default"
+    );
+    // From then on the tone plays on the new default.
+    let after = play_and_record(&mut speaker, &mut other, |t, _| t < Duration::from_secs(2));
+    pulse.pactl(&["set-default-sink", "tern"]);
+    let tone = analyse(&after, Duration::from_millis(300));
+    println!(
+        "moved {took:?} after the default changed; then {tone:?}; speaker {:?}; other monitor {:?}",
+        speaker.stats(),
+        other.stats()
+    );
     assert!((tone.frequency_hz - 440.0).abs() <= 2.0, "{tone:?}");
     assert!(tone.snr_db >= 30.0, "{tone:?}");
+}
+
+fn speaker_device(speaker: &Speaker) -> Option<String> {
+    speaker.stats().device
 }
 
 #[test]
