@@ -9,7 +9,7 @@
 //!   over UDP → JitterBuffer → Decoder → AudioProcessor (far-end reference) → AudioSink → speaker
 //! ```
 //!
-//! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that sound devices will implement,
+//! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that the sound devices implement,
 //!   and [`ToneSource`] / [`RecordingSink`] for tests and a "test your sound" screen.
 //! - [`codec`]: Opus (libopus) in VoIP mode with in-band FEC and DTX, packets with the
 //!   sequence number and timestamp RTP will carry, concealment and FEC recovery on decode.
