@@ -1,5 +1,6 @@
-//! Cost of the audio pipeline per 20 ms frame (Opus encode and decode, the jitter buffer), and
-//! the latency the jitter buffer adds on a simulated jittery network.
+//! Cost of the audio pipeline per 20 ms frame (Opus encode and decode, the jitter buffer, echo
+//! cancellation with noise suppression and gain control), and the latency the jitter buffer
+//! adds on a simulated jittery network.
 //!
 //! `cargo bench -p tern-media`; numbers in docs/benchmarks.md.
 
@@ -134,9 +135,70 @@ fn latency() {
     }
 }
 
+/// Echo cancellation, noise suppression and gain control as a call runs them every 20 ms: the
+/// played frame as the far-end reference, then the microphone's frame. The far end is a
+/// 600 Hz tone; the microphone hears its echo (40 ms later, 10 dB down) and a near-end talker
+/// in 400 ms syllables, so the echo canceller and the double-talk logic do their full work.
+#[cfg(feature = "processing")]
+fn processing(c: &mut Criterion) {
+    use std::f64::consts::{PI, TAU};
+    use tern_media::{AudioProcessor, Frame, ProcessingConfig, FRAME_SAMPLES};
+
+    let far = |i: usize| (0.5 * (TAU * 600.0 * i as f64 / 48_000.0).sin()) as f32;
+    let near = |i: usize| {
+        let t = i as f64 / 48_000.0;
+        let phase = (t * 1.5).fract();
+        let envelope = if phase < 0.6 {
+            (PI * phase / 0.6).sin()
+        } else {
+            0.0
+        };
+        (0.2 * envelope * (TAU * 300.0 * t).sin()) as f32
+    };
+    // 10 s, looped.
+    let frames = 500;
+    let mut played: Vec<Frame> = vec![SILENCE; frames];
+    let mut heard: Vec<Frame> = vec![SILENCE; frames];
+    for f in 0..frames {
+        for k in 0..FRAME_SAMPLES {
+            let i = f * FRAME_SAMPLES + k;
+            played[f][k] = far(i);
+            heard[f][k] = near(i) + if i >= 1920 { 0.3 * far(i - 1920) } else { 0.0 };
+        }
+    }
+    for (name, config) in [
+        (
+            "audio processing 20 ms (echo, noise, gain)",
+            ProcessingConfig::default(),
+        ),
+        (
+            "audio processing 20 ms (echo only)",
+            ProcessingConfig {
+                echo_cancellation: true,
+                noise_suppression: false,
+                gain_control: false,
+            },
+        ),
+    ] {
+        let mut processor = AudioProcessor::new(config).expect("processor");
+        let mut i = 0;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % frames;
+                processor.render(&played[i]);
+                let mut frame = heard[i];
+                processor.capture(&mut frame);
+                black_box(frame)
+            })
+        });
+    }
+}
+
 fn main() {
     latency();
     let mut c = Criterion::default().configure_from_args();
     codec(&mut c);
+    #[cfg(feature = "processing")]
+    processing(&mut c);
     c.final_summary();
 }

@@ -5,15 +5,23 @@
 //! engine) drives a [`MediaBackend`] with plain descriptions; this crate does the rest:
 //!
 //! ```text
-//! AudioSource → Encoder → RTP/SRTP/DTLS/ICE over UDP → JitterBuffer → Decoder → AudioSink
+//! microphone → AudioSource → AudioProcessor (echo, noise, gain) → Encoder → RTP/SRTP/DTLS/ICE
+//!   over UDP → JitterBuffer → Decoder → AudioProcessor (far-end reference) → AudioSink → speaker
 //! ```
 //!
-//! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that sound devices will implement,
+//! - [`audio`]: the [`AudioSource`] / [`AudioSink`] traits that the sound devices implement,
 //!   and [`ToneSource`] / [`RecordingSink`] for tests and a "test your sound" screen.
 //! - [`codec`]: Opus (libopus) in VoIP mode with in-band FEC and DTX, packets with the
 //!   sequence number and timestamp RTP will carry, concealment and FEC recovery on decode.
 //! - [`jitter`]: a bounded jitter buffer that reorders packets and says, every 20 ms, whether
 //!   to decode a packet, recover a lost one from the next packet's FEC, or conceal.
+//! - [`processing`]: echo cancellation, noise suppression and automatic gain control of the
+//!   microphone (WebRTC's audio processing module), run by a call on every frame it sends and
+//!   given every frame it plays (feature `processing`, on by default).
+//! - [`devices`]: the computer's microphones and speakers through cpal, listed for a settings
+//!   screen and opened as an [`AudioSource`] / [`AudioSink`] pair that converts any device
+//!   format to the pipeline's and follows the system default (feature `devices`, on by
+//!   default).
 //! - [`call`]: the network half: [`MediaBackend`] / [`MediaSession`] and [`UdpBackend`], a
 //!   session thread per call content driving str0m (ICE, DTLS 1.2 through OpenSSL, SRTP,
 //!   RTP with rtcp-mux) over UDP sockets, with host, STUN and TURN (relayed) candidates.
@@ -29,7 +37,10 @@
 pub mod audio;
 pub mod call;
 pub mod codec;
+#[cfg(feature = "devices")]
+pub mod devices;
 pub mod jitter;
+pub mod processing;
 
 pub use audio::{AudioSink, AudioSource, RecordingSink, ToneSource};
 pub use call::{
@@ -38,7 +49,12 @@ pub use call::{
     UdpBackend,
 };
 pub use codec::{Decoded, Decoder, Encoder, EncoderConfig, Error, Packet};
+#[cfg(feature = "devices")]
+pub use devices::{
+    DeviceError, DeviceInfo, DeviceList, DeviceStats, Devices, Microphone, Role, Speaker,
+};
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+pub use processing::{AudioProcessor, ProcessingConfig, ProcessingError};
 
 /// Sample rate of every frame: Opus's native rate, so nothing is resampled inside the pipeline.
 pub const SAMPLE_RATE: u32 = 48_000;

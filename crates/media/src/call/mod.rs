@@ -258,6 +258,11 @@ pub struct CallConfig {
     /// How long ICE and DTLS may take, from the moment both descriptions are known, before
     /// the call fails; also how long a lost connection may stay lost.
     pub connect_timeout: Duration,
+    /// Echo cancellation, noise suppression and automatic gain control on the outgoing audio
+    /// ([`crate::processing`]), with what is played as the echo reference. On by default;
+    /// off for sources that are not microphones (tests sending pure tones, which noise
+    /// suppression takes for noise). Ignored in a build without the `processing` feature.
+    pub audio_processing: bool,
 }
 
 impl Default for CallConfig {
@@ -268,6 +273,7 @@ impl Default for CallConfig {
             bind: None,
             jitter: JitterConfig::default(),
             connect_timeout: Duration::from_secs(20),
+            audio_processing: true,
         }
     }
 }

@@ -25,6 +25,7 @@ use super::{
 };
 use crate::codec::{Decoder, Encoder, EncoderConfig, Packet};
 use crate::jitter::{JitterBuffer, JitterStats};
+use crate::processing::{AudioProcessor, ProcessingConfig};
 use crate::{Frame, FRAME_MS, SILENCE};
 
 /// One media tick.
@@ -429,6 +430,8 @@ struct Core {
     events: EventSink,
     stats: Arc<Mutex<CallStats>>,
     audio: AudioIo,
+    /// Echo cancellation, noise suppression and gain control, when asked for and built in.
+    processor: Option<AudioProcessor>,
     encoder: Encoder,
     decoder: Decoder,
     jitter: JitterBuffer,
@@ -545,6 +548,11 @@ impl Core {
         .map_err(|e| CallError::Setup(e.to_string()))?;
         let decoder = Decoder::new().map_err(|e| CallError::Setup(e.to_string()))?;
         let jitter = JitterBuffer::new(config.jitter.clone());
+        // A build without processing still calls, unprocessed.
+        let processor = config
+            .audio_processing
+            .then(|| AudioProcessor::new(ProcessingConfig::default()).ok())
+            .flatten();
         Ok(Self {
             rtc,
             sockets,
@@ -558,6 +566,7 @@ impl Core {
             events,
             stats: Arc::new(Mutex::new(CallStats::default())),
             audio,
+            processor,
             encoder,
             decoder,
             jitter,
@@ -1115,8 +1124,12 @@ impl Core {
     /// One 20 ms media tick: a frame out, a frame in.
     fn tick(&mut self, now: Instant) {
         let mut frame: Frame = SILENCE;
-        // The source is read even before audio flows, so its clock keeps running.
+        // The source is read even before audio flows, so its clock keeps running; processing
+        // starts with it, so noise and gain estimates are settled when the call connects.
         self.audio.source.read(&mut frame);
+        if let Some(processor) = self.processor.as_mut() {
+            processor.capture(&mut frame);
+        }
         if !self.connected {
             return;
         }
@@ -1147,6 +1160,10 @@ impl Core {
         let playout = self.jitter.pop(now);
         let mut out: Frame = SILENCE;
         self.decoder.decode(&playout, &mut out);
+        // What the speaker plays is what the microphone will hear as echo.
+        if let Some(processor) = self.processor.as_mut() {
+            processor.render(&out);
+        }
         self.audio.sink.write(&out);
         self.publish_stats();
     }

@@ -222,3 +222,19 @@ pub fn analyse(samples: &[f32], skip: Duration) -> ToneAnalysis {
         snr_db: 10.0 * (tone / rest.max(1e-30)).log10(),
     }
 }
+
+/// Power of the `hz` component of `samples` (48 kHz) by the Goertzel algorithm, normalised
+/// so that a sine of amplitude `a` gives about `a² / 4`. Exact for a tone that fits a whole
+/// number of periods into the window; otherwise leakage, so compare like with like.
+pub fn power_at(samples: &[f32], hz: f64) -> f64 {
+    let w = std::f64::consts::TAU * hz / f64::from(SAMPLE_RATE);
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for x in samples {
+        let s = f64::from(*x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let n = samples.len().max(1) as f64;
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (n * n)
+}

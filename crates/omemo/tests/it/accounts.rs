@@ -527,7 +527,8 @@ async fn a_batch_decrypts_in_order_and_writes_once_at_the_end() {
     // changes nothing; the others come out in order.
     let mut batch = tern_omemo::DecryptBatch::default();
     assert!(matches!(
-        bob.decrypt_in_batch(&mut batch, &from, &sent[20].1, 8).await,
+        bob.decrypt_in_batch(&mut batch, &from, &sent[20].1, 8)
+            .await,
         Err(Error::TooFarInFuture { .. })
     ));
     for (i, (text, element)) in sent.iter().enumerate().take(20) {
@@ -553,7 +554,11 @@ async fn a_batch_decrypts_in_order_and_writes_once_at_the_end() {
     );
     assert_eq!(bob.store().load_pre_keys().await.unwrap().len(), pre_keys);
     let events = bob.finish_batch(batch).await.unwrap();
-    assert_eq!(events, vec![Event::BundleChanged], "the used pre-key replaced");
+    assert_eq!(
+        events,
+        vec![Event::BundleChanged],
+        "the used pre-key replaced"
+    );
     assert!(bob.store().load_session(&address).await.unwrap().is_some());
 
     // What the batch left on disk decrypts the rest, and not again.

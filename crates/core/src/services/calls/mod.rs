@@ -68,12 +68,17 @@ pub struct CallMedia {
     /// How long the media may take to connect, and stay cut off once
     /// connected, before the call fails (20 s in the app).
     pub lost_after: std::time::Duration,
+    /// Echo cancellation, noise suppression and gain control on the
+    /// microphone (`true` for real devices; tests sending a pure tone turn
+    /// it off, as noise suppression removes steady tones).
+    pub audio_processing: bool,
 }
 
 impl std::fmt::Debug for CallMedia {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallMedia")
             .field("bind", &self.bind)
+            .field("audio_processing", &self.audio_processing)
             .finish()
     }
 }
@@ -527,6 +532,7 @@ fn config(media: &CallMedia, ice_servers: Vec<tern_media::IceServer>) -> CallCon
         relay_only: media.relay_only,
         connect_timeout: media.lost_after,
         ice_servers,
+        audio_processing: media.audio_processing,
         ..CallConfig::default()
     }
 }
