@@ -451,6 +451,11 @@ struct Core {
     connect_by: Option<Instant>,
     /// When ICE lost the connection, while it is lost.
     lost_since: Option<Instant>,
+    /// When the peer was last heard from (any datagram of its, directly or
+    /// through the relay), once connected: a peer that sends nothing for
+    /// the connect timeout is gone (Opus with DTX still sends a packet every
+    /// 400 ms, and RTCP goes both ways), whatever ICE still believes.
+    last_heard: Option<Instant>,
     /// SSRCs we opened a receive stream for, and whether one of their packets authenticated.
     ssrcs: Vec<(u32, bool)>,
     stun: Vec<StunQuery>,
@@ -580,6 +585,7 @@ impl Core {
             connected: false,
             connect_by: None,
             lost_since: None,
+            last_heard: None,
             ssrcs: Vec::new(),
             stun: Vec::new(),
             arrival_jitter: 0.0,
@@ -703,6 +709,12 @@ impl Core {
         if self.lost_since.is_some_and(|t| now >= t + limit) {
             return Some(Stop::Failed("connection lost".into()));
         }
+        if self.connected && self.last_heard.is_some_and(|t| now >= t + limit) {
+            return Some(Stop::Failed(format!(
+                "connection lost: nothing heard from the other side for {} s",
+                limit.as_secs()
+            )));
+        }
         self.retry_stun(now);
         for c in &mut self.turn {
             if c.deadline().is_some_and(|d| now >= d) {
@@ -749,6 +761,7 @@ impl Core {
             Event::Connected => {
                 self.connected = true;
                 self.lost_since = None;
+                self.last_heard.get_or_insert_with(Instant::now);
                 self.next_quality = Instant::now() + QUALITY_EVERY;
                 self.publish_stats();
                 self.emit(MediaEvent::Connected {
@@ -915,6 +928,7 @@ impl Core {
         let Ok(receive) = Receive::new(Protocol::Udp, source, destination, contents) else {
             return Ok(());
         };
+        self.last_heard = Some(at);
         self.rtc_input(Input::Receive(at, receive))
     }
 
