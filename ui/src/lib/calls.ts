@@ -95,6 +95,22 @@ export function liveText(c: CallView, now: number): string {
   }
 }
 
+/** What a screen reader is told when a call changes (not the seconds ticking). */
+export function announceText(c: CallView, name: string): string {
+  switch (c.state) {
+    case 'calling':
+      return `Calling ${name}…`;
+    case 'ringing':
+      return c.outgoing ? `Ringing ${name}…` : `${name} is calling`;
+    case 'connecting':
+      return `Connecting to ${name}…`;
+    case 'active':
+      return `In a call with ${name}${c.quality === 'poor' ? '. Poor connection' : ''}`;
+    default:
+      return endedText(c, name);
+  }
+}
+
 /** How a call ended, in plain words ("Call ended · 2:31", "Juliet declined", "No answer"). */
 export function endedText(c: CallView, name: string): string {
   const talked = talkTime(c, c.ended_ms ?? 0);

@@ -2869,6 +2869,7 @@ const callCases = [
       await bar.waitFor();
       await barSays(p, 'Ringing…');
       await attr(bar, 'data-state', 'ringing');
+      await p.getByTestId('call-announce').filter({ hasText: 'Ringing Juliet Capulet…' }).waitFor();
       await bar.getByRole('button', { name: 'Cancel' }).waitFor();
       // While it runs, the button waits.
       await attr(callButton(p), 'aria-disabled', 'true');
@@ -2956,6 +2957,7 @@ const callCases = [
       const t = await bar.getByRole('timer', { name: 'Call duration' }).innerText();
       if (!/^2:3\d$/.test(t)) fail(`duration ${t}`);
       if ((await bar.getByTestId('call-poor').innerText()) !== 'Poor connection') fail('no poor connection');
+      await p.getByRole('status').filter({ hasText: 'In a call with Juliet Capulet. Poor connection' }).waitFor();
       const mute = bar.getByRole('button', { name: 'Mute' });
       await attr(mute, 'aria-pressed', 'true');
       // The calls before, in the conversation.

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
+  announceText,
   barCall,
   callButton,
   callErrorText,
@@ -124,6 +125,16 @@ describe('words', () => {
     expect(liveText(call({ state: 'ringing' }), T)).toBe('Ringing…');
     expect(liveText(call({ state: 'connecting' }), T)).toBe('Connecting…');
     expect(liveText(call({ state: 'active', connected_ms: T }), T + 151_400)).toBe('2:31');
+  });
+
+  it('for a screen reader, as the call changes', () => {
+    expect(announceText(call(), 'Juliet')).toBe('Calling Juliet…');
+    expect(announceText(call({ state: 'ringing' }), 'Juliet')).toBe('Ringing Juliet…');
+    expect(announceText(call({ state: 'ringing', outgoing: false }), 'Juliet')).toBe('Juliet is calling');
+    expect(announceText(call({ state: 'connecting' }), 'Juliet')).toBe('Connecting to Juliet…');
+    expect(announceText(call({ state: 'active', connected_ms: T }), 'Juliet')).toBe('In a call with Juliet');
+    expect(announceText(call({ state: 'active', connected_ms: T, quality: 'poor' }), 'Juliet')).toBe('In a call with Juliet. Poor connection');
+    expect(announceText(ended({ ended: 'busy' }), 'Juliet')).toBe('Juliet is busy');
   });
 
   it('for how a call ended', () => {
