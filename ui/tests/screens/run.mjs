@@ -2907,12 +2907,14 @@ const callCases = [
       await prompt.waitFor();
       await prompt.getByText('Incoming voice call').waitFor();
       if (await prompt.getByTestId('incoming-call-account').count()) fail('the account named with one account');
-      const answer = prompt.getByRole('button', { name: 'Answer' });
-      if (!(await answer.evaluate((el) => el === document.activeElement))) fail('Answer has not the focus');
+      await prompt.getByRole('button', { name: 'Answer' }).waitFor();
       await prompt.getByRole('button', { name: 'Decline' }).waitFor();
+      // The prompt has the focus (not Answer: Enter typed for something else must not answer).
+      if (!(await prompt.evaluate((el) => el === document.activeElement))) fail('the prompt has not the focus');
       if (await callBar(p).count()) fail('the bar shows a ringing incoming call');
       await p.screenshot({ path: join(shots, `calls-incoming-prompt-${await theme(p)}.png`) });
-      await answer.click();
+      await p.waitForTimeout(800);
+      await p.keyboard.press('Enter');
       const args = await calledWith(p, 'accept_call');
       if (args.id !== 'in-1') fail(`answered ${JSON.stringify(args)}`);
       await prompt.waitFor({ state: 'detached' });
@@ -2927,6 +2929,7 @@ const callCases = [
     scenario: 'calls-incoming',
     act: async (p) => {
       await p.getByRole('alertdialog', { name: 'Juliet Capulet' }).waitFor();
+      await p.waitForTimeout(800);
       await p.keyboard.press('Escape');
     },
     check: async (p) => {
@@ -2945,6 +2948,10 @@ const callCases = [
       await prompt.getByText('Incoming voice call').waitFor();
       const to = await prompt.getByTestId('incoming-call-account').innerText();
       if (to !== 'to alice@example.org') fail(`account: ${to}`);
+      await prompt.getByRole('button', { name: 'Answer' }).click();
+      if ((await calledWith(p, 'accept_call')).id !== 'in-1') fail('answered another call');
+      await prompt.waitFor({ state: 'detached' });
+      await callBar(p).waitFor();
     },
   },
   {
