@@ -169,6 +169,16 @@ export const api = {
   /** A QR code of `text`, made by the shell (nothing leaves the computer). */
   qrCode: (text: string) => commands.qrCode(text),
   setFilePrefs: (prefs: FilePrefs) => done(commands.setFilePrefs(prefs)),
+
+  // Voice calls (one at a time).
+  /** Calls a contact: every device of theirs that takes calls rings. */
+  placeCall: (account: string, peer: string) => commands.placeCall(account, peer),
+  acceptCall: (id: string) => done(commands.acceptCall(id)),
+  /** Declines a ringing incoming call, withdraws an unanswered outgoing one, or ends a running call. */
+  hangUp: (id: string) => done(commands.hangUp(id)),
+  setCallMuted: (id: string, muted: boolean) => done(commands.setCallMuted(id, muted)),
+  /** Whether calls are available here, the running call and the last ended ones. */
+  calls: () => commands.calls(),
 };
 
 export type { PickedFile };

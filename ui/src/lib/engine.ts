@@ -9,6 +9,8 @@
 import type {
   AccountState,
   AccountView,
+  CallsView,
+  CallView,
   ChatState,
   ClientEvent,
   ConnectError,
@@ -53,6 +55,8 @@ import type {
 export type {
   AccountState,
   AccountView,
+  CallsView,
+  CallView,
   ChatState,
   ClientEvent,
   ConnectError,

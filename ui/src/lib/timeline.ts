@@ -2,6 +2,7 @@
 // separators, sender groups, the "New messages" line), and date labels.
 // The messages themselves are kept by `Timeline` (stores/timeline.svelte.ts).
 
+import type { CallLine } from './calls';
 import type { MessageView } from './engine';
 import { foldText, type Fold } from './rooms';
 
@@ -11,6 +12,8 @@ export type Row =
   | { kind: 'unread'; key: string }
   /** Joins and leaves in a group chat, folded into one quiet line. */
   | { kind: 'activity'; key: string; text: string }
+  /** A call with the contact ("Outgoing call · 2:31", "Missed call"), at the time it began. */
+  | { kind: 'call'; key: string; text: string; missed: boolean; at_ms: number }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
 // `toLocale*String` with options builds a new ICU formatter on every call
@@ -106,9 +109,9 @@ export const GROUP_GAP_MS = 5 * 60_000;
  * Rows to draw: a separator before each new day, and `first` on a message
  * that starts a sender group; `complete` adds the start-of-conversation row;
  * `unreadFrom` (a message id) puts the "New messages" line before it;
- * `activity` (a group chat's joins and leaves, oldest first) goes between
- * the messages by time (not before the oldest loaded one while older ones
- * are not loaded).
+ * `activity` (a group chat's joins and leaves, oldest first) and `calls`
+ * (a conversation's calls, oldest first) go between the messages by time
+ * (not before the oldest loaded one while older ones are not loaded).
  */
 const rowCache = new WeakMap<MessageView, Extract<Row, { kind: 'message' }>>();
 
@@ -118,10 +121,15 @@ export function rowsOf(
   complete = false,
   unreadFrom: number | null = null,
   activity: readonly Fold[] = [],
+  calls: readonly CallLine[] = [],
 ): Row[] {
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
   let a = 0;
-  if (!complete && messages.length) while (a < activity.length && activity[a].at_ms < messages[0].timestamp_ms) a += 1;
+  let c = 0;
+  if (!complete && messages.length) {
+    while (a < activity.length && activity[a].at_ms < messages[0].timestamp_ms) a += 1;
+    while (c < calls.length && calls[c].at_ms < messages[0].timestamp_ms) c += 1;
+  }
   // Rows are in time order: a Date only when a new day may start.
   let from = Infinity;
   let until = -Infinity;
@@ -136,13 +144,22 @@ export function rowsOf(
     rows.push({ kind: 'day', key: `d${dayKey(t)}`, label: dayLabel(t, now) });
     prev = undefined;
   };
-  /** Adds the folds up to time `t` (they start a new sender group). */
+  /** Adds the folds and calls up to time `t`, in time order (they start a new sender group). */
   const folds = (t: number) => {
-    for (; a < activity.length && activity[a].at_ms <= t; a++) {
-      const text = foldText(activity[a]);
-      if (!text) continue;
-      day(activity[a].at_ms);
-      rows.push({ kind: 'activity', key: `a${activity[a].id}`, text });
+    for (;;) {
+      const fold = a < activity.length && activity[a].at_ms <= t ? activity[a] : null;
+      const call = c < calls.length && calls[c].at_ms <= t ? calls[c] : null;
+      if (fold && (!call || fold.at_ms <= call.at_ms)) {
+        a += 1;
+        const text = foldText(fold);
+        if (!text) continue;
+        day(fold.at_ms);
+        rows.push({ kind: 'activity', key: `a${fold.id}`, text });
+      } else if (call) {
+        c += 1;
+        day(call.at_ms);
+        rows.push({ kind: 'call', key: `c${call.id}`, text: call.text, missed: call.missed, at_ms: call.at_ms });
+      } else return;
       prev = undefined;
     }
   };

@@ -5,6 +5,7 @@
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import { applyEvent, type AccountState, type AccountView, type ClientEvent, type Snapshot } from '../../src/lib/engine';
+import { callCommand, callData } from './calls';
 import { chatData, messagingCommand } from './chats';
 import { encryptionCommand } from './encryption';
 import { fileCommand, fileData } from './files';
@@ -65,11 +66,13 @@ const signUpForm: SignUpForm = {
   ],
 };
 
-const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large', 'rooms', 'files'].some(
+const messagingScenario = ['main', 'chats', 'hostile', 'long', 'paged', 'window', 'empty', 'unread', 'large', 'rooms', 'files', 'calls'].some(
   (p) => scenario === p || scenario.startsWith(`${p}-`),
 );
 const roomScenario = scenario === 'rooms' || scenario.startsWith('rooms-');
 if (messagingScenario) chatData.setup(scenario);
+const callScenario = scenario === 'calls' || scenario.startsWith('calls-');
+if (callScenario) callData.setup(scenario);
 if (roomScenario) roomData.setup(scenario);
 if (scenario === 'files' || scenario.startsWith('files-')) fileData.setup(scenario);
 
@@ -78,7 +81,11 @@ if (scenario === 'files' || scenario.startsWith('files-')) fileData.setup(scenar
 // batch, as the shell sends them.
 let seq = 0;
 let snapshot: Snapshot = {
-  accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p)) ? [] : scenario.startsWith('main') || scenario === 'fatal' ? many : many.slice(0, 1),
+  accounts: ['welcome', 'signin', 'signup'].some((p) => scenario.startsWith(p))
+    ? []
+    : scenario.startsWith('main') || scenario === 'fatal' || scenario === 'calls-several'
+      ? many
+      : many.slice(0, 1),
   requests: messagingScenario ? chatData.requests : [],
   blocked: messagingScenario ? chatData.blocked : {},
   rooms: roomScenario ? roomData.rooms : [],
@@ -153,6 +160,8 @@ mockIPC(
     if (fileAnswer !== undefined) return fileAnswer;
     const keysAnswer = encryptionCommand(scenario, cmd, a, send);
     if (keysAnswer !== undefined) return keysAnswer;
+    const callAnswer = callScenario ? callCommand(cmd, a, send) : undefined;
+    if (callAnswer !== undefined) return callAnswer;
     switch (cmd) {
       case 'snapshot':
         if (scenario === 'fatal')

@@ -2804,6 +2804,224 @@ const fileCases = [
   },
 ];
 
+/** The call bar (over every screen while a call runs). */
+const callBar = (p) => p.getByTestId('call-bar');
+const callButton = (p) => p.getByTestId('call-button');
+/** Waits until the bar says `text` (its visible state, not what a screen reader hears). */
+const barSays = (p, text) => callBar(p).getByTestId('call-status').filter({ hasText: text }).waitFor();
+const attr = async (l, name, want) => {
+  const got = await l.getAttribute(name);
+  if (got !== want) fail(`${name} is ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+};
+const callCases = [
+  {
+    name: 'calls-button',
+    scenario: 'calls',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const b = callButton(p);
+      await b.waitFor();
+      if ((await p.getByRole('button', { name: 'Call Juliet Capulet', exact: true }).count()) !== 1) fail('no button named Call Juliet Capulet');
+      await attr(b, 'aria-disabled', 'false');
+      await attr(b, 'title', 'Call Juliet Capulet');
+    },
+  },
+  {
+    name: 'calls-button-disabled',
+    scenario: 'calls',
+    act: (p) => openChat(p, 'The Nurse'),
+    check: async (p) => {
+      await attr(callButton(p), 'aria-disabled', 'true');
+      await attr(callButton(p), 'title', 'The Nurse is offline');
+      await openChat(p, 'Romeo');
+      const b = p.getByRole('button', { name: 'Call Romeo', exact: true });
+      await attr(b, 'aria-disabled', 'true');
+      await attr(b, 'title', 'Romeo’s app can’t take calls');
+      // Its reason is its description.
+      const description = await b.evaluate((el) => el.title);
+      if (!description.includes('can’t take calls')) fail('no reason');
+      await b.click({ force: true });
+      await p.waitForTimeout(200);
+      if (await p.evaluate(() => window.__calls.some((x) => x.cmd === 'place_call'))) fail('a disabled button placed a call');
+      if (await callBar(p).count()) fail('a bar without a call');
+    },
+  },
+  {
+    name: 'calls-unavailable',
+    scenario: 'calls-unavailable',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      await p.getByRole('button', { name: 'Contact details' }).waitFor();
+      if (await callButton(p).count()) fail('a call button where calls are not available');
+    },
+  },
+  {
+    name: 'calls-outgoing',
+    scenario: 'calls',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'place_call');
+      if (args.account !== 'alice@example.org' || args.peer !== 'juliet@capulet.example') fail(`placed ${JSON.stringify(args)}`);
+      const bar = p.getByRole('region', { name: 'Call with Juliet Capulet' });
+      await bar.waitFor();
+      await barSays(p, 'Ringing…');
+      await attr(bar, 'data-state', 'ringing');
+      await p.getByTestId('call-announce').filter({ hasText: 'Ringing Juliet Capulet…' }).waitFor();
+      await bar.getByRole('button', { name: 'Cancel' }).waitFor();
+      // While it runs, the button waits.
+      await attr(callButton(p), 'aria-disabled', 'true');
+      await attr(callButton(p), 'title', 'You are in a call with Juliet Capulet');
+      // And the bar stays over other screens.
+      await p.getByRole('button', { name: 'Settings' }).click();
+      await p.getByRole('radio', { name: 'Same as the system' }).waitFor();
+      await barSays(p, 'Ringing…');
+    },
+  },
+  {
+    name: 'calls-outgoing-cancel',
+    scenario: 'calls',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+      await barSays(p, 'Ringing…');
+      await callBar(p).getByRole('button', { name: 'Cancel' }).click();
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'hang_up');
+      if (args.id !== 'out-1') fail(`hung up ${JSON.stringify(args)}`);
+      await barSays(p, 'Call cancelled');
+      await p.getByTestId('call-line').getByText('Cancelled call').waitFor();
+      await attr(callButton(p), 'aria-disabled', 'false');
+      // Gone after a few seconds.
+      await callBar(p).waitFor({ state: 'detached', timeout: 8000 });
+    },
+  },
+  {
+    name: 'calls-incoming',
+    scenario: 'calls-incoming',
+    check: async (p) => {
+      const prompt = p.getByRole('alertdialog', { name: 'Juliet Capulet' });
+      await prompt.waitFor();
+      await prompt.getByText('Incoming voice call').waitFor();
+      if (await prompt.getByTestId('incoming-call-account').count()) fail('the account named with one account');
+      await prompt.getByRole('button', { name: 'Answer' }).waitFor();
+      await prompt.getByRole('button', { name: 'Decline' }).waitFor();
+      // The prompt has the focus (not Answer: Enter typed for something else must not answer).
+      if (!(await prompt.evaluate((el) => el === document.activeElement))) fail('the prompt has not the focus');
+      if (await callBar(p).count()) fail('the bar shows a ringing incoming call');
+      await p.screenshot({ path: join(shots, `calls-incoming-prompt-${await theme(p)}.png`) });
+      await p.waitForTimeout(800);
+      await p.keyboard.press('Enter');
+      const args = await calledWith(p, 'accept_call');
+      if (args.id !== 'in-1') fail(`answered ${JSON.stringify(args)}`);
+      await prompt.waitFor({ state: 'detached' });
+      await p.getByTestId('call-duration').waitFor();
+      const t = await p.getByTestId('call-duration').innerText();
+      if (!/^0:0\d$/.test(t)) fail(`duration ${t}`);
+      await attr(p.getByRole('button', { name: 'Mute' }), 'aria-pressed', 'false');
+    },
+  },
+  {
+    name: 'calls-incoming-decline',
+    scenario: 'calls-incoming',
+    act: async (p) => {
+      await p.getByRole('alertdialog', { name: 'Juliet Capulet' }).waitFor();
+      await p.waitForTimeout(800);
+      await p.keyboard.press('Escape');
+    },
+    check: async (p) => {
+      const args = await calledWith(p, 'hang_up');
+      if (args.id !== 'in-1') fail(`declined ${JSON.stringify(args)}`);
+      await p.getByRole('alertdialog').waitFor({ state: 'detached' });
+      await barSays(p, 'Call declined');
+      if (await p.evaluate(() => window.__calls.some((x) => x.cmd === 'accept_call'))) fail('answered');
+    },
+  },
+  {
+    name: 'calls-incoming-several',
+    scenario: 'calls-several',
+    check: async (p) => {
+      const prompt = p.getByRole('alertdialog', { name: 'Juliet Capulet' });
+      await prompt.getByText('Incoming voice call').waitFor();
+      const to = await prompt.getByTestId('incoming-call-account').innerText();
+      if (to !== 'to alice@example.org') fail(`account: ${to}`);
+      await prompt.getByRole('button', { name: 'Answer' }).click();
+      if ((await calledWith(p, 'accept_call')).id !== 'in-1') fail('answered another call');
+      await prompt.waitFor({ state: 'detached' });
+      await callBar(p).waitFor();
+    },
+  },
+  {
+    name: 'calls-active',
+    scenario: 'calls-active',
+    act: (p) => openChat(p, 'Juliet Capulet'),
+    check: async (p) => {
+      const bar = p.getByRole('region', { name: 'Call with Juliet Capulet' });
+      await attr(bar, 'data-state', 'active');
+      const t = await bar.getByRole('timer', { name: 'Call duration' }).innerText();
+      if (!/^2:3\d$/.test(t)) fail(`duration ${t}`);
+      if ((await bar.getByTestId('call-poor').innerText()) !== 'Poor connection') fail('no poor connection');
+      await p.getByRole('status').filter({ hasText: 'In a call with Juliet Capulet. Poor connection' }).waitFor();
+      const mute = bar.getByRole('button', { name: 'Mute' });
+      await attr(mute, 'aria-pressed', 'true');
+      // The calls before, in the conversation.
+      const lines = await p.getByTestId('call-line').allInnerTexts();
+      if (lines.length !== 2 || !lines[0].includes('Missed call') || !lines[1].includes('Outgoing call · 2:31')) fail(`lines: ${lines.join(' | ')}`);
+      await p.screenshot({ path: join(shots, `calls-active-bar-${await theme(p)}.png`) });
+      // The duration runs.
+      await p.waitForFunction((before) => document.querySelector('[data-testid=call-duration]')?.textContent !== before, t);
+      await mute.click();
+      const args = await calledWith(p, 'set_call_muted');
+      if (args.id !== 'live-1' || args.muted !== false) fail(`muted ${JSON.stringify(args)}`);
+      await attr(mute, 'aria-pressed', 'false');
+      await bar.getByRole('button', { name: 'Hang up' }).click();
+      if ((await calledWith(p, 'hang_up')).id !== 'live-1') fail('hung up another call');
+      await callBar(p).getByTestId('call-status').filter({ hasText: /^Call ended · 2:3\d$/ }).waitFor();
+      await attr(bar, 'data-state', 'ended');
+      const after = await p.getByTestId('call-line').allInnerTexts();
+      if (after.length !== 3 || !/Outgoing call · 2:3\d/.test(after[2])) fail(`lines after: ${after.join(' | ')}`);
+    },
+  },
+  {
+    name: 'calls-failed',
+    scenario: 'calls-failed',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+    },
+    check: async (p) => {
+      const bar = callBar(p);
+      const alert = bar.getByRole('alert');
+      await alert.waitFor();
+      const t = await alert.innerText();
+      if (t !== 'Call failed: Juliet’s app and Tern found no way to send audio to each other (no common codec).') fail(`alert: ${t}`);
+      await bar.getByRole('button', { name: 'Call again' }).waitFor();
+      await p.getByTestId('call-line').getByText('Call failed').waitFor();
+      await p.screenshot({ path: join(shots, `calls-failed-bar-${await theme(p)}.png`) });
+      // It stays past the few seconds other ends show.
+      await p.waitForTimeout(5600);
+      await alert.waitFor();
+      await bar.getByRole('button', { name: 'Dismiss' }).click();
+      await bar.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'calls-busy',
+    scenario: 'calls-busy',
+    act: async (p) => {
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+    },
+    check: async (p) => {
+      await p.getByRole('alert').getByText('Another call is running: end it first.').waitFor();
+      if (await callBar(p).count()) fail('a bar for a call that was refused');
+    },
+  },
+];
+
 const cases = [
   { name: 'welcome', scenario: 'welcome', check: (p) => text(p, 'Welcome to Tern') },
   {
@@ -3001,6 +3219,7 @@ const cases = [
   ...largeCases,
   ...fileCases,
   ...encryptionCases,
+  ...callCases,
 ];
 
 const only = process.env.ONLY;

@@ -6,6 +6,7 @@ import { api, listenEngine } from '../api';
 import { EngineMirror, type EngineEvent, type SnapshotView } from '../engine';
 import { errorText } from '../errors';
 import { accounts } from './accounts.svelte';
+import { calls } from './calls.svelte';
 import { chat } from './chat.svelte';
 import { contacts } from './contacts.svelte';
 import { encryption } from './encryption.svelte';
@@ -60,7 +61,7 @@ class Engine {
   /** A full state: the lists are loaded again. */
   #reset(view: SnapshotView): void {
     const jids = view.snapshot.accounts.map((a) => a.jid);
-    void Promise.all([conversations.load(), contacts.load(jids), chat.reload(), lock.refresh()]);
+    void Promise.all([conversations.load(), contacts.load(jids), chat.reload(), lock.refresh(), calls.load()]);
   }
 
   #events(list: EngineEvent[]): void {
@@ -74,6 +75,7 @@ class Engine {
     transfers.events(list);
     fileList.events(list);
     lock.events(list);
+    calls.events(list);
     if (accounts.events(list)) void conversations.load();
     // A new account: its roster (the lists are loaded whole).
     if (list.some((e) => e.event.type === 'account_added')) void contacts.load(this.#mirror.snapshot.accounts.map((a) => a.jid));

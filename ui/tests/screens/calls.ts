@@ -1,0 +1,134 @@
+// Voice calls for the screen harness (scenarios `calls…`): Juliet's phone
+// takes calls, Romeo's computer does not, the Nurse is offline. The
+// commands answer like the shell and emit the `call` events the engine
+// would: a placed call rings after a moment, an answered one connects,
+// hanging up ends it as the engine says.
+//
+//   calls              calls available, nothing running
+//   calls-incoming     Juliet calls
+//   calls-several      Juliet calls one of several accounts
+//   calls-active       a call with Juliet running for 2:31, muted, poor
+//                      connection; earlier calls with her in the timeline
+//   calls-failed       a call placed to Juliet fails once it rings
+//   calls-busy         placing a call is refused (another call runs)
+//   calls-unavailable  this build cannot make calls
+
+import type { CallView, ClientEvent } from '../../src/lib/engine';
+import { chatData, PEERS } from './chats';
+
+type Send = (ev: ClientEvent) => void;
+
+const ME = PEERS.ME;
+const JULIET = PEERS.JULIET;
+const MIN = 60_000;
+const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
+
+export const FAILURE = 'Juliet’s app and Tern found no way to send audio to each other (no common codec).';
+
+function call(p: Partial<CallView>): CallView {
+  return {
+    account: ME,
+    id: 'call-1',
+    peer: JULIET,
+    outgoing: true,
+    state: 'calling',
+    ended: null,
+    problem: null,
+    muted: false,
+    relayed: false,
+    quality: null,
+    started_ms: Date.now(),
+    connected_ms: null,
+    ended_ms: null,
+    ...p,
+  };
+}
+
+class CallData {
+  scenario = '';
+  list: CallView[] = [];
+  next = 1;
+
+  setup(scenario: string) {
+    this.scenario = scenario;
+    const now = Date.now();
+    const juliet = chatData.contacts.find((c) => c.jid === JULIET);
+    if (juliet) juliet.presence = juliet.presence.map((p) => (p.resource === 'phone' ? { ...p, calls: true } : p));
+    const nurse = chatData.contacts.find((c) => c.jid === PEERS.NURSE);
+    if (nurse) nurse.presence = [];
+    if (scenario === 'calls-incoming' || scenario === 'calls-several')
+      this.list = [call({ id: 'in-1', outgoing: false, state: 'ringing', started_ms: now - 2000 })];
+    if (scenario === 'calls-active') {
+      const today = (h: number, m: number) => {
+        const d = new Date(now);
+        d.setHours(h, m, 0, 0);
+        return Math.min(d.getTime(), now - 40 * MIN);
+      };
+      this.list = [
+        call({ id: 'live-1', state: 'active', muted: true, quality: 'poor', started_ms: now - 151_000 - 4000, connected_ms: now - 151_000 }),
+        call({ id: 'old-1', outgoing: false, state: 'ended', ended: 'missed', started_ms: today(9, 30), ended_ms: today(9, 30) + 30_000 }),
+        call({
+          id: 'old-2',
+          state: 'ended',
+          ended: 'peer_hung_up',
+          started_ms: today(9, 45),
+          connected_ms: today(9, 45) + 5000,
+          ended_ms: today(9, 45) + 5000 + 151_000,
+        }),
+      ];
+    }
+  }
+}
+
+export const callData = new CallData();
+
+/** Answers a call command like the shell would (undefined: not one). */
+export function callCommand(cmd: string, a: Record<string, unknown>, send: Send): unknown {
+  const d = callData;
+  const upsert = (c: CallView) => {
+    d.list = [c, ...d.list.filter((x) => x.id !== c.id)];
+    send({ type: 'call', call: c });
+    return c;
+  };
+  const find = (id: unknown) => d.list.find((c) => c.id === id);
+  /** Moves a call on after `ms`, if it is still where it was. */
+  const later = (ms: number, id: string, from: CallView['state'], p: () => Partial<CallView>) =>
+    setTimeout(() => {
+      const c = find(id);
+      if (c && c.state === from) upsert({ ...c, ...p() });
+    }, ms);
+  switch (cmd) {
+    case 'calls':
+      return { available: d.scenario !== 'calls-unavailable', calls: d.list };
+    case 'place_call': {
+      if (d.scenario === 'calls-busy') return uiError('busy', 'Another call is running: end it first.');
+      const c = upsert(call({ id: `out-${d.next++}`, account: a.account as string, peer: a.peer as string }));
+      later(400, c.id, 'calling', () => ({ state: 'ringing' }));
+      if (d.scenario === 'calls-failed')
+        later(900, c.id, 'ringing', () => ({ state: 'ended', ended: 'failed', problem: FAILURE, ended_ms: Date.now() }));
+      return c;
+    }
+    case 'accept_call': {
+      const c = find(a.id);
+      if (!c || c.state !== 'ringing') return uiError('no_call', 'This call is no longer ringing.');
+      upsert({ ...c, state: 'connecting' });
+      later(300, c.id, 'connecting', () => ({ state: 'active', connected_ms: Date.now() }));
+      return null;
+    }
+    case 'hang_up': {
+      const c = find(a.id);
+      if (!c || c.state === 'ended') return uiError('no_call', 'This call is over.');
+      const ended = !c.outgoing && c.state === 'ringing' ? 'declined' : c.state === 'calling' || c.state === 'ringing' ? 'cancelled' : 'hung_up';
+      upsert({ ...c, state: 'ended', ended, ended_ms: Date.now() });
+      return null;
+    }
+    case 'set_call_muted': {
+      const c = find(a.id);
+      if (!c || c.state === 'ended') return uiError('no_call', 'This call is over.');
+      upsert({ ...c, muted: a.muted as boolean });
+      return null;
+    }
+    default:
+      return undefined;
+  }
+}
