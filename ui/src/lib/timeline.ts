@@ -124,6 +124,12 @@ export function rowsOf(
   calls: readonly CallLine[] = [],
 ): Row[] {
   const rows: Row[] = complete ? [{ kind: 'start', key: 'start' }] : [];
+  // Calls the engine recorded in the timeline are drawn from their record;
+  // this run's lines only stand in until the record is there.
+  if (calls.length) {
+    const recorded = new Set(messages.filter((m) => m.call).map((m) => m.uid));
+    calls = calls.filter((c) => !recorded.has(`call-${c.id}`));
+  }
   let a = 0;
   let c = 0;
   if (!complete && messages.length) {
@@ -167,6 +173,18 @@ export function rowsOf(
     const t = m.timestamp_ms;
     folds(t);
     day(t);
+    if (m.call) {
+      // A recorded call: a quiet line, not a message.
+      rows.push({
+        kind: 'call',
+        key: `m${m.id}`,
+        text: m.body,
+        missed: !m.outgoing && (m.call.outcome === 'missed' || m.call.outcome === 'busy'),
+        at_ms: t,
+      });
+      prev = undefined;
+      continue;
+    }
     const unread = m.id === unreadFrom;
     if (unread) rows.push({ kind: 'unread', key: 'unread' });
     // The user's own messages are theirs from any device (the sender is

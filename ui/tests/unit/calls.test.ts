@@ -240,6 +240,25 @@ describe('calls in the conversation', () => {
     // No messages: the calls alone.
     expect(rowsOf([], T, true, null, [], lines).filter((r) => r.kind === 'call')).toHaveLength(3);
   });
+
+  it('are drawn from the record the engine stored, once', () => {
+    const m = (id: number, t: number) =>
+      ({ id, timestamp_ms: t, outgoing: false, sender: JULIET, me: false, uid: `u${id}`, call: null }) as unknown as Parameters<typeof rowsOf>[0][number];
+    const record = {
+      ...m(3, T + 1000),
+      uid: 'call-mid',
+      body: 'Missed call',
+      call: { outcome: 'missed', duration_ms: null },
+    } as unknown as Parameters<typeof rowsOf>[0][number];
+    const lines = [{ id: 'mid', at_ms: T + 1000, text: 'Missed call', missed: true }];
+    const rows = rowsOf([m(1, T), record, m(2, T + 2000)], T + 20_000, false, null, [], lines);
+    expect(rows.map((r) => r.key)).toEqual([expect.stringMatching(/^d/), 'm1', 'm3', 'm2']);
+    const call = rows[2];
+    expect(call.kind === 'call' && call.text === 'Missed call' && call.missed).toBe(true);
+    // The message after a call line starts a new sender group.
+    const next = rows[3];
+    expect(next.kind === 'message' && next.first).toBe(true);
+  });
 });
 
 describe('the ringtone', () => {

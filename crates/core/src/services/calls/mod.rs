@@ -369,17 +369,18 @@ pub(crate) fn summary(v: &CallView) -> String {
     } else {
         "Incoming call"
     };
-    match (v.ended.as_deref(), duration) {
-        (Some("missed"), _) if !v.outgoing => "Missed call".into(),
-        (Some("missed"), _) => "Outgoing call, no answer".into(),
-        (Some("declined"), _) if v.outgoing => "Outgoing call, declined".into(),
-        (Some("declined"), _) => "Declined call".into(),
-        (Some("busy"), _) => "Outgoing call, busy".into(),
+    if let Some(d) = duration {
+        return format!("{kind} · {d}");
+    }
+    match (v.ended.as_deref(), v.outgoing) {
+        (Some("failed"), _) => "Call failed".into(),
+        (Some("missed"), true) => "Outgoing call · no answer".into(),
+        (Some("declined"), true) => "Outgoing call · declined".into(),
+        (Some("busy"), true) => "Outgoing call · busy".into(),
         (Some("cancelled"), _) => "Cancelled call".into(),
-        (Some("answered_elsewhere"), _) => "Call answered on another device".into(),
-        (Some("declined_elsewhere"), _) => "Call declined on another device".into(),
-        (Some("failed"), None) => format!("{kind}, failed"),
-        (_, Some(d)) => format!("{kind} · {d}"),
+        (Some("missed" | "busy"), false) => "Missed call".into(),
+        (Some("declined" | "declined_elsewhere"), false) => "Declined call".into(),
+        (Some("answered_elsewhere"), false) => "Answered on another device".into(),
         _ => kind.into(),
     }
 }
@@ -1389,6 +1390,50 @@ mod tests {
             let some: Vec<String> = all.iter().filter(|f| f != missing).cloned().collect();
             assert!(!takes_calls(&some), "without {missing}");
         }
+    }
+
+    #[test]
+    fn ended_calls_are_said_in_words() {
+        let v = |outgoing: bool, ended: &str, talked: Option<i64>| CallView {
+            account: "a@x".into(),
+            id: "s".into(),
+            peer: "b@y".into(),
+            outgoing,
+            state: CallState::Ended,
+            ended: Some(ended.into()),
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: 1_000,
+            connected_ms: talked.map(|_| 2_000),
+            ended_ms: Some(2_000 + talked.unwrap_or(0)),
+        };
+        assert_eq!(
+            summary(&v(true, "hung_up", Some(151_000))),
+            "Outgoing call · 2:31"
+        );
+        assert_eq!(
+            summary(&v(false, "peer_hung_up", Some(9_500))),
+            "Incoming call · 0:09"
+        );
+        assert_eq!(summary(&v(false, "missed", None)), "Missed call");
+        assert_eq!(
+            summary(&v(true, "missed", None)),
+            "Outgoing call · no answer"
+        );
+        assert_eq!(
+            summary(&v(true, "declined", None)),
+            "Outgoing call · declined"
+        );
+        assert_eq!(summary(&v(false, "declined", None)), "Declined call");
+        assert_eq!(summary(&v(true, "busy", None)), "Outgoing call · busy");
+        assert_eq!(summary(&v(true, "cancelled", None)), "Cancelled call");
+        assert_eq!(
+            summary(&v(false, "answered_elsewhere", None)),
+            "Answered on another device"
+        );
+        assert_eq!(summary(&v(true, "failed", None)), "Call failed");
     }
 
     #[test]
