@@ -97,6 +97,7 @@ async fn open_client() -> Result<Client, UiError> {
     {
         config.extra_roots = test_hooks::extra_roots();
     }
+    config.calls = Some(call_media());
     let client = Client::open(config).await?;
     if let Some(prefs) = files::load_prefs(client.data_dir()) {
         client.set_file_prefs(prefs);
@@ -104,6 +105,22 @@ async fn open_client() -> Result<Client, UiError> {
     #[cfg(feature = "test-hooks")]
     test_hooks::add_demo_account(&client).await;
     Ok(client)
+}
+
+/// Calls: the media stack over UDP, the system's sound devices (the
+/// default microphone and speakers, followed when the default changes),
+/// with echo cancellation, noise suppression and gain control. A device
+/// that cannot be opened fails that call with the reason.
+fn call_media() -> tern_core::CallMedia {
+    let devices = Arc::new(tern_core::tern_media::Devices::new());
+    tern_core::CallMedia {
+        backend: Arc::new(tern_core::tern_media::UdpBackend::new()),
+        devices: Arc::new(move || devices.open(None, None).map_err(|e| e.to_string())),
+        bind: None,
+        relay_only: false,
+        lost_after: std::time::Duration::from_secs(20),
+        audio_processing: true,
+    }
 }
 
 /// Most events sent to the window in one batch.
