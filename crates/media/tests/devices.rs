@@ -42,11 +42,15 @@ impl Pulse {
     }
 }
 
-/// The server, started on first use; `None` (after saying so) when PulseAudio is not
-/// installed.
-fn pulse() -> Option<&'static Pulse> {
+/// The server, started on first use, and held by one test at a time (one test moves the
+/// default speaker); `None` (after saying so) when PulseAudio is not installed.
+fn pulse() -> Option<(&'static Pulse, std::sync::MutexGuard<'static, ()>)> {
     static PULSE: OnceLock<Option<Pulse>> = OnceLock::new();
-    PULSE.get_or_init(start).as_ref()
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    PULSE.get_or_init(start).as_ref().map(|p| (p, turn))
 }
 
 fn start() -> Option<Pulse> {
@@ -85,6 +89,10 @@ fn start() -> Option<Pulse> {
         .env("XDG_RUNTIME_DIR", &runtime)
         .env("HOME", &runtime)
         .env_remove("PULSE_SERVER")
+        // Off the session bus: a daemon there owns the name
+        // `org.pulseaudio.Server`, and the next test's daemon, started while
+        // this one idles out, would fail to start for want of it.
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .status()
         .expect("pulseaudio");
     assert!(status.success(), "pulseaudio did not start: {status}");
@@ -131,7 +139,9 @@ fn play_and_record(
 
 #[test]
 fn null_sink_is_listed_by_name() {
-    let Some(_pulse) = pulse() else { return };
+    let Some((_pulse, _turn)) = pulse() else {
+        return;
+    };
     let list = Devices::new().list();
     println!("{list:#?}");
     let tern = list
@@ -157,7 +167,9 @@ fn null_sink_is_listed_by_name() {
 
 #[test]
 fn a_tone_goes_out_the_speaker_and_back_in_the_microphone() {
-    let Some(_pulse) = pulse() else { return };
+    let Some((_pulse, _turn)) = pulse() else {
+        return;
+    };
     let mut speaker = Speaker::open(Some("pulseaudio:tern")).expect("speaker");
     let mut microphone = Microphone::open(Some("pulseaudio:tern.monitor")).expect("microphone");
     let recorded = play_and_record(&mut speaker, &mut microphone, |t, _| {
@@ -180,7 +192,9 @@ fn a_tone_goes_out_the_speaker_and_back_in_the_microphone() {
 
 #[test]
 fn the_default_speaker_is_followed_when_it_changes() {
-    let Some(pulse) = pulse() else { return };
+    let Some((pulse, _turn)) = pulse() else {
+        return;
+    };
     // The default is `tern` (another test may have moved it: put it back).
     pulse.pactl(&["set-default-sink", "tern"]);
     let mut speaker = Speaker::open(None).expect("default speaker");
@@ -225,7 +239,9 @@ fn speaker_device(speaker: &Speaker) -> Option<String> {
 
 #[test]
 fn a_missing_device_is_an_error_a_person_can_read() {
-    let Some(_pulse) = pulse() else { return };
+    let Some((_pulse, _turn)) = pulse() else {
+        return;
+    };
     let err = Speaker::open(Some("pulseaudio:no_such_sink")).expect_err("no such sink");
     assert_eq!(
         err.to_string(),
