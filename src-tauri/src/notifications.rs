@@ -254,6 +254,9 @@ pub const MAX_WAITING: usize = 32;
 /// was on): the conversations notified last.
 pub const REMEMBERED_IDS: usize = 256;
 
+/// Calls remembered as no longer ringing.
+const REMEMBERED_CALLS: usize = 64;
+
 /// A notification to show.
 #[derive(Clone, Debug)]
 struct Pending {
@@ -283,6 +286,9 @@ struct Queue {
     calls: VecDeque<CallJob>,
     /// The notification id of each ringing call's notification.
     call_ids: HashMap<String, u32>,
+    /// Calls that stopped ringing lately (their notification may still be
+    /// on its way: it is not shown then).
+    stopped: VecDeque<String>,
     /// At most one per conversation, oldest first.
     waiting: VecDeque<Pending>,
     /// Notification id of each conversation notified lately, and the
@@ -417,18 +423,29 @@ impl Desktop {
         }
     }
 
-    /// Shows the notification of incoming call `call` at once.
+    /// Shows the notification of incoming call `call` at once, unless it
+    /// stopped ringing already.
     pub fn ring(&self, call: String, title: String, body: String) {
-        self.shared
-            .lock()
-            .calls
-            .push_back(CallJob::Ring { call, title, body });
+        let mut q = self.shared.lock();
+        if q.stopped.contains(&call) {
+            return;
+        }
+        q.calls.push_back(CallJob::Ring { call, title, body });
+        drop(q);
         self.shared.wake.notify_one();
     }
 
     /// Closes the notification of call `call` (it rings no more).
     pub fn stop_ringing(&self, call: String) {
-        self.shared.lock().calls.push_back(CallJob::Stop { call });
+        let mut q = self.shared.lock();
+        if !q.stopped.contains(&call) {
+            q.stopped.push_back(call.clone());
+            if q.stopped.len() > REMEMBERED_CALLS {
+                q.stopped.pop_front();
+            }
+        }
+        q.calls.push_back(CallJob::Stop { call });
+        drop(q);
         self.shared.wake.notify_one();
     }
 

@@ -315,6 +315,11 @@ fn an_incoming_call_notification_answers_and_closes() {
     });
     // Closing what is closed already asks nothing of the service.
     desktop.stop_ringing("sid-2".into());
-    std::thread::sleep(Duration::from_millis(200));
+    // A call that stopped ringing before its notification went out (the
+    // caller's name was still being looked up) gets none.
+    desktop.stop_ringing("sid-3".into());
+    desktop.ring("sid-3".into(), "Incoming call".into(), "Tybalt".into());
+    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(notifyd.closed(), vec![id, id2]);
+    assert!(!notifyd.records().iter().any(|r| r["body"] == "Tybalt"));
 }
