@@ -16,6 +16,13 @@
 //! `peer_omemo_device` and `peer_omemo_fingerprint` (as python-omemo shows
 //! it).
 //!
+//! With `--call-peer`, one more user is signed in with an independent
+//! voice call peer (slixmpp + aiortc, [`CallPeer`]); the first line also
+//! has `call_peer_jid`. A stdin line with `"call_peer": true` is a command
+//! for it (see `crates/testkit/peers/callpeer.py`; e.g. `{"call_peer":
+//! true, "cmd": "call", "to": JID, "tone_hz": 880}`), and everything it
+//! reports is printed as `{"call_event": ...}` lines.
+//!
 //! With `--big-room=N` (for `scripts/bench approoms`), Prosody also has
 //! the admin shell and the bots component ([`ProsodyOptions::big_rooms`]),
 //! and the group chat `big@conference.<domain>` is filled server-side with
@@ -35,7 +42,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tern_testkit::{BigRoom, PeerOptions, Prosody, ProsodyOptions, SlixmppPeer, TestCa};
+use tern_testkit::{BigRoom, CallPeer, PeerOptions, Prosody, ProsodyOptions, SlixmppPeer, TestCa};
 
 fn print(line: &serde_json::Value) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -226,6 +233,15 @@ fn main() -> anyhow::Result<()> {
     if peer_count > 0 {
         info["peer_jids"] = peer_jids.into();
     }
+    let call_peer = if std::env::args().any(|a| a == "--call-peer") {
+        let (name, secret) = prosody.create_user()?;
+        let jid = format!("{name}@{}", prosody.domain());
+        let opts = PeerOptions::new(&jid, secret, "127.0.0.1", prosody.c2s_port());
+        info["call_peer_jid"] = jid.into();
+        Some(Arc::new(CallPeer::start(opts)?))
+    } else {
+        None
+    };
     let big = match big_room {
         Some(n) => {
             let room = format!("big@{}", prosody.muc_domain());
@@ -254,6 +270,19 @@ fn main() -> anyhow::Result<()> {
             }
         });
     }
+    if let Some(peer) = &call_peer {
+        let events = Arc::clone(peer);
+        std::thread::spawn(move || loop {
+            match events.next_event(Duration::from_secs(3600)) {
+                Ok(event) => {
+                    if print(&serde_json::json!({ "call_event": event })).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        });
+    }
     // Serve until whoever started us closes our stdin (or dies).
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
@@ -271,6 +300,16 @@ fn main() -> anyhow::Result<()> {
             }}))?;
             continue;
         }
+        if cmd
+            .as_object_mut()
+            .and_then(|o| o.remove("call_peer"))
+            .is_some_and(|c| c == true)
+        {
+            if let Some(peer) = &call_peer {
+                peer.send(cmd)?;
+            }
+            continue;
+        }
         let index = cmd
             .as_object_mut()
             .and_then(|o| o.remove("peer"))
@@ -281,6 +320,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     drop(big);
+    drop(call_peer);
     drop(peers);
     drop(prosody);
     Ok(())

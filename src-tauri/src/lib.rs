@@ -199,6 +199,10 @@ async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientE
 /// Tray count and notifications for an engine event.
 fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: &ClientEvent) {
     shell.tray.on_event(event);
+    if let ClientEvent::Call { call } = event {
+        call_notification(shell, client, call);
+        return;
+    }
     let ClientEvent::Message { message } = event else {
         return;
     };
@@ -263,6 +267,50 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
             },
         );
     });
+}
+
+/// Shows or closes the notification of an incoming call.
+fn call_notification(shell: &Shell, client: &Client, call: &tern_core::CallView) {
+    match shell.notifier.call_changed(call) {
+        Some(notifications::CallNotice::Ring) => {
+            let (desktop, client, call) = (shell.desktop.clone(), client.clone(), call.clone());
+            tauri::async_runtime::spawn(async move {
+                let contact = client
+                    .contact(&call.account, &call.peer)
+                    .await
+                    .ok()
+                    .flatten();
+                let caller = contact
+                    .and_then(|c| c.name.or(c.nickname))
+                    .unwrap_or_else(|| call.peer.clone());
+                let (title, body) = notifications::call_content(&caller);
+                desktop.ring(call.id, title, body);
+            });
+        }
+        Some(notifications::CallNotice::Stop) => shell.desktop.stop_ringing(call.id.clone()),
+        None => {}
+    }
+}
+
+/// What the user chose on a call's notification.
+fn on_call_action(app: &AppHandle, action: notifications::CallAction) {
+    use notifications::CallAction;
+    let client = app.state::<Shell>().client_now().cloned();
+    let result = match (&action, client) {
+        (CallAction::Answer(id), Some(c)) => {
+            tray::show_window(app);
+            c.accept_call(id)
+        }
+        (CallAction::Decline(id), Some(c)) => c.hang_up(id),
+        (CallAction::Open(_), _) => {
+            tray::show_window(app);
+            Ok(())
+        }
+        (_, None) => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::info!("call notification {action:?}: {e}");
+    }
 }
 
 /// Tells the window about an `xmpp:` link (or keeps it until it asks).
@@ -404,10 +452,11 @@ pub fn run() {
                 registration: tokio::sync::Mutex::new(None),
                 notifier: notifications::Notifier::default(),
                 desktop: {
-                    let app = app.handle().clone();
-                    notifications::Desktop::start(move |open| {
-                        notifications::bring_up(&app, &open)
-                    })
+                    let (app, app2) = (app.handle().clone(), app.handle().clone());
+                    notifications::Desktop::start(
+                        move |open| notifications::bring_up(&app, &open),
+                        move |action| on_call_action(&app2, action),
+                    )
                 },
                 tray: tray::Tray::default(),
                 close_to_tray: std::sync::atomic::AtomicBool::new(true),

@@ -4,6 +4,11 @@
 //! at, none for history fetched after a long time offline; a click on one
 //! opens its conversation.
 //!
+//! An incoming call that rings here gets one too ("Incoming call", the
+//! caller's name), with the actions Answer and Decline, shown at once
+//! (no rate cap) and closed when the call stops ringing: answered here or
+//! elsewhere, declined, missed ([`Notifier::call_changed`]).
+//!
 //! A flood of messages costs nothing that grows with it ([`Desktop`]): one
 //! D-Bus connection for the life of the app, one task that shows
 //! notifications and one that listens for clicks, one notification per
@@ -18,7 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
-use tern_core::MessageView;
+use tern_core::{CallState, CallView, MessageView};
 
 /// Event telling the window to open a conversation (a notification was
 /// clicked, or an `xmpp:` link asked for it).
@@ -40,6 +45,8 @@ struct State {
     open: Option<(String, String)>,
     seen: HashSet<i64>,
     order: VecDeque<i64>,
+    /// Incoming calls whose notification is up (call ids).
+    ringing: HashSet<String>,
 }
 
 /// Decides about and shows notifications.
@@ -58,6 +65,7 @@ impl Default for Notifier {
                 open: None,
                 seen: HashSet::new(),
                 order: VecDeque::new(),
+                ringing: HashSet::new(),
             }),
         }
     }
@@ -127,6 +135,69 @@ impl Notifier {
     }
 }
 
+/// What a call's event asks of its notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallNotice {
+    /// An incoming call began to ring here: show its notification.
+    Ring,
+    /// The call no longer rings: close its notification.
+    Stop,
+}
+
+impl Notifier {
+    /// What call event `call` means for the call's notification, if
+    /// anything: one when an incoming call starts ringing (unless
+    /// notifications are off), closed once it rings no more.
+    pub fn call_changed(&self, call: &CallView) -> Option<CallNotice> {
+        let mut s = self.lock();
+        let rings = call.state == CallState::Ringing && !call.outgoing;
+        if rings {
+            if !s.enabled || s.ringing.contains(&call.id) {
+                return None;
+            }
+            s.ringing.insert(call.id.clone());
+            Some(CallNotice::Ring)
+        } else if s.ringing.remove(&call.id) {
+            Some(CallNotice::Stop)
+        } else {
+            None
+        }
+    }
+}
+
+/// Title and text of an incoming call's notification.
+pub fn call_content(caller: &str) -> (String, String) {
+    ("Incoming call".to_string(), inert(caller))
+}
+
+/// What the user chose on a call's notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallAction {
+    /// Answer the call (and show the window).
+    Answer(String),
+    /// Decline it.
+    Decline(String),
+    /// The notification itself was clicked: show the window.
+    Open(String),
+}
+
+impl CallAction {
+    /// The action `action` of the notification of call `id`.
+    fn from_action(id: String, action: &str) -> Option<CallAction> {
+        match action {
+            "answer" => Some(CallAction::Answer(id)),
+            "decline" => Some(CallAction::Decline(id)),
+            "default" => Some(CallAction::Open(id)),
+            _ => None,
+        }
+    }
+}
+
+/// The actions of a message's notification (key, label pairs).
+const MESSAGE_ACTIONS: &[&str] = &["default", "Open"];
+/// The actions of an incoming call's notification.
+const CALL_ACTIONS: &[&str] = &["default", "Open", "answer", "Answer", "decline", "Decline"];
+
 /// Whether a group chat's message notifies, by the room's setting.
 pub fn room_wants(notify: tern_core::RoomNotify, mention: bool) -> bool {
     match notify {
@@ -183,6 +254,9 @@ pub const MAX_WAITING: usize = 32;
 /// was on): the conversations notified last.
 pub const REMEMBERED_IDS: usize = 256;
 
+/// Calls remembered as no longer ringing.
+const REMEMBERED_CALLS: usize = 64;
+
 /// A notification to show.
 #[derive(Clone, Debug)]
 struct Pending {
@@ -191,9 +265,30 @@ struct Pending {
     open: OpenConversation,
 }
 
+/// A call notification to show or close.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CallJob {
+    Ring {
+        call: String,
+        title: String,
+        body: String,
+    },
+    Stop {
+        call: String,
+    },
+}
+
 /// What [`Desktop`]'s task and its callers share.
 #[derive(Debug, Default)]
 struct Queue {
+    /// Call notifications to show or close, before any message's and
+    /// without the rate cap.
+    calls: VecDeque<CallJob>,
+    /// The notification id of each ringing call's notification.
+    call_ids: HashMap<String, u32>,
+    /// Calls that stopped ringing lately (their notification may still be
+    /// on its way: it is not shown then).
+    stopped: VecDeque<String>,
     /// At most one per conversation, oldest first.
     waiting: VecDeque<Pending>,
     /// Notification id of each conversation notified lately, and the
@@ -245,8 +340,18 @@ impl Queue {
             .find_map(|(o, i)| (*i == id).then(|| o.clone()))
     }
 
+    /// The call whose notification is `id`.
+    fn call(&self, id: u32) -> Option<String> {
+        self.call_ids
+            .iter()
+            .find_map(|(c, i)| (*i == id).then(|| c.clone()))
+    }
+
     /// The user closed notification `id`: the next message starts a new one.
     fn closed(&mut self, id: u32) {
+        if let Some(call) = self.call(id) {
+            self.call_ids.remove(&call);
+        }
         if let Some(open) = self.conversation(id) {
             self.ids.remove(&open);
             self.order.retain(|o| *o != open);
@@ -292,10 +397,18 @@ impl Desktop {
     /// Starts the tasks (on Tauri's runtime). The connection opens with the
     /// first notification; when there is no service, notifications are
     /// dropped (logged) and it is tried again a minute later.
-    pub fn start(on_open: impl Fn(OpenConversation) + Send + Sync + 'static) -> Desktop {
+    /// `on_call` gets what the user chose on a call's notification.
+    pub fn start(
+        on_open: impl Fn(OpenConversation) + Send + Sync + 'static,
+        on_call: impl Fn(CallAction) + Send + Sync + 'static,
+    ) -> Desktop {
         let shared = Arc::new(Shared::default());
         let task = shared.clone();
-        tauri::async_runtime::spawn(async move { run(task, Arc::new(on_open)).await });
+        let handlers = Handlers {
+            on_open: Arc::new(on_open),
+            on_call: Arc::new(on_call),
+        };
+        tauri::async_runtime::spawn(async move { run(task, handlers).await });
         Desktop { shared }
     }
 
@@ -308,6 +421,32 @@ impl Desktop {
         } else {
             tracing::debug!("notification dropped: {MAX_WAITING} conversations are waiting");
         }
+    }
+
+    /// Shows the notification of incoming call `call` at once, unless it
+    /// stopped ringing already.
+    pub fn ring(&self, call: String, title: String, body: String) {
+        let mut q = self.shared.lock();
+        if q.stopped.contains(&call) {
+            return;
+        }
+        q.calls.push_back(CallJob::Ring { call, title, body });
+        drop(q);
+        self.shared.wake.notify_one();
+    }
+
+    /// Closes the notification of call `call` (it rings no more).
+    pub fn stop_ringing(&self, call: String) {
+        let mut q = self.shared.lock();
+        if !q.stopped.contains(&call) {
+            q.stopped.push_back(call.clone());
+            if q.stopped.len() > REMEMBERED_CALLS {
+                q.stopped.pop_front();
+            }
+        }
+        q.calls.push_back(CallJob::Stop { call });
+        drop(q);
+        self.shared.wake.notify_one();
     }
 
     /// What has been shown and dropped so far.
@@ -355,21 +494,62 @@ impl Rate {
 }
 
 type OnOpen = Arc<dyn Fn(OpenConversation) + Send + Sync>;
+type OnCall = Arc<dyn Fn(CallAction) + Send + Sync>;
 
-/// The task behind [`Desktop`]: shows notifications one at a time, at the
-/// rate cap, on one connection.
-async fn run(shared: Arc<Shared>, on_open: OnOpen) {
+/// What the service's click listener calls.
+#[derive(Clone)]
+struct Handlers {
+    on_open: OnOpen,
+    on_call: OnCall,
+}
+
+impl Handlers {
+    /// Action `action` was invoked on notification `id`.
+    fn invoked(&self, shared: &Shared, id: u32, action: &str) {
+        let (open, call) = {
+            let q = shared.lock();
+            (q.conversation(id), q.call(id))
+        };
+        if let Some(call) = call {
+            if let Some(a) = CallAction::from_action(call, action) {
+                (self.on_call)(a);
+            }
+        } else if let (Some(open), "default") = (open, action) {
+            (self.on_open)(open);
+        }
+    }
+}
+
+/// The task behind [`Desktop`]: shows notifications one at a time, calls'
+/// first, messages' at the rate cap, on one connection.
+async fn run(shared: Arc<Shared>, handlers: Handlers) {
     let mut rate = Rate::new();
     let mut service: Option<service::Service> = None;
     let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
-        let next = shared.lock().waiting.pop_front();
-        let Some(p) = next else {
+        let (call, next) = {
+            let mut q = shared.lock();
+            match q.calls.pop_front() {
+                Some(c) => (Some(c), None),
+                None => (None, q.waiting.pop_front()),
+            }
+        };
+        if call.is_none() && next.is_none() {
             shared.wake.notified().await;
             continue;
-        };
+        }
+        if let Some(CallJob::Stop { call }) = &call {
+            // Nothing to close without a connection.
+            let id = shared.lock().call_ids.remove(call);
+            if let (Some(id), Some(s)) = (id, service.as_ref()) {
+                if let Err(e) = s.close(id).await {
+                    tracing::info!("call notification not closed: {e}");
+                }
+            }
+            continue;
+        }
         if service.is_none() && retry_at.is_none_or(|t| tokio::time::Instant::now() >= t) {
-            match service::Service::connect(shared.clone(), on_open.clone()).await {
+            match service::Service::connect(shared.clone(), handlers.clone()).await {
                 Ok(s) => service = Some(s),
                 Err(e) => {
                     tracing::info!("no notification service: {e}");
@@ -380,21 +560,41 @@ async fn run(shared: Arc<Shared>, on_open: OnOpen) {
         let Some(s) = service.as_ref() else {
             continue;
         };
-        rate.take().await;
-        let replaces = shared.lock().ids.get(&p.open).copied().unwrap_or(0);
-        match s.notify(replaces, &p.title, &p.body).await {
-            Ok(id) => {
-                let mut q = shared.lock();
-                q.shown += 1;
-                q.remember(p.open, id);
-            }
-            Err(e) => {
-                tracing::info!("notification not shown: {e}");
-                // The connection may be gone: open a new one next time.
-                service = None;
-            }
+        let shown = if let Some(CallJob::Ring { call, title, body }) = call {
+            let replaces = shared.lock().call_ids.get(&call).copied().unwrap_or(0);
+            s.notify(replaces, &title, &body, Kind::Call)
+                .await
+                .map(|id| {
+                    let mut q = shared.lock();
+                    q.shown += 1;
+                    q.call_ids.insert(call, id);
+                })
+        } else if let Some(p) = next {
+            rate.take().await;
+            let replaces = shared.lock().ids.get(&p.open).copied().unwrap_or(0);
+            s.notify(replaces, &p.title, &p.body, Kind::Message)
+                .await
+                .map(|id| {
+                    let mut q = shared.lock();
+                    q.shown += 1;
+                    q.remember(p.open, id);
+                })
+        } else {
+            Ok(())
+        };
+        if let Err(e) = shown {
+            tracing::info!("notification not shown: {e}");
+            // The connection may be gone: open a new one next time.
+            service = None;
         }
     }
+}
+
+/// Which sort of notification, for its actions and urgency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Message,
+    Call,
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -409,7 +609,7 @@ mod service {
     use zbus::export::futures_core::Stream;
     use zbus::Variant;
 
-    use super::{OnOpen, Shared};
+    use super::{Handlers, Kind, Shared, CALL_ACTIONS, MESSAGE_ACTIONS};
 
     const NAME: &str = "org.freedesktop.Notifications";
     const PATH: &str = "/org/freedesktop/Notifications";
@@ -427,7 +627,10 @@ mod service {
     }
 
     impl Service {
-        pub(super) async fn connect(shared: Arc<Shared>, on_open: OnOpen) -> zbus::Result<Service> {
+        pub(super) async fn connect(
+            shared: Arc<Shared>,
+            handlers: Handlers,
+        ) -> zbus::Result<Service> {
             let conn = zbus::Connection::session().await?;
             let rule = zbus::MatchRule::builder()
                 .msg_type(zbus::message::Type::Signal)
@@ -443,10 +646,7 @@ mod service {
                             let Ok((id, action)) = msg.body().deserialize::<(u32, String)>() else {
                                 continue;
                             };
-                            let open = shared.lock().conversation(id);
-                            if let (Some(open), "default") = (open, action.as_str()) {
-                                on_open(open);
-                            }
+                            handlers.invoked(&shared, id, &action);
                         }
                         Some("NotificationClosed") => {
                             if let Ok((id, _reason)) = msg.body().deserialize::<(u32, u32)>() {
@@ -466,8 +666,18 @@ mod service {
             replaces: u32,
             title: &str,
             body: &str,
+            kind: Kind,
         ) -> zbus::Result<u32> {
-            let hints: HashMap<&str, Variant<'_>> = HashMap::new();
+            let mut hints: HashMap<&str, Variant<'_>> = HashMap::new();
+            let (actions, timeout) = match kind {
+                Kind::Message => (MESSAGE_ACTIONS, -1i32),
+                Kind::Call => {
+                    // Critical: stays up until the call stops ringing.
+                    hints.insert("urgency", Variant::from(2u8));
+                    hints.insert("category", Variant::from("call.incoming"));
+                    (CALL_ACTIONS, 0)
+                }
+            };
             let reply = self
                 .conn
                 .call_method(
@@ -476,18 +686,19 @@ mod service {
                     Some(NAME),
                     "Notify",
                     &(
-                        "Tern",
-                        replaces,
-                        "tern",
-                        title,
-                        body,
-                        vec!["default", "Open"],
-                        hints,
-                        -1i32,
+                        "Tern", replaces, "tern", title, body, actions, hints, timeout,
                     ),
                 )
                 .await?;
             reply.body().deserialize::<u32>()
+        }
+
+        /// Closes notification `id`.
+        pub(super) async fn close(&self, id: u32) -> zbus::Result<()> {
+            self.conn
+                .call_method(Some(NAME), PATH, Some(NAME), "CloseNotification", &(id,))
+                .await?;
+            Ok(())
         }
     }
 }
@@ -498,13 +709,17 @@ mod service {
 
     use std::sync::Arc;
 
-    use super::{OnOpen, Shared};
+    use super::{Handlers, Kind, Shared};
 
     pub(super) struct Service;
 
     impl Service {
-        pub(super) async fn connect(_: Arc<Shared>, _: OnOpen) -> Result<Service, String> {
+        pub(super) async fn connect(_: Arc<Shared>, _: Handlers) -> Result<Service, String> {
             Ok(Service)
+        }
+
+        pub(super) async fn close(&self, _id: u32) -> Result<(), String> {
+            Ok(())
         }
 
         pub(super) async fn notify(
@@ -512,6 +727,7 @@ mod service {
             _replaces: u32,
             title: &str,
             body: &str,
+            _kind: Kind,
         ) -> Result<u32, String> {
             notify_rust::Notification::new()
                 .appname("Tern")
@@ -639,6 +855,95 @@ mod tests {
         q.closed(1000);
         assert_eq!(q.conversation(1000), None);
         assert_eq!(q.ids.len(), REMEMBERED_IDS - 1);
+    }
+
+    fn call(id: &str, state: CallState, outgoing: bool) -> CallView {
+        CallView {
+            account: "me@a.example".into(),
+            id: id.into(),
+            peer: "juliet@b.example".into(),
+            outgoing,
+            state,
+            ended: None,
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: 0,
+            connected_ms: None,
+            ended_ms: None,
+        }
+    }
+
+    #[test]
+    fn an_incoming_call_notifies_while_it_rings() {
+        let n = Notifier::default();
+        assert_eq!(
+            n.call_changed(&call("c1", CallState::Ringing, false)),
+            Some(CallNotice::Ring)
+        );
+        assert_eq!(
+            n.call_changed(&call("c1", CallState::Ringing, false)),
+            None,
+            "once"
+        );
+        assert_eq!(
+            n.call_changed(&call("c1", CallState::Connecting, false)),
+            Some(CallNotice::Stop),
+            "answered"
+        );
+        assert_eq!(n.call_changed(&call("c1", CallState::Active, false)), None);
+        assert_eq!(n.call_changed(&call("c1", CallState::Ended, false)), None);
+        // Missed, declined or answered elsewhere: it ends while ringing.
+        n.call_changed(&call("c2", CallState::Ringing, false));
+        assert_eq!(
+            n.call_changed(&call("c2", CallState::Ended, false)),
+            Some(CallNotice::Stop)
+        );
+        // The user's own calls ring at the contact's, not here.
+        assert_eq!(n.call_changed(&call("c3", CallState::Calling, true)), None);
+        assert_eq!(n.call_changed(&call("c3", CallState::Ringing, true)), None);
+        assert_eq!(n.call_changed(&call("c3", CallState::Ended, true)), None);
+        n.configure(false, true);
+        assert_eq!(
+            n.call_changed(&call("c4", CallState::Ringing, false)),
+            None,
+            "turned off"
+        );
+        assert_eq!(call_content("<Juliet>").0, "Incoming call");
+        assert_eq!(call_content("<Juliet>").1, "&lt;Juliet&gt;");
+    }
+
+    #[test]
+    fn call_actions_reach_their_call() {
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let acted = Arc::new(Mutex::new(Vec::new()));
+        let (o, a) = (opened.clone(), acted.clone());
+        let handlers = Handlers {
+            on_open: Arc::new(move |open| o.lock().unwrap().push(open)),
+            on_call: Arc::new(move |action| a.lock().unwrap().push(action)),
+        };
+        let shared = Shared::default();
+        shared.lock().remember(pending(1, "").open, 7);
+        shared.lock().call_ids.insert("c1".into(), 8);
+        handlers.invoked(&shared, 8, "answer");
+        handlers.invoked(&shared, 8, "decline");
+        handlers.invoked(&shared, 8, "default");
+        handlers.invoked(&shared, 8, "something");
+        handlers.invoked(&shared, 7, "default");
+        handlers.invoked(&shared, 7, "answer");
+        handlers.invoked(&shared, 9, "answer");
+        assert_eq!(
+            *acted.lock().unwrap(),
+            vec![
+                CallAction::Answer("c1".into()),
+                CallAction::Decline("c1".into()),
+                CallAction::Open("c1".into()),
+            ]
+        );
+        assert_eq!(*opened.lock().unwrap(), vec![pending(1, "").open]);
+        shared.lock().closed(8);
+        assert_eq!(shared.lock().call(8), None);
     }
 
     #[test]

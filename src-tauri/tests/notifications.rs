@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tern_app::notifications::{Desktop, OpenConversation, MAX_WAITING, RATE_BURST, RATE_EVERY};
+use tern_app::notifications::{
+    CallAction, Desktop, OpenConversation, MAX_WAITING, RATE_BURST, RATE_EVERY,
+};
 
 /// The venv `scripts/app-deps test` makes for the end-to-end test.
 fn python() -> PathBuf {
@@ -26,6 +28,10 @@ fn python() -> PathBuf {
     );
     python
 }
+
+/// One notification server owns the bus name at a time: the tests take
+/// turns.
+static BUS: Mutex<()> = Mutex::new(());
 
 /// notifyd.py on this test's session bus, killed when dropped.
 struct Notifyd {
@@ -95,9 +101,29 @@ impl Notifyd {
 
     /// A click on notification `id`.
     fn click(&mut self, id: u64) {
+        self.invoke(id, "default");
+    }
+
+    /// The user chose `action` on notification `id`.
+    fn invoke(&mut self, id: u64, action: &str) {
         let stdin = self.child.stdin.as_mut().unwrap();
-        writeln!(stdin, "invoke {id} default").unwrap();
+        writeln!(stdin, "invoke {id} {action}").unwrap();
         stdin.flush().unwrap();
+    }
+
+    /// The ids of the notifications closed so far.
+    fn closed(&self) -> Vec<u64> {
+        let mut path = self.out.clone().into_os_string();
+        path.push(".closed");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["closed"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
     }
 }
 
@@ -134,12 +160,13 @@ fn wait_click(clicks: &Mutex<Vec<OpenConversation>>, n: usize) -> Vec<OpenConver
 
 #[test]
 fn a_flood_of_messages_costs_no_threads_or_connections() {
+    let _bus = BUS.lock().unwrap_or_else(|p| p.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let mut notifyd = Notifyd::start(tmp.path());
     let clicks = Arc::new(Mutex::new(Vec::new()));
     let desktop = {
         let clicks = clicks.clone();
-        Desktop::start(move |open| clicks.lock().unwrap().push(open))
+        Desktop::start(move |open| clicks.lock().unwrap().push(open), |_| {})
     };
 
     // One conversation: its second message replaces its notification.
@@ -216,4 +243,83 @@ fn a_flood_of_messages_costs_no_threads_or_connections() {
         ),
         last["summary"].as_str().unwrap()
     );
+}
+
+fn wait_until<T>(what: &str, f: impl Fn() -> Option<T>) -> T {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(Instant::now() < until, "{what} did not happen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_incoming_call_notification_answers_and_closes() {
+    let _bus = BUS.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut notifyd = Notifyd::start(tmp.path());
+    let actions = Arc::new(Mutex::new(Vec::new()));
+    let desktop = {
+        let actions = actions.clone();
+        Desktop::start(|_| {}, move |a| actions.lock().unwrap().push(a))
+    };
+    // A message waiting for the rate cap does not hold the call back.
+    for i in 0..(RATE_BURST as usize + 3) {
+        desktop.show(format!("Sender {i}"), "hello".into(), conversation(i));
+    }
+    desktop.ring("sid-1".into(), "Incoming call".into(), "Juliet".into());
+    let note = wait_until("the call's notification", || {
+        notifyd
+            .records()
+            .into_iter()
+            .find(|r| r["summary"] == "Incoming call")
+    });
+    assert_eq!(note["body"], "Juliet");
+    assert_eq!(
+        note["actions"],
+        serde_json::json!(["default", "Open", "answer", "Answer", "decline", "Decline"])
+    );
+    let id = note["id"].as_u64().unwrap();
+    notifyd.invoke(id, "answer");
+    wait_until("the answer", || {
+        (*actions.lock().unwrap() == vec![CallAction::Answer("sid-1".into())]).then_some(())
+    });
+    desktop.stop_ringing("sid-1".into());
+    wait_until("the close", || notifyd.closed().contains(&id).then_some(()));
+
+    // A second call, declined; a click on it only raises the window.
+    desktop.ring("sid-2".into(), "Incoming call".into(), "Romeo".into());
+    let note = wait_until("the second call's notification", || {
+        notifyd.records().into_iter().find(|r| r["body"] == "Romeo")
+    });
+    let id2 = note["id"].as_u64().unwrap();
+    assert_ne!(id2, id, "a new notification");
+    notifyd.invoke(id2, "default");
+    notifyd.invoke(id2, "decline");
+    wait_until("the decline", || {
+        (actions.lock().unwrap().len() == 3).then_some(())
+    });
+    assert_eq!(
+        actions.lock().unwrap()[1..],
+        [
+            CallAction::Open("sid-2".into()),
+            CallAction::Decline("sid-2".into())
+        ]
+    );
+    desktop.stop_ringing("sid-2".into());
+    wait_until("the second close", || {
+        notifyd.closed().contains(&id2).then_some(())
+    });
+    // Closing what is closed already asks nothing of the service.
+    desktop.stop_ringing("sid-2".into());
+    // A call that stopped ringing before its notification went out (the
+    // caller's name was still being looked up) gets none.
+    desktop.stop_ringing("sid-3".into());
+    desktop.ring("sid-3".into(), "Incoming call".into(), "Tybalt".into());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(notifyd.closed(), vec![id, id2]);
+    assert!(!notifyd.records().iter().any(|r| r["body"] == "Tybalt"));
 }

@@ -3,7 +3,9 @@
 Owns `org.freedesktop.Notifications` on the session bus (the test runs in
 a private D-Bus session) and records every `Notify` call as one JSON line in
 the file given as the first argument: what Tern asked the desktop to show
-(a notification that replaces another keeps its id, as on desktops).
+(a notification that replaces another keeps its id, as on desktops), and
+every `CloseNotification` as a line `{"closed": id}` in that file with
+`.closed` appended.
 A line `invoke <id> <action>` on stdin emits `ActionInvoked`, as a click on
 the notification would.
 """
@@ -48,7 +50,8 @@ class Notifications(ServiceInterface):
 
     @method()
     def CloseNotification(self, id: "u"):
-        pass
+        with open(self.out + ".closed", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"closed": id}) + "\n")
 
     @signal()
     def ActionInvoked(self, id, action) -> "us":

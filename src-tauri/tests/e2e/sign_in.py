@@ -67,11 +67,16 @@ def main(scenario=None, server_args=("--peer",)):
               flush=True)
         # What each peer sees, in its own queue.
         queues = [queue.Queue() for _ in peer_jids]
+        # What the call peer (--call-peer) reports.
+        call_events = queue.Queue()
 
         def read_events():
             for line in server.stdout:
                 try:
                     line = json.loads(line)
+                    if "call_event" in line:
+                        call_events.put(line["call_event"])
+                        continue
                     queues[line.get("peer", 0)].put(line["peer_event"])
                 except (ValueError, KeyError, IndexError):
                     pass
@@ -82,7 +87,13 @@ def main(scenario=None, server_args=("--peer",)):
             server.stdin.write(json.dumps({**cmd, "peer": index}) + "\n")
             server.stdin.flush()
 
+        def call_peer(cmd):
+            server.stdin.write(json.dumps({**cmd, "call_peer": True}) + "\n")
+            server.stdin.flush()
+
         info["peer"] = peer
+        info["call_peer"] = call_peer
+        info["call_events"] = call_events
         info["peer_events"] = queues[0] if queues else None
         info["peer_queues"] = queues
 
