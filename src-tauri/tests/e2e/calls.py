@@ -57,6 +57,9 @@ class Pulse:
         os.chmod(self.runtime, 0o700)
         self.env = {**os.environ, "XDG_RUNTIME_DIR": self.runtime, "HOME": self.runtime}
         self.env.pop("PULSE_SERVER", None)
+        # Off the session bus: another daemon there (a test's, idling out)
+        # would hold org.pulseaudio.Server and this one would not start.
+        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         subprocess.run(
             ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes",
              "-L", "module-native-protocol-unix auth-anonymous=1",
