@@ -103,9 +103,22 @@ fn stats_ms(mut v: Vec<f64>) -> String {
     )
 }
 
-/// One call of `seconds` with bursts both ways: latencies (both directions) and CPU of the
-/// session threads per side, in percent of one core.
-fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64) {
+/// This process's resident memory, in MB (0 where /proc is missing).
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// One call of `seconds` with bursts both ways: latencies (both directions), CPU of the
+/// session threads per side in percent of one core, and the memory the call added per side
+/// (resident, MB).
+fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64, f64) {
     let caller_onsets = Arc::new(Mutex::new(Vec::new()));
     let callee_onsets = Arc::new(Mutex::new(Vec::new()));
     let caller = Bursts {
@@ -118,6 +131,7 @@ fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64) {
         tone: ToneSource::new(880.0, 0.5),
         onsets: callee_onsets.clone(),
     };
+    let rss0 = rss_mb();
     let mut call: Call = start_call_with(config, caller, callee, Route::Direct, |_| {}, |_| {});
     assert!(call.wait_connected(Duration::from_secs(5)), "not connected");
     let cpu0 = thread_cpu("call-");
@@ -125,6 +139,7 @@ fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64) {
     call.run_for(Duration::from_secs(seconds));
     let cpu = thread_cpu("call-") - cpu0;
     let wall = t0.elapsed().as_secs_f64();
+    let memory = (rss_mb() - rss0) / 2.0;
     call.close();
     let mut latencies = Vec::new();
     for (onsets, side) in [
@@ -143,7 +158,7 @@ fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64) {
         }
     }
     // Two sessions ran: one per side of the call.
-    (latencies, cpu / wall * 100.0 / 2.0)
+    (latencies, cpu / wall * 100.0 / 2.0, memory)
 }
 
 /// Accept-to-first-sound of `n` calls at the caller (the callee's tone is continuous).
@@ -228,9 +243,9 @@ fn main() {
             },
             ..loopback()
         };
-        let (latencies, cpu) = latency_and_cpu(config, 20);
+        let (latencies, cpu, memory) = latency_and_cpu(config, 20);
         println!(
-            "jitter target {name}: mouth-to-ear {}; CPU of one side's threads {cpu:.2} % of a core",
+            "jitter target {name}: mouth-to-ear {}; CPU of one side's threads {cpu:.2} % of a core; memory one side added {memory:.1} MB",
             stats_ms(latencies)
         );
     }
