@@ -165,6 +165,33 @@ pub struct CallView {
     pub ended_ms: Option<i64>,
 }
 
+impl CallView {
+    /// A call placed or ringing now.
+    fn starting(
+        account: String,
+        id: String,
+        peer: String,
+        outgoing: bool,
+        state: CallState,
+    ) -> Self {
+        CallView {
+            account,
+            id,
+            peer,
+            outgoing,
+            state,
+            ended: None,
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: now_ms(),
+            connected_ms: None,
+            ended_ms: None,
+        }
+    }
+}
+
 /// The calls of every account: the one running, and the last ones ended.
 #[derive(Default)]
 pub(crate) struct Calls {
@@ -666,21 +693,13 @@ impl Calls {
             ));
         }
         let sid = new_sid();
-        let view = CallView {
-            account: handle.ctx().account.clone(),
-            id: sid.clone(),
-            peer: peer.to_string(),
-            outgoing: true,
-            state: CallState::Calling,
-            ended: None,
-            problem: None,
-            muted: false,
-            relayed: false,
-            quality: None,
-            started_ms: now_ms(),
-            connected_ms: None,
-            ended_ms: None,
-        };
+        let view = CallView::starting(
+            handle.ctx().account.clone(),
+            sid.clone(),
+            peer.to_string(),
+            true,
+            CallState::Calling,
+        );
         {
             let mut inner = self.lock();
             if inner.current.is_some() {
@@ -980,21 +999,13 @@ impl Calls {
             // cannot answer (the caller's other clients may).
             return vec![reject(Condition::UnsupportedApplications)];
         }
-        let view = CallView {
-            account: ctx.account.clone(),
-            id: sid.to_string(),
-            peer: from.to_bare().to_string(),
-            outgoing: false,
-            state: CallState::Ringing,
-            ended: None,
-            problem: None,
-            muted: false,
-            relayed: false,
-            quality: None,
-            started_ms: now_ms(),
-            connected_ms: None,
-            ended_ms: None,
-        };
+        let view = CallView::starting(
+            ctx.account.clone(),
+            sid.to_string(),
+            from.to_bare().to_string(),
+            false,
+            CallState::Ringing,
+        );
         {
             let mut inner = self.lock();
             match &inner.current {
