@@ -23,32 +23,41 @@ use crate::xep::message::new_id;
 pub(crate) const PAGE: usize = 250;
 
 /// Archive stamps have whole seconds, so many messages share one. Pages are
-/// read newest first; within a second, each older message is filed one
-/// millisecond before the previous one, so the timeline keeps the archive's
-/// order (up to 1000 messages per second).
+/// read newest first; each message with a whole-second stamp is filed one
+/// millisecond before the message handed over just before it, at most at the
+/// end of its own second, so the timeline keeps the archive's order. A second
+/// with more than 1000 messages continues into the second before it, and that
+/// second's messages are filed below them.
 #[derive(Debug, Default)]
 pub(crate) struct Ordering {
-    lowest_in_second: std::collections::HashMap<i64, i64>,
+    /// The filing time of the message handed over last (the oldest so far).
+    last: Option<i64>,
 }
+
+/// How far below its own second a message may be filed. Beyond it, stamps
+/// going backwards start again at their own second rather than drift.
+const SPILL_MS: i64 = 600_000;
 
 impl Ordering {
     /// An ordering for messages older than one already filed at `ms`.
     pub(crate) fn older_than(ms: i64) -> Ordering {
-        let mut o = Ordering::default();
-        let second = ms - ms.rem_euclid(1000);
-        o.lowest_in_second.insert(second, ms.rem_euclid(1000));
-        o
+        Ordering { last: Some(ms) }
     }
 
     /// The time to file an archived message stamped `stamp_ms`, for messages
     /// handed over newest first.
     pub(crate) fn file_time(&mut self, stamp_ms: i64) -> i64 {
-        if stamp_ms % 1000 != 0 {
-            return stamp_ms;
-        }
-        let slot = self.lowest_in_second.entry(stamp_ms).or_insert(1000);
-        *slot = (*slot - 1).max(0);
-        stamp_ms + *slot
+        let time = if stamp_ms.rem_euclid(1000) != 0 {
+            stamp_ms
+        } else {
+            let top = stamp_ms + 999;
+            match self.last {
+                Some(last) if last <= top && last > stamp_ms - SPILL_MS => last - 1,
+                _ => top,
+            }
+        };
+        self.last = Some(time);
+        time
     }
 }
 
@@ -713,8 +722,39 @@ mod tests {
             .collect();
         assert_eq!(t, vec![5999, 5998, 5997, 4999]);
         assert!(t.windows(2).all(|w| w[0] > w[1]));
-        // A second page continuing the same second stays older.
-        assert_eq!(o.file_time(5000), 5996);
-        assert_eq!(o.file_time(5123), 5123, "precise stamps are kept");
+        assert_eq!(o.file_time(4123), 4123, "precise stamps are kept");
+        assert_eq!(o.file_time(4000), 4122, "and later ones file below them");
+    }
+
+    #[test]
+    fn a_second_of_more_than_1000_messages_keeps_archive_order() {
+        let mut o = Ordering::default();
+        // Newest first: 2500 messages in second 10, then 1500 in second 9,
+        // then 10 in second 2.
+        let stamps = std::iter::repeat(10_000)
+            .take(2500)
+            .chain(std::iter::repeat(9_000).take(1500))
+            .chain(std::iter::repeat(2_000).take(10));
+        let t: Vec<i64> = stamps.map(|s| o.file_time(s)).collect();
+        assert!(
+            t.windows(2).all(|w| w[0] > w[1]),
+            "strictly older each time"
+        );
+        assert_eq!(t[0], 10_999);
+        assert_eq!(
+            t[2500],
+            10_999 - 2500,
+            "second 9 starts below second 10's spill"
+        );
+        assert_eq!(t[4000], 2_999, "a second far below starts at its own end");
+    }
+
+    #[test]
+    fn stamps_going_backwards_far_start_again_at_their_second() {
+        let mut o = Ordering::older_than(5_000_500);
+        assert_eq!(o.file_time(5_000_000), 5_000_499);
+        // A later second after an older one: filed in its own second.
+        assert_eq!(o.file_time(9_000_000), 9_000_999);
+        assert_eq!(o.file_time(9_000_000), 9_000_998);
     }
 }
