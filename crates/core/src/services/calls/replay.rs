@@ -839,6 +839,27 @@ async fn tern_calls_dino() {
     assert_eq!(t.media.asked(|a| a.closed), 1);
 }
 
+/// A JMI finish from the contact (XEP-0353 0.7) ends a running call.
+#[tokio::test]
+async fn a_finish_from_the_contact_ends_the_call() {
+    let mut t = Tern::new().await;
+    let (_, sid) = t.place().await;
+    t.deliver("conversations/outgoing-3-proceed.xml", &sid)
+        .await;
+    t.deliver("conversations/outgoing-4-session-accept.xml", &sid)
+        .await;
+    t.media.report(MediaEvent::Connected { relayed: false });
+    t.sent().await;
+    let sent = t.deliver("xep0353/finish.xml", &sid).await;
+    assert!(sent.is_empty(), "{}", show(&sent));
+    let view = t.call();
+    assert_eq!(
+        (view.state, view.ended.as_deref()),
+        (CallState::Ended, Some("peer_hung_up"))
+    );
+    assert_eq!(t.media.asked(|a| a.closed), 1);
+}
+
 #[tokio::test]
 async fn a_declined_call_ends_as_declined() {
     for reject in [
