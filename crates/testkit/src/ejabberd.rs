@@ -52,6 +52,11 @@ pub struct EjabberdOptions {
     /// TURN REST scheme coturn's `use-auth-secret` checks). Without it,
     /// ejabberd announces no STUN/TURN service. Default `false`.
     pub turn: bool,
+    /// With `turn`: coturn checks TURN credentials against another secret
+    /// than the one ejabberd signs them with: the credentials ejabberd
+    /// hands out by XEP-0215 are well formed and every allocation with them
+    /// is refused (401). Default `false`.
+    pub turn_refuses: bool,
 }
 
 impl Default for EjabberdOptions {
@@ -62,6 +67,7 @@ impl Default for EjabberdOptions {
             upload: true,
             upload_size_limit: None,
             turn: false,
+            turn_refuses: false,
         }
     }
 }
@@ -165,7 +171,12 @@ impl Ejabberd {
         let turn = match ports.turn {
             Some(port) => {
                 drop(reserved.pop());
-                Some(Coturn::start(dir.path(), port, &turn_secret).context("starting coturn")?)
+                let coturn_secret = if opts.turn_refuses {
+                    random_secret(24)
+                } else {
+                    turn_secret.clone()
+                };
+                Some(Coturn::start(dir.path(), port, &coturn_secret).context("starting coturn")?)
             }
             None => None,
         };

@@ -56,6 +56,11 @@ pub struct ProsodyOptions {
     /// (`http_file_share_allowed_file_types`); others are refused with
     /// `not-acceptable`. Empty: all. Default empty.
     pub upload_allowed_types: Vec<String>,
+    /// coturn checks TURN credentials against another secret than the one
+    /// Prosody signs them with (`turn_external_secret`): the credentials
+    /// Prosody hands out by XEP-0215 are well formed and every allocation
+    /// with them is refused (401). Default `false`.
+    pub turn_refuses: bool,
 }
 
 impl Default for ProsodyOptions {
@@ -69,6 +74,7 @@ impl Default for ProsodyOptions {
             upload_size_limit: None,
             upload_external_port: None,
             upload_allowed_types: Vec::new(),
+            turn_refuses: false,
         }
     }
 }
@@ -201,7 +207,12 @@ impl Prosody {
 
         // Release the TURN port and start coturn; a failure is not fatal.
         drop(reserved.pop());
-        let turn = match Coturn::start(dir.path(), ports.turn, &turn_secret) {
+        let coturn_secret = if opts.turn_refuses {
+            random_secret(24)
+        } else {
+            turn_secret.clone()
+        };
+        let turn = match Coturn::start(dir.path(), ports.turn, &coturn_secret) {
             Ok(t) => Some(t),
             Err(err) => {
                 tracing::warn!("coturn did not start, TURN is unavailable: {err:#}");

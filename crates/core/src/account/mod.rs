@@ -13,6 +13,8 @@ pub(crate) mod ctx;
 pub(crate) mod router;
 pub(crate) mod session;
 mod task;
+#[cfg(test)]
+pub(crate) mod wire;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

@@ -165,7 +165,9 @@ pub(crate) fn register(r: &mut Router) {
     // contact rings (Conversations); any other receipt is the pipeline's.
     r.on_message(("received", NS_RECEIPTS), |h, m| async move {
         if let Some(sid) = crate::xep::jingle_message::receipt_proposal_sid(&m) {
-            h.ctx().calls.on_propose_receipt(&sid);
+            if let Some(from) = m.from.as_ref() {
+                h.ctx().calls.on_propose_receipt(&sid, from);
+            }
             return Vec::new();
         }
         crate::inbound::on_message(h.ctx(), m).await

@@ -620,3 +620,207 @@ async fn a_call_through_a_lossy_jittery_path() {
     let (samples, rate) = read_wav(peer_end.recording.as_ref().expect("a recording")).unwrap();
     assert_tone_at(&samples, rate, TERN_HZ, "the peer", 10.0);
 }
+
+/// The user's server hands out TURN credentials its TURN server refuses
+/// (XEP-0215 credentials signed with another secret than coturn checks):
+/// a relay-only Tern cannot get a relay, so the call fails at once with
+/// that reason on Tern's side, the peer is told (`connectivity-error`),
+/// nothing keeps ringing or connecting, and the record says `failed`.
+/// Tern places one call and takes one.
+async fn turn_refused(server: Server, both_ways: bool) {
+    let heard = Heard::default();
+    let (mut t, me) = tern_with_media(&server, &heard, true).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+    t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    let opts = peer_options(JingleStyle::Conversations, BundlePolicy::Balanced);
+    let o = opts.clone();
+    on_peer(&peer, move |p| {
+        p.accept_calls(&o, Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+
+    let check = |ended: &CallView, since: std::time::Instant| {
+        assert_eq!(ended.ended.as_deref(), Some("failed"), "{ended:?}");
+        assert!(
+            ended
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("relay") && p.contains("refused")),
+            "the reason names the refused relay: {ended:?}"
+        );
+        assert!(ended.connected_ms.is_none(), "{ended:?}");
+        // Well before the connect timeout: the refusal ends it.
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            since.elapsed()
+        );
+    };
+
+    // Tern calls.
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    let since = std::time::Instant::now();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.id, placed.id);
+    check(&ended, since);
+    let s = placed.id.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(
+        (end.reason.as_str(), end.by_local),
+        ("connectivity-error", false),
+        "{end:?}"
+    );
+    let record = call_record(&t, &me, &pj, &placed.id).await;
+    let call = record.call.expect("a call record");
+    assert_eq!((call.outcome.as_str(), call.duration_ms), ("failed", None));
+    assert_eq!(record.body, "Call failed");
+    assert!(t
+        .client
+        .calls_now()
+        .iter()
+        .all(|c| c.state == CallState::Ended));
+
+    if !both_ways {
+        return;
+    }
+    // The peer calls; Tern accepts and cannot get a relay either.
+    let to = me.clone();
+    let sid = on_peer(&peer, move |p| p.call(&to, &opts)).await.unwrap();
+    call_state(&mut t, CallState::Ringing).await;
+    t.client.accept_call(&sid).unwrap();
+    let since = std::time::Instant::now();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.id, sid);
+    check(&ended, since);
+    let s = sid.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(
+        (end.reason.as_str(), end.by_local),
+        ("connectivity-error", false),
+        "{end:?}"
+    );
+    let record = call_record(&t, &me, &pj, &sid).await;
+    assert_eq!(
+        record.call.map(|c| c.outcome).as_deref(),
+        Some("failed"),
+        "{}",
+        record.body
+    );
+    assert!(t
+        .client
+        .calls_now()
+        .iter()
+        .all(|c| c.state == CallState::Ended));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_only_call_with_refused_turn_credentials_fails_cleanly_on_prosody() {
+    let server = Server::prosody_with(tern_testkit::ProsodyOptions {
+        turn_refuses: true,
+        upload: false,
+        ..Default::default()
+    });
+    turn_refused(server, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_only_call_with_refused_turn_credentials_fails_cleanly_on_ejabberd() {
+    let server = Server::ejabberd_with(tern_testkit::EjabberdOptions {
+        turn: true,
+        turn_refuses: true,
+        ..Default::default()
+    })
+    .await;
+    turn_refused(server, false).await;
+}
+
+/// The network path under a running call is cut (every datagram dropped,
+/// both ways, by the relay in front of coturn the peer's media goes
+/// through) while both ends stay online: Tern ends the call as failed with
+/// "connection lost" within `lost_after` of the last packet, tells the
+/// peer over XMPP, and records the call with how long audio flowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_network_path_is_cut_ends_as_lost() {
+    let server = Server::prosody();
+    let Server::Prosody(prosody) = &server else {
+        unreachable!()
+    };
+    let turn = ([127, 0, 0, 1], prosody.turn_port()).into();
+    let impairer =
+        tern_testkit::UdpImpairer::start(turn, tern_testkit::ImpairOptions::default()).unwrap();
+    let heard = Heard::default();
+    let (mut t, me) = tern_caller(&server, &heard).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+    let opts = CallOptions {
+        relay_only: true,
+        turn_address: Some(impairer.addr()),
+        ..CallOptions::tone(PEER_HZ)
+    };
+    on_peer(&peer, move |p| {
+        p.accept_calls(&opts, Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    call_state(&mut t, CallState::Active).await;
+    on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Audio flows through the impaired path before the cut.
+    let before = impairer.stats();
+    assert!(before.forwarded > 100, "{before:?}");
+    assert_heard(&heard, f64::from(PEER_HZ));
+
+    impairer.set_options(tern_testkit::ImpairOptions {
+        loss: 1.0,
+        ..tern_testkit::ImpairOptions::default()
+    });
+    let cut = std::time::Instant::now();
+    let ended = call_state(&mut t, CallState::Ended).await;
+    let took = cut.elapsed();
+    assert_eq!(ended.ended.as_deref(), Some("failed"), "{ended:?}");
+    assert!(
+        ended
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("connection") && p.contains("lost")),
+        "{ended:?}"
+    );
+    // Not before `lost_after` (a short gap is not a lost call), and not
+    // much after it.
+    assert!(
+        took >= LOST_AFTER - Duration::from_millis(500)
+            && took < LOST_AFTER + Duration::from_secs(3),
+        "ended {took:?} after the cut"
+    );
+    let after = impairer.stats();
+    assert!(after.lost > 0, "the cut dropped datagrams: {after:?}");
+    // The path comes back once Tern gave up, so that the peer's own
+    // teardown (aiortc releases its TURN allocation and waits for the
+    // answer) does not take the test's time.
+    impairer.set_options(tern_testkit::ImpairOptions::default());
+    // Tern can still signal: the peer is told.
+    let s = placed.id.clone();
+    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(
+        (end.reason.as_str(), end.by_local),
+        ("connectivity-error", false),
+        "{end:?}"
+    );
+    let record = call_record(&t, &me, &pj, &placed.id).await;
+    let call = record.call.expect("a call record");
+    assert_eq!(call.outcome, "failed");
+    assert!(
+        call.duration_ms.is_some_and(|d| d >= 2_000),
+        "audio flowed before the cut: {call:?}"
+    );
+    assert_eq!(t.client.calls_now()[0].state, CallState::Ended);
+}

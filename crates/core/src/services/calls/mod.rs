@@ -32,6 +32,8 @@
 //! that says why, and the call's view says it in words.
 
 mod map;
+#[cfg(test)]
+mod replay;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -871,11 +873,7 @@ impl Calls {
                     .await
             }
             JmiKind::Ringing if !from_own => {
-                update(self, &j.sid, |c| {
-                    if c.view.outgoing && c.view.state == CallState::Calling {
-                        c.view.state = CallState::Ringing;
-                    }
-                });
+                self.on_ringing(&j.sid, &from);
                 Vec::new()
             }
             JmiKind::Proceed { .. } if !from_own => {
@@ -884,7 +882,7 @@ impl Calls {
             }
             JmiKind::Reject { reason, .. } if !from_own => {
                 let busy = reason.and_then(|r| r.condition) == Some(Condition::Busy);
-                if self.is_outgoing_unanswered(&j.sid) {
+                if self.is_outgoing_unanswered(&j.sid) && self.is_peer(&j.sid, &from) {
                     end(
                         self,
                         &j.sid,
@@ -902,7 +900,9 @@ impl Calls {
                 Vec::new()
             }
             JmiKind::Finish { .. } if !from_own => {
-                end(self, &j.sid, "peer_hung_up", None, None);
+                if self.is_peer(&j.sid, &from) {
+                    end(self, &j.sid, "peer_hung_up", None, None);
+                }
                 Vec::new()
             }
             // The user's other device answered or declined the call ringing
@@ -924,12 +924,29 @@ impl Calls {
     }
 
     /// The receipt Conversations sends for a proposal: its device rings.
-    pub(crate) fn on_propose_receipt(&self, sid: &str) {
+    pub(crate) fn on_propose_receipt(&self, sid: &str, from: &Jid) {
+        self.on_ringing(sid, from);
+    }
+
+    /// A device of the contact `from` rings for the outgoing call `sid`.
+    fn on_ringing(&self, sid: &str, from: &Jid) {
+        if !self.is_peer(sid, from) {
+            return;
+        }
         update(self, sid, |c| {
             if c.view.outgoing && c.view.state == CallState::Calling {
                 c.view.state = CallState::Ringing;
             }
         });
+    }
+
+    /// Whether `from` is (a device of) the contact in call `sid`: only
+    /// they may say it rings, decline it or end it.
+    fn is_peer(&self, sid: &str, from: &Jid) -> bool {
+        self.lock()
+            .current
+            .as_ref()
+            .is_some_and(|c| c.view.id == sid && from.to_bare().as_str() == c.view.peer)
     }
 
     /// The STUN and TURN servers of call `sid`.
@@ -1115,11 +1132,18 @@ impl Calls {
             semantics: "BUNDLE".into(),
             contents: vec![name.clone()],
         });
+        let mut running = false;
         update(self, sid, |c| {
+            running = true;
             c.session = Some(session);
             c.local = Some(local);
             c.content = Some((name, Creator::Initiator));
         });
+        if !running {
+            // Ended meanwhile (the media failed at once, and the peer was
+            // told): no offer follows the session-terminate.
+            return;
+        }
         send_jingle(self, handle, from.clone(), j, true);
         end_if_still(self, sid, &[CallState::Connecting], CONNECT_TIMEOUT);
     }
@@ -1297,7 +1321,9 @@ impl Calls {
             g.contents.retain(|n| *n == content.name);
             g
         });
+        let mut running = false;
         update(self, &j.sid, |c| {
+            running = true;
             for early in c.early.drain(..) {
                 session.add_remote_candidate(early);
             }
@@ -1305,6 +1331,10 @@ impl Calls {
             c.local = Some(local);
             c.content = Some((content.name.clone(), content.creator));
         });
+        if !running {
+            // Ended meanwhile: no answer follows the session-terminate.
+            return;
+        }
         send_jingle(self, handle, from.clone(), accept, true);
     }
 
