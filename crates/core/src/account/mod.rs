@@ -285,6 +285,28 @@ impl AccountHandle {
         }
     }
 
+    /// Queues an IQ for sending and returns the wait for its result: IQs
+    /// queued one after the other leave in that order.
+    pub(crate) async fn request_queued(
+        &self,
+        iq: Iq,
+    ) -> Result<impl std::future::Future<Output = Result<Iq, Error>> + use<>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.command(Command::Iq {
+            iq: Box::new(iq),
+            reply,
+        })
+        .await?;
+        let not_connected = self.not_connected();
+        Ok(async move {
+            match tokio::time::timeout(IQ_TIMEOUT, rx).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err(not_connected),
+                Err(_) => Err(Error::Timeout),
+            }
+        })
+    }
+
     /// Sends an IQ and waits for its result (or error).
     pub(crate) async fn request(&self, iq: Iq) -> Result<Iq, Error> {
         let (reply, rx) = oneshot::channel();

@@ -199,6 +199,8 @@ impl CallView {
 pub(crate) struct Calls {
     media: Option<CallMedia>,
     inner: Mutex<Inner>,
+    /// Call signalling leaves in the order it was made (see [`Outbox`]).
+    outbox: std::sync::OnceLock<mpsc::UnboundedSender<Outgoing>>,
 }
 
 impl std::fmt::Debug for Calls {
@@ -243,6 +245,7 @@ impl Calls {
         Calls {
             media,
             inner: Mutex::default(),
+            outbox: std::sync::OnceLock::new(),
         }
     }
 
@@ -288,50 +291,105 @@ fn call_error(code: &str, message: impl Into<String>) -> crate::Error {
     }
 }
 
+/// What the call signalling sends, in order.
+enum Outgoing {
+    Stanzas(AccountHandle, Vec<Stanza>),
+    Jingle {
+        handle: AccountHandle,
+        to: Jid,
+        j: JingleIq,
+        ends: bool,
+    },
+}
+
+/// The queue every call stanza goes through. One task hands them to the
+/// account task in the order they were made, so a trickled candidate or a
+/// session-terminate never overtakes the session-initiate it follows (a
+/// peer refuses a transport-info for a session it does not know yet).
+/// IQ answers are awaited apart, so a slow answer holds nothing up.
+fn outbox(calls: &Arc<Calls>) -> &mpsc::UnboundedSender<Outgoing> {
+    calls.outbox.get_or_init(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        let weak = Arc::downgrade(calls);
+        tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                match out {
+                    Outgoing::Stanzas(handle, stanzas) => {
+                        for s in stanzas {
+                            if let Err(e) = handle.send(s).await {
+                                tracing::info!("call signalling not sent: {e}");
+                            }
+                        }
+                    }
+                    Outgoing::Jingle {
+                        handle,
+                        to,
+                        j,
+                        ends,
+                    } => {
+                        let answer = handle.request_queued(jingle::jingle_iq(to, &j)).await;
+                        let Some(calls) = weak.upgrade() else {
+                            continue;
+                        };
+                        tokio::spawn(async move {
+                            let answer = match answer {
+                                Ok(waiting) => waiting.await,
+                                Err(e) => Err(e),
+                            };
+                            jingle_answered(&calls, &j, ends, answer);
+                        });
+                    }
+                }
+            }
+        });
+        tx
+    })
+}
+
 /// Sends stanzas from outside the account task.
-fn send_all(handle: &AccountHandle, stanzas: Vec<Stanza>) {
+fn send_all(calls: &Arc<Calls>, handle: &AccountHandle, stanzas: Vec<Stanza>) {
     if stanzas.is_empty() {
         return;
     }
-    let handle = handle.clone();
-    tokio::spawn(async move {
-        for s in stanzas {
-            if let Err(e) = handle.send(s).await {
-                tracing::info!("call signalling not sent: {e}");
-            }
-        }
-    });
+    let _ = outbox(calls).send(Outgoing::Stanzas(handle.clone(), stanzas));
 }
 
 /// Sends a Jingle IQ; a refusal (or no answer) ends the call with
 /// `problem`.
 fn send_jingle(calls: &Arc<Calls>, handle: &AccountHandle, to: Jid, j: JingleIq, ends: bool) {
-    let handle = handle.clone();
-    let calls = calls.clone();
-    let sid = j.sid.clone();
-    tokio::spawn(async move {
-        let action = j.action;
-        match handle.request(jingle::jingle_iq(to, &j)).await {
-            Ok(Iq::Error { error, .. }) if ends => {
-                let why = format!(
-                    "The other side refused the call setup ({:?}).",
-                    error.defined_condition
-                );
-                end(&calls, &sid, "failed", Some(why), None);
-            }
-            Ok(_) => {}
-            Err(e) if ends && !matches!(action, Action::SessionTerminate) => {
-                end(
-                    &calls,
-                    &sid,
-                    "failed",
-                    Some(format!("The call could not be set up: {e}")),
-                    None,
-                );
-            }
-            Err(e) => tracing::info!("{action:?} not answered: {e}"),
-        }
+    let _ = outbox(calls).send(Outgoing::Jingle {
+        handle: handle.clone(),
+        to,
+        j,
+        ends,
     });
+}
+
+/// The answer to a Jingle IQ: a refusal (or none) of one that `ends` the
+/// call when refused ends it.
+fn jingle_answered(calls: &Arc<Calls>, j: &JingleIq, ends: bool, answer: crate::Result<Iq>) {
+    let action = j.action;
+    let sid = &j.sid;
+    match answer {
+        Ok(Iq::Error { error, .. }) if ends => {
+            let why = format!(
+                "The other side refused the call setup ({:?}).",
+                error.defined_condition
+            );
+            end(calls, sid, "failed", Some(why), None);
+        }
+        Ok(_) => {}
+        Err(e) if ends && !matches!(action, Action::SessionTerminate) => {
+            end(
+                calls,
+                sid,
+                "failed",
+                Some(format!("The call could not be set up: {e}")),
+                None,
+            );
+        }
+        Err(e) => tracing::info!("{action:?} not answered: {e}"),
+    }
 }
 
 fn emit(handle: &AccountHandle, view: &CallView) {
@@ -534,7 +592,7 @@ fn end_if_still(
 }
 
 /// Sends a retract for the proposal `sid` (outgoing, unanswered).
-fn retract(calls: &Calls, sid: &str) {
+fn retract(calls: &Arc<Calls>, sid: &str) {
     let inner = calls.lock();
     let Some(c) = inner.current.as_ref().filter(|c| c.view.id == sid) else {
         return;
@@ -550,6 +608,7 @@ fn retract(calls: &Calls, sid: &str) {
         },
     };
     send_all(
+        calls,
         &c.handle,
         vec![Stanza::Message(jmi::message(to.into(), &j))],
     );
@@ -727,6 +786,7 @@ impl Calls {
             },
         };
         send_all(
+            self,
             handle,
             vec![Stanza::Message(jmi::message(peer.clone().into(), &j))],
         );
@@ -764,6 +824,7 @@ impl Calls {
             kind: JmiKind::Proceed { omemo_device: None },
         };
         send_all(
+            self,
             &call.handle,
             vec![
                 Stanza::Message(jmi::message(own, &accept)),
@@ -812,7 +873,7 @@ impl Calls {
                 if let Some(d) = device {
                     out.push(Stanza::Message(jmi::message(d, &reject)));
                 }
-                send_all(&handle, out);
+                send_all(self, &handle, out);
                 end(self, sid, "declined", None, None);
             }
             _ => {
@@ -825,6 +886,7 @@ impl Calls {
                 };
                 if let Ok(p) = BareJid::new(&peer) {
                     send_all(
+                        self,
                         &handle,
                         vec![Stanza::Message(jmi::message(p.into(), &finish))],
                     );
