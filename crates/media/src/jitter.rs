@@ -13,7 +13,8 @@
 //!
 //! - **Estimate.** Every arriving packet's transit time (arrival minus RTP timestamp) goes
 //!   into a window of the last 250 (5 s). The jitter is the 99th percentile of the window less
-//!   its minimum; the target is that plus [`JitterConfig::margin`], clamped to
+//!   its minimum; the target is that plus [`JitterConfig::margin`] (one frame, so that a lost
+//!   packet's successor is usually there for FEC), clamped to
 //!   [`JitterConfig::min_delay`] ..= [`JitterConfig::max_delay`]. A packet arriving after its
 //!   turn raises the target at once to its own lateness plus the margin, a floor that halves
 //!   every 2 s. On a clean path the target stays at the minimum, 20 ms: one packet of
@@ -54,7 +55,8 @@ pub struct JitterConfig {
     pub min_delay: Duration,
     /// The highest target delay; the buffer never waits past it.
     pub max_delay: Duration,
-    /// Added to the measured jitter to make the target.
+    /// Added to the measured jitter to make the target. A frame (the default) also keeps a
+    /// lost packet's successor, whose FEC data recovers it, in time as often as the packet.
     pub margin: Duration,
     /// Most packets held at once (and how far ahead of playout a packet may be).
     pub capacity: usize,
@@ -67,7 +69,9 @@ impl Default for JitterConfig {
         Self {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
-            margin: Duration::from_millis(15),
+            // One frame: a packet may come a frame later than the latest recent ones, and a
+            // lost packet's successor is there in time for FEC as often as it is itself.
+            margin: Duration::from_millis(20),
             // One second of 20 ms packets.
             capacity: 50,
             // 200 ms.
