@@ -19,10 +19,11 @@
 //!   turn raises the target at once to its own lateness plus the margin, a floor that halves
 //!   every 2 s. On a clean path the target stays at the minimum, 20 ms: one packet of
 //!   look-ahead, so a lost packet can still be recovered from its successor's FEC data.
-//! - **Grow quickly.** When the due packet is missing and the delay is under target, the
-//!   buffer plays concealment *without* advancing, so a late packet still plays, 20 ms later
-//!   than its turn, and every later packet has 20 ms more. In silence (DTX frames) it does the
-//!   same whenever the delay is under target.
+//! - **Grow quickly.** When the due packet is missing and the delay is under target (by more
+//!   than a 5 ms hysteresis), the buffer plays concealment *without* advancing, so a late
+//!   packet still plays, 20 ms later than its turn, and every later packet has 20 ms more. In
+//!   silence (DTX frames) it does the same whenever the delay is under target. A packet
+//!   given up on (the delay at or over target) is recovered from FEC or concealed as before.
 //! - **Shrink slowly.** When the delay has been more than a frame over target for two ticks,
 //!   the buffer skips a silence (DTX) frame. Frames of sound are cut only when the delay is
 //!   more than two frames over target for a second (a small, quieter frame) or three (any),
