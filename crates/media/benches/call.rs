@@ -2,13 +2,15 @@
 //! jitter buffer): mouth-to-ear latency, CPU of the session threads, and time from accepting
 //! the answer to the first sound, directly and through a TURN relay (coturn).
 //!
-//! `cargo bench -p tern-media --bench call` (`-- turn` for the TURN figures alone); numbers
-//! in docs/benchmarks.md.
+//! `cargo bench -p tern-media --bench call` (`-- turn` for the TURN figures alone, `-- latency`
+//! for mouth-to-ear alone); numbers in docs/benchmarks.md.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tern_media::{AudioSource, CallConfig, Frame, JitterConfig, ToneSource, FRAME_SAMPLES};
+use tern_media::{
+    AudioSource, CallConfig, Frame, JitterConfig, JitterStats, ToneSource, FRAME_SAMPLES,
+};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -117,8 +119,8 @@ fn rss_mb() -> f64 {
 
 /// One call of `seconds` with bursts both ways: latencies (both directions), CPU of the
 /// session threads per side in percent of one core, and the memory the call added per side
-/// (resident, MB).
-fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64, f64) {
+/// (resident, MB), and the callee's jitter buffer stats at the end.
+fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64, f64, JitterStats) {
     let caller_onsets = Arc::new(Mutex::new(Vec::new()));
     let callee_onsets = Arc::new(Mutex::new(Vec::new()));
     let caller = Bursts {
@@ -140,6 +142,7 @@ fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64, f64) {
     let cpu = thread_cpu("call-") - cpu0;
     let wall = t0.elapsed().as_secs_f64();
     let memory = (rss_mb() - rss0) / 2.0;
+    let stats = call.callee.session.stats().jitter;
     call.close();
     let mut latencies = Vec::new();
     for (onsets, side) in [
@@ -158,7 +161,7 @@ fn latency_and_cpu(config: CallConfig, seconds: u64) -> (Vec<f64>, f64, f64) {
         }
     }
     // Two sessions ran: one per side of the call.
-    (latencies, cpu / wall * 100.0 / 2.0, memory)
+    (latencies, cpu / wall * 100.0 / 2.0, memory, stats)
 }
 
 /// Accept-to-first-sound of `n` calls at the caller (the callee's tone is continuous).
@@ -216,7 +219,12 @@ fn first_audio_relayed(coturn: &Coturn, n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; `turn` runs the TURN figures alone.
+    // `cargo bench` passes --bench; `turn` runs the TURN figures alone, `latency` the
+    // mouth-to-ear figures alone.
+    if std::env::args().any(|a| a == "latency") {
+        mouth_to_ear();
+        return;
+    }
     let coturn = Coturn::start();
     let (first, connected) = first_audio_relayed(&coturn, 10);
     println!(
@@ -235,17 +243,29 @@ fn main() {
         "time from accept_answer to first sound at the caller (10 calls): {}",
         stats_ms(first_audio(10))
     );
-    for (name, target) in [("60 ms (default)", 60), ("20 ms", 20)] {
+    mouth_to_ear();
+}
+
+/// Mouth-to-ear latency, CPU and memory with the adaptive jitter buffer and with fixed ones.
+fn mouth_to_ear() {
+    for (name, jitter) in [
+        ("adaptive (default)", JitterConfig::default()),
+        (
+            "fixed 60 ms (before)",
+            JitterConfig::fixed(Duration::from_millis(60)),
+        ),
+        (
+            "fixed 20 ms",
+            JitterConfig::fixed(Duration::from_millis(20)),
+        ),
+    ] {
         let config = CallConfig {
-            jitter: JitterConfig {
-                target_delay: Duration::from_millis(target),
-                ..JitterConfig::default()
-            },
+            jitter,
             ..loopback()
         };
-        let (latencies, cpu, memory) = latency_and_cpu(config, 20);
+        let (latencies, cpu, memory, stats) = latency_and_cpu(config, 20);
         println!(
-            "jitter target {name}: mouth-to-ear {}; CPU of one side's threads {cpu:.2} % of a core; memory one side added {memory:.1} MB",
+            "jitter buffer {name}: mouth-to-ear {}; CPU of one side's threads {cpu:.2} % of a core; memory one side added {memory:.1} MB; callee's buffer at the end: {stats:?}",
             stats_ms(latencies)
         );
     }

@@ -13,8 +13,9 @@
 //!   and [`ToneSource`] / [`RecordingSink`] for tests and a "test your sound" screen.
 //! - [`codec`]: Opus (libopus) in VoIP mode with in-band FEC and DTX, packets with the
 //!   sequence number and timestamp RTP will carry, concealment and FEC recovery on decode.
-//! - [`jitter`]: a bounded jitter buffer that reorders packets and says, every 20 ms, whether
-//!   to decode a packet, recover a lost one from the next packet's FEC, or conceal.
+//! - [`jitter`]: a bounded, adaptive jitter buffer that reorders packets and says, every
+//!   20 ms, whether to decode a packet, recover a lost one from the next packet's FEC, or
+//!   conceal, keeping its delay near a target (20–200 ms) that follows the measured jitter.
 //! - [`processing`]: echo cancellation, noise suppression and automatic gain control of the
 //!   microphone (WebRTC's audio processing module), run by a call on every frame it sends and
 //!   given every frame it plays (feature `processing`, on by default).

@@ -14,11 +14,11 @@ use support::call::{
 use support::turn::{turn_server, Coturn, JunkServer};
 use support::{analyse, Impairment};
 use tern_media::{
-    CallConfig, CallError, CandidateKind, IceServer, JitterConfig, MediaBackend, MediaEvent, Setup,
-    ToneSource, UdpBackend,
+    CallConfig, CallError, CandidateKind, IceServer, MediaBackend, MediaEvent, Setup, ToneSource,
+    UdpBackend,
 };
 
-/// Start-up skipped before analysis: the jitter buffer's 60 ms and Opus settling on the tone,
+/// Start-up skipped before analysis: the jitter buffer's start and Opus settling on the tone,
 /// which takes about a second (the simulated path of `tone.rs` shows the same: 22 dB in the
 /// first 0.5 s, 29 dB in the next, 36 dB from then on).
 const SKIP: Duration = Duration::from_millis(1000);
@@ -87,16 +87,13 @@ fn lossy_jittery_relay_keeps_the_tones() {
         base_delay: Duration::from_millis(10),
         jitter: Duration::from_millis(40),
     };
-    // The relay adds 10–50 ms; the harness adds its own scheduling delays on a loaded
-    // machine (the relay thread polls every millisecond), so the jitter buffer gets 20 ms
-    // more than its default here. That 60 ms cover 40 ms of jitter is shown by `tone.rs`.
-    let config = CallConfig {
-        jitter: JitterConfig {
-            target_delay: Duration::from_millis(80),
-            ..JitterConfig::default()
-        },
-        ..loopback()
-    };
+    // The relay adds 10–50 ms, and the harness its own scheduling delays on a loaded machine
+    // (the relay thread polls every millisecond): the adaptive jitter buffer, starting at
+    // 20 ms, has to grow to cover them. Each time it grows (or shrinks) by a frame in the
+    // middle of the tone, the tone's phase jumps, which an analysis of the whole recording
+    // counts as noise (one such jump takes 36 dB to about 17): so the tone is judged half a
+    // second at a time, and the jumps are counted.
+    let config = loopback();
     let (a, b) = tones();
     let mut call = start_call_with(config, a, b, Route::Relay(impairment), |_| {}, |_| {});
     assert!(call.wait_connected(Duration::from_secs(8)), "not connected");
@@ -111,17 +108,26 @@ fn lossy_jittery_relay_keeps_the_tones() {
         let samples = side.samples();
         let tone = analyse(&samples, SKIP);
         let stats = side.session.stats();
-        println!(
-            "heard {expect} Hz through the relay: {tone:?} {:?}; {stats:?}",
-            snr_by_half_second(&samples)
-        );
+        let skip = (SKIP.as_secs_f64() * 48_000.0) as usize;
+        let windows = snr_by_half_second(&samples[skip.min(samples.len())..]);
+        println!("heard {expect} Hz through the relay: {tone:?} {windows:?}; {stats:?}");
         assert!((tone.frequency_hz - expect).abs() <= 2.0, "{tone:?}");
-        assert!(tone.snr_db >= 20.0, "{tone:?}");
+        // At least four half seconds in five at 20 dB or more.
+        let clean = windows.iter().filter(|snr| **snr >= 20).count();
+        assert!(
+            windows.len() >= 8 && clean * 5 >= windows.len() * 4,
+            "{windows:?}"
+        );
         // The losses were there and were covered, mostly by FEC.
         let j = &stats.jitter;
         assert!(j.recovered + j.concealed > 0, "{stats:?}");
         assert!(j.recovered >= j.concealed, "{stats:?}");
         assert!(stats.jitter_ms > 0, "{stats:?}");
+        // The buffer grew past its 20 ms start to cover the jitter, with few packets late and
+        // few changes of delay.
+        assert!(j.target_delay_ms >= 40, "{stats:?}");
+        assert!(j.late * 20 <= j.received, "{stats:?}");
+        assert!(j.inserted + j.skipped <= 4, "{stats:?}");
     }
 }
 

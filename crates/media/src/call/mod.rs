@@ -253,7 +253,8 @@ pub struct CallConfig {
     /// Host candidates on this address only (e.g. `127.0.0.1` in tests); all up interfaces
     /// but loopback and link-local when `None`.
     pub bind: Option<IpAddr>,
-    /// The jitter buffer of the incoming audio.
+    /// The jitter buffer of the incoming audio: adaptive by default (a 20–200 ms target that
+    /// follows the measured jitter); [`JitterConfig::fixed`] for a fixed delay.
     pub jitter: JitterConfig,
     /// How long ICE and DTLS may take, from the moment both descriptions are known, before
     /// the call fails; also how long a lost connection may stay lost.
@@ -317,7 +318,7 @@ pub struct CallStats {
     pub packets_received: u64,
     /// The SSRC the peer's audio comes with, once known.
     pub remote_ssrc: Option<u32>,
-    /// What the jitter buffer did.
+    /// What the jitter buffer did, and the target and playout delay it keeps now.
     pub jitter: JitterStats,
     /// Round-trip time from RTCP, once known.
     pub rtt_ms: Option<u32>,

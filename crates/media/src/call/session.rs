@@ -1261,7 +1261,12 @@ fn add_stats(a: &JitterStats, b: &JitterStats) -> JitterStats {
         played: a.played + b.played,
         recovered: a.recovered + b.recovered,
         concealed: a.concealed + b.concealed,
+        inserted: a.inserted + b.inserted,
+        skipped: a.skipped + b.skipped,
         resyncs: a.resyncs + b.resyncs,
+        // What the buffer in use keeps now.
+        target_delay_ms: b.target_delay_ms,
+        delay_ms: b.delay_ms,
     }
 }
 

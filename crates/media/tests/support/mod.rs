@@ -125,12 +125,22 @@ pub struct CallResult {
 /// ToneSource → Encoder → Network → JitterBuffer → Decoder → RecordingSink for `frames`
 /// 20 ms ticks on a virtual clock. Arrivals between ticks are pushed at their own times.
 pub fn run_call(tone: ToneSource, frames: u64, impairment: Impairment) -> CallResult {
+    run_call_with(tone, frames, impairment, JitterConfig::default())
+}
+
+/// [`run_call`] with a jitter buffer set up as `config`.
+pub fn run_call_with(
+    tone: ToneSource,
+    frames: u64,
+    impairment: Impairment,
+    config: JitterConfig,
+) -> CallResult {
     let t0 = Instant::now();
     let tick = Duration::from_millis(u64::from(FRAME_MS));
     let mut source = tone.with_frames(frames);
     let mut encoder = Encoder::new(&EncoderConfig::default()).expect("encoder");
     let mut network = Network::new(impairment);
-    let mut jitter = JitterBuffer::new(JitterConfig::default());
+    let mut jitter = JitterBuffer::new(config);
     let mut decoder = Decoder::new().expect("decoder");
     let mut sink = RecordingSink::new();
     let mut kinds = Vec::new();
