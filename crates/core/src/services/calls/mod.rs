@@ -217,6 +217,10 @@ struct Inner {
     ended: VecDeque<CallView>,
 }
 
+/// How long after a call ended a Jingle IQ of its session is still
+/// acknowledged (it crossed the session-terminate).
+const CROSSING: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The running call.
 struct Call {
     view: CallView,
@@ -1210,6 +1214,22 @@ impl Calls {
         end_if_still(self, sid, &[CallState::Connecting], CONNECT_TIMEOUT);
     }
 
+    /// Whether `sid` is a call with `from`'s contact on this account that
+    /// ended in the last [`CROSSING`] (a stanza of the peer's may cross the
+    /// session-terminate on the way).
+    fn just_ended(&self, handle: &AccountHandle, sid: &str, from: &Jid) -> bool {
+        let now = now_ms();
+        let account = handle.ctx().account.as_str();
+        let peer = from.to_bare().to_string();
+        self.lock().ended.iter().any(|v| {
+            v.id == sid
+                && v.account == account
+                && v.peer == peer
+                && v.ended_ms
+                    .is_some_and(|t| now - t < CROSSING.as_millis() as i64)
+        })
+    }
+
     /// A Jingle IQ for the account of `handle`.
     pub(crate) fn on_jingle(self: &Arc<Self>, handle: &AccountHandle, req: IqRequest) -> IqAnswer {
         let j = match jingle::read_jingle(&req.payload) {
@@ -1228,6 +1248,12 @@ impl Calls {
             })
         };
         if !known {
+            if self.just_ended(handle, &j.sid, &from) {
+                // Crossed with the session-terminate Tern sent: acknowledged,
+                // so the peer learns why from that terminate rather than
+                // failing on an error first.
+                return Ok(None);
+            }
             // XEP-0166 §7.2: unknown-session (the router's error carries the
             // defined condition; the Jingle one is implied by it).
             return Err(DefinedCondition::ItemNotFound);

@@ -1080,5 +1080,16 @@ async fn a_media_failure_ends_the_call_and_tells_the_peer() {
             Some("connectivity-error")
         );
         assert_eq!(t.record(&sid).await.body, "Call failed");
+        // The peer's candidate crossed the terminate: acknowledged, so the
+        // peer learns why from the terminate rather than from an error.
+        let sent = t
+            .deliver("conversations/outgoing-5-transport-info.xml", &sid)
+            .await;
+        assert!(
+            is_result(answer_to(&sent, "Pw3nK8xQ1vZe")),
+            "{}",
+            show(&sent)
+        );
+        no_jingle_sent(&sent);
     }
 }
