@@ -22,7 +22,7 @@
 use xmpp_parsers::legacy_omemo::Encrypted;
 use xmpp_parsers::minidom::Element;
 
-use super::jingle::Setup;
+use super::jingle::{read_digest_text, Fingerprint, Setup};
 use super::omemo::NS_OMEMO;
 use super::with_attr;
 
@@ -87,6 +87,24 @@ pub(crate) fn element(f: &OmemoFingerprint) -> Element {
     with_attr(b, "setup", f.setup.as_str())
         .append(Element::from(f.encrypted.clone()))
         .build()
+}
+
+/// What is encrypted: the fingerprint's text as the plain element carries
+/// it (upper-case hex pairs joined by colons).
+pub(crate) fn plaintext(f: &Fingerprint) -> Vec<u8> {
+    super::jingle::digest_text(&f.digest).into_bytes()
+}
+
+/// The fingerprint `w` carried, once its `plaintext` was decrypted: `None`
+/// when the text is no digest of the hash's length.
+pub(crate) fn opened(w: &OmemoFingerprint, plaintext: &[u8]) -> Option<Fingerprint> {
+    let text = std::str::from_utf8(plaintext).ok()?;
+    let digest = read_digest_text(&w.hash, text)?;
+    Some(Fingerprint {
+        hash: w.hash.clone(),
+        setup: w.setup,
+        digest,
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +244,37 @@ mod tests {
         assert_eq!(key.attr("prekey"), Some("true"));
         assert!(header.get_child("iv", NS_OMEMO).is_some());
         assert!(e.get_child("payload", NS_OMEMO).is_some());
+    }
+
+    #[test]
+    fn the_plaintext_is_the_fingerprints_text() {
+        let f = Fingerprint {
+            hash: "sha-256".into(),
+            setup: Setup::Actpass,
+            digest: (0u8..32).collect(),
+        };
+        let text = plaintext(&f);
+        assert_eq!(
+            std::str::from_utf8(&text).unwrap(),
+            "00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F"
+        );
+        let w = read(&el(&format!(
+            "<fingerprint xmlns='{NS}' hash='sha-256' setup='active'><encrypted xmlns='{NS_OMEMO}'><header sid='1'><iv>AAAAAAAAAAAAAAAA</iv></header></encrypted></fingerprint>"
+        )))
+        .expect("readable");
+        let back = opened(&w, &text).expect("a digest");
+        assert_eq!(back.digest, f.digest);
+        assert_eq!(back.setup, Setup::Active);
+        // Lower case and surrounding space, as another client may write it.
+        let lower = String::from_utf8(text.clone()).unwrap().to_lowercase();
+        assert_eq!(
+            opened(&w, format!(" {lower}\n").as_bytes()).unwrap().digest,
+            f.digest
+        );
+        // Not a digest of the hash's length, not text: nothing.
+        assert_eq!(opened(&w, b"00:01"), None);
+        assert_eq!(opened(&w, &[0xff, 0xfe]), None);
+        assert_eq!(opened(&w, b""), None);
     }
 
     #[test]
