@@ -222,3 +222,82 @@ async fn a_tampered_encrypted_fingerprint_fails_the_call() {
     })
     .await;
 }
+
+/// Tern calls a contact (slixmpp-omemo) in an encrypted conversation,
+/// whose device answers the way an attacker between the two would have
+/// to: the proceed names its OMEMO device, so Tern's offer goes with its
+/// fingerprint encrypted for that device, and a session-accept with a
+/// plain fingerprint (one the servers could have put there) ends the call
+/// with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_answer_to_an_encrypted_offer_fails_the_call() {
+    let server = Server::prosody();
+    let (me, pass) = server.user();
+    let heard = Heard::default();
+    let mut t = tern_calling(&server, &me, &pass, ALICE_HZ, &heard).await;
+    let peer = crate::omemo::omemo_peer(&server, server.user()).await;
+    let pj = peer.bare();
+    let full = peer.0.jid().to_string();
+    let device = peer.0.omemo_device_id().expect("the peer's OMEMO device");
+
+    // An encrypted message: a session with the peer's device, and the
+    // conversation encrypted.
+    let hello = t
+        .client
+        .send_message(&me, &pj, "encrypted before we talk", None)
+        .await
+        .unwrap();
+    let uid = hello.uid.clone();
+    peer.event(move |e: &Value| e["event"] == "omemo_message" && e["id"] == uid.as_str())
+        .await;
+
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    let sid = placed.id.clone();
+    let propose_id = format!("jm-propose-{sid}");
+    let propose = peer
+        .event(move |e: &Value| e["event"] == "message" && e["id"] == propose_id.as_str())
+        .await;
+    let tern_full = propose["from"].as_str().unwrap().to_string();
+    let proceed = format!(
+        "<message xmlns='jabber:client' to='{tern_full}' type='chat' id='jm-proceed-{sid}'>\
+         <proceed xmlns='urn:xmpp:jingle-message:0' id='{sid}'>\
+         <device xmlns='http://gultsch.de/xmpp/drafts/omemo/dlts-srtp-verification' id='{device}'/>\
+         </proceed><store xmlns='urn:xmpp:hints'/></message>"
+    );
+    peer.run(move |p| p.raw(&proceed)).await.unwrap();
+
+    // Tern's session-initiate: answered, then a plain session-accept.
+    let from_tern = tern_full.clone();
+    let initiate = peer
+        .event(move |e: &Value| {
+            e["event"] == "iq_request"
+                && e["ns"] == "urn:xmpp:jingle:1"
+                && e["from"] == from_tern.as_str()
+        })
+        .await;
+    let iq_id = initiate["id"].as_str().unwrap().to_string();
+    let answer = format!("<iq xmlns='jabber:client' type='result' to='{tern_full}' id='{iq_id}'/>");
+    peer.run(move |p| p.raw(&answer)).await.unwrap();
+    let accept = format!(
+        "<iq xmlns='jabber:client' type='set' to='{tern_full}' id='sa-plain'>\
+         <jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='{sid}' responder='{full}'>\
+         <content creator='initiator' name='0' senders='both'>\
+         <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>\
+         <payload-type id='111' name='opus' clockrate='48000' channels='2'/><rtcp-mux/></description>\
+         <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='Zz99' pwd='zyxwvutsrqponmlkjihgfe'>\
+         <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='active'>\
+         62:1F:B8:0A:5E:33:C9:47:90:D1:2A:7E:0C:B4:58:F3:16:8D:E2:49:75:AA:03:6B:CF:91:2E:D8:44:17:B0:6C</fingerprint>\
+         </transport></content></jingle></iq>"
+    );
+    peer.run(move |p| p.raw(&accept)).await.unwrap();
+
+    let ended = call_state(&mut t, CallState::Ended).await;
+    assert_eq!(ended.ended.as_deref(), Some("failed"));
+    let problem = ended.problem.clone().unwrap_or_default();
+    assert!(
+        problem.contains("could not be checked with OMEMO")
+            && problem.contains("the answer's fingerprint did not"),
+        "{problem}"
+    );
+    assert_eq!(ended.verification, CallVerification::None);
+}
