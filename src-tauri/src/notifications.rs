@@ -872,6 +872,8 @@ mod tests {
             started_ms: 0,
             connected_ms: None,
             ended_ms: None,
+            verification: tern_core::CallVerification::None,
+            omemo_fingerprint: None,
         }
     }
 

@@ -51,7 +51,7 @@ pub use net::{register, resolve, tls};
 pub use passwords::{Keychain, PasswordError, PasswordStore};
 pub use register::{Registration, RegistrationError, RegistrationField, RegistrationForm};
 pub use resolve::ServerOverride;
-pub use services::calls::{CallMedia, CallState, CallView};
+pub use services::calls::{CallMedia, CallState, CallVerification, CallView};
 pub use services::caps::PeerInfo;
 pub use services::files::{FilePrefs, PhotoQuality};
 pub use services::omemo::trust::{DeviceTrust, DeviceView, OwnEncryptionView, UriVerification};

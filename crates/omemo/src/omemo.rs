@@ -603,6 +603,64 @@ impl<S: Store> Omemo<S> {
         Ok(out)
     }
 
+    /// Encrypts `plaintext` for one device only, with the session this device has with it,
+    /// whatever the trust in it (the receiver decides what the trust means, as for the DTLS
+    /// fingerprint of a call: Conversations' `AxolotlService.encrypt(RtpContentMap, …)` adds
+    /// the one session with `ignoreSessionTrust`, Dino's `encrypt_key` the one device). Fails
+    /// with [`Error::NoSession`] when there is no session with it.
+    pub async fn encrypt_for_device(
+        &mut self,
+        address: &DeviceAddress,
+        plaintext: &[u8],
+    ) -> Result<Encrypted> {
+        if self.is_self(address) {
+            return Err(Error::SentByThisDevice);
+        }
+        let mut session = self
+            .store
+            .load_session(address)
+            .await
+            .map_err(store_err)?
+            .filter(SessionRecord::has_current_state)
+            .ok_or_else(|| Error::NoSession {
+                jid: address.jid.to_string(),
+                device_id: address.device_id,
+            })?;
+        let sealed = payload::seal(plaintext, &mut OsRng)?;
+        let message = session.encrypt(&sealed.key_material)?;
+        let key = Key {
+            rid: address.device_id,
+            prekey: message.is_pre_key(),
+            data: message.serialized().to_vec(),
+        };
+        self.store
+            .store_session(address, &session)
+            .await
+            .map_err(store_err)?;
+        Ok(Encrypted {
+            header: Header {
+                sid: self.own.device_id,
+                keys: vec![key],
+                iv: IV {
+                    data: sealed.iv.to_vec(),
+                },
+            },
+            payload: Some(Payload {
+                data: sealed.ciphertext.clone(),
+            }),
+        })
+    }
+
+    /// The identity key fingerprint of a device and the trust in it, when its key is known.
+    pub async fn device_trust(&self, address: &DeviceAddress) -> Result<Option<(String, Trust)>> {
+        Ok(self
+            .store
+            .load_device(address)
+            .await
+            .map_err(store_err)?
+            .and_then(|d| Some((fingerprint(d.identity_key.as_ref()?), d.trust))))
+    }
+
     /// A key-transport element (no payload) for `recipients`' usable devices: used to answer a
     /// pre-key message or to ratchet forward without a visible message.
     pub async fn encrypt_key_transport(&mut self, recipients: &[BareJid]) -> Result<EncryptOutput> {

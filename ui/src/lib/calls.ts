@@ -134,6 +134,32 @@ export function endedText(c: CallView, name: string): string {
   }
 }
 
+/** The call bar's lock: whether the other side's key for this call came encrypted with OMEMO, and by a device the user verified. */
+export interface CallLock {
+  /** "Verified" or "Encrypted". */
+  label: string;
+  /** What it means, with the device's fingerprint. */
+  title: string;
+  verified: boolean;
+}
+
+/** The lock a call shows (none when its key came as the servers passed it on). */
+export function callLock(c: CallView, name: string): CallLock | null {
+  if (c.verification === 'none') return null;
+  const device = c.omemo_fingerprint ? ` (${c.omemo_fingerprint})` : '';
+  if (c.verification === 'verified')
+    return {
+      label: 'Verified',
+      title: `This call's encryption key came encrypted by ${possessive(name)} verified device${device}: no server can listen in.`,
+      verified: true,
+    };
+  return {
+    label: 'Encrypted',
+    title: `This call's encryption key came encrypted by a device of ${name} that you have not verified${device}. Verify it in their encryption keys to be sure no server listens in.`,
+    verified: false,
+  };
+}
+
 /** What the bar offers after a call ended: call back a missed call, call again one nobody took. */
 export function redialLabel(c: CallView): string | null {
   if (c.state !== 'ended') return null;

@@ -8,7 +8,8 @@
 //   calls-incoming     Juliet calls
 //   calls-several      Juliet calls one of several accounts
 //   calls-active       a call with Juliet running for 2:31, muted, poor
-//                      connection; earlier calls with her in the timeline
+//                      connection, its key vouched for by her verified
+//                      OMEMO device; earlier calls with her in the timeline
 //   calls-failed       a call placed to Juliet fails once it rings
 //   calls-busy         placing a call is refused (another call runs)
 //   calls-unavailable  this build cannot make calls
@@ -22,6 +23,9 @@ const ME = PEERS.ME;
 const JULIET = PEERS.JULIET;
 const MIN = 60_000;
 const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
+
+/** Juliet's phone's OMEMO key, which vouched for the running call's. */
+export const JULIET_DEVICE = '1f3a9c0e 55d2b7a4 0c8e6f13 9ab2d4e7 73c1085f e4a9b62d 18f0c7e3 5d9a2b64';
 
 export const FAILURE = 'Juliet’s app and Tern found no way to send audio to each other (no common codec).';
 
@@ -40,6 +44,8 @@ function call(p: Partial<CallView>): CallView {
     started_ms: Date.now(),
     connected_ms: null,
     ended_ms: null,
+    verification: 'none',
+    omemo_fingerprint: null,
     ...p,
   };
 }
@@ -65,7 +71,16 @@ class CallData {
         return Math.min(d.getTime(), now - 40 * MIN);
       };
       this.list = [
-        call({ id: 'live-1', state: 'active', muted: true, quality: 'poor', started_ms: now - 151_000 - 4000, connected_ms: now - 151_000 }),
+        call({
+          id: 'live-1',
+          state: 'active',
+          muted: true,
+          quality: 'poor',
+          started_ms: now - 151_000 - 4000,
+          connected_ms: now - 151_000,
+          verification: 'verified',
+          omemo_fingerprint: JULIET_DEVICE,
+        }),
         call({ id: 'old-1', outgoing: false, state: 'ended', ended: 'missed', started_ms: today(9, 30), ended_ms: today(9, 30) + 30_000 }),
         call({
           id: 'old-2',
@@ -112,7 +127,7 @@ export function callCommand(cmd: string, a: Record<string, unknown>, send: Send)
       const c = find(a.id);
       if (!c || c.state !== 'ringing') return uiError('no_call', 'This call is no longer ringing.');
       upsert({ ...c, state: 'connecting' });
-      later(300, c.id, 'connecting', () => ({ state: 'active', connected_ms: Date.now() }));
+      later(300, c.id, 'connecting', () => ({ state: 'active', connected_ms: Date.now(), verification: 'unverified', omemo_fingerprint: JULIET_DEVICE }));
       return null;
     }
     case 'hang_up': {

@@ -2922,6 +2922,11 @@ const callCases = [
       const t = await p.getByTestId('call-duration').innerText();
       if (!/^0:0\d$/.test(t)) fail(`duration ${t}`);
       await attr(p.getByRole('button', { name: 'Mute' }), 'aria-pressed', 'false');
+      // Vouched for by a device of hers not verified: encrypted, said plainly.
+      const lock = p.getByTestId('call-lock');
+      if ((await lock.innerText()).trim() !== 'Encrypted') fail(`lock: ${await lock.innerText()}`);
+      if (!(await lock.getAttribute('title'))?.includes('that you have not verified')) fail('lock title');
+      await p.screenshot({ path: join(shots, `calls-incoming-answered-bar-${await theme(p)}.png`) });
     },
   },
   {
@@ -2964,6 +2969,11 @@ const callCases = [
       const t = await bar.getByRole('timer', { name: 'Call duration' }).innerText();
       if (!/^2:3\d$/.test(t)) fail(`duration ${t}`);
       if ((await bar.getByTestId('call-poor').innerText()) !== 'Poor connection') fail('no poor connection');
+      // Her verified OMEMO device vouched for the call's key: a lock that says so.
+      const lock = bar.getByTestId('call-lock');
+      if ((await lock.innerText()).trim() !== 'Verified') fail(`lock: ${await lock.innerText()}`);
+      const lockTitle = await lock.getAttribute('title');
+      if (!lockTitle?.includes('Juliet Capulet’s verified device (1f3a9c0e 55d2b7a4')) fail(`lock title: ${lockTitle}`);
       await p.getByRole('status').filter({ hasText: 'In a call with Juliet Capulet. Poor connection' }).waitFor();
       const mute = bar.getByRole('button', { name: 'Mute' });
       await attr(mute, 'aria-pressed', 'true');

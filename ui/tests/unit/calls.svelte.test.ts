@@ -27,6 +27,8 @@ const call = (p: Partial<CallView> = {}): CallView => ({
   started_ms: Date.now(),
   connected_ms: null,
   ended_ms: null,
+  verification: 'none',
+  omemo_fingerprint: null,
   ...p,
 });
 let seq = 0;

@@ -4,6 +4,7 @@ import {
   barCall,
   callButton,
   callErrorText,
+  callLock,
   callLines,
   callLineText,
   duration,
@@ -39,6 +40,8 @@ export function call(p: Partial<CallView> = {}): CallView {
     started_ms: T,
     connected_ms: null,
     ended_ms: null,
+    verification: 'none',
+    omemo_fingerprint: null,
     ...p,
   };
 }
@@ -161,6 +164,20 @@ describe('words', () => {
     expect(redialLabel(ended({ ended: 'hung_up', connected_ms: T }))).toBeNull();
     expect(redialLabel(ended({ ended: 'cancelled' }))).toBeNull();
     expect(redialLabel(call({ state: 'active' }))).toBeNull();
+  });
+
+  it('a lock when OMEMO vouched for the call’s key', () => {
+    const fp = '1f3a9c0e 55d2b7a4 0c8e6f13 9ab2d4e7 73c1085f e4a9b62d 18f0c7e3 5d9a2b64';
+    expect(callLock(call({ state: 'active' }), 'Juliet')).toBeNull();
+    const verified = callLock(call({ state: 'active', verification: 'verified', omemo_fingerprint: fp }), 'Juliet');
+    expect(verified?.label).toBe('Verified');
+    expect(verified?.verified).toBe(true);
+    expect(verified?.title).toBe(`This call's encryption key came encrypted by Juliet’s verified device (${fp}): no server can listen in.`);
+    const unverified = callLock(call({ state: 'active', verification: 'unverified', omemo_fingerprint: fp }), 'Juliet');
+    expect(unverified?.label).toBe('Encrypted');
+    expect(unverified?.verified).toBe(false);
+    expect(unverified?.title).toContain('a device of Juliet that you have not verified (1f3a9c0e');
+    expect(callLock(call({ verification: 'unverified' }), 'Juliet')?.title).not.toContain('(');
   });
 
   it('for a command that failed', () => {

@@ -520,6 +520,9 @@ pub(crate) struct IceUdpTransport {
     pub(crate) pwd: Option<String>,
     /// The DTLS fingerprint (the first usable one).
     pub(crate) fingerprint: Option<Fingerprint>,
+    /// The DTLS fingerprint encrypted with OMEMO (`xep::omemo_dtls`), in
+    /// place of the plain one: the engine opens it into `fingerprint`.
+    pub(crate) omemo_fingerprint: Option<super::omemo_dtls::OmemoFingerprint>,
     /// The candidates that are usable (at most [`MAX_CANDIDATES`] were
     /// read).
     pub(crate) candidates: Vec<Candidate>,
@@ -1059,6 +1062,7 @@ pub(crate) fn read_transport(el: &Element) -> Result<IceUdpTransport, ReadError>
             .children()
             .filter(|c| c.is("fingerprint", NS_DTLS))
             .find_map(read_fingerprint),
+        omemo_fingerprint: el.children().find_map(super::omemo_dtls::read),
         candidates: read_children(
             el,
             "candidate",
@@ -1143,6 +1147,27 @@ fn read_digest(s: &str) -> Option<Vec<u8>> {
     digest.filter(|d| d.len() <= MAX_DIGEST)
 }
 
+/// The digest written in `text` (as [`digest_text`] writes it, or without
+/// colons), if it has the length of a `hash` digest when Tern knows the
+/// hash.
+pub(crate) fn read_digest_text(hash: &str, text: &str) -> Option<Vec<u8>> {
+    let digest = read_digest(text)?;
+    if digest_len(hash).is_some_and(|n| n != digest.len()) {
+        return None;
+    }
+    Some(digest)
+}
+
+/// A digest as a fingerprint's text: upper-case hex pairs joined by
+/// colons, as SDP and both clients write it.
+pub(crate) fn digest_text(digest: &[u8]) -> String {
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// A DTLS `<fingerprint/>`: `None` without a hash name, a known setup
 /// (XEP-0320 requires it; a DTLS role is needed to connect) or a digest
 /// (of the hash's length, when Tern knows the hash).
@@ -1157,10 +1182,7 @@ pub(crate) fn read_fingerprint(el: &Element) -> Option<Fingerprint> {
     if text_len > MAX_DIGEST * 3 + 64 {
         return None;
     }
-    let digest = read_digest(&el.text())?;
-    if digest_len(&hash).is_some_and(|n| n != digest.len()) {
-        return None;
-    }
+    let digest = read_digest_text(&hash, &el.text())?;
     Some(Fingerprint {
         hash,
         setup,
@@ -1384,6 +1406,9 @@ pub(crate) fn transport_element(t: &IceUdpTransport) -> Element {
     if let Some(f) = &t.fingerprint {
         b = b.append(fingerprint_element(f));
     }
+    if let Some(f) = &t.omemo_fingerprint {
+        b = b.append(super::omemo_dtls::element(f));
+    }
     b.append_all(t.candidates.iter().map(candidate_element))
         .build()
 }
@@ -1418,12 +1443,7 @@ pub(crate) fn candidate_element(c: &Candidate) -> Element {
 /// `<fingerprint/>` for `f`: the digest in upper-case hex pairs joined by
 /// colons, as SDP and both clients write it.
 pub(crate) fn fingerprint_element(f: &Fingerprint) -> Element {
-    let digest = f
-        .digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
+    let digest = digest_text(&f.digest);
     let b = with_attr(Element::builder("fingerprint", NS_DTLS), "hash", &f.hash);
     with_attr(b, "setup", f.setup.as_str())
         .append(digest)
@@ -2254,6 +2274,7 @@ mod tests {
                 setup: Setup::Actpass,
                 digest: digest(DINO_FP),
             }),
+            omemo_fingerprint: None,
             candidates: Vec::new(),
         };
         let description = RtpDescription::new(Media::Audio, vec![dino_opus()]);
@@ -2314,6 +2335,7 @@ mod tests {
             ufrag: Some("p3Kd".into()),
             pwd: Some("Hq8sV1xN4cR7bT0mZ2wL9fYe".into()),
             fingerprint: None,
+            omemo_fingerprint: None,
             candidates: vec![candidate],
         };
         let info = JingleIq::transport_info(&offer.sid, "0", Creator::Initiator, transport);

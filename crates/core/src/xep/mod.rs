@@ -64,6 +64,9 @@ pub(crate) mod muc;
 pub(crate) mod nick;
 /// XEP-0384: OMEMO Encryption, version 0.3 (the wire side)
 pub(crate) mod omemo;
+/// Conversations' and Dino's draft "OMEMO DTLS-SRTP verification": a
+/// call's DTLS fingerprint encrypted with OMEMO
+pub(crate) mod omemo_dtls;
 /// XEP-0066: Out of Band Data
 pub(crate) mod oob;
 /// XEP-0060: Publish-Subscribe (publishing to and reading the user's PEP)

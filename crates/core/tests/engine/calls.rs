@@ -19,15 +19,15 @@ use crate::support::*;
 /// Tern's tone, and the peer's.
 const TERN_HZ: f64 = 440.0;
 const PEER_HZ: u32 = 880;
-const SETUP: Duration = Duration::from_secs(30);
+pub(crate) const SETUP: Duration = Duration::from_secs(30);
 /// How long a cut-off call may stay cut off before it fails.
-const LOST_AFTER: Duration = Duration::from_secs(4);
+pub(crate) const LOST_AFTER: Duration = Duration::from_secs(4);
 /// How long both tones play once audio flows.
 const TALK: Duration = Duration::from_millis(3000);
 
 /// What Tern's "speakers" heard, shared with the test.
 #[derive(Clone, Default)]
-struct Heard(Arc<Mutex<Vec<f32>>>);
+pub(crate) struct Heard(Arc<Mutex<Vec<f32>>>);
 
 impl AudioSink for Heard {
     fn write(&mut self, frame: &tern_media::Frame) {
@@ -90,7 +90,7 @@ async fn on_peer<R: Send + 'static>(
 }
 
 /// Waits for Tern's view of a call to reach `state`.
-async fn call_state(t: &mut TestClient, state: CallState) -> CallView {
+pub(crate) async fn call_state(t: &mut TestClient, state: CallState) -> CallView {
     let what = format!("the call to be {state:?}");
     wait_event(&mut t.events, SETUP, &what, |e| match e {
         ClientEvent::Call { call } if call.state == state => Some(call.clone()),
@@ -159,7 +159,7 @@ fn assert_tone_at(pcm: &[i16], rate: u32, hz: f64, who: &str, min_db: f64) {
 }
 
 /// Checks what Tern heard: the peer's tone, cleanly.
-fn assert_heard(heard: &Heard, hz: f64) {
+pub(crate) fn assert_heard(heard: &Heard, hz: f64) {
     let pcm: Vec<i16> = heard
         .samples()
         .iter()

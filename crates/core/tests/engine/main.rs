@@ -7,6 +7,7 @@
 
 mod accounts;
 mod calls;
+mod calls_omemo;
 mod connect;
 mod downgrade;
 mod federation;

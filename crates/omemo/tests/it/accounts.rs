@@ -571,3 +571,54 @@ async fn a_batch_decrypts_in_order_and_writes_once_at_the_end() {
         Err(Error::DuplicateMessage { .. })
     ));
 }
+
+/// A call's DTLS fingerprint is encrypted for the one device in the call
+/// (as Conversations and Dino do it): only that device gets a key, a second
+/// device of the same account gets none, and the answer comes back the
+/// same way; the trust reported is the receiver's trust in the sender.
+#[tokio::test]
+async fn one_device_only_for_a_calls_fingerprint() {
+    let mut alice = account("alice@example.org").await;
+    let mut bob = account("bob@example.org").await;
+    let bob2 = account("bob@example.org").await;
+    learn(&mut alice, &[&bob, &bob2]).await;
+    let bob_addr = DeviceAddress::new(bob.own_jid().clone(), bob.own_device_id());
+    let text = b"62:1F:B8:0A:5E:33:C9:47:90:D1:2A:7E:0C:B4:58:F3:16:8D:E2:49:75:AA:03:6B:CF:91:2E:D8:44:17:B0:6C";
+    let e = alice.encrypt_for_device(&bob_addr, text).await.unwrap();
+    assert_eq!(e.header.sid, alice.own_device_id());
+    assert_eq!(e.header.keys.len(), 1);
+    assert_eq!(e.header.keys[0].rid, bob.own_device_id());
+    assert!(
+        e.header.keys[0].prekey,
+        "the first message builds the session"
+    );
+    let got = bob.decrypt(alice.own_jid(), &e).await.unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&text[..]));
+    assert_eq!(got.sender_device, alice.own_device_id());
+    assert_eq!(got.trust, Trust::Trusted);
+
+    // Bob answers to Alice's device with the session the offer built.
+    let alice_addr = DeviceAddress::new(alice.own_jid().clone(), alice.own_device_id());
+    let (fp, trust) = bob.device_trust(&alice_addr).await.unwrap().unwrap();
+    assert_eq!(fp.len(), 64);
+    assert_eq!(trust, Trust::Trusted);
+    let answer = bob.encrypt_for_device(&alice_addr, b"AB:CD").await.unwrap();
+    assert!(!answer.header.keys[0].prekey);
+    let got = alice.decrypt(bob.own_jid(), &answer).await.unwrap();
+    assert_eq!(got.plaintext.as_deref(), Some(&b"AB:CD"[..]));
+
+    // No session, no fingerprint: an error, never a panic.
+    let stranger = DeviceAddress::new(jid("eve@example.org"), 7);
+    assert!(matches!(
+        alice.encrypt_for_device(&stranger, text).await,
+        Err(Error::NoSession { .. })
+    ));
+    // A tampered payload fails to decrypt, and leaves the session usable.
+    let mut tampered = alice.encrypt_for_device(&bob_addr, text).await.unwrap();
+    if let Some(p) = tampered.payload.as_mut() {
+        p.data[0] ^= 1;
+    }
+    assert!(bob.decrypt(alice.own_jid(), &tampered).await.is_err());
+    let again = alice.encrypt_for_device(&bob_addr, text).await.unwrap();
+    assert!(bob.decrypt(alice.own_jid(), &again).await.is_ok());
+}

@@ -364,6 +364,24 @@ export type CallState =
 /**  Over (`CallView::ended` says how). */
 "ended";
 
+/**  How the other side's DTLS fingerprint was vouched for. */
+export type CallVerification = 
+/**
+ *  As the servers passed it on (the other side did not encrypt it, or
+ *  the call has not got that far).
+ */
+"none" | 
+/**
+ *  Encrypted with OMEMO by a device of the contact that the user has
+ *  not verified (trusted blindly or undecided).
+ */
+"unverified" | 
+/**
+ *  Encrypted with OMEMO by a device of the contact that the user
+ *  verified: no server can be in the middle of this call.
+ */
+"verified";
+
 /**  A call as the UI shows it. */
 export type CallView = {
 	/**  Account. */
@@ -399,6 +417,16 @@ export type CallView = {
 	connected_ms: number | null,
 	/**  When it ended. */
 	ended_ms: number | null,
+	/**
+	 *  Whether the other side's DTLS fingerprint came encrypted with OMEMO,
+	 *  and by a device the user verified (the call bar's lock).
+	 */
+	verification: CallVerification,
+	/**
+	 *  The key fingerprint of the contact's OMEMO device that vouched for
+	 *  it (8 groups of 8 hex characters), once one did.
+	 */
+	omemo_fingerprint: string | null,
 };
 
 /**

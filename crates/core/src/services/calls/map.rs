@@ -138,6 +138,7 @@ pub(crate) fn transport_of(d: &MediaDescription) -> IceUdpTransport {
             },
             digest: d.fingerprint.digest().unwrap_or_default(),
         }),
+        omemo_fingerprint: None,
         candidates: d.candidates.iter().map(jingle_candidate).collect(),
     }
 }
@@ -149,6 +150,7 @@ pub(crate) fn trickle_of(d: &MediaDescription, c: &Candidate) -> IceUdpTransport
         ufrag: Some(d.ice_ufrag.clone()),
         pwd: Some(d.ice_pwd.clone()),
         fingerprint: None,
+        omemo_fingerprint: None,
         candidates: vec![jingle_candidate(c)],
     }
 }

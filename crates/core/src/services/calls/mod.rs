@@ -30,10 +30,18 @@
 //! user accepted. A call that fails (no common codec, a fingerprint that
 //! does not match, ICE that never connects) ends with a session-terminate
 //! that says why, and the call's view says it in words.
+//!
+//! In a conversation encrypted with OMEMO the fingerprints travel
+//! encrypted with the session of the device in the call (`omemo`), so no
+//! server can put itself in the middle; the view says whether the device
+//! that vouched for the other side's fingerprint is verified.
 
 mod map;
+mod omemo;
 #[cfg(test)]
 mod replay;
+
+pub use omemo::CallVerification;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -165,6 +173,12 @@ pub struct CallView {
     pub connected_ms: Option<i64>,
     /// When it ended.
     pub ended_ms: Option<i64>,
+    /// Whether the other side's DTLS fingerprint came encrypted with OMEMO,
+    /// and by a device the user verified (the call bar's lock).
+    pub verification: CallVerification,
+    /// The key fingerprint of the contact's OMEMO device that vouched for
+    /// it (8 groups of 8 hex characters), once one did.
+    pub omemo_fingerprint: Option<String>,
 }
 
 impl CallView {
@@ -190,6 +204,8 @@ impl CallView {
             started_ms: now_ms(),
             connected_ms: None,
             ended_ms: None,
+            verification: CallVerification::None,
+            omemo_fingerprint: None,
         }
     }
 }
@@ -236,10 +252,30 @@ struct Call {
     content: Option<(String, Creator)>,
     /// The peer's candidates that came before the session.
     early: Vec<tern_media::Candidate>,
+    /// This side's trickled candidates held back while the answer is being
+    /// encrypted (`None`: trickled at once), so none overtakes the answer.
+    held: Option<Vec<JingleIq>>,
     /// The user accepted (incoming): a session-initiate is expected.
     accepted: bool,
     /// The STUN and TURN servers the user's server names (XEP-0215).
     ice_servers: Vec<tern_media::IceServer>,
+    /// OMEMO in this call (`omemo`).
+    omemo: CallOmemo,
+}
+
+/// What a call knows of OMEMO.
+#[derive(Debug, Default)]
+struct CallOmemo {
+    /// Incoming, in an encrypted conversation: this device's id, named in
+    /// the proceed.
+    own_device: Option<u32>,
+    /// The contact's device whose session carries the fingerprints (the
+    /// one its proceed named, or the one that encrypted its offer).
+    peer_device: Option<u32>,
+    /// Tern's offer went encrypted: the answer must be too.
+    sent_sealed: bool,
+    /// The other side's fingerprints are being opened: candidates wait.
+    opening: bool,
 }
 
 impl Calls {
@@ -683,8 +719,8 @@ fn media_events(calls: &Arc<Calls>, sid: &str) -> tern_media::EventSink {
 fn on_media_event(calls: &Arc<Calls>, sid: &str, event: MediaEvent) {
     match event {
         MediaEvent::LocalCandidate(c) => {
-            let inner = calls.lock();
-            let Some(call) = inner.current.as_ref().filter(|c| c.view.id == sid) else {
+            let mut inner = calls.lock();
+            let Some(call) = inner.current.as_mut().filter(|c| c.view.id == sid) else {
                 return;
             };
             let (Some(device), Some(local), Some((name, creator))) = (
@@ -695,6 +731,10 @@ fn on_media_event(calls: &Arc<Calls>, sid: &str, event: MediaEvent) {
                 return;
             };
             let j = JingleIq::transport_info(sid, &name, creator, map::trickle_of(local, &c));
+            if let Some(held) = call.held.as_mut() {
+                held.push(j);
+                return;
+            }
             let handle = call.handle.clone();
             drop(inner);
             send_jingle(calls, &handle, device, j, false);
@@ -709,7 +749,16 @@ fn on_media_event(calls: &Arc<Calls>, sid: &str, event: MediaEvent) {
         }),
         MediaEvent::Failed(why) => {
             let security = why.contains("certificate") || why.contains("fingerprint");
-            let (condition, text) = if security {
+            let vouched =
+                calls.lock().current.as_ref().is_some_and(|c| {
+                    c.view.id == sid && c.view.verification != CallVerification::None
+                });
+            let (condition, text) = if security && vouched {
+                (
+                    Condition::SecurityError,
+                    "The other side's encryption key did not match the one its OMEMO device vouched for: the call was stopped.".to_string(),
+                )
+            } else if security {
                 (
                     Condition::SecurityError,
                     "The other side's encryption key did not match the one it announced: the call was stopped.".to_string(),
@@ -778,8 +827,10 @@ impl Calls {
                 local: None,
                 content: None,
                 early: Vec::new(),
+                held: None,
                 accepted: false,
                 ice_servers,
+                omemo: CallOmemo::default(),
             });
         }
         let j = Jmi {
@@ -825,7 +876,9 @@ impl Calls {
         };
         let proceed = Jmi {
             sid: sid.to_string(),
-            kind: JmiKind::Proceed { omemo_device: None },
+            kind: JmiKind::Proceed {
+                omemo_device: call.omemo.own_device,
+            },
         };
         send_all(
             self,
@@ -942,8 +995,8 @@ impl Calls {
                 self.on_ringing(&j.sid, &from);
                 Vec::new()
             }
-            JmiKind::Proceed { .. } if !from_own => {
-                self.on_proceed(handle, &from, &j.sid);
+            JmiKind::Proceed { omemo_device } if !from_own => {
+                self.on_proceed(handle, &from, &j.sid, omemo_device).await;
                 Vec::new()
             }
             JmiKind::Reject { reason, .. } if !from_own => {
@@ -1089,6 +1142,7 @@ impl Calls {
             false,
             CallState::Ringing,
         );
+        let own_device = omemo::own_device_for(ctx, &view.peer).await;
         {
             let mut inner = self.lock();
             match &inner.current {
@@ -1109,8 +1163,13 @@ impl Calls {
                 local: None,
                 content: None,
                 early: Vec::new(),
+                held: None,
                 accepted: false,
                 ice_servers: Vec::new(),
+                omemo: CallOmemo {
+                    own_device,
+                    ..CallOmemo::default()
+                },
             });
         }
         emit(handle, &view);
@@ -1138,7 +1197,13 @@ impl Calls {
 
     /// The contact's device `from` takes the outgoing call `sid`: the
     /// session starts with it.
-    fn on_proceed(self: &Arc<Self>, handle: &AccountHandle, from: &Jid, sid: &str) {
+    async fn on_proceed(
+        self: &Arc<Self>,
+        handle: &AccountHandle,
+        from: &Jid,
+        sid: &str,
+        omemo_device: Option<u32>,
+    ) {
         let Some(media) = self.media.clone() else {
             return;
         };
@@ -1198,12 +1263,33 @@ impl Calls {
             semantics: "BUNDLE".into(),
             contents: vec![name.clone()],
         });
+        // The callee named its OMEMO device and the conversation is
+        // encrypted here too: the fingerprint goes encrypted for it. Without
+        // a session with that device it goes plain, as Conversations falls
+        // back; the callee then shows the call unverified.
+        let peer = from.to_bare();
+        let mut sealed = None;
+        if let Some(device) = omemo_device {
+            if omemo::own_device_for(handle.ctx(), peer.as_str())
+                .await
+                .is_some()
+            {
+                match omemo::seal(handle.ctx(), &peer, device, &mut j).await {
+                    Ok(()) => sealed = Some(device),
+                    Err(e) => tracing::info!(sid, device, "the call's fingerprint goes plain: {e}"),
+                }
+            }
+        }
         let mut running = false;
         update(self, sid, |c| {
             running = true;
             c.session = Some(session);
             c.local = Some(local);
             c.content = Some((name, Creator::Initiator));
+            if let Some(d) = sealed {
+                c.omemo.peer_device = Some(d);
+                c.omemo.sent_sealed = true;
+            }
         });
         if !running {
             // Ended meanwhile (the media failed at once, and the peer was
@@ -1257,6 +1343,15 @@ impl Calls {
             // XEP-0166 §7.2: unknown-session (the router's error carries the
             // defined condition; the Jingle one is implied by it).
             return Err(DefinedCondition::ItemNotFound);
+        }
+        let must_open = match j.action {
+            Action::SessionInitiate => omemo::is_sealed(&j),
+            Action::SessionAccept => omemo::is_sealed(&j) || self.sent_sealed(&j.sid),
+            _ => false,
+        };
+        if must_open {
+            self.open_then(handle, from, j);
+            return Ok(None);
         }
         match j.action {
             Action::SessionInitiate => self.on_initiate(handle, &from, &j),
@@ -1410,6 +1505,7 @@ impl Calls {
             g
         });
         let mut running = false;
+        let mut seal_for = None;
         update(self, &j.sid, |c| {
             running = true;
             for early in c.early.drain(..) {
@@ -1418,12 +1514,117 @@ impl Calls {
             c.session = Some(session);
             c.local = Some(local);
             c.content = Some((content.name.clone(), content.creator));
+            seal_for = c.omemo.peer_device;
+            if seal_for.is_some() {
+                c.held = Some(Vec::new());
+            }
         });
         if !running {
             // Ended meanwhile: no answer follows the session-terminate.
             return;
         }
-        send_jingle(self, handle, from.clone(), accept, true);
+        let Some(device) = seal_for else {
+            send_jingle(self, handle, from.clone(), accept, true);
+            return;
+        };
+        // The offer came encrypted: so goes the answer, for the device that
+        // encrypted it (never plain: the caller would refuse it).
+        let calls = self.clone();
+        let h = handle.clone();
+        let to = from.clone();
+        tokio::spawn(async move {
+            let mut accept = accept;
+            match omemo::seal(h.ctx(), &to.to_bare(), device, &mut accept).await {
+                Ok(()) => {
+                    // Queued under the call's lock, so no candidate trickled
+                    // from now on can go before the answer.
+                    let sid = accept.sid.clone();
+                    update(&calls, &sid, |c| {
+                        let held = c.held.take().unwrap_or_default();
+                        send_jingle(&calls, &h, to.clone(), accept, true);
+                        for j in held {
+                            send_jingle(&calls, &h, to.clone(), j, false);
+                        }
+                    });
+                }
+                Err(e) => {
+                    let sid = accept.sid.clone();
+                    end(
+                        &calls,
+                        &sid,
+                        "failed",
+                        Some(format!(
+                            "Tern could not encrypt its answer with OMEMO for the caller's device: {e}."
+                        )),
+                        Some((Condition::SecurityError, Some(e))),
+                    );
+                }
+            }
+        });
+    }
+
+    /// Whether Tern's offer in call `sid` went encrypted with OMEMO.
+    fn sent_sealed(&self, sid: &str) -> bool {
+        self.lock()
+            .current
+            .as_ref()
+            .is_some_and(|c| c.view.id == sid && c.omemo.sent_sealed)
+    }
+
+    /// A session-initiate or session-accept whose fingerprints came (or
+    /// had to come) encrypted with OMEMO: they are opened, then the IQ is
+    /// handled as a plain one. One that cannot be opened ends the call.
+    fn open_then(self: &Arc<Self>, handle: &AccountHandle, from: Jid, j: JingleIq) {
+        let expected = {
+            let mut inner = self.lock();
+            let Some(c) = inner.current.as_mut().filter(|c| c.view.id == j.sid) else {
+                return;
+            };
+            c.omemo.opening = true;
+            c.omemo.peer_device
+        };
+        let calls = self.clone();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            let mut j = j;
+            let peer = from.to_bare();
+            let opened = if omemo::is_sealed(&j) {
+                omemo::open(h.ctx(), &peer, &mut j, expected).await
+            } else {
+                Err(
+                    "Tern's offer went encrypted with OMEMO, but the answer's fingerprint did not"
+                        .into(),
+                )
+            };
+            let opened =
+                opened.and_then(|o| o.ok_or_else(|| "no encrypted fingerprint".to_string()));
+            let opened = match opened {
+                Ok(o) => o,
+                Err(why) => {
+                    tracing::warn!(sid = %j.sid, %from, "call fingerprint not vouched for: {why}");
+                    end(
+                        &calls,
+                        &j.sid,
+                        "failed",
+                        Some(format!(
+                            "The other side's encryption key could not be checked with OMEMO ({why}): the call was stopped."
+                        )),
+                        Some((Condition::SecurityError, Some(why))),
+                    );
+                    return;
+                }
+            };
+            update(&calls, &j.sid, |c| {
+                c.omemo.opening = false;
+                c.omemo.peer_device = Some(opened.device);
+                c.view.verification = opened.verification;
+                c.view.omemo_fingerprint = opened.fingerprint.clone();
+            });
+            match j.action {
+                Action::SessionInitiate => calls.on_initiate(&h, &from, &j),
+                _ => calls.on_accept(&j),
+            }
+        });
     }
 
     /// The callee's session-accept.
@@ -1493,7 +1694,7 @@ impl Calls {
         let Some(c) = inner.current.as_mut().filter(|c| c.view.id == j.sid) else {
             return;
         };
-        match c.session.as_mut() {
+        match c.session.as_mut().filter(|_| !c.omemo.opening) {
             Some(s) => {
                 for cand in candidates {
                     s.add_remote_candidate(cand);
@@ -1537,6 +1738,8 @@ mod tests {
             started_ms: 1_000,
             connected_ms: talked.map(|_| 2_000),
             ended_ms: Some(2_000 + talked.unwrap_or(0)),
+            verification: CallVerification::None,
+            omemo_fingerprint: None,
         };
         assert_eq!(
             summary(&v(true, "hung_up", Some(151_000))),
