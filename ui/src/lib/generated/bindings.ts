@@ -344,7 +344,8 @@ export type CallRecord = {
 	/**
 	 *  How it ended (`CallView::ended`: `hung_up`, `peer_hung_up`,
 	 *  `declined`, `busy`, `missed`, `cancelled`, `answered_elsewhere`,
-	 *  `declined_elsewhere`, `failed`).
+	 *  `declined_elsewhere`, `failed`), or `stranger`: someone not in the
+	 *  roster called, was refused and nothing rang.
 	 */
 	outcome: string,
 	/**  How long audio flowed, if it did (ms). */
@@ -382,7 +383,8 @@ export type CallView = {
 	 *  `missed` (nobody answered, or the caller gave up), `cancelled` (the
 	 *  user gave up before an answer), `answered_elsewhere`,
 	 *  `declined_elsewhere` (on another device of the user's), `failed`
-	 *  (`problem` says why).
+	 *  (`problem` says why). (`stranger` is only a timeline record's
+	 *  outcome: such a call never becomes a `CallView` event.)
 	 */
 	ended: string | null,
 	/**  Why it failed, in words a person can act on. */
