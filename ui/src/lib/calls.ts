@@ -22,6 +22,18 @@ export type CallEnd =
   | 'declined_elsewhere'
   | 'failed';
 
+/**
+ * How a call from someone not in the contacts ends (a timeline record's
+ * outcome): refused to the caller, never rung here, recorded unread in
+ * their conversation.
+ */
+export const STRANGER = 'stranger';
+
+/** The line a stranger's call leaves in their conversation (the engine's record body says the same). */
+export function strangerCallText(peer: string): string {
+  return `Call from ${peer} — add them to your contacts to take their calls`;
+}
+
 /** "0:07", "2:31", "1:02:03". */
 export function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

@@ -12,9 +12,11 @@
 //   calls-failed       a call placed to Juliet fails once it rings
 //   calls-busy         placing a call is refused (another call runs)
 //   calls-unavailable  this build cannot make calls
+//   calls-stranger     Mallory, not a contact, called twice: refused and
+//                      recorded (unread) in her conversation, never rung
 
 import type { CallView, ClientEvent } from '../../src/lib/engine';
-import { chatData, PEERS } from './chats';
+import { chatData, msg, PEERS } from './chats';
 
 type Send = (ev: ClientEvent) => void;
 
@@ -22,6 +24,9 @@ const ME = PEERS.ME;
 const JULIET = PEERS.JULIET;
 const MIN = 60_000;
 const uiError = (kind: string, message: string) => Promise.reject({ kind, message });
+
+/** Calls Tern without being a contact (scenario `calls-stranger`). */
+export const MALLORY = 'mallory@elsewhere.example';
 
 export const FAILURE = 'Juliet’s app and Tern found no way to send audio to each other (no common codec).';
 
@@ -56,6 +61,22 @@ class CallData {
     if (juliet) juliet.presence = juliet.presence.map((p) => (p.resource === 'phone' ? { ...p, calls: true } : p));
     const nurse = chatData.contacts.find((c) => c.jid === PEERS.NURSE);
     if (nurse) nurse.presence = [];
+    if (scenario === 'calls-stranger') {
+      // What the engine records for a stranger's call (it never becomes a call event).
+      const record = (id: number, at: number) =>
+        msg(MALLORY, {
+          id,
+          uid: `call-s${id}`,
+          body: `Call from ${MALLORY} — add them to your contacts to take their calls`,
+          timestamp_ms: at,
+          state: 'received',
+          call: { outcome: 'stranger', duration_ms: null },
+        });
+      const list = [record(900, now - 50 * MIN), msg(MALLORY, { id: 901, body: 'Pick up, it is about your car’s extended warranty', timestamp_ms: now - 49 * MIN, state: 'received' }), record(902, now - 3 * MIN)];
+      chatData.timelines.set(MALLORY, list);
+      const last = list[list.length - 1];
+      chatData.conversations.unshift({ account: ME, peer: MALLORY, kind: 'chat', unread: 3, mentions: 0, updated_ms: last.timestamp_ms, last });
+    }
     if (scenario === 'calls-incoming' || scenario === 'calls-several')
       this.list = [call({ id: 'in-1', outgoing: false, state: 'ringing', started_ms: now - 2000 })];
     if (scenario === 'calls-active') {

@@ -3009,6 +3009,29 @@ const callCases = [
     },
   },
   {
+    name: 'calls-stranger',
+    scenario: 'calls-stranger',
+    act: (p) => openChat(p, 'mallory'),
+    check: async (p) => {
+      const lines = p.getByTestId('call-line');
+      await lines.first().waitFor();
+      const texts = await lines.allInnerTexts();
+      if (texts.length !== 2 || !texts.every((t) => t.includes('Call from mallory@elsewhere.example — add them to your contacts to take their calls')))
+        fail(`lines: ${texts.join(' | ')}`);
+      await attr(lines.first(), 'data-stranger', 'true');
+      // Nothing rang: no prompt, no bar.
+      if (await p.getByTestId('incoming-call').count()) fail('a stranger’s call rang');
+      if (await callBar(p).count()) fail('a bar for a stranger’s call');
+      await p.screenshot({ path: join(shots, `calls-stranger-line-${await theme(p)}.png`) });
+      await lines.last().getByRole('button', { name: 'Add to contacts' }).click();
+      const added = await calledWith(p, 'add_contact');
+      if (JSON.stringify(added).indexOf('mallory@elsewhere.example') < 0) fail(`added ${JSON.stringify(added)}`);
+      // A contact now: the lines stay, their action goes.
+      await p.getByTestId('stranger-call-add').first().waitFor({ state: 'detached' });
+      if ((await lines.count()) !== 2) fail('the lines went');
+    },
+  },
+  {
     name: 'calls-busy',
     scenario: 'calls-busy',
     act: async (p) => {

@@ -14,6 +14,8 @@ import {
   liveText,
   redialLabel,
   ringingCall,
+  STRANGER,
+  strangerCallText,
   talkTime,
 } from '../../src/lib/calls';
 import type { CallView, ContactView, ResourcePresence } from '../../src/lib/engine';
@@ -258,6 +260,28 @@ describe('calls in the conversation', () => {
     // The message after a call line starts a new sender group.
     const next = rows[3];
     expect(next.kind === 'message' && next.first).toBe(true);
+  });
+
+  it('say who called when a stranger did, and how to let their calls through', () => {
+    const MALLORY = 'mallory@evil.example';
+    const record = {
+      id: 9,
+      peer: MALLORY,
+      timestamp_ms: T,
+      outgoing: false,
+      sender: MALLORY,
+      me: false,
+      uid: 'call-s1',
+      body: `Call from ${MALLORY} — add them to your contacts to take their calls`,
+      call: { outcome: STRANGER, duration_ms: null },
+    } as unknown as Parameters<typeof rowsOf>[0][number];
+    const [, row] = rowsOf([record], T);
+    expect(row).toMatchObject({ kind: 'call', key: 'm9', stranger: true, missed: false, text: strangerCallText(MALLORY) });
+    // The same words as the engine's record (search, previews).
+    expect(strangerCallText(MALLORY)).toBe(record.body);
+    // Other calls are not a stranger's.
+    const missed = { ...record, id: 10, call: { outcome: 'missed', duration_ms: null }, body: 'Missed call' } as typeof record;
+    expect(rowsOf([missed], T)[1]).not.toHaveProperty('stranger');
   });
 });
 
