@@ -60,6 +60,9 @@ export function liveCall(list: readonly CallView[]): CallView | null {
   return list.find(isLive) ?? null;
 }
 
+/** The user hears the ringback: their call rings at the other side (not while calling, connecting or after). */
+export const hearsRingback = (c: CallView | null): boolean => !!c && c.outgoing && c.state === 'ringing';
+
 /** The incoming call that rings, if one does. */
 export function ringingCall(list: readonly CallView[]): CallView | null {
   const c = liveCall(list);

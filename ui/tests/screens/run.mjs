@@ -3009,6 +3009,56 @@ const callCases = [
     },
   },
   {
+    name: 'calls-ringback',
+    scenario: 'calls',
+    act: async (p) => {
+      // An AudioContext that records the tones played (Chromium here has no sound card).
+      await p.evaluate(() => {
+        window.__tones = [];
+        window.__closed = 0;
+        const param = () => ({ setValueAtTime() {}, linearRampToValueAtTime() {}, exponentialRampToValueAtTime() {} });
+        window.AudioContext = class {
+          currentTime = 0;
+          destination = {};
+          createGain() {
+            return { connect() {}, gain: param() };
+          }
+          createOscillator() {
+            const tone = { hz: 0 };
+            window.__tones.push(tone);
+            return { connect() {}, type: 'sine', frequency: { ...param(), setValueAtTime: (hz) => (tone.hz = hz) }, start() {}, stop() {} };
+          }
+          resume() {
+            return Promise.resolve();
+          }
+          close() {
+            window.__closed += 1;
+            return Promise.resolve();
+          }
+        };
+      });
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+    },
+    check: async (p) => {
+      // Calling: not yet (nothing rings at the other side).
+      await attr(callBar(p), 'data-state', 'calling');
+      if ((await p.evaluate(() => window.__tones.length)) !== 0) fail('a ringback before the other side rings');
+      await barSays(p, 'Ringing…');
+      await p.waitForFunction(() => window.__tones.length >= 2);
+      const hz = await p.evaluate(() => window.__tones.map((t) => t.hz).sort());
+      if (hz.join() !== '440,480') fail(`ringback tones ${hz.join()}`);
+      await p.screenshot({ path: join(shots, `calls-ringback-bar-${await theme(p)}.png`) });
+      await callBar(p).getByRole('button', { name: 'Cancel' }).click();
+      await barSays(p, 'Call cancelled');
+      await p.waitForFunction(() => window.__closed === 1);
+      const n = await p.evaluate(() => window.__tones.length);
+      await p.waitForTimeout(6500);
+      if ((await p.evaluate(() => window.__tones.length)) !== n) fail('the ringback went on after the call');
+      // An incoming call rings with the ringtone, not the ringback.
+    },
+  },
+  {
     name: 'calls-stranger',
     scenario: 'calls-stranger',
     act: (p) => openChat(p, 'mallory'),

@@ -9,6 +9,7 @@ import {
   duration,
   endedText,
   ENDED_SHOWN_MS,
+  hearsRingback,
   hidesAt,
   liveCall,
   liveText,
@@ -19,7 +20,7 @@ import {
   talkTime,
 } from '../../src/lib/calls';
 import type { CallView, ContactView, ResourcePresence } from '../../src/lib/engine';
-import { RING, startRingtone, type RingContext } from '../../src/lib/ringtone';
+import { RING, RINGBACK_HZ, RINGBACK_ON_S, RINGBACK_PERIOD_MS, startRingback, startRingtone, type RingContext } from '../../src/lib/ringtone';
 import { rowsOf } from '../../src/lib/timeline';
 
 const ME = 'alice@example.org';
@@ -282,6 +283,65 @@ describe('calls in the conversation', () => {
     // Other calls are not a stranger's.
     const missed = { ...record, id: 10, call: { outcome: 'missed', duration_ms: null }, body: 'Missed call' } as typeof record;
     expect(rowsOf([missed], T)[1]).not.toHaveProperty('stranger');
+  });
+});
+
+describe('the ringback', () => {
+  it('sounds while the other side rings, not before, after or for an incoming call', () => {
+    expect(hearsRingback(call({ state: 'ringing' }))).toBe(true);
+    expect(hearsRingback(call({ state: 'calling' }))).toBe(false);
+    expect(hearsRingback(call({ state: 'connecting' }))).toBe(false);
+    expect(hearsRingback(call({ state: 'active', connected_ms: T }))).toBe(false);
+    expect(hearsRingback(call({ state: 'ended', ended: 'cancelled', ended_ms: T }))).toBe(false);
+    expect(hearsRingback(call({ outgoing: false, state: 'ringing' }))).toBe(false);
+    expect(hearsRingback(null)).toBe(false);
+  });
+
+  it('plays 440 and 480 Hz together, 2 s on and 4 s off, until stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const started: { hz: number; at: number; until: number }[] = [];
+      const param = () => ({ setValueAtTime: vi.fn(), linearRampToValueAtTime: vi.fn(), exponentialRampToValueAtTime: vi.fn() });
+      const ctx = {
+        currentTime: 10,
+        destination: {},
+        createGain: vi.fn(() => ({ connect: vi.fn(), gain: param() })),
+        createOscillator: vi.fn(() => {
+          const o = { hz: 0, at: 0, until: 0 };
+          started.push(o);
+          return {
+            connect: vi.fn(),
+            type: 'sine',
+            frequency: { ...param(), setValueAtTime: (hz: number) => (o.hz = hz) },
+            start: (t: number) => (o.at = t),
+            stop: (t: number) => (o.until = t),
+          };
+        }),
+        close: vi.fn(() => Promise.resolve()),
+        resume: vi.fn(() => Promise.resolve()),
+      };
+      const stop = startRingback(() => ctx as unknown as RingContext);
+      expect(started.map((o) => o.hz)).toEqual([...RINGBACK_HZ]);
+      expect(RINGBACK_HZ).toEqual([440, 480]);
+      for (const o of started) expect(o.until - o.at).toBeCloseTo(RINGBACK_ON_S + 0.05);
+      expect(RINGBACK_PERIOD_MS).toBe(6000);
+      vi.advanceTimersByTime(5900);
+      expect(started).toHaveLength(2);
+      vi.advanceTimersByTime(200);
+      expect(started).toHaveLength(4);
+      stop();
+      stop();
+      expect(ctx.close).toHaveBeenCalledTimes(1);
+      vi.advanceTimersByTime(60_000);
+      expect(started).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('is silent, and does not throw, without audio', () => {
+    expect(() => startRingback(() => null)()).not.toThrow();
+    expect(() => startRingback()()).not.toThrow();
   });
 });
 
