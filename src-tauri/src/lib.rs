@@ -200,6 +200,7 @@ async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientE
 fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: &ClientEvent) {
     shell.tray.on_event(event);
     if let ClientEvent::Call { call } = event {
+        call_attention(app, shell, client, call);
         call_notification(shell, client, call);
         return;
     }
@@ -269,19 +270,53 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
     });
 }
 
+/// While an incoming call rings, the tray says who calls (and offers to
+/// answer) and the window asks for attention (the task bar flashes it,
+/// the dock bounces); both stop when it rings no more. Whatever the
+/// notification setting: a call that rings is never silent here.
+fn call_attention(app: &AppHandle, shell: &Shell, client: &Client, call: &tern_core::CallView) {
+    let Some(change) = shell.tray.on_call(call) else {
+        return;
+    };
+    let window = app.get_webview_window("main");
+    match change {
+        tray::RingChange::Started => {
+            if let Some(w) = &window {
+                let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
+            }
+            let (app, client, call) = (app.clone(), client.clone(), call.clone());
+            tauri::async_runtime::spawn(async move {
+                if let Some(name) = caller_name(&client, &call).await {
+                    app.state::<Shell>().tray.set_caller(&call.id, name);
+                }
+            });
+        }
+        tray::RingChange::Stopped => {
+            if let Some(w) = &window {
+                let _ = w.request_user_attention(None);
+            }
+        }
+    }
+}
+
+/// The contact's name for the caller of `call`, if they have one.
+async fn caller_name(client: &Client, call: &tern_core::CallView) -> Option<String> {
+    client
+        .contact(&call.account, &call.peer)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.name.or(c.nickname))
+}
+
 /// Shows or closes the notification of an incoming call.
 fn call_notification(shell: &Shell, client: &Client, call: &tern_core::CallView) {
     match shell.notifier.call_changed(call) {
         Some(notifications::CallNotice::Ring) => {
             let (desktop, client, call) = (shell.desktop.clone(), client.clone(), call.clone());
             tauri::async_runtime::spawn(async move {
-                let contact = client
-                    .contact(&call.account, &call.peer)
+                let caller = caller_name(&client, &call)
                     .await
-                    .ok()
-                    .flatten();
-                let caller = contact
-                    .and_then(|c| c.name.or(c.nickname))
                     .unwrap_or_else(|| call.peer.clone());
                 let (title, body) = notifications::call_content(&caller);
                 desktop.ring(call.id, title, body);
@@ -292,8 +327,8 @@ fn call_notification(shell: &Shell, client: &Client, call: &tern_core::CallView)
     }
 }
 
-/// What the user chose on a call's notification.
-fn on_call_action(app: &AppHandle, action: notifications::CallAction) {
+/// What the user chose on a call's notification (or the tray's menu).
+pub(crate) fn on_call_action(app: &AppHandle, action: notifications::CallAction) {
     use notifications::CallAction;
     let client = app.state::<Shell>().client_now().cloned();
     let result = match (&action, client) {
