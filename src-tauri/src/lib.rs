@@ -13,6 +13,7 @@ pub mod logging;
 pub mod media;
 pub mod notifications;
 pub mod rendering;
+pub mod sound;
 pub mod spelling;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -52,6 +53,8 @@ pub struct Shell {
     /// Held while files are sent with a photo quality of their own, and
     /// while the user's choices change, so the two do not mix.
     pub file_prefs: tokio::sync::Mutex<()>,
+    /// The microphone and speaker chosen for calls.
+    pub sound: sound::Sound,
 }
 
 impl Shell {
@@ -88,16 +91,18 @@ pub(crate) fn data_dir() -> Result<PathBuf, UiError> {
     }
 }
 
-async fn open_client() -> Result<Client, UiError> {
+async fn open_client(sound: sound::Sound) -> Result<Client, UiError> {
     let passwords: Arc<dyn PasswordStore> =
         Arc::new(Keychain::platform().map_err(|e| UiError::from(tern_core::Error::from(e)))?);
+    let dir = data_dir()?;
+    sound.load(&dir);
     #[allow(unused_mut)]
-    let mut config = ClientConfig::new(data_dir()?, passwords);
+    let mut config = ClientConfig::new(dir, passwords);
     #[cfg(feature = "test-hooks")]
     {
         config.extra_roots = test_hooks::extra_roots();
     }
-    config.calls = Some(call_media());
+    config.calls = Some(call_media(sound));
     let client = Client::open(config).await?;
     if let Some(prefs) = files::load_prefs(client.data_dir()) {
         client.set_file_prefs(prefs);
@@ -108,14 +113,14 @@ async fn open_client() -> Result<Client, UiError> {
 }
 
 /// Calls: the media stack over UDP, the system's sound devices (the
-/// default microphone and speakers, followed when the default changes),
-/// with echo cancellation, noise suppression and gain control. A device
-/// that cannot be opened fails that call with the reason.
-fn call_media() -> tern_core::CallMedia {
-    let devices = Arc::new(tern_core::tern_media::Devices::new());
+/// microphone and speakers the user chose, else the defaults, followed
+/// when the default changes), with echo cancellation, noise suppression
+/// and gain control. A device that cannot be opened fails that call with
+/// the reason.
+fn call_media(sound: sound::Sound) -> tern_core::CallMedia {
     tern_core::CallMedia {
         backend: Arc::new(tern_core::tern_media::UdpBackend::new()),
-        devices: Arc::new(move || devices.open(None, None).map_err(|e| e.to_string())),
+        devices: Arc::new(move || sound.open().map_err(|e| e.to_string())),
         bind: None,
         relay_only: false,
         lost_after: std::time::Duration::from_secs(20),
@@ -498,6 +503,7 @@ pub fn run() {
                 links: uri::Inbox::new(uri::from_args(std::env::args().skip(1))),
                 offered: files::Offered::default(),
                 file_prefs: tokio::sync::Mutex::new(()),
+                sound: sound::Sound::default(),
             });
             app.state::<Shell>().tray.install(app.handle());
             // The engine opens on the runtime while the window and its page
@@ -505,13 +511,14 @@ pub fn run() {
             // (A thread with block_on: the engine's opening future is not
             // `Send` as far as the compiler can prove.)
             let app = app.handle().clone();
+            let sound = app.state::<Shell>().sound.clone();
             std::thread::Builder::new()
                 .name("engine-open".into())
                 .spawn(move || {
                     // Commands wait for the engine: a panic while opening
                     // must still leave them an answer, not a wait forever.
                     let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        tauri::async_runtime::block_on(open_client())
+                        tauri::async_runtime::block_on(open_client(sound))
                     }))
                     .unwrap_or_else(|_| {
                         Err(UiError::new(

@@ -12,6 +12,8 @@
 //   calls-failed       a call placed to Juliet fails once it rings
 //   calls-busy         placing a call is refused (another call runs)
 //   calls-unavailable  this build cannot make calls
+//   calls-devices      a call with Juliet running; two microphones and three
+//                      speakers, the earbuds gone by the time they are chosen
 //   calls-stranger     Mallory, not a contact, called twice: refused and
 //                      recorded (unread) in her conversation, never rung
 
@@ -49,10 +51,26 @@ function call(p: Partial<CallView>): CallView {
   };
 }
 
+/** The computer's sound devices (scenario `calls-devices`). */
+export const DEVICES = {
+  microphones: [
+    { id: 'pulseaudio:alsa_input.pci-0000_00_1f.3.analog-stereo', name: 'Built-in Audio Analog Stereo', is_default: true },
+    { id: 'pulseaudio:alsa_input.usb-headset-mono', name: 'USB Headset Microphone', is_default: false },
+  ],
+  speakers: [
+    { id: 'pulseaudio:alsa_output.pci-0000_00_1f.3.analog-stereo', name: 'Built-in Audio Analog Stereo', is_default: true },
+    { id: 'pulseaudio:alsa_output.usb-headset-stereo', name: 'USB Headset', is_default: false },
+    { id: 'pulseaudio:bluez_sink.earbuds', name: 'Earbuds', is_default: false },
+  ],
+};
+/** Went away just before the user chose them. */
+export const GONE = 'pulseaudio:bluez_sink.earbuds';
+
 class CallData {
   scenario = '';
   list: CallView[] = [];
   next = 1;
+  chosen: { microphone: string | null; speaker: string | null } = { microphone: null, speaker: null };
 
   setup(scenario: string) {
     this.scenario = scenario;
@@ -79,6 +97,8 @@ class CallData {
     }
     if (scenario === 'calls-incoming' || scenario === 'calls-several')
       this.list = [call({ id: 'in-1', outgoing: false, state: 'ringing', started_ms: now - 2000 })];
+    if (scenario === 'calls-devices')
+      this.list = [call({ id: 'live-1', state: 'active', started_ms: now - 65_000, connected_ms: now - 61_000 })];
     if (scenario === 'calls-active') {
       const today = (h: number, m: number) => {
         const d = new Date(now);
@@ -141,6 +161,14 @@ export function callCommand(cmd: string, a: Record<string, unknown>, send: Send)
       if (!c || c.state === 'ended') return uiError('no_call', 'This call is over.');
       const ended = !c.outgoing && c.state === 'ringing' ? 'declined' : c.state === 'calling' || c.state === 'ringing' ? 'cancelled' : 'hung_up';
       upsert({ ...c, state: 'ended', ended, ended_ms: Date.now() });
+      return null;
+    }
+    case 'call_devices':
+      return { ...DEVICES, chosen: d.chosen };
+    case 'set_call_devices': {
+      const c = a.choice as CallData['chosen'];
+      if (c.speaker === GONE) return uiError('device_missing', 'That speaker is no longer connected. Plug it in again, or choose another one (or System default).');
+      d.chosen = c;
       return null;
     }
     case 'set_call_muted': {

@@ -3009,6 +3009,45 @@ const callCases = [
     },
   },
   {
+    name: 'calls-devices',
+    scenario: 'calls-devices',
+    act: async (p) => {
+      await callBar(p).getByTestId('call-duration').waitFor();
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+    },
+    check: async (p) => {
+      const menu = p.getByRole('menu', { name: 'Microphone and speaker' });
+      await menu.waitFor();
+      const radios = menu.getByRole('menuitemradio');
+      const labels = await radios.allInnerTexts();
+      // System default (naming the device it is now) and each device, for both.
+      if (labels.length !== 7) fail(`items: ${labels.join(' | ')}`);
+      if (!labels[0].includes('System default') || !labels[0].includes('Built-in Audio Analog Stereo')) fail(`first: ${labels[0]}`);
+      await attr(radios.nth(0), 'aria-checked', 'true');
+      await attr(radios.nth(3), 'aria-checked', 'true');
+      await p.screenshot({ path: join(shots, `calls-devices-menu-${await theme(p)}.png`) });
+      await menu.getByRole('menuitemradio', { name: 'USB Headset Microphone' }).click();
+      const chosen = await calledWith(p, 'set_call_devices');
+      if (chosen.choice.microphone !== 'pulseaudio:alsa_input.usb-headset-mono' || chosen.choice.speaker !== null) fail(`chose ${JSON.stringify(chosen)}`);
+      await menu.waitFor({ state: 'detached' });
+      // Open again: the headset is checked; the call went on.
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+      await attr(menu.getByRole('menuitemradio', { name: 'USB Headset Microphone' }), 'aria-checked', 'true');
+      await attr(menu.getByRole('menuitemradio').nth(0), 'aria-checked', 'false');
+      // Earbuds gone by the time they are chosen: said in words to act on, nothing changed.
+      await menu.getByRole('menuitemradio', { name: 'Earbuds' }).click();
+      const alert = callBar(p).getByRole('alert');
+      await alert.waitFor();
+      const t = await alert.innerText();
+      if (!t.startsWith('That speaker is no longer connected. Plug it in again, or choose another one')) fail(`alert: ${t}`);
+      await attr(callBar(p), 'data-state', 'active');
+      await p.screenshot({ path: join(shots, `calls-devices-gone-${await theme(p)}.png`) });
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+      await attr(menu.getByRole('menuitemradio', { name: 'Earbuds' }), 'aria-checked', 'false');
+      // A calling bar has the menu too (the devices are opened once the call connects).
+    },
+  },
+  {
     name: 'calls-ringback',
     scenario: 'calls',
     act: async (p) => {

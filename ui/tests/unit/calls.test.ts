@@ -6,6 +6,9 @@ import {
   callErrorText,
   callLines,
   callLineText,
+  chooseDevice,
+  deviceErrorText,
+  deviceSections,
   duration,
   endedText,
   ENDED_SHOWN_MS,
@@ -397,5 +400,56 @@ describe('the ringtone', () => {
     });
     ctx.close = vi.fn(() => Promise.reject(new Error('already closed')));
     expect(() => startRingtone(() => ctx as unknown as RingContext)()).not.toThrow();
+  });
+});
+
+describe('the device menu', () => {
+  const mic = (id: string, name: string, is_default = false) => ({ id, name, is_default });
+  const view = {
+    microphones: [mic('pa:builtin-in', 'Built-in Microphone', true), mic('pa:usb-in', 'USB Headset Microphone')],
+    speakers: [mic('pa:builtin-out', 'Built-in Speakers', true), mic('pa:usb-out', 'USB Headset')],
+    chosen: { microphone: null, speaker: 'pa:usb-out' },
+  };
+
+  it('offers the system default (naming the device it is now) and every device, the chosen one checked', () => {
+    const [m, s] = deviceSections(view);
+    expect(m.heading).toBe('Microphone');
+    expect(m.options.map((o) => [o.label, o.hint, o.checked])).toEqual([
+      ['System default', 'Built-in Microphone', true],
+      ['Built-in Microphone', null, false],
+      ['USB Headset Microphone', null, false],
+    ]);
+    expect(s.options.map((o) => [o.id, o.checked])).toEqual([
+      [null, false],
+      ['pa:builtin-out', false],
+      ['pa:usb-out', true],
+    ]);
+  });
+
+  it('keeps a chosen device that is gone, checked and out of reach', () => {
+    const [, s] = deviceSections({ ...view, chosen: { microphone: null, speaker: 'pa:earbuds' } });
+    const gone = s.options.at(-1);
+    expect(gone).toMatchObject({ id: 'pa:earbuds', label: 'Your speaker (not connected)', checked: true, disabled: true });
+    expect(s.options.filter((o) => o.checked)).toHaveLength(1);
+  });
+
+  it('says when there is no device at all', () => {
+    const [m] = deviceSections({ ...view, microphones: [], chosen: { microphone: null, speaker: null } });
+    expect(m.options.map((o) => o.label)).toEqual(['System default', 'No microphone found']);
+    expect(m.options[0].hint).toBeNull();
+  });
+
+  it('changes one device and keeps the other', () => {
+    expect(chooseDevice(view.chosen, 'microphone', 'pa:usb-in')).toEqual({ microphone: 'pa:usb-in', speaker: 'pa:usb-out' });
+    expect(chooseDevice(view.chosen, 'speaker', null)).toEqual({ microphone: null, speaker: null });
+  });
+
+  it('says what failed in words to act on', () => {
+    const gone = { kind: 'device_missing', message: 'That speaker is no longer connected. Plug it in again, or choose another one (or System default).' };
+    expect(deviceErrorText(gone)).toBe(gone.message);
+    expect(deviceErrorText({ kind: 'devices', message: 'The microphone or speakers could not be opened: The microphone is in use by another app' })).toBe(
+      'The microphone or speakers could not be opened: The microphone is in use by another app',
+    );
+    expect(deviceErrorText({ kind: 'not_connected', message: 'x' })).toMatch(/^Could not change the sound device/);
   });
 });

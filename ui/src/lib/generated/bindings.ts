@@ -275,6 +275,15 @@ export const commands = {
 	 *  build can make calls at all.
 	 */
 	calls: () => __TAURI_INVOKE<CallsView>("calls"),
+	/**  The microphones and speakers there are, and the ones chosen for calls. */
+	callDevices: () => __TAURI_INVOKE<CallDevicesView>("call_devices"),
+	/**
+	 *  Chooses the microphone and speaker for calls (none: the system
+	 *  default, followed as it changes), kept for later starts; a running call
+	 *  goes on on them at once. A device that is gone, or that cannot be
+	 *  opened, is refused in words to show, and the call keeps what it had.
+	 */
+	setCallDevices: (choice: DeviceChoice) => __TAURI_INVOKE<null>("set_call_devices", { choice }),
 };
 
 /* Constants */
@@ -337,6 +346,19 @@ export type AccountView = {
 	enabled: boolean,
 	/**  Connection state. */
 	state: AccountState,
+};
+
+/**  The devices there are and the ones chosen. */
+export type CallDevicesView = {
+	/**  Every microphone (monitors of speakers left out). */
+	microphones: SoundDevice[],
+	/**  Every speaker. */
+	speakers: SoundDevice[],
+	/**
+	 *  The chosen ones (a chosen device that is not connected now stays
+	 *  chosen: the system default stands in until it is back).
+	 */
+	chosen: DeviceChoice,
 };
 
 /**  A call as the timeline records it. */
@@ -818,6 +840,17 @@ export type DesktopSettings = {
 	 *  sends none: on).
 	 */
 	spell_check?: boolean,
+};
+
+/**
+ *  The microphone and speaker the user chose, by the ids `Devices::list`
+ *  gives; `None` is the system default.
+ */
+export type DeviceChoice = {
+	/**  The microphone's id, or the system default. */
+	microphone: string | null,
+	/**  The speaker's id, or the system default. */
+	speaker: string | null,
 };
 
 /**  How far the user trusts a device. */
@@ -1485,6 +1518,16 @@ export type SnapshotView = {
 	seq: number,
 	/**  The state: accounts, unanswered subscription requests, blocklists. */
 	snapshot: Snapshot,
+};
+
+/**  One sound device as the call bar's menu shows it. */
+export type SoundDevice = {
+	/**  What to give `set_call_devices`. */
+	id: string,
+	/**  The name people know it by. */
+	name: string,
+	/**  It is the system default now. */
+	is_default: boolean,
 };
 
 /**  Who sees whose presence (RFC 6121 roster subscription). */
