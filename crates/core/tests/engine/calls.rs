@@ -344,25 +344,25 @@ async fn tern_as_with_media(server: &Server, jid: &str, pass: &str) -> TestClien
     t
 }
 
-/// Declined, withdrawn, busy, a stranger, answered on another device: each
-/// ends with the right state on both sides.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_that_never_connect_end_with_the_right_state() {
-    let server = Server::prosody();
-    let (jid, pass) = server.user();
-    let mut t = tern_as_with_media(&server, &jid, &pass).await;
-    let peer = call_peer(&server).await;
+/// The call peer, not in the roster of `jid`, calls Tern: the caller is told
+/// no, nothing rings, and the conversation gets one unread line saying who
+/// called, however often they call within a minute.
+async fn stranger_call_is_refused_and_recorded(
+    t: &mut TestClient,
+    jid: &str,
+    peer: &Arc<CallPeer>,
+) {
+    let jid = jid.to_string();
     let pj = peer.bare_jid().to_string();
-
     // A stranger's call does not ring: the caller is told no, and their
     // conversation gets an unread line saying who called (no call event:
     // nothing rang, so no prompt, ringtone or call notification).
     let to = jid.clone();
-    let sid = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+    let sid = on_peer(peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
         .await
         .unwrap();
     let s = sid.clone();
-    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+    let end = on_peer(peer, move |p| p.wait_sid_ended(&s, SETUP))
         .await
         .unwrap();
     assert_eq!(end.reason, "rejected", "{end:?}");
@@ -383,7 +383,7 @@ async fn calls_that_never_connect_end_with_the_right_state() {
         "nothing rang: {:?}",
         t.client.calls_now()
     );
-    let record = call_record(&t, &jid, &pj, &sid).await;
+    let record = call_record(t, &jid, &pj, &sid).await;
     assert_eq!(record, line);
     assert_eq!(
         (
@@ -410,11 +410,11 @@ async fn calls_that_never_connect_end_with_the_right_state() {
     assert_eq!(c.unread, 1, "counted like a missed call");
     // Calling again at once adds no second line (one a minute at most).
     let to = jid.clone();
-    let again = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+    let again = on_peer(peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
         .await
         .unwrap();
     let s = again.clone();
-    on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
+    on_peer(peer, move |p| p.wait_sid_ended(&s, SETUP))
         .await
         .unwrap();
     let rows = t.client.timeline(&jid, &pj, None, 50).await.unwrap();
@@ -423,6 +423,19 @@ async fn calls_that_never_connect_end_with_the_right_state() {
         1,
         "{rows:?}"
     );
+}
+
+/// Declined, withdrawn, busy, a stranger, answered on another device: each
+/// ends with the right state on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_never_connect_end_with_the_right_state() {
+    let server = Server::prosody();
+    let (jid, pass) = server.user();
+    let mut t = tern_as_with_media(&server, &jid, &pass).await;
+    let peer = call_peer(&server).await;
+    let pj = peer.bare_jid().to_string();
+
+    stranger_call_is_refused_and_recorded(&mut t, &jid, &peer).await;
     t.client.mark_read(&jid, &pj).await.unwrap();
     t.client.add_contact(&jid, &pj, None, &[]).await.unwrap();
 
@@ -537,6 +550,16 @@ async fn calls_that_never_connect_end_with_the_right_state() {
         .await
         .unwrap();
     assert!(!end.by_local, "{end:?}");
+}
+
+/// A stranger's call on ejabberd: refused, never rung, recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_call_on_ejabberd_is_refused_and_recorded() {
+    let server = Server::ejabberd().await;
+    let (jid, pass) = server.user();
+    let mut t = tern_as_with_media(&server, &jid, &pass).await;
+    let peer = call_peer(&server).await;
+    stranger_call_is_refused_and_recorded(&mut t, &jid, &peer).await;
 }
 
 /// Both sides relay-only (Tern through the TURN server its server names by
