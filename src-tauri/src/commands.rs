@@ -11,6 +11,7 @@ use crate::boundary::{
     RoomMember, RoomNotify, RoomView, SearchHit, ServerSettings, SignUpForm, SignUpValues,
     SnapshotView, UiError, UriVerification, VCardView,
 };
+use crate::sound::{CallDevicesView, DeviceChoice};
 use crate::Shell;
 
 type Reply<T = ()> = Result<T, UiError>;
@@ -1317,4 +1318,47 @@ pub async fn calls(shell: State<'_, Shell>) -> Reply<CallsView> {
         available: client.calls_available(),
         calls: client.calls_now(),
     })
+}
+
+/// The microphones and speakers there are, and the ones chosen for calls.
+#[tauri::command]
+#[specta::specta]
+pub async fn call_devices(shell: State<'_, Shell>) -> Reply<CallDevicesView> {
+    let sound = shell.sound.clone();
+    tauri::async_runtime::spawn_blocking(move || sound.list())
+        .await
+        .map_err(|e| {
+            UiError::new(
+                "devices",
+                format!("The sound devices could not be listed: {e}."),
+            )
+        })
+}
+
+/// Chooses the microphone and speaker for calls (none: the system
+/// default, followed as it changes), kept for later starts; a running call
+/// goes on on them at once. A device that is gone, or that cannot be
+/// opened, is refused in words to show, and the call keeps what it had.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_call_devices(shell: State<'_, Shell>, choice: DeviceChoice) -> Reply {
+    let client = shell.client().await?;
+    let sound = shell.sound.clone();
+    let before = tauri::async_runtime::spawn_blocking(move || {
+        sound.check(&choice)?;
+        Ok::<_, UiError>(sound.choose(choice))
+    })
+    .await
+    .map_err(|e| {
+        UiError::new(
+            "devices",
+            format!("The sound devices could not be changed: {e}."),
+        )
+    })??;
+    if let Err(e) = client.reopen_call_devices().await {
+        let sound = shell.sound.clone();
+        let _ = tauri::async_runtime::spawn_blocking(move || sound.choose(before)).await;
+        return Err(e.into());
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod media;
 pub mod notifications;
 pub mod rendering;
+pub mod sound;
 pub mod spelling;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
@@ -52,6 +53,8 @@ pub struct Shell {
     /// Held while files are sent with a photo quality of their own, and
     /// while the user's choices change, so the two do not mix.
     pub file_prefs: tokio::sync::Mutex<()>,
+    /// The microphone and speaker chosen for calls.
+    pub sound: sound::Sound,
 }
 
 impl Shell {
@@ -88,16 +91,18 @@ pub(crate) fn data_dir() -> Result<PathBuf, UiError> {
     }
 }
 
-async fn open_client() -> Result<Client, UiError> {
+async fn open_client(sound: sound::Sound) -> Result<Client, UiError> {
     let passwords: Arc<dyn PasswordStore> =
         Arc::new(Keychain::platform().map_err(|e| UiError::from(tern_core::Error::from(e)))?);
+    let dir = data_dir()?;
+    sound.load(&dir);
     #[allow(unused_mut)]
-    let mut config = ClientConfig::new(data_dir()?, passwords);
+    let mut config = ClientConfig::new(dir, passwords);
     #[cfg(feature = "test-hooks")]
     {
         config.extra_roots = test_hooks::extra_roots();
     }
-    config.calls = Some(call_media());
+    config.calls = Some(call_media(sound));
     let client = Client::open(config).await?;
     if let Some(prefs) = files::load_prefs(client.data_dir()) {
         client.set_file_prefs(prefs);
@@ -108,14 +113,14 @@ async fn open_client() -> Result<Client, UiError> {
 }
 
 /// Calls: the media stack over UDP, the system's sound devices (the
-/// default microphone and speakers, followed when the default changes),
-/// with echo cancellation, noise suppression and gain control. A device
-/// that cannot be opened fails that call with the reason.
-fn call_media() -> tern_core::CallMedia {
-    let devices = Arc::new(tern_core::tern_media::Devices::new());
+/// microphone and speakers the user chose, else the defaults, followed
+/// when the default changes), with echo cancellation, noise suppression
+/// and gain control. A device that cannot be opened fails that call with
+/// the reason.
+fn call_media(sound: sound::Sound) -> tern_core::CallMedia {
     tern_core::CallMedia {
         backend: Arc::new(tern_core::tern_media::UdpBackend::new()),
-        devices: Arc::new(move || devices.open(None, None).map_err(|e| e.to_string())),
+        devices: Arc::new(move || sound.open().map_err(|e| e.to_string())),
         bind: None,
         relay_only: false,
         lost_after: std::time::Duration::from_secs(20),
@@ -200,6 +205,7 @@ async fn forward_events(app: AppHandle, client: Client, mut rx: Receiver<ClientE
 fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: &ClientEvent) {
     shell.tray.on_event(event);
     if let ClientEvent::Call { call } = event {
+        call_attention(app, shell, client, call);
         call_notification(shell, client, call);
         return;
     }
@@ -269,19 +275,53 @@ fn desktop_side_effects(app: &AppHandle, shell: &Shell, client: &Client, event: 
     });
 }
 
+/// While an incoming call rings, the tray says who calls (and offers to
+/// answer) and the window asks for attention (the task bar flashes it,
+/// the dock bounces); both stop when it rings no more. Whatever the
+/// notification setting: a call that rings is never silent here.
+fn call_attention(app: &AppHandle, shell: &Shell, client: &Client, call: &tern_core::CallView) {
+    let Some(change) = shell.tray.on_call(call) else {
+        return;
+    };
+    let window = app.get_webview_window("main");
+    match change {
+        tray::RingChange::Started => {
+            if let Some(w) = &window {
+                let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
+            }
+            let (app, client, call) = (app.clone(), client.clone(), call.clone());
+            tauri::async_runtime::spawn(async move {
+                if let Some(name) = caller_name(&client, &call).await {
+                    app.state::<Shell>().tray.set_caller(&call.id, name);
+                }
+            });
+        }
+        tray::RingChange::Stopped => {
+            if let Some(w) = &window {
+                let _ = w.request_user_attention(None);
+            }
+        }
+    }
+}
+
+/// The contact's name for the caller of `call`, if they have one.
+async fn caller_name(client: &Client, call: &tern_core::CallView) -> Option<String> {
+    client
+        .contact(&call.account, &call.peer)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.name.or(c.nickname))
+}
+
 /// Shows or closes the notification of an incoming call.
 fn call_notification(shell: &Shell, client: &Client, call: &tern_core::CallView) {
     match shell.notifier.call_changed(call) {
         Some(notifications::CallNotice::Ring) => {
             let (desktop, client, call) = (shell.desktop.clone(), client.clone(), call.clone());
             tauri::async_runtime::spawn(async move {
-                let contact = client
-                    .contact(&call.account, &call.peer)
+                let caller = caller_name(&client, &call)
                     .await
-                    .ok()
-                    .flatten();
-                let caller = contact
-                    .and_then(|c| c.name.or(c.nickname))
                     .unwrap_or_else(|| call.peer.clone());
                 let (title, body) = notifications::call_content(&caller);
                 desktop.ring(call.id, title, body);
@@ -292,8 +332,8 @@ fn call_notification(shell: &Shell, client: &Client, call: &tern_core::CallView)
     }
 }
 
-/// What the user chose on a call's notification.
-fn on_call_action(app: &AppHandle, action: notifications::CallAction) {
+/// What the user chose on a call's notification (or the tray's menu).
+pub(crate) fn on_call_action(app: &AppHandle, action: notifications::CallAction) {
     use notifications::CallAction;
     let client = app.state::<Shell>().client_now().cloned();
     let result = match (&action, client) {
@@ -463,6 +503,7 @@ pub fn run() {
                 links: uri::Inbox::new(uri::from_args(std::env::args().skip(1))),
                 offered: files::Offered::default(),
                 file_prefs: tokio::sync::Mutex::new(()),
+                sound: sound::Sound::default(),
             });
             app.state::<Shell>().tray.install(app.handle());
             // The engine opens on the runtime while the window and its page
@@ -470,13 +511,14 @@ pub fn run() {
             // (A thread with block_on: the engine's opening future is not
             // `Send` as far as the compiler can prove.)
             let app = app.handle().clone();
+            let sound = app.state::<Shell>().sound.clone();
             std::thread::Builder::new()
                 .name("engine-open".into())
                 .spawn(move || {
                     // Commands wait for the engine: a panic while opening
                     // must still leave them an answer, not a wait forever.
                     let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        tauri::async_runtime::block_on(open_client())
+                        tauri::async_runtime::block_on(open_client(sound))
                     }))
                     .unwrap_or_else(|_| {
                         Err(UiError::new(

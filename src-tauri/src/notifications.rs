@@ -113,6 +113,12 @@ impl Notifier {
         if m.outgoing || m.retracted || m.body.trim().is_empty() || m.state == "seen" {
             return false;
         }
+        // A stranger's call was refused and never rang: it waits in their
+        // conversation (unread) without a desktop notification, so strangers
+        // cannot make the desktop pop up by calling.
+        if m.call.as_ref().is_some_and(|c| c.outcome == "stranger") {
+            return false;
+        }
         if now_ms - m.timestamp_ms > FRESH_MS {
             return false;
         }
@@ -816,6 +822,19 @@ mod tests {
         let mut own = msg(5, now);
         own.outgoing = true;
         assert!(!n.should_notify(&own, now));
+        let call = |id: i64, outcome: &str| MessageView {
+            body: "Call".into(),
+            call: Some(tern_core::CallRecord {
+                outcome: outcome.into(),
+                duration_ms: None,
+            }),
+            ..msg(id, now)
+        };
+        assert!(n.should_notify(&call(7, "missed"), now), "a missed call");
+        assert!(
+            !n.should_notify(&call(8, "stranger"), now),
+            "a stranger's call, never rung"
+        );
         n.configure(false, true);
         assert!(!n.should_notify(&msg(6, now), now), "turned off");
     }

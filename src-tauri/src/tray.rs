@@ -1,11 +1,12 @@
 //! The tray icon: shows the number of unread messages, brings the window
 //! back (it hides there when closed, if the user keeps that setting) and
-//! quits.
+//! quits. While a call rings, its tooltip says who calls and its menu
+//! offers to answer or decline.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tauri::menu::{Menu, MenuItem};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager};
 use tern_core::ClientEvent;
@@ -17,6 +18,31 @@ pub struct Tray {
     unread: Mutex<HashMap<(String, String), i64>>,
     icon: Mutex<Option<TrayIcon>>,
     app: Mutex<Option<AppHandle>>,
+    /// The incoming call that rings: its id and who calls (their name once
+    /// known, else their address).
+    ringing: Mutex<Option<(String, String)>>,
+}
+
+/// What a call's event changes in the tray.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RingChange {
+    /// An incoming call began to ring.
+    Started,
+    /// The call that rang rings no more (answered, declined, over).
+    Stopped,
+}
+
+/// What the tooltip says for `n` unread messages while `caller` calls.
+pub fn tooltip_with_call(n: i64, caller: Option<&str>) -> String {
+    match caller {
+        Some(who) => format!("Tern: {who} is calling"),
+        None => tooltip(n),
+    }
+}
+
+/// The tray menu's entry that answers the call of `caller`.
+pub fn answer_label(caller: &str) -> String {
+    format!("Answer call from {caller}")
 }
 
 /// The window's title for `n` unread messages, as task bars and window
@@ -80,6 +106,69 @@ impl Tray {
         }
     }
 
+    /// Follows a call's event: the tray shows a call that rings here
+    /// until it stops. Returns what changed.
+    pub fn on_call(&self, call: &tern_core::CallView) -> Option<RingChange> {
+        let rings = call.state == tern_core::CallState::Ringing && !call.outgoing;
+        let changed = {
+            let mut r = self.ringing.lock().unwrap_or_else(|p| p.into_inner());
+            match (&*r, rings) {
+                (Some((id, _)), true) if *id == call.id => None,
+                (_, true) => {
+                    *r = Some((call.id.clone(), call.peer.clone()));
+                    Some(RingChange::Started)
+                }
+                (Some((id, _)), false) if *id == call.id => {
+                    *r = None;
+                    Some(RingChange::Stopped)
+                }
+                _ => None,
+            }
+        };
+        if changed.is_some() {
+            self.refresh();
+            self.set_menu();
+        }
+        changed
+    }
+
+    /// Names who calls (their contact name, found after the call began to
+    /// ring), if call `id` still rings.
+    pub fn set_caller(&self, id: &str, caller: String) {
+        {
+            let mut r = self.ringing.lock().unwrap_or_else(|p| p.into_inner());
+            match r.as_mut() {
+                Some((rid, who)) if rid == id && *who != caller => *who = caller,
+                _ => return,
+            }
+        }
+        self.refresh();
+        self.set_menu();
+    }
+
+    /// The call that rings and who calls.
+    pub fn ringing(&self) -> Option<(String, String)> {
+        self.ringing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The menu for now: answer and decline first while a call rings.
+    fn set_menu(&self) {
+        let app = self.app.lock().ok().and_then(|a| a.clone());
+        let (Some(app), Ok(icon)) = (app, self.icon.lock()) else {
+            return;
+        };
+        let Some(icon) = icon.as_ref() else { return };
+        match menu(&app, self.ringing().map(|(_, who)| who).as_deref()) {
+            Ok(m) => {
+                let _ = icon.set_menu(Some(m));
+            }
+            Err(e) => tracing::info!("tray menu not changed: {e}"),
+        }
+    }
+
     /// Sets the counts from a full list (start-up).
     pub fn reset(&self, counts: impl IntoIterator<Item = ((String, String), i64)>) {
         {
@@ -103,9 +192,10 @@ impl Tray {
                 }
             }
         }
+        let caller = self.ringing().map(|(_, who)| who);
         if let Ok(icon) = self.icon.lock() {
             if let Some(icon) = icon.as_ref() {
-                let _ = icon.set_tooltip(Some(tooltip(n)));
+                let _ = icon.set_tooltip(Some(tooltip_with_call(n, caller.as_deref())));
                 // Shown next to the icon where the desktop supports it.
                 let _ = icon.set_title((n > 0).then(|| n.to_string()));
             }
@@ -143,9 +233,7 @@ fn build(app: &AppHandle) -> Result<TrayIcon, String> {
         }
     }
     let e = |e: tauri::Error| e.to_string();
-    let show = MenuItem::with_id(app, "show", "Show Tern", true, None::<&str>).map_err(e)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Tern", true, None::<&str>).map_err(e)?;
-    let menu = Menu::with_items(app, &[&show, &quit]).map_err(e)?;
+    let menu = menu(app, None)?;
     let mut builder = TrayIconBuilder::with_id("tern")
         .tooltip("Tern")
         .menu(&menu)
@@ -153,6 +241,17 @@ fn build(app: &AppHandle) -> Result<TrayIcon, String> {
         .on_menu_event(|app, event| match event.id().as_ref() {
             "show" => show_window(app),
             "quit" => app.exit(0),
+            "answer" | "decline" => {
+                let call = app.state::<crate::Shell>().tray.ringing();
+                if let Some((id, _)) = call {
+                    let action = if event.id().as_ref() == "answer" {
+                        crate::notifications::CallAction::Answer(id)
+                    } else {
+                        crate::notifications::CallAction::Decline(id)
+                    };
+                    crate::on_call_action(app, action);
+                }
+            }
             _ => {}
         })
         .on_tray_icon_event(|icon, event| {
@@ -169,6 +268,22 @@ fn build(app: &AppHandle) -> Result<TrayIcon, String> {
         builder = builder.icon(image.clone());
     }
     builder.build(app).map_err(e)
+}
+
+/// The tray's menu: Show and Quit, with Answer and Decline first while
+/// `caller` calls.
+fn menu(app: &AppHandle, caller: Option<&str>) -> Result<Menu<tauri::Wry>, String> {
+    let e = |e: tauri::Error| e.to_string();
+    let show = MenuItem::with_id(app, "show", "Show Tern", true, None::<&str>).map_err(e)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Tern", true, None::<&str>).map_err(e)?;
+    let Some(who) = caller else {
+        return Menu::with_items(app, &[&show, &quit]).map_err(e);
+    };
+    let answer =
+        MenuItem::with_id(app, "answer", answer_label(who), true, None::<&str>).map_err(e)?;
+    let decline = MenuItem::with_id(app, "decline", "Decline", true, None::<&str>).map_err(e)?;
+    let line = PredefinedMenuItem::separator(app).map_err(e)?;
+    Menu::with_items(app, &[&answer, &decline, &line, &show, &quit]).map_err(e)
 }
 
 /// Whether a shared library is in one of the places the loader looks.
@@ -260,5 +375,57 @@ mod tests {
         assert_eq!(tooltip(7), "Tern: 7 unread messages");
         assert_eq!(window_title(0), "Tern");
         assert_eq!(window_title(3), "Tern (3)");
+    }
+
+    fn call(id: &str, outgoing: bool, state: tern_core::CallState) -> tern_core::CallView {
+        tern_core::CallView {
+            account: "me@a.example".into(),
+            id: id.into(),
+            peer: "juliet@b.example".into(),
+            outgoing,
+            state,
+            ended: None,
+            problem: None,
+            muted: false,
+            relayed: false,
+            quality: None,
+            started_ms: 0,
+            connected_ms: None,
+            ended_ms: None,
+            verification: tern_core::CallVerification::None,
+            omemo_fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn a_ringing_call_shows_until_it_stops() {
+        use tern_core::CallState::*;
+        let t = Tray::default();
+        assert_eq!(t.on_call(&call("c1", true, Ringing)), None, "outgoing");
+        assert_eq!(
+            t.on_call(&call("c2", false, Ringing)),
+            Some(RingChange::Started)
+        );
+        assert_eq!(t.on_call(&call("c2", false, Ringing)), None, "again");
+        assert_eq!(
+            t.ringing(),
+            Some(("c2".to_string(), "juliet@b.example".to_string()))
+        );
+        t.set_caller("c2", "Juliet".into());
+        t.set_caller("other", "Someone".into());
+        assert_eq!(t.ringing().map(|(_, who)| who).as_deref(), Some("Juliet"));
+        assert_eq!(t.on_call(&call("c1", true, Ended)), None, "another call");
+        assert_eq!(
+            t.on_call(&call("c2", false, Connecting)),
+            Some(RingChange::Stopped)
+        );
+        assert_eq!(t.ringing(), None);
+        assert_eq!(t.on_call(&call("c2", false, Ended)), None);
+        assert_eq!(
+            tooltip_with_call(2, Some("Juliet")),
+            "Tern: Juliet is calling"
+        );
+        assert_eq!(tooltip_with_call(2, None), "Tern: 2 unread messages");
+        assert_eq!(answer_label("Juliet"), "Answer call from Juliet");
     }
 }

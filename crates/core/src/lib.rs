@@ -42,7 +42,7 @@ pub use api::rooms::parse_room_address;
 pub use client::{parse_account_jid, Client, ClientConfig, NewAccount, Privacy};
 pub use error::{ConnectError, Error, Result};
 pub use events::{
-    AccountState, AccountView, ChatState, ClientEvent, ContactView, ConversationKind,
+    AccountState, AccountView, CallRecord, ChatState, ClientEvent, ContactView, ConversationKind,
     ConversationView, FileState, FileView, InvitationView, MessageState, MessageView, OccupantView,
     Renamed, ResourcePresence, RoomInfoView, RoomKind, RoomListing, RoomMember, RoomNotify,
     RoomStatus, RoomView, Show, Snapshot, Subscription, SubscriptionRequest,

@@ -3,7 +3,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { DeviceTrust, EventBatch, FilePrefs, PhotoQuality, PickedFile, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
+import type { DeviceChoice, DeviceTrust, EventBatch, FilePrefs, PhotoQuality, PickedFile, RoomKind, RoomNotify, Show, SnapshotView } from './engine';
 import { cropHeader, type CropRect } from './crop';
 import { headerValue } from './profile';
 import type { Values } from './signup';
@@ -179,6 +179,10 @@ export const api = {
   setCallMuted: (id: string, muted: boolean) => done(commands.setCallMuted(id, muted)),
   /** Whether calls are available here, the running call and the last ended ones. */
   calls: () => commands.calls(),
+  /** The microphones and speakers there are, and the ones chosen for calls. */
+  callDevices: () => commands.callDevices(),
+  /** Chooses the microphone and speaker (null: the system default), kept for later; a running call switches at once. */
+  setCallDevices: (choice: DeviceChoice) => done(commands.setCallDevices(choice)),
 };
 
 export type { PickedFile };

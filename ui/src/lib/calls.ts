@@ -3,7 +3,7 @@
 // for its calls, and whether a contact can be called. Only one call runs at
 // a time (the engine answers "busy" to a second one).
 
-import type { CallView, ContactView } from './engine';
+import type { CallDevicesView, CallView, ContactView, DeviceChoice, SoundDevice } from './engine';
 import { errorText, isUiError } from './errors';
 import { possessive } from './lock';
 
@@ -21,6 +21,18 @@ export type CallEnd =
   | 'answered_elsewhere'
   | 'declined_elsewhere'
   | 'failed';
+
+/**
+ * How a call from someone not in the contacts ends (a timeline record's
+ * outcome): refused to the caller, never rung here, recorded unread in
+ * their conversation.
+ */
+export const STRANGER = 'stranger';
+
+/** The line a stranger's call leaves in their conversation (the engine's record body says the same). */
+export function strangerCallText(peer: string): string {
+  return `Call from ${peer} — add them to your contacts to take their calls`;
+}
 
 /** "0:07", "2:31", "1:02:03". */
 export function duration(ms: number): string {
@@ -47,6 +59,9 @@ export function talkTime(c: CallView, now: number): number | null {
 export function liveCall(list: readonly CallView[]): CallView | null {
   return list.find(isLive) ?? null;
 }
+
+/** The user hears the ringback: their call rings at the other side (not while calling, connecting or after). */
+export const hearsRingback = (c: CallView | null): boolean => !!c && c.outgoing && c.state === 'ringing';
 
 /** The incoming call that rings, if one does. */
 export function ringingCall(list: readonly CallView[]): CallView | null {
@@ -259,4 +274,55 @@ export function callErrorText(e: unknown, what: string): string {
   }
   const why = errorText(e).trim().replace(/\.$/, '');
   return `Could not ${what}${why ? `: ${why}` : ''}.`;
+}
+
+/** Which way a sound device goes. */
+export type DeviceRole = 'microphone' | 'speaker';
+
+/** One choice in the call bar's device menu. */
+export interface DeviceOption {
+  /** What to choose (null: the system default). */
+  id: string | null;
+  label: string;
+  /** Said after the label: the device the system default is now. */
+  hint: string | null;
+  checked: boolean;
+  disabled: boolean;
+}
+
+/** The microphones or the speakers, as the menu lists them. */
+export interface DeviceSection {
+  role: DeviceRole;
+  heading: string;
+  options: DeviceOption[];
+}
+
+/**
+ * The call bar's device menu: for the microphone and for the speaker,
+ * "System default" (naming the device it is now) and every device, the
+ * chosen one checked. A chosen device that is not connected stays listed,
+ * checked and out of reach (the system default plays meanwhile).
+ */
+export function deviceSections(v: CallDevicesView): DeviceSection[] {
+  const section = (role: DeviceRole, heading: string, list: readonly SoundDevice[], chosen: string | null): DeviceSection => {
+    const now = list.find((d) => d.is_default);
+    const options: DeviceOption[] = [{ id: null, label: 'System default', hint: now?.name ?? null, checked: chosen === null, disabled: false }];
+    for (const d of list) options.push({ id: d.id, label: d.name, hint: null, checked: d.id === chosen, disabled: false });
+    if (chosen !== null && !list.some((d) => d.id === chosen))
+      options.push({ id: chosen, label: `Your ${role} (not connected)`, hint: 'the system default plays meanwhile', checked: true, disabled: true });
+    if (list.length === 0) options.push({ id: null, label: `No ${role} found`, hint: null, checked: false, disabled: true });
+    return { role, heading, options };
+  };
+  return [section('microphone', 'Microphone', v.microphones, v.chosen.microphone), section('speaker', 'Speaker', v.speakers, v.chosen.speaker)];
+}
+
+/** The choice with `role` set to `id` (null: the system default). */
+export function chooseDevice(c: DeviceChoice, role: DeviceRole, id: string | null): DeviceChoice {
+  return role === 'microphone' ? { ...c, microphone: id } : { ...c, speaker: id };
+}
+
+/** Words for a device change that failed: the shell's own words when it says what to do. */
+export function deviceErrorText(e: unknown): string {
+  if (isUiError(e) && (e.kind === 'device_missing' || e.kind === 'devices') && e.message.trim()) return e.message.trim();
+  return callErrorText(e, 'change the sound device');
 }

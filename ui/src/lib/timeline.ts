@@ -2,7 +2,7 @@
 // separators, sender groups, the "New messages" line), and date labels.
 // The messages themselves are kept by `Timeline` (stores/timeline.svelte.ts).
 
-import type { CallLine } from './calls';
+import { STRANGER, strangerCallText, type CallLine } from './calls';
 import type { MessageView } from './engine';
 import { foldText, type Fold } from './rooms';
 
@@ -13,7 +13,7 @@ export type Row =
   /** Joins and leaves in a group chat, folded into one quiet line. */
   | { kind: 'activity'; key: string; text: string }
   /** A call with the contact ("Outgoing call · 2:31", "Missed call"), at the time it began. */
-  | { kind: 'call'; key: string; text: string; missed: boolean; at_ms: number }
+  | { kind: 'call'; key: string; text: string; missed: boolean; at_ms: number; stranger?: boolean }
   | { kind: 'message'; key: string; message: MessageView; first: boolean };
 
 // `toLocale*String` with options builds a new ICU formatter on every call
@@ -174,13 +174,16 @@ export function rowsOf(
     folds(t);
     day(t);
     if (m.call) {
-      // A recorded call: a quiet line, not a message.
+      // A recorded call: a quiet line, not a message. A stranger's (refused,
+      // never rung) says who called and how to let their calls through.
+      const stranger = !m.outgoing && m.call.outcome === STRANGER;
       rows.push({
         kind: 'call',
         key: `m${m.id}`,
-        text: m.body,
+        text: stranger ? strangerCallText(m.peer) : m.body,
         missed: !m.outgoing && (m.call.outcome === 'missed' || m.call.outcome === 'busy'),
         at_ms: t,
+        ...(stranger ? { stranger } : {}),
       });
       prev = undefined;
       continue;

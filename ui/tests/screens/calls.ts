@@ -13,9 +13,13 @@
 //   calls-failed       a call placed to Juliet fails once it rings
 //   calls-busy         placing a call is refused (another call runs)
 //   calls-unavailable  this build cannot make calls
+//   calls-devices      a call with Juliet running; two microphones and three
+//                      speakers, the earbuds gone by the time they are chosen
+//   calls-stranger     Mallory, not a contact, called twice: refused and
+//                      recorded (unread) in her conversation, never rung
 
 import type { CallView, ClientEvent } from '../../src/lib/engine';
-import { chatData, PEERS } from './chats';
+import { chatData, msg, PEERS } from './chats';
 
 type Send = (ev: ClientEvent) => void;
 
@@ -26,6 +30,8 @@ const uiError = (kind: string, message: string) => Promise.reject({ kind, messag
 
 /** Juliet's phone's OMEMO key, which vouched for the running call's. */
 export const JULIET_DEVICE = '1f3a9c0e 55d2b7a4 0c8e6f13 9ab2d4e7 73c1085f e4a9b62d 18f0c7e3 5d9a2b64';
+/** Calls Tern without being a contact (scenario `calls-stranger`). */
+export const MALLORY = 'mallory@elsewhere.example';
 
 export const FAILURE = 'Juliet’s app and Tern found no way to send audio to each other (no common codec).';
 
@@ -50,10 +56,26 @@ function call(p: Partial<CallView>): CallView {
   };
 }
 
+/** The computer's sound devices (scenario `calls-devices`). */
+export const DEVICES = {
+  microphones: [
+    { id: 'pulseaudio:alsa_input.pci-0000_00_1f.3.analog-stereo', name: 'Built-in Audio Analog Stereo', is_default: true },
+    { id: 'pulseaudio:alsa_input.usb-headset-mono', name: 'USB Headset Microphone', is_default: false },
+  ],
+  speakers: [
+    { id: 'pulseaudio:alsa_output.pci-0000_00_1f.3.analog-stereo', name: 'Built-in Audio Analog Stereo', is_default: true },
+    { id: 'pulseaudio:alsa_output.usb-headset-stereo', name: 'USB Headset', is_default: false },
+    { id: 'pulseaudio:bluez_sink.earbuds', name: 'Earbuds', is_default: false },
+  ],
+};
+/** Went away just before the user chose them. */
+export const GONE = 'pulseaudio:bluez_sink.earbuds';
+
 class CallData {
   scenario = '';
   list: CallView[] = [];
   next = 1;
+  chosen: { microphone: string | null; speaker: string | null } = { microphone: null, speaker: null };
 
   setup(scenario: string) {
     this.scenario = scenario;
@@ -62,8 +84,26 @@ class CallData {
     if (juliet) juliet.presence = juliet.presence.map((p) => (p.resource === 'phone' ? { ...p, calls: true } : p));
     const nurse = chatData.contacts.find((c) => c.jid === PEERS.NURSE);
     if (nurse) nurse.presence = [];
+    if (scenario === 'calls-stranger') {
+      // What the engine records for a stranger's call (it never becomes a call event).
+      const record = (id: number, at: number) =>
+        msg(MALLORY, {
+          id,
+          uid: `call-s${id}`,
+          body: `Call from ${MALLORY} — add them to your contacts to take their calls`,
+          timestamp_ms: at,
+          state: 'received',
+          call: { outcome: 'stranger', duration_ms: null },
+        });
+      const list = [record(900, now - 50 * MIN), msg(MALLORY, { id: 901, body: 'Pick up, it is about your car’s extended warranty', timestamp_ms: now - 49 * MIN, state: 'received' }), record(902, now - 3 * MIN)];
+      chatData.timelines.set(MALLORY, list);
+      const last = list[list.length - 1];
+      chatData.conversations.unshift({ account: ME, peer: MALLORY, kind: 'chat', unread: 3, mentions: 0, updated_ms: last.timestamp_ms, last });
+    }
     if (scenario === 'calls-incoming' || scenario === 'calls-several')
       this.list = [call({ id: 'in-1', outgoing: false, state: 'ringing', started_ms: now - 2000 })];
+    if (scenario === 'calls-devices')
+      this.list = [call({ id: 'live-1', state: 'active', started_ms: now - 65_000, connected_ms: now - 61_000 })];
     if (scenario === 'calls-active') {
       const today = (h: number, m: number) => {
         const d = new Date(now);
@@ -135,6 +175,14 @@ export function callCommand(cmd: string, a: Record<string, unknown>, send: Send)
       if (!c || c.state === 'ended') return uiError('no_call', 'This call is over.');
       const ended = !c.outgoing && c.state === 'ringing' ? 'declined' : c.state === 'calling' || c.state === 'ringing' ? 'cancelled' : 'hung_up';
       upsert({ ...c, state: 'ended', ended, ended_ms: Date.now() });
+      return null;
+    }
+    case 'call_devices':
+      return { ...DEVICES, chosen: d.chosen };
+    case 'set_call_devices': {
+      const c = a.choice as CallData['chosen'];
+      if (c.speaker === GONE) return uiError('device_missing', 'That speaker is no longer connected. Plug it in again, or choose another one (or System default).');
+      d.chosen = c;
       return null;
     }
     case 'set_call_muted': {

@@ -3019,6 +3019,118 @@ const callCases = [
     },
   },
   {
+    name: 'calls-devices',
+    scenario: 'calls-devices',
+    act: async (p) => {
+      await callBar(p).getByTestId('call-duration').waitFor();
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+    },
+    check: async (p) => {
+      const menu = p.getByRole('menu', { name: 'Microphone and speaker' });
+      await menu.waitFor();
+      const radios = menu.getByRole('menuitemradio');
+      const labels = await radios.allInnerTexts();
+      // System default (naming the device it is now) and each device, for both.
+      if (labels.length !== 7) fail(`items: ${labels.join(' | ')}`);
+      if (!labels[0].includes('System default') || !labels[0].includes('Built-in Audio Analog Stereo')) fail(`first: ${labels[0]}`);
+      await attr(radios.nth(0), 'aria-checked', 'true');
+      await attr(radios.nth(3), 'aria-checked', 'true');
+      await p.screenshot({ path: join(shots, `calls-devices-menu-${await theme(p)}.png`) });
+      await menu.getByRole('menuitemradio', { name: 'USB Headset Microphone' }).click();
+      const chosen = await calledWith(p, 'set_call_devices');
+      if (chosen.choice.microphone !== 'pulseaudio:alsa_input.usb-headset-mono' || chosen.choice.speaker !== null) fail(`chose ${JSON.stringify(chosen)}`);
+      await menu.waitFor({ state: 'detached' });
+      // Open again: the headset is checked; the call went on.
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+      await attr(menu.getByRole('menuitemradio', { name: 'USB Headset Microphone' }), 'aria-checked', 'true');
+      await attr(menu.getByRole('menuitemradio').nth(0), 'aria-checked', 'false');
+      // Earbuds gone by the time they are chosen: said in words to act on, nothing changed.
+      await menu.getByRole('menuitemradio', { name: 'Earbuds' }).click();
+      const alert = callBar(p).getByRole('alert');
+      await alert.waitFor();
+      const t = await alert.innerText();
+      if (!t.startsWith('That speaker is no longer connected. Plug it in again, or choose another one')) fail(`alert: ${t}`);
+      await attr(callBar(p), 'data-state', 'active');
+      await p.screenshot({ path: join(shots, `calls-devices-gone-${await theme(p)}.png`) });
+      await callBar(p).getByRole('button', { name: 'Microphone and speaker' }).click();
+      await attr(menu.getByRole('menuitemradio', { name: 'Earbuds' }), 'aria-checked', 'false');
+      // A calling bar has the menu too (the devices are opened once the call connects).
+    },
+  },
+  {
+    name: 'calls-ringback',
+    scenario: 'calls',
+    act: async (p) => {
+      // An AudioContext that records the tones played (Chromium here has no sound card).
+      await p.evaluate(() => {
+        window.__tones = [];
+        window.__closed = 0;
+        const param = () => ({ setValueAtTime() {}, linearRampToValueAtTime() {}, exponentialRampToValueAtTime() {} });
+        window.AudioContext = class {
+          currentTime = 0;
+          destination = {};
+          createGain() {
+            return { connect() {}, gain: param() };
+          }
+          createOscillator() {
+            const tone = { hz: 0 };
+            window.__tones.push(tone);
+            return { connect() {}, type: 'sine', frequency: { ...param(), setValueAtTime: (hz) => (tone.hz = hz) }, start() {}, stop() {} };
+          }
+          resume() {
+            return Promise.resolve();
+          }
+          close() {
+            window.__closed += 1;
+            return Promise.resolve();
+          }
+        };
+      });
+      await openChat(p, 'Juliet Capulet');
+      await callButton(p).click();
+    },
+    check: async (p) => {
+      // Calling: not yet (nothing rings at the other side).
+      await attr(callBar(p), 'data-state', 'calling');
+      if ((await p.evaluate(() => window.__tones.length)) !== 0) fail('a ringback before the other side rings');
+      await barSays(p, 'Ringing…');
+      await p.waitForFunction(() => window.__tones.length >= 2);
+      const hz = await p.evaluate(() => window.__tones.map((t) => t.hz).sort());
+      if (hz.join() !== '440,480') fail(`ringback tones ${hz.join()}`);
+      await p.screenshot({ path: join(shots, `calls-ringback-bar-${await theme(p)}.png`) });
+      await callBar(p).getByRole('button', { name: 'Cancel' }).click();
+      await barSays(p, 'Call cancelled');
+      await p.waitForFunction(() => window.__closed === 1);
+      const n = await p.evaluate(() => window.__tones.length);
+      await p.waitForTimeout(6500);
+      if ((await p.evaluate(() => window.__tones.length)) !== n) fail('the ringback went on after the call');
+      // An incoming call rings with the ringtone, not the ringback.
+    },
+  },
+  {
+    name: 'calls-stranger',
+    scenario: 'calls-stranger',
+    act: (p) => openChat(p, 'mallory'),
+    check: async (p) => {
+      const lines = p.getByTestId('call-line');
+      await lines.first().waitFor();
+      const texts = await lines.allInnerTexts();
+      if (texts.length !== 2 || !texts.every((t) => t.includes('Call from mallory@elsewhere.example — add them to your contacts to take their calls')))
+        fail(`lines: ${texts.join(' | ')}`);
+      await attr(lines.first(), 'data-stranger', 'true');
+      // Nothing rang: no prompt, no bar.
+      if (await p.getByTestId('incoming-call').count()) fail('a stranger’s call rang');
+      if (await callBar(p).count()) fail('a bar for a stranger’s call');
+      await p.screenshot({ path: join(shots, `calls-stranger-line-${await theme(p)}.png`) });
+      await lines.last().getByRole('button', { name: 'Add to contacts' }).click();
+      const added = await calledWith(p, 'add_contact');
+      if (JSON.stringify(added).indexOf('mallory@elsewhere.example') < 0) fail(`added ${JSON.stringify(added)}`);
+      // A contact now: the lines stay, their action goes.
+      await p.getByTestId('stranger-call-add').first().waitFor({ state: 'detached' });
+      if ((await lines.count()) !== 2) fail('the lines went');
+    },
+  },
+  {
     name: 'calls-busy',
     scenario: 'calls-busy',
     act: async (p) => {

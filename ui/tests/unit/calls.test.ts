@@ -7,18 +7,24 @@ import {
   callLock,
   callLines,
   callLineText,
+  chooseDevice,
+  deviceErrorText,
+  deviceSections,
   duration,
   endedText,
   ENDED_SHOWN_MS,
+  hearsRingback,
   hidesAt,
   liveCall,
   liveText,
   redialLabel,
   ringingCall,
+  STRANGER,
+  strangerCallText,
   talkTime,
 } from '../../src/lib/calls';
 import type { CallView, ContactView, ResourcePresence } from '../../src/lib/engine';
-import { RING, startRingtone, type RingContext } from '../../src/lib/ringtone';
+import { RING, RINGBACK_HZ, RINGBACK_ON_S, RINGBACK_PERIOD_MS, startRingback, startRingtone, type RingContext } from '../../src/lib/ringtone';
 import { rowsOf } from '../../src/lib/timeline';
 
 const ME = 'alice@example.org';
@@ -276,6 +282,87 @@ describe('calls in the conversation', () => {
     const next = rows[3];
     expect(next.kind === 'message' && next.first).toBe(true);
   });
+
+  it('say who called when a stranger did, and how to let their calls through', () => {
+    const MALLORY = 'mallory@evil.example';
+    const record = {
+      id: 9,
+      peer: MALLORY,
+      timestamp_ms: T,
+      outgoing: false,
+      sender: MALLORY,
+      me: false,
+      uid: 'call-s1',
+      body: `Call from ${MALLORY} — add them to your contacts to take their calls`,
+      call: { outcome: STRANGER, duration_ms: null },
+    } as unknown as Parameters<typeof rowsOf>[0][number];
+    const [, row] = rowsOf([record], T);
+    expect(row).toMatchObject({ kind: 'call', key: 'm9', stranger: true, missed: false, text: strangerCallText(MALLORY) });
+    // The same words as the engine's record (search, previews).
+    expect(strangerCallText(MALLORY)).toBe(record.body);
+    // Other calls are not a stranger's.
+    const missed = { ...record, id: 10, call: { outcome: 'missed', duration_ms: null }, body: 'Missed call' } as typeof record;
+    expect(rowsOf([missed], T)[1]).not.toHaveProperty('stranger');
+  });
+});
+
+describe('the ringback', () => {
+  it('sounds while the other side rings, not before, after or for an incoming call', () => {
+    expect(hearsRingback(call({ state: 'ringing' }))).toBe(true);
+    expect(hearsRingback(call({ state: 'calling' }))).toBe(false);
+    expect(hearsRingback(call({ state: 'connecting' }))).toBe(false);
+    expect(hearsRingback(call({ state: 'active', connected_ms: T }))).toBe(false);
+    expect(hearsRingback(call({ state: 'ended', ended: 'cancelled', ended_ms: T }))).toBe(false);
+    expect(hearsRingback(call({ outgoing: false, state: 'ringing' }))).toBe(false);
+    expect(hearsRingback(null)).toBe(false);
+  });
+
+  it('plays 440 and 480 Hz together, 2 s on and 4 s off, until stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const started: { hz: number; at: number; until: number }[] = [];
+      const param = () => ({ setValueAtTime: vi.fn(), linearRampToValueAtTime: vi.fn(), exponentialRampToValueAtTime: vi.fn() });
+      const ctx = {
+        currentTime: 10,
+        destination: {},
+        createGain: vi.fn(() => ({ connect: vi.fn(), gain: param() })),
+        createOscillator: vi.fn(() => {
+          const o = { hz: 0, at: 0, until: 0 };
+          started.push(o);
+          return {
+            connect: vi.fn(),
+            type: 'sine',
+            frequency: { ...param(), setValueAtTime: (hz: number) => (o.hz = hz) },
+            start: (t: number) => (o.at = t),
+            stop: (t: number) => (o.until = t),
+          };
+        }),
+        close: vi.fn(() => Promise.resolve()),
+        resume: vi.fn(() => Promise.resolve()),
+      };
+      const stop = startRingback(() => ctx as unknown as RingContext);
+      expect(started.map((o) => o.hz)).toEqual([...RINGBACK_HZ]);
+      expect(RINGBACK_HZ).toEqual([440, 480]);
+      for (const o of started) expect(o.until - o.at).toBeCloseTo(RINGBACK_ON_S + 0.05);
+      expect(RINGBACK_PERIOD_MS).toBe(6000);
+      vi.advanceTimersByTime(5900);
+      expect(started).toHaveLength(2);
+      vi.advanceTimersByTime(200);
+      expect(started).toHaveLength(4);
+      stop();
+      stop();
+      expect(ctx.close).toHaveBeenCalledTimes(1);
+      vi.advanceTimersByTime(60_000);
+      expect(started).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('is silent, and does not throw, without audio', () => {
+    expect(() => startRingback(() => null)()).not.toThrow();
+    expect(() => startRingback()()).not.toThrow();
+  });
 });
 
 describe('the ringtone', () => {
@@ -330,5 +417,56 @@ describe('the ringtone', () => {
     });
     ctx.close = vi.fn(() => Promise.reject(new Error('already closed')));
     expect(() => startRingtone(() => ctx as unknown as RingContext)()).not.toThrow();
+  });
+});
+
+describe('the device menu', () => {
+  const mic = (id: string, name: string, is_default = false) => ({ id, name, is_default });
+  const view = {
+    microphones: [mic('pa:builtin-in', 'Built-in Microphone', true), mic('pa:usb-in', 'USB Headset Microphone')],
+    speakers: [mic('pa:builtin-out', 'Built-in Speakers', true), mic('pa:usb-out', 'USB Headset')],
+    chosen: { microphone: null, speaker: 'pa:usb-out' },
+  };
+
+  it('offers the system default (naming the device it is now) and every device, the chosen one checked', () => {
+    const [m, s] = deviceSections(view);
+    expect(m.heading).toBe('Microphone');
+    expect(m.options.map((o) => [o.label, o.hint, o.checked])).toEqual([
+      ['System default', 'Built-in Microphone', true],
+      ['Built-in Microphone', null, false],
+      ['USB Headset Microphone', null, false],
+    ]);
+    expect(s.options.map((o) => [o.id, o.checked])).toEqual([
+      [null, false],
+      ['pa:builtin-out', false],
+      ['pa:usb-out', true],
+    ]);
+  });
+
+  it('keeps a chosen device that is gone, checked and out of reach', () => {
+    const [, s] = deviceSections({ ...view, chosen: { microphone: null, speaker: 'pa:earbuds' } });
+    const gone = s.options.at(-1);
+    expect(gone).toMatchObject({ id: 'pa:earbuds', label: 'Your speaker (not connected)', checked: true, disabled: true });
+    expect(s.options.filter((o) => o.checked)).toHaveLength(1);
+  });
+
+  it('says when there is no device at all', () => {
+    const [m] = deviceSections({ ...view, microphones: [], chosen: { microphone: null, speaker: null } });
+    expect(m.options.map((o) => o.label)).toEqual(['System default', 'No microphone found']);
+    expect(m.options[0].hint).toBeNull();
+  });
+
+  it('changes one device and keeps the other', () => {
+    expect(chooseDevice(view.chosen, 'microphone', 'pa:usb-in')).toEqual({ microphone: 'pa:usb-in', speaker: 'pa:usb-out' });
+    expect(chooseDevice(view.chosen, 'speaker', null)).toEqual({ microphone: null, speaker: null });
+  });
+
+  it('says what failed in words to act on', () => {
+    const gone = { kind: 'device_missing', message: 'That speaker is no longer connected. Plug it in again, or choose another one (or System default).' };
+    expect(deviceErrorText(gone)).toBe(gone.message);
+    expect(deviceErrorText({ kind: 'devices', message: 'The microphone or speakers could not be opened: The microphone is in use by another app' })).toBe(
+      'The microphone or speakers could not be opened: The microphone is in use by another app',
+    );
+    expect(deviceErrorText({ kind: 'not_connected', message: 'x' })).toMatch(/^Could not change the sound device/);
   });
 });

@@ -40,6 +40,19 @@ impl Client {
         self.calls().set_muted(id, muted)
     }
 
+    /// Opens the sound devices again through [`crate::CallMedia::devices`]
+    /// (the user chose another microphone or speaker) for the running
+    /// call, which goes on on them at once. Without a running call there is
+    /// nothing to do: the next one opens the devices chosen then. Fails
+    /// (`devices`, with words to show) when they cannot be opened; the call
+    /// then keeps the ones it had.
+    pub async fn reopen_call_devices(&self) -> Result<()> {
+        let calls = self.calls().clone();
+        tokio::task::spawn_blocking(move || calls.reopen_devices())
+            .await
+            .map_err(|_| Error::Internal("opening the sound devices stopped"))?
+    }
+
     /// The running call (first) and the last ended ones.
     pub fn calls_now(&self) -> Vec<CallView> {
         self.calls().views()

@@ -187,7 +187,8 @@ pub struct MessageView {
 pub struct CallRecord {
     /// How it ended (`CallView::ended`: `hung_up`, `peer_hung_up`,
     /// `declined`, `busy`, `missed`, `cancelled`, `answered_elsewhere`,
-    /// `declined_elsewhere`, `failed`).
+    /// `declined_elsewhere`, `failed`), or `stranger`: someone not in the
+    /// roster called, was refused and nothing rang.
     pub outcome: String,
     /// How long audio flowed, if it did (ms).
     pub duration_ms: Option<i64>,

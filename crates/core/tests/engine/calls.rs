@@ -25,9 +25,10 @@ pub(crate) const LOST_AFTER: Duration = Duration::from_secs(4);
 /// How long both tones play once audio flows.
 const TALK: Duration = Duration::from_millis(3000);
 
-/// What Tern's "speakers" heard, shared with the test.
+/// What Tern's "speakers" heard, shared with the test, and how many times
+/// the sound devices were opened.
 #[derive(Clone, Default)]
-pub(crate) struct Heard(Arc<Mutex<Vec<f32>>>);
+pub(crate) struct Heard(Arc<Mutex<Vec<f32>>>, Arc<std::sync::atomic::AtomicUsize>);
 
 impl AudioSink for Heard {
     fn write(&mut self, frame: &tern_media::Frame) {
@@ -40,6 +41,16 @@ impl AudioSink for Heard {
 impl Heard {
     fn samples(&self) -> Vec<f32> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// The devices are opened (for a call, or again during one).
+    fn opening(&self) -> Self {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.clone()
+    }
+
+    fn opened(&self) -> usize {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -57,7 +68,7 @@ async fn tern_with_media(server: &Server, heard: &Heard, relay_only: bool) -> (T
         devices: Arc::new(move || {
             Ok(AudioIo {
                 source: Box::new(ToneSource::new(TERN_HZ, 0.5)),
-                sink: Box::new(sink.clone()),
+                sink: Box::new(sink.opening()),
             })
         }),
         bind: Some("127.0.0.1".parse().unwrap()),
@@ -243,6 +254,9 @@ async fn peer_calls(server: Server, style: JingleStyle, bundle: BundlePolicy) {
     let pj = peer.bare_jid().to_string();
     // A stranger's call is not rung: the peer is a contact.
     t.client.add_contact(&me, &pj, None, &[]).await.unwrap();
+    // Other devices chosen with no call running: nothing to open yet.
+    t.client.reopen_call_devices().await.unwrap();
+    assert_eq!(heard.opened(), 0);
 
     let opts = peer_options(style, bundle);
     let to = me.clone();
@@ -259,7 +273,14 @@ async fn peer_calls(server: Server, style: JingleStyle, bundle: BundlePolicy) {
     t.client.accept_call(&ringing.id).unwrap();
     call_state(&mut t, CallState::Active).await;
     on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
-    tokio::time::sleep(TALK).await;
+    tokio::time::sleep(TALK / 2).await;
+    // The user picks other devices mid-call: they are opened and the call
+    // goes on on them (the tones below are analysed across the switch).
+    assert_eq!(heard.opened(), 1);
+    t.client.reopen_call_devices().await.unwrap();
+    assert_eq!(heard.opened(), 2);
+    assert_eq!(t.client.calls_now()[0].state, CallState::Active);
+    tokio::time::sleep(TALK / 2).await;
 
     on_peer(&peer, |p| p.hangup()).await.unwrap();
     let ended = call_state(&mut t, CallState::Ended).await;
@@ -323,6 +344,87 @@ async fn tern_as_with_media(server: &Server, jid: &str, pass: &str) -> TestClien
     t
 }
 
+/// The call peer, not in the roster of `jid`, calls Tern: the caller is told
+/// no, nothing rings, and the conversation gets one unread line saying who
+/// called, however often they call within a minute.
+async fn stranger_call_is_refused_and_recorded(
+    t: &mut TestClient,
+    jid: &str,
+    peer: &Arc<CallPeer>,
+) {
+    let jid = jid.to_string();
+    let pj = peer.bare_jid().to_string();
+    // A stranger's call does not ring: the caller is told no, and their
+    // conversation gets an unread line saying who called (no call event:
+    // nothing rang, so no prompt, ringtone or call notification).
+    let to = jid.clone();
+    let sid = on_peer(peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    let s = sid.clone();
+    let end = on_peer(peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    assert_eq!(end.reason, "rejected", "{end:?}");
+    let uid = format!("call-{sid}");
+    let line = wait_event(
+        &mut t.events,
+        SETUP,
+        "the stranger's call recorded",
+        |e| match e {
+            ClientEvent::Call { call } => panic!("a stranger's call made a call event: {call:?}"),
+            ClientEvent::Message { message } if message.uid == uid => Some(message.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    assert!(
+        t.client.calls_now().is_empty(),
+        "nothing rang: {:?}",
+        t.client.calls_now()
+    );
+    let record = call_record(t, &jid, &pj, &sid).await;
+    assert_eq!(record, line);
+    assert_eq!(
+        (
+            record.body.as_str(),
+            record.outgoing,
+            record.state.as_str(),
+            record
+                .call
+                .as_ref()
+                .map(|c| (c.outcome.as_str(), c.duration_ms)),
+        ),
+        (
+            format!("Call from {pj} — add them to your contacts to take their calls").as_str(),
+            false,
+            "received",
+            Some(("stranger", None)),
+        )
+    );
+    let conv = t.client.subscribe_conversations().await.unwrap().0;
+    let c = conv
+        .iter()
+        .find(|c| c.peer == pj)
+        .expect("their conversation");
+    assert_eq!(c.unread, 1, "counted like a missed call");
+    // Calling again at once adds no second line (one a minute at most).
+    let to = jid.clone();
+    let again = on_peer(peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
+        .await
+        .unwrap();
+    let s = again.clone();
+    on_peer(peer, move |p| p.wait_sid_ended(&s, SETUP))
+        .await
+        .unwrap();
+    let rows = t.client.timeline(&jid, &pj, None, 50).await.unwrap();
+    assert_eq!(
+        rows.iter().filter(|m| m.call.is_some()).count(),
+        1,
+        "{rows:?}"
+    );
+}
+
 /// Declined, withdrawn, busy, a stranger, answered on another device: each
 /// ends with the right state on both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,21 +435,8 @@ async fn calls_that_never_connect_end_with_the_right_state() {
     let peer = call_peer(&server).await;
     let pj = peer.bare_jid().to_string();
 
-    // A stranger's call does not ring: the caller is told no.
-    let to = jid.clone();
-    let sid = on_peer(&peer, move |p| p.call(&to, &CallOptions::tone(PEER_HZ)))
-        .await
-        .unwrap();
-    let s = sid.clone();
-    let end = on_peer(&peer, move |p| p.wait_sid_ended(&s, SETUP))
-        .await
-        .unwrap();
-    assert_eq!(end.reason, "rejected", "{end:?}");
-    assert!(
-        t.client.calls_now().is_empty(),
-        "nothing rang: {:?}",
-        t.client.calls_now()
-    );
+    stranger_call_is_refused_and_recorded(&mut t, &jid, &peer).await;
+    t.client.mark_read(&jid, &pj).await.unwrap();
     t.client.add_contact(&jid, &pj, None, &[]).await.unwrap();
 
     // The contact declines Tern's call.
@@ -461,6 +550,16 @@ async fn calls_that_never_connect_end_with_the_right_state() {
         .await
         .unwrap();
     assert!(!end.by_local, "{end:?}");
+}
+
+/// A stranger's call on ejabberd: refused, never rung, recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_call_on_ejabberd_is_refused_and_recorded() {
+    let server = Server::ejabberd().await;
+    let (jid, pass) = server.user();
+    let mut t = tern_as_with_media(&server, &jid, &pass).await;
+    let peer = call_peer(&server).await;
+    stranger_call_is_refused_and_recorded(&mut t, &jid, &peer).await;
 }
 
 /// Both sides relay-only (Tern through the TURN server its server names by

@@ -275,6 +275,15 @@ export const commands = {
 	 *  build can make calls at all.
 	 */
 	calls: () => __TAURI_INVOKE<CallsView>("calls"),
+	/**  The microphones and speakers there are, and the ones chosen for calls. */
+	callDevices: () => __TAURI_INVOKE<CallDevicesView>("call_devices"),
+	/**
+	 *  Chooses the microphone and speaker for calls (none: the system
+	 *  default, followed as it changes), kept for later starts; a running call
+	 *  goes on on them at once. A device that is gone, or that cannot be
+	 *  opened, is refused in words to show, and the call keeps what it had.
+	 */
+	setCallDevices: (choice: DeviceChoice) => __TAURI_INVOKE<null>("set_call_devices", { choice }),
 };
 
 /* Constants */
@@ -339,12 +348,26 @@ export type AccountView = {
 	state: AccountState,
 };
 
+/**  The devices there are and the ones chosen. */
+export type CallDevicesView = {
+	/**  Every microphone (monitors of speakers left out). */
+	microphones: SoundDevice[],
+	/**  Every speaker. */
+	speakers: SoundDevice[],
+	/**
+	 *  The chosen ones (a chosen device that is not connected now stays
+	 *  chosen: the system default stands in until it is back).
+	 */
+	chosen: DeviceChoice,
+};
+
 /**  A call as the timeline records it. */
 export type CallRecord = {
 	/**
 	 *  How it ended (`CallView::ended`: `hung_up`, `peer_hung_up`,
 	 *  `declined`, `busy`, `missed`, `cancelled`, `answered_elsewhere`,
-	 *  `declined_elsewhere`, `failed`).
+	 *  `declined_elsewhere`, `failed`), or `stranger`: someone not in the
+	 *  roster called, was refused and nothing rang.
 	 */
 	outcome: string,
 	/**  How long audio flowed, if it did (ms). */
@@ -400,7 +423,8 @@ export type CallView = {
 	 *  `missed` (nobody answered, or the caller gave up), `cancelled` (the
 	 *  user gave up before an answer), `answered_elsewhere`,
 	 *  `declined_elsewhere` (on another device of the user's), `failed`
-	 *  (`problem` says why).
+	 *  (`problem` says why). (`stranger` is only a timeline record's
+	 *  outcome: such a call never becomes a `CallView` event.)
 	 */
 	ended: string | null,
 	/**  Why it failed, in words a person can act on. */
@@ -844,6 +868,17 @@ export type DesktopSettings = {
 	 *  sends none: on).
 	 */
 	spell_check?: boolean,
+};
+
+/**
+ *  The microphone and speaker the user chose, by the ids `Devices::list`
+ *  gives; `None` is the system default.
+ */
+export type DeviceChoice = {
+	/**  The microphone's id, or the system default. */
+	microphone: string | null,
+	/**  The speaker's id, or the system default. */
+	speaker: string | null,
 };
 
 /**  How far the user trusts a device. */
@@ -1511,6 +1546,16 @@ export type SnapshotView = {
 	seq: number,
 	/**  The state: accounts, unanswered subscription requests, blocklists. */
 	snapshot: Snapshot,
+};
+
+/**  One sound device as the call bar's menu shows it. */
+export type SoundDevice = {
+	/**  What to give `set_call_devices`. */
+	id: string,
+	/**  The name people know it by. */
+	name: string,
+	/**  It is the system default now. */
+	is_default: boolean,
 };
 
 /**  Who sees whose presence (RFC 6121 roster subscription). */

@@ -16,7 +16,8 @@
 //!   device's candidates, and BUNDLE; its session-accept sets up the media;
 //!   `active` once ICE and DTLS are up.
 //! - **incoming**: a proposal from a contact (a stranger's is not rung: it
-//!   is answered with a reject) rings here (`ringing`; the receipt and a
+//!   is answered with a reject and recorded in their conversation as a
+//!   `stranger` call, unread, for the user to add them) rings here (`ringing`; the receipt and a
 //!   `<ringing/>` go back); accepting sends `<accept/>` to the user's other
 //!   devices (they stop ringing) and `<proceed/>` to the caller's device,
 //!   whose session-initiate is answered with a session-accept
@@ -120,6 +121,10 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const MAX_EARLY: usize = 64;
 /// Most calls kept in the list of ended ones (for the UI's last state).
 const MAX_ENDED: usize = 16;
+/// Most strangers remembered for [`STRANGER_EVERY`].
+const MAX_STRANGERS: usize = 64;
+/// A stranger's calls are recorded at most once in this while.
+const STRANGER_EVERY: i64 = 60_000;
 
 /// Where a call is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -157,7 +162,8 @@ pub struct CallView {
     /// `missed` (nobody answered, or the caller gave up), `cancelled` (the
     /// user gave up before an answer), `answered_elsewhere`,
     /// `declined_elsewhere` (on another device of the user's), `failed`
-    /// (`problem` says why).
+    /// (`problem` says why). (`stranger` is only a timeline record's
+    /// outcome: such a call never becomes a `CallView` event.)
     pub ended: Option<String>,
     /// Why it failed, in words a person can act on.
     pub problem: Option<String>,
@@ -231,6 +237,10 @@ impl std::fmt::Debug for Calls {
 struct Inner {
     current: Option<Call>,
     ended: VecDeque<CallView>,
+    /// Strangers whose call was recorded lately, and when (at most
+    /// [`MAX_STRANGERS`]): one who calls again and again leaves one line a
+    /// minute, not one per proposal.
+    strangers: VecDeque<(String, i64)>,
 }
 
 /// How long after a call ended a Jingle IQ of its session is still
@@ -481,6 +491,11 @@ fn end(
     inner.ended.truncate(MAX_ENDED);
 }
 
+/// How a call from someone not in the roster ends (`CallView::ended`,
+/// `CallRecord::outcome`): refused to the caller and never rung, only
+/// recorded in their conversation.
+pub(crate) const STRANGER: &str = "stranger";
+
 /// What the timeline says of an ended call, in words (the record's text
 /// for search, previews and notifications).
 pub(crate) fn summary(v: &CallView) -> String {
@@ -508,12 +523,16 @@ pub(crate) fn summary(v: &CallView) -> String {
         (Some("missed" | "busy"), false) => "Missed call".into(),
         (Some("declined" | "declined_elsewhere"), false) => "Declined call".into(),
         (Some("answered_elsewhere"), false) => "Answered on another device".into(),
+        (Some(STRANGER), false) => format!(
+            "Call from {} — add them to your contacts to take their calls",
+            v.peer
+        ),
         _ => kind.into(),
     }
 }
 
 /// Records an ended call in the conversation with the contact: a line of
-/// the timeline (a missed call counts as unread).
+/// the timeline (a missed call, and a stranger's, counts as unread).
 fn record(handle: &AccountHandle, v: &CallView) {
     let ctx = handle.ctx().clone();
     let record = crate::events::CallRecord {
@@ -523,7 +542,7 @@ fn record(handle: &AccountHandle, v: &CallView) {
             _ => None,
         },
     };
-    let missed = !v.outgoing && v.ended.as_deref() == Some("missed");
+    let missed = !v.outgoing && matches!(v.ended.as_deref(), Some("missed" | STRANGER));
     let m = tern_store::NewMessage {
         account: ctx.account.clone(),
         peer: v.peer.clone(),
@@ -971,6 +990,44 @@ impl Calls {
         }
     }
 
+    /// Opens the sound devices again (the user chose others) and hands
+    /// them to the running call's media, which plays and records on them
+    /// from the next 20 ms frame on. Nothing to do without a call whose
+    /// media runs: the next call opens what is chosen then. Blocks while
+    /// the devices open (up to a few seconds): call it off the runtime.
+    pub(crate) fn reopen_devices(&self) -> crate::Result<()> {
+        let Some(media) = &self.media else {
+            return Err(call_error(
+                "unavailable",
+                "Calls are not available in this build of Tern.",
+            ));
+        };
+        let running = |inner: &Inner| {
+            inner
+                .current
+                .as_ref()
+                .filter(|c| c.session.is_some())
+                .map(|c| c.view.id.clone())
+        };
+        let Some(sid) = running(&self.lock()) else {
+            return Ok(());
+        };
+        let audio = (media.devices)().map_err(|e| {
+            call_error(
+                "devices",
+                format!("The microphone or speakers could not be opened: {e}"),
+            )
+        })?;
+        let mut inner = self.lock();
+        if running(&inner).as_deref() == Some(sid.as_str()) {
+            if let Some(s) = inner.current.as_mut().and_then(|c| c.session.as_mut()) {
+                s.set_audio(audio);
+                tracing::info!(sid, "the call's sound devices changed");
+            }
+        }
+        Ok(())
+    }
+
     /// A JMI message (not from the archive, not a carbon) for the account
     /// of `handle`; returns what to send back.
     pub(crate) async fn on_jmi(
@@ -1078,6 +1135,23 @@ impl Calls {
             .unwrap_or_default()
     }
 
+    /// Whether a call from the stranger `peer` of `account` at `now` is
+    /// worth a line (none recorded in the last [`STRANGER_EVERY`]).
+    fn stranger_news(&self, account: &str, peer: &str, now: i64) -> bool {
+        let key = format!("{account} {peer}");
+        let mut inner = self.lock();
+        let list = &mut inner.strangers;
+        list.retain(|(_, at)| now - *at < STRANGER_EVERY);
+        if list.iter().any(|(k, _)| *k == key) {
+            return false;
+        }
+        if list.len() >= MAX_STRANGERS {
+            list.pop_front();
+        }
+        list.push_back((key, now));
+        true
+    }
+
     fn is_outgoing_unanswered(&self, sid: &str) -> bool {
         self.lock().current.as_ref().is_some_and(|c| {
             c.view.id == sid
@@ -1128,6 +1202,20 @@ impl Calls {
         }
         if !ctx.knows(from.to_bare().as_str()).await {
             tracing::info!(account = %ctx.account, %from, "a call from a stranger was not rung");
+            // Not rung, but not hidden: a line in their conversation says
+            // who called and that adding them lets their calls through.
+            let mut view = CallView::starting(
+                ctx.account.clone(),
+                sid.to_string(),
+                from.to_bare().to_string(),
+                false,
+                CallState::Ended,
+            );
+            view.ended = Some(STRANGER.to_string());
+            view.ended_ms = Some(view.started_ms);
+            if self.stranger_news(&view.account, &view.peer, view.started_ms) {
+                record(handle, &view);
+            }
             return vec![reject(Condition::Decline)];
         }
         if !media.contains(&Media::Audio) || media.contains(&Media::Video) || unsupported {
@@ -1766,6 +1854,10 @@ mod tests {
             "Answered on another device"
         );
         assert_eq!(summary(&v(true, "failed", None)), "Call failed");
+        assert_eq!(
+            summary(&v(false, STRANGER, None)),
+            "Call from b@y — add them to your contacts to take their calls"
+        );
     }
 
     #[test]
