@@ -731,10 +731,9 @@ mod tests {
         let mut o = Ordering::default();
         // Newest first: 2500 messages in second 10, then 1500 in second 9,
         // then 10 in second 2.
-        let stamps = std::iter::repeat(10_000)
-            .take(2500)
-            .chain(std::iter::repeat(9_000).take(1500))
-            .chain(std::iter::repeat(2_000).take(10));
+        let stamps = std::iter::repeat_n(10_000, 2500)
+            .chain(std::iter::repeat_n(9_000, 1500))
+            .chain(std::iter::repeat_n(2_000, 10));
         let t: Vec<i64> = stamps.map(|s| o.file_time(s)).collect();
         assert!(
             t.windows(2).all(|w| w[0] > w[1]),

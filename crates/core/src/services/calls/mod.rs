@@ -347,7 +347,7 @@ enum Outgoing {
     Jingle {
         handle: AccountHandle,
         to: Jid,
-        j: JingleIq,
+        j: Box<JingleIq>,
         ends: bool,
     },
 }
@@ -410,7 +410,7 @@ fn send_jingle(calls: &Arc<Calls>, handle: &AccountHandle, to: Jid, j: JingleIq,
     let _ = outbox(calls).send(Outgoing::Jingle {
         handle: handle.clone(),
         to,
-        j,
+        j: Box::new(j),
         ends,
     });
 }
