@@ -2,7 +2,7 @@
 //! comes back on its monitor source, so a tone goes out through [`Speaker`] and back in
 //! through [`Microphone`] with no sound card.
 //!
-//! Each test process starts its own server (as the issue describes: `pulseaudio -n` with its
+//! Each test process starts its own server (`pulseaudio -n` with its
 //! own runtime directory, the native protocol and two null sinks, `tern` and `tern_other`),
 //! which exits by itself five seconds after the process's last connection closes. The tests
 //! skip, saying so, only when `pulseaudio` is not installed.

@@ -663,7 +663,7 @@ async fn a_call_whose_network_goes_ends_with_the_reason() {
     assert!(t.client.calls_now()[0].state == CallState::Ended);
 }
 
-/// The impaired path: the peer reaches Tern only through the TURN
+/// An impaired path: the peer reaches Tern only through the TURN
 /// relay, and a relay in front of coturn drops 5 % of the datagrams and
 /// delays them by up to 40 ms more (so they overtake each other), both
 /// ways. Tern still hears the peer's tone at >= 20 dB (its jitter buffer,
