@@ -378,23 +378,13 @@ mod tests {
     }
 
     fn call(id: &str, outgoing: bool, state: tern_core::CallState) -> tern_core::CallView {
-        tern_core::CallView {
-            account: "me@a.example".into(),
-            id: id.into(),
-            peer: "juliet@b.example".into(),
+        tern_core::CallView::starting(
+            "me@a.example".into(),
+            id.into(),
+            "juliet@b.example".into(),
             outgoing,
             state,
-            ended: None,
-            problem: None,
-            muted: false,
-            relayed: false,
-            quality: None,
-            started_ms: 0,
-            connected_ms: None,
-            ended_ms: None,
-            verification: tern_core::CallVerification::None,
-            omemo_fingerprint: None,
-        }
+        )
     }
 
     #[test]

@@ -663,6 +663,32 @@ async fn a_call_whose_network_goes_ends_with_the_reason() {
     assert!(t.client.calls_now()[0].state == CallState::Ended);
 }
 
+/// Tern calls a relay-only peer that reaches coturn through `impairer`;
+/// returns once both sides are connected.
+async fn call_through(
+    server: &Server,
+    impairer: &tern_testkit::UdpImpairer,
+    heard: &Heard,
+) -> (TestClient, String, Arc<CallPeer>, CallView) {
+    let (mut t, me) = tern_caller(server, heard).await;
+    let peer = call_peer(server).await;
+    let pj = peer.bare_jid().to_string();
+    let opts = CallOptions {
+        relay_only: true,
+        turn_address: Some(impairer.addr()),
+        ..CallOptions::tone(PEER_HZ)
+    };
+    on_peer(&peer, move |p| {
+        p.accept_calls(&opts, Duration::from_millis(300))
+    })
+    .await
+    .unwrap();
+    let placed = t.client.place_call(&me, &pj).await.unwrap();
+    call_state(&mut t, CallState::Active).await;
+    on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
+    (t, me, peer, placed)
+}
+
 /// An impaired path: the peer reaches Tern only through the TURN
 /// relay, and a relay in front of coturn drops 5 % of the datagrams and
 /// delays them by up to 40 ms more (so they overtake each other), both
@@ -688,22 +714,7 @@ async fn a_call_through_a_lossy_jittery_path() {
     )
     .unwrap();
     let heard = Heard::default();
-    let (mut t, me) = tern_caller(&server, &heard).await;
-    let peer = call_peer(&server).await;
-    let pj = peer.bare_jid().to_string();
-    let opts = CallOptions {
-        relay_only: true,
-        turn_address: Some(impairer.addr()),
-        ..CallOptions::tone(PEER_HZ)
-    };
-    on_peer(&peer, move |p| {
-        p.accept_calls(&opts, Duration::from_millis(300))
-    })
-    .await
-    .unwrap();
-    let placed = t.client.place_call(&me, &pj).await.unwrap();
-    call_state(&mut t, CallState::Active).await;
-    on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
+    let (mut t, _, peer, placed) = call_through(&server, &impairer, &heard).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     t.client.hang_up(&placed.id).unwrap();
     call_state(&mut t, CallState::Ended).await;
@@ -854,22 +865,7 @@ async fn a_call_whose_network_path_is_cut_ends_as_lost() {
     let impairer =
         tern_testkit::UdpImpairer::start(turn, tern_testkit::ImpairOptions::default()).unwrap();
     let heard = Heard::default();
-    let (mut t, me) = tern_caller(&server, &heard).await;
-    let peer = call_peer(&server).await;
-    let pj = peer.bare_jid().to_string();
-    let opts = CallOptions {
-        relay_only: true,
-        turn_address: Some(impairer.addr()),
-        ..CallOptions::tone(PEER_HZ)
-    };
-    on_peer(&peer, move |p| {
-        p.accept_calls(&opts, Duration::from_millis(300))
-    })
-    .await
-    .unwrap();
-    let placed = t.client.place_call(&me, &pj).await.unwrap();
-    call_state(&mut t, CallState::Active).await;
-    on_peer(&peer, |p| p.wait_connected(SETUP)).await.unwrap();
+    let (mut t, me, peer, placed) = call_through(&server, &impairer, &heard).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // Audio flows through the impaired path before the cut.
     let before = impairer.stats();
@@ -914,7 +910,7 @@ async fn a_call_whose_network_path_is_cut_ends_as_lost() {
         ("connectivity-error", false),
         "{end:?}"
     );
-    let record = call_record(&t, &me, &pj, &placed.id).await;
+    let record = call_record(&t, &me, peer.bare_jid(), &placed.id).await;
     let call = record.call.expect("a call record");
     assert_eq!(call.outcome, "failed");
     assert!(

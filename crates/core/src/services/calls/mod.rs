@@ -188,8 +188,8 @@ pub struct CallView {
 }
 
 impl CallView {
-    /// A call placed or ringing now.
-    fn starting(
+    /// A call placed or ringing now (the engine's, and the shell's tests').
+    pub fn starting(
         account: String,
         id: String,
         peer: String,
